@@ -1,0 +1,158 @@
+/**
+ * The one table of coded errors. Codes are stable and never reused; docs/errors.md lists them and a test
+ * checks the two agree. Each protocol turns a LatchError into its own error frame in one place.
+ */
+export type ErrorClass = "protocol" | "denial" | "identity" | "infrastructure" | "config";
+
+interface ErrorSpec {
+  readonly class: ErrorClass;
+  /** SQLSTATE used when the error reaches a PostgreSQL client. */
+  readonly sqlstate: string;
+  readonly message: string;
+}
+
+export const ERRORS = {
+  // identity
+  token_missing: {
+    class: "identity",
+    sqlstate: "28000",
+    message: "no token: send a Latch OIDC token as the password (e.g. PGPASSWORD=$(latch token ...))",
+  },
+  token_invalid: { class: "identity", sqlstate: "28P01", message: "token rejected: {reason}" },
+  token_expired: {
+    class: "identity",
+    sqlstate: "28P01",
+    message: "token expired at {expiredAt}: fetch a fresh token and reconnect",
+  },
+  issuer_unknown: {
+    class: "identity",
+    sqlstate: "28P01",
+    message: "token issuer {issuer} is not trusted by this gateway (identity.issuers in latch.yaml)",
+  },
+  session_token_expired: {
+    class: "identity",
+    sqlstate: "57P01",
+    message: "the token this session was opened with has expired: reconnect with a fresh token",
+  },
+  // connection selection and protocol
+  connection_unknown: {
+    class: "protocol",
+    sqlstate: "3D000",
+    message:
+      'no connection named "{name}" on this gateway: set the database name to one of the configured connections',
+  },
+  protocol_violation: { class: "protocol", sqlstate: "08P01", message: "protocol violation: {reason}" },
+  message_too_large: {
+    class: "protocol",
+    sqlstate: "08P01",
+    message: "message of {size} bytes exceeds the gateway limit of {limit} bytes",
+  },
+  tls_required: {
+    class: "protocol",
+    sqlstate: "28000",
+    message: "this gateway requires TLS: connect with sslmode=require (or verify-full)",
+  },
+  feature_refused: {
+    class: "protocol",
+    sqlstate: "0A000",
+    message: "{feature} is not allowed through Latch: {why}",
+  },
+  startup_parameter_refused: {
+    class: "protocol",
+    sqlstate: "0A000",
+    message: 'startup parameter "{name}" is not allowed through Latch: {why}',
+  },
+  // denials
+  statement_denied: { class: "denial", sqlstate: "42501", message: "denied by Latch policy: {reason}" },
+  statement_unparseable: {
+    class: "denial",
+    sqlstate: "42601",
+    message: "Latch could not parse this statement, so it was not run: {reason}",
+  },
+  statement_unsupported: {
+    class: "denial",
+    sqlstate: "42501",
+    message: "Latch does not support {what}, so it was not run",
+  },
+  transaction_aborted: {
+    class: "denial",
+    sqlstate: "25P02",
+    message:
+      "current transaction is aborted (an earlier statement was denied by Latch), commands ignored until end of transaction block",
+  },
+  policy_error: {
+    class: "infrastructure",
+    sqlstate: "42501",
+    message: "policy evaluation failed, so the statement was denied: {reason}",
+  },
+  // infrastructure
+  audit_unavailable: {
+    class: "infrastructure",
+    sqlstate: "58030",
+    message: "the audit log could not be written, so the statement was not run; contact the gateway operator",
+  },
+  upstream_unavailable: {
+    class: "infrastructure",
+    sqlstate: "08006",
+    message: 'upstream for connection "{name}" is unreachable: {reason}',
+  },
+  upstream_auth_failed: {
+    class: "infrastructure",
+    sqlstate: "08006",
+    message:
+      'the gateway could not authenticate to the upstream of connection "{name}"; contact the gateway operator',
+  },
+  upstream_protocol: {
+    class: "infrastructure",
+    sqlstate: "08P01",
+    message: 'the upstream of connection "{name}" sent something Latch does not accept: {reason}',
+  },
+  session_terminated: {
+    class: "infrastructure",
+    sqlstate: "57P01",
+    message: "session terminated by the gateway: {reason}",
+  },
+  gateway_shutting_down: {
+    class: "infrastructure",
+    sqlstate: "57P01",
+    message: "the gateway is shutting down",
+  },
+  internal: {
+    class: "infrastructure",
+    sqlstate: "XX000",
+    message: "internal gateway error (reference {ref}); the statement was not run",
+  },
+  // config
+  config_invalid: { class: "config", sqlstate: "F0000", message: "{detail}" },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class LatchError extends Error {
+  readonly code: ErrorCode;
+  readonly spec: ErrorSpec;
+  readonly params: Readonly<Record<string, string | number>>;
+
+  constructor(code: ErrorCode, params: Record<string, string | number> = {}, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(formatMessage(spec.message, params), options);
+    this.name = "LatchError";
+    this.code = code;
+    this.spec = spec;
+    this.params = params;
+  }
+
+  get sqlstate(): string {
+    return this.spec.sqlstate;
+  }
+}
+
+function formatMessage(template: string, params: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
+    key in params ? String(params[key]) : whole,
+  );
+}
+
+export function isLatchError(value: unknown): value is LatchError {
+  return value instanceof LatchError;
+}

@@ -1,0 +1,16 @@
+/** Who is calling, as established from a verified token. Never holds the token itself. */
+export interface Identity {
+  /** Principal id used in policy (`User::"<subject>"`): the token's `sub`, prefixed if the issuer says so. */
+  readonly subject: string;
+  readonly issuer: string;
+  readonly groups: readonly string[];
+  /** Token expiry, epoch milliseconds. */
+  readonly expiresAt: number;
+  /** Token id (`jti`) when present, for audit correlation. */
+  readonly tokenId?: string;
+}
+
+export interface TokenVerifier {
+  /** Resolves with the identity or rejects with a LatchError of class "identity". */
+  verify(token: string): Promise<Identity>;
+}
