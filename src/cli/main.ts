@@ -1,12 +1,30 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { isLatchError } from "../errors.js";
+import { registerAuditCommands } from "./commands/audit.js";
+import { registerConfigCommands } from "./commands/config.js";
+import { registerDemoCommand } from "./commands/demo.js";
+import { registerPolicyCommands } from "./commands/policy.js";
+import { registerServeCommand } from "./commands/serve.js";
+import { registerSessionsCommands } from "./commands/sessions.js";
+import { registerTokenCommand } from "./commands/token.js";
 
 const program = new Command()
   .name("latch")
   .description("Latch: just-in-time access gateway for agents and automation")
+  .version("0.1.0")
   .showHelpAfterError("(run with --help for usage)");
 
+registerServeCommand(program);
+registerDemoCommand(program);
+registerTokenCommand(program);
+registerConfigCommands(program);
+registerPolicyCommands(program);
+registerAuditCommands(program);
+registerSessionsCommands(program);
+
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`latch: ${(error as Error).message}\n`);
+  const message = isLatchError(error) ? error.message : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`latch: ${message}\n`);
   process.exitCode = 1;
 });

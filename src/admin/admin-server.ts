@@ -1,0 +1,120 @@
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { LatchConfig } from "../config/schema.js";
+import { isLatchError } from "../errors.js";
+import type { Identity, TokenVerifier } from "../identity/identity.js";
+import type { Metrics } from "../server/metrics.js";
+import { AUDIT_EVENT_KINDS, type Store } from "../store/store.js";
+import { consolePage } from "./console-page.js";
+
+export interface AdminServerDeps {
+  readonly config: LatchConfig;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly verifier: TokenVerifier;
+  readonly log: Logger;
+  readonly live: ReadonlyMap<string, unknown>;
+  readonly policyCount: () => number;
+}
+
+const sessionQuery = z.strictObject({
+  subject: z.string().optional(),
+  connection: z.string().optional(),
+  active: z.enum(["true", "false"]).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const auditQuery = z.strictObject({
+  session: z.string().optional(),
+  kind: z.enum(AUDIT_EVENT_KINDS).optional(),
+  subject: z.string().optional(),
+  decision: z.enum(["allow", "deny", "approval"]).optional(),
+  text: z.string().max(200).optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** REST API, /healthz, /metrics and the web console on the admin listener. */
+export async function startAdminServer(deps: AdminServerDeps) {
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<Identity | undefined> => {
+    const header = request.headers.authorization;
+    if (header === undefined || !header.startsWith("Bearer ")) {
+      await reply.code(401).send({ error: "unauthorized", message: "send Authorization: Bearer <token> (latch token or your OIDC token)" });
+      return undefined;
+    }
+    try {
+      const identity = await deps.verifier.verify(header.slice(7).trim());
+      if (!identity.groups.some((group) => deps.config.identity.admin_groups.includes(group))) {
+        await reply.code(403).send({
+          error: "forbidden",
+          message: `the admin API needs one of the groups ${deps.config.identity.admin_groups.join(", ")}`,
+        });
+        return undefined;
+      }
+      return identity;
+    } catch (error) {
+      await reply.code(401).send({ error: "unauthorized", message: isLatchError(error) ? error.message : "token rejected" });
+      return undefined;
+    }
+  };
+
+  app.get("/healthz", async (_request, reply) => {
+    try {
+      deps.store.check();
+    } catch {
+      return reply.code(503).send({ status: "unhealthy", store: "unavailable" });
+    }
+    return { status: "ok", store: "ok", policies: deps.policyCount(), sessions: deps.live.size };
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    reply.header("content-type", deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(consolePage()));
+
+  app.get("/api/sessions", async (request, reply) => {
+    if ((await authenticate(request, reply)) === undefined) return reply;
+    const query = sessionQuery.safeParse(request.query);
+    if (!query.success) return reply.code(400).send({ error: "bad_request", message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    const { active, ...rest } = query.data;
+    return { sessions: deps.store.listSessions({ ...rest, ...(active === undefined ? {} : { active: active === "true" }) }) };
+  });
+
+  app.get<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
+    if ((await authenticate(request, reply)) === undefined) return reply;
+    const session = deps.store.getSession(request.params.id);
+    if (session === undefined) return reply.code(404).send({ error: "not_found", message: `no session ${request.params.id}` });
+    return { session, events: deps.store.events({ sessionId: session.id, limit: 1000 }) };
+  });
+
+  app.get("/api/audit", async (request, reply) => {
+    if ((await authenticate(request, reply)) === undefined) return reply;
+    const query = auditQuery.safeParse(request.query);
+    if (!query.success) return reply.code(400).send({ error: "bad_request", message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    const { session, after, ...rest } = query.data;
+    return {
+      events: deps.store.events({ ...rest, ...(session === undefined ? {} : { sessionId: session }), ...(after === undefined ? {} : { afterSeq: after }) }),
+    };
+  });
+
+  app.get("/api/audit/verify", async (request, reply) => {
+    if ((await authenticate(request, reply)) === undefined) return reply;
+    return deps.store.verifyChain();
+  });
+
+  app.setErrorHandler(async (error, _request, reply) => {
+    deps.log.error({ err: error }, "admin API error");
+    return reply.code(500).send({ error: "internal", message: "internal error; see the gateway log" });
+  });
+
+  const split = deps.config.listen.admin.lastIndexOf(":");
+  await app.listen({ host: deps.config.listen.admin.slice(0, split), port: Number(deps.config.listen.admin.slice(split + 1)) });
+  const address = app.server.address();
+  const bound = typeof address === "object" && address !== null ? { host: address.address, port: address.port } : { host: "", port: 0 };
+  return { address: bound, close: () => app.close() };
+}

@@ -1,0 +1,126 @@
+import { LatchError } from "../../errors.js";
+import type { ClassifiedStatement, StatementClassifier } from "../../sql/classification.js";
+import type { FrontendMessage } from "./messages.js";
+import type { PreparedRegistry } from "./prepared-registry.js";
+
+export type Examination =
+  | {
+      readonly ok: true;
+      /** Statements that will execute, in order (empty for a batch that only parses or describes). */
+      readonly statements: ClassifiedStatement[];
+      /** Bound parameters per executed extended-protocol statement. */
+      readonly parameters: (string | null)[][];
+    }
+  | { readonly ok: false; readonly error: LatchError };
+
+const MAX_PARAMETER_PREVIEW = 256;
+
+/**
+ * Turns one client batch (a Query, or extended-protocol messages up to Sync/Flush) into the statements it will
+ * execute. Updates the registry as the server will (journaled: the caller commits or rolls back).
+ */
+export function examineBatch(
+  messages: readonly FrontendMessage[],
+  registry: PreparedRegistry,
+  classifier: StatementClassifier,
+): Examination {
+  const statements: ClassifiedStatement[] = [];
+  const parameters: (string | null)[][] = [];
+  for (const message of messages) {
+    switch (message.kind) {
+      case "Query": {
+        const classified = classify(classifier, message.sql);
+        if (!Array.isArray(classified)) return classified;
+        const expanded = applySqlLevelPrepared(classified, registry);
+        if (!Array.isArray(expanded)) return expanded;
+        statements.push(...expanded);
+        break;
+      }
+      case "Parse": {
+        const classified = classify(classifier, message.sql);
+        if (!Array.isArray(classified)) return classified;
+        registry.defineStatement(message.name, { sql: message.sql, statements: classified });
+        break;
+      }
+      case "Bind": {
+        const statement = registry.statement(message.statement);
+        if (statement === undefined) return unknownName("prepared statement", message.statement);
+        registry.bindPortal(message.portal, {
+          statement,
+          parameters: message.params.map((value, index) =>
+            previewParameter(value, formatOf(message.paramFormats, index)),
+          ),
+        });
+        break;
+      }
+      case "Execute": {
+        const portal = registry.portal(message.portal);
+        if (portal === undefined) return unknownName("portal", message.portal);
+        const expanded = applySqlLevelPrepared(portal.statement.statements, registry);
+        if (!Array.isArray(expanded)) return expanded;
+        statements.push(...expanded);
+        parameters.push([...portal.parameters]);
+        break;
+      }
+      case "Close":
+        registry.close(message.target, message.name);
+        break;
+      default:
+        break;
+    }
+  }
+  return { ok: true, statements, parameters };
+}
+
+function classify(classifier: StatementClassifier, sql: string): ClassifiedStatement[] | Examination {
+  const result = classifier.classify(sql);
+  if (result.ok) return [...result.statements];
+  const error =
+    result.failure === "unparseable"
+      ? new LatchError("statement_unparseable", { reason: result.reason })
+      : new LatchError("statement_unsupported", { what: result.reason });
+  return { ok: false, error };
+}
+
+/** SQL-level PREPARE/EXECUTE/DEALLOCATE: EXECUTE is authorized as the statement it runs. */
+function applySqlLevelPrepared(
+  statements: readonly ClassifiedStatement[],
+  registry: PreparedRegistry,
+): ClassifiedStatement[] | Examination {
+  const out: ClassifiedStatement[] = [];
+  for (const statement of statements) {
+    if (statement.prepares !== undefined)
+      registry.definePrepared(statement.prepares.name, statement.prepares.inner);
+    if (statement.deallocates !== undefined) registry.deallocate(statement.deallocates);
+    if (statement.executes !== undefined) {
+      const inner = registry.prepared(statement.executes);
+      if (inner === undefined) return unknownName("SQL prepared statement", statement.executes);
+      out.push(statement, { ...inner, text: statement.text });
+      continue;
+    }
+    out.push(statement);
+  }
+  return out;
+}
+
+function unknownName(what: string, name: string): Examination {
+  return {
+    ok: false,
+    error: new LatchError("statement_denied", {
+      reason: `${what} "${name.slice(0, 64)}" was not prepared through this gateway session`,
+    }),
+  };
+}
+
+function formatOf(formats: readonly number[], index: number): number {
+  if (formats.length === 0) return 0;
+  if (formats.length === 1) return formats[0]!;
+  return formats[index] ?? 0;
+}
+
+function previewParameter(value: Buffer | null, format: number): string | null {
+  if (value === null) return null;
+  const slice = value.subarray(0, MAX_PARAMETER_PREVIEW);
+  const suffix = value.length > MAX_PARAMETER_PREVIEW ? "…" : "";
+  return format === 1 ? `\\x${slice.toString("hex")}${suffix}` : `${slice.toString("utf8")}${suffix}`;
+}

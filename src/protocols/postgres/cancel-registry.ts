@@ -1,0 +1,50 @@
+import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import net from "node:net";
+import { encodeCancelRequest } from "./encode-frontend.js";
+import type { UpstreamTarget } from "./upstream-connect.js";
+
+interface CancelTarget {
+  readonly secretKey: Buffer;
+  readonly upstream: UpstreamTarget;
+  readonly upstreamProcessId: number;
+  readonly upstreamSecretKey: Buffer;
+}
+
+/**
+ * Clients get gateway-made BackendKeyData; a CancelRequest is matched here and re-issued to the right upstream
+ * backend with the upstream's key. The upstream key never leaves the gateway and a raw cancel is never forwarded.
+ */
+export class CancelRegistry {
+  private readonly byProcessId = new Map<number, CancelTarget>();
+
+  register(upstream: UpstreamTarget, upstreamKey: { processId: number; secretKey: Buffer }): { processId: number; secretKey: Buffer } {
+    let processId = randomInt(1, 0x7fffffff);
+    while (this.byProcessId.has(processId)) processId = randomInt(1, 0x7fffffff);
+    const secretKey = randomBytes(4);
+    this.byProcessId.set(processId, {
+      secretKey,
+      upstream,
+      upstreamProcessId: upstreamKey.processId,
+      upstreamSecretKey: upstreamKey.secretKey,
+    });
+    return { processId, secretKey };
+  }
+
+  unregister(processId: number): void {
+    this.byProcessId.delete(processId);
+  }
+
+  /** Returns false (and does nothing) when the key does not match a live session. */
+  cancel(processId: number, secretKey: Buffer): boolean {
+    const target = this.byProcessId.get(processId);
+    if (target === undefined || target.secretKey.length !== secretKey.length) return false;
+    if (!timingSafeEqual(target.secretKey, secretKey)) return false;
+    // Cancel is sent in plaintext even when the session uses TLS: PostgreSQL accepts both, and the key is
+    // single-use for one backend.
+    const socket = net.connect({ host: target.upstream.host, port: target.upstream.port });
+    socket.on("connect", () => socket.end(encodeCancelRequest(target.upstreamProcessId, target.upstreamSecretKey)));
+    socket.on("error", () => socket.destroy());
+    socket.setTimeout(5000, () => socket.destroy());
+    return true;
+  }
+}

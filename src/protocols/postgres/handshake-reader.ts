@@ -1,0 +1,105 @@
+import type { Duplex } from "node:stream";
+import { FrameReader } from "./frame-reader.js";
+import type { Frame } from "./messages.js";
+
+/**
+ * Awaitable frames for the short handshake phase (startup, TLS negotiation, authentication). Frames are
+ * copied out, since awaits happen between them. Once the handshake is done, `release()` detaches from the
+ * socket and hands the FrameReader (with any bytes that arrived early) to the session.
+ */
+export class HandshakeReader {
+  private readonly frames: FrameReader;
+  private waiter: { resolve: (frame: Frame) => void; reject: (error: Error) => void } | undefined;
+  private failure: Error | undefined;
+  private readonly onData = (chunk: Buffer) => {
+    try {
+      this.frames.push(chunk);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    this.wake();
+  };
+  private readonly onEnd = () => this.fail(new Error("connection closed during handshake"));
+  private readonly onError = (error: Error) => this.fail(error);
+
+  constructor(
+    private readonly socket: Duplex,
+    options: { maxFrameBytes: number; startup: boolean },
+  ) {
+    this.frames = new FrameReader(options);
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("close", this.onEnd);
+    socket.on("error", this.onError);
+  }
+
+  /** Bytes received but not yet consumed: must be zero when switching to TLS (no pre-TLS injection). */
+  get buffered(): number {
+    return this.frames.buffered;
+  }
+
+  expectTyped(): void {
+    this.frames.expectTyped();
+  }
+
+  next(timeoutMs: number): Promise<Frame> {
+    const ready = this.tryTake();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+    });
+  }
+
+  /** Stops listening and returns the reader holding any unconsumed bytes. */
+  release(): FrameReader {
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.socket.off("close", this.onEnd);
+    this.socket.off("error", this.onError);
+    return this.frames;
+  }
+
+  private tryTake(): Frame | undefined {
+    const frame = this.frames.next();
+    if (frame === undefined) return undefined;
+    const raw = Buffer.from(frame.raw);
+    return { type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) };
+  }
+
+  private wake(): void {
+    if (this.waiter === undefined) return;
+    let frame: Frame | undefined;
+    try {
+      frame = this.tryTake();
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    if (frame === undefined) return;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter.resolve(frame);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(this.failure);
+  }
+}

@@ -1,0 +1,411 @@
+import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { LatchError } from "../../errors.js";
+import type { Identity } from "../../identity/identity.js";
+import type { Operation } from "../../pipeline/operation.js";
+import type { OperationPipeline } from "../../pipeline/operation-pipeline.js";
+import type { StatementClassifier } from "../../sql/classification.js";
+import { examineBatch } from "./batch-examiner.js";
+import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
+import { decodeFrontend } from "./decode-frontend.js";
+import { encodeParameterStatus, encodeReadyForQuery } from "./encode-backend.js";
+import { encodeQuery, encodeTerminate } from "./encode-frontend.js";
+import { asLatchError, errorFrame } from "./error-frames.js";
+import type { FrameReader } from "./frame-reader.js";
+import type { Frame, FrontendMessage, TransactionStatus } from "./messages.js";
+import { PreparedRegistry } from "./prepared-registry.js";
+import { type PendingEntry, ResponseTracker, resultOf } from "./response-tracker.js";
+
+export interface PgSessionOptions {
+  readonly sessionId: string;
+  readonly identity: Identity;
+  readonly connection: string;
+  readonly connectionLabels: Readonly<Record<string, string>>;
+  readonly clientAddress: string;
+  readonly classifier: StatementClassifier;
+  readonly pipeline: OperationPipeline;
+  readonly log: Logger;
+  readonly maxBatchBytes: number;
+  /** Value shown to the client instead of the upstream's session_authorization (the upstream user). */
+  readonly visibleUser: string;
+  readonly initialStatus: TransactionStatus;
+  readonly onClose: (reason: string) => void;
+}
+
+const T = {
+  Query: 0x51,
+  Parse: 0x50,
+  Bind: 0x42,
+  Describe: 0x44,
+  Execute: 0x45,
+  Close: 0x43,
+  Sync: 0x53,
+  Flush: 0x48,
+  Terminate: 0x58,
+  CopyData: 0x64,
+  CopyDone: 0x63,
+  CopyFail: 0x66,
+} as const;
+const B = {
+  ReadyForQuery: 0x5a,
+  CommandComplete: 0x43,
+  DataRow: 0x44,
+  ErrorResponse: 0x45,
+  ParameterStatus: 0x53,
+  CopyInResponse: 0x47,
+  CopyBothResponse: 0x57,
+} as const;
+
+/** Parameters whose change would alter how the server lexes SQL text the classifier has already judged. */
+const PINNED_PARAMETERS: Record<string, string> = { client_encoding: "UTF8", standard_conforming_strings: "on" };
+
+/** A statement that can only fail with a syntax error: used to abort the server's transaction on a denial. */
+const POISON_QUERY = encodeQuery("/* latch: statement denied by policy */ LATCH_DENIED");
+
+/**
+ * One authenticated client relayed to one upstream backend. Client messages are grouped into batches (a Query,
+ * or extended-protocol messages up to Sync or Flush), examined, admitted by the pipeline and forwarded as
+ * received; a denied batch is answered in-protocol and never reaches the server.
+ */
+export class PgSession {
+  private readonly registry = new PreparedRegistry();
+  private readonly tracker = new ResponseTracker();
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private status: TransactionStatus;
+  private copyIn = false;
+  /** After a denial in a Flush-ended batch, PostgreSQL semantics: ignore messages until Sync. */
+  private discardUntilSync = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: Duplex,
+    private readonly clientFrames: FrameReader,
+    private readonly server: Duplex,
+    private readonly serverFrames: FrameReader,
+    private readonly options: PgSessionOptions,
+  ) {
+    this.status = options.initialStatus;
+  }
+
+  start(): void {
+    this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
+    this.server.on("data", (chunk: Buffer) => this.onServerData(chunk));
+    this.client.on("close", () => this.end("client closed the connection"));
+    this.server.on("close", () => this.end("upstream closed the connection", new LatchError("session_terminated", { reason: "the upstream server closed the connection" })));
+    this.client.on("error", (error) => this.options.log.debug({ err: error }, "client socket error"));
+    this.server.on("error", (error) => this.options.log.warn({ err: error }, "upstream socket error"));
+    // Bytes that arrived together with the handshake are processed first.
+    this.onClientData(undefined);
+    this.onServerData(undefined);
+  }
+
+  /** Ends the session from the gateway side with a FATAL error the client can read. */
+  terminate(error: LatchError, reason = error.message): void {
+    if (this.closed) return;
+    this.client.write(errorFrame(error, "FATAL"));
+    this.end(reason);
+  }
+
+  private end(reason: string, clientError?: LatchError): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (clientError !== undefined && !this.client.destroyed) this.client.write(errorFrame(clientError, "FATAL"));
+    const now = performance.now();
+    for (const entry of this.tracker.drainForwarded()) {
+      if (entry.operation !== undefined) {
+        this.options.pipeline.complete(entry.operation, {
+          ...resultOf(entry, now),
+          error: entry.error ?? { code: "08006", message: "session ended before the result was complete" },
+        });
+      }
+    }
+    if (!this.server.destroyed) this.server.end(encodeTerminate());
+    this.client.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.server.destroy();
+    }, 1000).unref();
+    this.options.onClose(reason);
+  }
+
+  // ---- client -> server ---------------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer | undefined): void {
+    if (this.closed) return;
+    const toServer: Buffer[] = [];
+    const toClient: Buffer[] = [];
+    try {
+      if (chunk !== undefined) this.clientFrames.push(chunk);
+      for (let frame = this.clientFrames.next(); frame !== undefined; frame = this.clientFrames.next()) {
+        this.onClientFrame(frame, toServer, toClient);
+        if (this.closed) return;
+      }
+    } catch (error) {
+      this.protocolFailure(error);
+      return;
+    }
+    this.send(this.server, toServer, this.client);
+    this.send(this.client, toClient, this.server);
+  }
+
+  private onClientFrame(frame: Frame, toServer: Buffer[], toClient: Buffer[]): void {
+    const type = frame.type;
+    if (type === T.CopyData || type === T.CopyDone || type === T.CopyFail) {
+      // Outside COPY IN the server drops these too; never forward what was not asked for.
+      if (!this.copyIn) return;
+      if (type !== T.CopyData) this.copyIn = false;
+      toServer.push(frame.raw);
+      return;
+    }
+    if (this.copyIn && type !== T.Sync && type !== T.Flush) {
+      throw new LatchError("protocol_violation", { reason: "only COPY messages are allowed during COPY FROM STDIN" });
+    }
+    if (type === T.Terminate) {
+      this.end("client terminated the session");
+      return;
+    }
+    if (this.discardUntilSync) {
+      if (type === T.Sync) {
+        this.discardUntilSync = false;
+        this.answer(toClient, () => encodeReadyForQuery(this.status));
+      }
+      return;
+    }
+    if (type === T.Query || type === T.Parse || type === T.Bind || type === T.Describe || type === T.Execute || type === T.Close || type === T.Sync || type === T.Flush) {
+      this.batch.push(Buffer.from(frame.raw));
+      this.batchBytes += frame.raw.length;
+      if (this.batchBytes > this.options.maxBatchBytes) {
+        throw new LatchError("message_too_large", { size: this.batchBytes, limit: this.options.maxBatchBytes });
+      }
+      if (type === T.Query || type === T.Sync || type === T.Flush) this.runBatch(toServer, toClient);
+      return;
+    }
+    // FunctionCall, a stray PasswordMessage, or a type byte that is not in the protocol.
+    const decoded = decodeFrontend(frame);
+    if (decoded.kind === "FunctionCall") {
+      this.deny(
+        new LatchError("feature_refused", { feature: "the FunctionCall message", why: "it calls functions outside statement policy" }),
+        true,
+        toServer,
+        toClient,
+      );
+      return;
+    }
+    throw new LatchError("protocol_violation", {
+      reason: `unexpected message type ${JSON.stringify(String.fromCharCode(type))} after startup`,
+    });
+  }
+
+  private runBatch(toServer: Buffer[], toClient: Buffer[]): void {
+    const frames = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const messages: FrontendMessage[] = frames.map((raw) => decodeFrontend({ type: raw[0]!, raw, body: raw.subarray(5) }));
+    const last = messages[messages.length - 1]!;
+    const endsWithReady = last.kind !== "Flush";
+    const receivedAt = Date.now();
+    const examination = examineBatch(messages, this.registry, this.options.classifier);
+    if (!examination.ok) {
+      this.registry.rollback();
+      this.recordRefusal(examination.error, messages, receivedAt);
+      this.deny(examination.error, endsWithReady, toServer, toClient);
+      return;
+    }
+    let operation: Operation | undefined;
+    if (examination.statements.length > 0) {
+      operation = {
+        id: randomUUID(),
+        sessionId: this.options.sessionId,
+        protocol: "postgres",
+        connection: this.options.connection,
+        identity: this.options.identity,
+        mode: last.kind === "Query" ? "simple" : "extended",
+        statements: examination.statements,
+        ...(examination.parameters.length > 0 ? { parameters: examination.parameters } : {}),
+        receivedAt,
+      };
+      const admission = this.options.pipeline.admit(operation, {
+        clientAddress: this.options.clientAddress,
+        connectionLabels: this.options.connectionLabels,
+      });
+      if (!admission.allowed) {
+        this.registry.rollback();
+        this.deny(admission.error, endsWithReady, toServer, toClient);
+        return;
+      }
+    }
+    this.registry.commit();
+    for (const raw of frames) toServer.push(raw);
+    this.tracker.push({ kind: "forwarded", operation, endsWithReady, startedAt: performance.now(), rows: 0, tags: [], error: undefined });
+  }
+
+  /** A batch refused before policy (parse failure, unknown portal) is still recorded: fail closed, visibly. */
+  private recordRefusal(error: LatchError, messages: readonly FrontendMessage[], receivedAt: number): void {
+    const texts = messages.flatMap((m) => (m.kind === "Query" || m.kind === "Parse" ? [m.sql] : []));
+    const operation: Operation = {
+      id: randomUUID(),
+      sessionId: this.options.sessionId,
+      protocol: "postgres",
+      connection: this.options.connection,
+      identity: this.options.identity,
+      mode: "refused",
+      statements: texts.map((text) => ({
+        text,
+        nodeType: "Unclassified",
+        verb: "sql:unclassified",
+        accesses: [],
+        tablesRead: [],
+        tablesWritten: [],
+        functions: [],
+        readOnly: false,
+        hasWhere: true,
+      })),
+      receivedAt,
+    };
+    this.options.pipeline.recordRefusal(operation, error);
+  }
+
+  /**
+   * Answers a refused batch in-protocol. Inside a transaction the server's transaction is put into the failed
+   * state too (a statement that can only fail), so COMMIT cannot keep half of what the client sent.
+   */
+  private deny(error: LatchError, endsWithReady: boolean, toServer: Buffer[], toClient: Buffer[]): void {
+    if (this.status === "T") {
+      toServer.push(POISON_QUERY);
+      this.tracker.push({ kind: "poison" });
+    }
+    this.answer(toClient, () => errorFrame(error));
+    if (endsWithReady) this.answer(toClient, () => encodeReadyForQuery(this.status));
+    else this.discardUntilSync = true;
+  }
+
+  /** Queues a gateway-made answer behind everything already forwarded. */
+  private answer(toClient: Buffer[], build: () => Buffer): void {
+    if (this.tracker.idle) toClient.push(build());
+    else this.tracker.push({ kind: "synthetic", build });
+  }
+
+  // ---- server -> client ---------------------------------------------------------------------------------
+
+  private onServerData(chunk: Buffer | undefined): void {
+    if (this.closed) return;
+    const toClient: Buffer[] = [];
+    try {
+      if (chunk !== undefined) this.serverFrames.push(chunk);
+      for (let frame = this.serverFrames.next(); frame !== undefined; frame = this.serverFrames.next()) {
+        this.onServerFrame(frame, toClient);
+        if (this.closed) return;
+      }
+    } catch (error) {
+      this.options.log.warn({ err: error }, "upstream protocol failure");
+      this.send(this.client, toClient, this.server);
+      this.end("upstream protocol failure", new LatchError("upstream_protocol", { name: this.options.connection, reason: (error as Error).message }));
+      return;
+    }
+    this.send(this.client, toClient, this.server);
+  }
+
+  private onServerFrame(frame: Frame, toClient: Buffer[]): void {
+    const head = this.tracker.head;
+    const type = frame.type;
+    if (type === B.ParameterStatus) {
+      toClient.push(this.checkParameterStatus(frame));
+      return;
+    }
+    if (head?.kind === "poison") {
+      if (type === B.ReadyForQuery) {
+        this.status = frame.body[0] === 0x45 ? "E" : frame.body[0] === 0x54 ? "T" : "I";
+        this.tracker.shift();
+        this.drainSynthetic(toClient);
+      }
+      return;
+    }
+    const entry = head?.kind === "forwarded" ? head : undefined;
+    switch (type) {
+      case B.DataRow:
+        if (entry !== undefined) entry.rows++;
+        break;
+      case B.CommandComplete:
+        if (entry !== undefined) this.noteCommandComplete(entry, frame);
+        break;
+      case B.ErrorResponse:
+        if (entry !== undefined && entry.error === undefined) {
+          const decoded = decodeBackend(frame);
+          if (decoded.kind === "ErrorResponse") entry.error = { code: decoded.fields.code, message: decoded.fields.message.slice(0, 512) };
+        }
+        break;
+      case B.CopyInResponse:
+        this.copyIn = true;
+        break;
+      case B.CopyBothResponse:
+        throw new Error("the server started COPY BOTH (replication), which Latch does not relay");
+      case B.ReadyForQuery:
+        this.status = frame.body[0] === 0x45 ? "E" : frame.body[0] === 0x54 ? "T" : "I";
+        this.copyIn = false;
+        toClient.push(frame.raw);
+        this.finishThroughReady();
+        this.drainSynthetic(toClient);
+        return;
+    }
+    toClient.push(frame.raw);
+  }
+
+  private noteCommandComplete(entry: Extract<PendingEntry, { kind: "forwarded" }>, frame: Frame): void {
+    const decoded = decodeBackend(frame);
+    if (decoded.kind !== "CommandComplete") return;
+    entry.tags.push(decoded.tag);
+    const counted = readCommandTagRows(decoded.tag);
+    // SELECT tags repeat the DataRow count already seen; other tags report affected rows.
+    if (counted !== undefined && !decoded.tag.startsWith("SELECT")) entry.rows += counted;
+  }
+
+  /** ReadyForQuery completes every Flush-ended entry before it and the first entry that waited for it. */
+  private finishThroughReady(): void {
+    const now = performance.now();
+    for (let head = this.tracker.head; head?.kind === "forwarded"; head = this.tracker.head) {
+      this.tracker.shift();
+      if (head.operation !== undefined) this.options.pipeline.complete(head.operation, resultOf(head, now));
+      if (head.endsWithReady) return;
+    }
+  }
+
+  private drainSynthetic(toClient: Buffer[]): void {
+    for (let head = this.tracker.head; head?.kind === "synthetic"; head = this.tracker.head) {
+      this.tracker.shift();
+      toClient.push(head.build());
+    }
+  }
+
+  private checkParameterStatus(frame: Frame): Buffer {
+    const decoded = decodeBackend(frame);
+    if (decoded.kind !== "ParameterStatus") return frame.raw;
+    const pinned = PINNED_PARAMETERS[decoded.name];
+    if (pinned !== undefined && decoded.value !== pinned) {
+      throw new Error(`server reported ${decoded.name}=${decoded.value}; Latch requires ${pinned}`);
+    }
+    if (decoded.name === "session_authorization") return encodeParameterStatus(decoded.name, this.options.visibleUser);
+    return frame.raw;
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------------------
+
+  /** One write per burst; a slow reader pauses the other side instead of growing buffers without bound. */
+  private send(target: Duplex, chunks: Buffer[], source: Duplex): void {
+    if (chunks.length === 0 || target.destroyed) return;
+    const ok = target.write(chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks));
+    if (!ok && !source.isPaused()) {
+      source.pause();
+      target.once("drain", () => source.resume());
+    }
+  }
+
+  private protocolFailure(error: unknown): void {
+    const latchError =
+      error instanceof LatchError ? error : new LatchError("protocol_violation", { reason: (error as Error).message });
+    if (!(error instanceof LatchError)) this.options.log.debug({ err: error }, "client protocol failure");
+    this.options.pipeline.recordProtocolError(this.options.sessionId, latchError);
+    this.terminate(asLatchError(latchError, this.options.sessionId), `protocol violation: ${latchError.message}`);
+  }
+}

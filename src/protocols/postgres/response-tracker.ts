@@ -1,0 +1,59 @@
+import type { Operation } from "../../pipeline/operation.js";
+import type { OperationResult } from "../../pipeline/operation-pipeline.js";
+
+/**
+ * What the client is waiting for, in order. Server responses belong to the oldest forwarded entry; answers the
+ * gateway makes itself (denials) wait behind everything forwarded before them, so the client sees responses in
+ * the order it sent requests.
+ */
+export type PendingEntry =
+  | {
+      readonly kind: "forwarded";
+      readonly operation: Operation | undefined;
+      /** False for a batch ended by Flush: its responses finish with the next ReadyForQuery. */
+      readonly endsWithReady: boolean;
+      readonly startedAt: number;
+      rows: number;
+      readonly tags: string[];
+      error: { code: string; message: string } | undefined;
+    }
+  /** A deliberately failing query sent to put the server's transaction into the failed state; its replies are swallowed. */
+  | { readonly kind: "poison" }
+  /** Bytes the gateway answers itself; built when sent, so a ReadyForQuery carries the current status. */
+  | { readonly kind: "synthetic"; readonly build: () => Buffer };
+
+export class ResponseTracker {
+  private readonly queue: PendingEntry[] = [];
+
+  get head(): PendingEntry | undefined {
+    return this.queue[0];
+  }
+
+  get idle(): boolean {
+    return this.queue.length === 0;
+  }
+
+  push(entry: PendingEntry): void {
+    this.queue.push(entry);
+  }
+
+  shift(): PendingEntry | undefined {
+    return this.queue.shift();
+  }
+
+  /** Forwarded entries still waiting when the session ends. */
+  drainForwarded(): Extract<PendingEntry, { kind: "forwarded" }>[] {
+    const left = this.queue.filter((entry) => entry.kind === "forwarded");
+    this.queue.length = 0;
+    return left;
+  }
+}
+
+export function resultOf(entry: Extract<PendingEntry, { kind: "forwarded" }>, now: number): OperationResult {
+  return {
+    durationMs: now - entry.startedAt,
+    rows: entry.rows,
+    commandTags: entry.tags,
+    ...(entry.error === undefined ? {} : { error: entry.error }),
+  };
+}

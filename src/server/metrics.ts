@@ -1,0 +1,62 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every metric Latch exports, declared in one list: latch_<area>_<thing>_<unit>. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "latch_process_" });
+  const metrics = {
+    registry,
+    sessionsOpened: new Counter({
+      name: "latch_sessions_opened_total",
+      help: "Client sessions that passed authentication",
+      labelNames: ["protocol", "connection"] as const,
+      registers: [registry],
+    }),
+    sessionsActive: new Gauge({
+      name: "latch_sessions_active",
+      help: "Client sessions currently open",
+      labelNames: ["protocol"] as const,
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: "latch_auth_failures_total",
+      help: "Rejected client authentications by error code",
+      labelNames: ["protocol", "code"] as const,
+      registers: [registry],
+    }),
+    operations: new Counter({
+      name: "latch_operations_total",
+      help: "Operations (statement batches) by decision",
+      labelNames: ["protocol", "decision"] as const,
+      registers: [registry],
+    }),
+    operationSeconds: new Histogram({
+      name: "latch_operation_duration_seconds",
+      help: "Time from receiving an operation to its last response byte",
+      labelNames: ["protocol"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    auditWriteFailures: new Counter({
+      name: "latch_audit_write_failures_total",
+      help: "Audit appends that failed (each one denied its operation)",
+      registers: [registry],
+    }),
+    protocolErrors: new Counter({
+      name: "latch_protocol_errors_total",
+      help: "Connections closed for protocol violations",
+      labelNames: ["protocol", "side"] as const,
+      registers: [registry],
+    }),
+    upstreamConnectSeconds: new Histogram({
+      name: "latch_upstream_connect_duration_seconds",
+      help: "Time to connect and authenticate to an upstream",
+      labelNames: ["connection"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,111 @@
+import net from "node:net";
+import type { Logger } from "pino";
+import type { LoadedConfig } from "../config/load-config.js";
+import { LatchError } from "../errors.js";
+import { createTokenVerifier } from "../identity/create-token-verifier.js";
+import { OperationPipeline } from "../pipeline/operation-pipeline.js";
+import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
+import { loadPolicies } from "../policy/load-policies.js";
+import type { PolicyEngine } from "../policy/policy-engine.js";
+import { CancelRegistry } from "../protocols/postgres/cancel-registry.js";
+import type { PgSession } from "../protocols/postgres/pg-session.js";
+import { handlePostgresClient } from "../protocols/postgres/postgres-front.js";
+import { createStatementClassifier, loadSqlParser } from "../sql/postgres/create-classifier.js";
+import { openStore } from "../store/open-store.js";
+import type { Store } from "../store/store.js";
+import { startAdminServer } from "../admin/admin-server.js";
+import { createLogger } from "./logger.js";
+import { createMetrics } from "./metrics.js";
+import { loadTlsMaterial } from "./tls-material.js";
+
+export interface RunningGateway {
+  readonly postgresAddress: { host: string; port: number };
+  readonly adminAddress: { host: string; port: number };
+  readonly store: Store;
+  readonly log: Logger;
+  /** Re-reads policies; the old set stays in force if the new one is invalid. */
+  reloadPolicies(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The composition root: reads config, builds every piece, starts the listeners. */
+export async function startGateway(loaded: LoadedConfig, options: { log?: Logger } = {}): Promise<RunningGateway> {
+  const { config } = loaded;
+  const log = options.log ?? createLogger(config.log_level);
+  const metrics = createMetrics();
+  await loadSqlParser();
+  let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
+  const store = openStore(config);
+  try {
+    const tlsMaterial = await loadTlsMaterial(config);
+    const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
+    const classifier = createStatementClassifier({
+      dangerousFunctions: config.sql.dangerous_functions,
+      safeFunctions: config.sql.safe_functions,
+    });
+    const pipeline = new OperationPipeline(() => policy, store, metrics, log);
+    const live = new Map<string, PgSession>();
+    const cancels = new CancelRegistry();
+    const deps = { config, tls: tlsMaterial.context, verifier, classifier, pipeline, audit: store, metrics, log, cancels, live };
+
+    const pgServer = net.createServer({ noDelay: true }, (socket) => {
+      socket.on("error", () => socket.destroy());
+      void handlePostgresClient(socket, deps);
+    });
+    pgServer.maxConnections = config.limits.max_connections;
+    const postgresAddress = await listen(pgServer, config.listen.postgres, "postgres");
+    const admin = await startAdminServer({ config, store, metrics, verifier, log, live, policyCount: () => policy.policyCount });
+    store.append({
+      kind: "gateway_start",
+      sessionId: null,
+      data: { connections: Object.keys(config.connections), policies: policy.policyCount, tlsCert: tlsMaterial.certFile },
+    });
+    log.info(
+      { postgres: `${postgresAddress.host}:${postgresAddress.port}`, admin: `${admin.address.host}:${admin.address.port}`, policies: policy.policyCount, connections: Object.keys(config.connections) },
+      "gateway ready",
+    );
+    return {
+      postgresAddress,
+      adminAddress: admin.address,
+      store,
+      log,
+      async reloadPolicies() {
+        policy = createCedarPolicyEngine(await loadPolicies(config.policies));
+        log.info({ policies: policy.policyCount }, "policies reloaded");
+      },
+      async stop() {
+        pgServer.close();
+        for (const session of live.values()) session.terminate(new LatchError("gateway_shutting_down"));
+        await admin.close();
+        try {
+          store.append({ kind: "gateway_stop", sessionId: null, data: {} });
+        } catch (error) {
+          log.warn({ err: error }, "could not record gateway stop");
+        }
+        store.close();
+      },
+    };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+function listen(server: net.Server, hostPort: string, name: string): Promise<{ host: string; port: number }> {
+  const split = hostPort.lastIndexOf(":");
+  const host = hostPort.slice(0, split).replace(/^\[|\]$/g, "");
+  const port = Number(hostPort.slice(split + 1));
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new LatchError("config_invalid", {
+          detail: `cannot listen for ${name} on ${hostPort}: ${error.code ?? error.message}${error.code === "EADDRINUSE" ? " (another process holds the port; change listen." + name + ")" : ""}`,
+        }),
+      ),
+    );
+    server.listen(port, host, () => {
+      const address = server.address() as net.AddressInfo;
+      resolve({ host: address.address, port: address.port });
+    });
+  });
+}

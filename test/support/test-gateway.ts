@@ -1,0 +1,94 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { pino } from "pino";
+import { configSchema } from "../../src/config/schema.js";
+import { mintDevToken } from "../../src/identity/dev-issuer.js";
+import { type RunningGateway, startGateway } from "../../src/server/start-gateway.js";
+import type { PgCluster } from "./pg-cluster.js";
+
+export interface TestGateway {
+  readonly gateway: RunningGateway;
+  readonly port: number;
+  readonly adminUrl: string;
+  readonly dataDir: string;
+  token(subject: string, groups: readonly string[], ttlSeconds?: number): Promise<string>;
+  /** A node-postgres client config for the gateway (TLS, token as password). */
+  clientConfig(token: string, database?: string): pg.ClientConfig;
+  connect(token: string, database?: string): Promise<pg.Client>;
+  /** libpq connection string for psql/pgbench (password via PGPASSWORD). */
+  conninfo(database?: string, user?: string): string;
+  stop(): Promise<void>;
+}
+
+export const TEST_POLICY = `
+@id("agents-read")
+permit(principal in Group::"agents", action in Action::"sql:read", resource in Connection::"app");
+@id("agents-session")
+permit(principal in Group::"agents", action in [Action::"sql:session", Action::"sql:set"], resource in Connection::"app");
+@id("writers-write")
+permit(principal in Group::"writers", action in Action::"sql:write", resource in Connection::"app");
+@id("writers-prepare")
+permit(principal in Group::"writers", action in [Action::"sql:prepare", Action::"sql:execute"], resource in Connection::"app");
+@id("no-secrets")
+forbid(principal, action, resource == Table::"app/public.secrets");
+`;
+
+/** Starts an in-process gateway in front of `cluster` with one connection named "app" and the dev issuer. */
+export async function startTestGateway(
+  cluster: PgCluster,
+  options: { policy?: string; overrides?: Record<string, unknown>; passwordEnv?: string } = {},
+): Promise<TestGateway> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "latch-test-"));
+  const policies = path.join(dataDir, "policies");
+  mkdirSync(policies);
+  writeFileSync(path.join(policies, "test.cedar"), options.policy ?? TEST_POLICY);
+  const passwordEnv = options.passwordEnv ?? `LATCH_TEST_PW_${cluster.port}`;
+  process.env[passwordEnv] = cluster.appPassword;
+  const config = configSchema.parse({
+    listen: { postgres: "127.0.0.1:0", admin: "127.0.0.1:0" },
+    data_dir: dataDir,
+    identity: { dev_issuer: true },
+    policies,
+    log_level: "silent",
+    connections: {
+      app: {
+        type: "postgres",
+        upstream: `postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/${cluster.appDatabase}`,
+        password: { env: passwordEnv },
+        labels: { env: "test" },
+      },
+    },
+    ...options.overrides,
+  });
+  const gateway = await startGateway({ config, file: undefined, baseDir: dataDir }, { log: pino({ level: "silent" }) });
+  const port = gateway.postgresAddress.port;
+  return {
+    gateway,
+    port,
+    adminUrl: `http://127.0.0.1:${gateway.adminAddress.port}`,
+    dataDir,
+    token: (subject, groups, ttlSeconds = 600) => mintDevToken(dataDir, { subject, groups: [...groups], ttlSeconds }),
+    clientConfig: (token, database = "app") => ({
+      host: "127.0.0.1",
+      port,
+      user: "agent",
+      database,
+      password: token,
+      ssl: { rejectUnauthorized: false },
+    }),
+    async connect(token, database = "app") {
+      const client = new pg.Client(this.clientConfig(token, database));
+      client.on("error", () => {});
+      await client.connect();
+      return client;
+    },
+    conninfo: (database = "app", user = "agent") =>
+      `host=127.0.0.1 port=${port} dbname=${database} user=${user} sslmode=require connect_timeout=10`,
+    async stop() {
+      await gateway.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
