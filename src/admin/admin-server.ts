@@ -6,7 +6,7 @@ import { isLatchError } from "../errors.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import type { Metrics } from "../server/metrics.js";
 import { AUDIT_EVENT_KINDS, type Store } from "../store/store.js";
-import { consolePage } from "./console-page.js";
+import { CONSOLE_CSP, consolePage } from "./console-page.js";
 
 export interface AdminServerDeps {
   readonly config: LatchConfig;
@@ -39,10 +39,18 @@ const auditQuery = z.strictObject({
 export async function startAdminServer(deps: AdminServerDeps) {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 
-  const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<Identity | undefined> => {
+  const authenticate = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<Identity | undefined> => {
     const header = request.headers.authorization;
     if (header === undefined || !header.startsWith("Bearer ")) {
-      await reply.code(401).send({ error: "unauthorized", message: "send Authorization: Bearer <token> (latch token or your OIDC token)" });
+      await reply
+        .code(401)
+        .send({
+          error: "unauthorized",
+          message: "send Authorization: Bearer <token> (latch token or your OIDC token)",
+        });
       return undefined;
     }
     try {
@@ -56,7 +64,9 @@ export async function startAdminServer(deps: AdminServerDeps) {
       }
       return identity;
     } catch (error) {
-      await reply.code(401).send({ error: "unauthorized", message: isLatchError(error) ? error.message : "token rejected" });
+      await reply
+        .code(401)
+        .send({ error: "unauthorized", message: isLatchError(error) ? error.message : "token rejected" });
       return undefined;
     }
   };
@@ -75,30 +85,62 @@ export async function startAdminServer(deps: AdminServerDeps) {
     return deps.metrics.registry.metrics();
   });
 
-  app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(consolePage()));
+  app.get("/", async (_request, reply) =>
+    reply
+      .headers({
+        "content-security-policy": `${CONSOLE_CSP}; frame-ancestors 'none'`,
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+      })
+      .type("text/html; charset=utf-8")
+      .send(consolePage()),
+  );
 
   app.get("/api/sessions", async (request, reply) => {
     if ((await authenticate(request, reply)) === undefined) return reply;
     const query = sessionQuery.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: "bad_request", message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    if (!query.success)
+      return reply
+        .code(400)
+        .send({
+          error: "bad_request",
+          message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+        });
     const { active, ...rest } = query.data;
-    return { sessions: deps.store.listSessions({ ...rest, ...(active === undefined ? {} : { active: active === "true" }) }) };
+    return {
+      sessions: deps.store.listSessions({
+        ...rest,
+        ...(active === undefined ? {} : { active: active === "true" }),
+      }),
+    };
   });
 
   app.get<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
     if ((await authenticate(request, reply)) === undefined) return reply;
     const session = deps.store.getSession(request.params.id);
-    if (session === undefined) return reply.code(404).send({ error: "not_found", message: `no session ${request.params.id}` });
+    if (session === undefined)
+      return reply.code(404).send({ error: "not_found", message: `no session ${request.params.id}` });
     return { session, events: deps.store.events({ sessionId: session.id, limit: 1000 }) };
   });
 
   app.get("/api/audit", async (request, reply) => {
     if ((await authenticate(request, reply)) === undefined) return reply;
     const query = auditQuery.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: "bad_request", message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    if (!query.success)
+      return reply
+        .code(400)
+        .send({
+          error: "bad_request",
+          message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+        });
     const { session, after, ...rest } = query.data;
     return {
-      events: deps.store.events({ ...rest, ...(session === undefined ? {} : { sessionId: session }), ...(after === undefined ? {} : { afterSeq: after }) }),
+      events: deps.store.events({
+        ...rest,
+        ...(session === undefined ? {} : { sessionId: session }),
+        ...(after === undefined ? {} : { afterSeq: after }),
+      }),
     };
   });
 
@@ -113,8 +155,14 @@ export async function startAdminServer(deps: AdminServerDeps) {
   });
 
   const split = deps.config.listen.admin.lastIndexOf(":");
-  await app.listen({ host: deps.config.listen.admin.slice(0, split), port: Number(deps.config.listen.admin.slice(split + 1)) });
+  await app.listen({
+    host: deps.config.listen.admin.slice(0, split),
+    port: Number(deps.config.listen.admin.slice(split + 1)),
+  });
   const address = app.server.address();
-  const bound = typeof address === "object" && address !== null ? { host: address.address, port: address.port } : { host: "", port: 0 };
+  const bound =
+    typeof address === "object" && address !== null
+      ? { host: address.address, port: address.port }
+      : { host: "", port: 0 };
   return { address: bound, close: () => app.close() };
 }

@@ -24,7 +24,11 @@ registerAuditCommands(program);
 registerSessionsCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  const message = isLatchError(error) ? error.message : error instanceof Error ? error.message : String(error);
+  const message = isLatchError(error)
+    ? error.message
+    : error instanceof Error
+      ? error.message
+      : String(error);
   process.stderr.write(`latch: ${message}\n`);
   process.exitCode = 1;
 });

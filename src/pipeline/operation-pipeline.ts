@@ -17,7 +17,9 @@ export interface OperationResult {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
-export type Admission = { readonly allowed: true; readonly verdict: Verdict } | { readonly allowed: false; readonly error: LatchError; readonly verdict: Verdict };
+export type Admission =
+  | { readonly allowed: true; readonly verdict: Verdict }
+  | { readonly allowed: false; readonly error: LatchError; readonly verdict: Verdict };
 
 const MAX_RECORDED_TEXT = 8192;
 const MAX_RECORDED_PARAM = 256;
@@ -46,7 +48,11 @@ export class OperationPipeline {
         : undefined;
     const recorded: Verdict = approvalRefusal === undefined ? verdict : { ...verdict, decision: "deny" };
     try {
-      this.audit.append({ kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, recorded) });
+      this.audit.append({
+        kind: "operation",
+        sessionId: operation.sessionId,
+        data: operationRecord(operation, recorded),
+      });
     } catch (cause) {
       this.metrics.auditWriteFailures.inc();
       this.log.error({ err: cause, operationId: operation.id }, "audit append failed; operation denied");
@@ -71,7 +77,11 @@ export class OperationPipeline {
     const verdict: Verdict = { decision: "deny", rules: [], reason: error.message };
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
     try {
-      this.audit.append({ kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, verdict) });
+      this.audit.append({
+        kind: "operation",
+        sessionId: operation.sessionId,
+        data: operationRecord(operation, verdict),
+      });
     } catch (cause) {
       this.metrics.auditWriteFailures.inc();
       this.log.error({ err: cause, operationId: operation.id }, "audit append of a refusal failed");
@@ -81,7 +91,11 @@ export class OperationPipeline {
   /** A connection closed for a protocol violation leaves a trace in the record. */
   recordProtocolError(sessionId: string | null, error: LatchError): void {
     try {
-      this.audit.append({ kind: "protocol_error", sessionId, data: { code: error.code, message: error.message } });
+      this.audit.append({
+        kind: "protocol_error",
+        sessionId,
+        data: { code: error.code, message: error.message },
+      });
     } catch (cause) {
       this.metrics.auditWriteFailures.inc();
       this.log.error({ err: cause }, "audit append of a protocol error failed");
@@ -131,7 +145,10 @@ function operationRecord(operation: Operation, verdict: Verdict): Record<string,
     operationId: operation.id,
     mode: operation.mode,
     statements: operation.statements.map((statement) => ({
-      text: statement.text.length > MAX_RECORDED_TEXT ? `${statement.text.slice(0, MAX_RECORDED_TEXT)}…` : statement.text,
+      text:
+        statement.text.length > MAX_RECORDED_TEXT
+          ? `${statement.text.slice(0, MAX_RECORDED_TEXT)}…`
+          : statement.text,
       verb: statement.verb,
       tablesRead: statement.tablesRead,
       tablesWritten: statement.tablesWritten,
@@ -140,7 +157,11 @@ function operationRecord(operation: Operation, verdict: Verdict): Record<string,
       ? {}
       : {
           parameters: operation.parameters.map((row) =>
-            row.map((value) => (value !== null && value.length > MAX_RECORDED_PARAM ? `${value.slice(0, MAX_RECORDED_PARAM)}…` : value)),
+            row.map((value) =>
+              value !== null && value.length > MAX_RECORDED_PARAM
+                ? `${value.slice(0, MAX_RECORDED_PARAM)}…`
+                : value,
+            ),
           ),
         }),
     verdict: { decision: verdict.decision, rules: verdict.rules, reason: verdict.reason },

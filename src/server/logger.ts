@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 /** JSON logs on stderr (stdout stays free for command output). Secrets are redacted by key, as a last line. */
 export function createLogger(level: string): Logger {
@@ -7,7 +7,14 @@ export function createLogger(level: string): Logger {
       level,
       base: { service: "latch" },
       redact: {
-        paths: ["password", "token", "*.password", "*.token", "headers.authorization", "req.headers.authorization"],
+        paths: [
+          "password",
+          "token",
+          "*.password",
+          "*.token",
+          "headers.authorization",
+          "req.headers.authorization",
+        ],
         censor: "[redacted]",
       },
       serializers: { err: pino.stdSerializers.err },

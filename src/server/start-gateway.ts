@@ -1,5 +1,6 @@
 import net from "node:net";
 import type { Logger } from "pino";
+import { startAdminServer } from "../admin/admin-server.js";
 import type { LoadedConfig } from "../config/load-config.js";
 import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
@@ -13,7 +14,6 @@ import { handlePostgresClient } from "../protocols/postgres/postgres-front.js";
 import { createStatementClassifier, loadSqlParser } from "../sql/postgres/create-classifier.js";
 import { openStore } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
-import { startAdminServer } from "../admin/admin-server.js";
 import { createLogger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { loadTlsMaterial } from "./tls-material.js";
@@ -29,7 +29,10 @@ export interface RunningGateway {
 }
 
 /** The composition root: reads config, builds every piece, starts the listeners. */
-export async function startGateway(loaded: LoadedConfig, options: { log?: Logger } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  loaded: LoadedConfig,
+  options: { log?: Logger } = {},
+): Promise<RunningGateway> {
   const { config } = loaded;
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
@@ -46,7 +49,18 @@ export async function startGateway(loaded: LoadedConfig, options: { log?: Logger
     const pipeline = new OperationPipeline(() => policy, store, metrics, log);
     const live = new Map<string, PgSession>();
     const cancels = new CancelRegistry();
-    const deps = { config, tls: tlsMaterial.context, verifier, classifier, pipeline, audit: store, metrics, log, cancels, live };
+    const deps = {
+      config,
+      tls: tlsMaterial.context,
+      verifier,
+      classifier,
+      pipeline,
+      audit: store,
+      metrics,
+      log,
+      cancels,
+      live,
+    };
 
     const pgServer = net.createServer({ noDelay: true }, (socket) => {
       socket.on("error", () => socket.destroy());
@@ -54,14 +68,31 @@ export async function startGateway(loaded: LoadedConfig, options: { log?: Logger
     });
     pgServer.maxConnections = config.limits.max_connections;
     const postgresAddress = await listen(pgServer, config.listen.postgres, "postgres");
-    const admin = await startAdminServer({ config, store, metrics, verifier, log, live, policyCount: () => policy.policyCount });
+    const admin = await startAdminServer({
+      config,
+      store,
+      metrics,
+      verifier,
+      log,
+      live,
+      policyCount: () => policy.policyCount,
+    });
     store.append({
       kind: "gateway_start",
       sessionId: null,
-      data: { connections: Object.keys(config.connections), policies: policy.policyCount, tlsCert: tlsMaterial.certFile },
+      data: {
+        connections: Object.keys(config.connections),
+        policies: policy.policyCount,
+        tlsCert: tlsMaterial.certFile,
+      },
     });
     log.info(
-      { postgres: `${postgresAddress.host}:${postgresAddress.port}`, admin: `${admin.address.host}:${admin.address.port}`, policies: policy.policyCount, connections: Object.keys(config.connections) },
+      {
+        postgres: `${postgresAddress.host}:${postgresAddress.port}`,
+        admin: `${admin.address.host}:${admin.address.port}`,
+        policies: policy.policyCount,
+        connections: Object.keys(config.connections),
+      },
       "gateway ready",
     );
     return {

@@ -28,7 +28,13 @@ export async function loadTlsMaterial(config: LatchConfig): Promise<TlsMaterial>
         algorithm: "sha256",
         notAfterDate: new Date(Date.now() + 825 * 86_400_000),
         extensions: [
-          { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] },
+          {
+            name: "subjectAltName",
+            altNames: [
+              { type: 2, value: "localhost" },
+              { type: 7, ip: "127.0.0.1" },
+            ],
+          },
         ],
       });
       writeFileSync(keyFile, pems.private, { mode: 0o600 });

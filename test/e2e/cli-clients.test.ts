@@ -15,9 +15,13 @@ permit(principal in Group::"agents", action in [Action::"sql:session", Action::"
 beforeAll(async () => {
   fx = await startGatewayFixture({ policy: BENCH_POLICY });
   // pgbench tables are created directly (as the app role): the gateway only ever sees the read workload.
-  await run("pgbench", ["-i", "-s", "1", "-q", `host=127.0.0.1 port=${fx.cluster.port} dbname=app user=${fx.cluster.appUser}`], {
-    env: { ...process.env, PGPASSWORD: fx.cluster.appPassword },
-  });
+  await run(
+    "pgbench",
+    ["-i", "-s", "1", "-q", `host=127.0.0.1 port=${fx.cluster.port} dbname=app user=${fx.cluster.appUser}`],
+    {
+      env: { ...process.env, PGPASSWORD: fx.cluster.appPassword },
+    },
+  );
   token = await fx.gw.token("bench-bot", ["agents"]);
 });
 afterAll(async () => fx?.stop());
@@ -26,12 +30,18 @@ const env = () => ({ ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" 
 
 describe("real libpq clients", () => {
   it("psql runs an allowed query over TLS with the token as password", async () => {
-    const { stdout } = await run("psql", [fx.gw.conninfo(), "-At", "-c", "SELECT count(*) FROM items"], { env: env() });
+    const { stdout } = await run("psql", [fx.gw.conninfo(), "-At", "-c", "SELECT count(*) FROM items"], {
+      env: env(),
+    });
     expect(stdout.trim()).toBe("20");
   });
 
   it("psql shows the denial and its reason, and exits non-zero", async () => {
-    const result = await run("psql", [fx.gw.conninfo(), "-At", "-v", "ON_ERROR_STOP=1", "-c", "DELETE FROM items"], { env: env() }).then(
+    const result = await run(
+      "psql",
+      [fx.gw.conninfo(), "-At", "-v", "ON_ERROR_STOP=1", "-c", "DELETE FROM items"],
+      { env: env() },
+    ).then(
       () => ({ code: 0, stderr: "" }),
       (error: { code: number; stderr: string }) => error,
     );
@@ -41,7 +51,9 @@ describe("real libpq clients", () => {
   });
 
   it("psql with a wrong password gets a clear authentication error", async () => {
-    const result = await run("psql", [fx.gw.conninfo(), "-c", "SELECT 1"], { env: { ...env(), PGPASSWORD: "not-a-token" } }).then(
+    const result = await run("psql", [fx.gw.conninfo(), "-c", "SELECT 1"], {
+      env: { ...env(), PGPASSWORD: "not-a-token" },
+    }).then(
       () => ({ stderr: "" }),
       (error: { stderr: string }) => error,
     );

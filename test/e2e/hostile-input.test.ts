@@ -65,7 +65,8 @@ describe("hostile and broken input", () => {
     const ssl = Buffer.concat([int32(8), int32(80877103)]);
     const injected = Buffer.concat([int32(9), int32(196608), Buffer.from([0])]);
     const reply = await exchange(fx.gw.port, [Buffer.concat([ssl, injected])]);
-    expect(reply.includes(Buffer.from("S"))).toBe(false);
+    expect(reply[0]).not.toBe(0x53); // never answered 'S': the TLS handshake does not start
+    expect(reply.toString("latin1")).toMatch(/before the TLS handshake/);
     await stillServes();
   });
 
@@ -76,9 +77,15 @@ describe("hostile and broken input", () => {
 
   it("survives random garbage, truncated and mutated frames from many connections", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 4 }), async (chunks) => {
-        await exchange(fx.gw.port, chunks.map((c) => Buffer.from(c)));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 4 }),
+        async (chunks) => {
+          await exchange(
+            fx.gw.port,
+            chunks.map((c) => Buffer.from(c)),
+          );
+        },
+      ),
       { numRuns: 40 },
     );
     await stillServes();
@@ -126,7 +133,11 @@ describe("upstream failures", () => {
       policy: `permit(principal, action, resource);`,
       overrides: {
         connections: {
-          app: { type: "postgres", upstream: `postgres://app_user@127.0.0.1:${deadPort}/app`, password: { env: "NOPE_UNSET_OK" } },
+          app: {
+            type: "postgres",
+            upstream: `postgres://app_user@127.0.0.1:${deadPort}/app`,
+            password: { env: "NOPE_UNSET_OK" },
+          },
         },
       },
     });

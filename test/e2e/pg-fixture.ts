@@ -11,7 +11,9 @@ export interface GatewayFixture {
 }
 
 /** A SCRAM-only throwaway cluster with sample tables owned by the app role, and a gateway in front of it. */
-export async function startGatewayFixture(options: Parameters<typeof startTestGateway>[1] = {}): Promise<GatewayFixture> {
+export async function startGatewayFixture(
+  options: Parameters<typeof startTestGateway>[1] = {},
+): Promise<GatewayFixture> {
   const cluster = await startPgCluster({ auth: "scram-sha-256" });
   const url = new URL(cluster.superuserUrl);
   url.pathname = `/${cluster.appDatabase}`;

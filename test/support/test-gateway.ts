@@ -1,10 +1,17 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { importJWK, SignJWT } from "jose";
 import pg from "pg";
 import { pino } from "pino";
 import { configSchema } from "../../src/config/schema.js";
-import { mintDevToken } from "../../src/identity/dev-issuer.js";
+import {
+  DEV_ALGORITHM,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  loadOrCreateDevIssuer,
+  mintDevToken,
+} from "../../src/identity/dev-issuer.js";
 import { type RunningGateway, startGateway } from "../../src/server/start-gateway.js";
 import type { PgCluster } from "./pg-cluster.js";
 
@@ -14,6 +21,8 @@ export interface TestGateway {
   readonly adminUrl: string;
   readonly dataDir: string;
   token(subject: string, groups: readonly string[], ttlSeconds?: number): Promise<string>;
+  /** A correctly signed dev token whose exp lies `secondsAgo` in the past. */
+  expiredToken(subject: string, groups: readonly string[], secondsAgo: number): Promise<string>;
   /** A node-postgres client config for the gateway (TLS, token as password). */
   clientConfig(token: string, database?: string): pg.ClientConfig;
   connect(token: string, database?: string): Promise<pg.Client>;
@@ -62,24 +71,41 @@ export async function startTestGateway(
     },
     ...options.overrides,
   });
-  const gateway = await startGateway({ config, file: undefined, baseDir: dataDir }, { log: pino({ level: "silent" }) });
+  const gateway = await startGateway(
+    { config, file: undefined, baseDir: dataDir },
+    { log: pino({ level: "silent" }) },
+  );
   const port = gateway.postgresAddress.port;
+  const clientConfig = (token: string, database = "app"): pg.ClientConfig => ({
+    host: "127.0.0.1",
+    port,
+    user: "agent",
+    database,
+    password: token,
+    ssl: { rejectUnauthorized: false },
+  });
   return {
     gateway,
     port,
     adminUrl: `http://127.0.0.1:${gateway.adminAddress.port}`,
     dataDir,
-    token: (subject, groups, ttlSeconds = 600) => mintDevToken(dataDir, { subject, groups: [...groups], ttlSeconds }),
-    clientConfig: (token, database = "app") => ({
-      host: "127.0.0.1",
-      port,
-      user: "agent",
-      database,
-      password: token,
-      ssl: { rejectUnauthorized: false },
-    }),
+    token: (subject, groups, ttlSeconds = 600) =>
+      mintDevToken(dataDir, { subject, groups: [...groups], ttlSeconds }),
+    async expiredToken(subject, groups, secondsAgo) {
+      const stored = await loadOrCreateDevIssuer(dataDir);
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ groups: [...groups] })
+        .setProtectedHeader({ alg: DEV_ALGORITHM, kid: stored.kid })
+        .setIssuer(DEV_ISSUER)
+        .setAudience(DEV_AUDIENCE)
+        .setSubject(subject)
+        .setIssuedAt(now - secondsAgo - 600)
+        .setExpirationTime(now - secondsAgo)
+        .sign(await importJWK(stored.privateJwk, DEV_ALGORITHM));
+    },
+    clientConfig,
     async connect(token, database = "app") {
-      const client = new pg.Client(this.clientConfig(token, database));
+      const client = new pg.Client(clientConfig(token, database));
       client.on("error", () => {});
       await client.connect();
       return client;

@@ -10,7 +10,9 @@ export function registerConfigCommands(program: Command): void {
     .description("print the JSON Schema of latch.yaml (for editor completion and CI validation)")
     .action(() => {
       const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" });
-      process.stdout.write(`${JSON.stringify({ ...schema, title: "Latch gateway configuration" }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...schema, title: "Latch gateway configuration" }, null, 2)}\n`,
+      );
     });
   config
     .command("check")

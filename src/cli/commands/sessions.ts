@@ -2,10 +2,18 @@ import type { Command } from "commander";
 import type { AuditEvent, SessionSummary } from "../../store/store.js";
 import { type AdminClientOptions, adminGet, printTable, withAdminOptions } from "../admin-client.js";
 
-type ListOptions = AdminClientOptions & { json?: boolean; subject?: string; connection?: string; active?: boolean; limit?: string };
+type ListOptions = AdminClientOptions & {
+  json?: boolean;
+  subject?: string;
+  connection?: string;
+  active?: boolean;
+  limit?: string;
+};
 
 export function registerSessionsCommands(program: Command): void {
-  const sessions = program.command("sessions").description("list and inspect recorded sessions (via the admin API)");
+  const sessions = program
+    .command("sessions")
+    .description("list and inspect recorded sessions (via the admin API)");
   withAdminOptions(
     sessions
       .command("list")
@@ -20,24 +28,45 @@ export function registerSessionsCommands(program: Command): void {
     if (options.connection) query.set("connection", options.connection);
     if (options.active) query.set("active", "true");
     query.set("limit", options.limit ?? "50");
-    const { sessions: list } = await adminGet<{ sessions: SessionSummary[] }>(options, `/api/sessions?${query}`);
+    const { sessions: list } = await adminGet<{ sessions: SessionSummary[] }>(
+      options,
+      `/api/sessions?${query}`,
+    );
     if (options.json) return void process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
     printTable(
       ["ID", "STARTED", "SUBJECT", "CONNECTION", "OPS", "DENIED", "STATUS"],
-      list.map((s) => [s.id, s.startedAt, s.subject, s.connection, String(s.operations), String(s.denied), s.endedAt === null ? "active" : `ended: ${s.endReason ?? ""}`]),
+      list.map((s) => [
+        s.id,
+        s.startedAt,
+        s.subject,
+        s.connection,
+        String(s.operations),
+        String(s.denied),
+        s.endedAt === null ? "active" : `ended: ${s.endReason ?? ""}`,
+      ]),
     );
   });
-  withAdminOptions(sessions.command("show").description("a session's timeline: every statement, verdict and result").argument("<id>", "session id")).action(
-    async (id: string, options: AdminClientOptions & { json?: boolean }) => {
-      const detail = await adminGet<{ session: SessionSummary; events: AuditEvent[] }>(options, `/api/sessions/${encodeURIComponent(id)}`);
-      if (options.json) return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
-      const s = detail.session;
-      process.stdout.write(
-        `session ${s.id}\n  subject     ${s.subject} (groups: ${s.groups.join(", ") || "none"})\n  connection  ${s.connection} (${s.protocol})\n  client      ${s.clientAddress}\n  started     ${s.startedAt}\n  ended       ${s.endedAt ?? "still active"}${s.endReason ? ` (${s.endReason})` : ""}\n\n`,
-      );
-      printTable(["TIME", "EVENT", "DETAIL"], detail.events.map((event) => [event.ts.slice(11, 23), event.kind, describe(event)]), 100);
-    },
-  );
+  withAdminOptions(
+    sessions
+      .command("show")
+      .description("a session's timeline: every statement, verdict and result")
+      .argument("<id>", "session id"),
+  ).action(async (id: string, options: AdminClientOptions & { json?: boolean }) => {
+    const detail = await adminGet<{ session: SessionSummary; events: AuditEvent[] }>(
+      options,
+      `/api/sessions/${encodeURIComponent(id)}`,
+    );
+    if (options.json) return void process.stdout.write(`${JSON.stringify(detail, null, 2)}\n`);
+    const s = detail.session;
+    process.stdout.write(
+      `session ${s.id}\n  subject     ${s.subject} (groups: ${s.groups.join(", ") || "none"})\n  connection  ${s.connection} (${s.protocol})\n  client      ${s.clientAddress}\n  started     ${s.startedAt}\n  ended       ${s.endedAt ?? "still active"}${s.endReason ? ` (${s.endReason})` : ""}\n\n`,
+    );
+    printTable(
+      ["TIME", "EVENT", "DETAIL"],
+      detail.events.map((event) => [event.ts.slice(11, 23), event.kind, describe(event)]),
+      100,
+    );
+  });
 }
 
 function describe(event: AuditEvent): string {

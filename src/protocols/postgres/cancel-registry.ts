@@ -17,7 +17,10 @@ interface CancelTarget {
 export class CancelRegistry {
   private readonly byProcessId = new Map<number, CancelTarget>();
 
-  register(upstream: UpstreamTarget, upstreamKey: { processId: number; secretKey: Buffer }): { processId: number; secretKey: Buffer } {
+  register(
+    upstream: UpstreamTarget,
+    upstreamKey: { processId: number; secretKey: Buffer },
+  ): { processId: number; secretKey: Buffer } {
     let processId = randomInt(1, 0x7fffffff);
     while (this.byProcessId.has(processId)) processId = randomInt(1, 0x7fffffff);
     const secretKey = randomBytes(4);
@@ -42,7 +45,9 @@ export class CancelRegistry {
     // Cancel is sent in plaintext even when the session uses TLS: PostgreSQL accepts both, and the key is
     // single-use for one backend.
     const socket = net.connect({ host: target.upstream.host, port: target.upstream.port });
-    socket.on("connect", () => socket.end(encodeCancelRequest(target.upstreamProcessId, target.upstreamSecretKey)));
+    socket.on("connect", () =>
+      socket.end(encodeCancelRequest(target.upstreamProcessId, target.upstreamSecretKey)),
+    );
     socket.on("error", () => socket.destroy());
     socket.setTimeout(5000, () => socket.destroy());
     return true;

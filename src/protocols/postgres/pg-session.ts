@@ -58,7 +58,10 @@ const B = {
 } as const;
 
 /** Parameters whose change would alter how the server lexes SQL text the classifier has already judged. */
-const PINNED_PARAMETERS: Record<string, string> = { client_encoding: "UTF8", standard_conforming_strings: "on" };
+const PINNED_PARAMETERS: Record<string, string> = {
+  client_encoding: "UTF8",
+  standard_conforming_strings: "on",
+};
 
 /** A statement that can only fail with a syntax error: used to abort the server's transaction on a denial. */
 const POISON_QUERY = encodeQuery("/* latch: statement denied by policy */ LATCH_DENIED");
@@ -93,7 +96,12 @@ export class PgSession {
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
     this.server.on("data", (chunk: Buffer) => this.onServerData(chunk));
     this.client.on("close", () => this.end("client closed the connection"));
-    this.server.on("close", () => this.end("upstream closed the connection", new LatchError("session_terminated", { reason: "the upstream server closed the connection" })));
+    this.server.on("close", () =>
+      this.end(
+        "upstream closed the connection",
+        new LatchError("session_terminated", { reason: "the upstream server closed the connection" }),
+      ),
+    );
     this.client.on("error", (error) => this.options.log.debug({ err: error }, "client socket error"));
     this.server.on("error", (error) => this.options.log.warn({ err: error }, "upstream socket error"));
     // Bytes that arrived together with the handshake are processed first.
@@ -111,7 +119,8 @@ export class PgSession {
   private end(reason: string, clientError?: LatchError): void {
     if (this.closed) return;
     this.closed = true;
-    if (clientError !== undefined && !this.client.destroyed) this.client.write(errorFrame(clientError, "FATAL"));
+    if (clientError !== undefined && !this.client.destroyed)
+      this.client.write(errorFrame(clientError, "FATAL"));
     const now = performance.now();
     for (const entry of this.tracker.drainForwarded()) {
       if (entry.operation !== undefined) {
@@ -160,7 +169,9 @@ export class PgSession {
       return;
     }
     if (this.copyIn && type !== T.Sync && type !== T.Flush) {
-      throw new LatchError("protocol_violation", { reason: "only COPY messages are allowed during COPY FROM STDIN" });
+      throw new LatchError("protocol_violation", {
+        reason: "only COPY messages are allowed during COPY FROM STDIN",
+      });
     }
     if (type === T.Terminate) {
       this.end("client terminated the session");
@@ -173,11 +184,23 @@ export class PgSession {
       }
       return;
     }
-    if (type === T.Query || type === T.Parse || type === T.Bind || type === T.Describe || type === T.Execute || type === T.Close || type === T.Sync || type === T.Flush) {
+    if (
+      type === T.Query ||
+      type === T.Parse ||
+      type === T.Bind ||
+      type === T.Describe ||
+      type === T.Execute ||
+      type === T.Close ||
+      type === T.Sync ||
+      type === T.Flush
+    ) {
       this.batch.push(Buffer.from(frame.raw));
       this.batchBytes += frame.raw.length;
       if (this.batchBytes > this.options.maxBatchBytes) {
-        throw new LatchError("message_too_large", { size: this.batchBytes, limit: this.options.maxBatchBytes });
+        throw new LatchError("message_too_large", {
+          size: this.batchBytes,
+          limit: this.options.maxBatchBytes,
+        });
       }
       if (type === T.Query || type === T.Sync || type === T.Flush) this.runBatch(toServer, toClient);
       return;
@@ -186,7 +209,10 @@ export class PgSession {
     const decoded = decodeFrontend(frame);
     if (decoded.kind === "FunctionCall") {
       this.deny(
-        new LatchError("feature_refused", { feature: "the FunctionCall message", why: "it calls functions outside statement policy" }),
+        new LatchError("feature_refused", {
+          feature: "the FunctionCall message",
+          why: "it calls functions outside statement policy",
+        }),
         true,
         toServer,
         toClient,
@@ -202,7 +228,9 @@ export class PgSession {
     const frames = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    const messages: FrontendMessage[] = frames.map((raw) => decodeFrontend({ type: raw[0]!, raw, body: raw.subarray(5) }));
+    const messages: FrontendMessage[] = frames.map((raw) =>
+      decodeFrontend({ type: raw[0]!, raw, body: raw.subarray(5) }),
+    );
     const last = messages[messages.length - 1]!;
     const endsWithReady = last.kind !== "Flush";
     const receivedAt = Date.now();
@@ -238,7 +266,15 @@ export class PgSession {
     }
     this.registry.commit();
     for (const raw of frames) toServer.push(raw);
-    this.tracker.push({ kind: "forwarded", operation, endsWithReady, startedAt: performance.now(), rows: 0, tags: [], error: undefined });
+    this.tracker.push({
+      kind: "forwarded",
+      operation,
+      endsWithReady,
+      startedAt: performance.now(),
+      rows: 0,
+      tags: [],
+      error: undefined,
+    });
   }
 
   /** A batch refused before policy (parse failure, unknown portal) is still recorded: fail closed, visibly. */
@@ -301,7 +337,13 @@ export class PgSession {
     } catch (error) {
       this.options.log.warn({ err: error }, "upstream protocol failure");
       this.send(this.client, toClient, this.server);
-      this.end("upstream protocol failure", new LatchError("upstream_protocol", { name: this.options.connection, reason: (error as Error).message }));
+      this.end(
+        "upstream protocol failure",
+        new LatchError("upstream_protocol", {
+          name: this.options.connection,
+          reason: (error as Error).message,
+        }),
+      );
       return;
     }
     this.send(this.client, toClient, this.server);
@@ -333,7 +375,8 @@ export class PgSession {
       case B.ErrorResponse:
         if (entry !== undefined && entry.error === undefined) {
           const decoded = decodeBackend(frame);
-          if (decoded.kind === "ErrorResponse") entry.error = { code: decoded.fields.code, message: decoded.fields.message.slice(0, 512) };
+          if (decoded.kind === "ErrorResponse")
+            entry.error = { code: decoded.fields.code, message: decoded.fields.message.slice(0, 512) };
         }
         break;
       case B.CopyInResponse:
@@ -385,7 +428,8 @@ export class PgSession {
     if (pinned !== undefined && decoded.value !== pinned) {
       throw new Error(`server reported ${decoded.name}=${decoded.value}; Latch requires ${pinned}`);
     }
-    if (decoded.name === "session_authorization") return encodeParameterStatus(decoded.name, this.options.visibleUser);
+    if (decoded.name === "session_authorization")
+      return encodeParameterStatus(decoded.name, this.options.visibleUser);
     return frame.raw;
   }
 
@@ -403,9 +447,14 @@ export class PgSession {
 
   private protocolFailure(error: unknown): void {
     const latchError =
-      error instanceof LatchError ? error : new LatchError("protocol_violation", { reason: (error as Error).message });
+      error instanceof LatchError
+        ? error
+        : new LatchError("protocol_violation", { reason: (error as Error).message });
     if (!(error instanceof LatchError)) this.options.log.debug({ err: error }, "client protocol failure");
     this.options.pipeline.recordProtocolError(this.options.sessionId, latchError);
-    this.terminate(asLatchError(latchError, this.options.sessionId), `protocol violation: ${latchError.message}`);
+    this.terminate(
+      asLatchError(latchError, this.options.sessionId),
+      `protocol violation: ${latchError.message}`,
+    );
   }
 }

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
-import { resolveSecret } from "../../config/secrets.js";
 import type { LatchConfig, PostgresConnectionConfig } from "../../config/schema.js";
+import { resolveSecret } from "../../config/secrets.js";
 import { LatchError } from "../../errors.js";
 import type { Identity, TokenVerifier } from "../../identity/identity.js";
 import { parseDuration } from "../../identity/parse-duration.js";
@@ -49,7 +49,10 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
   const startupTimeout = parseDuration(deps.config.limits.startup_timeout);
   const log = deps.log.child({ client: clientAddress });
   let socket: net.Socket | tls.TLSSocket = raw;
-  let reader = new HandshakeReader(socket, { maxFrameBytes: deps.config.limits.max_message_bytes, startup: true });
+  let reader = new HandshakeReader(socket, {
+    maxFrameBytes: deps.config.limits.max_message_bytes,
+    startup: true,
+  });
   let encrypted = false;
   let stage = "startup";
   const fail = (error: LatchError) => {
@@ -74,19 +77,26 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       if (message.kind === "SSLRequest") {
         if (encrypted) throw new LatchError("protocol_violation", { reason: "second SSLRequest" });
         // Anything sent after SSLRequest but before the TLS handshake could be injected by a MITM.
-        if (reader.buffered > 0) throw new LatchError("protocol_violation", { reason: "data sent before the TLS handshake" });
+        if (reader.buffered > 0)
+          throw new LatchError("protocol_violation", { reason: "data sent before the TLS handshake" });
         reader.release();
         socket.write("S");
         socket = await upgradeToTls(raw, deps.tls, startupTimeout);
         encrypted = true;
-        reader = new HandshakeReader(socket, { maxFrameBytes: deps.config.limits.max_message_bytes, startup: true });
+        reader = new HandshakeReader(socket, {
+          maxFrameBytes: deps.config.limits.max_message_bytes,
+          startup: true,
+        });
         continue;
       }
       startup = message;
     }
     if (!encrypted && !deps.config.tls.allow_plaintext) throw new LatchError("tls_required");
     if (startup.protocolVersion >> 16 !== 3) {
-      throw new LatchError("feature_refused", { feature: `protocol version ${startup.protocolVersion >> 16}`, why: "only protocol 3 is spoken" });
+      throw new LatchError("feature_refused", {
+        feature: `protocol version ${startup.protocolVersion >> 16}`,
+        why: "only protocol 3 is spoken",
+      });
     }
     const accepted = acceptStartupParameters(startup.parameters);
     if ((startup.protocolVersion & 0xffff) !== 0 || accepted.protocolOptions.length > 0) {
@@ -101,10 +111,9 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     if (passwordFrame.type !== 0x70) {
       throw new LatchError("protocol_violation", { reason: "expected a password message" });
     }
-    const token = readToken(passwordFrame.body);
     let identity: Identity;
     try {
-      identity = await deps.verifier.verify(token);
+      identity = await deps.verifier.verify(readToken(passwordFrame.body));
     } catch (error) {
       const latchError = asLatchError(error, randomUUID());
       deps.metrics.authFailures.inc({ protocol: "postgres", code: latchError.code });
@@ -147,12 +156,21 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
         tls: encrypted,
       },
     });
-    await startSession(socket, reader, deps, { sessionId, identity, clientAddress, name: accepted.database, connection, forward: accepted.forward, log });
+    await startSession(socket, reader, deps, {
+      sessionId,
+      identity,
+      clientAddress,
+      name: accepted.database,
+      connection,
+      forward: accepted.forward,
+      log,
+    });
   } catch (error) {
     const latchError = asLatchError(error, randomUUID());
     if (latchError.code === "internal") log.error({ err: error, stage }, "handshake failed");
     else log.info({ code: latchError.code, stage, reason: latchError.message }, "connection refused");
-    if (latchError.spec.class === "protocol") deps.metrics.protocolErrors.inc({ protocol: "postgres", side: "client" });
+    if (latchError.spec.class === "protocol")
+      deps.metrics.protocolErrors.inc({ protocol: "postgres", side: "client" });
     fail(latchError);
   }
 }
@@ -182,11 +200,17 @@ async function startSession(
   const started = performance.now();
   let upstream: Awaited<ReturnType<typeof connectUpstream>>;
   try {
-    const password = s.connection.password === undefined ? undefined : resolveSecret(s.connection.password, `connection ${s.name}`);
+    const password =
+      s.connection.password === undefined
+        ? undefined
+        : resolveSecret(s.connection.password, `connection ${s.name}`);
     upstream = await connectUpstream(target, password, s.forward, deps.config.limits.max_message_bytes);
   } catch (error) {
     const latchError = asLatchError(error, s.sessionId);
-    s.log.warn({ connection: s.name, code: latchError.code, cause: (latchError.cause as Error | undefined)?.message }, "upstream connect failed");
+    s.log.warn(
+      { connection: s.name, code: latchError.code, cause: (latchError.cause as Error | undefined)?.message },
+      "upstream connect failed",
+    );
     endSession(`upstream connect failed: ${latchError.message}`);
     throw latchError;
   }
@@ -195,7 +219,8 @@ async function startSession(
   for (const [name, value] of upstream.parameters) {
     greeting.push(encodeParameterStatus(name, name === "session_authorization" ? s.identity.subject : value));
   }
-  const key = upstream.backendKey === undefined ? undefined : deps.cancels.register(target, upstream.backendKey);
+  const key =
+    upstream.backendKey === undefined ? undefined : deps.cancels.register(target, upstream.backendKey);
   if (key !== undefined) greeting.push(encodeBackendKeyData(key.processId, key.secretKey));
   greeting.push(encodeReadyForQuery(upstream.status));
   socket.write(Buffer.concat(greeting));
@@ -227,7 +252,10 @@ async function startSession(
   deps.live.set(s.sessionId, session);
   // A session does not outlive the token it was opened with (docs/security.md).
   const remaining = s.identity.expiresAt - Date.now();
-  expiryTimer = setTimeout(() => session.terminate(new LatchError("session_token_expired"), "token expired"), Math.min(Math.max(remaining, 0), 2 ** 31 - 1));
+  expiryTimer = setTimeout(
+    () => session.terminate(new LatchError("session_token_expired"), "token expired"),
+    Math.min(Math.max(remaining, 0), 2 ** 31 - 1),
+  );
   expiryTimer.unref();
   session.start();
 }
@@ -260,7 +288,11 @@ function readToken(body: Buffer): string {
   return bytes.toString("utf8");
 }
 
-function upgradeToTls(socket: net.Socket, context: tls.SecureContext, timeoutMs: number): Promise<tls.TLSSocket> {
+function upgradeToTls(
+  socket: net.Socket,
+  context: tls.SecureContext,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context });
     const timer = setTimeout(() => {

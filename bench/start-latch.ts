@@ -1,0 +1,90 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { freePort } from "../test/support/free-port.js";
+import { spawnService, waitForPort } from "./service-process.js";
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * The built CLI: the benchmark measures what `npm run build` produced, never sources through tsx.
+ * BENCH_LATCH_CLI points at another build, e.g. of a different commit, for comparisons.
+ */
+export const LATCH_CLI =
+  process.env.BENCH_LATCH_CLI ?? fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
+
+export interface LatchOptions {
+  upstreamPort: number;
+  upstreamUser: string;
+  upstreamPassword: string;
+  database: string;
+  /** Directory for the generated policy; created if missing. */
+  policyDir: string;
+}
+
+export interface RunningLatch {
+  port: number;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `latch serve` in front of the bench cluster with connection "bench" and a policy that lets group
+ * "bench" do anything there, then mints a dev-issuer token for user "bench". Clients connect with
+ * dbname=bench user=bench password=<token>.
+ */
+export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
+  if (!existsSync(LATCH_CLI)) {
+    throw new Error(`${LATCH_CLI} is missing: run \`npm run build\` first`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), "latch-bench-gateway-"));
+  const [pgPort, adminPort] = [await freePort(), await freePort()];
+  const configFile = join(dir, "latch.yaml");
+  await mkdir(options.policyDir, { recursive: true });
+  await writeFile(
+    join(options.policyDir, "bench.cedar"),
+    'permit(principal in Group::"bench", action, resource in Connection::"bench");\n',
+  );
+  const upstream = `postgres://${encodeURIComponent(options.upstreamUser)}@127.0.0.1:${options.upstreamPort}/${encodeURIComponent(options.database)}`;
+  await writeFile(
+    configFile,
+    [
+      `listen: { postgres: "127.0.0.1:${pgPort}", admin: "127.0.0.1:${adminPort}" }`,
+      `data_dir: ${JSON.stringify(join(dir, "data"))}`,
+      "tls: { allow_plaintext: true }",
+      "identity: { dev_issuer: true }",
+      "connections:",
+      `  bench: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD } }`,
+      `policies: ${JSON.stringify(options.policyDir)}`,
+      // Per-statement info logs would measure the terminal, not the data path; audit events are still written.
+      `log_level: ${process.env.BENCH_LATCH_LOG_LEVEL ?? "warn"}`,
+      "",
+    ].join("\n"),
+  );
+
+  const env = { ...process.env, BENCH_UPSTREAM_PASSWORD: options.upstreamPassword };
+  const service = spawnService(process.execPath, [LATCH_CLI, "serve", "--config", configFile], { env });
+  const stop = async () => {
+    await service.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(pgPort, service, 20_000);
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [LATCH_CLI, "token", "--sub", "bench", "--group", "bench", "--ttl", "2h", "--config", configFile],
+      { env },
+    );
+    const token = stdout.trim();
+    if (!token) throw new Error("`latch token` printed no token");
+    return { port: pgPort, token, stop };
+  } catch (error) {
+    await stop();
+    const { stderr } = error as { stderr?: string };
+    throw new Error(`latch: ${stderr?.trim() || (error as Error).message}`);
+  }
+}

@@ -1,0 +1,203 @@
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from "jose";
+import type { LatchConfig } from "../config/schema.js";
+import { LatchError } from "../errors.js";
+import { createDevIssuerKeys, DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER } from "./dev-issuer.js";
+import { readGroupsClaim } from "./groups-claim.js";
+import type { Identity, TokenVerifier } from "./identity.js";
+import { createIssuerKeys, IssuerKeysUnavailableError, requireSafeUrl } from "./issuer-keys.js";
+import { parseDuration } from "./parse-duration.js";
+import { printable, type RejectionContext, rejectionFor, tokenInvalid } from "./token-rejection.js";
+
+/** Real-world tokens are 1-2 KiB; the cap is checked before any parsing so size alone cannot cost us. */
+export const MAX_TOKEN_BYTES = 8 * 1024;
+
+/** Signature algorithms a key set may ever verify with. Symmetric (HS*) and `none` are never accepted. */
+const ASYMMETRIC_ALGORITHMS = new Set([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+]);
+
+export interface TokenVerifierOptions {
+  /** Where the dev issuer key lives (`data_dir`). */
+  readonly dataDir: string;
+  /** Timeout for each discovery and JWKS fetch. Default 5 s. */
+  readonly fetchTimeoutMs?: number;
+  /** How long a fetched JWKS is trusted before it is fetched again. Default 10 min. */
+  readonly jwksCacheMaxAgeMs?: number;
+  /** Minimum gap between JWKS refetches triggered by unknown key ids. Default 30 s. */
+  readonly jwksCooldownMs?: number;
+  /** After a failed discovery or JWKS fetch, fail fast for this long. Default 10 s. */
+  readonly retryAfterFailureMs?: number;
+}
+
+interface TrustedIssuer {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly algorithms: readonly string[];
+  readonly groupsClaim: string;
+  readonly subjectPrefix: string;
+  readonly keys: JWTVerifyGetKey;
+  readonly unknownKeyHint: string;
+}
+
+/**
+ * Verifies bearer tokens against the configured issuers (RFC 8725 rules): the unverified `iss` only picks
+ * which issuer's keys and settings apply; everything else is checked by jose against that issuer alone.
+ */
+export function createTokenVerifier(
+  identity: LatchConfig["identity"],
+  options: TokenVerifierOptions,
+): TokenVerifier {
+  const trusted = trustedIssuers(identity, options);
+  const clockSkewSeconds = Math.ceil(parseDuration(identity.clock_skew) / 1000);
+
+  return {
+    async verify(token: string): Promise<Identity> {
+      if (typeof token !== "string" || token.trim() === "") throw new LatchError("token_missing");
+      if (token.length > MAX_TOKEN_BYTES || Buffer.byteLength(token) > MAX_TOKEN_BYTES) {
+        throw tokenInvalid(`token is larger than ${MAX_TOKEN_BYTES} bytes`);
+      }
+      const { header, claims } = peek(token);
+      const issuerName = claims.iss;
+      if (typeof issuerName !== "string") throw tokenInvalid("token has no iss claim");
+      const issuer = trusted.get(issuerName);
+      if (issuer === undefined) throw unknownIssuer(issuerName, identity.dev_issuer);
+
+      const context: RejectionContext = {
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: issuer.algorithms,
+        alg: printable(header.alg, 16),
+        hasKid: header.kid !== undefined,
+        hasCrit: header.crit !== undefined,
+        unknownKeyHint: issuer.unknownKeyHint,
+      };
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, issuer.keys, {
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          algorithms: [...issuer.algorithms],
+          clockTolerance: clockSkewSeconds,
+          requiredClaims: ["exp", "sub"],
+          // No `crit` option: any critical extension header is unknown to us, so the token is refused.
+        }));
+      } catch (error) {
+        throw rejectionFor(error, context);
+      }
+      return identityFrom(payload, issuer);
+    },
+  };
+}
+
+function identityFrom(payload: JWTPayload, issuer: TrustedIssuer): Identity {
+  const { sub, exp, jti } = payload;
+  if (typeof sub !== "string" || sub.trim() === "") throw tokenInvalid("sub claim is empty or not a string");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the subject lands in policy and audit records
+  if (/[\u0000-\u001f\u007f]/.test(sub)) throw tokenInvalid("sub claim contains control characters");
+  return {
+    subject: issuer.subjectPrefix + sub,
+    issuer: issuer.issuer,
+    groups: readGroupsClaim(payload, issuer.groupsClaim),
+    expiresAt: (exp as number) * 1000,
+    ...(typeof jti === "string" && jti !== "" ? { tokenId: jti } : {}),
+  };
+}
+
+function peek(token: string): { header: Record<string, unknown>; claims: JWTPayload } {
+  const parts = token.split(".").length;
+  if (parts === 5) throw tokenInvalid("encrypted tokens (JWE) are not accepted: send a signed JWT");
+  if (parts !== 3) throw tokenInvalid(`malformed token: a JWT has 3 dot-separated parts, this has ${parts}`);
+  try {
+    return { header: decodeProtectedHeader(token) as Record<string, unknown>, claims: decodeJwt(token) };
+  } catch {
+    throw tokenInvalid("malformed token: header or payload is not base64url-encoded JSON");
+  }
+}
+
+function unknownIssuer(issuerName: string, devIssuerEnabled: boolean): LatchError {
+  const shown = printable(issuerName, 128);
+  const hint =
+    issuerName === DEV_ISSUER && !devIssuerEnabled
+      ? " (the local dev issuer, disabled here: identity.dev_issuer)"
+      : "";
+  return new LatchError("issuer_unknown", { issuer: `${shown}${hint}` });
+}
+
+function trustedIssuers(
+  identity: LatchConfig["identity"],
+  options: TokenVerifierOptions,
+): Map<string, TrustedIssuer> {
+  const keyOptions = {
+    fetchTimeoutMs: options.fetchTimeoutMs ?? 5_000,
+    cacheMaxAgeMs: options.jwksCacheMaxAgeMs ?? 10 * 60_000,
+    cooldownMs: options.jwksCooldownMs ?? 30_000,
+    retryAfterFailureMs: options.retryAfterFailureMs ?? 10_000,
+  };
+  const trusted = new Map<string, TrustedIssuer>();
+  for (const config of identity.issuers) {
+    if (trusted.has(config.issuer)) configError(`identity.issuers lists ${config.issuer} twice`);
+    const algorithms = config.algorithms.filter((alg) => ASYMMETRIC_ALGORITHMS.has(alg));
+    if (algorithms.length === 0) configError(`identity.issuers ${config.issuer}: no asymmetric algorithm`);
+    for (const [what, url] of [
+      ["issuer", config.issuer],
+      ["jwks_uri", config.jwks_uri],
+    ] as const) {
+      if (url === undefined) continue;
+      try {
+        requireSafeUrl(url, what);
+      } catch (error) {
+        configError(`identity.issuers ${config.issuer}: ${(error as Error).message}`);
+      }
+    }
+    trusted.set(config.issuer, {
+      issuer: config.issuer,
+      audience: config.audience,
+      algorithms,
+      groupsClaim: config.groups_claim,
+      subjectPrefix: config.subject_prefix,
+      keys: createIssuerKeys(config.issuer, config.jwks_uri, keyOptions),
+      unknownKeyHint: "",
+    });
+  }
+  if (identity.dev_issuer) {
+    if (trusted.has(DEV_ISSUER)) configError(`identity.issuers must not use the reserved name ${DEV_ISSUER}`);
+    const devKeys = createDevIssuerKeys(options.dataDir);
+    trusted.set(DEV_ISSUER, {
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+      algorithms: [DEV_ALGORITHM],
+      groupsClaim: "groups",
+      subjectPrefix: "",
+      keys: async (header, token) => {
+        try {
+          return await devKeys(header, token);
+        } catch (error) {
+          if (error instanceof errors.JOSEError) throw error;
+          throw new IssuerKeysUnavailableError(`dev issuer key: ${(error as Error).message}`);
+        }
+      },
+      unknownKeyHint: ` (was it minted with a different --data-dir than this gateway's ${options.dataDir}?)`,
+    });
+  }
+  return trusted;
+}
+
+function configError(detail: string): never {
+  throw new LatchError("config_invalid", { detail });
+}

@@ -1,0 +1,80 @@
+import { isIP } from "node:net";
+import type { CedarValueJson, Context } from "@cedar-policy/cedar-wasm/nodejs";
+import type { ClassifiedStatement } from "../sql/classification.js";
+import type { TimeField } from "./cedar-schema.js";
+
+/**
+ * The Cedar `context` of one access, shaped exactly as `SqlContext` in cedar-schema.ts. Time is UTC so a
+ * policy means the same thing on every replica whatever its local time zone.
+ */
+
+export type TimeContext = Readonly<Record<Exclude<TimeField, "date">, number> & { date: string }>;
+
+export interface StatementContext {
+  readonly verb: string;
+  readonly has_where: boolean;
+  readonly read_only: boolean;
+  readonly statement_count: number;
+  readonly table_count: number;
+}
+
+/** Address used for callers that have no IP (a Unix socket): it is in no range a policy would name. */
+export const NO_IP_ADDRESS = "0.0.0.0";
+
+export function timeContextOf(now: Date): TimeContext {
+  const iso = now.toISOString();
+  return {
+    hour: now.getUTCHours(),
+    minute: now.getUTCMinutes(),
+    // getUTCDay counts Sunday as 0; policies use ISO 8601 weekdays, Monday 1 .. Sunday 7.
+    weekday: now.getUTCDay() === 0 ? 7 : now.getUTCDay(),
+    date: iso.slice(0, 10),
+  };
+}
+
+export function statementContextOf(statement: ClassifiedStatement, statementCount: number): StatementContext {
+  const tableCount =
+    statement.tablesWritten.length === 0
+      ? new Set(statement.tablesRead).size
+      : new Set([...statement.tablesRead, ...statement.tablesWritten]).size;
+  return {
+    verb: statement.verb,
+    has_where: statement.hasWhere,
+    read_only: statement.readOnly,
+    statement_count: statementCount,
+    table_count: tableCount,
+  };
+}
+
+/**
+ * The caller's IP as Cedar's `ip()` accepts it: IPv4-mapped IPv6 ("::ffff:10.0.0.1", how Node reports IPv4
+ * peers on a dual-stack socket) becomes plain IPv4 so `isInRange(ip("10.0.0.0/8"))` works; an IPv6 zone
+ * ("%eth0") is dropped.
+ */
+export function clientIpOf(address: string): string {
+  const withoutZone = address.replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(withoutZone);
+  const candidate = mapped?.[1] ?? withoutZone;
+  return isIP(candidate) === 0 ? NO_IP_ADDRESS : candidate;
+}
+
+/** Labels as sorted "key=value" strings: one Set<String> in Cedar, one stable string in cache keys. */
+export function labelStrings(labels: Readonly<Record<string, string>>): string[] {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .sort();
+}
+
+export function buildContext(
+  time: TimeContext,
+  statement: StatementContext,
+  clientIp: string,
+  labels: readonly string[],
+): Context {
+  return {
+    time: { ...time },
+    statement: { ...statement },
+    client_ip: { __extn: { fn: "ip", arg: clientIp } },
+    connection_labels: labels as CedarValueJson[],
+  };
+}

@@ -1,0 +1,67 @@
+import { ACTION_GROUPS, ACTIONS, type ActionFamily } from "./policy-actions.js";
+
+/**
+ * The Cedar schema every policy is validated against (Cedar schema syntax). Records in a Cedar schema have
+ * fixed attributes, so the context built per request (build-context.ts) must match these shapes exactly;
+ * a test checks that with Cedar's own request validation.
+ */
+
+/** Fields of `context.time`, all UTC. The decision cache keys only on the ones policies mention. */
+export const TIME_FIELDS = ["hour", "minute", "weekday", "date"] as const;
+export type TimeField = (typeof TIME_FIELDS)[number];
+
+const ENTITY_TYPES = `
+// A caller; its groups (from the token's groups claim) are its parents.
+entity Group;
+entity User in [Group] {
+  issuer: String,
+};
+
+// A configured connection; labels are "key=value" strings from latch.yaml.
+entity Connection {
+  labels: Set<String>,
+};
+// "<connection>/<schema.table>", e.g. Table::"analytics/public.users".
+entity Table in [Connection];
+// "<connection>/<schema.function>", e.g. Function::"analytics/pg_catalog.pg_sleep".
+entity Function in [Connection];
+
+// All UTC. weekday: 1 = Monday .. 7 = Sunday. date: "YYYY-MM-DD".
+type Time = {
+  hour: Long,
+  minute: Long,
+  weekday: Long,
+  date: String,
+};
+
+// Facts about the statement the access belongs to.
+type Statement = {
+  verb: String,
+  has_where: Bool,
+  read_only: Bool,
+  statement_count: Long,
+  table_count: Long,
+};
+
+type SqlContext = {
+  time: Time,
+  statement: Statement,
+  client_ip: ipaddr,
+  connection_labels: Set<String>,
+};
+`;
+
+const FAMILY_APPLIES_TO: Record<ActionFamily, string> = {
+  sql: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
+};
+
+function actionDeclarations(): string {
+  const groups = Object.keys(ACTION_GROUPS).map((group) => `action "${group}";`);
+  const actions = Object.entries(ACTIONS).map(([id, spec]) => {
+    const memberOf = spec.group === null ? "" : ` in ["${spec.group}"]`;
+    return `action "${id}"${memberOf} ${FAMILY_APPLIES_TO[spec.family]};`;
+  });
+  return [...groups, ...actions].join("\n");
+}
+
+export const CEDAR_SCHEMA_TEXT = `${ENTITY_TYPES}\n${actionDeclarations()}\n`;

@@ -1,0 +1,149 @@
+import type { EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
+import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
+import { LatchError } from "../errors.js";
+import type { Verdict } from "../pipeline/operation.js";
+import type { Access, ClassifiedStatement } from "../sql/classification.js";
+import { type AccessOutcome, outcomeOfAnswer } from "./access-outcome.js";
+import { buildContext, type StatementContext, statementContextOf } from "./build-context.js";
+import {
+  actionEntity,
+  actionUid,
+  connectionEntity,
+  resourceEntity,
+  resourceUid,
+  userEntity,
+  userUid,
+} from "./build-entities.js";
+import { buildVerdict, denyVerdict, type EvaluatedAccess } from "./build-verdict.js";
+import { TIME_FIELDS, type TimeField } from "./cedar-schema.js";
+import { DecisionCache } from "./decision-cache.js";
+import { accessKeyOf, createRequestScopes, type RequestScope, statementKeyOf } from "./decision-keys.js";
+import type { LoadedPolicies, LoadedPolicy } from "./load-policies.js";
+import { ACTIONS, isKnownAction } from "./policy-actions.js";
+import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
+
+export interface CedarPolicyEngineOptions {
+  /** Most access decisions kept (LRU). 0 disables caching. Default 10 000. */
+  readonly cacheSize?: number;
+}
+
+// Cedar keeps pre-parsed policy sets in a per-thread table keyed by name: every engine gets its own name so
+// two engines (a reload, or tests) never evaluate each other's policies.
+let policySetsPrepared = 0;
+
+/**
+ * A PolicyEngine backed by Cedar. Each access of each statement is one Cedar request; the operation is
+ * allowed only if all are. Decisions are cached per access; the cache lives and dies with this engine,
+ * so building a new engine on reload invalidates it.
+ */
+export function createCedarPolicyEngine(
+  policies: LoadedPolicies,
+  options: CedarPolicyEngineOptions = {},
+): PolicyEngine {
+  policySetsPrepared += 1;
+  const policySetId = `latch-policies-${policySetsPrepared}`;
+  const prepared = cedar.preparsePolicySet(policySetId, {
+    staticPolicies: Object.fromEntries(policies.policies.map((policy) => [policy.id, policy.text])),
+  });
+  if (prepared.type === "failure") {
+    const detail = prepared.errors.map((error) => error.message).join("; ");
+    throw new LatchError("config_invalid", { detail: `Cedar could not prepare the policies: ${detail}` });
+  }
+  const policiesById = new Map<string, LoadedPolicy>(policies.policies.map((policy) => [policy.id, policy]));
+  const policyOrder = new Map<string, number>(policies.policies.map((policy, index) => [policy.id, index]));
+  const timeFields = timeFieldsMentioned(policies.policies);
+  const cache = new DecisionCache<AccessOutcome>(options.cacheSize);
+  const actionEntities = new Map<string, EntityJson>(
+    Object.keys(ACTIONS)
+      .filter(isKnownAction)
+      .map((action) => [action, actionEntity(action)]),
+  );
+
+  const scopeOf = createRequestScopes(timeFields);
+
+  function evaluate(
+    request: AuthorizationRequest,
+    scope: RequestScope,
+    access: Access,
+    statement: StatementContext,
+  ): AccessOutcome {
+    const action = actionEntities.get(access.action);
+    if (action === undefined) {
+      return {
+        kind: "error",
+        message: `action "${access.action}" is not in the policy vocabulary (see docs/policy.md)`,
+        policies: [],
+      };
+    }
+    const resource = resourceEntity(request.connection, access.resource);
+    const entities = [
+      userEntity(request.identity),
+      connectionEntity(request.connection, scope.labels),
+      action,
+    ];
+    if (resource !== undefined) entities.push(resource);
+    const answer = cedar.statefulIsAuthorized({
+      principal: userUid(request.identity.subject),
+      action: actionUid(access.action),
+      resource: resourceUid(request.connection, access.resource),
+      context: buildContext(scope.time, statement, scope.clientIp, scope.labels),
+      preparsedPolicySetId: policySetId,
+      entities,
+    });
+    return outcomeOfAnswer(answer, policiesById, policyOrder);
+  }
+
+  function decide(request: AuthorizationRequest): Verdict {
+    if (request.statements.length === 0) return denyVerdict("there is no statement to authorize");
+    const scope = scopeOf(request);
+    const evaluated: EvaluatedAccess[] = [];
+    for (const [index, statement] of request.statements.entries()) {
+      const facts = statementContextOf(statement, request.statements.length);
+      const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
+      for (const access of accessesOf(statement)) {
+        const key = `${statementKey}|${accessKeyOf(access)}`;
+        let outcome = cache.get(key);
+        if (outcome === undefined) {
+          outcome = evaluate(request, scope, access, facts);
+          // Errors are not remembered: the next request re-evaluates and reports afresh.
+          if (outcome.kind !== "error") cache.set(key, outcome);
+        }
+        evaluated.push({ access, statementNumber: index + 1, outcome });
+        // One refused access refuses the whole operation: no need to evaluate the rest.
+        if (outcome.kind === "deny" || outcome.kind === "error") return buildVerdict(request, evaluated);
+      }
+    }
+    return buildVerdict(request, evaluated);
+  }
+
+  return {
+    policyCount: policies.policies.length,
+    authorize(request: AuthorizationRequest): Verdict {
+      try {
+        return decide(request);
+      } catch (error) {
+        return denyVerdict(
+          `policy evaluation failed (${(error as Error).message ?? String(error)}); denied to be safe`,
+        );
+      }
+    },
+  };
+}
+
+/** A statement with no listed access is still authorized: its verb on the connection. */
+function accessesOf(statement: ClassifiedStatement): readonly Access[] {
+  if (statement.accesses.length > 0) return statement.accesses;
+  return [{ action: statement.verb, resource: { type: "Connection" } }];
+}
+
+/**
+ * Time fields any policy names. Cedar can read a record field only by writing its name (there is no
+ * computed attribute access), so a field no policy text mentions cannot change a decision and is left out
+ * of the cache key: a policy set that only looks at `hour` keeps its cache warm for the whole hour.
+ */
+function timeFieldsMentioned(policies: readonly LoadedPolicy[]): TimeField[] {
+  return TIME_FIELDS.filter((field) => {
+    const word = new RegExp(`\\b${field}\\b`);
+    return policies.some((policy) => word.test(policy.text));
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Two bounded LRU caches in front of the parser (classification sits on the hot path of every query):
+ *  - exact: the full input text -> its Classification;
+ *  - normalized: libpg-query's normalized text (every constant replaced by $n) -> the classification of a
+ *    single-statement text, re-issued for any literal variant with that variant's own statement text.
+ *
+ * The second cache is sound only because the classifier never depends on the value of a constant (see
+ * statement-handlers.ts); test/sql/classification-cache.test.ts checks cached and fresh results agree.
+ * Multi-statement texts use only the exact cache (their statement boundaries move with the literals).
+ */
+import type { Classification } from "../classification.js";
+import { type ClassifyFresh, withText } from "./classify-statement.js";
+import { isSqlParserLoaded, normalizeSql } from "./load-parser.js";
+import type { StatementSpan } from "./statement-text.js";
+
+/** Texts longer than this are classified every time instead of pinning large strings in memory. */
+const MAX_CACHED_TEXT = 16 * 1024;
+
+export class LruCache<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // Map keeps insertion order: re-inserting marks the entry most recently used.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    if (this.capacity <= 0) return;
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+interface Template {
+  readonly classification: Classification & { ok: true };
+  readonly span: StatementSpan;
+}
+
+export interface CacheStats {
+  exactHits: number;
+  normalizedHits: number;
+  misses: number;
+}
+
+export interface CachedClassifier {
+  classify(text: string): Classification;
+  readonly stats: Readonly<CacheStats>;
+}
+
+export function createCachedClassifier(fresh: ClassifyFresh, capacity: number): CachedClassifier {
+  const exact = new LruCache<string, Classification>(capacity);
+  const normalized = new LruCache<string, Template>(capacity);
+  const stats: CacheStats = { exactHits: 0, normalizedHits: 0, misses: 0 };
+
+  function fromTemplate(template: Template, text: string): Classification {
+    const [statement] = template.classification.statements;
+    if (statement === undefined) return template.classification;
+    // Constants sit only inside the statement, so what surrounds it is the same in every variant.
+    const own = text.slice(template.span.prefix, text.length - template.span.suffix);
+    return { ok: true, statements: [withText(statement, own)] };
+  }
+
+  return {
+    stats,
+    classify(text) {
+      // Nothing is cached before the parser is loaded (that failure is temporary) or for very long texts.
+      if (capacity <= 0 || text.length > MAX_CACHED_TEXT || !isSqlParserLoaded()) {
+        stats.misses++;
+        return fresh(text).classification;
+      }
+      const known = exact.get(text);
+      if (known !== undefined) {
+        stats.exactHits++;
+        return known;
+      }
+      const key = normalizeSql(text);
+      const template = key === undefined ? undefined : normalized.get(key);
+      if (template !== undefined) {
+        stats.normalizedHits++;
+        const result = fromTemplate(template, text);
+        exact.set(text, result);
+        return result;
+      }
+      stats.misses++;
+      const { classification, singleSpan } = fresh(text);
+      exact.set(text, classification);
+      if (key !== undefined && classification.ok && singleSpan !== undefined) {
+        normalized.set(key, { classification, span: singleSpan });
+      }
+      return classification;
+    },
+  };
+}

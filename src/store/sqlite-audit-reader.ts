@@ -1,0 +1,192 @@
+import type Database from "better-sqlite3";
+import { type ChainHead, type ChainVerificationReport, verifyEventChain } from "../audit/verify-chain.js";
+import type {
+  AuditEvent,
+  AuditEventKind,
+  AuditFilter,
+  AuditReader,
+  SessionFilter,
+  SessionSummary,
+} from "./store.js";
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+/** The reader over a SQLite store; `verifyChain` also reports the head, for `--expect-head` anchoring. */
+export interface SqliteAuditReader extends AuditReader {
+  verifyChain(): ChainVerificationReport;
+}
+
+interface EventRow {
+  seq: number;
+  ts: string;
+  kind: string;
+  session_id: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface SessionRow {
+  id: string;
+  protocol: string;
+  connection: string;
+  subject: string;
+  groups: string;
+  client_address: string;
+  started_at: string;
+  ended_at: string | null;
+  end_reason: string | null;
+  operations: number;
+  denied: number;
+}
+
+const EVENT_COLUMNS = "e.seq, e.ts, e.kind, e.session_id, e.data, e.prev_hash, e.hash";
+
+/**
+ * Queries over the audit tables. Works on the writer's connection and on a read-only one alike; it never
+ * writes. Filters are bound parameters; the few SQL shapes they produce are prepared once and cached.
+ */
+export function createSqliteAuditReader(db: Database.Database): SqliteAuditReader {
+  const eventQueries = new Map<string, Database.Statement>();
+  const sessionQueries = new Map<string, Database.Statement>();
+  const getSessionStatement = db.prepare("SELECT * FROM sessions WHERE id = ?");
+  const chainHeadStatement = db.prepare("SELECT seq, hash FROM chain_head WHERE id = 1");
+  const allEventsStatement = db.prepare(`SELECT ${EVENT_COLUMNS} FROM audit_events e ORDER BY e.seq`);
+
+  const cached = (cache: Map<string, Database.Statement>, sql: string): Database.Statement => {
+    let statement = cache.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  };
+
+  const readChain = db.transaction((): ChainVerificationReport => {
+    // One read transaction: the head record and the events come from the same snapshot even while a gateway
+    // keeps appending, so a concurrent append cannot look like a truncation.
+    const recorded = chainHeadStatement.get() as ChainHead | undefined;
+    const rows = allEventsStatement.iterate() as IterableIterator<EventRow>;
+    return verifyEventChain(mapRows(rows), recorded);
+  });
+
+  return {
+    listSessions(filter: SessionFilter = {}): SessionSummary[] {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.subject !== undefined) {
+        where.push("subject = ?");
+        params.push(filter.subject);
+      }
+      if (filter.connection !== undefined) {
+        where.push("connection = ?");
+        params.push(filter.connection);
+      }
+      if (filter.active !== undefined)
+        where.push(filter.active ? "ended_at IS NULL" : "ended_at IS NOT NULL");
+      const sql = `SELECT * FROM sessions${whereClause(where)} ORDER BY started_at DESC, rowid DESC LIMIT ?`;
+      params.push(pageSize(filter.limit));
+      return (cached(sessionQueries, sql).all(...params) as SessionRow[]).map(toSessionSummary);
+    },
+
+    getSession(id: string): SessionSummary | undefined {
+      const row = getSessionStatement.get(id) as SessionRow | undefined;
+      return row === undefined ? undefined : toSessionSummary(row);
+    },
+
+    events(filter: AuditFilter = {}): AuditEvent[] {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      let join = "";
+      if (filter.afterSeq !== undefined) {
+        where.push("e.seq > ?");
+        params.push(filter.afterSeq);
+      }
+      if (filter.sessionId !== undefined) {
+        where.push("e.session_id = ?");
+        params.push(filter.sessionId);
+      }
+      if (filter.kind !== undefined) {
+        where.push("e.kind = ?");
+        params.push(filter.kind);
+      }
+      if (filter.subject !== undefined) {
+        join = " JOIN sessions s ON s.id = e.session_id";
+        where.push("s.subject = ?");
+        params.push(filter.subject);
+      }
+      if (filter.decision !== undefined) {
+        where.push("e.kind = 'operation' AND json_extract(e.data, '$.verdict.decision') = ?");
+        params.push(filter.decision);
+      }
+      if (filter.text !== undefined) {
+        // lower() folds ASCII only, which covers SQL keywords and identifiers; good enough for search.
+        where.push(
+          "e.kind = 'operation' AND EXISTS (SELECT 1 FROM json_each(e.data, '$.statements') st" +
+            " WHERE instr(lower(json_extract(st.value, '$.text')), lower(?)) > 0)",
+        );
+        params.push(filter.text);
+      }
+      const sql = `SELECT ${EVENT_COLUMNS} FROM audit_events e${join}${whereClause(where)} ORDER BY e.seq LIMIT ?`;
+      params.push(pageSize(filter.limit));
+      return (cached(eventQueries, sql).all(...params) as EventRow[]).map(toAuditEvent);
+    },
+
+    verifyChain(): ChainVerificationReport {
+      return readChain();
+    },
+  };
+}
+
+function* mapRows(rows: IterableIterator<EventRow>) {
+  for (const row of rows) {
+    yield {
+      seq: row.seq,
+      ts: row.ts,
+      kind: row.kind,
+      sessionId: row.session_id,
+      dataJson: row.data,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    };
+  }
+}
+
+function whereClause(conditions: readonly string[]): string {
+  return conditions.length === 0 ? "" : ` WHERE ${conditions.map((c) => `(${c})`).join(" AND ")}`;
+}
+
+/** Default 100, at most 1000: one page never holds the whole log in memory. */
+export function pageSize(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE_SIZE;
+  return Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(limit)));
+}
+
+function toAuditEvent(row: EventRow): AuditEvent {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    kind: row.kind as AuditEventKind,
+    sessionId: row.session_id,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function toSessionSummary(row: SessionRow): SessionSummary {
+  return {
+    id: row.id,
+    protocol: row.protocol,
+    connection: row.connection,
+    subject: row.subject,
+    groups: JSON.parse(row.groups) as string[],
+    clientAddress: row.client_address,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    endReason: row.end_reason,
+    operations: row.operations,
+    denied: row.denied,
+  };
+}

@@ -1,0 +1,86 @@
+import type Database from "better-sqlite3";
+import { LatchError } from "../errors.js";
+
+/**
+ * Schema of the SQLite store, as an ordered list of migrations tracked in `PRAGMA user_version`. A migration
+ * is never edited once released: add a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: the audit chain, its head record, and the sessions index.
+  `
+  CREATE TABLE audit_events (
+    seq        INTEGER PRIMARY KEY,  -- 1-based, gap-free: a gap is a deleted event
+    ts         TEXT    NOT NULL,     -- ISO-8601 UTC
+    kind       TEXT    NOT NULL,
+    session_id TEXT,
+    data       TEXT    NOT NULL,     -- canonical JSON (RFC 8785), hashed byte for byte
+    prev_hash  TEXT    NOT NULL,
+    hash       TEXT    NOT NULL
+  ) STRICT;
+  CREATE INDEX audit_events_by_session ON audit_events (session_id, seq) WHERE session_id IS NOT NULL;
+
+  -- Defence in depth only: anyone who can write the file can drop these. Verification is the guarantee.
+  CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+  CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+
+  -- The last appended event, updated in the same transaction as each append: the chain alone cannot show
+  -- that events were removed from its end.
+  CREATE TABLE chain_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT    NOT NULL
+  ) STRICT;
+  INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '${"0".repeat(64)}');
+  CREATE TRIGGER chain_head_forward_only BEFORE UPDATE ON chain_head WHEN NEW.seq <= OLD.seq
+    BEGIN SELECT RAISE(ABORT, 'chain_head only moves forward'); END;
+  CREATE TRIGGER chain_head_no_delete BEFORE DELETE ON chain_head
+    BEGIN SELECT RAISE(ABORT, 'chain_head cannot be deleted'); END;
+
+  -- Derived from session_start / operation / session_end events, in the same transaction as the event.
+  CREATE TABLE sessions (
+    id             TEXT    PRIMARY KEY,
+    protocol       TEXT    NOT NULL,
+    connection     TEXT    NOT NULL,
+    subject        TEXT    NOT NULL,
+    groups         TEXT    NOT NULL,  -- JSON array of strings
+    client_address TEXT    NOT NULL,
+    started_at     TEXT    NOT NULL,
+    ended_at       TEXT,
+    end_reason     TEXT,
+    operations     INTEGER NOT NULL DEFAULT 0,
+    denied         INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE INDEX sessions_by_start ON sessions (started_at);
+  CREATE INDEX sessions_by_subject ON sessions (subject, started_at);
+
+  -- /healthz writes here to prove the store is writable without touching the chain.
+  CREATE TABLE health_check (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT NOT NULL) STRICT;
+  INSERT INTO health_check (id, checked_at) VALUES (1, '');
+  `,
+];
+
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings a writable database up to the current schema, each step in its own transaction. */
+export function migrateSqliteStore(db: Database.Database, file: string): void {
+  const current = readSchemaVersion(db, file);
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}
+
+/** Refuses a file written by a newer Latch: reading it with an older schema could misreport the chain. */
+export function readSchemaVersion(db: Database.Database, file: string): number {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new LatchError("config_invalid", {
+      detail: `store ${file} has schema version ${version}, newer than this Latch understands (${MIGRATIONS.length}): upgrade Latch`,
+    });
+  }
+  return version;
+}

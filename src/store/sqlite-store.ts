@@ -1,0 +1,237 @@
+import { statSync } from "node:fs";
+import Database from "better-sqlite3";
+import { canonicalJson } from "../audit/canonical-json.js";
+import { isDeniedOperation, readSessionStart } from "../audit/event-data.js";
+import { computeEventHash } from "../audit/event-hash.js";
+import { type ChainHead, type ChainVerificationReport, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
+import { LatchError } from "../errors.js";
+import { createSqliteAuditReader, type SqliteAuditReader } from "./sqlite-audit-reader.js";
+import { migrateSqliteStore, readSchemaVersion, SQLITE_SCHEMA_VERSION } from "./sqlite-migrations.js";
+import { acquireWriterLock } from "./sqlite-writer-lock.js";
+import type { AuditEvent, AuditEventInput, Store } from "./store.js";
+
+export interface SqliteStoreOptions {
+  /** How long a write waits for a lock held by another connection before failing. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface SqliteStore extends Store {
+  verifyChain(): ChainVerificationReport;
+}
+
+/**
+ * The embedded store: one SQLite file, written by exactly one gateway process (see sqlite-writer-lock.ts;
+ * HA deployments use the PostgreSQL store).
+ *
+ * Durability: WAL with synchronous=NORMAL. A committed append survives a crash of the gateway process (the
+ * WAL is in the OS page cache), but the last transactions before a power loss or kernel crash may be lost.
+ * They are lost whole (event and chain_head together), so the shorter log still verifies; only a head
+ * anchored outside the store (`latch audit verify --expect-head`) shows the gap. synchronous=FULL would
+ * fsync every append: one disk flush per SQL statement through the gateway.
+ *
+ * The chain head (last seq and hash) is read once at open and kept in memory, so append only writes. It
+ * advances only after the transaction commits; any failure (disk full, locked, file removed, closed) throws
+ * from append and leaves the head where it was, so the caller can deny the operation and try again later.
+ */
+export function createSqliteStore(file: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const lock = acquireWriterLock(file);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // Checkpoint every ~40 MB of WAL instead of ~4 MB: the chain_head and sessions pages rewritten by every
+    // append are copied back once per checkpoint, so fewer checkpoints cost less (measured ~10% CPU per append).
+    db.pragma("wal_autocheckpoint = 10000");
+    // Truncate the WAL back to 64 MB after a checkpoint (it can grow while a long verify holds a snapshot).
+    db.pragma("journal_size_limit = 67108864");
+    migrateSqliteStore(db, file);
+    return buildStore(db, file, lock.release);
+  } catch (cause) {
+    db?.close();
+    lock.release();
+    throw asStoreError(file, cause);
+  }
+}
+
+/**
+ * Opens a store for reading only (`latch audit verify`/`search`): no writer lock, no migration, works while a
+ * gateway is writing the same file.
+ */
+export function openSqliteAuditReader(file: string): SqliteAuditReader & { close(): void } {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 5000");
+    const version = readSchemaVersion(db, file);
+    if (version !== SQLITE_SCHEMA_VERSION) {
+      throw new LatchError("config_invalid", {
+        detail: `store ${file} has schema version ${version}; start the gateway once to upgrade it to ${SQLITE_SCHEMA_VERSION}`,
+      });
+    }
+    const reader = createSqliteAuditReader(db);
+    const opened = db;
+    return { ...reader, close: () => opened.close() };
+  } catch (cause) {
+    db?.close();
+    throw asStoreError(file, cause);
+  }
+}
+
+function buildStore(db: Database.Database, file: string, releaseLock: () => void): SqliteStore {
+  const fileIdentity = statSync(file);
+  const insertEvent = db.prepare(
+    "INSERT INTO audit_events (seq, ts, kind, session_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const advanceHead = db.prepare("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1");
+  const insertSession = db.prepare(
+    "INSERT INTO sessions (id, protocol, connection, subject, groups, client_address, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const endSession = db.prepare(
+    "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+  );
+  const countOperation = db.prepare(
+    "UPDATE sessions SET operations = operations + 1, denied = denied + ? WHERE id = ?",
+  );
+  const touchHealth = db.prepare("UPDATE health_check SET checked_at = ? WHERE id = 1");
+
+  let head = readHeadAtOpen(db, file);
+
+  /** Writes one event after `previous`; runs inside a transaction. Returns the event written. */
+  const writeEvent = (input: AuditEventInput, previous: ChainHead, ts: string): AuditEvent => {
+    // Serialised once: the same canonical text is hashed and stored.
+    const dataJson = canonicalJson(input.data);
+    const seq = previous.seq + 1;
+    const hash = computeEventHash({
+      prevHash: previous.hash,
+      seq,
+      ts,
+      kind: input.kind,
+      sessionId: input.sessionId,
+      dataJson,
+    });
+    insertEvent.run(seq, ts, input.kind, input.sessionId, dataJson, previous.hash, hash);
+    indexSession(input, ts);
+    return {
+      kind: input.kind,
+      sessionId: input.sessionId,
+      data: input.data,
+      seq,
+      ts,
+      prevHash: previous.hash,
+      hash,
+    };
+  };
+
+  const indexSession = (input: AuditEventInput, ts: string): void => {
+    if (input.kind === "operation") {
+      if (input.sessionId !== null)
+        countOperation.run(isDeniedOperation(input.data) ? 1 : 0, input.sessionId);
+    } else if (input.kind === "session_start") {
+      if (input.sessionId === null) throw new TypeError("a session_start event needs a sessionId");
+      const start = readSessionStart(input.data);
+      insertSession.run(
+        input.sessionId,
+        start.protocol,
+        start.connection,
+        start.subject,
+        JSON.stringify(start.groups),
+        start.clientAddress,
+        ts,
+      );
+    } else if (input.kind === "session_end") {
+      if (input.sessionId !== null) {
+        const reason = input.data.reason;
+        endSession.run(ts, typeof reason === "string" ? reason : null, input.sessionId);
+      }
+    }
+  };
+
+  const appendBatch = db.transaction((inputs: readonly AuditEventInput[]): AuditEvent[] => {
+    const ts = new Date().toISOString();
+    const written: AuditEvent[] = [];
+    let position = head;
+    for (const input of inputs) {
+      const event = writeEvent(input, position, ts);
+      written.push(event);
+      position = event;
+    }
+    if (written.length > 0) advanceHead.run(position.seq, position.hash);
+    return written;
+  });
+
+  /**
+   * SQLite keeps writing to a file that was deleted or renamed under it, into an inode nobody will ever read
+   * again: the events would be silently lost. One stat per append (~2 us) turns that into an error.
+   */
+  const assertFileInPlace = (): void => {
+    const now = statSync(file, { throwIfNoEntry: false });
+    if (now === undefined || now.ino !== fileIdentity.ino || now.dev !== fileIdentity.dev) {
+      throw new Error(`the store file ${file} was removed or replaced while open`);
+    }
+  };
+
+  const appendMany = (inputs: readonly AuditEventInput[]): AuditEvent[] => {
+    try {
+      assertFileInPlace();
+      const written = appendBatch.immediate(inputs);
+      const last = written[written.length - 1];
+      if (last !== undefined) head = { seq: last.seq, hash: last.hash };
+      return written;
+    } catch (cause) {
+      throw new LatchError("audit_unavailable", {}, { cause });
+    }
+  };
+
+  const reader = createSqliteAuditReader(db);
+  return {
+    ...reader,
+    append(input: AuditEventInput): AuditEvent {
+      return appendMany([input])[0]!;
+    },
+    appendMany,
+    check(): void {
+      try {
+        assertFileInPlace();
+        touchHealth.run(new Date().toISOString());
+      } catch (cause) {
+        throw new LatchError("audit_unavailable", {}, { cause });
+      }
+    },
+    close(): void {
+      try {
+        if (db.open) db.close();
+      } finally {
+        releaseLock();
+      }
+    },
+  };
+}
+
+/**
+ * Reads the head once. If the log and its head record disagree the log was truncated (or tampered with) while
+ * the gateway was stopped; appending after it would bury the evidence, so the store refuses to open.
+ */
+function readHeadAtOpen(db: Database.Database, file: string): ChainHead {
+  const recorded = db.prepare("SELECT seq, hash FROM chain_head WHERE id = 1").get() as ChainHead | undefined;
+  const last = db.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").get() as
+    | ChainHead
+    | undefined;
+  const logHead = last ?? EMPTY_CHAIN_HEAD;
+  if (recorded === undefined || recorded.seq !== logHead.seq || recorded.hash !== logHead.hash) {
+    throw new LatchError("config_invalid", {
+      detail: `store ${file}: the audit log ends at event ${logHead.seq} but chain_head records event ${recorded?.seq ?? "(missing)"}; the log may have been truncated or edited. Run "latch audit verify" and keep a copy of this file before moving it aside.`,
+    });
+  }
+  return recorded;
+}
+
+function asStoreError(file: string, cause: unknown): Error {
+  if (cause instanceof LatchError) return cause;
+  return new LatchError(
+    "config_invalid",
+    { detail: `cannot open store ${file}: ${(cause as Error).message}` },
+    { cause },
+  );
+}

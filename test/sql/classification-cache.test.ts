@@ -1,0 +1,163 @@
+/**
+ * The normalized-text cache re-issues one classification for every literal variant of a statement. That is
+ * only sound if classification never depends on a constant's value; this suite checks it over a corpus.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { createCachedClassifier, LruCache } from "../../src/sql/postgres/classification-cache.js";
+import { type ClassifyFresh, createFreshClassifier } from "../../src/sql/postgres/classify-statement.js";
+import { loadSqlParser, normalizeSql } from "../../src/sql/postgres/load-parser.js";
+
+const CORPUS = [
+  "SELECT 1",
+  "SELECT * FROM users WHERE id = 42",
+  "SELECT name FROM users WHERE email = 'a@example.com' AND age > 30 LIMIT 10",
+  "  select lower('ABC'), upper(name) from Users where id in (1, 2, 3) ;  ",
+  "/* leading */ SELECT 'x' -- trailing",
+  "SELECT 'héllo', '😀' FROM t WHERE a = 'ü'",
+  "SELECT abalance FROM pgbench_accounts WHERE aid = 123456",
+  "UPDATE pgbench_accounts SET abalance = abalance + -4321 WHERE aid = 77",
+  "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, CURRENT_TIMESTAMP)",
+  "DELETE FROM t WHERE created < now() - interval '30 days'",
+  "DELETE FROM t",
+  "UPDATE t SET a = 'x'",
+  "INSERT INTO t VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET b = 'c'",
+  "INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING",
+  "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND s.v > 5 THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (7)",
+  "WITH d AS (DELETE FROM t WHERE id = 5 RETURNING *) SELECT * FROM d",
+  "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100) SELECT * FROM r",
+  "WITH users AS (SELECT * FROM users WHERE id = 3) SELECT * FROM users",
+  "SELECT * FROM accounts WHERE id = 9 FOR UPDATE",
+  "SELECT * FROM a JOIN b ON a.id = b.id WHERE b.x = 'y' FOR SHARE OF a",
+  "SELECT pg_sleep(1)",
+  "SELECT pg_terminate_backend(12345)",
+  "SELECT set_config('role', 'postgres', false)",
+  "SELECT nextval('seq'), currval('seq')",
+  "SELECT my_udf(1, 'two')",
+  "SELECT public.lower('x')",
+  "SELECT 1 OPERATOR(public.+) 2",
+  "SELECT * FROM t ORDER BY id DESC LIMIT 5 OFFSET 10",
+  "SELECT count(*) FILTER (WHERE a > 3) FROM t GROUP BY b HAVING count(*) > 2",
+  "SELECT * FROM ROWS FROM (generate_series(1, 10), evil(2))",
+  "VALUES (1, 'a'), (2, 'b')",
+  "TABLE t",
+  "SELECT '2024-01-01'::date + 3",
+  "SELECT * FROM t WHERE a BETWEEN 1 AND 9",
+  "SELECT * INTO n FROM t WHERE a = 1",
+  "CREATE TABLE n AS SELECT * FROM t WHERE a = 2",
+  "CREATE TABLE x (id int DEFAULT 5, name varchar(20) DEFAULT 'n')",
+  "ALTER TABLE t ADD COLUMN c numeric(10, 2) DEFAULT 0",
+  "CREATE INDEX i ON t (a) WHERE b > 10",
+  "CREATE VIEW v AS SELECT * FROM t WHERE a = 1",
+  "DROP TABLE IF EXISTS a, b",
+  "TRUNCATE t",
+  "COMMENT ON TABLE t IS 'secret table'",
+  "COPY t TO STDOUT WITH (FORMAT csv, DELIMITER ',')",
+  "COPY t FROM STDIN WITH (FORMAT csv)",
+  "COPY t TO '/tmp/out.csv'",
+  "COPY t FROM PROGRAM 'cat /etc/passwd'",
+  "COPY (SELECT * FROM t WHERE a = 1) TO STDOUT",
+  "EXPLAIN SELECT * FROM t WHERE a = 1",
+  "EXPLAIN ANALYZE DELETE FROM t WHERE a = 1",
+  "EXPLAIN (ANALYZE 0) UPDATE t SET a = 2",
+  "SET ROLE 'postgres'",
+  "SET LOCAL statement_timeout = '5s'",
+  "SET search_path = 'evil'",
+  "SET client_encoding = 'LATIN1'",
+  "RESET ALL",
+  "SHOW work_mem",
+  "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
+  "SET TRANSACTION READ WRITE",
+  "COMMIT",
+  "SAVEPOINT s1",
+  "PREPARE p (int) AS SELECT * FROM t WHERE a = $1 AND b = 3",
+  "EXECUTE p (5)",
+  "DEALLOCATE p",
+  "DECLARE c CURSOR FOR SELECT * FROM t WHERE a = 7",
+  "FETCH 10 FROM c",
+  "CALL proc(1, 'x')",
+  "DO $$ BEGIN PERFORM 1; END $$",
+  "NOTIFY ch, 'payload'",
+  "LISTEN ch",
+  "LOCK TABLE t IN SHARE MODE",
+  "VACUUM (ANALYZE true) t",
+  "GRANT SELECT ON t TO bob",
+  "CREATE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+  "ALTER SYSTEM SET work_mem = '64MB'",
+  "SELECT 1; DELETE FROM t WHERE id = 2",
+];
+
+/** A literal variant: every integer and every simple string constant changed. */
+function variant(sql: string): string {
+  return sql
+    .replace(/(?<![$\w.])\d+(?![\w.])/g, (n) => String(Number(n) + 7))
+    .replace(/'([^'\\]*)'/g, "'$1z'");
+}
+
+let fresh: ClassifyFresh;
+
+beforeAll(async () => {
+  await loadSqlParser();
+  fresh = createFreshClassifier();
+});
+
+describe("normalized-text cache", () => {
+  it("classifies literal variants exactly as a fresh classification would", () => {
+    expect(CORPUS.length).toBeGreaterThanOrEqual(60);
+    const cached = createCachedClassifier(fresh, 1000);
+    for (const sql of CORPUS) cached.classify(sql);
+    let varied = 0;
+    let sameKey = 0;
+    for (const sql of CORPUS) {
+      const other = variant(sql);
+      if (other === sql) continue;
+      varied++;
+      // Utility statements keep their constants in the normalized text: those variants are plain misses.
+      const original = fresh(sql).classification;
+      const single = original.ok && original.statements.length === 1;
+      if (single && normalizeSql(other) === normalizeSql(sql)) sameKey++;
+      expect(cached.classify(other), other).toEqual(fresh(other).classification);
+    }
+    expect(varied).toBeGreaterThanOrEqual(60);
+    // Every variant that could be served from the normalized cache was, and that is most of the corpus.
+    expect(cached.stats.normalizedHits).toBe(sameKey);
+    expect(sameKey).toBeGreaterThanOrEqual(40);
+  });
+
+  it("gives each variant its own statement text", () => {
+    const cached = createCachedClassifier(fresh, 10);
+    cached.classify("  SELECT * FROM t WHERE a = 'short' ; -- c");
+    const result = cached.classify(
+      "  SELECT * FROM t WHERE a = 'a much longer literal, with; semicolons' ; -- c",
+    );
+    expect(cached.stats.normalizedHits).toBe(1);
+    expect(result.ok && result.statements[0]!.text).toBe(
+      "SELECT * FROM t WHERE a = 'a much longer literal, with; semicolons'",
+    );
+  });
+
+  it("answers repeated texts from the exact cache", () => {
+    const cached = createCachedClassifier(fresh, 10);
+    const first = cached.classify("SELECT 1");
+    expect(cached.classify("SELECT 1")).toBe(first);
+    expect(cached.stats).toEqual({ exactHits: 1, normalizedHits: 0, misses: 1 });
+  });
+
+  it("does not serve a multi-statement text from the normalized cache", () => {
+    const cached = createCachedClassifier(fresh, 10);
+    cached.classify("SELECT 1; SELECT 2");
+    const result = cached.classify("SELECT 10; SELECT 200");
+    expect(cached.stats.normalizedHits).toBe(0);
+    expect(result.ok && result.statements.map((s) => s.text)).toEqual(["SELECT 10", "SELECT 200"]);
+  });
+});
+
+describe("LruCache", () => {
+  it("evicts the least recently used entry beyond its capacity", () => {
+    const lru = new LruCache<string, number>(2);
+    lru.set("a", 1);
+    lru.set("b", 2);
+    expect(lru.get("a")).toBe(1);
+    lru.set("c", 3);
+    expect([lru.get("a"), lru.get("b"), lru.get("c"), lru.size]).toEqual([1, undefined, 3, 2]);
+  });
+});

@@ -1,0 +1,174 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair } from "jose";
+
+/**
+ * A real OpenID Connect provider (npm `oidc-provider`, the certified implementation) on 127.0.0.1 for
+ * integration tests. Tokens are JWT access tokens from the client_credentials grant, fetched over HTTP
+ * exactly as a CI job or agent would: one client per subject (client id = `sub`), a resource indicator
+ * naming the audience, and the subject's groups added as a `groups` claim.
+ */
+export interface TestOidcProvider {
+  /** Issuer URL, e.g. http://127.0.0.1:41234 (no trailing slash). */
+  readonly issuer: string;
+  /** Resource indicator whose tokens carry `aud: <audience>`. */
+  resourceFor(audience: string): string;
+  mintToken(subject: string, groups: string[], opts?: { audience?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export const SIGNING_KID = "oidc-test-rs256";
+
+/** `oidc-provider` ships no types; this is the small surface used here. */
+interface ProviderInstance {
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+}
+type ProviderConstructor = new (issuer: string, configuration: Record<string, unknown>) => ProviderInstance;
+
+interface TokenLike {
+  readonly clientId?: string;
+}
+
+export async function startOidcProvider(): Promise<TestOidcProvider> {
+  // Loaded lazily so suites that never start a provider do not pay for it (or see its Node version notice).
+  // @ts-expect-error oidc-provider has no type declarations; ProviderConstructor below describes what we use
+  const { default: Provider } = (await import("oidc-provider")) as { default: ProviderConstructor };
+
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: SIGNING_KID, alg: "RS256", use: "sig" };
+
+  const clients = new Map<string, Record<string, unknown>>();
+  const groupsBySubject = new Map<string, string[]>();
+  const secretsBySubject = new Map<string, string>();
+  const resourcePrefix = "urn:latch-test:audience:";
+
+  const provider = new Provider(issuer, {
+    adapter: memoryAdapter(clients),
+    jwks: { keys: [signingJwk] },
+    cookies: { keys: [randomBytes(32).toString("hex")] },
+    ttl: { ClientCredentials: 300 },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => `${resourcePrefix}latch`,
+        getResourceServerInfo: async (_ctx: unknown, resource: string) => {
+          if (!resource.startsWith(resourcePrefix)) throw new Error(`unknown resource ${resource}`);
+          return {
+            scope: "",
+            audience: resource.slice(resourcePrefix.length),
+            accessTokenFormat: "jwt",
+            accessTokenTTL: 300,
+            jwt: { sign: { alg: "RS256" } },
+          };
+        },
+      },
+    },
+    extraTokenClaims: async (_ctx: unknown, token: TokenLike) => ({
+      groups: groupsBySubject.get(token.clientId ?? "") ?? [],
+    }),
+  });
+  server.on("request", provider.callback());
+
+  const register = (subject: string): string => {
+    let secret = secretsBySubject.get(subject);
+    if (secret === undefined) {
+      secret = randomBytes(24).toString("base64url");
+      secretsBySubject.set(subject, secret);
+      clients.set(subject, {
+        client_id: subject,
+        client_secret: secret,
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: "client_secret_basic",
+      });
+    }
+    return secret;
+  };
+
+  return {
+    issuer,
+    resourceFor: (audience) => `${resourcePrefix}${audience}`,
+    async mintToken(subject, groups, opts = {}) {
+      const secret = register(subject);
+      groupsBySubject.set(subject, [...groups]);
+      const response = await fetch(`${issuer}/token`, {
+        method: "POST",
+        headers: {
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(subject)}:${encodeURIComponent(secret)}`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          resource: `${resourcePrefix}${opts.audience ?? "latch"}`,
+        }),
+      });
+      const body = (await response.json()) as {
+        access_token?: string;
+        error?: string;
+        error_description?: string;
+      };
+      if (response.status !== 200 || typeof body.access_token !== "string") {
+        throw new Error(
+          `token request failed: HTTP ${response.status} ${body.error}: ${body.error_description}`,
+        );
+      }
+      return body.access_token;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * oidc-provider's storage contract, in memory, per provider instance. Clients are read from `clients` so
+ * that new subjects can be registered while the provider runs.
+ */
+function memoryAdapter(clients: Map<string, Record<string, unknown>>) {
+  const store = new Map<string, Record<string, unknown>>();
+  return class MemoryAdapter {
+    constructor(private readonly model: string) {}
+    private key(id: string) {
+      return `${this.model}:${id}`;
+    }
+    async upsert(id: string, payload: Record<string, unknown>) {
+      store.set(this.key(id), payload);
+    }
+    async find(id: string) {
+      return this.model === "Client" ? clients.get(id) : store.get(this.key(id));
+    }
+    async findByUid(uid: string) {
+      return [...store.entries()].find(
+        ([key, value]) => key.startsWith(`${this.model}:`) && value.uid === uid,
+      )?.[1];
+    }
+    async findByUserCode(userCode: string) {
+      return [...store.entries()].find(
+        ([key, value]) => key.startsWith(`${this.model}:`) && value.userCode === userCode,
+      )?.[1];
+    }
+    async consume(id: string) {
+      const payload = store.get(this.key(id));
+      if (payload !== undefined) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+    async destroy(id: string) {
+      store.delete(this.key(id));
+    }
+    async revokeByGrantId(grantId: string) {
+      for (const [key, value] of store) if (value.grantId === grantId) store.delete(key);
+    }
+  };
+}
