@@ -5,7 +5,7 @@ import { ERRORS } from "../src/errors.js";
 describe("error table", () => {
   it("docs/errors.md lists exactly the codes of src/errors.ts, with their SQLSTATEs", () => {
     const doc = readFileSync(new URL("../docs/errors.md", import.meta.url), "utf8");
-    const documented = [...doc.matchAll(/^\| `([a-z_]+)` \| (\w+) \| (\w{5}) \|/gm)].map((m) => [
+    const documented = [...doc.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\w+)\s*\|\s*(\w{5})\s*\|/gm)].map((m) => [
       m[1],
       m[2],
       m[3],
