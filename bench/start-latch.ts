@@ -67,7 +67,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   );
 
   const env = { ...process.env, BENCH_UPSTREAM_PASSWORD: options.upstreamPassword };
-  const service = spawnService(process.execPath, [LATCH_CLI, "serve", "--config", configFile], { env });
+  const service = spawnService(process.execPath, [...nodeArgs(), LATCH_CLI, "serve", "--config", configFile], { env });
   const stop = async () => {
     await service.stop();
     await rm(dir, { recursive: true, force: true });
@@ -87,4 +87,9 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     const { stderr } = error as { stderr?: string };
     throw new Error(`latch: ${stderr?.trim() || (error as Error).message}`);
   }
+}
+
+/** Extra Node flags for the gateway process, e.g. BENCH_LATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+function nodeArgs(): string[] {
+  return (process.env.BENCH_LATCH_NODE_ARGS ?? "").split(/\s+/).filter((arg) => arg !== "");
 }

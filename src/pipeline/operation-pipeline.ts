@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import { LatchError } from "../errors.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { Metrics } from "../server/metrics.js";
-import type { AuditSink } from "../store/store.js";
+import type { AuditEventInput, AuditSink } from "../store/store.js";
+import { AuditBatcher } from "./audit-batcher.js";
 import type { Operation, Verdict } from "./operation.js";
 
 export interface OperationContext {
@@ -24,21 +25,30 @@ export type Admission =
 const MAX_RECORDED_TEXT = 8192;
 const MAX_RECORDED_PARAM = 256;
 
+export type AdmissionCallback = (admission: Admission) => void;
+
 /**
  * The stage order, written once: authorize -> approve -> audit -> (protocol forwards) -> record result.
  * Classification happened in the protocol session (it knows the dialect); masking is applied by the
  * protocol on the response path. Stages do not call each other; this class sequences them.
  */
 export class OperationPipeline {
+  private readonly audit: AuditBatcher;
+
   constructor(
     private readonly policy: () => PolicyEngine,
-    private readonly audit: AuditSink,
+    sink: AuditSink,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.audit = new AuditBatcher(sink);
+  }
 
-  /** Decides and records an operation before anything is forwarded. Never throws. */
-  admit(operation: Operation, context: OperationContext): Admission {
+  /**
+   * Decides an operation and records the decision; `admitted` runs once the record is durable (or failed, which
+   * denies). The protocol forwards only from that callback. Never throws.
+   */
+  admit(operation: Operation, context: OperationContext, admitted: AdmissionCallback): void {
     const verdict = this.authorize(operation, context);
     const approvalRefusal =
       verdict.decision === "approval"
@@ -47,80 +57,74 @@ export class OperationPipeline {
           })
         : undefined;
     const recorded: Verdict = approvalRefusal === undefined ? verdict : { ...verdict, decision: "deny" };
-    try {
-      this.audit.append({
-        kind: "operation",
-        sessionId: operation.sessionId,
-        data: operationRecord(operation, recorded),
-      });
-    } catch (cause) {
-      this.metrics.auditWriteFailures.inc();
-      this.log.error({ err: cause, operationId: operation.id }, "audit append failed; operation denied");
-      this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-      return {
-        allowed: false,
-        error: new LatchError("audit_unavailable", {}, { cause }),
-        verdict: { decision: "deny", rules: [], reason: "audit log unavailable" },
-      };
-    }
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: recorded.decision });
-    if (recorded.decision === "allow") return { allowed: true, verdict: recorded };
-    return {
-      allowed: false,
-      verdict: recorded,
-      error: approvalRefusal ?? new LatchError("statement_denied", { reason: recorded.reason }),
-    };
+    const event = { kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, recorded) } as const;
+    this.audit.append(event, (failure) => {
+      if (failure !== undefined) {
+        this.metrics.auditWriteFailures.inc();
+        this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
+        this.log.error({ err: failure, operationId: operation.id }, "audit append failed; operation denied");
+        admitted({
+          allowed: false,
+          error: new LatchError("audit_unavailable", {}, { cause: failure }),
+          verdict: { decision: "deny", rules: [], reason: "audit log unavailable" },
+        });
+        return;
+      }
+      this.metrics.operations.inc({ protocol: operation.protocol, decision: recorded.decision });
+      if (recorded.decision === "allow") admitted({ allowed: true, verdict: recorded });
+      else
+        admitted({
+          allowed: false,
+          verdict: recorded,
+          error: approvalRefusal ?? new LatchError("statement_denied", { reason: recorded.reason }),
+        });
+    });
   }
 
   /** Records an operation refused before policy could judge it (unparseable, unknown portal). */
   recordRefusal(operation: Operation, error: LatchError): void {
     const verdict: Verdict = { decision: "deny", rules: [], reason: error.message };
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-    try {
-      this.audit.append({
-        kind: "operation",
-        sessionId: operation.sessionId,
-        data: operationRecord(operation, verdict),
-      });
-    } catch (cause) {
-      this.metrics.auditWriteFailures.inc();
-      this.log.error({ err: cause, operationId: operation.id }, "audit append of a refusal failed");
-    }
+    this.record({ kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, verdict) });
   }
 
   /** A connection closed for a protocol violation leaves a trace in the record. */
   recordProtocolError(sessionId: string | null, error: LatchError): void {
-    try {
-      this.audit.append({
-        kind: "protocol_error",
-        sessionId,
-        data: { code: error.code, message: error.message },
-      });
-    } catch (cause) {
-      this.metrics.auditWriteFailures.inc();
-      this.log.error({ err: cause }, "audit append of a protocol error failed");
-    }
+    this.record({ kind: "protocol_error", sessionId, data: { code: error.code, message: error.message } });
+  }
+
+  /** Queued behind the session's last results, so the record reads in order. */
+  recordSessionEnd(sessionId: string, reason: string): void {
+    this.record({ kind: "session_end", sessionId, data: { reason } });
   }
 
   /** Records what came back. A failure here cannot un-run the statement; it is logged and counted. */
   complete(operation: Operation, result: OperationResult): void {
     this.metrics.operationSeconds.observe({ protocol: operation.protocol }, result.durationMs / 1000);
-    try {
-      this.audit.append({
-        kind: "operation_result",
-        sessionId: operation.sessionId,
-        data: {
-          operationId: operation.id,
-          durationMs: Math.round(result.durationMs * 1000) / 1000,
-          rows: result.rows,
-          commandTags: result.commandTags,
-          ...(result.error === undefined ? {} : { error: result.error }),
-        },
-      });
-    } catch (cause) {
+    this.record({
+      kind: "operation_result",
+      sessionId: operation.sessionId,
+      data: {
+        operationId: operation.id,
+        durationMs: Math.round(result.durationMs * 1000) / 1000,
+        rows: result.rows,
+        commandTags: result.commandTags,
+        ...(result.error === undefined ? {} : { error: result.error }),
+      },
+    });
+  }
+
+  /** Writes whatever is queued (shutdown). */
+  flush(): void {
+    this.audit.flush();
+  }
+
+  private record(event: AuditEventInput): void {
+    this.audit.append(event, (failure) => {
+      if (failure === undefined) return;
       this.metrics.auditWriteFailures.inc();
-      this.log.error({ err: cause, operationId: operation.id }, "audit append of a result failed");
-    }
+      this.log.error({ err: failure, kind: event.kind }, "audit append failed");
+    });
   }
 
   private authorize(operation: Operation, context: OperationContext): Verdict {

@@ -108,6 +108,7 @@ export async function startGateway(
         pgServer.close();
         for (const session of live.values()) session.terminate(new LatchError("gateway_shutting_down"));
         await admin.close();
+        pipeline.flush();
         try {
           store.append({ kind: "gateway_stop", sessionId: null, data: {} });
         } catch (error) {

@@ -81,6 +81,7 @@ export class PgSession {
   /** After a denial in a Flush-ended batch, PostgreSQL semantics: ignore messages until Sync. */
   private discardUntilSync = false;
   private closed = false;
+  private awaitingAdmission = false;
 
   constructor(
     private readonly client: Duplex,
@@ -147,7 +148,10 @@ export class PgSession {
     const toClient: Buffer[] = [];
     try {
       if (chunk !== undefined) this.clientFrames.push(chunk);
-      for (let frame = this.clientFrames.next(); frame !== undefined; frame = this.clientFrames.next()) {
+      // While an operation waits for admission, later frames stay in the reader: order is preserved.
+      while (!this.awaitingAdmission) {
+        const frame = this.clientFrames.next();
+        if (frame === undefined) break;
         this.onClientFrame(frame, toServer, toClient);
         if (this.closed) return;
       }
@@ -254,16 +258,32 @@ export class PgSession {
         ...(examination.parameters.length > 0 ? { parameters: examination.parameters } : {}),
         receivedAt,
       };
-      const admission = this.options.pipeline.admit(operation, {
-        clientAddress: this.options.clientAddress,
-        connectionLabels: this.options.connectionLabels,
-      });
-      if (!admission.allowed) {
-        this.registry.rollback();
-        this.deny(admission.error, endsWithReady, toServer, toClient);
-        return;
-      }
+      this.awaitingAdmission = true;
+      const admitted = operation;
+      this.options.pipeline.admit(
+        operation,
+        { clientAddress: this.options.clientAddress, connectionLabels: this.options.connectionLabels },
+        (admission) => {
+          this.awaitingAdmission = false;
+          if (this.closed) return;
+          const toServerNow: Buffer[] = [];
+          const toClientNow: Buffer[] = [];
+          if (admission.allowed) this.forward(frames, admitted, endsWithReady, toServerNow);
+          else {
+            this.registry.rollback();
+            this.deny(admission.error, endsWithReady, toServerNow, toClientNow);
+          }
+          this.send(this.server, toServerNow, this.client);
+          this.send(this.client, toClientNow, this.server);
+          this.onClientData(undefined);
+        },
+      );
+      return;
     }
+    this.forward(frames, undefined, endsWithReady, toServer);
+  }
+
+  private forward(frames: readonly Buffer[], operation: Operation | undefined, endsWithReady: boolean, toServer: Buffer[]): void {
     this.registry.commit();
     for (const raw of frames) toServer.push(raw);
     this.tracker.push({

@@ -190,13 +190,7 @@ async function startSession(
   },
 ): Promise<void> {
   const target = upstreamTarget(s.name, s.connection, parseDuration(s.connection.connect_timeout));
-  const endSession = (reason: string) => {
-    try {
-      deps.audit.append({ kind: "session_end", sessionId: s.sessionId, data: { reason } });
-    } catch (error) {
-      s.log.error({ err: error }, "audit append of session end failed");
-    }
-  };
+  const endSession = (reason: string) => deps.pipeline.recordSessionEnd(s.sessionId, reason);
   const started = performance.now();
   let upstream: Awaited<ReturnType<typeof connectUpstream>>;
   try {
