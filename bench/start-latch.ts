@@ -67,7 +67,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   );
 
   const env = { ...process.env, BENCH_UPSTREAM_PASSWORD: options.upstreamPassword };
-  const service = spawnService(process.execPath, [...nodeArgs(), LATCH_CLI, "serve", "--config", configFile], { env });
+  const service = spawnService(
+    process.execPath,
+    [...nodeArgs(), LATCH_CLI, "serve", "--config", configFile],
+    { env },
+  );
   const stop = async () => {
     await service.stop();
     await rm(dir, { recursive: true, force: true });

@@ -80,6 +80,26 @@ export const ERRORS = {
     message:
       "current transaction is aborted (an earlier statement was denied by Latch), commands ignored until end of transaction block",
   },
+  approval_denied: {
+    class: "denial",
+    sqlstate: "42501",
+    message: "approval request {request} was denied, so the statement was not run: {reason}",
+  },
+  approval_expired: {
+    class: "denial",
+    sqlstate: "42501",
+    message: "approval request {request} expired without a decision, so the statement was not run: {reason}",
+  },
+  approval_deferred: {
+    class: "denial",
+    sqlstate: "42501",
+    message: "held for approval, so the statement was not run: {reason}",
+  },
+  approval_unavailable: {
+    class: "infrastructure",
+    sqlstate: "42501",
+    message: "approval could not be requested, so the statement was not run: {reason}",
+  },
   policy_error: {
     class: "infrastructure",
     sqlstate: "42501",

@@ -5,17 +5,21 @@ import type { LatchConfig } from "../config/schema.js";
 import { isLatchError } from "../errors.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import type { Metrics } from "../server/metrics.js";
-import { AUDIT_EVENT_KINDS, type Store } from "../store/store.js";
+import { AUDIT_EVENT_KINDS, type AuditReader } from "../store/store.js";
+import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { CONSOLE_CSP, consolePage } from "./console-page.js";
 
 export interface AdminServerDeps {
   readonly config: LatchConfig;
-  readonly store: Store;
+  readonly audit: AuditReader;
+  readonly checkStore: () => Promise<void>;
   readonly metrics: Metrics;
   readonly verifier: TokenVerifier;
   readonly log: Logger;
   readonly live: ReadonlyMap<string, unknown>;
   readonly policyCount: () => number;
+  /** /api/requests and /api/grants; absent: those routes are not served. */
+  readonly approvals?: Pick<ApprovalRoutesDeps, "service" | "judgeUpfront">;
 }
 
 const sessionQuery = z.strictObject({
@@ -45,12 +49,10 @@ export async function startAdminServer(deps: AdminServerDeps) {
   ): Promise<Identity | undefined> => {
     const header = request.headers.authorization;
     if (header === undefined || !header.startsWith("Bearer ")) {
-      await reply
-        .code(401)
-        .send({
-          error: "unauthorized",
-          message: "send Authorization: Bearer <token> (latch token or your OIDC token)",
-        });
+      await reply.code(401).send({
+        error: "unauthorized",
+        message: "send Authorization: Bearer <token> (latch token or your OIDC token)",
+      });
       return undefined;
     }
     try {
@@ -73,7 +75,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
 
   app.get("/healthz", async (_request, reply) => {
     try {
-      deps.store.check();
+      await deps.checkStore();
     } catch {
       return reply.code(503).send({ status: "unhealthy", store: "unavailable" });
     }
@@ -101,15 +103,13 @@ export async function startAdminServer(deps: AdminServerDeps) {
     if ((await authenticate(request, reply)) === undefined) return reply;
     const query = sessionQuery.safeParse(request.query);
     if (!query.success)
-      return reply
-        .code(400)
-        .send({
-          error: "bad_request",
-          message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-        });
+      return reply.code(400).send({
+        error: "bad_request",
+        message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+      });
     const { active, ...rest } = query.data;
     return {
-      sessions: deps.store.listSessions({
+      sessions: deps.audit.listSessions({
         ...rest,
         ...(active === undefined ? {} : { active: active === "true" }),
       }),
@@ -118,25 +118,23 @@ export async function startAdminServer(deps: AdminServerDeps) {
 
   app.get<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
     if ((await authenticate(request, reply)) === undefined) return reply;
-    const session = deps.store.getSession(request.params.id);
+    const session = deps.audit.getSession(request.params.id);
     if (session === undefined)
       return reply.code(404).send({ error: "not_found", message: `no session ${request.params.id}` });
-    return { session, events: deps.store.events({ sessionId: session.id, limit: 1000 }) };
+    return { session, events: deps.audit.events({ sessionId: session.id, limit: 1000 }) };
   });
 
   app.get("/api/audit", async (request, reply) => {
     if ((await authenticate(request, reply)) === undefined) return reply;
     const query = auditQuery.safeParse(request.query);
     if (!query.success)
-      return reply
-        .code(400)
-        .send({
-          error: "bad_request",
-          message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
-        });
+      return reply.code(400).send({
+        error: "bad_request",
+        message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+      });
     const { session, after, ...rest } = query.data;
     return {
-      events: deps.store.events({
+      events: deps.audit.events({
         ...rest,
         ...(session === undefined ? {} : { sessionId: session }),
         ...(after === undefined ? {} : { afterSeq: after }),
@@ -146,8 +144,16 @@ export async function startAdminServer(deps: AdminServerDeps) {
 
   app.get("/api/audit/verify", async (request, reply) => {
     if ((await authenticate(request, reply)) === undefined) return reply;
-    return deps.store.verifyChain();
+    return deps.audit.verifyChain();
   });
+
+  if (deps.approvals !== undefined) {
+    registerApprovalRoutes(app, {
+      ...deps.approvals,
+      verifier: deps.verifier,
+      adminGroups: deps.config.identity.admin_groups,
+    });
+  }
 
   app.setErrorHandler(async (error, _request, reply) => {
     deps.log.error({ err: error }, "admin API error");

@@ -4,7 +4,9 @@ import { isLatchError } from "../errors.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerGrantsCommands } from "./commands/grants.js";
 import { registerPolicyCommands } from "./commands/policy.js";
+import { registerRequestsCommands } from "./commands/requests.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerSessionsCommands } from "./commands/sessions.js";
 import { registerTokenCommand } from "./commands/token.js";
@@ -22,6 +24,8 @@ registerConfigCommands(program);
 registerPolicyCommands(program);
 registerAuditCommands(program);
 registerSessionsCommands(program);
+registerRequestsCommands(program);
+registerGrantsCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = isLatchError(error)

@@ -28,6 +28,47 @@ export const issuerSchema = z.strictObject({
     .describe("accepted signature algorithms (asymmetric only)"),
 });
 
+const maskingStrategy = z
+  .enum(["redact", "partial", "hash", "null"])
+  .describe(
+    "redact: [redacted]; partial: keep the last keep_last letters/digits; hash: keyed HMAC; null: SQL NULL",
+  );
+const keepLast = z.number().int().min(0).max(64);
+const maskingOverride = { strategy: maskingStrategy.optional(), keep_last: keepLast.optional() };
+
+export const maskingProfileSchema = z.strictObject({
+  detectors: z
+    .array(z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), ...maskingOverride })]))
+    .default([])
+    .describe("built-in content detectors (card, ssn, email, phone, iban, aws_access_key, ...), or `all`"),
+  custom_detectors: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        pattern: z.string().min(1).describe("JavaScript regular expression"),
+        flags: z
+          .string()
+          .regex(/^[imsu]*$/)
+          .default(""),
+        ...maskingOverride,
+      }),
+    )
+    .default([]),
+  columns: z
+    .array(z.union([z.string().min(1), z.strictObject({ column: z.string().min(1), ...maskingOverride })]))
+    .default([])
+    .describe("schema.table.column (or table.column in public), matched by provenance, not by name"),
+  strategy: maskingStrategy.default("partial"),
+  keep_last: keepLast.default(4),
+  hash_key: secretRefSchema.optional().describe("HMAC key for the hash strategy (at least 16 bytes)"),
+  on_derived: z
+    .enum(["mask", "deny"])
+    .default("mask")
+    .describe("expressions over masked columns: content detection (mask) or refuse the statement (deny)"),
+  strict: z.boolean().default(false).describe("refuse masked columns in WHERE/ORDER BY/GROUP BY/JOIN"),
+});
+export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
+
 export const postgresConnectionSchema = z.strictObject({
   type: z.literal("postgres"),
   upstream: z
@@ -48,13 +89,38 @@ export const postgresConnectionSchema = z.strictObject({
   connect_timeout: duration.default("10s"),
 });
 
-export const connectionSchema = z.discriminatedUnion("type", [postgresConnectionSchema]);
+export const sshConnectionSchema = z.strictObject({
+  type: z.literal("ssh"),
+  upstream: z
+    .string()
+    .regex(/^ssh:\/\/[^@/\s]+@[^/\s]+$/, "expected ssh://user@host[:port]")
+    .describe("ssh://user@host:port of the target sshd (the user Latch logs in as)"),
+  private_key: secretRefSchema.describe(
+    "OpenSSH/PEM private key Latch logs in with; the caller never sees it",
+  ),
+  host_key: z
+    .string()
+    .min(1)
+    .describe(
+      'the target\'s host key: a known_hosts-style "ssh-ed25519 AAAA..." line or a "SHA256:..." fingerprint; a mismatch refuses the connection',
+    ),
+  labels: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("free-form labels visible to policy, e.g. env: prod"),
+  connect_timeout: duration.default("10s"),
+});
+
+export const connectionSchema = z.discriminatedUnion("type", [postgresConnectionSchema, sshConnectionSchema]);
 
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       postgres: hostPort.optional().default("127.0.0.1:6432"),
       admin: hostPort.optional().default("127.0.0.1:8080"),
+      ssh: hostPort
+        .optional()
+        .describe("SSH listener; the SSH user name picks the connection. Off when absent"),
     })
     .prefault({}),
   data_dir: z.string().default("./.latch"),
@@ -87,15 +153,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/), connectionSchema).default({}),
-  masking: z
-    .record(
-      z.string(),
-      z.strictObject({
-        detectors: z.array(z.string()).default([]),
-        columns: z.array(z.string()).default([]),
-      }),
-    )
-    .default({}),
+  masking: z.record(z.string(), maskingProfileSchema).default({}),
   policies: z.string().default("./policies").describe("directory of *.cedar files"),
   sql: z
     .strictObject({
@@ -121,11 +179,32 @@ export const configSchema = z.strictObject({
       startup_timeout: duration.default("15s"),
     })
     .prefault({}),
-  approvals: z.strictObject({ timeout: duration.default("5m") }).prefault({}),
+  approvals: z
+    .strictObject({
+      timeout: duration.default("5m").describe("how long a request waits for a decision"),
+      mode: z
+        .enum(["hold", "defer"])
+        .default("hold")
+        .describe("hold: the statement waits in-session; defer: 42501 at once, re-run after approval"),
+      max_grant: duration.default("1h").describe("longest grant window an approver may give (--for)"),
+      console_url: z.url().optional().describe("base URL of the admin console, for links in notifications"),
+      webhooks: z
+        .array(
+          z.strictObject({
+            url: z.url(),
+            secret: secretRefSchema.describe("HMAC-SHA256 key for the X-Latch-Signature header"),
+            format: z.enum(["json", "slack"]).default("json"),
+          }),
+        )
+        .default([])
+        .describe("signed notifications of request and grant changes"),
+    })
+    .prefault({}),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
 export type LatchConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
+export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;

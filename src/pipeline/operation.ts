@@ -13,6 +13,11 @@ export interface Operation {
   readonly statements: readonly ClassifiedStatement[];
   /** Bound parameters per executed statement, text-rendered and truncated for the record. */
   readonly parameters?: readonly (readonly (string | null)[])[];
+  /**
+   * Hex SHA-256 of each full bound parameter (format code and bytes), same shape as `parameters`. The previews
+   * above are cut short; an approval binds these, so it cannot release other parameters with the same prefix.
+   */
+  readonly parameterDigests?: readonly (readonly (string | null)[])[];
   readonly receivedAt: number;
 }
 

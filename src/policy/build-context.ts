@@ -16,6 +16,8 @@ export interface StatementContext {
   readonly read_only: boolean;
   readonly statement_count: number;
   readonly table_count: number;
+  /** SSH operations: the command line, subsystem, forward target or env pair ("" for SQL). Top-level in Cedar. */
+  readonly command: string;
 }
 
 /** Address used for callers that have no IP (a Unix socket): it is in no range a policy would name. */
@@ -43,6 +45,7 @@ export function statementContextOf(statement: ClassifiedStatement, statementCoun
     read_only: statement.readOnly,
     statement_count: statementCount,
     table_count: tableCount,
+    command: statement.verb.startsWith("ssh:") ? statement.text : "",
   };
 }
 
@@ -71,9 +74,11 @@ export function buildContext(
   clientIp: string,
   labels: readonly string[],
 ): Context {
+  const { command, ...facts } = statement;
   return {
     time: { ...time },
-    statement: { ...statement },
+    statement: facts,
+    command,
     client_ip: { __extn: { fn: "ip", arg: clientIp } },
     connection_labels: labels as CedarValueJson[],
   };

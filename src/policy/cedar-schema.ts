@@ -43,16 +43,22 @@ type Statement = {
   table_count: Long,
 };
 
+// command: the SSH command line (ssh:exec), subsystem name, forward destination or "NAME=value" (ssh:env);
+// always "" for SQL statements. One context type serves every family so a policy reads the same fields.
 type SqlContext = {
   time: Time,
   statement: Statement,
   client_ip: ipaddr,
   connection_labels: Set<String>,
+  command: String,
 };
 `;
 
 const FAMILY_APPLIES_TO: Record<ActionFamily, string> = {
   sql: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
+  // SSH resources are always the Connection; Table and Function are accepted so one request shape (and the
+  // schema-conformance test) serves every family.
+  ssh: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
 };
 
 function actionDeclarations(): string {

@@ -109,7 +109,8 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
 
 export function statementKeyOf(facts: StatementContext): string {
   const flags = `${facts.has_where ? 1 : 0}${facts.read_only ? 1 : 0}`;
-  return `${facts.verb.length}:${facts.verb}|${flags}|${facts.statement_count}|${facts.table_count}`;
+  // The SSH command line decides ssh:exec, so it is part of the key (length-prefixed like every free part).
+  return `${facts.verb.length}:${facts.verb}|${flags}|${facts.statement_count}|${facts.table_count}|${facts.command.length}:${facts.command}`;
 }
 
 export function accessKeyOf(access: Access): string {

@@ -9,11 +9,12 @@ export const ACTION_GROUPS = {
   "sql:read": "statements that only read data: SELECT, COPY ... TO STDOUT, EXPLAIN",
   "sql:write": "statements that change rows: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM STDIN",
   "sql:admin": "schema, role, server-side file/program and procedural statements",
+  "ssh:forwarding": "SSH port and agent forwarding: tunnels that carry traffic Latch cannot inspect",
 } as const;
 
 export type ActionGroup = keyof typeof ACTION_GROUPS;
 
-export type ActionFamily = "sql";
+export type ActionFamily = "sql" | "ssh";
 
 interface ActionSpec {
   readonly family: ActionFamily;
@@ -73,6 +74,33 @@ export const ACTIONS = {
     group: null,
     description: "call of a function the classifier does not know as harmless (resource: the Function)",
   },
+  "ssh:exec": {
+    family: "ssh",
+    group: null,
+    description: "SSH exec request; context.command is the command line",
+  },
+  "ssh:shell": {
+    family: "ssh",
+    group: null,
+    description: "interactive SSH shell (commands typed in it are not checked)",
+  },
+  "ssh:sftp": { family: "ssh", group: null, description: "the sftp subsystem (file transfer)" },
+  "ssh:subsystem": {
+    family: "ssh",
+    group: null,
+    description: "any other SSH subsystem; context.command is its name",
+  },
+  "ssh:port_forward": {
+    family: "ssh",
+    group: "ssh:forwarding",
+    description: 'local port forwarding (ssh -L); context.command is "host:port" of the destination',
+  },
+  "ssh:agent_forward": {
+    family: "ssh",
+    group: "ssh:forwarding",
+    description: "SSH agent forwarding (ssh -A)",
+  },
+  "ssh:env": { family: "ssh", group: null, description: 'SSH env request; context.command is "NAME=value"' },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionId = keyof typeof ACTIONS;

@@ -12,16 +12,20 @@ import { CancelRegistry } from "../protocols/postgres/cancel-registry.js";
 import type { PgSession } from "../protocols/postgres/pg-session.js";
 import { handlePostgresClient } from "../protocols/postgres/postgres-front.js";
 import { createStatementClassifier, loadSqlParser } from "../sql/postgres/create-classifier.js";
-import { openStore } from "../store/open-store.js";
-import type { Store } from "../store/store.js";
+import { openGatewayAuditLog } from "../store/gateway-audit-log.js";
+import type { AuditReader } from "../store/store.js";
 import { createLogger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
+import { type GatewayApprovals, startApprovals } from "./start-approvals.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 export interface RunningGateway {
   readonly postgresAddress: { host: string; port: number };
   readonly adminAddress: { host: string; port: number };
-  readonly store: Store;
+  /** Read side of the audit log (the write side is the pipeline's). */
+  readonly audit: AuditReader;
+  /** Resolves once every event recorded so far is durable. */
+  flushAudit(): Promise<void>;
   readonly log: Logger;
   /** Re-reads policies; the old set stays in force if the new one is invalid. */
   reloadPolicies(): Promise<void>;
@@ -38,7 +42,10 @@ export async function startGateway(
   const metrics = createMetrics();
   await loadSqlParser();
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
-  const store = openStore(config);
+  const { log: auditLog, reader } = await openGatewayAuditLog(config);
+  // ---- approvals (issue 3): declared here so every exit path closes them ----
+  let approvals: GatewayApprovals | undefined;
+  // ---- end approvals ----
   try {
     const tlsMaterial = await loadTlsMaterial(config);
     const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
@@ -46,7 +53,22 @@ export async function startGateway(
       dangerousFunctions: config.sql.dangerous_functions,
       safeFunctions: config.sql.safe_functions,
     });
-    const pipeline = new OperationPipeline(() => policy, store, metrics, log);
+    // ---- approvals (issue 3): store, service, webhooks, upfront judge; votes are audited synchronously ----
+    const approval = startApprovals({
+      config,
+      policy: () => policy,
+      audit: (event) => auditLog.append([event]),
+      log,
+    });
+    approvals = approval;
+    // ---- end approvals ----
+    const pipeline = new OperationPipeline(
+      () => policy,
+      auditLog,
+      metrics,
+      log,
+      () => approval.pipeline,
+    );
     const live = new Map<string, PgSession>();
     const cancels = new CancelRegistry();
     const deps = {
@@ -55,7 +77,6 @@ export async function startGateway(
       verifier,
       classifier,
       pipeline,
-      audit: store,
       metrics,
       log,
       cancels,
@@ -70,14 +91,16 @@ export async function startGateway(
     const postgresAddress = await listen(pgServer, config.listen.postgres, "postgres");
     const admin = await startAdminServer({
       config,
-      store,
+      audit: reader,
+      checkStore: () => auditLog.check(),
       metrics,
       verifier,
       log,
       live,
       policyCount: () => policy.policyCount,
+      approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront }, // approvals (issue 3)
     });
-    store.append({
+    await pipeline.recordDurably({
       kind: "gateway_start",
       sessionId: null,
       data: {
@@ -98,7 +121,8 @@ export async function startGateway(
     return {
       postgresAddress,
       adminAddress: admin.address,
-      store,
+      audit: reader,
+      flushAudit: () => pipeline.flush(),
       log,
       async reloadPolicies() {
         policy = createCedarPolicyEngine(await loadPolicies(config.policies));
@@ -108,17 +132,17 @@ export async function startGateway(
         pgServer.close();
         for (const session of live.values()) session.terminate(new LatchError("gateway_shutting_down"));
         await admin.close();
-        pipeline.flush();
-        try {
-          store.append({ kind: "gateway_stop", sessionId: null, data: {} });
-        } catch (error) {
-          log.warn({ err: error }, "could not record gateway stop");
-        }
-        store.close();
+        await approval.close(); // approvals (issue 3): after the sessions, so held requests end as abandoned
+        pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
+        await pipeline.flush();
+        reader.close();
+        await auditLog.close();
       },
     };
   } catch (error) {
-    store.close();
+    await approvals?.close(); // approvals (issue 3)
+    reader.close();
+    await auditLog.close();
     throw error;
   }
 }

@@ -59,6 +59,65 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE health_check (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT NOT NULL) STRICT;
   INSERT INTO health_check (id, checked_at) VALUES (1, '');
   `,
+  // 2: just-in-time approval requests, their votes, and the grants approvals create (sqlite-approvals.ts).
+  `
+  CREATE TABLE approval_requests (
+    id               TEXT    PRIMARY KEY,
+    mode             TEXT    NOT NULL CHECK (mode IN ('hold', 'defer', 'upfront')),
+    state            TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'abandoned')),
+    binding          TEXT    NOT NULL,  -- hex SHA-256 of connection, principal, statements, parameters
+    session_id       TEXT,
+    operation_id     TEXT,
+    connection       TEXT    NOT NULL,
+    requester        TEXT    NOT NULL,
+    requester_issuer TEXT    NOT NULL,
+    requester_groups TEXT    NOT NULL,  -- JSON array
+    statements       TEXT    NOT NULL,  -- JSON array of exact texts
+    parameters       TEXT,              -- JSON array of arrays
+    accesses         TEXT    NOT NULL,  -- JSON array of "action resource"
+    approval_group   TEXT    NOT NULL,
+    quorum           INTEGER NOT NULL CHECK (quorum >= 1),
+    rules            TEXT    NOT NULL,  -- JSON array
+    reason           TEXT    NOT NULL,
+    requested_for_ms INTEGER,
+    created_at       INTEGER NOT NULL,  -- epoch ms
+    expires_at       INTEGER NOT NULL,
+    decided_at       INTEGER,
+    decision_reason  TEXT,
+    consumed_at      INTEGER,
+    grant_id         TEXT
+  ) STRICT;
+  CREATE INDEX approval_requests_by_state ON approval_requests (state, created_at);
+  CREATE INDEX approval_requests_by_binding ON approval_requests (binding, state);
+
+  CREATE TABLE approval_votes (
+    request_id      TEXT    NOT NULL REFERENCES approval_requests (id),
+    approver        TEXT    NOT NULL,
+    approver_issuer TEXT    NOT NULL,
+    vote            TEXT    NOT NULL CHECK (vote IN ('approve', 'deny')),
+    reason          TEXT    NOT NULL,
+    grant_for_ms    INTEGER,
+    at              INTEGER NOT NULL,
+    PRIMARY KEY (request_id, approver)  -- one vote per person: quorum counts distinct approvers
+  ) STRICT;
+
+  CREATE TABLE approval_grants (
+    id             TEXT    PRIMARY KEY,
+    request_id     TEXT    NOT NULL REFERENCES approval_requests (id),
+    principal      TEXT    NOT NULL,
+    connection     TEXT    NOT NULL,
+    accesses       TEXT    NOT NULL,  -- JSON array of "action resource"
+    approval_group TEXT    NOT NULL,
+    quorum         INTEGER NOT NULL,
+    uses_left      INTEGER,           -- NULL: unlimited inside the window
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    revoked_at     INTEGER,
+    revoked_by     TEXT,
+    revoke_reason  TEXT
+  ) STRICT;
+  CREATE INDEX approval_grants_by_principal ON approval_grants (principal, connection, expires_at);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

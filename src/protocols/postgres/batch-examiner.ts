@@ -1,19 +1,27 @@
+import { createHash } from "node:crypto";
 import { LatchError } from "../../errors.js";
 import type { ClassifiedStatement, StatementClassifier } from "../../sql/classification.js";
 import type { FrontendMessage } from "./messages.js";
-import type { PreparedRegistry } from "./prepared-registry.js";
+import type { BoundPortal, PreparedRegistry } from "./prepared-registry.js";
 
 export type Examination =
   | {
       readonly ok: true;
       /** Statements that will execute, in order (empty for a batch that only parses or describes). */
       readonly statements: ClassifiedStatement[];
-      /** Bound parameters per executed extended-protocol statement. */
+      /** Bound parameters per executed extended-protocol statement (previews, cut short for the record). */
       readonly parameters: (string | null)[][];
+      /** Hex SHA-256 of each full bound parameter, same shape as `parameters` (approval binding). */
+      readonly parameterDigests: (string | null)[][];
     }
   | { readonly ok: false; readonly error: LatchError };
 
 const MAX_PARAMETER_PREVIEW = 256;
+
+/** A portal as this examiner binds it: the registry keeps it as is, digests included. */
+interface DigestedPortal extends BoundPortal {
+  readonly parameterDigests: readonly (string | null)[];
+}
 
 /**
  * Turns one client batch (a Query, or extended-protocol messages up to Sync/Flush) into the statements it will
@@ -26,6 +34,7 @@ export function examineBatch(
 ): Examination {
   const statements: ClassifiedStatement[] = [];
   const parameters: (string | null)[][] = [];
+  const parameterDigests: (string | null)[][] = [];
   for (const message of messages) {
     switch (message.kind) {
       case "Query": {
@@ -45,12 +54,16 @@ export function examineBatch(
       case "Bind": {
         const statement = registry.statement(message.statement);
         if (statement === undefined) return unknownName("prepared statement", message.statement);
-        registry.bindPortal(message.portal, {
+        const portal: DigestedPortal = {
           statement,
           parameters: message.params.map((value, index) =>
             previewParameter(value, formatOf(message.paramFormats, index)),
           ),
-        });
+          parameterDigests: message.params.map((value, index) =>
+            digestParameter(value, formatOf(message.paramFormats, index)),
+          ),
+        };
+        registry.bindPortal(message.portal, portal);
         break;
       }
       case "Execute": {
@@ -60,6 +73,9 @@ export function examineBatch(
         if (!Array.isArray(expanded)) return expanded;
         statements.push(...expanded);
         parameters.push([...portal.parameters]);
+        parameterDigests.push(
+          "parameterDigests" in portal ? [...(portal as DigestedPortal).parameterDigests] : [],
+        );
         break;
       }
       case "Close":
@@ -69,7 +85,7 @@ export function examineBatch(
         break;
     }
   }
-  return { ok: true, statements, parameters };
+  return { ok: true, statements, parameters, parameterDigests };
 }
 
 function classify(classifier: StatementClassifier, sql: string): ClassifiedStatement[] | Examination {
@@ -123,4 +139,13 @@ function previewParameter(value: Buffer | null, format: number): string | null {
   const slice = value.subarray(0, MAX_PARAMETER_PREVIEW);
   const suffix = value.length > MAX_PARAMETER_PREVIEW ? "…" : "";
   return format === 1 ? `\\x${slice.toString("hex")}${suffix}` : `${slice.toString("utf8")}${suffix}`;
+}
+
+/** The format code is hashed with the bytes: the same bytes in text and binary format are different values. */
+function digestParameter(value: Buffer | null, format: number): string | null {
+  if (value === null) return null;
+  return createHash("sha256")
+    .update(Buffer.of(format === 1 ? 1 : 0))
+    .update(value)
+    .digest("hex");
 }

@@ -4,14 +4,14 @@ import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
 import type { Operation } from "../../pipeline/operation.js";
-import type { OperationPipeline } from "../../pipeline/operation-pipeline.js";
+import type { ApprovalHold, OperationPipeline } from "../../pipeline/operation-pipeline.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
 import { decodeFrontend } from "./decode-frontend.js";
 import { encodeParameterStatus, encodeReadyForQuery } from "./encode-backend.js";
 import { encodeQuery, encodeTerminate } from "./encode-frontend.js";
-import { asLatchError, errorFrame } from "./error-frames.js";
+import { asLatchError, errorFrame, noticeFrame } from "./error-frames.js";
 import type { FrameReader } from "./frame-reader.js";
 import type { Frame, FrontendMessage, TransactionStatus } from "./messages.js";
 import { PreparedRegistry } from "./prepared-registry.js";
@@ -82,6 +82,8 @@ export class PgSession {
   private discardUntilSync = false;
   private closed = false;
   private awaitingAdmission = false;
+  /** Aborted when the session ends: a statement held for approval is then abandoned, never run later. */
+  private readonly gone = new AbortController();
 
   constructor(
     private readonly client: Duplex,
@@ -120,6 +122,7 @@ export class PgSession {
   private end(reason: string, clientError?: LatchError): void {
     if (this.closed) return;
     this.closed = true;
+    this.gone.abort();
     if (clientError !== undefined && !this.client.destroyed)
       this.client.write(errorFrame(clientError, "FATAL"));
     const now = performance.now();
@@ -255,7 +258,9 @@ export class PgSession {
         identity: this.options.identity,
         mode: last.kind === "Query" ? "simple" : "extended",
         statements: examination.statements,
-        ...(examination.parameters.length > 0 ? { parameters: examination.parameters } : {}),
+        ...(examination.parameters.length > 0
+          ? { parameters: examination.parameters, parameterDigests: examination.parameterDigests }
+          : {}),
         receivedAt,
       };
       this.awaitingAdmission = true;
@@ -277,13 +282,34 @@ export class PgSession {
           this.send(this.client, toClientNow, this.server);
           this.onClientData(undefined);
         },
+        (hold) => this.tellHeld(hold),
+        this.gone.signal,
       );
       return;
     }
     this.forward(frames, undefined, endsWithReady, toServer);
   }
 
-  private forward(frames: readonly Buffer[], operation: Operation | undefined, endsWithReady: boolean, toServer: Buffer[]): void {
+  /** While held, the client hears why it waits (a NoticeResponse may arrive at any time in the protocol). */
+  private tellHeld(hold: ApprovalHold): void {
+    if (this.closed) return;
+    const approvers =
+      hold.approval.quorum === 1
+        ? `one member of group "${hold.approval.group}"`
+        : `${hold.approval.quorum} members of group "${hold.approval.group}"`;
+    const message =
+      `Latch: statement held for approval, request ${hold.requestId}: it needs approval by ${approvers}; ` +
+      `waiting up to ${Math.round(hold.timeoutMs / 1000)} s (until ${new Date(hold.expiresAt).toISOString()}). ` +
+      `Approvers: latch requests approve ${hold.requestId}`;
+    this.send(this.client, [noticeFrame(message)], this.server);
+  }
+
+  private forward(
+    frames: readonly Buffer[],
+    operation: Operation | undefined,
+    endsWithReady: boolean,
+    toServer: Buffer[],
+  ): void {
     this.registry.commit();
     for (const raw of frames) toServer.push(raw);
     this.tracker.push({

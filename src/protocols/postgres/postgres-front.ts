@@ -10,7 +10,7 @@ import { parseDuration } from "../../identity/parse-duration.js";
 import type { OperationPipeline } from "../../pipeline/operation-pipeline.js";
 import type { Metrics } from "../../server/metrics.js";
 import type { StatementClassifier } from "../../sql/classification.js";
-import type { AuditSink } from "../../store/store.js";
+import type { AuditEventInput } from "../../store/store.js";
 import type { CancelRegistry } from "./cancel-registry.js";
 import { decodeStartupPhase } from "./decode-frontend.js";
 import {
@@ -33,7 +33,6 @@ export interface PostgresFrontDeps {
   readonly verifier: TokenVerifier;
   readonly classifier: StatementClassifier;
   readonly pipeline: OperationPipeline;
-  readonly audit: AuditSink;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly cancels: CancelRegistry;
@@ -117,7 +116,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     } catch (error) {
       const latchError = asLatchError(error, randomUUID());
       deps.metrics.authFailures.inc({ protocol: "postgres", code: latchError.code });
-      recordAuthFailure(deps, log, {
+      recordAuthFailure(deps, {
         protocol: "postgres",
         clientAddress,
         connection: accepted.database,
@@ -129,7 +128,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     }
     const connection = deps.config.connections[accepted.database];
     if (connection === undefined || connection.type !== "postgres") {
-      recordAuthFailure(deps, log, {
+      recordAuthFailure(deps, {
         protocol: "postgres",
         clientAddress,
         connection: accepted.database,
@@ -142,7 +141,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     // ---- session start is recorded before the upstream sees anything
     stage = "upstream";
     const sessionId = randomUUID();
-    appendOrRefuse(deps, {
+    await appendOrRefuse(deps, {
       kind: "session_start",
       sessionId,
       data: {
@@ -255,9 +254,9 @@ async function startSession(
 }
 
 /** Session start must be on record before any upstream traffic: a store failure refuses the session. */
-function appendOrRefuse(deps: PostgresFrontDeps, event: Parameters<AuditSink["append"]>[0]): void {
+async function appendOrRefuse(deps: PostgresFrontDeps, event: AuditEventInput): Promise<void> {
   try {
-    deps.audit.append(event);
+    await deps.pipeline.recordDurably(event);
   } catch (cause) {
     deps.metrics.auditWriteFailures.inc();
     throw new LatchError("audit_unavailable", {}, { cause });
@@ -265,13 +264,8 @@ function appendOrRefuse(deps: PostgresFrontDeps, event: Parameters<AuditSink["ap
 }
 
 /** The client hears about its own failure either way; a store problem here is the operator's to see. */
-function recordAuthFailure(deps: PostgresFrontDeps, log: Logger, data: Record<string, unknown>): void {
-  try {
-    deps.audit.append({ kind: "auth_failure", sessionId: null, data });
-  } catch (cause) {
-    deps.metrics.auditWriteFailures.inc();
-    log.error({ err: cause }, "audit append of an auth failure failed");
-  }
+function recordAuthFailure(deps: PostgresFrontDeps, data: Record<string, unknown>): void {
+  deps.pipeline.record({ kind: "auth_failure", sessionId: null, data });
 }
 
 function readToken(body: Buffer): string {

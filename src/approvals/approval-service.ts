@@ -1,0 +1,509 @@
+import { randomBytes } from "node:crypto";
+import type { Identity } from "../identity/identity.js";
+import type { Operation, Verdict } from "../pipeline/operation.js";
+import { grantCovers, operationAccessKeys, statementBinding } from "./approval-binding.js";
+import { ApprovalError } from "./approval-errors.js";
+import { decidedData, deferred, outcomeOf, requestedData } from "./approval-records.js";
+import { assertGrantWindow, assertMayVote, voteEffect } from "./approval-rules.js";
+import type { ApprovalStore, GrantFilter, NewApprovalRequest, RequestFilter } from "./approval-store.js";
+import type {
+  ApprovalAuditEvent,
+  ApprovalGate,
+  ApprovalInput,
+  ApprovalOutcome,
+  ApprovalRequest,
+  ApprovalUpdate,
+  ApprovalVote,
+  Grant,
+} from "./approval-types.js";
+
+export interface ApprovalServiceOptions {
+  readonly store: ApprovalStore;
+  /** Called for every change; a throw refuses the change where it can still be refused (fail closed). */
+  readonly audit: (event: ApprovalAuditEvent) => void;
+  /** Longest grant an approver may give (approvals.max_grant). */
+  readonly maxGrantMs: number;
+  /** How long an upfront request stays pending (approvals.timeout). */
+  readonly requestTimeoutMs: number;
+  /** How often pending requests past their expiry are closed. Default 1000 ms. */
+  readonly sweepIntervalMs?: number;
+  readonly now?: () => number;
+  readonly log?: {
+    error(object: unknown, message: string): void;
+    warn(object: unknown, message: string): void;
+  };
+}
+
+export interface UpfrontRequestInput {
+  readonly requester: Identity;
+  readonly connection: string;
+  /** `action resource` keys (approval-binding.ts accessKey). */
+  readonly accesses: readonly string[];
+  readonly reason: string;
+  readonly forMs?: number;
+  /** What policy says about these accesses for this requester. */
+  readonly verdict: Verdict;
+}
+
+interface Waiter {
+  settle(outcome: ApprovalOutcome): void;
+}
+
+/**
+ * Just-in-time approval: creates requests for operations policy marks "approval", holds them until approvers
+ * decide, turns approvals into grants, and releases deferred or granted operations.
+ *
+ * Restart rule: a pending `hold` request found at startup becomes `abandoned` (the client connection that
+ * held it died with the old process, so nothing could run it); pending `defer` and `upfront` requests stay
+ * pending until they are decided or expire, because the agent re-runs or reconnects on its own.
+ */
+export class ApprovalService implements ApprovalGate {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly listeners = new Set<(update: ApprovalUpdate) => void>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ApprovalServiceOptions) {
+    this.now = options.now ?? Date.now;
+    this.recoverHeldRequests();
+    this.sweeper = setInterval(() => this.expireDue(), options.sweepIntervalMs ?? 1000);
+    this.sweeper.unref();
+  }
+
+  async requestApproval(input: ApprovalInput): Promise<ApprovalOutcome> {
+    const { operation, verdict } = input;
+    if (verdict.decision !== "approval" || verdict.approval === undefined) {
+      return { decision: "denied", requestId: "", reason: "the verdict carries no approval requirement" };
+    }
+    if (input.signal.aborted) return { decision: "abandoned", requestId: "", reason: "the client went away" };
+    const binding = statementBinding(operation);
+    let request: ApprovalRequest;
+    try {
+      const existing = input.mode === "defer" ? this.options.store.findPendingByBinding(binding) : undefined;
+      if (existing !== undefined && existing.mode === "defer") return deferred(existing);
+      request = this.createRequest({
+        ...this.baseRequest(operation.identity, operation.connection, verdict, input.timeoutMs),
+        mode: input.mode,
+        binding,
+        sessionId: operation.sessionId,
+        operationId: operation.id,
+        statements: operation.statements.map((statement) => statement.text),
+        parameters: operation.parameters ?? null,
+        accesses: operationAccessKeys(operation),
+        reason: verdict.reason,
+      });
+    } catch (error) {
+      return {
+        decision: "denied",
+        requestId: "",
+        reason: `approval could not be requested: ${describe(error)}`,
+      };
+    }
+    if (input.mode === "defer") return deferred(request);
+    return this.hold(request, input.signal);
+  }
+
+  checkGrant(operation: Operation, verdict: Verdict): { requestId: string; grantId?: string } | undefined {
+    const required = verdict.approval;
+    if (verdict.decision !== "approval" || required === undefined) return undefined;
+    const satisfies = (found: { group: string; quorum: number }) =>
+      found.group === required.group && found.quorum >= required.quorum;
+    const now = this.now();
+    try {
+      const store = this.options.store;
+      for (const request of store.findReleasable(statementBinding(operation), now)) {
+        if (!satisfies(request) || !store.consumeRequest(request.id, now)) continue;
+        this.audit("approval_released", operation.sessionId, {
+          requestId: request.id,
+          operationId: operation.id,
+        });
+        return { requestId: request.id };
+      }
+      const accesses = operationAccessKeys(operation);
+      for (const grant of store.liveGrants(operation.identity.subject, operation.connection, now)) {
+        if (!satisfies(grant) || !grantCovers(grant.accesses, accesses) || !store.useGrant(grant.id, now))
+          continue;
+        this.audit("approval_released", operation.sessionId, {
+          requestId: grant.requestId,
+          grantId: grant.id,
+          operationId: operation.id,
+        });
+        return { requestId: grant.requestId, grantId: grant.id };
+      }
+    } catch (error) {
+      // Fail closed: the operation then goes through requestApproval, which refuses if the store is down.
+      this.options.log?.error({ err: error }, "approval grant check failed; treating as no grant");
+    }
+    return undefined;
+  }
+
+  /** An agent asks before it needs access; approval turns into a grant. */
+  createUpfrontRequest(input: UpfrontRequestInput): ApprovalRequest {
+    if (input.reason.trim() === "")
+      throw new ApprovalError("invalid_input", "say why you need access (reason)");
+    if (input.accesses.length === 0) throw new ApprovalError("invalid_input", "name at least one action");
+    assertGrantWindow(input.forMs, this.options.maxGrantMs);
+    if (input.verdict.decision === "allow") {
+      throw new ApprovalError("approval_not_needed", `no approval needed: ${input.verdict.reason}`);
+    }
+    if (input.verdict.decision === "deny" || input.verdict.approval === undefined) {
+      throw new ApprovalError(
+        "not_allowed",
+        `policy does not allow this even with approval: ${input.verdict.reason}`,
+      );
+    }
+    const accesses = [...new Set(input.accesses)].sort();
+    return this.createRequest({
+      ...this.baseRequest(input.requester, input.connection, input.verdict, this.options.requestTimeoutMs),
+      mode: "upfront",
+      binding: "",
+      sessionId: null,
+      operationId: null,
+      statements: [],
+      parameters: null,
+      accesses,
+      reason: input.reason.trim(),
+      requestedForMs: input.forMs ?? null,
+    });
+  }
+
+  approve(id: string, approver: Identity, input: { reason?: string; forMs?: number }): ApprovalRequest {
+    assertGrantWindow(input.forMs, this.options.maxGrantMs);
+    return this.vote(id, approver, {
+      vote: "approve",
+      reason: input.reason?.trim() ?? "",
+      ...(input.forMs === undefined ? {} : { grantForMs: input.forMs }),
+    });
+  }
+
+  deny(id: string, approver: Identity, input: { reason: string }): ApprovalRequest {
+    if (input.reason.trim() === "") throw new ApprovalError("invalid_input", "a denial needs a reason");
+    return this.vote(id, approver, { vote: "deny", reason: input.reason.trim() });
+  }
+
+  getRequest(id: string): ApprovalRequest | undefined {
+    return this.read(() => this.options.store.getRequest(id));
+  }
+
+  listRequests(filter?: RequestFilter): ApprovalRequest[] {
+    return this.read(() => this.options.store.listRequests(filter));
+  }
+
+  getGrant(id: string): Grant | undefined {
+    return this.read(() => this.options.store.getGrant(id));
+  }
+
+  listGrants(filter?: GrantFilter): Grant[] {
+    return this.read(() => this.options.store.listGrants(filter));
+  }
+
+  revokeGrant(id: string, by: Identity, reason: string): Grant {
+    const grant = this.getGrant(id);
+    if (grant === undefined) throw new ApprovalError("grant_not_found", `no grant ${id}`);
+    if (grant.revokedAt !== null)
+      throw new ApprovalError("grant_already_revoked", `grant ${id} was already revoked`);
+    const at = this.now();
+    const data = { grantId: id, requestId: grant.requestId, revokedBy: by.subject, reason };
+    this.auditOrRefuse(null, "grant_revoked", null, data);
+    const revoked = this.write(() => this.options.store.revokeGrant(id, by.subject, reason, at));
+    if (!revoked) throw new ApprovalError("grant_already_revoked", `grant ${id} was already revoked`);
+    const updated = this.getGrant(id) ?? grant;
+    this.publish({ type: "grant", grant: updated });
+    return updated;
+  }
+
+  /** Request and grant changes, for SSE and webhooks. Returns the unsubscribe function. */
+  subscribe(listener: (update: ApprovalUpdate) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Closes pending requests past their expiry; runs on a timer, callable directly. */
+  expireDue(): void {
+    let pending: ApprovalRequest[];
+    try {
+      pending = this.options.store.listRequests({ state: "pending", limit: 1000 });
+    } catch (error) {
+      this.options.log?.error({ err: error }, "approval sweep could not read pending requests");
+      return;
+    }
+    const now = this.now();
+    for (const request of pending)
+      if (request.expiresAt <= now)
+        this.finish(request.id, "expired", "no decision before the request expired");
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private hold(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        settle: (outcome) => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
+          this.waiters.get(request.id)?.delete(waiter);
+          resolve(outcome);
+        },
+      };
+      const onAbort = () =>
+        this.finish(request.id, "abandoned", "the client disconnected while the statement was held");
+      const timer = setTimeout(
+        () =>
+          this.finish(
+            request.id,
+            "expired",
+            `no decision within ${Math.round((request.expiresAt - request.createdAt) / 1000)} s`,
+          ),
+        Math.max(0, request.expiresAt - this.now()),
+      );
+      const set = this.waiters.get(request.id) ?? new Set<Waiter>();
+      this.waiters.set(request.id, set);
+      set.add(waiter);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  private vote(
+    id: string,
+    approver: Identity,
+    cast: Omit<ApprovalVote, "approver" | "approverIssuer" | "at">,
+  ): ApprovalRequest {
+    let request: ApprovalRequest | undefined;
+    try {
+      request = this.getRequest(id);
+    } catch (error) {
+      // A statement held on a store that is gone is refused now rather than left waiting for its timeout.
+      this.settleWaiters(id, {
+        decision: "denied",
+        requestId: id,
+        reason: `approval store unavailable: ${describe(error)}`,
+      });
+      throw error;
+    }
+    if (request === undefined) throw new ApprovalError("request_not_found", `no request ${id}`);
+    const now = this.now();
+    if (request.state === "pending" && now >= request.expiresAt)
+      this.finish(id, "expired", "no decision before the request expired");
+    assertMayVote(request, approver, now);
+    const vote: ApprovalVote = {
+      ...cast,
+      approver: approver.subject,
+      approverIssuer: approver.issuer,
+      at: now,
+    };
+    const effect = voteEffect(request, vote, newId("grt"));
+    // The vote is on the record before it takes effect: a decision that cannot be audited is not taken, and a
+    // statement held on a gateway whose record is gone is refused rather than left waiting.
+    this.auditOrRefuse(id, "approval_vote", request.sessionId, {
+      requestId: id,
+      approver: vote.approver,
+      approverIssuer: vote.approverIssuer,
+      vote: vote.vote,
+      reason: vote.reason,
+      ...(vote.grantForMs === undefined ? {} : { grantForMs: vote.grantForMs }),
+      resultingState: effect.state,
+    });
+    let result: "recorded" | "not_pending" | "already_voted";
+    try {
+      result = this.options.store.recordVote(id, vote, effect);
+    } catch (error) {
+      // The held statement must not stay in limbo on a store that is gone: refuse it now.
+      this.settleWaiters(id, {
+        decision: "denied",
+        requestId: id,
+        reason: `approval store unavailable: ${describe(error)}`,
+      });
+      throw new ApprovalError(
+        "store_unavailable",
+        "the approval store could not record the vote; nothing changed",
+        { cause: error },
+      );
+    }
+    if (result === "already_voted")
+      throw new ApprovalError("already_voted", `${approver.subject} already voted on request ${id}`);
+    if (result === "not_pending")
+      throw new ApprovalError("request_not_pending", `request ${id} was decided meanwhile`);
+    const updated = this.getRequest(id) ?? request;
+    if (effect.state !== "pending") {
+      this.auditQuietly("approval_decided", updated.sessionId, decidedData(updated));
+      if (effect.grant !== undefined)
+        this.auditQuietly("grant_created", updated.sessionId, { ...effect.grant });
+    }
+    this.publish({ type: "request", request: updated });
+    if (effect.grant !== undefined) this.publish({ type: "grant", grant: effect.grant });
+    if (effect.state !== "pending") this.settleWaiters(id, outcomeOf(updated));
+    return updated;
+  }
+
+  /** pending -> expired/abandoned; settles waiters with whatever the request's final state is. */
+  private finish(id: string, state: "expired" | "abandoned", reason: string): void {
+    let changed: boolean;
+    try {
+      changed = this.options.store.finishRequest(id, state, this.now(), reason);
+    } catch (error) {
+      this.options.log?.error({ err: error, requestId: id }, "approval store failed while closing a request");
+      this.settleWaiters(id, {
+        decision: state === "abandoned" ? "abandoned" : "denied",
+        requestId: id,
+        reason: `approval store unavailable: ${describe(error)}`,
+      });
+      return;
+    }
+    const request = this.read(() => this.options.store.getRequest(id));
+    if (request === undefined) return;
+    if (changed) {
+      this.auditQuietly("approval_decided", request.sessionId, decidedData(request));
+      this.publish({ type: "request", request });
+    }
+    // A client that left gets "abandoned" even if a decision raced it: nobody is there to run the statement.
+    this.settleWaiters(
+      id,
+      state === "abandoned" ? { decision: "abandoned", requestId: id, reason } : outcomeOf(request),
+    );
+  }
+
+  private createRequest(
+    request: Omit<
+      NewApprovalRequest,
+      "state" | "decidedAt" | "decisionReason" | "consumedAt" | "grantId" | "requestedForMs"
+    > & { requestedForMs?: number | null },
+  ): ApprovalRequest {
+    const full: NewApprovalRequest = {
+      ...request,
+      requestedForMs: request.requestedForMs ?? null,
+      state: "pending",
+      decidedAt: null,
+      decisionReason: null,
+      consumedAt: null,
+      grantId: null,
+    };
+    this.write(() => this.options.store.insertRequest(full));
+    const created: ApprovalRequest = { ...full, votes: [] };
+    try {
+      this.options.audit({
+        kind: "approval_requested",
+        sessionId: full.sessionId,
+        data: requestedData(created),
+      });
+    } catch (error) {
+      try {
+        this.options.store.finishRequest(
+          full.id,
+          "abandoned",
+          this.now(),
+          "the audit log could not record the request",
+        );
+      } catch {}
+      throw new ApprovalError("store_unavailable", "the audit log could not record the request", {
+        cause: error,
+      });
+    }
+    this.publish({ type: "request", request: created });
+    return created;
+  }
+
+  private baseRequest(identity: Identity, connection: string, verdict: Verdict, timeoutMs: number) {
+    const createdAt = this.now();
+    return {
+      id: newId("req"),
+      connection,
+      requester: identity.subject,
+      requesterIssuer: identity.issuer,
+      requesterGroups: [...identity.groups],
+      group: verdict.approval?.group ?? "",
+      quorum: verdict.approval?.quorum ?? 1,
+      rules: [...verdict.rules],
+      createdAt,
+      expiresAt: createdAt + timeoutMs,
+    };
+  }
+
+  private recoverHeldRequests(): void {
+    for (const request of this.options.store.listRequests({ state: "pending", limit: 10_000 })) {
+      if (request.mode === "hold")
+        this.finish(request.id, "abandoned", "the gateway restarted while the statement was held");
+    }
+  }
+
+  private settleWaiters(id: string, outcome: ApprovalOutcome): void {
+    for (const waiter of [...(this.waiters.get(id) ?? [])]) waiter.settle(outcome);
+    this.waiters.delete(id);
+  }
+
+  private publish(update: ApprovalUpdate): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(update);
+      } catch (error) {
+        this.options.log?.warn({ err: error }, "approval update listener threw");
+      }
+    }
+  }
+
+  private audit(
+    kind: ApprovalAuditEvent["kind"],
+    sessionId: string | null,
+    data: Record<string, unknown>,
+  ): void {
+    this.options.audit({ kind, sessionId, data });
+  }
+
+  private auditOrRefuse(
+    requestId: string | null,
+    kind: ApprovalAuditEvent["kind"],
+    sessionId: string | null,
+    data: Record<string, unknown>,
+  ): void {
+    try {
+      this.audit(kind, sessionId, data);
+    } catch (error) {
+      if (requestId !== null) {
+        this.settleWaiters(requestId, {
+          decision: "denied",
+          requestId,
+          reason: `audit log unavailable: ${describe(error)}`,
+        });
+      }
+      throw new ApprovalError("store_unavailable", "the audit log is unavailable; nothing changed", {
+        cause: error,
+      });
+    }
+  }
+
+  /** For events recording something already final in the store: a failure is logged, not undone. */
+  private auditQuietly(
+    kind: ApprovalAuditEvent["kind"],
+    sessionId: string | null,
+    data: Record<string, unknown>,
+  ): void {
+    try {
+      this.audit(kind, sessionId, data);
+    } catch (error) {
+      this.options.log?.error({ err: error, kind }, "approval audit event could not be written");
+    }
+  }
+
+  private read<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      throw new ApprovalError("store_unavailable", `the approval store is unavailable: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private write<T>(run: () => T): T {
+    return this.read(run);
+  }
+}
+
+function newId(prefix: "req" | "grt"): string {
+  return `${prefix}_${randomBytes(9).toString("base64url")}`;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

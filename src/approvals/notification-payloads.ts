@@ -1,0 +1,136 @@
+import type { ApprovalRequest, ApprovalUpdate, Grant } from "./approval-types.js";
+
+/**
+ * The bodies of outgoing notifications: Latch's own JSON, and a Slack incoming-webhook message with links to
+ * approve or deny in the console. Pure functions of an update.
+ */
+
+export type WebhookFormat = "json" | "slack";
+
+export function eventName(update: ApprovalUpdate): string {
+  if (update.type === "request") return `request.${update.request.state}`;
+  return update.grant.revokedAt === null ? "grant.created" : "grant.revoked";
+}
+
+export function jsonPayload(
+  update: ApprovalUpdate,
+  deliveryId: string,
+  timestamp: number,
+  consoleUrl?: string,
+): string {
+  return JSON.stringify({
+    event: eventName(update),
+    deliveryId,
+    timestamp,
+    ...(update.type === "request"
+      ? {
+          request: summary(update.request),
+          ...(consoleUrl ? { links: links(update.request.id, consoleUrl) } : {}),
+        }
+      : { grant: grantSummary(update.grant) }),
+  });
+}
+
+export function slackPayload(update: ApprovalUpdate, consoleUrl?: string): string {
+  if (update.type === "grant") {
+    const grant = update.grant;
+    const verb = grant.revokedAt === null ? "created" : `revoked by ${escapeMrkdwn(grant.revokedBy ?? "?")}`;
+    return JSON.stringify({
+      text: `Latch grant ${grant.id} for ${escapeMrkdwn(grant.principal)} on ${escapeMrkdwn(grant.connection)} ${verb} (until ${iso(grant.expiresAt)})`,
+    });
+  }
+  const request = update.request;
+  const head =
+    request.state === "pending"
+      ? `*Approval needed* from ${request.quorum === 1 ? "one member" : `${request.quorum} members`} of \`${escapeMrkdwn(request.group)}\``
+      : `*Request ${request.state}*${request.decisionReason ? `: ${escapeMrkdwn(request.decisionReason)}` : ""}`;
+  const what =
+    request.statements.length > 0
+      ? `\`\`\`${escapeMrkdwn(truncate(request.statements.join(";\n"), 2500)).replaceAll("```", "` ` `")}\`\`\``
+      : `Access asked up front: ${request.accesses.map((access) => `\`${escapeMrkdwn(access)}\``).join(", ")}`;
+  const blocks: unknown[] = [
+    {
+      type: "section",
+      text: {
+        type: "mrkdwn",
+        text: `${head}\n*${escapeMrkdwn(request.requester)}* on connection *${escapeMrkdwn(request.connection)}* (request \`${request.id}\`)`,
+      },
+    },
+    { type: "section", text: { type: "mrkdwn", text: what } },
+    {
+      type: "context",
+      elements: [
+        {
+          type: "mrkdwn",
+          text: `Reason: ${escapeMrkdwn(truncate(request.reason, 500))} · expires ${iso(request.expiresAt)}`,
+        },
+      ],
+    },
+  ];
+  if (request.state === "pending" && consoleUrl) {
+    const to = links(request.id, consoleUrl);
+    blocks.push({
+      type: "actions",
+      elements: [
+        { type: "button", text: { type: "plain_text", text: "Approve" }, style: "primary", url: to.approve },
+        { type: "button", text: { type: "plain_text", text: "Deny" }, style: "danger", url: to.deny },
+      ],
+    });
+  }
+  return JSON.stringify({ text: `Latch request ${request.id}: ${request.state}`, blocks });
+}
+
+function summary(request: ApprovalRequest) {
+  return {
+    id: request.id,
+    state: request.state,
+    mode: request.mode,
+    connection: request.connection,
+    requester: request.requester,
+    group: request.group,
+    quorum: request.quorum,
+    statements: request.statements.map((text) => truncate(text, 8192)),
+    accesses: request.accesses,
+    reason: request.reason,
+    approvals: request.votes.filter((vote) => vote.vote === "approve").map((vote) => vote.approver),
+    decisionReason: request.decisionReason,
+    expiresAt: iso(request.expiresAt),
+  };
+}
+
+function grantSummary(grant: Grant) {
+  return {
+    id: grant.id,
+    requestId: grant.requestId,
+    principal: grant.principal,
+    connection: grant.connection,
+    accesses: grant.accesses,
+    expiresAt: iso(grant.expiresAt),
+    revokedBy: grant.revokedBy,
+  };
+}
+
+/** Console pages (the console asks for the approver's token; a link alone decides nothing). */
+function links(id: string, consoleUrl: string) {
+  const base = consoleUrl.replace(/\/+$/, "");
+  const encoded = encodeURIComponent(id);
+  return {
+    view: `${base}/#/requests/${encoded}`,
+    approve: `${base}/#/requests/${encoded}/approve`,
+    deny: `${base}/#/requests/${encoded}/deny`,
+    api: `${base}/api/requests/${encoded}`,
+  };
+}
+
+/** Slack mrkdwn treats &, < and > as markup. */
+function escapeMrkdwn(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}

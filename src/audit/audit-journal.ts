@@ -1,0 +1,181 @@
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { LatchError } from "../errors.js";
+import type { HashedEvent } from "../store/sqlite-store.js";
+import type { AuditEventInput } from "../store/store.js";
+import { canonicalJson } from "./canonical-json.js";
+import { computeEventHash } from "./event-hash.js";
+import type { ChainHead } from "./verify-chain.js";
+
+const ROTATE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The durability point of the audit log: an append-only file of hashed, chained events, one JSON line each,
+ * written with one write(2) per group of events before any of them is acted upon. A returned append is in the
+ * OS page cache, the same guarantee as SQLite WAL with synchronous=NORMAL (survives a gateway crash, not
+ * necessarily a power loss), at a fraction of the cost. SQLite is the queryable index of the same events,
+ * filled asynchronously; on start-up every journal line the index lacks is replayed into it, and lines the
+ * index holds are dropped by rotation.
+ */
+export class AuditJournal {
+  private fd: number;
+  private size: number;
+  private head: ChainHead;
+  /** Last seq in the rotated file, which is deleted once the index holds it. */
+  private rotatedUpTo: number | undefined;
+
+  private constructor(
+    private readonly file: string,
+    head: ChainHead,
+    rotatedUpTo: number | undefined,
+  ) {
+    this.fd = openSync(file, "a", 0o600);
+    this.size = fstatSync(this.fd).size;
+    this.head = head;
+    this.rotatedUpTo = rotatedUpTo;
+  }
+
+  /**
+   * Opens the journal next to an index whose head is `indexed`. Returns the events the index is missing, in
+   * order, so the caller can replay them before serving.
+   */
+  static open(file: string, indexed: ChainHead): { journal: AuditJournal; missing: HashedEvent[] } {
+    const rotated = `${file}.old`;
+    const lines = [...readLines(rotated), ...readLines(file)];
+    const missing: HashedEvent[] = [];
+    let head = indexed;
+    for (const event of lines) {
+      if (event.seq <= indexed.seq) continue;
+      if (event.seq !== head.seq + 1 || event.prevHash !== head.hash) {
+        throw new LatchError("config_invalid", {
+          detail: `audit journal ${file} does not continue the audit store at event ${head.seq} (found event ${event.seq}); keep both files and run "latch audit verify"`,
+        });
+      }
+      missing.push(event);
+      head = event;
+    }
+    const journal = new AuditJournal(file, head, existsSync(rotated) ? head.seq : undefined);
+    return { journal, missing };
+  }
+
+  get chainHead(): ChainHead {
+    return this.head;
+  }
+
+  /** Chains and writes the events; throws (and leaves no partial line) if the write fails. */
+  append(inputs: readonly AuditEventInput[]): HashedEvent[] {
+    const ts = new Date().toISOString();
+    const events: HashedEvent[] = [];
+    let previous = this.head;
+    let text = "";
+    for (const input of inputs) {
+      const dataJson = canonicalJson(input.data);
+      const fields = {
+        prevHash: previous.hash,
+        seq: previous.seq + 1,
+        ts,
+        kind: input.kind,
+        sessionId: input.sessionId,
+        dataJson,
+      };
+      const event: HashedEvent = { ...fields, hash: computeEventHash(fields) };
+      text += `{"seq":${event.seq},"ts":${JSON.stringify(ts)},"kind":${JSON.stringify(event.kind)},"sessionId":${
+        event.sessionId === null ? "null" : JSON.stringify(event.sessionId)
+      },"prevHash":"${event.prevHash}","hash":"${event.hash}","data":${dataJson}}\n`;
+      events.push(event);
+      previous = event;
+    }
+    const bytes = Buffer.from(text, "utf8");
+    try {
+      for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
+    } catch (cause) {
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // The next append fails too; nothing half-written is ever acknowledged.
+      }
+      throw new LatchError("audit_unavailable", {}, { cause });
+    }
+    this.size += bytes.length;
+    this.head = previous;
+    return events;
+  }
+
+  /** Called as the index catches up: drops the rotated file once indexed, rotates a large current file. */
+  indexedUpTo(seq: number): void {
+    if (this.rotatedUpTo !== undefined && seq >= this.rotatedUpTo) {
+      unlinkSync(`${this.file}.old`);
+      this.rotatedUpTo = undefined;
+    }
+    if (this.rotatedUpTo === undefined && this.size > ROTATE_BYTES) {
+      closeSync(this.fd);
+      renameSync(this.file, `${this.file}.old`);
+      this.rotatedUpTo = this.head.seq;
+      this.fd = openSync(this.file, "a", 0o600);
+      this.size = 0;
+    }
+  }
+
+  /** Empties the journal once the index holds everything (start-up after replay). */
+  truncateIfIndexed(indexedSeq: number): void {
+    if (indexedSeq !== this.head.seq) return;
+    if (this.rotatedUpTo !== undefined) {
+      unlinkSync(`${this.file}.old`);
+      this.rotatedUpTo = undefined;
+    }
+    ftruncateSync(this.fd, 0);
+    this.size = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Complete lines only: a torn last line (crash mid-write) was never acknowledged, so it is cut off. */
+function readLines(file: string): HashedEvent[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8");
+  const events: HashedEvent[] = [];
+  let start = 0;
+  for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+    const line = text.slice(start, end);
+    start = end + 1;
+    const dataAt = line.indexOf(',"data":');
+    let parsed: Omit<HashedEvent, "dataJson">;
+    try {
+      parsed = JSON.parse(line) as Omit<HashedEvent, "dataJson">;
+    } catch {
+      throw new LatchError("config_invalid", {
+        detail: `audit journal ${file} has a damaged line at byte ${start - line.length - 1}; keep the file and run "latch audit verify"`,
+      });
+    }
+    events.push({
+      seq: parsed.seq,
+      ts: parsed.ts,
+      kind: parsed.kind,
+      sessionId: parsed.sessionId,
+      prevHash: parsed.prevHash,
+      hash: parsed.hash,
+      dataJson: line.slice(dataAt + 8, -1),
+    });
+  }
+  if (start < text.length) {
+    const fd = openSync(file, "r+");
+    try {
+      ftruncateSync(fd, Buffer.byteLength(text.slice(0, start), "utf8"));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return events;
+}

@@ -1,0 +1,122 @@
+/**
+ * What a sensitive value becomes. Every strategy is deterministic, so a masked result is stable across runs,
+ * and `hash` is a keyed HMAC so equal values stay equal (joins and GROUP BY on the client still work) while the
+ * clear value cannot be recovered by hashing guesses without the key.
+ */
+import { createHmac } from "node:crypto";
+
+export type StrategyName = "redact" | "partial" | "hash" | "null";
+
+export interface MaskingStrategy {
+  readonly name: StrategyName;
+  /** The masked form of `value`; null means the whole value becomes SQL NULL. */
+  apply(value: string): string | null;
+  /** Same result on UTF-8 bytes [start, end) without decoding, when the strategy can do it cheaply. */
+  applyBytes?(bytes: Buffer, start: number, end: number): Buffer | null;
+}
+
+export const REDACTED = "[redacted]";
+
+/** Characters replaced by `partial`: letters and digits; separators stay so the shape remains readable. */
+const MASKABLE = /[\p{L}\p{N}]/u;
+
+function isMaskableAscii(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+}
+
+/**
+ * Keeps the last `keepLast` letters/digits and stars the others: 123-45-6789 -> ***-**-6789. Never reveals
+ * more than half of a value's letters and digits, so a short value is not shown whole.
+ */
+export function keepLast(value: string, keepLastCount: number): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
+  if (!/^[\x00-\x7f]*$/.test(value)) return keepLastUnicode(value, keepLastCount);
+  let maskable = 0;
+  for (let i = 0; i < value.length; i++) if (isMaskableAscii(value.charCodeAt(i))) maskable++;
+  let keep = Math.min(keepLastCount, Math.floor(maskable / 2));
+  // Index of the first character kept in clear: the keep-th maskable character from the end.
+  let clearFrom = value.length;
+  for (let i = value.length - 1; i >= 0 && keep > 0; i--) {
+    if (isMaskableAscii(value.charCodeAt(i))) {
+      keep--;
+      clearFrom = i;
+    }
+  }
+  let out = "";
+  for (let i = 0; i < clearFrom; i++) out += isMaskableAscii(value.charCodeAt(i)) ? "*" : value[i];
+  return out + value.slice(clearFrom);
+}
+
+/** keepLast on UTF-8 bytes; ASCII is done in place on a copy, anything else through the string path. */
+export function keepLastBytes(bytes: Buffer, start: number, end: number, keepLastCount: number): Buffer {
+  let maskable = 0;
+  for (let i = start; i < end; i++) {
+    const code = bytes[i]!;
+    if (code >= 0x80) return Buffer.from(keepLast(bytes.toString("utf8", start, end), keepLastCount), "utf8");
+    if (isMaskableAscii(code)) maskable++;
+  }
+  let keep = Math.min(keepLastCount, Math.floor(maskable / 2));
+  const out = Buffer.allocUnsafe(end - start);
+  for (let i = end - 1; i >= start; i--) {
+    const code = bytes[i]!;
+    if (!isMaskableAscii(code)) out[i - start] = code;
+    else if (keep > 0) {
+      keep--;
+      out[i - start] = code;
+    } else out[i - start] = 0x2a; // *
+  }
+  return out;
+}
+
+function keepLastUnicode(value: string, keepLastCount: number): string {
+  const chars = Array.from(value);
+  let maskable = 0;
+  for (const char of chars) if (MASKABLE.test(char)) maskable++;
+  let keep = Math.min(keepLastCount, Math.floor(maskable / 2));
+  for (let i = chars.length - 1; i >= 0; i--) {
+    if (!MASKABLE.test(chars[i]!)) continue;
+    if (keep > 0) keep--;
+    else chars[i] = "*";
+  }
+  return chars.join("");
+}
+
+export interface StrategySpec {
+  readonly strategy: StrategyName;
+  readonly keepLast: number;
+  /** Required for `hash`: the HMAC key (already resolved from its secret reference). */
+  readonly hashKey?: Buffer;
+}
+
+/** Hex digits kept from the HMAC: 128 bits, far past any collision a join could notice. */
+const HASH_HEX_CHARS = 32;
+
+export function createStrategy(spec: StrategySpec): MaskingStrategy {
+  switch (spec.strategy) {
+    case "redact":
+      return { name: "redact", apply: () => REDACTED, applyBytes: () => Buffer.from(REDACTED) };
+    case "null":
+      return { name: "null", apply: () => null, applyBytes: () => null };
+    case "partial": {
+      const count = spec.keepLast;
+      return {
+        name: "partial",
+        apply: (value) => keepLast(value, count),
+        applyBytes: (bytes, start, end) => keepLastBytes(bytes, start, end, count),
+      };
+    }
+    case "hash": {
+      const key = spec.hashKey;
+      if (key === undefined || key.length < 16) {
+        throw new Error("the hash strategy needs hash_key: a secret of at least 16 bytes");
+      }
+      return {
+        name: "hash",
+        apply: (value) =>
+          `hmac:${createHmac("sha256", key).update(value, "utf8").digest("hex").slice(0, HASH_HEX_CHARS)}`,
+      };
+    }
+    default:
+      throw new Error(`unknown masking strategy ${String((spec as { strategy: unknown }).strategy)}`);
+  }
+}

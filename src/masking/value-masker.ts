@@ -1,0 +1,82 @@
+/**
+ * Masks one value: a whole column under a column rule, or the spans content detectors confirm. Works on the
+ * UTF-8 bytes of text values (the text wire format, and the binary format of text types, are the same bytes).
+ */
+import { type ByteCensus, emptyCensus, findSpans, takeCensus } from "./detectors.js";
+import type { MaskingDetector } from "./masking-profile.js";
+import type { MaskingStrategy } from "./strategies.js";
+
+/** What became of a value: unchanged, replaced (bytes), or SQL NULL. */
+export type MaskOutcome =
+  | { readonly changed: false }
+  | { readonly changed: true; readonly value: Buffer | null };
+
+export const UNCHANGED: MaskOutcome = { changed: false };
+
+export class ValueMasker {
+  private readonly census: ByteCensus = emptyCensus();
+  private readonly strategyByDetector = new Map<string, MaskingStrategy>();
+  private readonly detectors;
+
+  constructor(detectors: readonly MaskingDetector[]) {
+    this.detectors = detectors.map((entry) => entry.detector);
+    for (const entry of detectors) this.strategyByDetector.set(entry.detector.name, entry.strategy);
+  }
+
+  get detects(): boolean {
+    return this.detectors.length > 0;
+  }
+
+  /** The whole value through one strategy (column rules). */
+  wholeValue(bytes: Buffer, start: number, end: number, strategy: MaskingStrategy): MaskOutcome {
+    if (strategy.applyBytes !== undefined)
+      return { changed: true, value: strategy.applyBytes(bytes, start, end) };
+    const masked = strategy.apply(bytes.toString("utf8", start, end));
+    return { changed: true, value: masked === null ? null : Buffer.from(masked, "utf8") };
+  }
+
+  /** Content detection; `nullable` false turns a `null` strategy into redaction (COPY text, messages). */
+  detect(bytes: Buffer, start: number, end: number, nullable = true): MaskOutcome {
+    if (!this.mayHoldAnything(bytes, start, end)) return UNCHANGED;
+    const text = bytes.toString("utf8", start, end);
+    const masked = this.maskSpans(text, nullable);
+    if (masked === text) return UNCHANGED;
+    return { changed: true, value: masked === null ? null : Buffer.from(masked, "utf8") };
+  }
+
+  /** True when a detector confirms something in `text` (used where a value cannot be rewritten). */
+  finds(text: string): boolean {
+    const bytes = Buffer.from(text, "latin1");
+    takeCensus(bytes, 0, bytes.length, this.census);
+    return findSpans(text, this.detectors, this.census).length > 0;
+  }
+
+  /** `text` with every detected span masked; null when a span's strategy is `null` and nulls are allowed. */
+  maskText(text: string, nullable = true): string | null {
+    const bytes = Buffer.from(text, "utf8");
+    takeCensus(bytes, 0, bytes.length, this.census);
+    return this.maskSpans(text, nullable);
+  }
+
+  /** Masks the spans of `text`; the census must already describe `text`. */
+  private maskSpans(text: string, nullable: boolean): string | null {
+    const spans = findSpans(text, this.detectors, this.census);
+    if (spans.length === 0) return text;
+    let out = "";
+    let cursor = 0;
+    for (const span of spans) {
+      const strategy = this.strategyByDetector.get(span.detector)!;
+      const replaced = strategy.apply(text.slice(span.start, span.end));
+      if (replaced === null && nullable) return null;
+      out += text.slice(cursor, span.start) + (replaced ?? "[redacted]");
+      cursor = span.end;
+    }
+    return out + text.slice(cursor);
+  }
+
+  private mayHoldAnything(bytes: Buffer, start: number, end: number): boolean {
+    takeCensus(bytes, start, end, this.census);
+    for (const detector of this.detectors) if (detector.mayMatch(this.census)) return true;
+    return false;
+  }
+}

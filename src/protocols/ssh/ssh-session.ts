@@ -1,0 +1,426 @@
+import type { Logger } from "pino";
+import type { Client, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from "ssh2";
+import { LatchError } from "../../errors.js";
+import type { Identity } from "../../identity/identity.js";
+import type { Operation, Verdict } from "../../pipeline/operation.js";
+import type { Admission, OperationResult } from "../../pipeline/operation-pipeline.js";
+import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
+import { hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
+import { MAX_COMMAND_BYTES, type SshAdmitter, type SshVerb, sshOperation } from "./ssh-operation.js";
+
+export interface SshSessionOptions {
+  readonly sessionId: string;
+  readonly identity: Identity;
+  readonly connection: string;
+  readonly connectionLabels: Readonly<Record<string, string>>;
+  readonly clientAddress: string;
+  readonly pipeline: SshAdmitter;
+  /** The logged-in target (connected once, shared by the session's channels); rejects with a LatchError. */
+  readonly upstream: () => Promise<Client>;
+  /** Durable append of one recording chunk; rejects when the store cannot write. */
+  readonly recordChunk: (chunk: RecordingChunk) => Promise<void>;
+  readonly log: Logger;
+  readonly maskOutput?: (text: string) => string;
+  readonly onClose: (reason: string) => void;
+}
+
+/** Per session-channel state gathered from requests that come before exec/shell. */
+interface ChannelState {
+  pty?: PseudoTtyInfo;
+  readonly env: Record<string, string>;
+  /** Pending env/agent decisions: exec and shell wait for them so they start with the env policy allowed. */
+  queue: Promise<void>;
+  up?: ClientChannel;
+  recorder?: AsciicastRecorder;
+}
+
+/** Exit status of a command Latch refused, as a shell reports "found but not executable". */
+export const DENIED_EXIT_STATUS = 126;
+/** Exit status when the target could not be reached, as the ssh client reports its own connection errors. */
+export const UPSTREAM_FAILED_EXIT_STATUS = 255;
+
+/**
+ * One authenticated SSH connection: every request the client makes (exec, shell, subsystem, env, forwarding)
+ * becomes an Operation that the pipeline admits before anything reaches the target. Denials answer on the
+ * channel's stderr with exit status 126 and leave the connection usable.
+ */
+export class SshSession {
+  private channelNumber = 0;
+  private closed = false;
+  private readonly fronts = new Set<ServerChannel>();
+  private readonly ups = new Set<ClientChannel>();
+
+  constructor(
+    private readonly client: Connection,
+    private readonly options: SshSessionOptions,
+  ) {}
+
+  start(): void {
+    this.client.on("session", (accept) => this.onSession(accept()));
+    this.client.on("tcpip", (accept, reject, info) => {
+      void this.onDirectTcpip(accept, reject, `${info.destIP}:${info.destPort}`, info);
+    });
+    this.client.on("request", (_accept, reject, name, info) => {
+      if (name === "tcpip-forward") {
+        const bind = info as { bindAddr: string; bindPort: number };
+        void this.refuseUnsupported(
+          "ssh:port_forward",
+          `remote ${bind.bindAddr}:${bind.bindPort}`,
+          "remote port forwarding",
+          reject,
+        );
+      } else reject?.();
+    });
+    this.client.on("close", () => this.close("client disconnected"));
+  }
+
+  /** Ends the session from the gateway side (token expiry, shutdown, kill): the client is told why. */
+  terminate(error: LatchError, reason: string = error.message): void {
+    for (const front of this.fronts) front.stderr.write(`latch: ${error.message}\r\n`);
+    for (const up of this.ups) hangUp(up);
+    setTimeout(() => this.client.end(), 50).unref();
+    this.close(reason);
+  }
+
+  private close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const up of this.ups) hangUp(up);
+    this.options.onClose(reason);
+  }
+
+  private onSession(session: Session | undefined): void {
+    if (session === undefined) return;
+    const state: ChannelState = { env: {}, queue: Promise.resolve() };
+    const number = ++this.channelNumber;
+    const later = (step: () => Promise<void>) => {
+      state.queue = state.queue
+        .then(step)
+        .catch((error) => this.options.log.error({ err: error }, "ssh request failed"));
+    };
+    session.on("pty", (accept, _reject, info) => {
+      state.pty = info;
+      accept?.();
+    });
+    session.on("window-change", (accept, _reject, info) => {
+      accept?.();
+      if (state.pty !== undefined) state.pty = { ...state.pty, ...info };
+      state.up?.setWindow(info.rows, info.cols, info.height, info.width);
+      state.recorder?.resize(info.cols, info.rows);
+    });
+    session.on("signal", (accept, _reject, info) => {
+      accept?.();
+      try {
+        state.up?.signal(info.name);
+      } catch {
+        // A signal name SSH does not define: nothing to pass on.
+      }
+    });
+    session.on("env", (accept, reject, info) =>
+      later(() => this.decideEnv(state, info.key, info.val, accept, reject)),
+    );
+    session.on("auth-agent", (_accept, reject) =>
+      later(() => this.refuseUnsupported("ssh:agent_forward", "", "agent forwarding", reject)),
+    );
+    session.on("exec", (accept, _reject, info) =>
+      later(() => this.runChannel(accept, state, number, "ssh:exec", info.command, "exec")),
+    );
+    session.on("shell", (accept) =>
+      later(() => this.runChannel(accept, state, number, "ssh:shell", "", "shell")),
+    );
+    session.on("subsystem", (accept, _reject, info) =>
+      later(() =>
+        this.runChannel(
+          accept,
+          state,
+          number,
+          info.name === "sftp" ? "ssh:sftp" : "ssh:subsystem",
+          info.name,
+          "subsystem",
+        ),
+      ),
+    );
+  }
+
+  private admit(operation: Operation, onHeld?: (verdict: Verdict) => void): Promise<Admission> {
+    const context = {
+      clientAddress: this.options.clientAddress,
+      connectionLabels: this.options.connectionLabels,
+    };
+    return new Promise((resolve) => this.options.pipeline.admit(operation, context, resolve, onHeld));
+  }
+
+  private operation(verb: SshVerb, text: string, mode: string): Operation {
+    return sshOperation(
+      {
+        sessionId: this.options.sessionId,
+        connection: this.options.connection,
+        identity: this.options.identity,
+      },
+      verb,
+      text,
+      mode,
+    );
+  }
+
+  private async decideEnv(
+    state: ChannelState,
+    name: string,
+    value: string,
+    accept: (() => void) | undefined,
+    reject: (() => void) | undefined,
+  ): Promise<void> {
+    const admission = await this.admit(this.operation("ssh:env", `${name}=${value}`.slice(0, 4096), "env"));
+    if (!admission.allowed) return reject?.();
+    state.env[name] = value;
+    accept?.();
+  }
+
+  /** Agent and remote forwarding are judged by policy but never carried: the target would get a key or a port Latch cannot see. */
+  private async refuseUnsupported(
+    verb: SshVerb,
+    text: string,
+    what: string,
+    reject: (() => void) | undefined,
+  ): Promise<void> {
+    const operation = this.operation(verb, text, what.replace(/ /g, "_"));
+    const admission = await this.admit(operation);
+    reject?.();
+    if (admission.allowed) {
+      const error = new LatchError("feature_refused", {
+        feature: what,
+        why: "Latch does not carry it to the target",
+      });
+      this.options.pipeline.complete(operation, {
+        durationMs: 0,
+        rows: 0,
+        commandTags: [],
+        error: { code: error.code, message: error.message },
+      });
+    }
+  }
+
+  private async runChannel(
+    accept: () => ServerChannel | undefined,
+    state: ChannelState,
+    number: number,
+    verb: SshVerb,
+    text: string,
+    mode: string,
+  ): Promise<void> {
+    const front = accept();
+    if (front === undefined) return;
+    this.fronts.add(front);
+    front.on("close", () => this.fronts.delete(front));
+    const newline = state.pty === undefined ? "\n" : "\r\n";
+    const operation = this.operation(verb, text, mode);
+    const started = performance.now();
+    let recorder: AsciicastRecorder | undefined;
+    let up: ClientChannel | undefined;
+    const failClosed = (error: unknown) => {
+      this.options.log.error({ err: error, operationId: operation.id }, "recording failed; channel stopped");
+      front.stderr.write(`latch: ${new LatchError("audit_unavailable").message}${newline}`);
+      if (up !== undefined) hangUp(up);
+      front.close();
+    };
+    const record = (write: () => void) => {
+      try {
+        write();
+      } catch (error) {
+        failClosed(error);
+      }
+    };
+    const tapped = (write: () => void) => {
+      record(write);
+      return recorder?.backlog();
+    };
+    const say = (line: string) => {
+      const text = `latch: ${line}${newline}`;
+      front.stderr.write(text);
+      if (recorder !== undefined) record(() => recorder?.output(Buffer.from(text), "stderr"));
+    };
+    const finish = (status: number, result: Omit<OperationResult, "durationMs" | "rows" | "commandTags">) => {
+      front.exit(status);
+      front.end();
+      if (recorder !== undefined) record(() => recorder?.close());
+      this.options.pipeline.complete(operation, {
+        durationMs: performance.now() - started,
+        rows: 0,
+        commandTags: [`exit ${status}`],
+        ...result,
+      });
+    };
+
+    if (verb === "ssh:exec" || verb === "ssh:shell") {
+      try {
+        recorder = new AsciicastRecorder({
+          recording: number,
+          header: {
+            width: state.pty?.cols ?? 80,
+            height: state.pty?.rows ?? 24,
+            ...(verb === "ssh:exec" ? { command: text } : {}),
+            ...(state.pty === undefined ? {} : { env: { TERM: state.pty.term } }),
+          },
+          write: this.options.recordChunk,
+          onFailure: failClosed,
+          ...(this.options.maskOutput === undefined ? {} : { maskOutput: this.options.maskOutput }),
+        });
+        state.recorder = recorder;
+        await recorder.ready;
+      } catch (error) {
+        // No recording, no command.
+        this.options.log.error({ err: error }, "recording could not start");
+        front.stderr.write(`latch: ${new LatchError("audit_unavailable").message}${newline}`);
+        front.exit(DENIED_EXIT_STATUS);
+        front.end();
+        return;
+      }
+    }
+    if (Buffer.byteLength(text) > MAX_COMMAND_BYTES) {
+      const error = new LatchError("message_too_large", {
+        size: Buffer.byteLength(text),
+        limit: MAX_COMMAND_BYTES,
+      });
+      this.options.pipeline.recordRefusal(operation, error);
+      say(error.message);
+      return finish(DENIED_EXIT_STATUS, { error: { code: error.code, message: error.message } });
+    }
+
+    const admission = await this.admit(operation, (verdict) =>
+      say(`waiting for approval by group "${verdict.approval?.group ?? "?"}" (request ${operation.id}) ...`),
+    );
+    if (!this.fronts.has(front)) {
+      recorder?.close();
+      if (admission.allowed) {
+        this.options.pipeline.complete(operation, {
+          durationMs: performance.now() - started,
+          rows: 0,
+          commandTags: [],
+          error: { code: "client_disconnected", message: "the client left before the command started" },
+        });
+      }
+      return;
+    }
+    if (!admission.allowed) {
+      say(admission.error.message);
+      return finish(DENIED_EXIT_STATUS, {});
+    }
+
+    try {
+      up = await openUpstreamChannel(await this.options.upstream(), verb, text, state);
+    } catch (error) {
+      const latchError =
+        error instanceof LatchError
+          ? error
+          : new LatchError("upstream_unavailable", {
+              name: this.options.connection,
+              reason: (error as Error).message ?? "channel refused",
+            });
+      say(latchError.message);
+      return finish(UPSTREAM_FAILED_EXIT_STATUS, {
+        error: { code: latchError.code, message: latchError.message },
+      });
+    }
+    const upChannel = up;
+    state.up = upChannel;
+    this.ups.add(upChannel);
+    upChannel.on("close", () => this.ups.delete(upChannel));
+    const outcome = await relayChannel(front, upChannel, {
+      output: (chunk, stream) =>
+        recorder === undefined ? undefined : tapped(() => recorder?.output(chunk, stream)),
+      input: (chunk) => (recorder === undefined ? undefined : tapped(() => recorder?.input(chunk))),
+    });
+    if (recorder !== undefined) record(() => recorder?.close());
+    this.options.pipeline.complete(operation, {
+      durationMs: performance.now() - started,
+      rows: 0,
+      commandTags: [tagOf(outcome)],
+      ...(outcome.clientGone
+        ? {
+            error: {
+              code: "client_disconnected",
+              message: "the client disconnected; the remote process was sent TERM",
+            },
+          }
+        : {}),
+    });
+  }
+
+  private async onDirectTcpip(
+    accept: () => ServerChannel | undefined,
+    reject: () => void,
+    destination: string,
+    info: { srcIP: string; srcPort: number; destIP: string; destPort: number },
+  ): Promise<void> {
+    const operation = this.operation("ssh:port_forward", destination, "direct-tcpip");
+    const started = performance.now();
+    const admission = await this.admit(operation);
+    if (!admission.allowed || this.closed) return reject();
+    let target: Client;
+    try {
+      target = await this.options.upstream();
+    } catch {
+      return reject();
+    }
+    target.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (error, up) => {
+      const done = (result: Partial<OperationResult>) =>
+        this.options.pipeline.complete(operation, {
+          durationMs: performance.now() - started,
+          rows: 0,
+          commandTags: ["forward"],
+          ...result,
+        });
+      if (error !== undefined && error !== null) {
+        reject();
+        return done({
+          error: {
+            code: "upstream_unavailable",
+            message: `the target refused the forward: ${error.message}`,
+          },
+        });
+      }
+      const front = accept();
+      if (front === undefined) return up.close();
+      this.ups.add(up);
+      front.pipe(up).pipe(front);
+      front.on("close", () => up.close());
+      up.on("close", () => {
+        this.ups.delete(up);
+        front.close();
+        done({});
+      });
+    });
+  }
+}
+
+function openUpstreamChannel(
+  client: Client,
+  verb: SshVerb,
+  text: string,
+  state: ChannelState,
+): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | undefined, channel: ClientChannel) =>
+      error ? reject(error) : resolve(channel);
+    const pty =
+      state.pty === undefined
+        ? undefined
+        : {
+            rows: state.pty.rows,
+            cols: state.pty.cols,
+            height: state.pty.height,
+            width: state.pty.width,
+            term: state.pty.term,
+          };
+    if (verb === "ssh:exec")
+      client.exec(text, { env: state.env, ...(pty === undefined ? {} : { pty }) }, done);
+    else if (verb === "ssh:shell") client.shell(pty ?? false, { env: state.env }, done);
+    else client.subsys(text, done);
+  });
+}
+
+function tagOf(outcome: RelayOutcome): string {
+  if (outcome.code !== undefined) return `exit ${outcome.code}`;
+  if (outcome.signal !== undefined) return `signal ${outcome.signal}`;
+  return "closed";
+}

@@ -1,0 +1,89 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { ChainHead } from "../audit/verify-chain.js";
+import { LatchError } from "../errors.js";
+import type { HashedEvent } from "./sqlite-store.js";
+
+/** The SQLite index of the audit log, written by a worker thread. */
+export interface AuditIndexer {
+  /** The index's chain head when it was opened. */
+  readonly openedAt: ChainHead;
+  index(events: readonly HashedEvent[]): Promise<void>;
+  /** Rejects if the store cannot be written (for /healthz). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly message?: string;
+  readonly head?: ChainHead;
+}
+
+/**
+ * Starts the audit index thread over the SQLite file. Resolves once the store is open (writer lock taken,
+ * chain head checked), or rejects with the store's own error.
+ */
+export function startAuditIndexer(file: string): Promise<AuditIndexer> {
+  const compiled = new URL("./audit-writer-worker.js", import.meta.url);
+  // Under the test runner the sources are TypeScript: the worker registers tsx before loading its entry.
+  const worker = existsSync(fileURLToPath(compiled))
+    ? new Worker(compiled, { workerData: { file } })
+    : new Worker(
+        `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./audit-writer-worker.ts", import.meta.url).href)}); });`,
+        { eval: true, workerData: { file } },
+      );
+  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  let dead: Error | undefined;
+
+  const failAll = (error: Error) => {
+    dead ??= error;
+    for (const waiter of pending.values()) waiter.reject(dead);
+    pending.clear();
+  };
+  const send = (message: Record<string, unknown>): Promise<void> => {
+    if (dead !== undefined) return Promise.reject(dead);
+    const id = nextId++;
+    return new Promise<void>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...message, id });
+    });
+  };
+
+  return new Promise((resolveStart, rejectStart) => {
+    worker.on("message", (reply: Reply) => {
+      if (reply.id === 0) {
+        if (reply.ok) resolveStart({ ...writer, openedAt: reply.head! });
+        else {
+          void worker.terminate();
+          rejectStart(
+            new LatchError("config_invalid", { detail: reply.message ?? "cannot open the audit store" }),
+          );
+        }
+        return;
+      }
+      const waiter = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (reply.ok) waiter?.resolve();
+      else waiter?.reject(new LatchError("audit_unavailable", {}, { cause: new Error(reply.message) }));
+    });
+    worker.on("error", (error) => {
+      failAll(new LatchError("audit_unavailable", {}, { cause: error }));
+      rejectStart(error);
+    });
+    worker.on("exit", (code) =>
+      failAll(new LatchError("audit_unavailable", {}, { cause: new Error(`audit writer exited (${code})`) })),
+    );
+    const writer: Omit<AuditIndexer, "openedAt"> = {
+      index: (events) => (events.length === 0 ? Promise.resolve() : send({ op: "index", events })),
+      check: () => send({ op: "check" }),
+      async close() {
+        if (dead === undefined) await send({ op: "close" }).catch(() => undefined);
+        await worker.terminate();
+      },
+    };
+  });
+}
