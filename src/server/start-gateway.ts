@@ -11,6 +11,7 @@ import type { PolicyEngine } from "../policy/policy-engine.js";
 import { CancelRegistry } from "../protocols/postgres/cancel-registry.js";
 import type { PgSession } from "../protocols/postgres/pg-session.js";
 import { handlePostgresClient } from "../protocols/postgres/postgres-front.js";
+import { startSshListener } from "../protocols/ssh/ssh-front.js";
 import { createStatementClassifier, loadSqlParser } from "../sql/postgres/create-classifier.js";
 import { openGatewayAuditLog } from "../store/gateway-audit-log.js";
 import type { AuditReader } from "../store/store.js";
@@ -22,6 +23,7 @@ import { loadTlsMaterial } from "./tls-material.js";
 export interface RunningGateway {
   readonly postgresAddress: { host: string; port: number };
   readonly adminAddress: { host: string; port: number };
+  readonly sshAddress: { host: string; port: number } | undefined;
   /** Read side of the audit log (the write side is the pipeline's). */
   readonly audit: AuditReader;
   /** Resolves once every event recorded so far is durable. */
@@ -89,6 +91,12 @@ export async function startGateway(
     });
     pgServer.maxConnections = config.limits.max_connections;
     const postgresAddress = await listen(pgServer, config.listen.postgres, "postgres");
+    // SSH shares identity, policy, approvals and the audit log; it starts only when listen.ssh is set.
+    const sshLive = new Map<string, { terminate(error: LatchError, reason?: string): void }>();
+    const ssh =
+      config.listen.ssh === undefined
+        ? undefined
+        : await startSshListener({ config, verifier, pipeline, metrics, log, live: sshLive });
     const admin = await startAdminServer({
       config,
       audit: reader,
@@ -113,6 +121,7 @@ export async function startGateway(
       {
         postgres: `${postgresAddress.host}:${postgresAddress.port}`,
         admin: `${admin.address.host}:${admin.address.port}`,
+        ...(ssh === undefined ? {} : { ssh: `${ssh.address.host}:${ssh.address.port}`, sshHostKey: ssh.hostKey.fingerprint }),
         policies: policy.policyCount,
         connections: Object.keys(config.connections),
       },
@@ -120,6 +129,7 @@ export async function startGateway(
     );
     return {
       postgresAddress,
+      sshAddress: ssh?.address,
       adminAddress: admin.address,
       audit: reader,
       flushAudit: () => pipeline.flush(),
@@ -131,6 +141,8 @@ export async function startGateway(
       async stop() {
         pgServer.close();
         for (const session of live.values()) session.terminate(new LatchError("gateway_shutting_down"));
+        for (const session of sshLive.values()) session.terminate(new LatchError("gateway_shutting_down"));
+        await ssh?.close();
         await admin.close();
         await approval.close(); // approvals (issue 3): after the sessions, so held requests end as abandoned
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { AuditEvent, SessionSummary } from "../../store/store.js";
 import { type AdminClientOptions, adminGet, printTable, withAdminOptions } from "../admin-client.js";
+import { registerPlayCommand } from "./play.js";
 
 type ListOptions = AdminClientOptions & {
   json?: boolean;
