@@ -39,6 +39,13 @@ export function qualifyColumn(name: string): string {
   return parts.join(".").toLowerCase();
 }
 
+/** The names DESIGN.md and older configs use, mapped onto the built-in detectors. */
+const DETECTOR_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  credit_card: ["card"],
+  us_ssn: ["ssn"],
+  api_key: ["aws_access_key", "github_token", "slack_token", "stripe_key", "jwt", "private_key"],
+};
+
 export function compileMaskingProfiles(
   names: readonly string[],
   profiles: Readonly<Record<string, MaskingProfileConfig>>,
@@ -58,7 +65,8 @@ export function compileMaskingProfiles(
     const strategyFor = strategyFactory(name, profile, resolve);
     for (const entry of profile.detectors) {
       const spec = typeof entry === "string" ? { name: entry } : entry;
-      const detectorNames = spec.name === "all" ? BUILTIN_DETECTOR_NAMES : [spec.name];
+      const detectorNames =
+        spec.name === "all" ? BUILTIN_DETECTOR_NAMES : (DETECTOR_ALIASES[spec.name] ?? [spec.name]);
       for (const detectorName of detectorNames) {
         const detector = Object.hasOwn(BUILTIN_DETECTORS, detectorName)
           ? BUILTIN_DETECTORS[detectorName]

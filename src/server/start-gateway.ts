@@ -9,6 +9,7 @@ import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import { CancelRegistry } from "../protocols/postgres/cancel-registry.js";
+import { type ConnectionMasking, createConnectionMasking } from "../protocols/postgres/connection-masking.js";
 import type { PgSession } from "../protocols/postgres/pg-session.js";
 import { handlePostgresClient } from "../protocols/postgres/postgres-front.js";
 import { startSshListener } from "../protocols/ssh/ssh-front.js";
@@ -47,6 +48,7 @@ export async function startGateway(
   const { log: auditLog, reader } = await openGatewayAuditLog(config);
   // ---- approvals (issue 3): declared here so every exit path closes them ----
   let approvals: GatewayApprovals | undefined;
+  const masking = new Map<string, ConnectionMasking>();
   // ---- end approvals ----
   try {
     const tlsMaterial = await loadTlsMaterial(config);
@@ -72,6 +74,12 @@ export async function startGateway(
       () => approval.pipeline,
     );
     const live = new Map<string, PgSession>();
+    // Built at start-up so an unknown masking profile or bad detector stops the gateway with a clear error.
+    for (const [name, connection] of Object.entries(config.connections)) {
+      if (connection.type === "postgres" && connection.masking.length > 0) {
+        masking.set(name, createConnectionMasking(name, connection, config, log));
+      }
+    }
     const cancels = new CancelRegistry();
     const deps = {
       config,
@@ -83,6 +91,7 @@ export async function startGateway(
       log,
       cancels,
       live,
+      masking,
     };
 
     const pgServer = net.createServer({ noDelay: true }, (socket) => {
@@ -121,7 +130,9 @@ export async function startGateway(
       {
         postgres: `${postgresAddress.host}:${postgresAddress.port}`,
         admin: `${admin.address.host}:${admin.address.port}`,
-        ...(ssh === undefined ? {} : { ssh: `${ssh.address.host}:${ssh.address.port}`, sshHostKey: ssh.hostKey.fingerprint }),
+        ...(ssh === undefined
+          ? {}
+          : { ssh: `${ssh.address.host}:${ssh.address.port}`, sshHostKey: ssh.hostKey.fingerprint }),
         policies: policy.policyCount,
         connections: Object.keys(config.connections),
       },
@@ -149,6 +160,7 @@ export async function startGateway(
         await pipeline.flush();
         reader.close();
         await auditLog.close();
+        await Promise.all([...masking.values()].map((m) => m.close()));
       },
     };
   } catch (error) {

@@ -1,7 +1,7 @@
 import { Client } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../ssh/ssh-test-gateway.js";
-import { startPgCluster, type PgCluster } from "../support/pg-cluster.js";
+import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 import { SSHD_USER, startSshd, type TestSshd } from "../support/sshd.js";
 import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
 
@@ -47,7 +47,14 @@ function connect(port: number, token: string): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.once("ready", () => resolve(client)).once("error", reject);
-    client.connect({ host: "127.0.0.1", port, username: "web-1", password: token, hostVerifier: () => true, readyTimeout: 10_000 });
+    client.connect({
+      host: "127.0.0.1",
+      port,
+      username: "web-1",
+      password: token,
+      hostVerifier: () => true,
+      readyTimeout: 10_000,
+    });
   });
 }
 

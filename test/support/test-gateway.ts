@@ -47,7 +47,12 @@ forbid(principal, action, resource == Table::"app/public.secrets");
 /** Starts an in-process gateway in front of `cluster` with one connection named "app" and the dev issuer. */
 export async function startTestGateway(
   cluster: PgCluster,
-  options: { policy?: string; overrides?: Record<string, unknown>; passwordEnv?: string } = {},
+  options: {
+    policy?: string;
+    overrides?: Record<string, unknown>;
+    passwordEnv?: string;
+    masking?: string[];
+  } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "latch-test-"));
   const policies = path.join(dataDir, "policies");
@@ -67,6 +72,7 @@ export async function startTestGateway(
         upstream: `postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/${cluster.appDatabase}`,
         password: { env: passwordEnv },
         labels: { env: "test" },
+        masking: options.masking ?? [],
       },
     },
     ...options.overrides,

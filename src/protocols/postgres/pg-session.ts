@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
+import type { ResultMasker } from "../../masking/result-masker.js";
 import type { Operation } from "../../pipeline/operation.js";
 import type { ApprovalHold, OperationPipeline } from "../../pipeline/operation-pipeline.js";
 import type { StatementClassifier } from "../../sql/classification.js";
@@ -30,6 +31,8 @@ export interface PgSessionOptions {
   /** Value shown to the client instead of the upstream's session_authorization (the upstream user). */
   readonly visibleUser: string;
   readonly initialStatus: TransactionStatus;
+  /** Masks results on the way to the client; absent when the connection masks nothing. */
+  readonly masker?: ResultMasker;
   readonly onClose: (reason: string) => void;
 }
 
@@ -82,6 +85,9 @@ export class PgSession {
   private discardUntilSync = false;
   private closed = false;
   private awaitingAdmission = false;
+  private awaitingCatalog = false;
+  /** A server frame waiting for its catalog lookup (copied: the reader's buffer moves on). */
+  private heldServerFrame: Frame | undefined;
   /** Aborted when the session ends: a statement held for approval is then abandoned, never run later. */
   private readonly gone = new AbortController();
 
@@ -241,7 +247,8 @@ export class PgSession {
     const last = messages[messages.length - 1]!;
     const endsWithReady = last.kind !== "Flush";
     const receivedAt = Date.now();
-    const examination = examineBatch(messages, this.registry, this.options.classifier);
+    const examination =
+      this.maskingCheck(messages) ?? examineBatch(messages, this.registry, this.options.classifier);
     if (!examination.ok) {
       this.registry.rollback();
       this.recordRefusal(examination.error, messages, receivedAt);
@@ -369,6 +376,19 @@ export class PgSession {
     else this.tracker.push({ kind: "synthetic", build });
   }
 
+  /** Masking rules that refuse a statement outright (probing predicates, derived values, COPY of masked columns). */
+  private maskingCheck(messages: readonly FrontendMessage[]): { ok: false; error: LatchError } | undefined {
+    const masker = this.options.masker;
+    if (masker === undefined) return undefined;
+    for (const message of messages) {
+      if (message.kind !== "Query" && message.kind !== "Parse") continue;
+      const check = masker.checkStatement(message.sql);
+      if (!check.ok)
+        return { ok: false, error: new LatchError("statement_denied", { reason: check.reason }) };
+    }
+    return undefined;
+  }
+
   // ---- server -> client ---------------------------------------------------------------------------------
 
   private onServerData(chunk: Buffer | undefined): void {
@@ -376,7 +396,24 @@ export class PgSession {
     const toClient: Buffer[] = [];
     try {
       if (chunk !== undefined) this.serverFrames.push(chunk);
-      for (let frame = this.serverFrames.next(); frame !== undefined; frame = this.serverFrames.next()) {
+      // Column names for masking come from the catalog: rows wait (in the reader) until they are known.
+      while (!this.awaitingCatalog) {
+        const held = this.heldServerFrame;
+        const frame = held ?? this.serverFrames.next();
+        if (frame === undefined) break;
+        this.heldServerFrame = undefined;
+        const pending = held === undefined ? this.options.masker?.prepare(frame) : undefined;
+        if (pending !== undefined) {
+          this.heldServerFrame = copyFrame(frame);
+          this.awaitingCatalog = true;
+          pending
+            .catch(() => undefined) // the masker withholds the result itself when the lookup failed
+            .finally(() => {
+              this.awaitingCatalog = false;
+              this.onServerData(undefined);
+            });
+          break;
+        }
         this.onServerFrame(frame, toClient);
         if (this.closed) return;
       }
@@ -395,13 +432,17 @@ export class PgSession {
     this.send(this.client, toClient, this.server);
   }
 
-  private onServerFrame(frame: Frame, toClient: Buffer[]): void {
+  private onServerFrame(received: Frame, toClient: Buffer[]): void {
     const head = this.tracker.head;
-    const type = frame.type;
-    if (type === B.ParameterStatus) {
-      toClient.push(this.checkParameterStatus(frame));
+    if (received.type === B.ParameterStatus) {
+      toClient.push(this.checkParameterStatus(received));
       return;
     }
+    // Everything after this point sees the masked frame: it is what the client gets and what is recorded.
+    const frame =
+      this.options.masker === undefined || head?.kind === "poison" ? received : this.mask(received);
+    if (frame === undefined) return;
+    const type = frame.type;
     if (head?.kind === "poison") {
       if (type === B.ReadyForQuery) {
         this.status = frame.body[0] === 0x45 ? "E" : frame.body[0] === 0x54 ? "T" : "I";
@@ -439,6 +480,13 @@ export class PgSession {
         return;
     }
     toClient.push(frame.raw);
+  }
+
+  private mask(frame: Frame): Frame | undefined {
+    const out = this.options.masker!.onServerFrame(frame);
+    if (out === null) return undefined;
+    if (out === frame.raw) return frame;
+    return { type: out[0]!, raw: out, body: out.subarray(5) };
   }
 
   private noteCommandComplete(entry: Extract<PendingEntry, { kind: "forwarded" }>, frame: Frame): void {
@@ -503,4 +551,9 @@ export class PgSession {
       `protocol violation: ${latchError.message}`,
     );
   }
+}
+
+function copyFrame(frame: Frame): Frame {
+  const raw = Buffer.from(frame.raw);
+  return { type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) };
 }

@@ -12,6 +12,7 @@ import type { Metrics } from "../../server/metrics.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import type { AuditEventInput } from "../../store/store.js";
 import type { CancelRegistry } from "./cancel-registry.js";
+import type { ConnectionMasking } from "./connection-masking.js";
 import { decodeStartupPhase } from "./decode-frontend.js";
 import {
   encodeAuthenticationCleartextPassword,
@@ -37,6 +38,8 @@ export interface PostgresFrontDeps {
   readonly log: Logger;
   readonly cancels: CancelRegistry;
   readonly live: Map<string, PgSession>;
+  /** Masking per connection name (connections without masking profiles are absent). */
+  readonly masking: ReadonlyMap<string, ConnectionMasking>;
 }
 
 const MAX_TOKEN_BYTES = 16 * 1024;
@@ -234,6 +237,14 @@ async function startSession(
     maxBatchBytes: deps.config.limits.max_message_bytes * 4,
     visibleUser: s.identity.subject,
     initialStatus: upstream.status,
+    masker: deps.masking.get(s.name)?.createMasker((reason) => {
+      s.log.warn({ connection: s.name, reason }, "result withheld: it could not be masked");
+      deps.pipeline.record({
+        kind: "protocol_error",
+        sessionId: s.sessionId,
+        data: { code: "masking_failed", message: `result withheld: ${reason}` },
+      });
+    }),
     onClose: (reason) => {
       clearTimeout(expiryTimer);
       if (key !== undefined) deps.cancels.unregister(key.processId);
