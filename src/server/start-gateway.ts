@@ -179,7 +179,7 @@ function listen(server: net.Server, hostPort: string, name: string): Promise<{ h
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(
         new LatchError("config_invalid", {
-          detail: `cannot listen for ${name} on ${hostPort}: ${error.code ?? error.message}${error.code === "EADDRINUSE" ? " (another process holds the port; change listen." + name + ")" : ""}`,
+          detail: `cannot listen for ${name} on ${hostPort}: ${error.code ?? error.message}${error.code === "EADDRINUSE" ? ` (another process holds the port; change listen.${name})` : ""}`,
         }),
       ),
     );

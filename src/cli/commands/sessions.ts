@@ -15,6 +15,7 @@ export function registerSessionsCommands(program: Command): void {
   const sessions = program
     .command("sessions")
     .description("list and inspect recorded sessions (via the admin API)");
+  registerPlayCommand(sessions);
   withAdminOptions(
     sessions
       .command("list")

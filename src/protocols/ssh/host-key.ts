@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { utils } from "ssh2";
+import ssh2 from "ssh2";
+
+const { utils } = ssh2;
+
 import { LatchError } from "../../errors.js";
 
 /** The gateway's own SSH identity: stable across restarts so clients can pin it in known_hosts. */

@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { type AuthContext, type Client, type Connection, Server } from "ssh2";
+import ssh2, { type AuthContext, type Client, type Connection } from "ssh2";
+
+const { Server } = ssh2;
+
 import type { LatchConfig, SshConnectionConfig } from "../../config/schema.js";
 import { LatchError } from "../../errors.js";
 import type { Identity, TokenVerifier } from "../../identity/identity.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Metrics } from "../../server/metrics.js";
-import type { AuditEventKind } from "../../store/store.js";
 import { RECORDING_EVENT_KIND, type RecordingChunk } from "./asciicast-recorder.js";
 import { loadOrCreateHostKey, type SshHostKey } from "./host-key.js";
 import type { SshAdmitter } from "./ssh-operation.js";

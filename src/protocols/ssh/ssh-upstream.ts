@@ -1,5 +1,9 @@
 import { timingSafeEqual } from "node:crypto";
-import { Client } from "ssh2";
+import ssh2, { type Client as SshClient } from "ssh2";
+
+// ssh2 is CommonJS: named imports work under bundlers but not in Node's ESM loader.
+const { Client } = ssh2;
+
 import type { SshConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
 import { LatchError } from "../../errors.js";
@@ -62,7 +66,7 @@ export function hostKeyMatches(pin: HostKeyPin, presented: Buffer): boolean {
  * names the connection and the cause but never the key. A host key that does not match the pin aborts the
  * handshake before any credential is sent.
  */
-export function connectSshUpstream(target: SshTarget, connection: SshConnectionConfig): Promise<Client> {
+export function connectSshUpstream(target: SshTarget, connection: SshConnectionConfig): Promise<SshClient> {
   const pin = parseHostKeyPin(connection.host_key, target.name);
   const privateKey = resolveSecret(connection.private_key, `connection ${target.name}`);
   return new Promise((resolve, reject) => {
