@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** prevHash of the first event in a chain. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -30,5 +30,5 @@ export function computeEventHash(fields: HashedEventFields): string {
   const input = `[${JSON.stringify(fields.prevHash)},${fields.seq},${JSON.stringify(fields.ts)},${JSON.stringify(
     fields.kind,
   )},${sessionId},${fields.dataJson}]`;
-  return createHash("sha256").update(input, "utf8").digest("hex");
+  return hash("sha256", input, "hex");
 }
