@@ -18,6 +18,9 @@ beforeAll(async () => {
     policy: `
 permit(principal in Group::"ops", action == Action::"ssh:exec", resource in Connection::"web-1")
 when { context.command like "echo *" };
+@approval("dba")
+permit(principal in Group::"ops", action == Action::"ssh:exec", resource in Connection::"web-1")
+when { context.command like "touch *" };
 permit(principal in Group::"agents", action in Action::"sql:read", resource in Connection::"app");`,
     overrides: {
       listen: { postgres: "127.0.0.1:0", admin: "127.0.0.1:0", ssh: "127.0.0.1:0" },
@@ -58,7 +61,37 @@ function connect(port: number, token: string): Promise<Client> {
   });
 }
 
+async function pendingRequestId(adminToken: string): Promise<string> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const response = await fetch(`${gw.adminUrl}/api/requests?state=pending`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    const { requests } = (await response.json()) as { requests: { id: string }[] };
+    if (requests[0] !== undefined) return requests[0].id;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("no pending request appeared");
+}
+
 describe("one gateway, two protocols", () => {
+  it("holds an SSH command that needs approval and runs it once a dba approves", async () => {
+    const client = await connect(gw.gateway.sshAddress!.port, await gw.token("deployer", ["ops"]));
+    const running = exec(client, "touch /tmp/latch-approved-$$ && echo approved-run");
+    const approver = await gw.token("dana", ["dba"]);
+    const id = await pendingRequestId(approver);
+    const answer = await fetch(`${gw.adminUrl}/api/requests/${id}/approve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${approver}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "looks fine" }),
+    });
+    expect(answer.status).toBe(200);
+    const result = await running;
+    client.end();
+    expect(result.stderr).toMatch(/waiting for approval/);
+    expect(result.stdout.trim()).toBe("approved-run");
+    expect(result.code).toBe(0);
+  });
+
   it("runs an allowed SSH command and denies another with 126, recorded in the same chain as SQL", async () => {
     const sshPort = gw.gateway.sshAddress?.port;
     expect(sshPort).toBeGreaterThan(0);
