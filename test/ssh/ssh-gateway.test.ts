@@ -242,8 +242,9 @@ describe("ssh gateway against a real sshd", () => {
     expect(gone).toBe(true);
   });
 
-  // Retried: under heavy CI load the OpenSSH client has once reported 255 instead of the relayed exit status
-  // (exit-status vs channel close ordering; tracked in the issue note). A real regression still fails 3 times.
+  // Retried: under heavy CI load the exit status of a fast command was once lost (it arrived before the relay
+  // listened; fixed by captureChannelEnd). Kept as a guard against other timing on loaded machines: a real
+  // regression still fails all three attempts.
   it("works with the real OpenSSH client (keyboard-interactive via SSH_ASKPASS, pinned gateway host key)", {
     retry: 2,
   }, async () => {

@@ -33,8 +33,9 @@ export function relayChannel(
       settled = true;
       settle(outcome);
     };
-    let exit: { code?: number; signal?: string; dump?: boolean; description?: string } = {};
-    let upClosed = false;
+    const early = captured.get(up);
+    let exit: ExitInfo = early?.exit ?? {};
+    let upClosed = early?.closed ?? false;
     let outputsEnded = 0;
     let done = false;
     const stdout = tap((chunk) => taps.output?.(chunk, "stdout"));
@@ -95,6 +96,27 @@ export function hangUp(up: ClientChannel): void {
     // Channel already closing.
   }
   up.close();
+}
+
+interface ExitInfo {
+  code?: number;
+  signal?: string;
+  dump?: boolean;
+  description?: string;
+}
+
+const captured = new WeakMap<ClientChannel, { exit: ExitInfo | undefined; closed: boolean }>();
+
+/** Starts listening for the channel's exit status and close as soon as it exists (see relayChannel). */
+export function captureChannelEnd(up: ClientChannel): void {
+  const state: { exit: ExitInfo | undefined; closed: boolean } = { exit: undefined, closed: false };
+  captured.set(up, state);
+  up.on("exit", (code: number | null, signal?: string, dump?: boolean, description?: string) => {
+    state.exit = code !== null && code !== undefined ? { code } : { signal, dump, description };
+  });
+  up.once("close", () => {
+    state.closed = true;
+  });
 }
 
 function tap(onChunk: (chunk: Buffer) => Promise<void> | undefined): Transform {

@@ -5,7 +5,7 @@ import type { Identity } from "../../identity/identity.js";
 import type { Operation, Verdict } from "../../pipeline/operation.js";
 import type { Admission, OperationResult } from "../../pipeline/operation-pipeline.js";
 import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
-import { hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
+import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
 import { MAX_COMMAND_BYTES, type SshAdmitter, type SshVerb, sshOperation } from "./ssh-operation.js";
 
 export interface SshSessionOptions {
@@ -400,8 +400,13 @@ function openUpstreamChannel(
   state: ChannelState,
 ): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
-    const done = (error: Error | undefined, channel: ClientChannel) =>
-      error ? reject(error) : resolve(channel);
+    const done = (error: Error | undefined, channel: ClientChannel) => {
+      if (error) return reject(error);
+      // A fast command's exit status can arrive in the same read as the channel's opening, before the relay
+      // is attached after the await below: capture it now.
+      captureChannelEnd(channel);
+      resolve(channel);
+    };
     const pty =
       state.pty === undefined
         ? undefined
