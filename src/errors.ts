@@ -34,6 +34,11 @@ export const ERRORS = {
     sqlstate: "57P01",
     message: "the token this session was opened with has expired: reconnect with a fresh token",
   },
+  principal_blocked: {
+    class: "identity",
+    sqlstate: "28000",
+    message: "principal is blocked on this gateway: ask an administrator (latch principals unblock)",
+  },
   // connection selection and protocol
   connection_unknown: {
     class: "protocol",

@@ -8,6 +8,7 @@ import type { Metrics } from "../server/metrics.js";
 import { AUDIT_EVENT_KINDS, type AuditReader } from "../store/store.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { CONSOLE_CSP, consolePage } from "./console-page.js";
+import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
 
 export interface AdminServerDeps {
   readonly config: LatchConfig;
@@ -20,6 +21,8 @@ export interface AdminServerDeps {
   readonly policyCount: () => number;
   /** /api/requests and /api/grants; absent: those routes are not served. */
   readonly approvals?: Pick<ApprovalRoutesDeps, "service" | "judgeUpfront">;
+  /** Session kill and principal blocking (issue 5); absent: those routes are not served. */
+  readonly sessionControl?: Omit<SessionRoutesDeps, "authenticate">;
 }
 
 const sessionQuery = z.strictObject({
@@ -154,6 +157,8 @@ export async function startAdminServer(deps: AdminServerDeps) {
       adminGroups: deps.config.identity.admin_groups,
     });
   }
+
+  if (deps.sessionControl !== undefined) registerSessionRoutes(app, { ...deps.sessionControl, authenticate });
 
   app.setErrorHandler(async (error, _request, reply) => {
     deps.log.error({ err: error }, "admin API error");

@@ -6,6 +6,7 @@ import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerGrantsCommands } from "./commands/grants.js";
 import { registerPolicyCommands } from "./commands/policy.js";
+import { registerPrincipalsCommands } from "./commands/principals.js";
 import { registerRequestsCommands } from "./commands/requests.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerSessionsCommands } from "./commands/sessions.js";
@@ -26,6 +27,7 @@ registerAuditCommands(program);
 registerSessionsCommands(program);
 registerRequestsCommands(program);
 registerGrantsCommands(program);
+registerPrincipalsCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = isLatchError(error)

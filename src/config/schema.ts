@@ -87,6 +87,25 @@ export const postgresConnectionSchema = z.strictObject({
     .default({})
     .describe("free-form labels visible to policy, e.g. env: prod"),
   connect_timeout: duration.default("10s"),
+  // ---- ephemeral users and session lifetime (issue 5) ----
+  ephemeral: z
+    .strictObject({
+      admin_user: z
+        .string()
+        .min(1)
+        .describe("upstream role with CREATEROLE that creates the per-session roles"),
+      admin_password: secretRefSchema,
+      grant_roles: z
+        .array(z.string().min(1).max(63))
+        .default([])
+        .describe("database roles each per-session role is made a member of"),
+      ttl: duration.default("1h").describe("VALID UNTIL backstop on each per-session role"),
+    })
+    .optional()
+    .describe("connect upstream as a fresh login role per session, dropped when the session ends"),
+  max_session: duration.optional().describe("longest a session may stay open, e.g. 8h"),
+  idle_timeout: duration.optional().describe("ends a session with no traffic for this long, e.g. 15m"),
+  // ---- end issue 5 ----
 });
 
 export const sshConnectionSchema = z.strictObject({

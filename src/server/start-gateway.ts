@@ -2,6 +2,8 @@ import net from "node:net";
 import type { Logger } from "pino";
 import { startAdminServer } from "../admin/admin-server.js";
 import type { LoadedConfig } from "../config/load-config.js";
+import { loadOrCreateGatewayId } from "../credentials/gateway-id.js";
+import { PostgresEphemeralRoles } from "../credentials/postgres-ephemeral.js";
 import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
@@ -15,6 +17,11 @@ import { handlePostgresClient } from "../protocols/postgres/postgres-front.js";
 import { startSshListener } from "../protocols/ssh/ssh-front.js";
 import { createStatementClassifier, loadSqlParser } from "../sql/postgres/create-classifier.js";
 import { openGatewayAuditLog } from "../store/gateway-audit-log.js";
+import { sqliteStorePath } from "../store/open-store.js";
+import {
+  createSqlitePrincipalBlockStore,
+  type PrincipalBlockStore,
+} from "../store/sqlite-principal-blocks.js";
 import type { AuditReader } from "../store/store.js";
 import { createLogger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
@@ -50,6 +57,11 @@ export async function startGateway(
   let approvals: GatewayApprovals | undefined;
   const masking = new Map<string, ConnectionMasking>();
   // ---- end approvals ----
+  // ---- ephemeral users and blocking (issue 5) ----
+  const ephemeral = new Map<string, PostgresEphemeralRoles>();
+  let blocks: PrincipalBlockStore | undefined;
+  let reaper: NodeJS.Timeout | undefined;
+  // ---- end issue 5 ----
   try {
     const tlsMaterial = await loadTlsMaterial(config);
     const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
@@ -80,6 +92,39 @@ export async function startGateway(
         masking.set(name, createConnectionMasking(name, connection, config, log));
       }
     }
+    // ---- ephemeral users (issue 5): one admin pool per connection; leftovers reaped now and every minute ----
+    blocks = createSqlitePrincipalBlockStore(sqliteStorePath(config));
+    const gatewayId = loadOrCreateGatewayId(config.data_dir);
+    for (const [name, connection] of Object.entries(config.connections)) {
+      if (connection.type !== "postgres" || connection.ephemeral === undefined) continue;
+      ephemeral.set(
+        name,
+        new PostgresEphemeralRoles({
+          connectionName: name,
+          connection,
+          settings: connection.ephemeral,
+          gatewayId,
+          record: (event) => pipeline.record(event),
+          log,
+        }),
+      );
+    }
+    const reapAll = () =>
+      Promise.all(
+        [...ephemeral].map(([name, roles]) =>
+          roles.reap().then(
+            (count) => count > 0 && log.info({ connection: name, count }, "reaped leftover ephemeral roles"),
+            (error: Error) =>
+              log.warn({ connection: name, err: error.message }, "ephemeral role reaper failed"),
+          ),
+        ),
+      );
+    if (ephemeral.size > 0) {
+      await reapAll();
+      reaper = setInterval(() => void reapAll(), 60_000);
+      reaper.unref();
+    }
+    // ---- end ephemeral users ----
     const cancels = new CancelRegistry();
     const deps = {
       config,
@@ -92,6 +137,8 @@ export async function startGateway(
       cancels,
       live,
       masking,
+      ephemeral,
+      blocks,
     };
 
     const pgServer = net.createServer({ noDelay: true }, (socket) => {
@@ -116,6 +163,7 @@ export async function startGateway(
       live,
       policyCount: () => policy.policyCount,
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront }, // approvals (issue 3)
+      sessionControl: { live, blocks, record: (event) => pipeline.recordDurably(event) }, // issue 5
     });
     await pipeline.recordDurably({
       kind: "gateway_start",
@@ -156,6 +204,10 @@ export async function startGateway(
         await ssh?.close();
         await admin.close();
         await approval.close(); // approvals (issue 3): after the sessions, so held requests end as abandoned
+        // issue 5: the sessions' roles are dropped before the admin pools close
+        clearInterval(reaper);
+        await Promise.all([...ephemeral.values()].map((roles) => roles.close()));
+        blocks?.close();
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
         await pipeline.flush();
         reader.close();
@@ -165,6 +217,9 @@ export async function startGateway(
     };
   } catch (error) {
     await approvals?.close(); // approvals (issue 3)
+    clearInterval(reaper); // issue 5
+    await Promise.allSettled([...ephemeral.values()].map((roles) => roles.close()));
+    blocks?.close();
     reader.close();
     await auditLog.close();
     throw error;

@@ -118,6 +118,15 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX approval_grants_by_principal ON approval_grants (principal, connection, expires_at);
   `,
+  // 3: principals blocked by an administrator (issue 5): refused at login, live sessions ended.
+  `
+  CREATE TABLE principal_blocks (
+    principal  TEXT    PRIMARY KEY,
+    blocked_by TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    blocked_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

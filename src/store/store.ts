@@ -20,6 +20,11 @@ export const AUDIT_EVENT_KINDS = [
   "grant_created",
   "grant_revoked",
   "session_recording", // asciicast v2 chunks of an SSH session
+  "ephemeral_role_created", // a per-session upstream role was created (issue 5)
+  "ephemeral_role_dropped", // it was dropped, or disabled (NOLOGIN + revoke) when objects depend on it
+  "session_killed", // an administrator ended a live session
+  "principal_blocked",
+  "principal_unblocked",
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

@@ -121,29 +121,26 @@ describe("hold mode", () => {
 
   it("fails closed when the store goes away while a statement is held", async () => {
     const service = harness.service();
-    const outcome = hold(service);
+    // A 10-minute hold: resolving at all (within the test's timeout) shows it failed closed at once.
+    const outcome = hold(service, { timeoutMs: 600_000 });
     const id = onlyPending(service);
-    const started = Date.now();
     rmSync(harness.file);
     expect(errorCode(() => service.approve(id, alice, {}))).toBe("store_unavailable");
     const result = await outcome;
     expect(result.decision).toBe("denied");
     expect(result.decision === "denied" && result.reason).toMatch(/audit log unavailable/);
-    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it("fails closed at once when only the approval store fails while a statement is held", async () => {
     const store = harness.openStore();
     const service = harness.service({}, store);
-    const started = Date.now();
-    const outcome = hold(service, { timeoutMs: 5_000 });
+    const outcome = hold(service, { timeoutMs: 600_000 });
     const id = onlyPending(service);
     store.close();
     expect(errorCode(() => service.approve(id, alice, {}))).toBe("store_unavailable");
     const result = await outcome;
     expect(result.decision).toBe("denied");
     expect(result.decision === "denied" && result.reason).toMatch(/approval store unavailable/);
-    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it("refuses at once when the request cannot be stored", async () => {

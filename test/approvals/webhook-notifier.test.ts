@@ -66,7 +66,6 @@ describe("webhook notifications", () => {
     const service = harness.service();
     service.subscribe((update) => notifier.notify(update));
 
-    const started = performance.now();
     void service.requestApproval({
       operation: operation(),
       verdict: approvalVerdict(),
@@ -74,7 +73,8 @@ describe("webhook notifications", () => {
       timeoutMs: 5_000,
       signal: new AbortController().signal,
     });
-    expect(performance.now() - started).toBeLessThan(50);
+    // Deliveries are asynchronous: the caller got control back before the receiver saw anything.
+    expect(target.received).toHaveLength(0);
     const id = onlyPending(service);
     await notifier.idle();
 

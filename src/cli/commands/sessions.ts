@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { AuditEvent, SessionSummary } from "../../store/store.js";
 import { type AdminClientOptions, adminGet, printTable, withAdminOptions } from "../admin-client.js";
 import { registerPlayCommand } from "./play.js";
+import { adminSend } from "./requests.js";
 
 type ListOptions = AdminClientOptions & {
   json?: boolean;
@@ -47,6 +48,22 @@ export function registerSessionsCommands(program: Command): void {
         s.endedAt === null ? "active" : `ended: ${s.endReason ?? ""}`,
       ]),
     );
+  });
+  withAdminOptions(
+    sessions
+      .command("kill")
+      .description(
+        "end a live session at once: the client gets an error, its backend and ephemeral role are gone",
+      )
+      .argument("<id>", "session id"),
+  ).action(async (id: string, options: AdminClientOptions & { json?: boolean }) => {
+    const result = await adminSend<{ killed: string }>(
+      options,
+      "DELETE",
+      `/api/sessions/${encodeURIComponent(id)}`,
+    );
+    if (options.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(`session ${result.killed} terminated\n`);
   });
   withAdminOptions(
     sessions

@@ -101,6 +101,14 @@ export class PgSession {
     this.status = options.initialStatus;
   }
 
+  /** performance.now() of the last byte in either direction: what the idle timeout measures. */
+  lastActivityAt = performance.now();
+
+  /** The principal this session serves (kill by subject, principal blocking). */
+  get subject(): string {
+    return this.options.identity.subject;
+  }
+
   start(): void {
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
     this.server.on("data", (chunk: Buffer) => this.onServerData(chunk));
@@ -153,6 +161,7 @@ export class PgSession {
 
   private onClientData(chunk: Buffer | undefined): void {
     if (this.closed) return;
+    if (chunk !== undefined) this.lastActivityAt = performance.now();
     const toServer: Buffer[] = [];
     const toClient: Buffer[] = [];
     try {
@@ -393,6 +402,7 @@ export class PgSession {
 
   private onServerData(chunk: Buffer | undefined): void {
     if (this.closed) return;
+    if (chunk !== undefined) this.lastActivityAt = performance.now();
     const toClient: Buffer[] = [];
     try {
       if (chunk !== undefined) this.serverFrames.push(chunk);

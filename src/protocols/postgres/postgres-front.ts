@@ -4,12 +4,14 @@ import tls from "node:tls";
 import type { Logger } from "pino";
 import type { LatchConfig, PostgresConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
+import type { PostgresEphemeralRoles } from "../../credentials/postgres-ephemeral.js";
 import { LatchError } from "../../errors.js";
 import type { Identity, TokenVerifier } from "../../identity/identity.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { OperationPipeline } from "../../pipeline/operation-pipeline.js";
 import type { Metrics } from "../../server/metrics.js";
 import type { StatementClassifier } from "../../sql/classification.js";
+import type { PrincipalBlockStore } from "../../store/sqlite-principal-blocks.js";
 import type { AuditEventInput } from "../../store/store.js";
 import type { CancelRegistry } from "./cancel-registry.js";
 import type { ConnectionMasking } from "./connection-masking.js";
@@ -25,6 +27,7 @@ import {
 import { asLatchError, errorFrame } from "./error-frames.js";
 import { HandshakeReader } from "./handshake-reader.js";
 import { PgSession } from "./pg-session.js";
+import { armSessionLimits } from "./session-lifetime.js";
 import { acceptStartupParameters } from "./startup-parameters.js";
 import { connectUpstream, upstreamTarget } from "./upstream-connect.js";
 
@@ -40,6 +43,10 @@ export interface PostgresFrontDeps {
   readonly live: Map<string, PgSession>;
   /** Masking per connection name (connections without masking profiles are absent). */
   readonly masking: ReadonlyMap<string, ConnectionMasking>;
+  /** Per-session upstream roles per connection name (connections without `ephemeral:` are absent). */
+  readonly ephemeral?: ReadonlyMap<string, PostgresEphemeralRoles>;
+  /** Principals an administrator blocked: refused at login. */
+  readonly blocks?: Pick<PrincipalBlockStore, "isBlocked">;
 }
 
 const MAX_TOKEN_BYTES = 16 * 1024;
@@ -129,6 +136,16 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       });
       throw latchError;
     }
+    if (deps.blocks?.isBlocked(identity.subject) === true) {
+      recordAuthFailure(deps, {
+        protocol: "postgres",
+        clientAddress,
+        connection: accepted.database,
+        subject: identity.subject,
+        code: "principal_blocked",
+      });
+      throw new LatchError("principal_blocked");
+    }
     const connection = deps.config.connections[accepted.database];
     if (connection === undefined || connection.type !== "postgres") {
       recordAuthFailure(deps, {
@@ -191,17 +208,32 @@ async function startSession(
     log: Logger;
   },
 ): Promise<void> {
-  const target = upstreamTarget(s.name, s.connection, parseDuration(s.connection.connect_timeout));
+  let target = upstreamTarget(s.name, s.connection, parseDuration(s.connection.connect_timeout));
   const endSession = (reason: string) => deps.pipeline.recordSessionEnd(s.sessionId, reason);
   const started = performance.now();
+  // ---- ephemeral users (issue 5): a fresh role per session, dropped however the session ends ----
+  const ephemeral = deps.ephemeral?.get(s.name);
+  let ephemeralRole: string | undefined;
+  const revokeEphemeral = (reason: string) => {
+    if (ephemeral !== undefined && ephemeralRole !== undefined)
+      void ephemeral.revoke(ephemeralRole, s.sessionId, reason);
+  };
+  // ---- end ephemeral users ----
   let upstream: Awaited<ReturnType<typeof connectUpstream>>;
   try {
-    const password =
-      s.connection.password === undefined
+    let password =
+      s.connection.password === undefined || ephemeral !== undefined
         ? undefined
         : resolveSecret(s.connection.password, `connection ${s.name}`);
+    if (ephemeral !== undefined) {
+      const credential = await ephemeral.issue(s.sessionId, s.identity.subject);
+      ephemeralRole = credential.user;
+      target = { ...target, user: credential.user };
+      password = credential.password;
+    }
     upstream = await connectUpstream(target, password, s.forward, deps.config.limits.max_message_bytes);
   } catch (error) {
+    revokeEphemeral("upstream connect failed");
     const latchError = asLatchError(error, s.sessionId);
     s.log.warn(
       { connection: s.name, code: latchError.code, cause: (latchError.cause as Error | undefined)?.message },
@@ -225,6 +257,7 @@ async function startSession(
   deps.metrics.sessionsActive.inc({ protocol: "postgres" });
   const labels = s.connection.labels;
   let expiryTimer: NodeJS.Timeout | undefined;
+  let disarmLimits: (() => void) | undefined;
   const session = new PgSession(socket, reader.release(), upstream.socket, upstream.frames, {
     sessionId: s.sessionId,
     identity: s.identity,
@@ -247,6 +280,8 @@ async function startSession(
     }),
     onClose: (reason) => {
       clearTimeout(expiryTimer);
+      disarmLimits?.();
+      revokeEphemeral(reason);
       if (key !== undefined) deps.cancels.unregister(key.processId);
       deps.live.delete(s.sessionId);
       deps.metrics.sessionsActive.dec({ protocol: "postgres" });
@@ -254,6 +289,11 @@ async function startSession(
     },
   });
   deps.live.set(s.sessionId, session);
+  // A block that landed while the upstream connect ran found nothing to end: it is honoured here instead.
+  if (deps.blocks?.isBlocked(s.identity.subject) === true) {
+    session.terminate(new LatchError("principal_blocked"), "principal blocked during login");
+    return;
+  }
   // A session does not outlive the token it was opened with (docs/security.md).
   const remaining = s.identity.expiresAt - Date.now();
   expiryTimer = setTimeout(
@@ -261,6 +301,10 @@ async function startSession(
     Math.min(Math.max(remaining, 0), 2 ** 31 - 1),
   );
   expiryTimer.unref();
+  disarmLimits = armSessionLimits(session, {
+    maxSession: s.connection.max_session,
+    idleTimeout: s.connection.idle_timeout,
+  });
   session.start();
 }
 

@@ -1,0 +1,94 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { LatchError } from "../errors.js";
+import type { Identity } from "../identity/identity.js";
+import type { PrincipalBlockStore } from "../store/sqlite-principal-blocks.js";
+import type { AuditEventInput } from "../store/store.js";
+
+/** What killing needs from a live session (PgSession satisfies it). */
+export interface KillableSession {
+  readonly subject: string;
+  terminate(error: LatchError, reason?: string): void;
+}
+
+export interface SessionRoutesDeps {
+  readonly authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Identity | undefined>;
+  readonly live: ReadonlyMap<string, KillableSession>;
+  readonly blocks: PrincipalBlockStore;
+  /** Durable audit write; a failure refuses the action (nothing is done that is not on record). */
+  readonly record: (event: AuditEventInput) => Promise<void>;
+}
+
+const blockBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
+
+const KILLED_MESSAGE = "session terminated by an administrator";
+
+/** DELETE /api/sessions/:id and the principal block list: the admin's ways to end access at once. */
+export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesDeps): void {
+  app.delete<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
+    const admin = await deps.authenticate(request, reply);
+    if (admin === undefined) return reply;
+    const session = deps.live.get(request.params.id);
+    if (session === undefined)
+      return reply
+        .code(404)
+        .send({ error: "not_found", message: `no live session ${request.params.id} on this gateway` });
+    await deps.record({
+      kind: "session_killed",
+      sessionId: request.params.id,
+      data: { by: admin.subject, subject: session.subject },
+    });
+    session.terminate(
+      new LatchError("session_terminated", { reason: KILLED_MESSAGE }),
+      `${KILLED_MESSAGE} (${admin.subject})`,
+    );
+    return { killed: request.params.id };
+  });
+
+  app.get("/api/principals/blocked", async (request, reply) => {
+    if ((await deps.authenticate(request, reply)) === undefined) return reply;
+    return { blocked: deps.blocks.list() };
+  });
+
+  app.post<{ Params: { sub: string } }>("/api/principals/:sub/block", async (request, reply) => {
+    const admin = await deps.authenticate(request, reply);
+    if (admin === undefined) return reply;
+    const body = blockBody.safeParse(request.body ?? undefined);
+    if (!body.success)
+      return reply.code(400).send({ error: "bad_request", message: "body: { reason?: string }" });
+    const principal = request.params.sub;
+    const reason = body.data?.reason ?? "";
+    await deps.record({
+      kind: "principal_blocked",
+      sessionId: null,
+      data: { principal, by: admin.subject, reason },
+    });
+    const newlyBlocked = deps.blocks.block(principal, admin.subject, reason);
+    // Ended here, synchronously, so "blocked" means cut off by the time the API answers.
+    const ended: string[] = [];
+    for (const [id, session] of deps.live) {
+      if (session.subject !== principal) continue;
+      session.terminate(
+        new LatchError("principal_blocked"),
+        `principal blocked by an administrator (${admin.subject})`,
+      );
+      ended.push(id);
+    }
+    return { principal, newlyBlocked, sessionsEnded: ended };
+  });
+
+  app.delete<{ Params: { sub: string } }>("/api/principals/:sub/block", async (request, reply) => {
+    const admin = await deps.authenticate(request, reply);
+    if (admin === undefined) return reply;
+    const principal = request.params.sub;
+    await deps.record({
+      kind: "principal_unblocked",
+      sessionId: null,
+      data: { principal, by: admin.subject },
+    });
+    const wasBlocked = deps.blocks.unblock(principal);
+    if (!wasBlocked)
+      return reply.code(404).send({ error: "not_found", message: `${principal} is not blocked` });
+    return { principal, unblocked: true };
+  });
+}
