@@ -8,15 +8,20 @@ import type { Operation } from "../../pipeline/operation.js";
 import type { ApprovalHold, OperationPipeline } from "../../pipeline/operation-pipeline.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";
-import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
+import { decodeBackend } from "./decode-backend.js";
 import { decodeFrontend } from "./decode-frontend.js";
-import { encodeParameterStatus, encodeReadyForQuery } from "./encode-backend.js";
+import { encodeReadyForQuery } from "./encode-backend.js";
 import { encodeQuery, encodeTerminate } from "./encode-frontend.js";
-import { asLatchError, errorFrame, noticeFrame } from "./error-frames.js";
+import { asLatchError, errorFrame } from "./error-frames.js";
+import { copyFrame } from "./frame-copy.js";
 import type { FrameReader } from "./frame-reader.js";
+import { BACKEND, FRONTEND, readyStatus } from "./message-codes.js";
 import type { Frame, FrontendMessage, TransactionStatus } from "./messages.js";
+import { guardParameterStatus } from "./parameter-status-guard.js";
 import { PreparedRegistry } from "./prepared-registry.js";
-import { type PendingEntry, ResponseTracker, resultOf } from "./response-tracker.js";
+import { maskingRefusal, refusedOperation } from "./refused-batch.js";
+import { noteCommandComplete, ResponseTracker, resultOf } from "./response-tracker.js";
+import { heldNotice } from "./session-notices.js";
 
 export interface PgSessionOptions {
   readonly sessionId: string;
@@ -35,36 +40,6 @@ export interface PgSessionOptions {
   readonly masker?: ResultMasker;
   readonly onClose: (reason: string) => void;
 }
-
-const T = {
-  Query: 0x51,
-  Parse: 0x50,
-  Bind: 0x42,
-  Describe: 0x44,
-  Execute: 0x45,
-  Close: 0x43,
-  Sync: 0x53,
-  Flush: 0x48,
-  Terminate: 0x58,
-  CopyData: 0x64,
-  CopyDone: 0x63,
-  CopyFail: 0x66,
-} as const;
-const B = {
-  ReadyForQuery: 0x5a,
-  CommandComplete: 0x43,
-  DataRow: 0x44,
-  ErrorResponse: 0x45,
-  ParameterStatus: 0x53,
-  CopyInResponse: 0x47,
-  CopyBothResponse: 0x57,
-} as const;
-
-/** Parameters whose change would alter how the server lexes SQL text the classifier has already judged. */
-const PINNED_PARAMETERS: Record<string, string> = {
-  client_encoding: "UTF8",
-  standard_conforming_strings: "on",
-};
 
 /** A statement that can only fail with a syntax error: used to abort the server's transaction on a denial. */
 const POISON_QUERY = encodeQuery("/* latch: statement denied by policy */ LATCH_DENIED");
@@ -183,38 +158,38 @@ export class PgSession {
 
   private onClientFrame(frame: Frame, toServer: Buffer[], toClient: Buffer[]): void {
     const type = frame.type;
-    if (type === T.CopyData || type === T.CopyDone || type === T.CopyFail) {
+    if (type === FRONTEND.CopyData || type === FRONTEND.CopyDone || type === FRONTEND.CopyFail) {
       // Outside COPY IN the server drops these too; never forward what was not asked for.
       if (!this.copyIn) return;
-      if (type !== T.CopyData) this.copyIn = false;
+      if (type !== FRONTEND.CopyData) this.copyIn = false;
       toServer.push(frame.raw);
       return;
     }
-    if (this.copyIn && type !== T.Sync && type !== T.Flush) {
+    if (this.copyIn && type !== FRONTEND.Sync && type !== FRONTEND.Flush) {
       throw new LatchError("protocol_violation", {
         reason: "only COPY messages are allowed during COPY FROM STDIN",
       });
     }
-    if (type === T.Terminate) {
+    if (type === FRONTEND.Terminate) {
       this.end("client terminated the session");
       return;
     }
     if (this.discardUntilSync) {
-      if (type === T.Sync) {
+      if (type === FRONTEND.Sync) {
         this.discardUntilSync = false;
         this.answer(toClient, () => encodeReadyForQuery(this.status));
       }
       return;
     }
     if (
-      type === T.Query ||
-      type === T.Parse ||
-      type === T.Bind ||
-      type === T.Describe ||
-      type === T.Execute ||
-      type === T.Close ||
-      type === T.Sync ||
-      type === T.Flush
+      type === FRONTEND.Query ||
+      type === FRONTEND.Parse ||
+      type === FRONTEND.Bind ||
+      type === FRONTEND.Describe ||
+      type === FRONTEND.Execute ||
+      type === FRONTEND.Close ||
+      type === FRONTEND.Sync ||
+      type === FRONTEND.Flush
     ) {
       this.batch.push(Buffer.from(frame.raw));
       this.batchBytes += frame.raw.length;
@@ -224,7 +199,8 @@ export class PgSession {
           limit: this.options.maxBatchBytes,
         });
       }
-      if (type === T.Query || type === T.Sync || type === T.Flush) this.runBatch(toServer, toClient);
+      if (type === FRONTEND.Query || type === FRONTEND.Sync || type === FRONTEND.Flush)
+        this.runBatch(toServer, toClient);
       return;
     }
     // FunctionCall, a stray PasswordMessage, or a type byte that is not in the protocol.
@@ -257,7 +233,8 @@ export class PgSession {
     const endsWithReady = last.kind !== "Flush";
     const receivedAt = Date.now();
     const examination =
-      this.maskingCheck(messages) ?? examineBatch(messages, this.registry, this.options.classifier);
+      maskingRefusal(this.options.masker, messages) ??
+      examineBatch(messages, this.registry, this.options.classifier);
     if (!examination.ok) {
       this.registry.rollback();
       this.recordRefusal(examination.error, messages, receivedAt);
@@ -308,16 +285,7 @@ export class PgSession {
 
   /** While held, the client hears why it waits (a NoticeResponse may arrive at any time in the protocol). */
   private tellHeld(hold: ApprovalHold): void {
-    if (this.closed) return;
-    const approvers =
-      hold.approval.quorum === 1
-        ? `one member of group "${hold.approval.group}"`
-        : `${hold.approval.quorum} members of group "${hold.approval.group}"`;
-    const message =
-      `Latch: statement held for approval, request ${hold.requestId}: it needs approval by ${approvers}; ` +
-      `waiting up to ${Math.round(hold.timeoutMs / 1000)} s (until ${new Date(hold.expiresAt).toISOString()}). ` +
-      `Approvers: latch requests approve ${hold.requestId}`;
-    this.send(this.client, [noticeFrame(message)], this.server);
+    if (!this.closed) this.send(this.client, [heldNotice(hold)], this.server);
   }
 
   private forward(
@@ -339,30 +307,12 @@ export class PgSession {
     });
   }
 
-  /** A batch refused before policy (parse failure, unknown portal) is still recorded: fail closed, visibly. */
   private recordRefusal(error: LatchError, messages: readonly FrontendMessage[], receivedAt: number): void {
-    const texts = messages.flatMap((m) => (m.kind === "Query" || m.kind === "Parse" ? [m.sql] : []));
-    const operation: Operation = {
-      id: randomUUID(),
-      sessionId: this.options.sessionId,
-      protocol: "postgres",
-      connection: this.options.connection,
-      identity: this.options.identity,
-      mode: "refused",
-      statements: texts.map((text) => ({
-        text,
-        nodeType: "Unclassified",
-        verb: "sql:unclassified",
-        accesses: [],
-        tablesRead: [],
-        tablesWritten: [],
-        functions: [],
-        readOnly: false,
-        hasWhere: true,
-      })),
-      receivedAt,
-    };
-    this.options.pipeline.recordRefusal(operation, error);
+    const { sessionId, connection, identity } = this.options;
+    this.options.pipeline.recordRefusal(
+      refusedOperation(messages, { sessionId, connection, identity, receivedAt }),
+      error,
+    );
   }
 
   /**
@@ -383,19 +333,6 @@ export class PgSession {
   private answer(toClient: Buffer[], build: () => Buffer): void {
     if (this.tracker.idle) toClient.push(build());
     else this.tracker.push({ kind: "synthetic", build });
-  }
-
-  /** Masking rules that refuse a statement outright (probing predicates, derived values, COPY of masked columns). */
-  private maskingCheck(messages: readonly FrontendMessage[]): { ok: false; error: LatchError } | undefined {
-    const masker = this.options.masker;
-    if (masker === undefined) return undefined;
-    for (const message of messages) {
-      if (message.kind !== "Query" && message.kind !== "Parse") continue;
-      const check = masker.checkStatement(message.sql);
-      if (!check.ok)
-        return { ok: false, error: new LatchError("statement_denied", { reason: check.reason }) };
-    }
-    return undefined;
   }
 
   // ---- server -> client ---------------------------------------------------------------------------------
@@ -444,8 +381,8 @@ export class PgSession {
 
   private onServerFrame(received: Frame, toClient: Buffer[]): void {
     const head = this.tracker.head;
-    if (received.type === B.ParameterStatus) {
-      toClient.push(this.checkParameterStatus(received));
+    if (received.type === BACKEND.ParameterStatus) {
+      toClient.push(guardParameterStatus(received, this.options.visibleUser));
       return;
     }
     // Everything after this point sees the masked frame: it is what the client gets and what is recorded.
@@ -454,39 +391,42 @@ export class PgSession {
     if (frame === undefined) return;
     const type = frame.type;
     if (head?.kind === "poison") {
-      if (type === B.ReadyForQuery) {
-        this.status = frame.body[0] === 0x45 ? "E" : frame.body[0] === 0x54 ? "T" : "I";
+      if (type === BACKEND.ReadyForQuery) {
+        this.status = readyStatus(frame.body);
         this.tracker.shift();
-        this.drainSynthetic(toClient);
+        this.tracker.drainSynthetic(toClient);
       }
       return;
     }
     const entry = head?.kind === "forwarded" ? head : undefined;
     switch (type) {
-      case B.DataRow:
+      case BACKEND.DataRow:
         if (entry !== undefined) entry.rows++;
         break;
-      case B.CommandComplete:
-        if (entry !== undefined) this.noteCommandComplete(entry, frame);
+      case BACKEND.CommandComplete:
+        if (entry !== undefined) noteCommandComplete(entry, frame);
         break;
-      case B.ErrorResponse:
+      case BACKEND.ErrorResponse:
         if (entry !== undefined && entry.error === undefined) {
           const decoded = decodeBackend(frame);
           if (decoded.kind === "ErrorResponse")
             entry.error = { code: decoded.fields.code, message: decoded.fields.message.slice(0, 512) };
         }
         break;
-      case B.CopyInResponse:
+      case BACKEND.CopyInResponse:
         this.copyIn = true;
         break;
-      case B.CopyBothResponse:
+      case BACKEND.CopyBothResponse:
         throw new Error("the server started COPY BOTH (replication), which Latch does not relay");
-      case B.ReadyForQuery:
-        this.status = frame.body[0] === 0x45 ? "E" : frame.body[0] === 0x54 ? "T" : "I";
+      case BACKEND.ReadyForQuery:
+        this.status = readyStatus(frame.body);
         this.copyIn = false;
         toClient.push(frame.raw);
-        this.finishThroughReady();
-        this.drainSynthetic(toClient);
+        this.tracker.finishThroughReady((done) => {
+          if (done.operation !== undefined)
+            this.options.pipeline.complete(done.operation, resultOf(done, performance.now()));
+        });
+        this.tracker.drainSynthetic(toClient);
         return;
     }
     toClient.push(frame.raw);
@@ -497,44 +437,6 @@ export class PgSession {
     if (out === null) return undefined;
     if (out === frame.raw) return frame;
     return { type: out[0]!, raw: out, body: out.subarray(5) };
-  }
-
-  private noteCommandComplete(entry: Extract<PendingEntry, { kind: "forwarded" }>, frame: Frame): void {
-    const decoded = decodeBackend(frame);
-    if (decoded.kind !== "CommandComplete") return;
-    entry.tags.push(decoded.tag);
-    const counted = readCommandTagRows(decoded.tag);
-    // SELECT tags repeat the DataRow count already seen; other tags report affected rows.
-    if (counted !== undefined && !decoded.tag.startsWith("SELECT")) entry.rows += counted;
-  }
-
-  /** ReadyForQuery completes every Flush-ended entry before it and the first entry that waited for it. */
-  private finishThroughReady(): void {
-    const now = performance.now();
-    for (let head = this.tracker.head; head?.kind === "forwarded"; head = this.tracker.head) {
-      this.tracker.shift();
-      if (head.operation !== undefined) this.options.pipeline.complete(head.operation, resultOf(head, now));
-      if (head.endsWithReady) return;
-    }
-  }
-
-  private drainSynthetic(toClient: Buffer[]): void {
-    for (let head = this.tracker.head; head?.kind === "synthetic"; head = this.tracker.head) {
-      this.tracker.shift();
-      toClient.push(head.build());
-    }
-  }
-
-  private checkParameterStatus(frame: Frame): Buffer {
-    const decoded = decodeBackend(frame);
-    if (decoded.kind !== "ParameterStatus") return frame.raw;
-    const pinned = PINNED_PARAMETERS[decoded.name];
-    if (pinned !== undefined && decoded.value !== pinned) {
-      throw new Error(`server reported ${decoded.name}=${decoded.value}; Latch requires ${pinned}`);
-    }
-    if (decoded.name === "session_authorization")
-      return encodeParameterStatus(decoded.name, this.options.visibleUser);
-    return frame.raw;
   }
 
   // ---- plumbing -------------------------------------------------------------------------------------------
@@ -561,9 +463,4 @@ export class PgSession {
       `protocol violation: ${latchError.message}`,
     );
   }
-}
-
-function copyFrame(frame: Frame): Frame {
-  const raw = Buffer.from(frame.raw);
-  return { type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) };
 }

@@ -1,5 +1,7 @@
 import type { Operation } from "../../pipeline/operation.js";
 import type { OperationResult } from "../../pipeline/operation-pipeline.js";
+import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
+import type { Frame } from "./messages.js";
 
 /**
  * What the client is waiting for, in order. Server responses belong to the oldest forwarded entry; answers the
@@ -41,12 +43,40 @@ export class ResponseTracker {
     return this.queue.shift();
   }
 
+  /** ReadyForQuery completes every Flush-ended entry before it and the first entry that waited for it. */
+  finishThroughReady(complete: (entry: ForwardedEntry) => void): void {
+    for (let head = this.head; head?.kind === "forwarded"; head = this.head) {
+      this.queue.shift();
+      complete(head);
+      if (head.endsWithReady) return;
+    }
+  }
+
+  /** Gateway-made answers now at the front go out. */
+  drainSynthetic(toClient: Buffer[]): void {
+    for (let head = this.head; head?.kind === "synthetic"; head = this.head) {
+      this.queue.shift();
+      toClient.push(head.build());
+    }
+  }
+
   /** Forwarded entries still waiting when the session ends. */
   drainForwarded(): Extract<PendingEntry, { kind: "forwarded" }>[] {
     const left = this.queue.filter((entry) => entry.kind === "forwarded");
     this.queue.length = 0;
     return left;
   }
+}
+
+export type ForwardedEntry = Extract<PendingEntry, { kind: "forwarded" }>;
+
+/** Command tags name what ran; SELECT tags repeat the DataRow count already seen, others report affected rows. */
+export function noteCommandComplete(entry: ForwardedEntry, frame: Frame): void {
+  const decoded = decodeBackend(frame);
+  if (decoded.kind !== "CommandComplete") return;
+  entry.tags.push(decoded.tag);
+  const counted = readCommandTagRows(decoded.tag);
+  if (counted !== undefined && !decoded.tag.startsWith("SELECT")) entry.rows += counted;
 }
 
 export function resultOf(entry: Extract<PendingEntry, { kind: "forwarded" }>, now: number): OperationResult {
