@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { copyFrame } from "./frame-copy.js";
 import { FrameReader } from "./frame-reader.js";
 import type { Frame } from "./messages.js";
 
@@ -76,9 +77,7 @@ export class HandshakeReader {
 
   private tryTake(): Frame | undefined {
     const frame = this.frames.next();
-    if (frame === undefined) return undefined;
-    const raw = Buffer.from(frame.raw);
-    return { type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) };
+    return frame === undefined ? undefined : copyFrame(frame);
   }
 
   private wake(): void {
