@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../config/load-config.js";
+import { embeddedPostgresBinaries, grantPostgresTraversal } from "../../demo/postgres-user-access.js";
 import { DEMO_POLICY, DEMO_SCHEMA_SQL } from "../../demo/sample-data.js";
 import { mintDevToken } from "../../identity/dev-issuer.js";
 import { startGateway } from "../../server/start-gateway.js";
@@ -54,6 +55,10 @@ async function runDemo(options: DemoOptions): Promise<void> {
     onLog: () => {},
     onError: () => {},
   });
+  if (process.getuid?.() === 0) {
+    const opened = grantPostgresTraversal([embeddedPostgresBinaries(), demoDir]);
+    if (opened.length > 0) step(`running as root: let the postgres user traverse (o+x) ${opened.join(", ")}`);
+  }
   const fresh = !existsSync(path.join(pgDir, "PG_VERSION"));
   step(fresh ? "initialising embedded PostgreSQL (first run)..." : "reusing embedded PostgreSQL data");
   if (fresh) await postgres.initialise();
