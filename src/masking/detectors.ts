@@ -4,7 +4,11 @@
  * timestamp) never reaches a regular expression it cannot match.
  */
 
-/** Counts gathered in one pass over a value's bytes; detectors declare which counts they need. */
+/**
+ * Counts and shapes gathered in one pass over a value's bytes; detectors declare which of them they need. The
+ * shapes are necessary conditions read off the patterns below (digit groups and the separators between them), so
+ * a timestamp such as 2024-05-17 12:34:56 rules out cards, SSNs and phone numbers without running a regex.
+ */
 export interface ByteCensus {
   length: number;
   digits: number;
@@ -13,6 +17,16 @@ export interface ByteCensus {
   dots: number;
   dashes: number;
   underscores: number;
+  /** Bytes >= 0x80: zero means the value is ASCII, so byte offsets and string offsets are the same. */
+  nonAscii: number;
+  /** Most digits in one chain of digits joined by single spaces or dashes (a card is 13-19 of them). */
+  longestCardChain: number;
+  /** A chain joined by single spaces or dashes holds digit groups of 3, 2 and at least 4 in a row (an SSN). */
+  ssnShape: boolean;
+  /** A chain joined by single spaces, dots or dashes holds digit groups of 3, 3 and at least 4 in a row. */
+  phoneShape: boolean;
+  /** Most digits in one run of phone characters (digits, space . - ( ) +) that holds a + or a (. */
+  longestPrefixedPhoneRun: number;
 }
 
 export interface Detector {
@@ -31,6 +45,35 @@ export interface DetectedSpan {
   readonly detector: string;
 }
 
+// Byte classes, looked up once per byte.
+// 0: any other byte (the table default).
+const DIGIT = 1;
+const UPPER = 2;
+const AT = 3;
+const DOT = 4;
+const DASH = 5;
+const UNDERSCORE = 6;
+const SPACE = 7;
+const PLUS = 8;
+const PAREN = 9;
+const NON_ASCII = 10;
+
+const BYTE_CLASS = (() => {
+  const table = new Uint8Array(256);
+  for (let b = 0x30; b <= 0x39; b++) table[b] = DIGIT;
+  for (let b = 0x41; b <= 0x5a; b++) table[b] = UPPER;
+  table[0x40] = AT;
+  table[0x2e] = DOT;
+  table[0x2d] = DASH;
+  table[0x5f] = UNDERSCORE;
+  table[0x20] = SPACE;
+  table[0x2b] = PLUS;
+  table[0x28] = PAREN;
+  table[0x29] = PAREN;
+  for (let b = 0x80; b <= 0xff; b++) table[b] = NON_ASCII;
+  return table;
+})();
+
 /** Fills `census` from bytes [start, end) of `bytes`. */
 export function takeCensus(bytes: Uint8Array, start: number, end: number, census: ByteCensus): ByteCensus {
   let digits = 0;
@@ -39,15 +82,85 @@ export function takeCensus(bytes: Uint8Array, start: number, end: number, census
   let dots = 0;
   let dashes = 0;
   let underscores = 0;
+  let nonAscii = 0;
+  // Chain joined by [ -] (card, SSN): digits so far, the current group, the two groups before it.
+  let cardChain = 0;
+  let longestCardChain = 0;
+  let cardGroup = 0;
+  let cardPrev1 = 0;
+  let cardPrev2 = 0;
+  let cardSeparated = false;
+  let ssnShape = false;
+  // Chain joined by [ .-] (phone numbers without + or parentheses).
+  let phoneGroup = 0;
+  let phonePrev1 = 0;
+  let phonePrev2 = 0;
+  let phoneSeparated = false;
+  let phoneShape = false;
+  // Run of phone characters: its digits and whether it holds a + or a (.
+  let runDigits = 0;
+  let runPrefixed = false;
+  let longestPrefixedPhoneRun = 0;
   for (let i = start; i < end; i++) {
-    const b = bytes[i]!;
-    if (b >= 0x30 && b <= 0x39) digits++;
-    else if (b >= 0x41 && b <= 0x5a) upper++;
-    else if (b === 0x40) at++;
-    else if (b === 0x2e) dots++;
-    else if (b === 0x2d) dashes++;
-    else if (b === 0x5f) underscores++;
+    const kind = BYTE_CLASS[bytes[i]!]!;
+    if (kind === DIGIT) {
+      digits++;
+      runDigits++;
+      if (cardGroup > 0) cardGroup++;
+      else {
+        if (!cardSeparated) {
+          cardChain = 0;
+          cardPrev1 = 0;
+          cardPrev2 = 0;
+        }
+        cardGroup = 1;
+        cardSeparated = false;
+      }
+      cardChain++;
+      if (cardChain > longestCardChain) longestCardChain = cardChain;
+      if (phoneGroup > 0) phoneGroup++;
+      else {
+        if (!phoneSeparated) {
+          phonePrev1 = 0;
+          phonePrev2 = 0;
+        }
+        phoneGroup = 1;
+        phoneSeparated = false;
+      }
+      continue;
+    }
+    if (kind === UPPER) upper++;
+    else if (kind === AT) at++;
+    else if (kind === DOT) dots++;
+    else if (kind === DASH) dashes++;
+    else if (kind === UNDERSCORE) underscores++;
+    else if (kind === NON_ASCII) nonAscii++;
+    // Card / SSN chain: one space or dash after a digit group keeps the chain; anything else ends it.
+    if (cardGroup > 0) {
+      if (cardPrev2 === 3 && cardPrev1 === 2 && cardGroup >= 4) ssnShape = true;
+      cardPrev2 = cardPrev1;
+      cardPrev1 = cardGroup;
+      cardGroup = 0;
+      cardSeparated = kind === SPACE || kind === DASH;
+    } else cardSeparated = false;
+    if (phoneGroup > 0) {
+      if (phonePrev2 === 3 && phonePrev1 === 3 && phoneGroup >= 4) phoneShape = true;
+      phonePrev2 = phonePrev1;
+      phonePrev1 = phoneGroup;
+      phoneGroup = 0;
+      phoneSeparated = kind === SPACE || kind === DASH || kind === DOT;
+    } else phoneSeparated = false;
+    if (kind === SPACE || kind === DOT || kind === DASH || kind === PAREN || kind === PLUS) {
+      if (kind === PLUS || kind === PAREN) runPrefixed = true;
+    } else {
+      if (runPrefixed && runDigits > longestPrefixedPhoneRun) longestPrefixedPhoneRun = runDigits;
+      runDigits = 0;
+      runPrefixed = false;
+    }
   }
+  if (cardGroup > 0 && cardPrev2 === 3 && cardPrev1 === 2 && cardGroup >= 4) ssnShape = true;
+  if (phoneGroup > 0 && phonePrev2 === 3 && phonePrev1 === 3 && phoneGroup >= 4) phoneShape = true;
+  if (runPrefixed && runDigits > longestPrefixedPhoneRun) longestPrefixedPhoneRun = runDigits;
   census.length = end - start;
   census.digits = digits;
   census.upper = upper;
@@ -55,6 +168,11 @@ export function takeCensus(bytes: Uint8Array, start: number, end: number, census
   census.dots = dots;
   census.dashes = dashes;
   census.underscores = underscores;
+  census.nonAscii = nonAscii;
+  census.longestCardChain = longestCardChain;
+  census.ssnShape = ssnShape;
+  census.phoneShape = phoneShape;
+  census.longestPrefixedPhoneRun = longestPrefixedPhoneRun;
   return census;
 }
 
@@ -64,7 +182,20 @@ export function censusOf(text: string): ByteCensus {
 }
 
 export function emptyCensus(): ByteCensus {
-  return { length: 0, digits: 0, upper: 0, at: 0, dots: 0, dashes: 0, underscores: 0 };
+  return {
+    length: 0,
+    digits: 0,
+    upper: 0,
+    at: 0,
+    dots: 0,
+    dashes: 0,
+    underscores: 0,
+    nonAscii: 0,
+    longestCardChain: 0,
+    ssnShape: false,
+    phoneShape: false,
+    longestPrefixedPhoneRun: 0,
+  };
 }
 
 // ---- validators ---------------------------------------------------------------------------------------------
@@ -141,26 +272,29 @@ export const BUILTIN_DETECTORS: Readonly<Record<string, Detector>> = {
   card: {
     name: "card",
     pattern: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g,
-    mayMatch: (c) => c.digits >= 13,
+    mayMatch: (c) => c.longestCardChain >= 13,
     validate: isPaymentCard,
   },
   ssn: {
     name: "ssn",
     pattern: /(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])/g,
-    mayMatch: (c) => c.digits >= 9,
+    mayMatch: (c) => c.ssnShape,
     validate: isSocialSecurityNumber,
   },
   email: {
     name: "email",
     pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
-    mayMatch: (c) => c.at > 0,
+    // local@label.tld: an @, a dot after it, at least 6 characters.
+    mayMatch: (c) => c.at > 0 && c.dots > 0 && c.length >= 6,
   },
   phone: {
     name: "phone",
     // Needs a + or separators: a bare run of 10 digits is more often an id than a phone number.
     pattern:
       /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}[ .-]?\d{3,4}[ .-]?\d{3,4}|(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4})(?!\w)/g,
-    mayMatch: (c) => c.digits >= 10,
+    // The validator wants 10+ digits: after a + or a ( they sit in one run of phone characters; otherwise the
+    // pattern is 3-3-4 digit groups.
+    mayMatch: (c) => c.digits >= 10 && (c.phoneShape || c.longestPrefixedPhoneRun >= 10),
     validate: isPhoneNumber,
   },
   iban: {
@@ -172,12 +306,14 @@ export const BUILTIN_DETECTORS: Readonly<Record<string, Detector>> = {
   aws_access_key: {
     name: "aws_access_key",
     pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g,
-    mayMatch: (c) => c.upper >= 4 && c.length >= 20,
+    // 20 characters, each an upper-case letter or a digit.
+    mayMatch: (c) => c.upper >= 4 && c.upper + c.digits >= 20,
   },
   github_token: {
     name: "github_token",
     pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g,
-    mayMatch: (c) => c.underscores > 0 && c.length >= 40,
+    // github_pat_ plus 22 is the shortest (33); ghp_ plus 36 is 40.
+    mayMatch: (c) => c.underscores > 0 && c.length >= 33,
   },
   slack_token: {
     name: "slack_token",
@@ -240,10 +376,12 @@ export function findSpans(text: string, detectors: readonly Detector[], census: 
   if (spans.length < 2) return spans;
   spans.sort((a, b) => a.start - b.start || b.end - a.end);
   const kept: DetectedSpan[] = [spans[0]!];
-  for (const span of spans.slice(1)) {
+  for (let i = 1; i < spans.length; i++) {
+    const span = spans[i]!;
     const last = kept[kept.length - 1]!;
     if (span.start >= last.end) kept.push(span);
-    else if (span.end > last.end) kept[kept.length - 1] = { ...last, end: span.end };
+    else if (span.end > last.end)
+      kept[kept.length - 1] = { start: last.start, end: span.end, detector: last.detector };
   }
   return kept;
 }

@@ -22,7 +22,6 @@ import {
   decodeRowDescription,
   ERROR_RESPONSE,
   encodeCopyData,
-  encodeDataRowValues,
   encodeNotificationResponse,
   encodeResponseFields,
   type FieldDescription,
@@ -105,6 +104,7 @@ class StreamingResultMasker implements ResultMasker {
   /** Set once a result could not be masked: its remaining rows are dropped and it ends in an error. */
   private withheld: string | undefined;
   private readonly spans: number[] = [];
+  private readonly replaced: (Buffer | null | undefined)[] = [];
 
   constructor(
     private readonly profile: CompiledMaskingProfile,
@@ -278,28 +278,22 @@ class StreamingResultMasker implements ResultMasker {
       throw new MaskingFailure(`a row has ${count} values but its description has ${plan.length} columns`);
     }
     if (!this.planNeedsWork) return frame.raw;
-    let replaced: (Buffer | null)[] | undefined;
+    // Replacements by column; undefined keeps the value. Reused across rows: the hot path allocates nothing
+    // for a row that stays clear.
+    const replaced = this.replaced;
+    let changed = false;
     for (let i = 0; i < count; i++) {
+      replaced[i] = undefined;
       const column = plan[i]!;
       const length = spans[2 * i + 1]!;
       if (column.action === Action.Pass || length === -1) continue;
       const start = spans[2 * i]!;
-      const end = start + length;
-      const outcome = this.maskValue(column, body, start, end);
+      const outcome = this.maskValue(column, body, start, start + length);
       if (outcome === undefined) continue;
-      replaced ??= [];
       replaced[i] = outcome;
+      changed = true;
     }
-    if (replaced === undefined) return frame.raw;
-    const values: (Buffer | null)[] = [];
-    for (let i = 0; i < count; i++) {
-      if (i in replaced) values.push(replaced[i]!);
-      else {
-        const length = spans[2 * i + 1]!;
-        values.push(length === -1 ? null : body.subarray(spans[2 * i]!, spans[2 * i]! + length));
-      }
-    }
-    return encodeDataRowValues(values);
+    return changed ? rebuildDataRow(body, spans, count, replaced) : frame.raw;
   }
 
   /** The replacement value, or undefined to keep it as it is. */
@@ -383,6 +377,57 @@ class StreamingResultMasker implements ResultMasker {
     if (payload === notification.payload) return frame.raw;
     return encodeNotificationResponse({ ...notification, payload });
   }
+}
+
+/**
+ * A DataRow from `body` with some values replaced (`replaced[i]` undefined keeps value i): kept values are
+ * copied straight from the body by the offsets locateDataRowValues found, with no Buffer per value.
+ */
+function rebuildDataRow(
+  body: Buffer,
+  spans: readonly number[],
+  count: number,
+  replaced: readonly (Buffer | null | undefined)[],
+): Buffer {
+  let size = 4 + 2;
+  for (let i = 0; i < count; i++) {
+    const value = replaced[i];
+    const length = value === undefined ? spans[2 * i + 1]! : value === null ? -1 : value.length;
+    size += 4 + (length === -1 ? 0 : length);
+  }
+  if (size > 0x7fffffff) throw new MaskingFailure(`a masked row of ${size} bytes is too large`);
+  const out = Buffer.allocUnsafe(size + 1);
+  out[0] = DATA_ROW;
+  out.writeInt32BE(size, 1);
+  out[5] = count >>> 8;
+  out[6] = count & 0xff;
+  let cursor = 7;
+  for (let i = 0; i < count; i++) {
+    const value = replaced[i];
+    if (value === null) {
+      out.writeInt32BE(-1, cursor);
+      cursor += 4;
+    } else if (value === undefined) {
+      const start = spans[2 * i]!;
+      const length = spans[2 * i + 1]!;
+      out.writeInt32BE(length, cursor);
+      cursor += 4;
+      if (length > 0) cursor += copyBytes(body, start, start + length, out, cursor);
+    } else {
+      out.writeInt32BE(value.length, cursor);
+      cursor += 4;
+      cursor += copyBytes(value, 0, value.length, out, cursor);
+    }
+  }
+  return out;
+}
+
+/** Short values are copied byte by byte: cheaper than Buffer.copy's call overhead below a few dozen bytes. */
+function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): number {
+  const length = end - start;
+  if (length > 32) return from.copy(to, at, start, end);
+  for (let i = 0; i < length; i++) to[at + i] = from[start + i]!;
+  return length;
 }
 
 /** M message, D detail, H hint, W where (context), q internal query: text that may quote data. */

@@ -2,7 +2,7 @@
  * Masks one value: a whole column under a column rule, or the spans content detectors confirm. Works on the
  * UTF-8 bytes of text values (the text wire format, and the binary format of text types, are the same bytes).
  */
-import { type ByteCensus, emptyCensus, findSpans, takeCensus } from "./detectors.js";
+import { type ByteCensus, type DetectedSpan, emptyCensus, findSpans, takeCensus } from "./detectors.js";
 import type { MaskingDetector } from "./masking-profile.js";
 import type { MaskingStrategy } from "./strategies.js";
 
@@ -38,6 +38,7 @@ export class ValueMasker {
   /** Content detection; `nullable` false turns a `null` strategy into redaction (COPY text, messages). */
   detect(bytes: Buffer, start: number, end: number, nullable = true): MaskOutcome {
     if (!this.mayHoldAnything(bytes, start, end)) return UNCHANGED;
+    if (this.census.nonAscii === 0) return this.detectAscii(bytes, start, end, nullable);
     const text = bytes.toString("utf8", start, end);
     const masked = this.maskSpans(text, nullable);
     if (masked === text) return UNCHANGED;
@@ -74,9 +75,58 @@ export class ValueMasker {
     return out + text.slice(cursor);
   }
 
+  /**
+   * detect() for an ASCII value, where string offsets are byte offsets: spans are masked straight in the bytes,
+   * so the unmasked parts are copied rather than decoded, concatenated and encoded again.
+   */
+  private detectAscii(bytes: Buffer, start: number, end: number, nullable: boolean): MaskOutcome {
+    const text = bytes.toString("latin1", start, end);
+    const spans = findSpans(text, this.detectors, this.census);
+    if (spans.length === 0) return UNCHANGED;
+    const replacements: Buffer[] = [];
+    let size = end - start;
+    for (const span of spans) {
+      const strategy = this.strategyByDetector.get(span.detector)!;
+      const replaced = this.maskedSpan(strategy, bytes, text, start, span);
+      if (replaced === null && nullable) return { changed: true, value: null };
+      const piece = replaced ?? REDACTED_BYTES;
+      replacements.push(piece);
+      size += piece.length - (span.end - span.start);
+    }
+    const out = Buffer.allocUnsafe(size);
+    let cursor = start;
+    let written = 0;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      written += bytes.copy(out, written, cursor, start + span.start);
+      written += replacements[i]!.copy(out, written);
+      cursor = start + span.end;
+    }
+    bytes.copy(out, written, cursor, end);
+    // A strategy may leave a span as it was; the value is then unchanged, as on the string path.
+    if (size === end - start && out.equals(bytes.subarray(start, end))) return UNCHANGED;
+    return { changed: true, value: out };
+  }
+
+  private maskedSpan(
+    strategy: MaskingStrategy,
+    bytes: Buffer,
+    text: string,
+    offset: number,
+    span: DetectedSpan,
+  ): Buffer | null {
+    if (strategy.applyBytes !== undefined) {
+      return strategy.applyBytes(bytes, offset + span.start, offset + span.end);
+    }
+    const masked = strategy.apply(text.slice(span.start, span.end));
+    return masked === null ? null : Buffer.from(masked, "utf8");
+  }
+
   private mayHoldAnything(bytes: Buffer, start: number, end: number): boolean {
     takeCensus(bytes, start, end, this.census);
     for (const detector of this.detectors) if (detector.mayMatch(this.census)) return true;
     return false;
   }
 }
+
+const REDACTED_BYTES = Buffer.from("[redacted]");

@@ -89,12 +89,14 @@ async function runDemo(options: DemoOptions): Promise<void> {
     data_dir: dataDir,
     identity: { dev_issuer: true },
     policies: policyDir,
+    masking: { pii: { detectors: ["credit_card", "us_ssn", "api_key"], columns: ["public.customers.ssn"] } },
     connections: {
       demo: {
         type: "postgres",
         upstream: `postgres://latch_reader@127.0.0.1:${options.pgPort}/demo`,
         password: { env: "LATCH_DEMO_READER_PASSWORD" },
         labels: { env: "demo" },
+        masking: ["pii"],
       },
     },
   });
@@ -127,6 +129,7 @@ Try it (in another terminal, from this directory):
   # or mint one:  export PGPASSWORD=$(${cli} token --data-dir ${rel}/gateway --sub demo-agent --group agents)
 
   psql "${conn}" -c "SELECT name, email FROM customers LIMIT 3"          # allowed
+  psql "${conn}" -c "SELECT name, ssn, card_number FROM customers LIMIT 3" # masked in the gateway
   psql "${conn}" -c "DELETE FROM customers WHERE id = 1"                  # denied: 42501
   psql "${conn}" -c "SELECT * FROM payments"                              # denied: forbid rule
   psql "${conn}" -c "WITH x AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM x"   # denied: hidden write
