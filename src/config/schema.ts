@@ -146,7 +146,9 @@ export const configSchema = z.strictObject({
   store: z
     .union([z.literal("sqlite"), z.string().regex(/^postgres(ql)?:\/\//)])
     .default("sqlite")
-    .describe("sqlite (embedded, under data_dir) or a postgres:// URL shared by replicas"),
+    .describe(
+      "sqlite (embedded, under data_dir); a shared postgres:// store for replicas is planned and refused today",
+    ),
   tls: z
     .strictObject({
       cert_file: z.string().optional().describe("PEM certificate; default: generated under data_dir"),
