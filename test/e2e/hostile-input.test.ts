@@ -70,6 +70,31 @@ describe("hostile and broken input", () => {
     await stillServes();
   });
 
+  it("rejects a second StartupMessage or a query sent in place of the password", async () => {
+    const { startTestGateway } = await import("../support/test-gateway.js");
+    const plain = await startTestGateway(fx.cluster, { overrides: { tls: { allow_plaintext: true } } });
+    try {
+      const params = Buffer.from("user\0agent\0database\0app\0\0");
+      const startup = Buffer.concat([int32(8 + params.length), int32(196608), params]);
+      const twice = await exchange(plain.port, [startup, startup]);
+      expect(twice[0]).toBe(0x52); // AuthenticationCleartextPassword first
+      expect(twice.toString("latin1")).toMatch(/expected a password message/);
+      const query = Buffer.concat([Buffer.from("Q"), int32(13), Buffer.from("SELECT 1\0")]);
+      const early = await exchange(plain.port, [startup, query]);
+      expect(early.toString("latin1")).toMatch(/expected a password message/);
+      expect(early.includes(Buffer.from("Z\0\0\0\x05"))).toBe(false); // never ReadyForQuery
+      // A client may pipeline its first query right behind the password: that is not a violation.
+      const password = Buffer.from(`${await plain.token("ci-bot", ["agents"])}\0`);
+      const pipelined = await exchange(plain.port, [
+        startup,
+        Buffer.concat([Buffer.from("p"), int32(4 + password.length), password, query]),
+      ]);
+      expect(pipelined.includes(Buffer.from("SELECT 1\0"))).toBe(true); // its CommandComplete tag
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it("refuses GSSENC with N and still accepts a normal client afterwards", async () => {
     const reply = await exchange(fx.gw.port, [Buffer.concat([int32(8), int32(80877104)])]);
     expect(reply.subarray(0, 1).toString()).toBe("N");

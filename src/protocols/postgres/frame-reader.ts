@@ -61,6 +61,11 @@ export class FrameReader {
     return this.end - this.offset;
   }
 
+  /** Type byte of the next typed frame once its first byte has arrived (undefined before, or in startup mode). */
+  peekType(): number | undefined {
+    return this.startup || this.end === this.offset ? undefined : this.buffer[this.offset];
+  }
+
   /**
    * Adds bytes from the stream. Frames returned by next() before this call become invalid (their memory may be
    * reused), so consume them first. Throws the reader's ProtocolViolation once it is out of sync, or a new one

@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { LatchError } from "../../errors.js";
 import { copyFrame } from "./frame-copy.js";
 import { FrameReader } from "./frame-reader.js";
 import type { Frame } from "./messages.js";
@@ -19,8 +20,16 @@ export class HandshakeReader {
       this.fail(error as Error);
       return;
     }
+    const type = this.frames.peekType();
+    if (this.requiredType !== undefined && type !== undefined && type !== this.requiredType) {
+      // Refuse at the first byte instead of waiting for a body whose length an attacker chose.
+      this.fail(new LatchError("protocol_violation", { reason: this.requiredReason }));
+      return;
+    }
     this.wake();
   };
+  private requiredType: number | undefined;
+  private requiredReason = "";
   private readonly onEnd = () => this.fail(new Error("connection closed during handshake"));
   private readonly onError = (error: Error) => this.fail(error);
 
@@ -42,6 +51,14 @@ export class HandshakeReader {
 
   expectTyped(): void {
     this.frames.expectTyped();
+  }
+
+  /** The next message must have this type byte (e.g. the password); anything else fails at its first byte. */
+  requireNextType(type: number, reason: string): void {
+    this.requiredType = type;
+    this.requiredReason = reason;
+    const next = this.frames.peekType();
+    if (next !== undefined && next !== type) this.fail(new LatchError("protocol_violation", { reason }));
   }
 
   next(timeoutMs: number): Promise<Frame> {
@@ -77,7 +94,10 @@ export class HandshakeReader {
 
   private tryTake(): Frame | undefined {
     const frame = this.frames.next();
-    return frame === undefined ? undefined : copyFrame(frame);
+    if (frame === undefined) return undefined;
+    // The requirement was for that one message; what follows (a pipelined first query) is the session's.
+    this.requiredType = undefined;
+    return copyFrame(frame);
   }
 
   private wake(): void {

@@ -115,6 +115,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     // ---- authentication: the password is the token
     stage = "authentication";
     reader.expectTyped();
+    reader.requireNextType(0x70, "expected a password message (the token) after the startup message");
     socket.write(encodeAuthenticationCleartextPassword());
     const passwordFrame = await reader.next(startupTimeout);
     if (passwordFrame.type !== 0x70) {
