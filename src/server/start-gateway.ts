@@ -141,6 +141,16 @@ export async function startGateway(
       blocks,
     };
 
+    // Live revocation: a revoked grant ends its principal's open sessions on that connection at once.
+    approval.service.subscribe((update) => {
+      if (update.type !== "grant" || update.grant.revokedAt === null) return;
+      const { id, principal, connection } = update.grant;
+      for (const session of live.values()) {
+        if (session.subject === principal && session.connection === connection) {
+          session.terminate(new LatchError("session_terminated", { reason: `grant ${id} was revoked` }));
+        }
+      }
+    });
     const pgServer = net.createServer({ noDelay: true }, (socket) => {
       socket.on("error", () => socket.destroy());
       void handlePostgresClient(socket, deps);

@@ -255,18 +255,22 @@ describe("just-in-time approval through the PostgreSQL gateway", () => {
     }[];
     expect(grants.map((grant) => grant.id)).toContain(grantId);
 
-    // Revoked, the grant releases nothing more: the next UPDATE is held again.
+    // Revoking the grant ends the principal's live sessions on this connection (live revocation), and a new
+    // session's UPDATE is held again.
+    const ended = new Promise<Error>((resolve) => client.once("error", resolve));
     expect((await api(fx.gw, "DELETE", `/api/grants/${grantId}`, alice, { reason: "done" })).status).toBe(
       200,
     );
-    const third = heldNotice(client);
-    const held = pgError(client.query("UPDATE items SET name = 'grant three' WHERE id = 8"));
+    expect((await ended).message).toMatch(/grant .* was revoked/);
+    const fresh = await fx.gw.connect(agent);
+    const third = heldNotice(fresh);
+    const held = pgError(fresh.query("UPDATE items SET name = 'grant three' WHERE id = 8"));
     const { requestId: again } = await third;
     expect(again).not.toBe(requestId);
     expect((await deny(again, bob, "grant is over")).status).toBe(200);
     expect((await held).code).toBe("42501");
     expect(await itemName(8)).toBe("item 8");
-    await client.end();
+    await fresh.end();
   });
 
   it("a client that disconnects while held abandons the request, and the statement never runs", async () => {

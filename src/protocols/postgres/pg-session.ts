@@ -80,6 +80,10 @@ export class PgSession {
   lastActivityAt = performance.now();
 
   /** The principal this session serves (kill by subject, principal blocking). */
+  get connection(): string {
+    return this.options.connection;
+  }
+
   get subject(): string {
     return this.options.identity.subject;
   }
