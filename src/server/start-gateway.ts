@@ -219,7 +219,10 @@ export async function startGateway(
         await Promise.all([...ephemeral.values()].map((roles) => roles.close()));
         blocks?.close();
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
-        await pipeline.flush();
+        // A broken audit log must not stop the shutdown; it was already failing closed and reported.
+        await pipeline
+          .flush()
+          .catch((error: unknown) => log.error({ err: error }, "audit log not flushed at shutdown"));
         reader.close();
         await auditLog.close();
         await Promise.all([...masking.values()].map((m) => m.close()));

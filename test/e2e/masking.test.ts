@@ -75,6 +75,39 @@ describe("inline masking through the gateway", () => {
     for (const clear of CLEAR) expect(outcome).not.toContain(clear);
   });
 
+  it("masks rows of a statement described once and then only bound and executed (pgbench -M prepared, JDBC)", async () => {
+    const client = await fx.gw.connect(token);
+    type Con = {
+      parse(q: { name: string; text: string; types: number[] }): void;
+      describe(q: { type: string; name: string }): void;
+      bind(q: { statement: string; portal: string; values: unknown[] }): void;
+      execute(q: { portal: string; rows: number }): void;
+      sync(): void;
+      on(event: string, listener: (message: { fields?: unknown[] }) => void): void;
+      once(event: string, listener: () => void): void;
+    };
+    const con = (client as unknown as { connection: Con }).connection;
+    const ready = () => new Promise<void>((resolve) => con.once("readyForQuery", resolve));
+    con.parse({ name: "by_id", text: "SELECT ssn, name FROM people WHERE id = $1", types: [] });
+    con.describe({ type: "S", name: "by_id" });
+    con.sync();
+    await ready();
+    const rows: unknown[][] = [];
+    con.on("dataRow", (message) => rows.push(message.fields ?? []));
+    const descriptions: unknown[] = [];
+    con.on("rowDescription", (message) => descriptions.push(message));
+    con.bind({ statement: "by_id", portal: "", values: ["1"] });
+    con.execute({ portal: "", rows: 0 });
+    con.sync();
+    await ready();
+    await client.end().catch(() => undefined);
+    expect(rows).toHaveLength(1);
+    expect(String(rows[0]![0])).toMatch(/6789$/);
+    expect(String(rows[0]![0])).not.toBe("123-45-6789");
+    expect(String(rows[0]![1])).toBe("Ada");
+    expect(descriptions).toHaveLength(0); // the gateway's own Describe answer never reaches the client
+  });
+
   it("records masked values only", async () => {
     await fx.gw.gateway.flushAudit();
     const record = JSON.stringify(fx.gw.gateway.audit.events({ limit: 1000 }));

@@ -22,6 +22,8 @@ export const BACKEND = {
   ParameterStatus: 0x53,
   CopyInResponse: 0x47,
   CopyBothResponse: 0x57,
+  RowDescription: 0x54,
+  NoData: 0x6e,
 } as const;
 
 /** The transaction status byte of a ReadyForQuery body. */

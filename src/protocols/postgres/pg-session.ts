@@ -18,6 +18,7 @@ import type { FrameReader } from "./frame-reader.js";
 import { BACKEND, FRONTEND, readyStatus } from "./message-codes.js";
 import type { Frame, FrontendMessage, TransactionStatus } from "./messages.js";
 import { guardParameterStatus } from "./parameter-status-guard.js";
+import { describePortalsBeforeExecute } from "./portal-describe.js";
 import { PreparedRegistry } from "./prepared-registry.js";
 import { maskingRefusal, refusedOperation } from "./refused-batch.js";
 import { noteCommandComplete, ResponseTracker, resultOf } from "./response-tracker.js";
@@ -270,7 +271,7 @@ export class PgSession {
           if (this.closed) return;
           const toServerNow: Buffer[] = [];
           const toClientNow: Buffer[] = [];
-          if (admission.allowed) this.forward(frames, admitted, endsWithReady, toServerNow);
+          if (admission.allowed) this.forward(frames, admitted, endsWithReady, toServerNow, messages);
           else {
             this.registry.rollback();
             this.deny(admission.error, endsWithReady, toServerNow, toClientNow);
@@ -284,7 +285,7 @@ export class PgSession {
       );
       return;
     }
-    this.forward(frames, undefined, endsWithReady, toServer);
+    this.forward(frames, undefined, endsWithReady, toServer, messages);
   }
 
   /** While held, the client hears why it waits (a NoticeResponse may arrive at any time in the protocol). */
@@ -297,9 +298,14 @@ export class PgSession {
     operation: Operation | undefined,
     endsWithReady: boolean,
     toServer: Buffer[],
+    messages?: readonly FrontendMessage[],
   ): void {
     this.registry.commit();
-    for (const raw of frames) toServer.push(raw);
+    const described =
+      this.options.masker === undefined || messages === undefined
+        ? undefined
+        : describePortalsBeforeExecute(frames, messages);
+    for (const raw of described?.frames ?? frames) toServer.push(raw);
     this.tracker.push({
       kind: "forwarded",
       operation,
@@ -308,6 +314,9 @@ export class PgSession {
       rows: 0,
       tags: [],
       error: undefined,
+      ...(described === undefined || described.hiddenAnswers.size === 0
+        ? {}
+        : { describeAnswers: 0, hiddenAnswers: described.hiddenAnswers }),
     });
   }
 
@@ -388,6 +397,18 @@ export class PgSession {
     if (received.type === BACKEND.ParameterStatus) {
       toClient.push(guardParameterStatus(received, this.options.visibleUser));
       return;
+    }
+    if (
+      head?.kind === "forwarded" &&
+      head.hiddenAnswers !== undefined &&
+      (received.type === BACKEND.RowDescription || received.type === BACKEND.NoData)
+    ) {
+      const position = head.describeAnswers ?? 0;
+      head.describeAnswers = position + 1;
+      if (head.hiddenAnswers.has(position)) {
+        this.mask(received); // the masker learns the result's columns; the client did not ask for this answer
+        return;
+      }
     }
     // Everything after this point sees the masked frame: it is what the client gets and what is recorded.
     const frame =

@@ -18,6 +18,9 @@ export type PendingEntry =
       rows: number;
       readonly tags: string[];
       error: { code: string; message: string } | undefined;
+      /** RowDescription/NoData answers seen so far, and which of them answer gateway-inserted Describes. */
+      describeAnswers?: number;
+      readonly hiddenAnswers?: ReadonlySet<number>;
     }
   /** A deliberately failing query sent to put the server's transaction into the failed state; its replies are swallowed. */
   | { readonly kind: "poison" }
