@@ -21,6 +21,8 @@ export interface AdminServerDeps {
   readonly policyCount: () => number;
   /** /api/requests and /api/grants; absent: those routes are not served. */
   readonly approvals?: Pick<ApprovalRoutesDeps, "service" | "judgeUpfront">;
+  /** Re-reads the policy directory; an invalid set is refused and the old one stays. */
+  readonly reloadPolicies?: () => Promise<{ policies: number; sessionsEnded: number }>;
   /** Session kill and principal blocking (issue 5); absent: those routes are not served. */
   readonly sessionControl?: Omit<SessionRoutesDeps, "authenticate">;
 }
@@ -143,6 +145,20 @@ export async function startAdminServer(deps: AdminServerDeps) {
         ...(after === undefined ? {} : { afterSeq: after }),
       }),
     };
+  });
+
+  app.post("/api/policies/reload", async (request, reply) => {
+    if ((await authenticate(request, reply)) === undefined) return reply;
+    if (deps.reloadPolicies === undefined)
+      return reply.code(404).send({ error: "not_found", message: "reload is not available" });
+    try {
+      return await deps.reloadPolicies();
+    } catch (error) {
+      return reply.code(400).send({
+        error: "invalid_policies",
+        message: `${isLatchError(error) ? error.message : "policies could not be loaded"}; the previous policies stay in force`,
+      });
+    }
   });
 
   app.get("/api/audit/verify", async (request, reply) => {

@@ -38,7 +38,7 @@ export interface RunningGateway {
   flushAudit(): Promise<void>;
   readonly log: Logger;
   /** Re-reads policies; the old set stays in force if the new one is invalid. */
-  reloadPolicies(): Promise<void>;
+  reloadPolicies(): Promise<{ policies: number; sessionsEnded: number }>;
   stop(): Promise<void>;
 }
 
@@ -163,6 +163,14 @@ export async function startGateway(
       config.listen.ssh === undefined
         ? undefined
         : await startSshListener({ config, verifier, pipeline, metrics, log, live: sshLive });
+    /** New policies apply to new statements at once, and end live sessions whose recent statements they deny. */
+    const reloadPolicies = async (): Promise<{ policies: number; sessionsEnded: number }> => {
+      policy = createCedarPolicyEngine(await loadPolicies(config.policies));
+      let sessionsEnded = 0;
+      for (const session of [...live.values()]) if (!session.revalidate(policy)) sessionsEnded += 1;
+      log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
+      return { policies: policy.policyCount, sessionsEnded };
+    };
     const admin = await startAdminServer({
       config,
       audit: reader,
@@ -172,6 +180,7 @@ export async function startGateway(
       log,
       live,
       policyCount: () => policy.policyCount,
+      reloadPolicies,
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront }, // approvals (issue 3)
       sessionControl: { live, blocks, record: (event) => pipeline.recordDurably(event) }, // issue 5
     });
@@ -203,10 +212,7 @@ export async function startGateway(
       audit: reader,
       flushAudit: () => pipeline.flush(),
       log,
-      async reloadPolicies() {
-        policy = createCedarPolicyEngine(await loadPolicies(config.policies));
-        log.info({ policies: policy.policyCount }, "policies reloaded");
-      },
+      reloadPolicies,
       async stop() {
         pgServer.close();
         for (const session of live.values()) session.terminate(new LatchError("gateway_shutting_down"));

@@ -36,6 +36,7 @@ describe("latch executable", () => {
     ["config", "schema"],
     ["policy", "check"],
     ["policy", "test"],
+    ["policy", "reload"],
     ["audit", "verify"],
     ["audit", "search"],
     ["sessions", "list"],

@@ -61,11 +61,11 @@ describe("latch policy check", () => {
     expect(output.out_).toEqual([]);
   });
 
-  it("registers check and test under `latch policy` with help", () => {
+  it("registers check, test and reload under `latch policy` with help", () => {
     const program = new Command();
     registerPolicyCommands(program);
     const policy = program.commands.find((command) => command.name() === "policy");
-    expect(policy?.commands.map((command) => command.name())).toEqual(["check", "test"]);
+    expect(policy?.commands.map((command) => command.name())).toEqual(["check", "test", "reload"]);
     expect(policy?.commands[1]?.helpInformation()).toContain("--policies <dir>");
   });
 });

@@ -11,6 +11,8 @@ import {
   readPolicySources,
 } from "../../policy/load-policies.js";
 import { formatPolicyTestResult, parsePolicyTests, runPolicyTests } from "../../policy/policy-fixtures.js";
+import { type AdminClientOptions, withAdminOptions } from "../admin-client.js";
+import { adminSend } from "./requests.js";
 
 /** Where command output goes; the CLI passes stdout/stderr, tests pass collectors. */
 export interface CommandOutput {
@@ -47,6 +49,23 @@ export function registerPolicyCommands(program: Command): void {
     .action(async (file: string, options: PolicyDirectoryOptions) => {
       process.exitCode = await runPolicyTestFile(file, options, processOutput);
     });
+  withAdminOptions(
+    policy
+      .command("reload")
+      .description(
+        "make a running gateway re-read its policies (like SIGHUP); live sessions whose recent statements the new policies deny are ended",
+      ),
+  ).action(async (options: AdminClientOptions & { json?: boolean }) => {
+    const result = await adminSend<{ policies: number; sessionsEnded: number }>(
+      options,
+      "POST",
+      "/api/policies/reload",
+    );
+    if (options.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(
+      `policies reloaded: ${result.policies} policies, ${result.sessionsEnded} live sessions ended\n`,
+    );
+  });
 }
 
 export function policiesDirectoryOf(options: PolicyDirectoryOptions): string {

@@ -6,6 +6,8 @@ import type { Identity } from "../../identity/identity.js";
 import type { ResultMasker } from "../../masking/result-masker.js";
 import type { Operation } from "../../pipeline/operation.js";
 import type { ApprovalHold, OperationPipeline } from "../../pipeline/operation-pipeline.js";
+import { SessionRecheck } from "../../pipeline/session-recheck.js";
+import type { PolicyEngine } from "../../policy/policy-engine.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeBackend } from "./decode-backend.js";
@@ -53,6 +55,7 @@ const POISON_QUERY = encodeQuery("/* latch: statement denied by policy */ LATCH_
 export class PgSession {
   private readonly registry = new PreparedRegistry();
   private readonly tracker = new ResponseTracker();
+  private readonly recheck: SessionRecheck;
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private status: TransactionStatus;
@@ -75,6 +78,12 @@ export class PgSession {
     private readonly options: PgSessionOptions,
   ) {
     this.status = options.initialStatus;
+    this.recheck = new SessionRecheck({
+      identity: options.identity,
+      connection: options.connection,
+      connectionLabels: options.connectionLabels,
+      clientAddress: options.clientAddress,
+    });
   }
 
   /** performance.now() of the last byte in either direction: what the idle timeout measures. */
@@ -83,6 +92,19 @@ export class PgSession {
   /** The principal this session serves (kill by subject, principal blocking). */
   get connection(): string {
     return this.options.connection;
+  }
+
+  /** Re-asks policy about this session's recent statements (policy reload); ends the session if denied now. */
+  revalidate(policy: PolicyEngine): boolean {
+    const denied = this.recheck.deniedUnder(policy);
+    if (denied === undefined) return true;
+    this.terminate(
+      new LatchError("session_terminated", {
+        reason: `policies were reloaded and now deny it: ${denied.reason}`,
+      }),
+      "policy reload",
+    );
+    return false;
   }
 
   get subject(): string {
@@ -301,6 +323,7 @@ export class PgSession {
     messages?: readonly FrontendMessage[],
   ): void {
     this.registry.commit();
+    if (operation !== undefined) this.recheck.remember(operation.statements);
     const described =
       this.options.masker === undefined || messages === undefined
         ? undefined

@@ -1,0 +1,43 @@
+import type { Identity } from "../identity/identity.js";
+import type { PolicyEngine } from "../policy/policy-engine.js";
+import type { ClassifiedStatement } from "../sql/classification.js";
+import type { Verdict } from "./operation.js";
+
+const REMEMBERED = 32;
+
+/**
+ * What an open session has been doing, so a policy reload can ask whether it would still be allowed to. A
+ * session whose recent statements the new policy would deny is ended: tightening policy takes effect on live
+ * connections, not only on new ones.
+ */
+export class SessionRecheck {
+  private readonly recent: ClassifiedStatement[] = [];
+
+  constructor(
+    private readonly subject: {
+      readonly identity: Identity;
+      readonly connection: string;
+      readonly connectionLabels: Readonly<Record<string, string>>;
+      readonly clientAddress: string;
+    },
+  ) {}
+
+  /** Remembers statements that were allowed and forwarded (the newest REMEMBERED distinct texts). */
+  remember(statements: readonly ClassifiedStatement[]): void {
+    for (const statement of statements) {
+      const known = this.recent.findIndex((seen) => seen.text === statement.text);
+      if (known !== -1) this.recent.splice(known, 1);
+      this.recent.push(statement);
+      if (this.recent.length > REMEMBERED) this.recent.shift();
+    }
+  }
+
+  /** The new policy's verdict on the remembered statements, when it denies any of them. */
+  deniedUnder(policy: PolicyEngine, now = new Date()): Verdict | undefined {
+    for (const statement of this.recent) {
+      const verdict = policy.authorize({ ...this.subject, statements: [statement], now });
+      if (verdict.decision === "deny") return verdict;
+    }
+    return undefined;
+  }
+}
