@@ -103,7 +103,10 @@ export class ApprovalService implements ApprovalGate {
     return this.hold(request, input.signal);
   }
 
-  checkGrant(operation: Operation, verdict: Verdict): { requestId: string; grantId?: string } | undefined {
+  checkGrant(
+    operation: Operation,
+    verdict: Verdict,
+  ): { requestId: string; grantId?: string; grantExpiresAt?: number } | undefined {
     const required = verdict.approval;
     if (verdict.decision !== "approval" || required === undefined) return undefined;
     const satisfies = (found: { group: string; quorum: number }) =>
@@ -128,7 +131,7 @@ export class ApprovalService implements ApprovalGate {
           grantId: grant.id,
           operationId: operation.id,
         });
-        return { requestId: grant.requestId, grantId: grant.id };
+        return { requestId: grant.requestId, grantId: grant.id, grantExpiresAt: grant.expiresAt };
       }
     } catch (error) {
       // Fail closed: the operation then goes through requestApproval, which refuses if the store is down.

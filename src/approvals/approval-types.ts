@@ -106,7 +106,10 @@ export interface ApprovalInput {
 export interface ApprovalGate {
   requestApproval(input: ApprovalInput): Promise<ApprovalOutcome>;
   /** A live grant or an approved, unused defer request for exactly this operation; consumes one-time approvals. */
-  checkGrant(operation: Operation, verdict: Verdict): { requestId: string; grantId?: string } | undefined;
+  checkGrant(
+    operation: Operation,
+    verdict: Verdict,
+  ): { requestId: string; grantId?: string; grantExpiresAt?: number } | undefined;
 }
 
 /** Audit callback; the composition root maps kinds onto the audit log (see APPROVAL_AUDIT_KINDS). */

@@ -21,7 +21,12 @@ export interface OperationResult {
 }
 
 export type Admission =
-  | { readonly allowed: true; readonly verdict: Verdict }
+  | {
+      readonly allowed: true;
+      readonly verdict: Verdict;
+      /** When a grant let the operation through: the session using it ends when the grant does. */
+      readonly grantExpiresAt?: number;
+    }
   | { readonly allowed: false; readonly error: LatchError; readonly verdict: Verdict };
 
 const MAX_RECORDED_TEXT = 8192;
@@ -153,7 +158,12 @@ export class OperationPipeline {
         released,
         { requestId: granted.requestId, grantId: granted.grantId },
         admitted,
-        () => admitted({ allowed: true, verdict: released }),
+        () =>
+          admitted({
+            allowed: true,
+            verdict: released,
+            ...(granted.grantExpiresAt === undefined ? {} : { grantExpiresAt: granted.grantExpiresAt }),
+          }),
       );
       return;
     }

@@ -134,7 +134,10 @@ describe("approval API", () => {
     const grants = (await call("GET", "/api/grants?active=true", "agent")).json().grants;
     expect(grants).toHaveLength(1);
     expect(grants[0].expiresAt - grants[0].createdAt).toBe(600_000);
-    expect(service.checkGrant(operation(), approvalVerdict())).toEqual({ requestId: request.id, grantId });
+    expect(service.checkGrant(operation(), approvalVerdict())).toMatchObject({
+      requestId: request.id,
+      grantId,
+    });
 
     expect((await call("DELETE", `/api/grants/${grantId}`, "mallory")).statusCode).toBe(404);
     expect((await call("DELETE", `/api/grants/${grantId}`, "alice", { reason: "done" })).statusCode).toBe(

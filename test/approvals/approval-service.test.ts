@@ -219,6 +219,7 @@ describe("grants", () => {
     expect(service.checkGrant(second, approvalVerdict())).toEqual({
       requestId: id,
       grantId: decided.grantId,
+      grantExpiresAt: service.getGrant(decided.grantId!)!.expiresAt,
     });
     expect(service.checkGrant(second, approvalVerdict())?.grantId).toBe(decided.grantId);
     // Another principal, another table, or a stricter approval requirement are not covered.

@@ -229,6 +229,18 @@ describe("just-in-time approval through the PostgreSQL gateway", () => {
     await client.end();
   });
 
+  it("a session that used a grant ends when the grant expires", async () => {
+    const client = await fx.gw.connect(agent);
+    const notice = heldNotice(client);
+    const first = client.query("UPDATE items SET name = 'short grant one' WHERE id = 17");
+    const { requestId } = await notice;
+    expect((await approve(requestId, alice, { reason: "quick fix", for: "3s" })).status).toBe(200);
+    expect((await first).rowCount).toBe(1);
+    const ended = new Promise<Error>((resolve) => client.once("error", resolve));
+    expect((await client.query("UPDATE items SET name = 'short grant two' WHERE id = 18")).rowCount).toBe(1);
+    expect((await ended).message).toMatch(/the grant this session used has expired/);
+  });
+
   it("a grant window lets a second, different UPDATE through without a new request", async () => {
     const client = await fx.gw.connect(agent);
     const notice = heldNotice(client);

@@ -152,6 +152,25 @@ describe("hostile and broken input", () => {
 });
 
 describe("upstream failures", () => {
+  it("ends the session with a clear FATAL error when the upstream backend goes away, and keeps serving", async () => {
+    const client = await fx.gw.connect(token);
+    const ended = new Promise<Error>((resolve) => client.once("error", resolve));
+    await client.query("SELECT 1");
+    // What an upstream restart looks like to a session: its backend is gone.
+    await fx.direct(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()",
+      [fx.cluster.appUser],
+    );
+    const error = await ended;
+    expect(error.message).toMatch(/terminating connection|upstream server closed the connection/);
+    await stillServes();
+    await fx.gw.gateway.flushAudit();
+    const ends = fx.gw.gateway.audit.events({ kind: "session_end", limit: 1000 });
+    expect(
+      ends.some((e) => /upstream closed the connection/.test(String((e.data as { reason: string }).reason))),
+    ).toBe(true);
+  });
+
   it("answers 08006 with a clear message when the upstream is down", async () => {
     const { startTestGateway } = await import("../support/test-gateway.js");
     const down = await startTestGateway(fx.cluster, {

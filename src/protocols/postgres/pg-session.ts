@@ -56,6 +56,8 @@ export class PgSession {
   private readonly registry = new PreparedRegistry();
   private readonly tracker = new ResponseTracker();
   private readonly recheck: SessionRecheck;
+  private grantDeadline: number | undefined;
+  private grantTimer: NodeJS.Timeout | undefined;
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private status: TransactionStatus;
@@ -92,6 +94,22 @@ export class PgSession {
   /** The principal this session serves (kill by subject, principal blocking). */
   get connection(): string {
     return this.options.connection;
+  }
+
+  /** A session that used a grant does not outlive it: it ends when the earliest grant it used expires. */
+  private endWithGrant(expiresAt: number): void {
+    if (this.grantDeadline !== undefined && this.grantDeadline <= expiresAt) return;
+    this.grantDeadline = expiresAt;
+    clearTimeout(this.grantTimer);
+    this.grantTimer = setTimeout(
+      () =>
+        this.terminate(
+          new LatchError("session_terminated", { reason: "the grant this session used has expired" }),
+          "grant expired",
+        ),
+      Math.max(0, expiresAt - Date.now()),
+    );
+    this.grantTimer.unref();
   }
 
   /** Re-asks policy about this session's recent statements (policy reload); ends the session if denied now. */
@@ -138,6 +156,7 @@ export class PgSession {
   private end(reason: string, clientError?: LatchError): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.grantTimer);
     this.gone.abort();
     if (clientError !== undefined && !this.client.destroyed)
       this.client.write(errorFrame(clientError, "FATAL"));
@@ -293,8 +312,10 @@ export class PgSession {
           if (this.closed) return;
           const toServerNow: Buffer[] = [];
           const toClientNow: Buffer[] = [];
-          if (admission.allowed) this.forward(frames, admitted, endsWithReady, toServerNow, messages);
-          else {
+          if (admission.allowed) {
+            if (admission.grantExpiresAt !== undefined) this.endWithGrant(admission.grantExpiresAt);
+            this.forward(frames, admitted, endsWithReady, toServerNow, messages);
+          } else {
             this.registry.rollback();
             this.deny(admission.error, endsWithReady, toServerNow, toClientNow);
           }
