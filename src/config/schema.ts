@@ -127,6 +127,12 @@ export const sshConnectionSchema = z.strictObject({
     .record(z.string(), z.string())
     .default({})
     .describe("free-form labels visible to policy, e.g. env: prod"),
+  masking: z
+    .array(z.string())
+    .default([])
+    .describe(
+      "masking profiles whose content detectors apply to recorded output (column rules do not apply)",
+    ),
   connect_timeout: duration.default("10s"),
 });
 

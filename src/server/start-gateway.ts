@@ -6,6 +6,7 @@ import { loadOrCreateGatewayId } from "../credentials/gateway-id.js";
 import { PostgresEphemeralRoles } from "../credentials/postgres-ephemeral.js";
 import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
+import { createRecordingMasker } from "../masking/recording-masker.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { loadPolicies } from "../policy/load-policies.js";
@@ -86,6 +87,12 @@ export async function startGateway(
       () => approval.pipeline,
     );
     const live = new Map<string, PgSession>();
+    const recordingMaskers = new Map<string, (text: string) => string>();
+    for (const [name, connection] of Object.entries(config.connections)) {
+      if (connection.type !== "ssh") continue;
+      const mask = createRecordingMasker(connection.masking, config.masking);
+      if (mask !== undefined) recordingMaskers.set(name, mask);
+    }
     // Built at start-up so an unknown masking profile or bad detector stops the gateway with a clear error.
     for (const [name, connection] of Object.entries(config.connections)) {
       if (connection.type === "postgres" && connection.masking.length > 0) {
@@ -162,7 +169,15 @@ export async function startGateway(
     const ssh =
       config.listen.ssh === undefined
         ? undefined
-        : await startSshListener({ config, verifier, pipeline, metrics, log, live: sshLive });
+        : await startSshListener({
+            config,
+            verifier,
+            pipeline,
+            metrics,
+            log,
+            live: sshLive,
+            maskOutput: (name) => recordingMaskers.get(name),
+          });
     /** New policies apply to new statements at once, and end live sessions whose recent statements they deny. */
     const reloadPolicies = async (): Promise<{ policies: number; sessionsEnded: number }> => {
       policy = createCedarPolicyEngine(await loadPolicies(config.policies));

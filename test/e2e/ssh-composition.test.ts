@@ -23,6 +23,7 @@ permit(principal in Group::"ops", action == Action::"ssh:exec", resource in Conn
 when { context.command like "touch *" };
 permit(principal in Group::"agents", action in Action::"sql:read", resource in Connection::"app");`,
     overrides: {
+      masking: { pii: { detectors: ["credit_card", "us_ssn"] } },
       listen: { postgres: "127.0.0.1:0", admin: "127.0.0.1:0", ssh: "127.0.0.1:0" },
       connections: {
         app: {
@@ -35,6 +36,7 @@ permit(principal in Group::"agents", action in Action::"sql:read", resource in C
           upstream: `ssh://${SSHD_USER}@127.0.0.1:${sshd.port}`,
           private_key: { file: keyFile },
           host_key: sshd.hostKeyLine,
+          masking: ["pii"],
         },
       },
     },
@@ -74,6 +76,24 @@ async function pendingRequestId(adminToken: string): Promise<string> {
 }
 
 describe("one gateway, two protocols", () => {
+  it("masks sensitive values in the recording of SSH output", async () => {
+    const client = await connect(gw.gateway.sshAddress!.port, await gw.token("deployer", ["ops"]));
+    const result = await exec(client, "echo card 4242 4242 4242 4242 ssn 123-45-6789");
+    client.end();
+    expect(result.code).toBe(0);
+    await gw.gateway.flushAudit();
+    // Output events only: the command line itself is what the caller typed, recorded as its operation.
+    const recorded = gw.gateway.audit
+      .events({ kind: "session_recording", limit: 1000 })
+      .flatMap((event) => (event.data as { events: [number, string, string][] }).events)
+      .filter(([, type]) => type === "o")
+      .map(([, , text]) => text)
+      .join("");
+    expect(recorded).toMatch(/card \*{4} \*{4} \*{4} 4242/);
+    expect(recorded).not.toContain("4242 4242 4242 4242");
+    expect(recorded).not.toContain("123-45-6789");
+  });
+
   it("holds an SSH command that needs approval and runs it once a dba approves", async () => {
     const client = await connect(gw.gateway.sshAddress!.port, await gw.token("deployer", ["ops"]));
     const running = exec(client, "touch /tmp/latch-approved-$$ && echo approved-run");
