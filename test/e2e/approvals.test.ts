@@ -229,6 +229,45 @@ describe("just-in-time approval through the PostgreSQL gateway", () => {
     await client.end();
   });
 
+  it("a restart with a held request: the request is final (abandoned), audited, and can never run later", async () => {
+    const { startTestGateway } = await import("../support/test-gateway.js");
+    const first = await startTestGateway(fx.cluster, {
+      policy: APPROVAL_POLICY,
+      overrides: { approvals: { timeout: "5m", mode: "hold" } },
+    });
+    const client = await first.connect(await first.token("ci-bot", ["agents"]));
+    const notice = heldNotice(client);
+    const held = client
+      .query("UPDATE items SET name = 'across restart' WHERE id = 19")
+      .catch((e: Error) => e);
+    const { requestId } = await notice;
+    await first.gateway.stop(); // the held client dies with the gateway
+    expect(await held).toBeInstanceOf(Error);
+
+    const second = await startTestGateway(fx.cluster, {
+      policy: APPROVAL_POLICY,
+      overrides: { approvals: { timeout: "5m", mode: "hold" } },
+      dataDir: first.dataDir,
+    });
+    try {
+      const approver = await second.token("alice", ["dba"]);
+      const shown = await api(second, "GET", `/api/requests/${requestId}`, approver);
+      expect(shown.body.request.state).toBe("abandoned");
+      expect((await api(second, "POST", `/api/requests/${requestId}/approve`, approver, {})).status).toBe(
+        409,
+      );
+      expect(await itemName(19)).toBe("item 19");
+      await second.gateway.flushAudit();
+      const decided = second.gateway.audit
+        .events({ kind: "approval_decided", limit: 1000 })
+        .filter((e) => JSON.stringify(e.data).includes(requestId));
+      expect(decided.length).toBeGreaterThan(0);
+      expect(second.gateway.audit.verifyChain().ok).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("a session that used a grant ends when the grant expires", async () => {
     const client = await fx.gw.connect(agent);
     const notice = heldNotice(client);

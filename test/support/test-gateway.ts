@@ -52,11 +52,13 @@ export async function startTestGateway(
     overrides?: Record<string, unknown>;
     passwordEnv?: string;
     masking?: string[];
+    /** Reuse the data_dir of a gateway that was stopped with `gateway.stop()` (a restart). */
+    dataDir?: string;
   } = {},
 ): Promise<TestGateway> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "latch-test-"));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), "latch-test-"));
   const policies = path.join(dataDir, "policies");
-  mkdirSync(policies);
+  mkdirSync(policies, { recursive: true });
   writeFileSync(path.join(policies, "test.cedar"), options.policy ?? TEST_POLICY);
   const passwordEnv = options.passwordEnv ?? `LATCH_TEST_PW_${cluster.port}`;
   process.env[passwordEnv] = cluster.appPassword;
