@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type {
   ApprovalStore,
   GrantFilter,
@@ -8,8 +8,7 @@ import type {
   VoteEffect,
 } from "../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../approvals/approval-types.js";
-import { LatchError } from "../errors.js";
-import { migrateSqliteStore } from "./sqlite-migrations.js";
+import { openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface SqliteApprovalStoreOptions {
   /** How long a write waits for the audit writer's lock on the same file. Default 5000 ms. */
@@ -25,24 +24,8 @@ export function createSqliteApprovalStore(
   file: string,
   options: SqliteApprovalStoreOptions = {},
 ): ApprovalStore {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    migrateSqliteStore(db, file);
-    return buildApprovalStore(db, file);
-  } catch (cause) {
-    db?.close();
-    throw cause instanceof LatchError
-      ? cause
-      : new LatchError(
-          "config_invalid",
-          { detail: `cannot open approval store ${file}: ${(cause as Error).message}` },
-          { cause },
-        );
-  }
+  const db = openSqliteSideConnection(file, "approval store", options);
+  return buildApprovalStore(db, file);
 }
 
 interface RequestRow {

@@ -1,6 +1,4 @@
-import Database from "better-sqlite3";
-import { LatchError } from "../errors.js";
-import { migrateSqliteStore } from "./sqlite-migrations.js";
+import { openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface PrincipalBlock {
   readonly principal: string;
@@ -23,24 +21,7 @@ export interface PrincipalBlockStore {
 
 /** Blocked principals in the gateway's SQLite file, through a connection of its own (like approvals). */
 export function createSqlitePrincipalBlockStore(file: string): PrincipalBlockStore {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
-    migrateSqliteStore(db, file);
-  } catch (cause) {
-    db?.close();
-    throw cause instanceof LatchError
-      ? cause
-      : new LatchError(
-          "config_invalid",
-          { detail: `cannot open principal store ${file}: ${(cause as Error).message}` },
-          { cause },
-        );
-  }
-  const opened = db;
+  const opened = openSqliteSideConnection(file, "principal store");
   const select = opened.prepare("SELECT 1 FROM principal_blocks WHERE principal = ?");
   const insert = opened.prepare(
     "INSERT INTO principal_blocks (principal, blocked_by, reason, blocked_at) VALUES (?, ?, ?, ?) ON CONFLICT (principal) DO NOTHING",

@@ -1,15 +1,16 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.js";
+import { LATCH_CLI, startLatchServe } from "../support/latch-serve.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 
 // The compiled `latch` executable as users run it (dist/, Node's own ESM loader, the compiled worker thread).
 const run = promisify(execFile);
-const CLI = path.resolve("dist/src/cli/main.js");
+const CLI = LATCH_CLI;
 
 function latch(args: string[], env: NodeJS.ProcessEnv = {}) {
   return run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } }).then(
@@ -106,22 +107,7 @@ connections:
     password: { env: APP_DB_PASSWORD }
 `,
     );
-    child = spawn(process.execPath, [CLI, "serve", "--config", config], {
-      env: { ...process.env, APP_DB_PASSWORD: cluster.appPassword },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 20_000);
-      child.stderr!.on("data", (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.includes("gateway ready")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));
-    });
+    child = await startLatchServe(config, { APP_DB_PASSWORD: cluster.appPassword });
   });
   afterAll(async () => {
     child?.kill("SIGTERM");

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,36 +6,23 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.js";
+import { LATCH_CLI, startLatchServe } from "../support/latch-serve.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 
 // kill -9 of a real `latch serve` mid-session: the per-session role it created is dropped by the reaper when
 // the gateway starts again on the same data_dir.
 const run = promisify(execFile);
-const CLI = path.resolve("dist/src/cli/main.js");
+const CLI = LATCH_CLI;
 let cluster: PgCluster;
 let dir: string;
 let config: string;
 let port: number;
 const children: ChildProcess[] = [];
 
-function serve(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, "serve", "--config", config], {
-    env: { ...process.env, APP_ADMIN_PASSWORD: "admin-pw-for-tests" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+async function serve(): Promise<ChildProcess> {
+  const child = await startLatchServe(config, { APP_ADMIN_PASSWORD: "admin-pw-for-tests" });
   children.push(child);
-  let stderr = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 20_000);
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes("gateway ready")) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));
-  });
+  return child;
 }
 
 const ephemeralRoles = async () =>
