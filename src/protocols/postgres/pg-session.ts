@@ -10,20 +10,19 @@ import { SessionRecheck } from "../../pipeline/session-recheck.js";
 import type { PolicyEngine } from "../../policy/policy-engine.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";
-import { decodeBackend } from "./decode-backend.js";
 import { decodeFrontend } from "./decode-frontend.js";
 import { encodeReadyForQuery } from "./encode-backend.js";
 import { encodeQuery, encodeTerminate } from "./encode-frontend.js";
 import { asLatchError, errorFrame } from "./error-frames.js";
 import { copyFrame } from "./frame-copy.js";
 import type { FrameReader } from "./frame-reader.js";
-import { BACKEND, FRONTEND, readyStatus } from "./message-codes.js";
+import { FRONTEND } from "./message-codes.js";
 import type { Frame, FrontendMessage, TransactionStatus } from "./messages.js";
-import { guardParameterStatus } from "./parameter-status-guard.js";
 import { describePortalsBeforeExecute } from "./portal-describe.js";
 import { PreparedRegistry } from "./prepared-registry.js";
 import { maskingRefusal, refusedOperation } from "./refused-batch.js";
-import { noteCommandComplete, ResponseTracker, resultOf } from "./response-tracker.js";
+import { ResponseRelay } from "./response-relay.js";
+import { ResponseTracker, resultOf } from "./response-tracker.js";
 import { heldNotice } from "./session-notices.js";
 
 export interface PgSessionOptions {
@@ -60,8 +59,7 @@ export class PgSession {
   private grantTimer: NodeJS.Timeout | undefined;
   private batch: Buffer[] = [];
   private batchBytes = 0;
-  private status: TransactionStatus;
-  private copyIn = false;
+  private readonly responses: ResponseRelay;
   /** After a denial in a Flush-ended batch, PostgreSQL semantics: ignore messages until Sync. */
   private discardUntilSync = false;
   private closed = false;
@@ -79,7 +77,12 @@ export class PgSession {
     private readonly serverFrames: FrameReader,
     private readonly options: PgSessionOptions,
   ) {
-    this.status = options.initialStatus;
+    this.responses = new ResponseRelay(this.tracker, {
+      masker: options.masker,
+      visibleUser: options.visibleUser,
+      initialStatus: options.initialStatus,
+      complete: (operation, result) => options.pipeline.complete(operation, result),
+    });
     this.recheck = new SessionRecheck({
       identity: options.identity,
       connection: options.connection,
@@ -206,12 +209,12 @@ export class PgSession {
     const type = frame.type;
     if (type === FRONTEND.CopyData || type === FRONTEND.CopyDone || type === FRONTEND.CopyFail) {
       // Outside COPY IN the server drops these too; never forward what was not asked for.
-      if (!this.copyIn) return;
-      if (type !== FRONTEND.CopyData) this.copyIn = false;
+      if (!this.responses.copyIn) return;
+      if (type !== FRONTEND.CopyData) this.responses.copyIn = false;
       toServer.push(frame.raw);
       return;
     }
-    if (this.copyIn && type !== FRONTEND.Sync && type !== FRONTEND.Flush) {
+    if (this.responses.copyIn && type !== FRONTEND.Sync && type !== FRONTEND.Flush) {
       throw new LatchError("protocol_violation", {
         reason: "only COPY messages are allowed during COPY FROM STDIN",
       });
@@ -223,7 +226,7 @@ export class PgSession {
     if (this.discardUntilSync) {
       if (type === FRONTEND.Sync) {
         this.discardUntilSync = false;
-        this.answer(toClient, () => encodeReadyForQuery(this.status));
+        this.answer(toClient, () => encodeReadyForQuery(this.responses.status));
       }
       return;
     }
@@ -377,12 +380,12 @@ export class PgSession {
    * state too (a statement that can only fail), so COMMIT cannot keep half of what the client sent.
    */
   private deny(error: LatchError, endsWithReady: boolean, toServer: Buffer[], toClient: Buffer[]): void {
-    if (this.status === "T") {
+    if (this.responses.status === "T") {
       toServer.push(POISON_QUERY);
       this.tracker.push({ kind: "poison" });
     }
     this.answer(toClient, () => errorFrame(error));
-    if (endsWithReady) this.answer(toClient, () => encodeReadyForQuery(this.status));
+    if (endsWithReady) this.answer(toClient, () => encodeReadyForQuery(this.responses.status));
     else this.discardUntilSync = true;
   }
 
@@ -418,7 +421,7 @@ export class PgSession {
             });
           break;
         }
-        this.onServerFrame(frame, toClient);
+        this.responses.handle(frame, toClient);
         if (this.closed) return;
       }
     } catch (error) {
@@ -434,78 +437,6 @@ export class PgSession {
       return;
     }
     this.send(this.client, toClient, this.server);
-  }
-
-  private onServerFrame(received: Frame, toClient: Buffer[]): void {
-    const head = this.tracker.head;
-    if (received.type === BACKEND.ParameterStatus) {
-      toClient.push(guardParameterStatus(received, this.options.visibleUser));
-      return;
-    }
-    if (
-      head?.kind === "forwarded" &&
-      head.hiddenAnswers !== undefined &&
-      (received.type === BACKEND.RowDescription || received.type === BACKEND.NoData)
-    ) {
-      const position = head.describeAnswers ?? 0;
-      head.describeAnswers = position + 1;
-      if (head.hiddenAnswers.has(position)) {
-        this.mask(received); // the masker learns the result's columns; the client did not ask for this answer
-        return;
-      }
-    }
-    // Everything after this point sees the masked frame: it is what the client gets and what is recorded.
-    const frame =
-      this.options.masker === undefined || head?.kind === "poison" ? received : this.mask(received);
-    if (frame === undefined) return;
-    const type = frame.type;
-    if (head?.kind === "poison") {
-      if (type === BACKEND.ReadyForQuery) {
-        this.status = readyStatus(frame.body);
-        this.tracker.shift();
-        this.tracker.drainSynthetic(toClient);
-      }
-      return;
-    }
-    const entry = head?.kind === "forwarded" ? head : undefined;
-    switch (type) {
-      case BACKEND.DataRow:
-        if (entry !== undefined) entry.rows++;
-        break;
-      case BACKEND.CommandComplete:
-        if (entry !== undefined) noteCommandComplete(entry, frame);
-        break;
-      case BACKEND.ErrorResponse:
-        if (entry !== undefined && entry.error === undefined) {
-          const decoded = decodeBackend(frame);
-          if (decoded.kind === "ErrorResponse")
-            entry.error = { code: decoded.fields.code, message: decoded.fields.message.slice(0, 512) };
-        }
-        break;
-      case BACKEND.CopyInResponse:
-        this.copyIn = true;
-        break;
-      case BACKEND.CopyBothResponse:
-        throw new Error("the server started COPY BOTH (replication), which Latch does not relay");
-      case BACKEND.ReadyForQuery:
-        this.status = readyStatus(frame.body);
-        this.copyIn = false;
-        toClient.push(frame.raw);
-        this.tracker.finishThroughReady((done) => {
-          if (done.operation !== undefined)
-            this.options.pipeline.complete(done.operation, resultOf(done, performance.now()));
-        });
-        this.tracker.drainSynthetic(toClient);
-        return;
-    }
-    toClient.push(frame.raw);
-  }
-
-  private mask(frame: Frame): Frame | undefined {
-    const out = this.options.masker!.onServerFrame(frame);
-    if (out === null) return undefined;
-    if (out === frame.raw) return frame;
-    return { type: out[0]!, raw: out, body: out.subarray(5) };
   }
 
   // ---- plumbing -------------------------------------------------------------------------------------------
