@@ -6,10 +6,10 @@
  *   node --import tsx bench/masking.ts
  */
 import { performance } from "node:perf_hooks";
-import { ColumnProvenance } from "../src/masking/column-provenance.js";
 import { compileMaskingProfiles } from "../src/masking/masking-profile.js";
-import { createResultMasker, type ResultMasker } from "../src/masking/result-masker.js";
+import { ColumnProvenance } from "../src/protocols/postgres/column-provenance.js";
 import type { Frame } from "../src/protocols/postgres/messages.js";
+import { createResultMasker, type ResultMasker } from "../src/protocols/postgres/result-masker.js";
 import {
   encodeDataRowValues,
   encodeRowDescriptionFields,

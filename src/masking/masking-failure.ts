@@ -1,6 +1,6 @@
 /**
- * Masking could not be done safely, so the result must not reach the client. The relay drops the result and
- * answers with an error instead; the reason never contains a value from the result.
+ * Masking could not be done safely, so the payload must not reach the client. A payload adapter throws it; the
+ * protocol drops the result (or body) and answers with an error instead. The reason never contains a value.
  */
 export class MaskingFailure extends Error {
   constructor(readonly reason: string) {

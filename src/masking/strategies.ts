@@ -9,7 +9,7 @@ export type StrategyName = "redact" | "partial" | "hash" | "null";
 
 export interface MaskingStrategy {
   readonly name: StrategyName;
-  /** The masked form of `value`; null means the whole value becomes SQL NULL. */
+  /** The masked form of `value`; null means the whole value becomes null (SQL NULL, JSON null). */
   apply(value: string): string | null;
   /** Same result on UTF-8 bytes [start, end) without decoding, when the strategy can do it cheaply. */
   applyBytes?(bytes: Buffer, start: number, end: number): Buffer | null;

@@ -1,12 +1,13 @@
 /**
- * Masks one value: a whole column under a column rule, or the spans content detectors confirm. Works on the
- * UTF-8 bytes of text values (the text wire format, and the binary format of text types, are the same bytes).
+ * Masks one value: a whole value under a column (or field) rule, or the spans content detectors confirm. Works
+ * on UTF-8 bytes or strings and knows no protocol: payload adapters (PostgreSQL rows, text, JSON) find the
+ * values and put the masked ones back.
  */
 import { type ByteCensus, type DetectedSpan, emptyCensus, findSpans, takeCensus } from "./detectors.js";
 import type { MaskingDetector } from "./masking-profile.js";
 import type { MaskingStrategy } from "./strategies.js";
 
-/** What became of a value: unchanged, replaced (bytes), or SQL NULL. */
+/** What became of a value: unchanged, replaced (bytes), or null (SQL NULL, JSON null). */
 export type MaskOutcome =
   | { readonly changed: false }
   | { readonly changed: true; readonly value: Buffer | null };
@@ -35,7 +36,7 @@ export class ValueMasker {
     return { changed: true, value: masked === null ? null : Buffer.from(masked, "utf8") };
   }
 
-  /** Content detection; `nullable` false turns a `null` strategy into redaction (COPY text, messages). */
+  /** Content detection; `nullable` false turns a `null` strategy into redaction (where null cannot stand). */
   detect(bytes: Buffer, start: number, end: number, nullable = true): MaskOutcome {
     if (!this.mayHoldAnything(bytes, start, end)) return UNCHANGED;
     if (this.census.nonAscii === 0) return this.detectAscii(bytes, start, end, nullable);

@@ -6,7 +6,7 @@ import { loadOrCreateGatewayId } from "../credentials/gateway-id.js";
 import { PostgresEphemeralRoles } from "../credentials/postgres-ephemeral.js";
 import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
-import { createRecordingMasker } from "../masking/recording-masker.js";
+import { createRecordingMasker } from "../masking/text-masker.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { loadPolicies } from "../policy/load-policies.js";

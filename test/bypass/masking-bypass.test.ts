@@ -9,13 +9,13 @@ import { createServer, type Server, connect as tcpConnect } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
-import { ColumnProvenance, createPgCatalogLookup } from "../../src/masking/column-provenance.js";
 import { compileMaskingProfiles } from "../../src/masking/masking-profile.js";
-import { createResultMasker, type ResultMasker } from "../../src/masking/result-masker.js";
+import { ColumnProvenance, createPgCatalogLookup } from "../../src/protocols/postgres/column-provenance.js";
 import { decodeFrontend } from "../../src/protocols/postgres/decode-frontend.js";
 import { encodeErrorResponse, encodeReadyForQuery } from "../../src/protocols/postgres/encode-backend.js";
 import { FrameReader } from "../../src/protocols/postgres/frame-reader.js";
 import type { Frame } from "../../src/protocols/postgres/messages.js";
+import { createResultMasker, type ResultMasker } from "../../src/protocols/postgres/result-masker.js";
 import { loadSqlParser } from "../../src/sql/postgres/load-parser.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 

@@ -2,9 +2,9 @@ import pg from "pg";
 import type { Logger } from "pino";
 import type { LatchConfig, PostgresConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
-import { ColumnProvenance, createPgCatalogLookup } from "../../masking/column-provenance.js";
 import { type CompiledMaskingProfile, compileMaskingProfiles } from "../../masking/masking-profile.js";
-import { createResultMasker, type ResultMasker } from "../../masking/result-masker.js";
+import { ColumnProvenance, createPgCatalogLookup } from "./column-provenance.js";
+import { createResultMasker, type ResultMasker } from "./result-masker.js";
 import { upstreamTarget } from "./upstream-connect.js";
 
 /**

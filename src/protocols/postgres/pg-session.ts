@@ -3,7 +3,6 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { ResultMasker } from "../../masking/result-masker.js";
 import type { Operation } from "../../pipeline/operation.js";
 import type { ApprovalHold, OperationPipeline } from "../../pipeline/operation-pipeline.js";
 import { SessionRecheck } from "../../pipeline/session-recheck.js";
@@ -23,6 +22,7 @@ import { PreparedRegistry } from "./prepared-registry.js";
 import { maskingRefusal, refusedOperation } from "./refused-batch.js";
 import { ResponseRelay } from "./response-relay.js";
 import { ResponseTracker, resultOf } from "./response-tracker.js";
+import type { ResultMasker } from "./result-masker.js";
 import { heldNotice } from "./session-notices.js";
 
 export interface PgSessionOptions {

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { ResultMasker } from "../../masking/result-masker.js";
 import type { Operation } from "../../pipeline/operation.js";
 import type { FrontendMessage } from "./messages.js";
+import type { ResultMasker } from "./result-masker.js";
 
 /**
  * A batch refused before policy could judge it (unparseable, unknown portal, masking rule) is still recorded,

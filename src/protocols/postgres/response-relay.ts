@@ -1,4 +1,3 @@
-import type { ResultMasker } from "../../masking/result-masker.js";
 import type { Operation } from "../../pipeline/operation.js";
 import type { OperationResult } from "../../pipeline/operation-pipeline.js";
 import { decodeBackend } from "./decode-backend.js";
@@ -6,6 +5,7 @@ import { BACKEND, readyStatus } from "./message-codes.js";
 import type { Frame, TransactionStatus } from "./messages.js";
 import { guardParameterStatus } from "./parameter-status-guard.js";
 import { noteCommandComplete, type ResponseTracker, resultOf } from "./response-tracker.js";
+import type { ResultMasker } from "./result-masker.js";
 
 /**
  * The server-to-client half of a session: each upstream frame is guarded (pinned parameters), masked, matched
