@@ -1,24 +1,52 @@
-import type { DurableAuditLog } from "../store/gateway-audit-log.js";
 import type { AuditEventInput } from "../store/store.js";
+
+/**
+ * Where the batcher writes: the store's ordered audit writer. A synchronous append (the journal) is durable
+ * when it returns; an asynchronous one (a database) when its promise resolves. Either throws/rejects on failure.
+ */
+export interface AuditAppender {
+  append(events: readonly AuditEventInput[]): void | Promise<void>;
+  /** Resolves when everything appended so far is queryable. */
+  flush(): Promise<void>;
+}
+
+/** setTimeout as the batcher uses it, injectable so tests drive time themselves. */
+export interface BatcherTimers {
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** Runs `run` after the current turn of the event loop (setImmediate). */
+  afterTurn(run: () => void): void;
+}
+
+const realTimers: BatcherTimers = {
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  afterTurn: (run) => setImmediate(run),
+};
 
 const LAZY_DELAY_MS = 10;
 
 type Outcome = (error: unknown | undefined) => void;
 
 /**
- * Group commit for the audit log. Events appended during one turn of the event loop (every session's socket
- * reads in that turn) are written to the journal with one write at setImmediate, and only then are their
- * callbacks told the outcome. The write still happens before anything is forwarded: a caller forwards only
- * from its callback, and a failed write reports the error to every caller in the group (each then denies).
+ * Group commit for the audit log, and the one ordered writer of the gateway: every event (operations,
+ * approvals, session starts and ends) goes through here, so the chain reads in the order events were queued.
+ * Events appended during one turn of the event loop are written with one append at the end of the turn, and
+ * only then are their callbacks told the outcome. The write still happens before anything is forwarded: a
+ * caller forwards only from its callback, and a failed write reports the error to every caller in the group
+ * (each then denies). While an asynchronous append is in flight, new events wait and go in the next group.
  */
 export class AuditBatcher {
   private events: AuditEventInput[] = [];
   private outcomes: (Outcome | undefined)[] = [];
   private scheduled = false;
-  private lazyTimer: NodeJS.Timeout | undefined;
+  private lazyTimer: unknown;
+  private writing: Promise<void> | undefined;
+
   constructor(
-    private readonly log: DurableAuditLog,
+    private readonly log: AuditAppender,
     private readonly maxBatch = 512,
+    private readonly timers: BatcherTimers = realTimers,
   ) {}
 
   /** Queues an event; `outcome` (if given) runs once it is durable or has failed. Never calls back synchronously. */
@@ -28,7 +56,7 @@ export class AuditBatcher {
     if (this.events.length >= this.maxBatch) queueMicrotask(() => this.flush());
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      this.timers.afterTurn(() => this.flush());
     }
   }
 
@@ -39,7 +67,7 @@ export class AuditBatcher {
   appendLazy(event: AuditEventInput, outcome?: Outcome): void {
     this.events.push(event);
     this.outcomes.push(outcome);
-    this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_DELAY_MS);
+    this.lazyTimer ??= this.timers.setTimeout(() => this.flush(), LAZY_DELAY_MS);
   }
 
   /** Resolves once the event is durable; rejects if it could not be written. */
@@ -49,28 +77,47 @@ export class AuditBatcher {
     );
   }
 
-  /** Sends everything queued now. */
+  /** Sends everything queued now (or right after the append in flight). */
   flush(): void {
     this.scheduled = false;
-    clearTimeout(this.lazyTimer);
+    if (this.lazyTimer !== undefined) this.timers.clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
-    if (this.events.length === 0) return;
+    if (this.events.length === 0 || this.writing !== undefined) return;
     const events = this.events;
     const outcomes = this.outcomes;
     this.events = [];
     this.outcomes = [];
-    let failure: unknown;
+    const report = (failure: unknown) => {
+      for (const outcome of outcomes) outcome?.(failure);
+    };
+    let pending: void | Promise<void>;
     try {
-      this.log.append(events);
+      pending = this.log.append(events);
     } catch (error) {
-      failure = error ?? new Error("audit append failed");
+      report(error ?? new Error("audit append failed"));
+      return;
     }
-    for (const outcome of outcomes) outcome?.(failure);
+    if (pending === undefined) {
+      report(undefined);
+      return;
+    }
+    this.writing = pending.then(
+      () => report(undefined),
+      (error: unknown) => report(error ?? new Error("audit append failed")),
+    );
+    void this.writing.finally(() => {
+      this.writing = undefined;
+      if (this.events.length > 0) this.flush();
+    });
   }
 
   /** Resolves when everything appended so far has been written (or has failed). */
   async drain(): Promise<void> {
     this.flush();
+    while (this.writing !== undefined) {
+      await this.writing;
+      this.flush();
+    }
     await this.log.flush();
   }
 }

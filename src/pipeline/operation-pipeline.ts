@@ -2,11 +2,11 @@ import type { Logger } from "pino";
 import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals/approval-types.js";
 import { LatchError } from "../errors.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
-import type { Metrics } from "../server/metrics.js";
-import type { DurableAuditLog } from "../store/gateway-audit-log.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { AuditEventInput } from "../store/store.js";
-import { AuditBatcher } from "./audit-batcher.js";
+import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
 import type { Operation, Verdict } from "./operation.js";
+import { approvalError, operationRecord, withoutUndefined } from "./operation-record.js";
 
 export interface OperationContext {
   readonly clientAddress: string;
@@ -29,14 +29,9 @@ export type Admission =
     }
   | { readonly allowed: false; readonly error: LatchError; readonly verdict: Verdict };
 
-const MAX_RECORDED_TEXT = 8192;
-const MAX_RECORDED_PARAM = 256;
-
-export type AdmissionCallback = (admission: Admission) => void;
-
-/** The approval gate as the pipeline uses it; `subscribe` tells it the id of the request it just created. */
+/** The approval gate as the pipeline uses it. */
 export interface PipelineApprovals {
-  readonly gate: ApprovalGate & { subscribe(listener: (update: ApprovalUpdate) => void): () => void };
+  readonly gate: ApprovalGate & { subscribe?(listener: (update: ApprovalUpdate) => void): () => void };
   /** approvals.mode. */
   readonly mode: "hold" | "defer";
   /** approvals.timeout, ms. */
@@ -45,8 +40,7 @@ export interface PipelineApprovals {
 
 /**
  * Told to the protocol once a held operation is on record, so the client hears who must approve and for how
- * long it waits. It is the approval verdict itself plus the request, so a caller that reads only the verdict
- * keeps working.
+ * long it waits. It is the approval verdict itself plus the request.
  */
 export interface ApprovalHold extends Verdict {
   readonly approval: { readonly group: string; readonly quorum: number };
@@ -56,7 +50,24 @@ export interface ApprovalHold extends Verdict {
   readonly expiresAt: number;
 }
 
-export type HeldCallback = (hold: ApprovalHold) => void;
+export interface AdmitOptions {
+  /** Called once, when the operation is held for approval and on record (before the admission settles). */
+  readonly onHeld?: (hold: ApprovalHold) => void;
+  /** Aborts when the client goes away: a held request becomes abandoned and never runs. */
+  readonly signal?: AbortSignal;
+}
+
+/** What protocols need from the pipeline: admit operations, record what they did and what came back. */
+export interface Admitter {
+  admit(operation: Operation, context: OperationContext, options?: AdmitOptions): Promise<Admission>;
+  recordRefusal(operation: Operation, error: LatchError): void;
+  complete(operation: Operation, result: OperationResult): void;
+  recordProtocolError(sessionId: string | null, error: LatchError): void;
+  /** Durable before it resolves; rejects when the store cannot write. */
+  recordDurably(event: AuditEventInput): Promise<void>;
+  /** Fire and forget; failures are logged and counted. */
+  record(event: AuditEventInput, options?: { lazy?: boolean }): void;
+}
 
 /**
  * The stage order, written once: authorize -> approve -> audit -> (protocol forwards) -> record result.
@@ -66,214 +77,189 @@ export type HeldCallback = (hold: ApprovalHold) => void;
  * Classification happened in the protocol session (it knows the dialect); masking is applied by the
  * protocol on the response path. Stages do not call each other; this class sequences them.
  */
-export class OperationPipeline {
+export class OperationPipeline implements Admitter {
   private readonly audit: AuditBatcher;
 
   constructor(
     private readonly policy: () => PolicyEngine,
-    auditLog: DurableAuditLog,
+    auditLog: AuditAppender | AuditBatcher,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     /** Absent, or returning undefined: approvals are off and an "approval" verdict is refused. */
     private readonly approvals: () => PipelineApprovals | undefined = () => undefined,
   ) {
-    this.audit = new AuditBatcher(auditLog);
+    this.audit = auditLog instanceof AuditBatcher ? auditLog : new AuditBatcher(auditLog);
   }
 
   /**
-   * Decides an operation and records the decision; `admitted` runs once the record is durable (or failed, which
-   * denies). The protocol forwards only from that callback. Never throws.
+   * Decides an operation and records the decision; resolves once the record is durable (a failed record
+   * denies). The protocol forwards only after it resolves with `allowed`. Never rejects.
    */
-  admit(
-    operation: Operation,
-    context: OperationContext,
-    admitted: AdmissionCallback,
-    onHeld?: HeldCallback,
-    /** Aborts when the client goes away: a held request becomes abandoned and never runs. */
-    signal?: AbortSignal,
-  ): void {
+  async admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
     const verdict = this.authorize(operation, context);
-    const approvals = verdict.decision === "approval" ? this.approvals() : undefined;
-    if (approvals !== undefined) {
-      this.approve(operation, verdict, approvals, admitted, onHeld, signal);
-      return;
+    if (verdict.decision !== "approval") return this.decide(operation, verdict);
+    const approvals = this.approvals();
+    if (approvals === undefined) {
+      const refusal = new LatchError("statement_denied", {
+        reason: `${verdict.reason}; it needs approval by group "${verdict.approval?.group}", and approvals are not enabled on this gateway`,
+      });
+      return this.decide(operation, { ...verdict, decision: "deny" }, refusal);
     }
-    const approvalRefusal =
-      verdict.decision === "approval"
-        ? new LatchError("statement_denied", {
-            reason: `${verdict.reason}; it needs approval by group "${verdict.approval?.group}", and approvals are not enabled on this gateway`,
-          })
-        : undefined;
-    const recorded: Verdict = approvalRefusal === undefined ? verdict : { ...verdict, decision: "deny" };
-    const event = {
-      kind: "operation",
-      sessionId: operation.sessionId,
-      data: operationRecord(operation, recorded),
-    } as const;
-    this.audit.append(event, (failure) => {
-      if (failure !== undefined) {
-        this.metrics.auditWriteFailures.inc();
-        this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-        this.log.error({ err: failure, operationId: operation.id }, "audit append failed; operation denied");
-        admitted({
-          allowed: false,
-          error: new LatchError("audit_unavailable", {}, { cause: failure }),
-          verdict: { decision: "deny", rules: [], reason: "audit log unavailable" },
-        });
-        return;
-      }
-      this.metrics.operations.inc({ protocol: operation.protocol, decision: recorded.decision });
-      if (recorded.decision === "allow") admitted({ allowed: true, verdict: recorded });
-      else
-        admitted({
-          allowed: false,
-          verdict: recorded,
-          error: approvalRefusal ?? new LatchError("statement_denied", { reason: recorded.reason }),
-        });
-    });
+    try {
+      return await this.approve(operation, verdict, approvals, options);
+    } catch (error) {
+      this.log.error({ err: error, operationId: operation.id }, "approval gate failed; operation denied");
+      return this.refuseHeld(operation, verdict, {
+        decision: "denied",
+        requestId: "",
+        reason: "the approval gate failed",
+      });
+    }
+  }
+
+  /** Stage "audit" for a verdict that needs no approval: on record, then the admission. */
+  private async decide(operation: Operation, verdict: Verdict, refusal?: LatchError): Promise<Admission> {
+    try {
+      await this.audit.appendDurably({
+        kind: "operation",
+        sessionId: operation.sessionId,
+        data: operationRecord(operation, verdict),
+      });
+    } catch (failure) {
+      return this.auditFailure(operation, failure);
+    }
+    this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
+    if (verdict.decision === "allow") return { allowed: true, verdict };
+    return {
+      allowed: false,
+      verdict,
+      error: refusal ?? new LatchError("statement_denied", { reason: verdict.reason }),
+    };
   }
 
   /** Stage "approve": a grant, else request approval, record the hold, wait, record the outcome. */
-  private approve(
+  private async approve(
     operation: Operation,
     verdict: Verdict,
     approvals: PipelineApprovals,
-    admitted: AdmissionCallback,
-    onHeld: HeldCallback | undefined,
-    signal: AbortSignal | undefined,
-  ): void {
-    const granted = approvals.gate.checkGrant(operation, verdict);
+    options: AdmitOptions,
+  ): Promise<Admission> {
+    const granted = await approvals.gate.checkGrant(operation, verdict);
     if (granted !== undefined) {
       const by =
         granted.grantId === undefined
           ? `approved request ${granted.requestId}`
           : `grant ${granted.grantId} (request ${granted.requestId})`;
-      const released: Verdict = {
-        ...verdict,
-        decision: "allow",
-        reason: `${verdict.reason}; released by ${by}`,
+      const released: Verdict = { ...verdict, decision: "allow", reason: `${verdict.reason}; released by ${by}` };
+      const link = withoutUndefined({ requestId: granted.requestId, grantId: granted.grantId });
+      try {
+        // In this order in the chain: the operation, then what released it.
+        const recorded = this.appendOperation(operation, released, link);
+        const release = this.audit.appendDurably({
+          kind: "approval_released",
+          sessionId: operation.sessionId,
+          data: { ...link, operationId: operation.id },
+        });
+        await Promise.all([recorded, release]);
+      } catch (failure) {
+        return this.auditFailure(operation, failure);
+      }
+      this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
+      return {
+        allowed: true,
+        verdict: released,
+        ...(granted.grantExpiresAt === undefined ? {} : { grantExpiresAt: granted.grantExpiresAt }),
       };
-      this.recordOperation(
-        operation,
-        released,
-        { requestId: granted.requestId, grantId: granted.grantId },
-        admitted,
-        () =>
-          admitted({
-            allowed: true,
-            verdict: released,
-            ...(granted.grantExpiresAt === undefined ? {} : { grantExpiresAt: granted.grantExpiresAt }),
-          }),
-      );
-      return;
     }
     const controller = new AbortController();
     const onAbort = () => controller.abort();
-    if (signal?.aborted) controller.abort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    // The gate creates the request synchronously inside requestApproval and announces it: that is how the hold
-    // learns the request id before the decision arrives.
-    let created: { id: string; expiresAt: number } | undefined;
-    const unsubscribe = approvals.gate.subscribe((update) => {
-      if (created === undefined && update.type === "request" && update.request.operationId === operation.id)
-        created = { id: update.request.id, expiresAt: update.request.expiresAt };
-    });
-    let outcome: Promise<ApprovalOutcome>;
+    if (options.signal?.aborted) controller.abort();
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    let held: { id: string; expiresAt: number } | undefined;
+    let recordFailure: unknown;
+    let outcome: ApprovalOutcome;
     try {
-      outcome = approvals.gate.requestApproval({
+      outcome = await approvals.gate.requestApproval({
         operation,
         verdict,
         mode: approvals.mode,
         timeoutMs: approvals.timeoutMs,
         signal: controller.signal,
+        // The held operation is on record before the request exists: the chain reads operation, then request.
+        beforeRequest: async (request) => {
+          try {
+            await this.appendOperation(operation, verdict, {
+              requestId: request.id,
+              mode: approvals.mode,
+              expiresAt: new Date(request.expiresAt).toISOString(),
+            });
+          } catch (failure) {
+            recordFailure = failure;
+            throw failure;
+          }
+          held = request;
+          this.metrics.operations.inc({ protocol: operation.protocol, decision: "approval" });
+          if (approvals.mode === "hold") this.tellHeld(operation, verdict, request, approvals, options);
+        },
       });
-    } catch (error) {
-      outcome = Promise.reject(error);
     } finally {
-      unsubscribe();
+      options.signal?.removeEventListener("abort", onAbort);
     }
-    const settle = (result: ApprovalOutcome) => {
-      signal?.removeEventListener("abort", onAbort);
-      this.releaseOrRefuse(operation, verdict, result, admitted);
-    };
-    const fail = (error: unknown) => {
-      this.log.error({ err: error, operationId: operation.id }, "approval gate failed; operation denied");
-      settle({ decision: "denied", requestId: "", reason: "the approval gate failed" });
-    };
-    if (created === undefined) {
-      // No new request (a defer re-run of a pending one, or none could be created): the outcome is already
-      // settled; the operation is recorded with the request it names, if any.
-      outcome.then((result) => {
-        if (result.requestId === "") return settle(result);
-        this.recordOperation(
-          operation,
-          verdict,
-          { requestId: result.requestId, mode: approvals.mode },
-          admitted,
-          () => settle(result),
-        );
-      }, fail);
-      return;
-    }
-    const request = created;
-    const held = {
-      requestId: request.id,
-      mode: approvals.mode,
-      expiresAt: new Date(request.expiresAt).toISOString(),
-    };
-    const refuse: AdmissionCallback = (refusal) => {
-      controller.abort(); // the hold is not on record, so nothing may ever release it
-      signal?.removeEventListener("abort", onAbort);
-      admitted(refusal);
-    };
-    this.recordOperation(operation, verdict, held, refuse, () => {
-      if (approvals.mode === "hold" && onHeld !== undefined && verdict.approval !== undefined) {
-        try {
-          onHeld({
-            ...verdict,
-            approval: verdict.approval,
-            requestId: request.id,
-            timeoutMs: approvals.timeoutMs,
-            expiresAt: request.expiresAt,
-          });
-        } catch (error) {
-          this.log.warn(
-            { err: error, operationId: operation.id },
-            "telling the client about the hold failed",
-          );
-        }
+    if (recordFailure !== undefined) return this.auditFailure(operation, recordFailure);
+    if (held === undefined && outcome.requestId !== "") {
+      // No new request (a defer re-run of a pending one): recorded with the request it names.
+      try {
+        await this.appendOperation(operation, verdict, { requestId: outcome.requestId, mode: approvals.mode });
+      } catch (failure) {
+        return this.auditFailure(operation, failure);
       }
-      outcome.then(settle, fail);
+    }
+    if (outcome.decision !== "approved") return this.refuseHeld(operation, verdict, outcome);
+    const data = withoutUndefined({
+      requestId: outcome.requestId,
+      operationId: operation.id,
+      grantId: outcome.grantId,
     });
+    try {
+      await this.audit.appendDurably({ kind: "approval_released", sessionId: operation.sessionId, data });
+    } catch (failure) {
+      return this.auditFailure(operation, failure);
+    }
+    this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
+    return {
+      allowed: true,
+      verdict: { ...verdict, decision: "allow", reason: `${verdict.reason}; approved (request ${outcome.requestId})` },
+    };
   }
 
-  /** The decision on a held or deferred operation, recorded before the protocol acts on it. */
-  private releaseOrRefuse(
+  private tellHeld(
     operation: Operation,
     verdict: Verdict,
-    outcome: ApprovalOutcome,
-    admitted: AdmissionCallback,
+    request: { id: string; expiresAt: number },
+    approvals: PipelineApprovals,
+    options: AdmitOptions,
   ): void {
-    if (outcome.decision === "approved") {
-      const released: Verdict = {
+    if (options.onHeld === undefined || verdict.approval === undefined) return;
+    try {
+      options.onHeld({
         ...verdict,
-        decision: "allow",
-        reason: `${verdict.reason}; approved (request ${outcome.requestId})`,
-      };
-      const data = {
-        requestId: outcome.requestId,
-        operationId: operation.id,
-        ...(outcome.grantId === undefined ? {} : { grantId: outcome.grantId }),
-      };
-      this.audit.append({ kind: "approval_released", sessionId: operation.sessionId, data }, (failure) => {
-        if (failure !== undefined) return admitted(this.auditFailure(operation, failure));
-        this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
-        admitted({ allowed: true, verdict: released });
+        approval: verdict.approval,
+        requestId: request.id,
+        timeoutMs: approvals.timeoutMs,
+        expiresAt: request.expiresAt,
       });
-      return;
+    } catch (error) {
+      this.log.warn({ err: error, operationId: operation.id }, "telling the client about the hold failed");
     }
+  }
+
+  /** A held or deferred operation that was not released: its result says so, beside the request's own events. */
+  private refuseHeld(
+    operation: Operation,
+    verdict: Verdict,
+    outcome: Exclude<ApprovalOutcome, { decision: "approved" }>,
+  ): Admission {
     const error = approvalError(outcome);
-    // The held operation never ran: its result says so, beside the request's own approval_decided event.
     this.record({
       kind: "operation_result",
       sessionId: operation.sessionId,
@@ -287,24 +273,12 @@ export class OperationPipeline {
       },
     });
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-    admitted({ allowed: false, verdict: { ...verdict, decision: "deny", reason: error.message }, error });
+    return { allowed: false, verdict: { ...verdict, decision: "deny", reason: error.message }, error };
   }
 
-  /** Records the operation with its verdict and approval facts; `then` runs once durable, else a denial. */
-  private recordOperation(
-    operation: Operation,
-    verdict: Verdict,
-    approval: Record<string, unknown>,
-    refuse: AdmissionCallback,
-    then: () => void,
-  ): void {
+  private appendOperation(operation: Operation, verdict: Verdict, approval: Record<string, unknown>): Promise<void> {
     const data = { ...operationRecord(operation, verdict), approval: withoutUndefined(approval) };
-    this.audit.append({ kind: "operation", sessionId: operation.sessionId, data }, (failure) => {
-      if (failure !== undefined) return refuse(this.auditFailure(operation, failure));
-      if (verdict.decision === "approval")
-        this.metrics.operations.inc({ protocol: operation.protocol, decision: "approval" });
-      then();
-    });
+    return this.audit.appendDurably({ kind: "operation", sessionId: operation.sessionId, data });
   }
 
   private auditFailure(operation: Operation, failure: unknown): Admission {
@@ -322,21 +296,12 @@ export class OperationPipeline {
   recordRefusal(operation: Operation, error: LatchError): void {
     const verdict: Verdict = { decision: "deny", rules: [], reason: error.message };
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-    this.record({
-      kind: "operation",
-      sessionId: operation.sessionId,
-      data: operationRecord(operation, verdict),
-    });
+    this.record({ kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, verdict) });
   }
 
   /** A connection closed for a protocol violation leaves a trace in the record. */
   recordProtocolError(sessionId: string | null, error: LatchError): void {
     this.record({ kind: "protocol_error", sessionId, data: { code: error.code, message: error.message } });
-  }
-
-  /** Queued behind the session's last results, so the record reads in order. */
-  recordSessionEnd(sessionId: string, reason: string): void {
-    this.record({ kind: "session_end", sessionId, data: { reason } });
   }
 
   /** Records what came back. A failure here cannot un-run the statement; it is logged and counted. */
@@ -363,7 +328,7 @@ export class OperationPipeline {
     return this.audit.drain();
   }
 
-  /** Records an event that must be durable before the caller goes on (session start). */
+  /** Records an event that must be durable before the caller goes on (session start, approval votes). */
   recordDurably(event: AuditEventInput): Promise<void> {
     return this.audit.appendDurably(event);
   }
@@ -384,7 +349,7 @@ export class OperationPipeline {
         identity: operation.identity,
         connection: operation.connection,
         connectionLabels: context.connectionLabels,
-        statements: operation.statements,
+        steps: operation.steps,
         clientAddress: context.clientAddress,
         now: new Date(operation.receivedAt),
       });
@@ -393,52 +358,4 @@ export class OperationPipeline {
       return { decision: "deny", rules: [], reason: "policy evaluation failed" };
     }
   }
-}
-
-function operationRecord(operation: Operation, verdict: Verdict): Record<string, unknown> {
-  return {
-    operationId: operation.id,
-    mode: operation.mode,
-    statements: operation.statements.map((statement) => ({
-      text:
-        statement.text.length > MAX_RECORDED_TEXT
-          ? `${statement.text.slice(0, MAX_RECORDED_TEXT)}…`
-          : statement.text,
-      verb: statement.verb,
-      tablesRead: statement.tablesRead,
-      tablesWritten: statement.tablesWritten,
-    })),
-    ...(operation.parameters === undefined
-      ? {}
-      : {
-          parameters: operation.parameters.map((row) =>
-            row.map((value) =>
-              value !== null && value.length > MAX_RECORDED_PARAM
-                ? `${value.slice(0, MAX_RECORDED_PARAM)}…`
-                : value,
-            ),
-          ),
-        }),
-    verdict: { decision: verdict.decision, rules: verdict.rules, reason: verdict.reason },
-  };
-}
-
-/** What the client hears when an approval does not release its operation. */
-function approvalError(outcome: Exclude<ApprovalOutcome, { decision: "approved" }>): LatchError {
-  const request = outcome.requestId;
-  switch (outcome.decision) {
-    case "deferred":
-      return new LatchError("approval_deferred", { reason: outcome.reason });
-    case "expired":
-      return new LatchError("approval_expired", { request, reason: outcome.reason });
-    case "abandoned":
-    case "denied":
-      return request === ""
-        ? new LatchError("approval_unavailable", { reason: outcome.reason })
-        : new LatchError("approval_denied", { request, reason: outcome.reason });
-  }
-}
-
-function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
 }

@@ -1,23 +1,68 @@
 import type { Identity } from "../identity/identity.js";
-import type { ClassifiedStatement } from "../sql/classification.js";
 
-/** One unit of work, the same shape for every protocol: a Query, or Parse/Bind/Execute up to Sync. */
+/**
+ * The protocol-neutral unit of work. A protocol session turns what its client sent into an Operation (a SQL
+ * batch, an SSH exec, an HTTP request, an MCP tool call); the pipeline and policy see only these shapes,
+ * never bytes, parse trees or dialects.
+ */
+
+/** One thing an operation does to one resource; every access must be allowed for the operation to run. */
+export interface Access {
+  /** Cedar action id, e.g. "sql:select", "ssh:exec", "http:POST". */
+  readonly action: string;
+  readonly resource: ResourceRef;
+}
+
+export type ResourceRef =
+  | { readonly type: "Connection" }
+  /** Schema-qualified, lower-cased as PostgreSQL folds it: "public.users". Unqualified names resolve to public. */
+  | { readonly type: "Table"; readonly name: string }
+  /** Schema-qualified function name: "pg_catalog.pg_terminate_backend", "public.my_udf". */
+  | { readonly type: "Function"; readonly name: string };
+
+/** What policy may read about one step besides its accesses (Cedar `context.statement` and `context.command`). */
+export interface StepFacts {
+  /** True only when nothing in the step can change data, schema, roles or security state. */
+  readonly readOnly: boolean;
+  /** Every UPDATE/DELETE in the step has a WHERE clause; true where the notion does not apply. */
+  readonly hasWhere: boolean;
+  /** Distinct tables the step touches (0 outside SQL). */
+  readonly tableCount: number;
+  /** The command line, subsystem, forward target or env pair of an SSH request; "" elsewhere. */
+  readonly command: string;
+}
+
+/** One step of an operation: a statement of a multi-statement batch, or the whole request of other protocols. */
+export interface OperationStep {
+  /** What the client sent for this step, as the record and approvers read it. */
+  readonly text: string;
+  /** The step's primary action (also its first access's action). */
+  readonly action: string;
+  readonly accesses: readonly Access[];
+  readonly facts: StepFacts;
+  /** The protocol's own fields for the audit record (SQL: tablesRead, tablesWritten). JSON-serialisable. */
+  readonly recorded?: Readonly<Record<string, unknown>>;
+}
+
 export interface Operation {
   readonly id: string;
   readonly sessionId: string;
-  readonly protocol: "postgres" | "ssh" | "http";
+  /** The protocol module's name: "postgres", "ssh", "http", ... */
+  readonly protocol: string;
   readonly connection: string;
   readonly identity: Identity;
-  /** "simple" Query message or "extended" batch; other protocols add their own. */
+  /** How the protocol carried it: "simple" or "extended" (PostgreSQL), "exec", "shell" (SSH), ... */
   readonly mode: string;
-  readonly statements: readonly ClassifiedStatement[];
-  /** Bound parameters per executed statement, text-rendered and truncated for the record. */
+  /** Authorized as a whole: every step of every operation runs, or none does. */
+  readonly steps: readonly OperationStep[];
+  /** Bound parameters per step, text-rendered and truncated for the record. */
   readonly parameters?: readonly (readonly (string | null)[])[];
   /**
    * Hex SHA-256 of each full bound parameter (format code and bytes), same shape as `parameters`. The previews
    * above are cut short; an approval binds these, so it cannot release other parameters with the same prefix.
    */
   readonly parameterDigests?: readonly (readonly (string | null)[])[];
+  /** Epoch ms. */
   readonly receivedAt: number;
 }
 
@@ -31,4 +76,11 @@ export interface Verdict {
   readonly reason: string;
   /** Present when decision is "approval". */
   readonly approval?: { readonly group: string; readonly quorum: number };
+}
+
+/** Distinct Table resources among accesses: the `table_count` fact. */
+export function tableCountOf(accesses: readonly Access[]): number {
+  const names = new Set<string>();
+  for (const access of accesses) if (access.resource.type === "Table") names.add(access.resource.name);
+  return names.size;
 }

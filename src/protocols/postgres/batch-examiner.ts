@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { LatchError } from "../../errors.js";
+import type { OperationStep } from "../../pipeline/operation.js";
 import type { ClassifiedStatement, StatementClassifier } from "../../sql/classification.js";
 import type { FrontendMessage } from "./messages.js";
 import type { BoundPortal, PreparedRegistry } from "./prepared-registry.js";
@@ -8,7 +9,7 @@ export type Examination =
   | {
       readonly ok: true;
       /** Statements that will execute, in order (empty for a batch that only parses or describes). */
-      readonly statements: ClassifiedStatement[];
+      readonly steps: OperationStep[];
       /** Bound parameters per executed extended-protocol statement (previews, cut short for the record). */
       readonly parameters: (string | null)[][];
       /** Hex SHA-256 of each full bound parameter, same shape as `parameters` (approval binding). */
@@ -32,7 +33,7 @@ export function examineBatch(
   registry: PreparedRegistry,
   classifier: StatementClassifier,
 ): Examination {
-  const statements: ClassifiedStatement[] = [];
+  const steps: OperationStep[] = [];
   const parameters: (string | null)[][] = [];
   const parameterDigests: (string | null)[][] = [];
   for (const message of messages) {
@@ -42,7 +43,7 @@ export function examineBatch(
         if (!Array.isArray(classified)) return classified;
         const expanded = applySqlLevelPrepared(classified, registry);
         if (!Array.isArray(expanded)) return expanded;
-        statements.push(...expanded);
+        steps.push(...expanded);
         break;
       }
       case "Parse": {
@@ -71,7 +72,7 @@ export function examineBatch(
         if (portal === undefined) return unknownName("portal", message.portal);
         const expanded = applySqlLevelPrepared(portal.statement.statements, registry);
         if (!Array.isArray(expanded)) return expanded;
-        statements.push(...expanded);
+        steps.push(...expanded);
         parameters.push([...portal.parameters]);
         parameterDigests.push(
           "parameterDigests" in portal ? [...(portal as DigestedPortal).parameterDigests] : [],
@@ -85,7 +86,7 @@ export function examineBatch(
         break;
     }
   }
-  return { ok: true, statements, parameters, parameterDigests };
+  return { ok: true, steps, parameters, parameterDigests };
 }
 
 function classify(classifier: StatementClassifier, sql: string): ClassifiedStatement[] | Examination {
@@ -102,8 +103,8 @@ function classify(classifier: StatementClassifier, sql: string): ClassifiedState
 function applySqlLevelPrepared(
   statements: readonly ClassifiedStatement[],
   registry: PreparedRegistry,
-): ClassifiedStatement[] | Examination {
-  const out: ClassifiedStatement[] = [];
+): OperationStep[] | Examination {
+  const out: OperationStep[] = [];
   for (const statement of statements) {
     if (statement.prepares !== undefined)
       registry.definePrepared(statement.prepares.name, statement.prepares.inner);
@@ -111,10 +112,10 @@ function applySqlLevelPrepared(
     if (statement.executes !== undefined) {
       const inner = registry.prepared(statement.executes);
       if (inner === undefined) return unknownName("SQL prepared statement", statement.executes);
-      out.push(statement, { ...inner, text: statement.text });
+      out.push(statement.step, { ...inner.step, text: statement.text });
       continue;
     }
-    out.push(statement);
+    out.push(statement.step);
   }
   return out;
 }

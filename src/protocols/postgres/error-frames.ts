@@ -1,4 +1,4 @@
-import { isLatchError, type LatchError, LatchError as LatchErrorClass } from "../../errors.js";
+import type { LatchError } from "../../errors.js";
 import { encodeErrorResponse, encodeNoticeResponse } from "./encode-backend.js";
 import type { ErrorFields } from "./messages.js";
 
@@ -34,8 +34,4 @@ export function noticeFrame(message: string): Buffer {
   return encodeNoticeResponse({ severity: "NOTICE", code: "00000", message });
 }
 
-/** Unknown exceptions never reach a client verbatim: they become an opaque internal error with a reference. */
-export function asLatchError(error: unknown, reference: string): LatchError {
-  if (isLatchError(error)) return error;
-  return new LatchErrorClass("internal", { ref: reference }, { cause: error });
-}
+export { asLatchError } from "../../errors.js";

@@ -3,10 +3,8 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation } from "../../pipeline/operation.js";
-import type { ApprovalHold, OperationPipeline } from "../../pipeline/operation-pipeline.js";
-import { SessionRecheck } from "../../pipeline/session-recheck.js";
-import type { PolicyEngine } from "../../policy/policy-engine.js";
+import type { Operation, OperationStep } from "../../pipeline/operation.js";
+import type { Admitter, ApprovalHold } from "../../pipeline/operation-pipeline.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";
@@ -25,14 +23,24 @@ import { ResponseTracker, resultOf } from "./response-tracker.js";
 import type { ResultMasker } from "./result-masker.js";
 import { heldNotice } from "./session-notices.js";
 
-export interface PgSessionOptions {
-  readonly sessionId: string;
+/** The live session as a protocol session uses it (LiveSession satisfies it; tests pass plain objects). */
+export interface SessionHandle {
+  readonly id: string;
   readonly identity: Identity;
   readonly connection: string;
   readonly connectionLabels: Readonly<Record<string, string>>;
   readonly clientAddress: string;
+  /** Aborted when the session ends: a statement held for approval is then abandoned, never run later. */
+  readonly signal: AbortSignal;
+  touch(): void;
+  usedGrant(expiresAt: number): void;
+  remember(steps: readonly OperationStep[]): void;
+}
+
+export interface PgSessionOptions {
+  readonly session: SessionHandle;
   readonly classifier: StatementClassifier;
-  readonly pipeline: OperationPipeline;
+  readonly pipeline: Admitter;
   readonly log: Logger;
   readonly maxBatchBytes: number;
   /** Value shown to the client instead of the upstream's session_authorization (the upstream user). */
@@ -54,9 +62,6 @@ const POISON_QUERY = encodeQuery("/* latch: statement denied by policy */ LATCH_
 export class PgSession {
   private readonly registry = new PreparedRegistry();
   private readonly tracker = new ResponseTracker();
-  private readonly recheck: SessionRecheck;
-  private grantDeadline: number | undefined;
-  private grantTimer: NodeJS.Timeout | undefined;
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private readonly responses: ResponseRelay;
@@ -67,8 +72,6 @@ export class PgSession {
   private awaitingCatalog = false;
   /** A server frame waiting for its catalog lookup (copied: the reader's buffer moves on). */
   private heldServerFrame: Frame | undefined;
-  /** Aborted when the session ends: a statement held for approval is then abandoned, never run later. */
-  private readonly gone = new AbortController();
 
   constructor(
     private readonly client: Duplex,
@@ -83,53 +86,6 @@ export class PgSession {
       initialStatus: options.initialStatus,
       complete: (operation, result) => options.pipeline.complete(operation, result),
     });
-    this.recheck = new SessionRecheck({
-      identity: options.identity,
-      connection: options.connection,
-      connectionLabels: options.connectionLabels,
-      clientAddress: options.clientAddress,
-    });
-  }
-
-  /** performance.now() of the last byte in either direction: what the idle timeout measures. */
-  lastActivityAt = performance.now();
-
-  /** The principal this session serves (kill by subject, principal blocking). */
-  get connection(): string {
-    return this.options.connection;
-  }
-
-  /** A session that used a grant does not outlive it: it ends when the earliest grant it used expires. */
-  private endWithGrant(expiresAt: number): void {
-    if (this.grantDeadline !== undefined && this.grantDeadline <= expiresAt) return;
-    this.grantDeadline = expiresAt;
-    clearTimeout(this.grantTimer);
-    this.grantTimer = setTimeout(
-      () =>
-        this.terminate(
-          new LatchError("session_terminated", { reason: "the grant this session used has expired" }),
-          "grant expired",
-        ),
-      Math.max(0, expiresAt - Date.now()),
-    );
-    this.grantTimer.unref();
-  }
-
-  /** Re-asks policy about this session's recent statements (policy reload); ends the session if denied now. */
-  revalidate(policy: PolicyEngine): boolean {
-    const denied = this.recheck.deniedUnder(policy);
-    if (denied === undefined) return true;
-    this.terminate(
-      new LatchError("session_terminated", {
-        reason: `policies were reloaded and now deny it: ${denied.reason}`,
-      }),
-      "policy reload",
-    );
-    return false;
-  }
-
-  get subject(): string {
-    return this.options.identity.subject;
   }
 
   start(): void {
@@ -159,8 +115,6 @@ export class PgSession {
   private end(reason: string, clientError?: LatchError): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.grantTimer);
-    this.gone.abort();
     if (clientError !== undefined && !this.client.destroyed)
       this.client.write(errorFrame(clientError, "FATAL"));
     const now = performance.now();
@@ -185,7 +139,7 @@ export class PgSession {
 
   private onClientData(chunk: Buffer | undefined): void {
     if (this.closed) return;
-    if (chunk !== undefined) this.lastActivityAt = performance.now();
+    if (chunk !== undefined) this.options.session.touch();
     const toServer: Buffer[] = [];
     const toClient: Buffer[] = [];
     try {
@@ -291,15 +245,16 @@ export class PgSession {
       return;
     }
     let operation: Operation | undefined;
-    if (examination.statements.length > 0) {
+    if (examination.steps.length > 0) {
+      const session = this.options.session;
       operation = {
         id: randomUUID(),
-        sessionId: this.options.sessionId,
+        sessionId: session.id,
         protocol: "postgres",
-        connection: this.options.connection,
-        identity: this.options.identity,
+        connection: session.connection,
+        identity: session.identity,
         mode: last.kind === "Query" ? "simple" : "extended",
-        statements: examination.statements,
+        steps: examination.steps,
         ...(examination.parameters.length > 0
           ? { parameters: examination.parameters, parameterDigests: examination.parameterDigests }
           : {}),
@@ -307,16 +262,19 @@ export class PgSession {
       };
       this.awaitingAdmission = true;
       const admitted = operation;
-      this.options.pipeline.admit(
-        operation,
-        { clientAddress: this.options.clientAddress, connectionLabels: this.options.connectionLabels },
-        (admission) => {
+      void this.options.pipeline
+        .admit(
+          operation,
+          { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
+          { onHeld: (hold) => this.tellHeld(hold), signal: session.signal },
+        )
+        .then((admission) => {
           this.awaitingAdmission = false;
           if (this.closed) return;
           const toServerNow: Buffer[] = [];
           const toClientNow: Buffer[] = [];
           if (admission.allowed) {
-            if (admission.grantExpiresAt !== undefined) this.endWithGrant(admission.grantExpiresAt);
+            if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
             this.forward(frames, admitted, endsWithReady, toServerNow, messages);
           } else {
             this.registry.rollback();
@@ -325,10 +283,7 @@ export class PgSession {
           this.send(this.server, toServerNow, this.client);
           this.send(this.client, toClientNow, this.server);
           this.onClientData(undefined);
-        },
-        (hold) => this.tellHeld(hold),
-        this.gone.signal,
-      );
+        });
       return;
     }
     this.forward(frames, undefined, endsWithReady, toServer, messages);
@@ -347,7 +302,7 @@ export class PgSession {
     messages?: readonly FrontendMessage[],
   ): void {
     this.registry.commit();
-    if (operation !== undefined) this.recheck.remember(operation.statements);
+    if (operation !== undefined) this.options.session.remember(operation.steps);
     const described =
       this.options.masker === undefined || messages === undefined
         ? undefined
@@ -368,9 +323,9 @@ export class PgSession {
   }
 
   private recordRefusal(error: LatchError, messages: readonly FrontendMessage[], receivedAt: number): void {
-    const { sessionId, connection, identity } = this.options;
+    const { id, connection, identity } = this.options.session;
     this.options.pipeline.recordRefusal(
-      refusedOperation(messages, { sessionId, connection, identity, receivedAt }),
+      refusedOperation(messages, { sessionId: id, connection, identity, receivedAt }),
       error,
     );
   }
@@ -399,7 +354,7 @@ export class PgSession {
 
   private onServerData(chunk: Buffer | undefined): void {
     if (this.closed) return;
-    if (chunk !== undefined) this.lastActivityAt = performance.now();
+    if (chunk !== undefined) this.options.session.touch();
     const toClient: Buffer[] = [];
     try {
       if (chunk !== undefined) this.serverFrames.push(chunk);
@@ -430,7 +385,7 @@ export class PgSession {
       this.end(
         "upstream protocol failure",
         new LatchError("upstream_protocol", {
-          name: this.options.connection,
+          name: this.options.session.connection,
           reason: (error as Error).message,
         }),
       );
@@ -457,9 +412,9 @@ export class PgSession {
         ? error
         : new LatchError("protocol_violation", { reason: (error as Error).message });
     if (!(error instanceof LatchError)) this.options.log.debug({ err: error }, "client protocol failure");
-    this.options.pipeline.recordProtocolError(this.options.sessionId, latchError);
+    this.options.pipeline.recordProtocolError(this.options.session.id, latchError);
     this.terminate(
-      asLatchError(latchError, this.options.sessionId),
+      asLatchError(latchError, this.options.session.id),
       `protocol violation: ${latchError.message}`,
     );
   }

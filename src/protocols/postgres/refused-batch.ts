@@ -21,16 +21,12 @@ export function refusedOperation(
     connection: context.connection,
     identity: context.identity,
     mode: "refused",
-    statements: texts.map((text) => ({
+    steps: texts.map((text) => ({
       text,
-      nodeType: "Unclassified",
-      verb: "sql:unclassified",
+      action: "sql:unclassified",
       accesses: [],
-      tablesRead: [],
-      tablesWritten: [],
-      functions: [],
-      readOnly: false,
-      hasWhere: true,
+      facts: { readOnly: false, hasWhere: true, tableCount: 0, command: "" },
+      recorded: { tablesRead: [], tablesWritten: [] },
     })),
     receivedAt: context.receivedAt,
   };

@@ -1,14 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation, Verdict } from "../../pipeline/operation.js";
-import type {
-  AdmissionCallback,
-  OperationContext,
-  OperationResult,
-} from "../../pipeline/operation-pipeline.js";
-import type { ClassifiedStatement } from "../../sql/classification.js";
-import type { AuditEventInput } from "../../store/store.js";
+import type { Operation, OperationStep } from "../../pipeline/operation.js";
 
 /** The SSH request kinds Latch decides on; each is one Cedar action of the ssh family. */
 export type SshVerb =
@@ -23,27 +15,6 @@ export type SshVerb =
 /** Longest command line accepted; longer ones are refused rather than judged on a cut-down text. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
 
-/**
- * What the SSH session needs from the pipeline. OperationPipeline satisfies it as is; `onHeld` is the hook
- * for approvals: a pipeline that holds an operation calls it (once, before `admitted`) so the client is told
- * it is waiting, and calls `admitted` whenever the decision arrives, possibly minutes later.
- */
-export interface SshAdmitter {
-  admit(
-    operation: Operation,
-    context: OperationContext,
-    admitted: AdmissionCallback,
-    onHeld?: (verdict: Verdict) => void,
-  ): void;
-  recordRefusal(operation: Operation, error: LatchError): void;
-  complete(operation: Operation, result: OperationResult): void;
-  recordSessionEnd(sessionId: string, reason: string): void;
-  /** Durable before it resolves (session start, recording chunks); rejects when the store cannot write. */
-  recordDurably(event: AuditEventInput): Promise<void>;
-  /** Fire and forget; failures are logged and counted by the pipeline. */
-  record(event: AuditEventInput): void;
-}
-
 export interface SshOperationScope {
   readonly sessionId: string;
   readonly connection: string;
@@ -55,17 +26,12 @@ export interface SshOperationScope {
  * forward destination, env pair) and whose only access is the verb on the connection.
  */
 export function sshOperation(scope: SshOperationScope, verb: SshVerb, text: string, mode: string): Operation {
-  const statement: ClassifiedStatement = {
+  const step: OperationStep = {
     text,
-    nodeType: "SshRequest",
-    verb,
+    action: verb,
     accesses: [{ action: verb, resource: { type: "Connection" } }],
-    tablesRead: [],
-    tablesWritten: [],
-    functions: [],
     // A command line can do anything the remote account can: never treat it as read-only.
-    readOnly: false,
-    hasWhere: true,
+    facts: { readOnly: false, hasWhere: true, tableCount: 0, command: text },
   };
   return {
     id: randomUUID(),
@@ -74,7 +40,7 @@ export function sshOperation(scope: SshOperationScope, verb: SshVerb, text: stri
     connection: scope.connection,
     identity: scope.identity,
     mode,
-    statements: [statement],
+    steps: [step],
     receivedAt: Date.now(),
   };
 }

@@ -2,19 +2,30 @@ import type { Logger } from "pino";
 import type { Client, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from "ssh2";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation, Verdict } from "../../pipeline/operation.js";
-import type { Admission, OperationResult } from "../../pipeline/operation-pipeline.js";
+import type { Operation, OperationStep } from "../../pipeline/operation.js";
+import type { Admission, Admitter, ApprovalHold, OperationResult } from "../../pipeline/operation-pipeline.js";
 import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
 import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
-import { MAX_COMMAND_BYTES, type SshAdmitter, type SshVerb, sshOperation } from "./ssh-operation.js";
+import { DENIED_EXIT_STATUS, sshErrorLine, sshExitStatusOf, UPSTREAM_FAILED_EXIT_STATUS } from "./ssh-errors.js";
+import { MAX_COMMAND_BYTES, type SshVerb, sshOperation } from "./ssh-operation.js";
 
-export interface SshSessionOptions {
-  readonly sessionId: string;
+/** The live session as the SSH session uses it (LiveSession satisfies it; tests pass plain objects). */
+export interface SshSessionHandle {
+  readonly id: string;
   readonly identity: Identity;
   readonly connection: string;
   readonly connectionLabels: Readonly<Record<string, string>>;
   readonly clientAddress: string;
-  readonly pipeline: SshAdmitter;
+  /** Aborted when the session ends: a command held for approval is then abandoned. */
+  readonly signal: AbortSignal;
+  touch(): void;
+  usedGrant(expiresAt: number): void;
+  remember(steps: readonly OperationStep[]): void;
+}
+
+export interface SshSessionOptions {
+  readonly session: SshSessionHandle;
+  readonly pipeline: Admitter;
   /** The logged-in target (connected once, shared by the session's channels); rejects with a LatchError. */
   readonly upstream: () => Promise<Client>;
   /** Durable append of one recording chunk; rejects when the store cannot write. */
@@ -34,10 +45,7 @@ interface ChannelState {
   recorder?: AsciicastRecorder;
 }
 
-/** Exit status of a command Latch refused, as a shell reports "found but not executable". */
-export const DENIED_EXIT_STATUS = 126;
-/** Exit status when the target could not be reached, as the ssh client reports its own connection errors. */
-export const UPSTREAM_FAILED_EXIT_STATUS = 255;
+export { DENIED_EXIT_STATUS, UPSTREAM_FAILED_EXIT_STATUS } from "./ssh-errors.js";
 
 /**
  * One authenticated SSH connection: every request the client makes (exec, shell, subsystem, env, forwarding)
@@ -74,9 +82,17 @@ export class SshSession {
     this.client.on("close", () => this.close("client disconnected"));
   }
 
-  /** Ends the session from the gateway side (token expiry, shutdown, kill): the client is told why. */
+  /** Ends the session from the gateway side (token expiry, shutdown, kill): each channel is told why. */
   terminate(error: LatchError, reason: string = error.message): void {
-    for (const front of this.fronts) front.stderr.write(`latch: ${error.message}\r\n`);
+    for (const front of this.fronts) {
+      try {
+        front.stderr.write(sshErrorLine(error, "\r\n"));
+        front.exit(sshExitStatusOf(error));
+        front.end();
+      } catch {
+        // The channel is already closing: the connection's end below still tells the client.
+      }
+    }
     for (const up of this.ups) hangUp(up);
     setTimeout(() => this.client.end(), 50).unref();
     this.close(reason);
@@ -142,25 +158,26 @@ export class SshSession {
     );
   }
 
-  private admit(operation: Operation, onHeld?: (verdict: Verdict) => void): Promise<Admission> {
-    const context = {
-      clientAddress: this.options.clientAddress,
-      connectionLabels: this.options.connectionLabels,
-    };
-    return new Promise((resolve) => this.options.pipeline.admit(operation, context, resolve, onHeld));
+  private async admit(
+    operation: Operation,
+    options: { onHeld?: (hold: ApprovalHold) => void; signal?: AbortSignal } = {},
+  ): Promise<Admission> {
+    const session = this.options.session;
+    const admission = await this.options.pipeline.admit(
+      operation,
+      { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
+      { signal: options.signal ?? session.signal, ...(options.onHeld === undefined ? {} : { onHeld: options.onHeld }) },
+    );
+    if (admission.allowed) {
+      if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
+      session.remember(operation.steps);
+    }
+    return admission;
   }
 
   private operation(verb: SshVerb, text: string, mode: string): Operation {
-    return sshOperation(
-      {
-        sessionId: this.options.sessionId,
-        connection: this.options.connection,
-        identity: this.options.identity,
-      },
-      verb,
-      text,
-      mode,
-    );
+    const { id, connection, identity } = this.options.session;
+    return sshOperation({ sessionId: id, connection, identity }, verb, text, mode);
   }
 
   private async decideEnv(
@@ -286,9 +303,20 @@ export class SshSession {
       return finish(DENIED_EXIT_STATUS, { error: { code: error.code, message: error.message } });
     }
 
-    const admission = await this.admit(operation, (verdict) =>
-      say(`waiting for approval by group "${verdict.approval?.group ?? "?"}" (request ${operation.id}) ...`),
-    );
+    // A held command is abandoned when its channel or the whole session goes away: it must never run later.
+    const channelGone = new AbortController();
+    const abandon = () => channelGone.abort();
+    front.once("close", abandon);
+    this.options.session.signal.addEventListener("abort", abandon, { once: true });
+    const admission = await this.admit(operation, {
+      signal: channelGone.signal,
+      onHeld: (hold) =>
+        say(
+          `waiting for approval by ${hold.approval.quorum === 1 ? "one member" : `${hold.approval.quorum} members`} of group "${hold.approval.group}" (request ${hold.requestId}; approve with: latch requests approve ${hold.requestId}) ...`,
+        ),
+    });
+    front.removeListener("close", abandon);
+    this.options.session.signal.removeEventListener("abort", abandon);
     if (!this.fronts.has(front)) {
       recorder?.close();
       if (admission.allowed) {
@@ -313,7 +341,7 @@ export class SshSession {
         error instanceof LatchError
           ? error
           : new LatchError("upstream_unavailable", {
-              name: this.options.connection,
+              name: this.options.session.connection,
               reason: (error as Error).message ?? "channel refused",
             });
       say(latchError.message);
@@ -325,10 +353,16 @@ export class SshSession {
     state.up = upChannel;
     this.ups.add(upChannel);
     upChannel.on("close", () => this.ups.delete(upChannel));
+    const session = this.options.session;
     const outcome = await relayChannel(front, upChannel, {
-      output: (chunk, stream) =>
-        recorder === undefined ? undefined : tapped(() => recorder?.output(chunk, stream)),
-      input: (chunk) => (recorder === undefined ? undefined : tapped(() => recorder?.input(chunk))),
+      output: (chunk, stream) => {
+        session.touch();
+        return recorder === undefined ? undefined : tapped(() => recorder?.output(chunk, stream));
+      },
+      input: (chunk) => {
+        session.touch();
+        return recorder === undefined ? undefined : tapped(() => recorder?.input(chunk));
+      },
     });
     if (recorder !== undefined) record(() => recorder?.close());
     this.options.pipeline.complete(operation, {

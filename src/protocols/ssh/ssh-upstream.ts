@@ -6,6 +6,7 @@ const { Client } = ssh2;
 
 import type { SshConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
+import { type CredentialProvider, staticCredential } from "../../credentials/credential-provider.js";
 import { LatchError } from "../../errors.js";
 import { fingerprintOf } from "./host-key.js";
 
@@ -16,6 +17,18 @@ export interface SshTarget {
   readonly host: string;
   readonly port: number;
   readonly connectTimeoutMs: number;
+}
+
+/** What Latch logs in on the target with; the caller never sees it. */
+export interface SshCredential {
+  readonly privateKey: string;
+}
+
+/** The connection's key, resolved at each login so a rotated secret is picked up. */
+export function sshCredentialProvider(name: string, connection: SshConnectionConfig): CredentialProvider<SshCredential> {
+  return staticCredential(() => ({
+    privateKey: resolveSecret(connection.private_key, `connection ${name}`),
+  }));
 }
 
 /** The pinned host key: either the whole public key blob or its SHA-256 fingerprint. */
@@ -66,9 +79,13 @@ export function hostKeyMatches(pin: HostKeyPin, presented: Buffer): boolean {
  * names the connection and the cause but never the key. A host key that does not match the pin aborts the
  * handshake before any credential is sent.
  */
-export function connectSshUpstream(target: SshTarget, connection: SshConnectionConfig): Promise<SshClient> {
+export function connectSshUpstream(
+  target: SshTarget,
+  connection: SshConnectionConfig,
+  credential: SshCredential,
+): Promise<SshClient> {
   const pin = parseHostKeyPin(connection.host_key, target.name);
-  const privateKey = resolveSecret(connection.private_key, `connection ${target.name}`);
+  const { privateKey } = credential;
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyRefused = false;

@@ -1,7 +1,6 @@
 import type { Identity } from "../identity/identity.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
-import type { ClassifiedStatement } from "../sql/classification.js";
-import type { Verdict } from "./operation.js";
+import type { OperationStep, Verdict } from "../pipeline/operation.js";
 
 const REMEMBERED = 32;
 
@@ -11,7 +10,7 @@ const REMEMBERED = 32;
  * connections, not only on new ones.
  */
 export class SessionRecheck {
-  private readonly recent: ClassifiedStatement[] = [];
+  private readonly recent: OperationStep[] = [];
 
   constructor(
     private readonly subject: {
@@ -23,7 +22,7 @@ export class SessionRecheck {
   ) {}
 
   /** Remembers statements that were allowed and forwarded (the newest REMEMBERED distinct texts). */
-  remember(statements: readonly ClassifiedStatement[]): void {
+  remember(statements: readonly OperationStep[]): void {
     for (const statement of statements) {
       const known = this.recent.findIndex((seen) => seen.text === statement.text);
       if (known !== -1) this.recent.splice(known, 1);
@@ -35,7 +34,7 @@ export class SessionRecheck {
   /** The new policy's verdict on the remembered statements, when it denies any of them. */
   deniedUnder(policy: PolicyEngine, now = new Date()): Verdict | undefined {
     for (const statement of this.recent) {
-      const verdict = policy.authorize({ ...this.subject, statements: [statement], now });
+      const verdict = policy.authorize({ ...this.subject, steps: [statement], now });
       if (verdict.decision === "deny") return verdict;
     }
     return undefined;

@@ -1,0 +1,54 @@
+import type { ApprovalOutcome } from "../approvals/approval-types.js";
+import { LatchError } from "../errors.js";
+import type { Operation, Verdict } from "./operation.js";
+
+const MAX_RECORDED_TEXT = 8192;
+const MAX_RECORDED_PARAM = 256;
+
+/**
+ * The `operation` event body. Field names are part of the recording format: each step is recorded as
+ * `{ text, verb, ...protocol fields }` (SQL adds tablesRead/tablesWritten), as it always was.
+ */
+export function operationRecord(operation: Operation, verdict: Verdict): Record<string, unknown> {
+  return {
+    operationId: operation.id,
+    mode: operation.mode,
+    statements: operation.steps.map((step) => ({
+      text: step.text.length > MAX_RECORDED_TEXT ? `${step.text.slice(0, MAX_RECORDED_TEXT)}…` : step.text,
+      verb: step.action,
+      ...step.recorded,
+    })),
+    ...(operation.parameters === undefined
+      ? {}
+      : {
+          parameters: operation.parameters.map((row) =>
+            row.map((value) =>
+              value !== null && value.length > MAX_RECORDED_PARAM
+                ? `${value.slice(0, MAX_RECORDED_PARAM)}…`
+                : value,
+            ),
+          ),
+        }),
+    verdict: { decision: verdict.decision, rules: verdict.rules, reason: verdict.reason },
+  };
+}
+
+/** What the client hears when an approval does not release its operation. */
+export function approvalError(outcome: Exclude<ApprovalOutcome, { decision: "approved" }>): LatchError {
+  const request = outcome.requestId;
+  switch (outcome.decision) {
+    case "deferred":
+      return new LatchError("approval_deferred", { reason: outcome.reason });
+    case "expired":
+      return new LatchError("approval_expired", { request, reason: outcome.reason });
+    case "abandoned":
+    case "denied":
+      return request === ""
+        ? new LatchError("approval_unavailable", { reason: outcome.reason })
+        : new LatchError("approval_denied", { request, reason: outcome.reason });
+  }
+}
+
+export function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}

@@ -1,0 +1,105 @@
+import net from "node:net";
+import type { LatchConfig } from "../../config/schema.js";
+import { PostgresEphemeralRoles } from "../../credentials/postgres-ephemeral.js";
+import type { LatchError } from "../../errors.js";
+import { createStatementClassifier, loadSqlParser } from "../../sql/postgres/create-classifier.js";
+import { listenOn } from "../listen-address.js";
+import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
+import { CancelRegistry } from "./cancel-registry.js";
+import { type ConnectionMasking, createConnectionMasking } from "./connection-masking.js";
+import { errorFrame } from "./error-frames.js";
+import { handlePostgresClient } from "./postgres-front.js";
+
+const REAP_EVERY_MS = 60_000;
+
+/** PostgreSQL v3: one listener, the startup "database" names the connection. */
+export const postgresModule: ProtocolModule = {
+  name: "postgres",
+  connectionType: "postgres",
+  listenAddress: (config: LatchConfig) => config.listen.postgres,
+  renderError: (error: LatchError) => errorFrame(error),
+  start,
+};
+
+async function start(context: ProtocolContext): Promise<ProtocolListener> {
+  const { config, log, pipeline } = context;
+  await loadSqlParser();
+  const classifier = createStatementClassifier({
+    dangerousFunctions: config.sql.dangerous_functions,
+    safeFunctions: config.sql.safe_functions,
+  });
+  const masking = new Map<string, ConnectionMasking>();
+  const ephemeral = new Map<string, PostgresEphemeralRoles>();
+  let reaper: NodeJS.Timeout | undefined;
+  const closeAll = async () => {
+    clearInterval(reaper);
+    // The sessions' roles are dropped before the admin pools close.
+    await Promise.allSettled([...ephemeral.values()].map((roles) => roles.close()));
+    await Promise.allSettled([...masking.values()].map((m) => m.close()));
+  };
+  try {
+    for (const [name, connection] of Object.entries(config.connections)) {
+      if (connection.type !== "postgres") continue;
+      // Built at start-up so an unknown masking profile or bad detector stops the gateway with a clear error.
+      if (connection.masking.length > 0)
+        masking.set(name, createConnectionMasking(name, connection, config, log));
+      if (connection.ephemeral !== undefined) {
+        ephemeral.set(
+          name,
+          new PostgresEphemeralRoles({
+            connectionName: name,
+            connection,
+            settings: connection.ephemeral,
+            gatewayId: context.gatewayId,
+            record: (event) => pipeline.record(event),
+            log,
+          }),
+        );
+      }
+    }
+    // Roles left behind by a crashed gateway are dropped now and every minute.
+    const reapAll = () =>
+      Promise.all(
+        [...ephemeral].map(([name, roles]) =>
+          roles.reap().then(
+            (count) => count > 0 && log.info({ connection: name, count }, "reaped leftover ephemeral roles"),
+            (error: Error) => log.warn({ connection: name, err: error.message }, "ephemeral role reaper failed"),
+          ),
+        ),
+      );
+    if (ephemeral.size > 0) {
+      await reapAll();
+      reaper = setInterval(() => void reapAll(), REAP_EVERY_MS);
+      reaper.unref();
+    }
+    const deps = {
+      config,
+      tls: context.tls,
+      gate: context.gate,
+      classifier,
+      pipeline,
+      metrics: context.metrics,
+      log,
+      cancels: new CancelRegistry(),
+      masking,
+      ephemeral,
+    };
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      socket.on("error", () => socket.destroy());
+      void handlePostgresClient(socket, deps);
+    });
+    server.maxConnections = config.limits.max_connections;
+    const address = await listenOn(server, config.listen.postgres, "postgres");
+    return {
+      address,
+      async close() {
+        // Not awaited: sockets of sessions the registry just ended close on their own within a second.
+        server.close();
+        await closeAll();
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

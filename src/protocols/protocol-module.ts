@@ -1,0 +1,48 @@
+import type tls from "node:tls";
+import type { Logger } from "pino";
+import type { ConnectionConfig, LatchConfig } from "../config/schema.js";
+import type { LatchError } from "../errors.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { Admitter } from "../pipeline/operation-pipeline.js";
+import type { SessionGate } from "../session/session-gate.js";
+
+/** What the composition root hands every protocol: the shared pieces, never a store or a policy engine. */
+export interface ProtocolContext {
+  readonly config: LatchConfig;
+  /** Identity, block list, connection lookup, credentials, session_start, registry, lifetime. */
+  readonly gate: SessionGate;
+  /** Authorize, approve, audit; record results. */
+  readonly pipeline: Admitter;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** The gateway's TLS certificate (configured or generated). */
+  readonly tls: tls.SecureContext;
+  /** A stable id of this gateway's data dir (names of per-session upstream users carry it). */
+  readonly gatewayId: string;
+}
+
+export interface ProtocolListener {
+  readonly address: { readonly host: string; readonly port: number };
+  /** Facts for the "gateway ready" log line (e.g. the SSH host key fingerprint). */
+  readonly details?: Readonly<Record<string, string>>;
+  /** Stops accepting; live sessions are ended through the registry before this is called. */
+  close(): Promise<void>;
+}
+
+/**
+ * One protocol, as the composition root sees it. Every protocol folder has the same files (`module`,
+ * `front`, `session`, `upstream`, `errors`, `codec` where it has bytes of its own) and one of these; the
+ * root opens a protocol's listener only when a connection of its type is configured.
+ */
+export interface ProtocolModule {
+  /** "postgres", "ssh", ...: the `protocol` of its sessions and operations, and its metrics label. */
+  readonly name: string;
+  /** The `type:` of the connections it serves (config/schema.ts declares their shape). */
+  readonly connectionType: ConnectionConfig["type"];
+  /** Where it listens (`listen.<key>`). */
+  listenAddress(config: LatchConfig): string | undefined;
+  /** Checks its connections at start-up (bad pins, masking profiles): a bad config stops the gateway here. */
+  start(context: ProtocolContext): Promise<ProtocolListener>;
+  /** The one place a LatchError becomes this protocol's own error, as the client receives it. */
+  renderError(error: LatchError): Buffer;
+}

@@ -1,0 +1,38 @@
+import type { LatchConfig } from "../../config/schema.js";
+import type { LatchError } from "../../errors.js";
+import { createRecordingMasker } from "../../masking/text-masker.js";
+import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
+import { sshErrorLine } from "./ssh-errors.js";
+import { startSshListener } from "./ssh-front.js";
+
+/** SSH: token login, the SSH user name names the connection, every request an ssh:* operation. */
+export const sshModule: ProtocolModule = {
+  name: "ssh",
+  connectionType: "ssh",
+  listenAddress: (config: LatchConfig) => config.listen.ssh,
+  renderError: (error: LatchError) => Buffer.from(sshErrorLine(error, "\r\n")),
+  start,
+};
+
+async function start(context: ProtocolContext): Promise<ProtocolListener> {
+  const { config } = context;
+  const recordingMaskers = new Map<string, (text: string) => string>();
+  for (const [name, connection] of Object.entries(config.connections)) {
+    if (connection.type !== "ssh") continue;
+    const mask = createRecordingMasker(connection.masking, config.masking);
+    if (mask !== undefined) recordingMaskers.set(name, mask);
+  }
+  const listener = await startSshListener({
+    config,
+    gate: context.gate,
+    pipeline: context.pipeline,
+    metrics: context.metrics,
+    log: context.log,
+    maskOutput: (name) => recordingMaskers.get(name),
+  });
+  return {
+    address: listener.address,
+    details: { sshHostKey: listener.hostKey.fingerprint },
+    close: () => listener.close(),
+  };
+}

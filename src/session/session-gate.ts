@@ -1,0 +1,194 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { ConnectionConfig } from "../config/schema.js";
+import type { CredentialProvider } from "../credentials/credential-provider.js";
+import { asLatchError, LatchError } from "../errors.js";
+import type { TokenVerifier } from "../identity/identity.js";
+import { parseDuration } from "../identity/parse-duration.js";
+import type { Admitter } from "../pipeline/operation-pipeline.js";
+import type { Metrics } from "../observability/metrics.js";
+import { type Clock, systemClock } from "./clock.js";
+import { LiveSession } from "./live-session.js";
+import type { LifetimeLimits } from "./session-lifetime.js";
+import type { SessionRegistry } from "./session-registry.js";
+
+/** Principals an administrator blocked, as the gate asks about them (once before and once after registering). */
+export interface BlockCheck {
+  isBlocked(principal: string): Promise<boolean> | boolean;
+}
+
+export interface SessionGateDeps {
+  readonly connections: Readonly<Record<string, ConnectionConfig>>;
+  readonly verifier: TokenVerifier;
+  readonly blocks: BlockCheck;
+  readonly registry: SessionRegistry;
+  readonly audit: Pick<Admitter, "record" | "recordDurably">;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly clock?: Clock;
+}
+
+/** What a protocol front knows when its client has presented a token. */
+export interface GateRequest<Type extends ConnectionConfig["type"], Credential> {
+  readonly protocol: string;
+  /** The connection type this protocol serves; a connection of another type is "unknown" here. */
+  readonly connectionType: Type;
+  /** The name the client picked (PostgreSQL database, SSH user name, HTTP path segment). */
+  readonly connectionName: string;
+  readonly token: string | undefined;
+  readonly clientAddress: string;
+  /** What the client called itself (PostgreSQL user), for the record. */
+  readonly clientUser?: string;
+  readonly tls: boolean;
+  /** How this protocol gets the upstream credential of one of its connections. */
+  readonly credentials: (
+    name: string,
+    connection: Extract<ConnectionConfig, { type: Type }>,
+  ) => CredentialProvider<Credential>;
+}
+
+export interface OpenedSession<Type extends ConnectionConfig["type"], Credential> {
+  readonly session: LiveSession<Credential>;
+  readonly connection: Extract<ConnectionConfig, { type: Type }>;
+}
+
+const MAX_TOKEN_BYTES = 16 * 1024;
+
+/**
+ * The one way into a session, for every protocol, in this order: token -> identity -> principal block ->
+ * connection -> credential provider -> session_start (durable) -> credential -> registration (and the block
+ * asked again, so a block that landed meanwhile is not missed) -> lifetime timers. The session's end records
+ * session_end, unregisters it and revokes the credential. Every refusal is an `auth_failure` event and a
+ * LatchError the protocol renders in its own form.
+ */
+export class SessionGate {
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: SessionGateDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  async open<Type extends ConnectionConfig["type"], Credential>(
+    request: GateRequest<Type, Credential>,
+  ): Promise<OpenedSession<Type, Credential>> {
+    const { deps } = this;
+    const refuse = (error: LatchError, subject?: string): never => {
+      deps.metrics.authFailures.inc({ protocol: request.protocol, code: error.code });
+      deps.audit.record({
+        kind: "auth_failure",
+        sessionId: null,
+        data: {
+          protocol: request.protocol,
+          clientAddress: request.clientAddress,
+          connection: request.connectionName.slice(0, 63),
+          ...(request.clientUser === undefined ? {} : { clientUser: request.clientUser }),
+          ...(subject === undefined ? {} : { subject }),
+          code: error.code,
+          reason: error.message,
+        },
+      });
+      throw error;
+    };
+    const token = request.token?.trim();
+    if (token === undefined || token === "") return refuse(new LatchError("token_missing"));
+    if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
+      return refuse(new LatchError("token_invalid", { reason: "token is too large" }));
+    let identity: Awaited<ReturnType<TokenVerifier["verify"]>>;
+    try {
+      identity = await deps.verifier.verify(token);
+    } catch (error) {
+      return refuse(asLatchError(error, randomUUID()));
+    }
+    const subject = identity.subject;
+    if (await this.blocked(subject)) return refuse(new LatchError("principal_blocked"), subject);
+    const name = request.connectionName;
+    const found = Object.hasOwn(deps.connections, name) ? deps.connections[name] : undefined;
+    if (found === undefined || found.type !== request.connectionType)
+      return refuse(new LatchError("connection_unknown", { name: name.slice(0, 63) }), subject);
+    const connection = found as Extract<ConnectionConfig, { type: Type }>;
+    let provider: CredentialProvider<Credential>;
+    try {
+      provider = request.credentials(name, connection);
+    } catch (error) {
+      return refuse(asLatchError(error, randomUUID()), subject);
+    }
+
+    const sessionId = randomUUID();
+    try {
+      await deps.audit.recordDurably({
+        kind: "session_start",
+        sessionId,
+        data: {
+          protocol: request.protocol,
+          connection: name,
+          subject,
+          groups: identity.groups,
+          issuer: identity.issuer,
+          clientAddress: request.clientAddress,
+          clientUser: request.clientUser ?? name,
+          tls: request.tls,
+        },
+      });
+    } catch (cause) {
+      deps.metrics.auditWriteFailures.inc();
+      throw new LatchError("audit_unavailable", {}, { cause });
+    }
+    const credentialSubject = { sessionId, identity, connection: name };
+    let credential: Credential;
+    try {
+      credential = await provider.issue(credentialSubject);
+    } catch (error) {
+      const latchError = asLatchError(error, sessionId);
+      deps.audit.record({ kind: "session_end", sessionId, data: { reason: `credential failed: ${latchError.message}` } });
+      throw latchError;
+    }
+    const session = new LiveSession<Credential>({
+      id: sessionId,
+      protocol: request.protocol,
+      connection: name,
+      connectionLabels: connection.labels,
+      identity,
+      clientAddress: request.clientAddress,
+      credential,
+      limits: limitsOf(identity.expiresAt, connection),
+      clock: this.clock,
+      onEnd: (reason) => {
+        deps.registry.remove(sessionId);
+        deps.metrics.sessionsActive.dec({ protocol: request.protocol });
+        try {
+          provider.revoke?.(credential, credentialSubject, reason);
+        } catch (error) {
+          deps.log.warn({ err: error, session: sessionId }, "credential revocation failed");
+        }
+        deps.audit.record({ kind: "session_end", sessionId, data: { reason } });
+      },
+    });
+    deps.registry.add(session);
+    deps.metrics.sessionsOpened.inc({ protocol: request.protocol, connection: name });
+    deps.metrics.sessionsActive.inc({ protocol: request.protocol });
+    // A block that landed between the first check and the registration found nothing to end: honoured here.
+    if (await this.blocked(subject))
+      session.terminate(new LatchError("principal_blocked"), "principal blocked during login");
+    return { session, connection };
+  }
+
+  /** A store that cannot answer refuses the login: fail closed. */
+  private async blocked(subject: string): Promise<boolean> {
+    try {
+      return await this.deps.blocks.isBlocked(subject);
+    } catch (cause) {
+      this.deps.log.error({ err: cause }, "principal block list unavailable; login refused");
+      throw new LatchError("audit_unavailable", {}, { cause });
+    }
+  }
+}
+
+function limitsOf(tokenExpiresAt: number, connection: ConnectionConfig): LifetimeLimits {
+  const maxSession = "max_session" in connection ? connection.max_session : undefined;
+  const idleTimeout = "idle_timeout" in connection ? connection.idle_timeout : undefined;
+  return {
+    tokenExpiresAt,
+    ...(maxSession === undefined ? {} : { maxSession: { label: maxSession, ms: parseDuration(maxSession) } }),
+    ...(idleTimeout === undefined ? {} : { idleTimeout: { label: idleTimeout, ms: parseDuration(idleTimeout) } }),
+  };
+}
