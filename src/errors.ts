@@ -181,3 +181,9 @@ function formatMessage(template: string, params: Record<string, string | number>
 export function isLatchError(value: unknown): value is LatchError {
   return value instanceof LatchError;
 }
+
+/** Unknown exceptions never reach a client verbatim: they become an opaque internal error with a reference. */
+export function asLatchError(error: unknown, reference: string): LatchError {
+  if (isLatchError(error)) return error;
+  return new LatchError("internal", { ref: reference }, { cause: error });
+}

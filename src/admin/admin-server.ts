@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { LatchConfig } from "../config/schema.js";
 import { isLatchError } from "../errors.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
-import type { Metrics } from "../server/metrics.js";
+import type { Metrics } from "../observability/metrics.js";
 import { AUDIT_EVENT_KINDS, type AuditReader } from "../store/store.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { CONSOLE_CSP, consolePage } from "./console-page.js";
@@ -17,7 +17,8 @@ export interface AdminServerDeps {
   readonly metrics: Metrics;
   readonly verifier: TokenVerifier;
   readonly log: Logger;
-  readonly live: ReadonlyMap<string, unknown>;
+  /** Live sessions of every protocol (counted in /healthz). */
+  readonly live: { readonly size: number };
   readonly policyCount: () => number;
   /** /api/requests and /api/grants; absent: those routes are not served. */
   readonly approvals?: Pick<ApprovalRoutesDeps, "service" | "judgeUpfront">;

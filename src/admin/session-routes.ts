@@ -2,18 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { LatchError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
+import type { SessionRegistry } from "../session/session-registry.js";
 import type { PrincipalBlockStore } from "../store/sqlite-principal-blocks.js";
 import type { AuditEventInput } from "../store/store.js";
 
-/** What killing needs from a live session (PgSession satisfies it). */
-export interface KillableSession {
-  readonly subject: string;
-  terminate(error: LatchError, reason?: string): void;
-}
-
 export interface SessionRoutesDeps {
   readonly authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Identity | undefined>;
-  readonly live: ReadonlyMap<string, KillableSession>;
+  /** Every live session of every protocol. */
+  readonly registry: SessionRegistry;
   readonly blocks: PrincipalBlockStore;
   /** Durable audit write; a failure refuses the action (nothing is done that is not on record). */
   readonly record: (event: AuditEventInput) => Promise<void>;
@@ -25,10 +21,16 @@ const KILLED_MESSAGE = "session terminated by an administrator";
 
 /** DELETE /api/sessions/:id and the principal block list: the admin's ways to end access at once. */
 export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesDeps): void {
+  // Registered before /api/sessions/:id so "live" is never taken for a session id.
+  app.get("/api/sessions/live", async (request, reply) => {
+    if ((await deps.authenticate(request, reply)) === undefined) return reply;
+    return { sessions: deps.registry.list() };
+  });
+
   app.delete<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
     const admin = await deps.authenticate(request, reply);
     if (admin === undefined) return reply;
-    const session = deps.live.get(request.params.id);
+    const session = deps.registry.get(request.params.id);
     if (session === undefined)
       return reply
         .code(404)
@@ -47,7 +49,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
 
   app.get("/api/principals/blocked", async (request, reply) => {
     if ((await deps.authenticate(request, reply)) === undefined) return reply;
-    return { blocked: deps.blocks.list() };
+    return { blocked: await deps.blocks.list() };
   });
 
   app.post<{ Params: { sub: string } }>("/api/principals/:sub/block", async (request, reply) => {
@@ -63,17 +65,13 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
       sessionId: null,
       data: { principal, by: admin.subject, reason },
     });
-    const newlyBlocked = deps.blocks.block(principal, admin.subject, reason);
-    // Ended here, synchronously, so "blocked" means cut off by the time the API answers.
-    const ended: string[] = [];
-    for (const [id, session] of deps.live) {
-      if (session.subject !== principal) continue;
-      session.terminate(
-        new LatchError("principal_blocked"),
-        `principal blocked by an administrator (${admin.subject})`,
-      );
-      ended.push(id);
-    }
+    const newlyBlocked = await deps.blocks.block(principal, admin.subject, reason);
+    // Ended before the API answers, on every protocol, so "blocked" means cut off.
+    const ended = deps.registry.terminateWhere(
+      (session) => session.subject === principal,
+      new LatchError("principal_blocked"),
+      `principal blocked by an administrator (${admin.subject})`,
+    );
     return { principal, newlyBlocked, sessionsEnded: ended };
   });
 
@@ -86,7 +84,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
       sessionId: null,
       data: { principal, by: admin.subject },
     });
-    const wasBlocked = deps.blocks.unblock(principal);
+    const wasBlocked = await deps.blocks.unblock(principal);
     if (!wasBlocked)
       return reply.code(404).send({ error: "not_found", message: `${principal} is not blocked` });
     return { principal, unblocked: true };

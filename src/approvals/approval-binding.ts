@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../audit/canonical-json.js";
-import type { Operation } from "../pipeline/operation.js";
-import type { Access } from "../sql/classification.js";
+import type { Access, Operation } from "../pipeline/operation.js";
 
 /**
  * What an approval is bound to. A statement approval binds the exact text: SHA-256 over the canonical JSON of
@@ -19,10 +18,15 @@ export function statementBinding(operation: Operation): string {
     connection: operation.connection,
     issuer: operation.identity.issuer,
     subject: operation.identity.subject,
-    statements: operation.statements.map((statement) => statement.text),
+    statements: operationTexts(operation),
     parameters: operation.parameterDigests ?? operation.parameters ?? null,
   });
   return createHash("sha256").update(body).digest("hex");
+}
+
+/** What the client sent, step by step: what a request shows its approvers. */
+export function operationTexts(operation: Operation): string[] {
+  return operation.steps.map((step) => step.text);
 }
 
 /** `sql:update Table:public.orders`, `sql:ddl Connection`: one string per access, comparable as is. */
@@ -35,7 +39,7 @@ export function accessKey(access: Access): string {
 
 /** Every access of every statement, deduplicated and sorted. */
 export function operationAccessKeys(operation: Operation): string[] {
-  return [...new Set(operation.statements.flatMap((statement) => statement.accesses.map(accessKey)))].sort();
+  return [...new Set(operation.steps.flatMap((step) => step.accesses.map(accessKey)))].sort();
 }
 
 /** A grant covers an operation only if it covers every single access the operation makes. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Identity } from "../identity/identity.js";
 import type { Operation, Verdict } from "../pipeline/operation.js";
-import { grantCovers, operationAccessKeys, statementBinding } from "./approval-binding.js";
+import { grantCovers, operationAccessKeys, operationTexts, statementBinding } from "./approval-binding.js";
 import { ApprovalError } from "./approval-errors.js";
 import { decidedData, deferred, outcomeOf, requestedData } from "./approval-records.js";
 import { assertGrantWindow, assertMayVote, voteEffect } from "./approval-rules.js";
@@ -81,13 +81,27 @@ export class ApprovalService implements ApprovalGate {
     try {
       const existing = input.mode === "defer" ? this.options.store.findPendingByBinding(binding) : undefined;
       if (existing !== undefined && existing.mode === "defer") return deferred(existing);
+      const base = this.baseRequest(operation.identity, operation.connection, verdict, input.timeoutMs);
+      if (input.beforeRequest !== undefined) {
+        try {
+          await input.beforeRequest({ id: base.id, expiresAt: base.expiresAt });
+        } catch (error) {
+          return {
+            decision: "denied",
+            requestId: "",
+            reason: `the operation could not be recorded: ${describe(error)}`,
+          };
+        }
+        if (input.signal.aborted)
+          return { decision: "abandoned", requestId: "", reason: "the client went away" };
+      }
       request = this.createRequest({
-        ...this.baseRequest(operation.identity, operation.connection, verdict, input.timeoutMs),
+        ...base,
         mode: input.mode,
         binding,
         sessionId: operation.sessionId,
         operationId: operation.id,
-        statements: operation.statements.map((statement) => statement.text),
+        statements: operationTexts(operation),
         parameters: operation.parameters ?? null,
         accesses: operationAccessKeys(operation),
         reason: verdict.reason,
@@ -103,10 +117,10 @@ export class ApprovalService implements ApprovalGate {
     return this.hold(request, input.signal);
   }
 
-  checkGrant(
+  async checkGrant(
     operation: Operation,
     verdict: Verdict,
-  ): { requestId: string; grantId?: string; grantExpiresAt?: number } | undefined {
+  ): Promise<{ requestId: string; grantId?: string; grantExpiresAt?: number } | undefined> {
     const required = verdict.approval;
     if (verdict.decision !== "approval" || required === undefined) return undefined;
     const satisfies = (found: { group: string; quorum: number }) =>
@@ -116,21 +130,12 @@ export class ApprovalService implements ApprovalGate {
       const store = this.options.store;
       for (const request of store.findReleasable(statementBinding(operation), now)) {
         if (!satisfies(request) || !store.consumeRequest(request.id, now)) continue;
-        this.audit("approval_released", operation.sessionId, {
-          requestId: request.id,
-          operationId: operation.id,
-        });
         return { requestId: request.id };
       }
       const accesses = operationAccessKeys(operation);
       for (const grant of store.liveGrants(operation.identity.subject, operation.connection, now)) {
         if (!satisfies(grant) || !grantCovers(grant.accesses, accesses) || !store.useGrant(grant.id, now))
           continue;
-        this.audit("approval_released", operation.sessionId, {
-          requestId: grant.requestId,
-          grantId: grant.id,
-          operationId: operation.id,
-        });
         return { requestId: grant.requestId, grantId: grant.id, grantExpiresAt: grant.expiresAt };
       }
     } catch (error) {

@@ -100,16 +100,25 @@ export interface ApprovalInput {
   readonly timeoutMs: number;
   /** Aborts when the client disconnects: the request becomes abandoned and never runs later. */
   readonly signal: AbortSignal;
+  /**
+   * Called with a new request's id before the request exists anywhere: the pipeline records the held operation
+   * here, so the audit chain reads operation -> approval_requested. A rejection refuses the request (nothing is
+   * created, the outcome is "denied" with no request id).
+   */
+  readonly beforeRequest?: (request: { readonly id: string; readonly expiresAt: number }) => Promise<void>;
 }
 
 /** The contract the pipeline calls. */
 export interface ApprovalGate {
   requestApproval(input: ApprovalInput): Promise<ApprovalOutcome>;
-  /** A live grant or an approved, unused defer request for exactly this operation; consumes one-time approvals. */
+  /**
+   * A live grant or an approved, unused defer request for exactly this operation; consumes one-time approvals.
+   * The pipeline records the release (after the operation), so the gate writes no audit event here.
+   */
   checkGrant(
     operation: Operation,
     verdict: Verdict,
-  ): { requestId: string; grantId?: string; grantExpiresAt?: number } | undefined;
+  ): Promise<{ requestId: string; grantId?: string; grantExpiresAt?: number } | undefined>;
 }
 
 /** Audit callback; the composition root maps kinds onto the audit log (see APPROVAL_AUDIT_KINDS). */

@@ -1,7 +1,6 @@
 import type { Identity } from "../identity/identity.js";
-import type { Verdict } from "../pipeline/operation.js";
+import { type Access, type OperationStep, tableCountOf, type Verdict } from "../pipeline/operation.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
-import type { Access, ClassifiedStatement } from "../sql/classification.js";
 
 /** Asks policy about accesses an agent names up front; undefined when the connection is unknown. */
 export type UpfrontJudge = (
@@ -28,27 +27,23 @@ export function createUpfrontJudge(
       identity,
       connection,
       connectionLabels: labels,
-      statements: [upfrontStatement(accesses)],
+      steps: [upfrontStep(accesses)],
       clientAddress,
       now: new Date(),
     });
   };
 }
 
-export function upfrontStatement(accesses: readonly Access[]): ClassifiedStatement {
-  const tables = (write: boolean) =>
-    accesses
-      .filter((access) => access.resource.type === "Table" && (access.action === "sql:select") !== write)
-      .map((access) => (access.resource as { name: string }).name);
+export function upfrontStep(accesses: readonly Access[]): OperationStep {
   return {
     text: `-- asked up front: ${accesses.map((access) => access.action).join(", ")}`,
-    nodeType: "UpfrontRequest",
-    verb: accesses[0]?.action ?? "sql:select",
+    action: accesses[0]?.action ?? "sql:select",
     accesses,
-    tablesRead: tables(false),
-    tablesWritten: tables(true),
-    functions: [],
-    readOnly: accesses.every((access) => access.action === "sql:select"),
-    hasWhere: true,
+    facts: {
+      readOnly: accesses.every((access) => access.action === "sql:select"),
+      hasWhere: true,
+      tableCount: tableCountOf(accesses),
+      command: "",
+    },
   };
 }

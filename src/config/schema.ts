@@ -69,6 +69,12 @@ export const maskingProfileSchema = z.strictObject({
 });
 export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
 
+/** Lifetime limits every protocol's connections take (the session layer enforces them). */
+const sessionLimits = {
+  max_session: duration.optional().describe("longest a session may stay open, e.g. 8h"),
+  idle_timeout: duration.optional().describe("ends a session with no traffic for this long, e.g. 15m"),
+};
+
 export const postgresConnectionSchema = z.strictObject({
   type: z.literal("postgres"),
   upstream: z
@@ -103,8 +109,7 @@ export const postgresConnectionSchema = z.strictObject({
     })
     .optional()
     .describe("connect upstream as a fresh login role per session, dropped when the session ends"),
-  max_session: duration.optional().describe("longest a session may stay open, e.g. 8h"),
-  idle_timeout: duration.optional().describe("ends a session with no traffic for this long, e.g. 15m"),
+  ...sessionLimits,
   // ---- end issue 5 ----
 });
 
@@ -134,6 +139,7 @@ export const sshConnectionSchema = z.strictObject({
       "masking profiles whose content detectors apply to recorded output (column rules do not apply)",
     ),
   connect_timeout: duration.default("10s"),
+  ...sessionLimits,
 });
 
 export const connectionSchema = z.discriminatedUnion("type", [postgresConnectionSchema, sshConnectionSchema]);
@@ -141,11 +147,19 @@ export const connectionSchema = z.discriminatedUnion("type", [postgresConnection
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
-      postgres: hostPort.optional().default("127.0.0.1:6432"),
+      postgres: hostPort
+        .optional()
+        .default("127.0.0.1:6432")
+        .describe(
+          "PostgreSQL listener; the startup database picks the connection. Opens only when a postgres connection is configured",
+        ),
       admin: hostPort.optional().default("127.0.0.1:8080"),
       ssh: hostPort
         .optional()
-        .describe("SSH listener; the SSH user name picks the connection. Off when absent"),
+        .default("127.0.0.1:2222")
+        .describe(
+          "SSH listener; the SSH user name picks the connection. Opens only when an ssh connection is configured",
+        ),
     })
     .prefault({}),
   data_dir: z.string().default("./.latch"),

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals/approval-types.js";
 import { LatchError } from "../errors.js";
-import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
 import type { Operation, Verdict } from "./operation.js";
@@ -95,7 +95,11 @@ export class OperationPipeline implements Admitter {
    * Decides an operation and records the decision; resolves once the record is durable (a failed record
    * denies). The protocol forwards only after it resolves with `allowed`. Never rejects.
    */
-  async admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
+  async admit(
+    operation: Operation,
+    context: OperationContext,
+    options: AdmitOptions = {},
+  ): Promise<Admission> {
     const verdict = this.authorize(operation, context);
     if (verdict.decision !== "approval") return this.decide(operation, verdict);
     const approvals = this.approvals();
@@ -150,7 +154,11 @@ export class OperationPipeline implements Admitter {
         granted.grantId === undefined
           ? `approved request ${granted.requestId}`
           : `grant ${granted.grantId} (request ${granted.requestId})`;
-      const released: Verdict = { ...verdict, decision: "allow", reason: `${verdict.reason}; released by ${by}` };
+      const released: Verdict = {
+        ...verdict,
+        decision: "allow",
+        reason: `${verdict.reason}; released by ${by}`,
+      };
       const link = withoutUndefined({ requestId: granted.requestId, grantId: granted.grantId });
       try {
         // In this order in the chain: the operation, then what released it.
@@ -209,7 +217,10 @@ export class OperationPipeline implements Admitter {
     if (held === undefined && outcome.requestId !== "") {
       // No new request (a defer re-run of a pending one): recorded with the request it names.
       try {
-        await this.appendOperation(operation, verdict, { requestId: outcome.requestId, mode: approvals.mode });
+        await this.appendOperation(operation, verdict, {
+          requestId: outcome.requestId,
+          mode: approvals.mode,
+        });
       } catch (failure) {
         return this.auditFailure(operation, failure);
       }
@@ -228,7 +239,11 @@ export class OperationPipeline implements Admitter {
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
     return {
       allowed: true,
-      verdict: { ...verdict, decision: "allow", reason: `${verdict.reason}; approved (request ${outcome.requestId})` },
+      verdict: {
+        ...verdict,
+        decision: "allow",
+        reason: `${verdict.reason}; approved (request ${outcome.requestId})`,
+      },
     };
   }
 
@@ -276,7 +291,11 @@ export class OperationPipeline implements Admitter {
     return { allowed: false, verdict: { ...verdict, decision: "deny", reason: error.message }, error };
   }
 
-  private appendOperation(operation: Operation, verdict: Verdict, approval: Record<string, unknown>): Promise<void> {
+  private appendOperation(
+    operation: Operation,
+    verdict: Verdict,
+    approval: Record<string, unknown>,
+  ): Promise<void> {
     const data = { ...operationRecord(operation, verdict), approval: withoutUndefined(approval) };
     return this.audit.appendDurably({ kind: "operation", sessionId: operation.sessionId, data });
   }
@@ -296,7 +315,11 @@ export class OperationPipeline implements Admitter {
   recordRefusal(operation: Operation, error: LatchError): void {
     const verdict: Verdict = { decision: "deny", rules: [], reason: error.message };
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-    this.record({ kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, verdict) });
+    this.record({
+      kind: "operation",
+      sessionId: operation.sessionId,
+      data: operationRecord(operation, verdict),
+    });
   }
 
   /** A connection closed for a protocol violation leaves a trace in the record. */

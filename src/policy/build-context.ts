@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { CedarValueJson, Context } from "@cedar-policy/cedar-wasm/nodejs";
-import type { ClassifiedStatement } from "../sql/classification.js";
+import type { OperationStep } from "../pipeline/operation.js";
 import type { TimeField } from "./cedar-schema.js";
 
 /**
@@ -34,18 +34,14 @@ export function timeContextOf(now: Date): TimeContext {
   };
 }
 
-export function statementContextOf(statement: ClassifiedStatement, statementCount: number): StatementContext {
-  const tableCount =
-    statement.tablesWritten.length === 0
-      ? new Set(statement.tablesRead).size
-      : new Set([...statement.tablesRead, ...statement.tablesWritten]).size;
+export function statementContextOf(step: OperationStep, statementCount: number): StatementContext {
   return {
-    verb: statement.verb,
-    has_where: statement.hasWhere,
-    read_only: statement.readOnly,
+    verb: step.action,
+    has_where: step.facts.hasWhere,
+    read_only: step.facts.readOnly,
     statement_count: statementCount,
-    table_count: tableCount,
-    command: statement.verb.startsWith("ssh:") ? statement.text : "",
+    table_count: step.facts.tableCount,
+    command: step.facts.command,
   };
 }
 

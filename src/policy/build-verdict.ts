@@ -1,5 +1,4 @@
-import type { Verdict } from "../pipeline/operation.js";
-import type { Access } from "../sql/classification.js";
+import type { Access, Verdict } from "../pipeline/operation.js";
 import type { AccessOutcome, ApprovalOption } from "./access-outcome.js";
 import { describeResource } from "./build-entities.js";
 import type { AuthorizationRequest } from "./policy-engine.js";
@@ -119,7 +118,7 @@ function describeCaller(request: AuthorizationRequest): string {
 }
 
 function describeAllOrNothing(request: AuthorizationRequest, statementNumber: number): string {
-  const count = request.statements.length;
+  const count = request.steps.length;
   if (count <= 1) return "";
   return `; in statement ${statementNumber} of ${count}, so none of them was run`;
 }

@@ -1,8 +1,7 @@
 import type { EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { LatchError } from "../errors.js";
-import type { Verdict } from "../pipeline/operation.js";
-import type { Access, ClassifiedStatement } from "../sql/classification.js";
+import type { Access, OperationStep, Verdict } from "../pipeline/operation.js";
 import { type AccessOutcome, outcomeOfAnswer } from "./access-outcome.js";
 import { buildContext, type StatementContext, statementContextOf } from "./build-context.js";
 import {
@@ -94,13 +93,13 @@ export function createCedarPolicyEngine(
   }
 
   function decide(request: AuthorizationRequest): Verdict {
-    if (request.statements.length === 0) return denyVerdict("there is no statement to authorize");
+    if (request.steps.length === 0) return denyVerdict("there is no statement to authorize");
     const scope = scopeOf(request);
     const evaluated: EvaluatedAccess[] = [];
-    for (const [index, statement] of request.statements.entries()) {
-      const facts = statementContextOf(statement, request.statements.length);
+    for (const [index, step] of request.steps.entries()) {
+      const facts = statementContextOf(step, request.steps.length);
       const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
-      for (const access of accessesOf(statement)) {
+      for (const access of accessesOf(step)) {
         const key = `${statementKey}|${accessKeyOf(access)}`;
         let outcome = cache.get(key);
         if (outcome === undefined) {
@@ -131,9 +130,9 @@ export function createCedarPolicyEngine(
 }
 
 /** A statement with no listed access is still authorized: its verb on the connection. */
-function accessesOf(statement: ClassifiedStatement): readonly Access[] {
-  if (statement.accesses.length > 0) return statement.accesses;
-  return [{ action: statement.verb, resource: { type: "Connection" } }];
+function accessesOf(step: OperationStep): readonly Access[] {
+  if (step.accesses.length > 0) return step.accesses;
+  return [{ action: step.action, resource: { type: "Connection" } }];
 }
 
 /**

@@ -1,14 +1,13 @@
 import type { Identity } from "../identity/identity.js";
-import type { Verdict } from "../pipeline/operation.js";
-import type { ClassifiedStatement } from "../sql/classification.js";
+import type { OperationStep, Verdict } from "../pipeline/operation.js";
 
-/** Everything policy may look at for one operation. Built by the pipeline; no bytes, no SQL parse trees. */
+/** Everything policy may look at for one operation. Built by the pipeline; no bytes, no SQL parse trees, no protocol. */
 export interface AuthorizationRequest {
   readonly identity: Identity;
   readonly connection: string;
   readonly connectionLabels: Readonly<Record<string, string>>;
-  /** All statements of the operation: it is authorized as a whole (all run or none does). */
-  readonly statements: readonly ClassifiedStatement[];
+  /** All steps of the operation: it is authorized as a whole (all run or none does). */
+  readonly steps: readonly OperationStep[];
   readonly clientAddress: string;
   readonly now: Date;
 }

@@ -80,7 +80,7 @@ export function runPolicyTests(
       },
       connection: testCase.connection,
       connectionLabels: testCase.labels,
-      statements: classification.statements,
+      steps: classification.statements.map((statement) => statement.step),
       clientAddress: testCase.client_ip,
       now: testCase.at === undefined ? now : new Date(testCase.at),
     });

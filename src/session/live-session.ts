@@ -1,8 +1,7 @@
 import type { LatchError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
-import type { OperationStep } from "../pipeline/operation.js";
+import type { OperationStep, Verdict } from "../pipeline/operation.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
-import type { Verdict } from "../pipeline/operation.js";
 import type { Clock } from "./clock.js";
 import { type LifetimeLimits, SessionLifetime } from "./session-lifetime.js";
 import { SessionRecheck } from "./session-recheck.js";

@@ -5,8 +5,8 @@ import type { CredentialProvider } from "../credentials/credential-provider.js";
 import { asLatchError, LatchError } from "../errors.js";
 import type { TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
-import type { Admitter } from "../pipeline/operation-pipeline.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { Admitter } from "../pipeline/operation-pipeline.js";
 import { type Clock, systemClock } from "./clock.js";
 import { LiveSession } from "./live-session.js";
 import type { LifetimeLimits } from "./session-lifetime.js";
@@ -139,7 +139,11 @@ export class SessionGate {
       credential = await provider.issue(credentialSubject);
     } catch (error) {
       const latchError = asLatchError(error, sessionId);
-      deps.audit.record({ kind: "session_end", sessionId, data: { reason: `credential failed: ${latchError.message}` } });
+      deps.audit.record({
+        kind: "session_end",
+        sessionId,
+        data: { reason: `credential failed: ${latchError.message}` },
+      });
       throw latchError;
     }
     const session = new LiveSession<Credential>({
@@ -189,6 +193,8 @@ function limitsOf(tokenExpiresAt: number, connection: ConnectionConfig): Lifetim
   return {
     tokenExpiresAt,
     ...(maxSession === undefined ? {} : { maxSession: { label: maxSession, ms: parseDuration(maxSession) } }),
-    ...(idleTimeout === undefined ? {} : { idleTimeout: { label: idleTimeout, ms: parseDuration(idleTimeout) } }),
+    ...(idleTimeout === undefined
+      ? {}
+      : { idleTimeout: { label: idleTimeout, ms: parseDuration(idleTimeout) } }),
   };
 }

@@ -1,6 +1,6 @@
 import type { Identity } from "../identity/identity.js";
-import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { OperationStep, Verdict } from "../pipeline/operation.js";
+import type { PolicyEngine } from "../policy/policy-engine.js";
 
 const REMEMBERED = 32;
 

@@ -70,7 +70,9 @@ export class SessionRegistry {
       const denied = session.deniedUnder(policy);
       if (denied === undefined) continue;
       session.terminate(
-        new LatchError("session_terminated", { reason: `policies were reloaded and now deny it: ${denied.reason}` }),
+        new LatchError("session_terminated", {
+          reason: `policies were reloaded and now deny it: ${denied.reason}`,
+        }),
         "policy reload",
       );
       ended += 1;

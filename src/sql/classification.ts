@@ -3,19 +3,9 @@
  * only these shapes, never a parse tree.
  */
 
-/** One thing the statement does to one resource; every access must be allowed for the statement to run. */
-export interface Access {
-  /** Cedar action id, e.g. "sql:select", "sql:insert", "sql:ddl", "sql:function". */
-  readonly action: string;
-  readonly resource: ResourceRef;
-}
+import type { Access, OperationStep } from "../pipeline/operation.js";
 
-export type ResourceRef =
-  | { readonly type: "Connection" }
-  /** Schema-qualified, lower-cased as PostgreSQL folds it: "public.users". Unqualified names resolve to public. */
-  | { readonly type: "Table"; readonly name: string }
-  /** Schema-qualified function name: "pg_catalog.pg_terminate_backend", "public.my_udf". */
-  | { readonly type: "Function"; readonly name: string };
+export type { Access, ResourceRef } from "../pipeline/operation.js";
 
 export interface ClassifiedStatement {
   /** This statement's own text (a slice of the input for multi-statement text). */
@@ -33,6 +23,8 @@ export interface ClassifiedStatement {
   readonly readOnly: boolean;
   /** For UPDATE/DELETE (including in CTEs): false if any of them has no WHERE clause. True otherwise. */
   readonly hasWhere: boolean;
+  /** The statement as the pipeline and policy see it (built once, at classification). */
+  readonly step: OperationStep;
   /** SQL-level PREPARE name AS ...: the session remembers the inner classification under this name. */
   readonly prepares?: { readonly name: string; readonly inner: ClassifiedStatement };
   /** SQL-level EXECUTE name: the session must substitute the remembered classification (deny if unknown). */

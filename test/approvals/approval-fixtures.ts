@@ -5,8 +5,7 @@ import { ApprovalService, type ApprovalServiceOptions } from "../../src/approval
 import type { ApprovalStore } from "../../src/approvals/approval-store.js";
 import type { ApprovalAuditEvent } from "../../src/approvals/approval-types.js";
 import type { Identity } from "../../src/identity/identity.js";
-import type { Operation, Verdict } from "../../src/pipeline/operation.js";
-import type { ClassifiedStatement } from "../../src/sql/classification.js";
+import type { Operation, OperationStep, Verdict } from "../../src/pipeline/operation.js";
 import { createSqliteApprovalStore } from "../../src/store/sqlite-approvals.js";
 import { createSqliteStore } from "../../src/store/sqlite-store.js";
 import type { AuditEventKind, Store } from "../../src/store/store.js";
@@ -21,23 +20,19 @@ export const bob = identity("bob", ["dba"]);
 export const mallory = identity("mallory", ["analysts"]);
 
 /** An UPDATE on public.orders as the classifier reports it. */
-export function updateStatement(text = "UPDATE orders SET total = 10 WHERE id = 1"): ClassifiedStatement {
+export function updateStatement(text = "UPDATE orders SET total = 10 WHERE id = 1"): OperationStep {
   return {
     text,
-    nodeType: "UpdateStmt",
-    verb: "sql:update",
+    action: "sql:update",
     accesses: [{ action: "sql:update", resource: { type: "Table", name: "public.orders" } }],
-    tablesRead: [],
-    tablesWritten: ["public.orders"],
-    functions: [],
-    readOnly: false,
-    hasWhere: true,
+    facts: { readOnly: false, hasWhere: true, tableCount: 1, command: "" },
+    recorded: { tablesRead: [], tablesWritten: ["public.orders"] },
   };
 }
 
 let operations = 0;
 export function operation(
-  statements: ClassifiedStatement[] = [updateStatement()],
+  steps: OperationStep[] = [updateStatement()],
   who: Identity = agent,
   parameters?: (string | null)[][],
 ): Operation {
@@ -49,7 +44,7 @@ export function operation(
     connection: "prod",
     identity: who,
     mode: parameters === undefined ? "simple" : "extended",
-    statements,
+    steps,
     ...(parameters === undefined ? {} : { parameters }),
     receivedAt: Date.now(),
   };

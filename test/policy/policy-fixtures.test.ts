@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LatchError } from "../../src/errors.js";
+import type { OperationStep } from "../../src/pipeline/operation.js";
 import {
   formatPolicyTestResult,
   parsePolicyTests,
@@ -9,11 +10,13 @@ import type { ClassifiedStatement, StatementClassifier } from "../../src/sql/cla
 import { engineFor, onTable, statement } from "./policy-test-helpers.js";
 
 /** Stands in for the SQL classifier: these tests are about fixtures, not SQL. */
-function classifierOf(known: Record<string, readonly ClassifiedStatement[]>): StatementClassifier {
+function classifierOf(known: Record<string, readonly OperationStep[]>): StatementClassifier {
+  // Only `step` is read by the fixtures runner: the rest of a classified statement is SQL detail.
+  const asClassified = (step: OperationStep) => ({ step }) as unknown as ClassifiedStatement;
   return {
     classify: (text) =>
       text in known
-        ? { ok: true, statements: known[text]! }
+        ? { ok: true, statements: known[text]!.map(asClassified) }
         : { ok: false, failure: "unparseable", reason: `syntax error in "${text}"` },
   };
 }

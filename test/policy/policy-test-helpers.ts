@@ -1,28 +1,34 @@
 import type { Identity } from "../../src/identity/identity.js";
+import type { Access, OperationStep } from "../../src/pipeline/operation.js";
 import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
 import { parsePolicySources } from "../../src/policy/load-policies.js";
 import type { AuthorizationRequest, PolicyEngine } from "../../src/policy/policy-engine.js";
-import type { Access, ClassifiedStatement } from "../../src/sql/classification.js";
 
-/** Hand-built classifications, shaped as the PostgreSQL classifier reports them. */
+/** Hand-built steps, shaped as the PostgreSQL classifier reports them. */
 export function statement(
   accesses: readonly Access[],
-  facts: Partial<Omit<ClassifiedStatement, "accesses">> = {},
-): ClassifiedStatement {
+  facts: {
+    readonly verb?: string;
+    readonly text?: string;
+    readonly readOnly?: boolean;
+    readonly hasWhere?: boolean;
+    readonly functions?: readonly string[];
+    readonly command?: string;
+  } = {},
+): OperationStep {
   const tables = accesses.flatMap((access) =>
     access.resource.type === "Table" ? [access.resource.name] : [],
   );
   return {
-    text: "-- hand-built",
-    nodeType: "HandBuilt",
-    verb: accesses[0]?.action ?? "sql:session",
+    text: facts.text ?? "-- hand-built",
+    action: facts.verb ?? accesses[0]?.action ?? "sql:session",
     accesses,
-    tablesRead: tables,
-    tablesWritten: [],
-    functions: [],
-    readOnly: true,
-    hasWhere: true,
-    ...facts,
+    facts: {
+      readOnly: facts.readOnly ?? true,
+      hasWhere: facts.hasWhere ?? true,
+      tableCount: new Set(tables).size,
+      command: facts.command ?? "",
+    },
   };
 }
 
@@ -48,14 +54,14 @@ export const TUESDAY_MORNING = new Date("2025-01-07T10:30:00Z");
 export function request(
   who: Identity,
   connection: string,
-  statements: readonly ClassifiedStatement[],
+  steps: readonly OperationStep[],
   extra: Partial<AuthorizationRequest> = {},
 ): AuthorizationRequest {
   return {
     identity: who,
     connection,
     connectionLabels: {},
-    statements,
+    steps,
     clientAddress: "127.0.0.1",
     now: TUESDAY_MORNING,
     ...extra,

@@ -122,9 +122,7 @@ describe("ssh gateway against a real sshd", () => {
     const verbs = gateway.store
       .events({ kind: "operation", decision: "deny" })
       .map((event) => (event.data.statements as { verb: string; text: string }[])[0]);
-    expect(verbs).toEqual(
-      expect.arrayContaining([{ verb: "ssh:sftp", text: "sftp", tablesRead: [], tablesWritten: [] }]),
-    );
+    expect(verbs).toEqual(expect.arrayContaining([{ verb: "ssh:sftp", text: "sftp" }]));
     expect(verbs.some((s) => s?.verb === "ssh:port_forward" && s?.text === `127.0.0.1:${sshd.port}`)).toBe(
       true,
     );
@@ -191,22 +189,26 @@ describe("ssh gateway against a real sshd", () => {
   it("shows 'waiting for approval' when the pipeline holds a command and runs it once admitted", async () => {
     const held = await startSshTestGateway(sshd, {
       wrap: (pipeline) => ({
-        admit(operation, context, admitted, onHeld) {
-          if (operation.statements[0]?.text !== "echo approved")
-            return pipeline.admit(operation, context, admitted);
-          onHeld?.({
+        async admit(operation, context, options) {
+          if (operation.steps[0]?.text !== "echo approved")
+            return pipeline.admit(operation, context, options);
+          options?.onHeld?.({
             decision: "approval",
             rules: ["test"],
             reason: "needs approval",
             approval: { group: "dba", quorum: 1 },
+            requestId: "req_test",
+            timeoutMs: 60_000,
+            expiresAt: Date.now() + 60_000,
           });
-          setTimeout(() => pipeline.admit(operation, context, admitted), 400);
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          return pipeline.admit(operation, context, options);
         },
         recordRefusal: (operation, error) => pipeline.recordRefusal(operation, error),
         complete: (operation, result) => pipeline.complete(operation, result),
-        recordSessionEnd: (sessionId, reason) => pipeline.recordSessionEnd(sessionId, reason),
+        recordProtocolError: (sessionId, error) => pipeline.recordProtocolError(sessionId, error),
         recordDurably: (event) => pipeline.recordDurably(event),
-        record: (event) => pipeline.record(event),
+        record: (event, options) => pipeline.record(event, options),
       }),
     });
     try {
@@ -216,7 +218,7 @@ describe("ssh gateway against a real sshd", () => {
       client.end();
       expect(Date.now() - started).toBeGreaterThanOrEqual(400);
       expect(result.stderr).toMatch(
-        /^latch: waiting for approval by group "dba" \(request [0-9a-f-]{36}\) \.\.\.\n$/,
+        /^latch: waiting for approval by one member of group "dba" \(request req_test; approve with: latch requests approve req_test\) \.\.\.\n$/,
       );
       expect(result.stdout).toBe("approved\n");
       expect(result.code).toBe(0);

@@ -6,12 +6,13 @@ import { Client, type ClientChannel } from "ssh2";
 import { configSchema } from "../../src/config/schema.js";
 import { createTokenVerifier } from "../../src/identity/create-token-verifier.js";
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
-import { OperationPipeline } from "../../src/pipeline/operation-pipeline.js";
+import { createMetrics } from "../../src/observability/metrics.js";
+import { type Admitter, OperationPipeline } from "../../src/pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
 import { loadPolicies } from "../../src/policy/load-policies.js";
 import { type SshListener, startSshListener } from "../../src/protocols/ssh/ssh-front.js";
-import type { SshAdmitter } from "../../src/protocols/ssh/ssh-operation.js";
-import { createMetrics } from "../../src/server/metrics.js";
+import { SessionGate } from "../../src/session/session-gate.js";
+import { SessionRegistry } from "../../src/session/session-registry.js";
 import { openGatewayAuditLog } from "../../src/store/gateway-audit-log.js";
 import type { AuditReader } from "../../src/store/store.js";
 import { freePort } from "../support/free-port.js";
@@ -31,13 +32,17 @@ when { context.command == "uname -s" };
 `;
 
 /**
- * A test-local composition of the SSH front with the real pipeline, Cedar policy, dev issuer and SQLite store
- * (start-gateway.ts does not start the SSH listener yet). Connections: web-1 (the real sshd), down (nothing
+ * A test-local composition of the SSH front with the real session gate, pipeline, Cedar policy, dev issuer and
+ * SQLite store, without the rest of the gateway. Connections: web-1 (the real sshd), down (nothing
  * listens), spoofed (pinned to a host key sshd does not have).
  */
 export interface SshTestGateway {
   readonly port: number;
   readonly listener: SshListener;
+  /** Live sessions (kill, revoke and block act here in the gateway). */
+  readonly registry: SessionRegistry;
+  /** Principals the gate refuses. */
+  readonly blocked: Set<string>;
   /** Read side of the store; call flush() first to see everything recorded so far. */
   readonly store: AuditReader;
   flush(): Promise<void>;
@@ -49,7 +54,7 @@ export interface SshTestGateway {
 
 export async function startSshTestGateway(
   sshd: TestSshd,
-  options: { policy?: string; wrap?: (pipeline: OperationPipeline) => SshAdmitter } = {},
+  options: { policy?: string; wrap?: (pipeline: OperationPipeline) => Admitter } = {},
 ): Promise<SshTestGateway> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "latch-ssh-test-"));
   const policies = path.join(dataDir, "policies");
@@ -93,18 +98,30 @@ export async function startSshTestGateway(
   const metrics = createMetrics();
   const engine = createCedarPolicyEngine(await loadPolicies(policies));
   const pipeline = new OperationPipeline(() => engine, auditLog, metrics, log);
+  const registry = new SessionRegistry();
+  const blocked = new Set<string>();
+  const gate = new SessionGate({
+    connections: config.connections,
+    verifier: createTokenVerifier(config.identity, { dataDir }),
+    blocks: { isBlocked: (principal) => blocked.has(principal) },
+    registry,
+    audit: pipeline,
+    metrics,
+    log,
+  });
   const listener = await startSshListener({
     config,
-    verifier: createTokenVerifier(config.identity, { dataDir }),
+    gate,
     pipeline: options.wrap?.(pipeline) ?? pipeline,
     metrics,
     log,
-    live: new Map(),
   });
   const port = listener.address.port;
   return {
     port,
     listener,
+    registry,
+    blocked,
     store,
     flush: () => pipeline.flush(),
     dataDir,

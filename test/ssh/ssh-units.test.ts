@@ -108,12 +108,8 @@ describe("ssh policy", () => {
         identity,
         connection: "web-1",
         connectionLabels: {},
-        statements: sshOperation(
-          { sessionId: "s", connection: "web-1", identity },
-          "ssh:exec",
-          command,
-          "exec",
-        ).statements,
+        steps: sshOperation({ sessionId: "s", connection: "web-1", identity }, "ssh:exec", command, "exec")
+          .steps,
         clientAddress: "127.0.0.1",
         now: new Date(),
       }).decision;

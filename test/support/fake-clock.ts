@@ -25,9 +25,7 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     const until = this.time + ms;
     for (;;) {
-      const due = this.timers
-        .filter((t) => t.at <= until)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      const due = this.timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (due === undefined) break;
       this.timers = this.timers.filter((t) => t !== due);
       this.time = due.at;

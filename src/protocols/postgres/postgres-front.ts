@@ -3,12 +3,15 @@ import type net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
 import type { LatchConfig, PostgresConnectionConfig } from "../../config/schema.js";
-import { type PostgresCredential, postgresCredentialProvider } from "../../credentials/postgres-credentials.js";
+import {
+  type PostgresCredential,
+  postgresCredentialProvider,
+} from "../../credentials/postgres-credentials.js";
 import type { PostgresEphemeralRoles } from "../../credentials/postgres-ephemeral.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { Metrics } from "../../observability/metrics.js";
+import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { SessionGate } from "../../session/session-gate.js";
 import type { StatementClassifier } from "../../sql/classification.js";
@@ -122,7 +125,8 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       clientAddress,
       clientUser: accepted.clientUser,
       tls: encrypted,
-      credentials: (name, connection) => postgresCredentialProvider(name, connection, deps.ephemeral?.get(name)),
+      credentials: (name, connection) =>
+        postgresCredentialProvider(name, connection, deps.ephemeral?.get(name)),
     });
     stage = "upstream";
     await startSession(socket, reader, deps, { session, connection, forward: accepted.forward, log });

@@ -63,7 +63,8 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
         [...ephemeral].map(([name, roles]) =>
           roles.reap().then(
             (count) => count > 0 && log.info({ connection: name, count }, "reaped leftover ephemeral roles"),
-            (error: Error) => log.warn({ connection: name, err: error.message }, "ephemeral role reaper failed"),
+            (error: Error) =>
+              log.warn({ connection: name, err: error.message }, "ephemeral role reaper failed"),
           ),
         ),
       );

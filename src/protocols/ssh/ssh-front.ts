@@ -6,8 +6,8 @@ const { Server } = ssh2;
 import type { LatchConfig, SshConnectionConfig } from "../../config/schema.js";
 import { asLatchError, LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { Metrics } from "../../observability/metrics.js";
+import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { SessionGate } from "../../session/session-gate.js";
 import { listenOn } from "../listen-address.js";
@@ -79,7 +79,8 @@ function handleSshClient(client: Connection, clientAddress: string, deps: SshFro
   client.on("close", () => {
     clearTimeout(startupTimer);
     // Accepted but gone before the session started: the gate's session still ends, on record.
-    if (opened !== undefined && !started) opened.session.end("client disconnected before the session started");
+    if (opened !== undefined && !started)
+      opened.session.end("client disconnected before the session started");
   });
 
   client.on("authentication", (context: AuthContext) => {

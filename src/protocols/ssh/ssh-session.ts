@@ -3,10 +3,20 @@ import type { Client, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, S
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
 import type { Operation, OperationStep } from "../../pipeline/operation.js";
-import type { Admission, Admitter, ApprovalHold, OperationResult } from "../../pipeline/operation-pipeline.js";
+import type {
+  Admission,
+  Admitter,
+  ApprovalHold,
+  OperationResult,
+} from "../../pipeline/operation-pipeline.js";
 import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
 import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
-import { DENIED_EXIT_STATUS, sshErrorLine, sshExitStatusOf, UPSTREAM_FAILED_EXIT_STATUS } from "./ssh-errors.js";
+import {
+  DENIED_EXIT_STATUS,
+  sshErrorLine,
+  sshExitStatusOf,
+  UPSTREAM_FAILED_EXIT_STATUS,
+} from "./ssh-errors.js";
 import { MAX_COMMAND_BYTES, type SshVerb, sshOperation } from "./ssh-operation.js";
 
 /** The live session as the SSH session uses it (LiveSession satisfies it; tests pass plain objects). */
@@ -166,7 +176,10 @@ export class SshSession {
     const admission = await this.options.pipeline.admit(
       operation,
       { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-      { signal: options.signal ?? session.signal, ...(options.onHeld === undefined ? {} : { onHeld: options.onHeld }) },
+      {
+        signal: options.signal ?? session.signal,
+        ...(options.onHeld === undefined ? {} : { onHeld: options.onHeld }),
+      },
     );
     if (admission.allowed) {
       if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);

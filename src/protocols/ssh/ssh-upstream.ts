@@ -25,7 +25,10 @@ export interface SshCredential {
 }
 
 /** The connection's key, resolved at each login so a rotated secret is picked up. */
-export function sshCredentialProvider(name: string, connection: SshConnectionConfig): CredentialProvider<SshCredential> {
+export function sshCredentialProvider(
+  name: string,
+  connection: SshConnectionConfig,
+): CredentialProvider<SshCredential> {
   return staticCredential(() => ({
     privateKey: resolveSecret(connection.private_key, `connection ${name}`),
   }));

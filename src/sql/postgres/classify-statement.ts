@@ -2,6 +2,7 @@
  * Parse a text with the real parser and classify each of its statements. No cache here: this is the "fresh"
  * path that classification-cache.ts avoids when it can.
  */
+import type { OperationStep } from "../../pipeline/operation.js";
 import type { Access, Classification, ClassifiedStatement } from "../classification.js";
 import { createFunctionPolicy, type FunctionPolicyOptions } from "./function-lists.js";
 import { parseSql } from "./load-parser.js";
@@ -60,20 +61,28 @@ function toClassifiedStatement(facts: StatementFacts, text: string): ClassifiedS
   // The primary action always comes first; with no table of its own it applies to the connection.
   if (primary.length === 0) primary.push({ action: verb, resource: { type: "Connection" } });
   const accesses = [...primary, ...others];
-  const statement: ClassifiedStatement = {
+  const tablesRead = [...facts.tablesRead];
+  const tablesWritten = [...facts.tablesWritten];
+  const readOnly =
+    facts.executes === undefined && accesses.every((access) => READ_ONLY_ACTIONS.has(access.action));
+  return {
     text,
     nodeType: facts.nodeType ?? "",
     verb,
     accesses,
-    tablesRead: [...facts.tablesRead],
-    tablesWritten: [...facts.tablesWritten],
+    tablesRead,
+    tablesWritten,
     functions: [...facts.functions],
-    readOnly:
-      facts.executes === undefined && accesses.every((access) => READ_ONLY_ACTIONS.has(access.action)),
+    readOnly,
     hasWhere: facts.hasWhere,
-  };
-  return {
-    ...statement,
+    step: statementStep(
+      text,
+      verb,
+      accesses,
+      { readOnly, hasWhere: facts.hasWhere },
+      tablesRead,
+      tablesWritten,
+    ),
     ...(facts.prepares && {
       // The inner statement has no text of its own in the tree; it carries the PREPARE's text.
       prepares: { name: facts.prepares.name, inner: toClassifiedStatement(facts.prepares.inner, text) },
@@ -89,5 +98,25 @@ export function withText(statement: ClassifiedStatement, text: string): Classifi
     name: statement.prepares.name,
     inner: withText(statement.prepares.inner, text),
   };
-  return { ...statement, text, ...(prepares && { prepares }) };
+  return { ...statement, text, step: { ...statement.step, text }, ...(prepares && { prepares }) };
+}
+
+/** The pipeline's view of a statement; the record keeps the tables read and written as it always has. */
+function statementStep(
+  text: string,
+  action: string,
+  accesses: readonly Access[],
+  facts: { readOnly: boolean; hasWhere: boolean },
+  tablesRead: readonly string[],
+  tablesWritten: readonly string[],
+): OperationStep {
+  const tableCount =
+    tablesWritten.length === 0 ? new Set(tablesRead).size : new Set([...tablesRead, ...tablesWritten]).size;
+  return {
+    text,
+    action,
+    accesses,
+    facts: { ...facts, tableCount, command: "" },
+    recorded: { tablesRead, tablesWritten },
+  };
 }
