@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../audit/canonical-json.js";
-import type { Access, Operation } from "../pipeline/operation.js";
+import type { Access, Operation } from "../operation/operation.js";
 
 /**
  * What an approval is bound to. A statement approval binds the exact text: SHA-256 over the canonical JSON of

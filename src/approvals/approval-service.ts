@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Identity } from "../identity/identity.js";
-import type { Operation, Verdict } from "../pipeline/operation.js";
+import type { Operation, Verdict } from "../operation/operation.js";
 import { grantCovers, operationAccessKeys, operationTexts, statementBinding } from "./approval-binding.js";
 import { ApprovalError } from "./approval-errors.js";
 import { decidedData, deferred, outcomeOf, requestedData } from "./approval-records.js";

@@ -1,4 +1,4 @@
-import type { Operation, Verdict } from "../pipeline/operation.js";
+import type { Operation, Verdict } from "../operation/operation.js";
 
 /**
  * The shapes of just-in-time approval: requests (one statement batch, or an access asked for up front),

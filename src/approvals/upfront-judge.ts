@@ -1,5 +1,5 @@
 import type { Identity } from "../identity/identity.js";
-import { type Access, type OperationStep, tableCountOf, type Verdict } from "../pipeline/operation.js";
+import { type Access, type OperationStep, tableCountOf, type Verdict } from "../operation/operation.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 
 /** Asks policy about accesses an agent names up front; undefined when the connection is unknown. */

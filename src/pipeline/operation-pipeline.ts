@@ -2,10 +2,10 @@ import type { Logger } from "pino";
 import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals/approval-types.js";
 import { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { Operation, Verdict } from "../operation/operation.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
-import type { Operation, Verdict } from "./operation.js";
 import { approvalError, operationRecord, withoutUndefined } from "./operation-record.js";
 
 export interface OperationContext {

@@ -1,6 +1,6 @@
 import type { ApprovalOutcome } from "../approvals/approval-types.js";
 import { LatchError } from "../errors.js";
-import type { Operation, Verdict } from "./operation.js";
+import type { Operation, Verdict } from "../operation/operation.js";
 
 const MAX_RECORDED_TEXT = 8192;
 const MAX_RECORDED_PARAM = 256;

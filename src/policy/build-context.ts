@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { CedarValueJson, Context } from "@cedar-policy/cedar-wasm/nodejs";
-import type { OperationStep } from "../pipeline/operation.js";
+import type { OperationStep } from "../operation/operation.js";
 import type { TimeField } from "./cedar-schema.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { EntityJson, EntityUidJson } from "@cedar-policy/cedar-wasm/nodejs";
 import type { Identity } from "../identity/identity.js";
-import type { ResourceRef } from "../pipeline/operation.js";
+import type { ResourceRef } from "../operation/operation.js";
 import { ACTIONS, type ActionId } from "./policy-actions.js";
 
 /**

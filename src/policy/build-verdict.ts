@@ -1,4 +1,4 @@
-import type { Access, Verdict } from "../pipeline/operation.js";
+import type { Access, Verdict } from "../operation/operation.js";
 import type { AccessOutcome, ApprovalOption } from "./access-outcome.js";
 import { describeResource } from "./build-entities.js";
 import type { AuthorizationRequest } from "./policy-engine.js";

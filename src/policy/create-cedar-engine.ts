@@ -1,7 +1,7 @@
 import type { EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { LatchError } from "../errors.js";
-import type { Access, OperationStep, Verdict } from "../pipeline/operation.js";
+import type { Access, OperationStep, Verdict } from "../operation/operation.js";
 import { type AccessOutcome, outcomeOfAnswer } from "./access-outcome.js";
 import { buildContext, type StatementContext, statementContextOf } from "./build-context.js";
 import {

@@ -1,5 +1,5 @@
 import type { Identity } from "../identity/identity.js";
-import type { Access } from "../pipeline/operation.js";
+import type { Access } from "../operation/operation.js";
 import {
   clientIpOf,
   labelStrings,

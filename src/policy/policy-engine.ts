@@ -1,5 +1,5 @@
 import type { Identity } from "../identity/identity.js";
-import type { OperationStep, Verdict } from "../pipeline/operation.js";
+import type { OperationStep, Verdict } from "../operation/operation.js";
 
 /** Everything policy may look at for one operation. Built by the pipeline; no bytes, no SQL parse trees, no protocol. */
 export interface AuthorizationRequest {

@@ -2,7 +2,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { formatIssues } from "../config/load-config.js";
 import { LatchError } from "../errors.js";
-import type { Decision } from "../pipeline/operation.js";
+import type { Decision } from "../operation/operation.js";
 import type { StatementClassifier } from "../sql/classification.js";
 import type { PolicyEngine } from "./policy-engine.js";
 

@@ -1,6 +1,6 @@
 import type { LatchError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
-import type { OperationStep, Verdict } from "../pipeline/operation.js";
+import type { OperationStep, Verdict } from "../operation/operation.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { Clock } from "./clock.js";
 import { type LifetimeLimits, SessionLifetime } from "./session-lifetime.js";

@@ -1,5 +1,5 @@
 import type { Identity } from "../identity/identity.js";
-import type { OperationStep, Verdict } from "../pipeline/operation.js";
+import type { OperationStep, Verdict } from "../operation/operation.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 
 const REMEMBERED = 32;

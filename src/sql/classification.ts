@@ -3,9 +3,9 @@
  * only these shapes, never a parse tree.
  */
 
-import type { Access, OperationStep } from "../pipeline/operation.js";
+import type { Access, OperationStep } from "../operation/operation.js";
 
-export type { Access, ResourceRef } from "../pipeline/operation.js";
+export type { Access, ResourceRef } from "../operation/operation.js";
 
 export interface ClassifiedStatement {
   /** This statement's own text (a slice of the input for multi-statement text). */

@@ -5,7 +5,7 @@ import { ApprovalService, type ApprovalServiceOptions } from "../../src/approval
 import type { ApprovalStore } from "../../src/approvals/approval-store.js";
 import type { ApprovalAuditEvent } from "../../src/approvals/approval-types.js";
 import type { Identity } from "../../src/identity/identity.js";
-import type { Operation, OperationStep, Verdict } from "../../src/pipeline/operation.js";
+import type { Operation, OperationStep, Verdict } from "../../src/operation/operation.js";
 import { createSqliteApprovalStore } from "../../src/store/sqlite-approvals.js";
 import { createSqliteStore } from "../../src/store/sqlite-store.js";
 import type { AuditEventKind, Store } from "../../src/store/store.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LatchError } from "../../src/errors.js";
-import type { OperationStep } from "../../src/pipeline/operation.js";
+import type { OperationStep } from "../../src/operation/operation.js";
 import {
   formatPolicyTestResult,
   parsePolicyTests,

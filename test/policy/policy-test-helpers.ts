@@ -1,5 +1,5 @@
 import type { Identity } from "../../src/identity/identity.js";
-import type { Access, OperationStep } from "../../src/pipeline/operation.js";
+import type { Access, OperationStep } from "../../src/operation/operation.js";
 import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
 import { parsePolicySources } from "../../src/policy/load-policies.js";
 import type { AuthorizationRequest, PolicyEngine } from "../../src/policy/policy-engine.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { LatchError } from "../../errors.js";
-import type { OperationStep } from "../../pipeline/operation.js";
+import type { OperationStep } from "../../operation/operation.js";
 import type { ClassifiedStatement, StatementClassifier } from "../../sql/classification.js";
 import type { FrontendMessage } from "./messages.js";
 import type { BoundPortal, PreparedRegistry } from "./prepared-registry.js";

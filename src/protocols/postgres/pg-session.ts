@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation, OperationStep } from "../../pipeline/operation.js";
+import type { Operation, OperationStep } from "../../operation/operation.js";
 import type { Admitter, ApprovalHold } from "../../pipeline/operation-pipeline.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation } from "../../pipeline/operation.js";
+import type { Operation } from "../../operation/operation.js";
 import type { FrontendMessage } from "./messages.js";
 import type { ResultMasker } from "./result-masker.js";
 

@@ -1,4 +1,4 @@
-import type { Operation } from "../../pipeline/operation.js";
+import type { Operation } from "../../operation/operation.js";
 import type { OperationResult } from "../../pipeline/operation-pipeline.js";
 import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
 import type { Frame } from "./messages.js";

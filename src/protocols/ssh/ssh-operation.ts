@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation, OperationStep } from "../../pipeline/operation.js";
+import type { Operation, OperationStep } from "../../operation/operation.js";
 
 /** The SSH request kinds Latch decides on; each is one Cedar action of the ssh family. */
 export type SshVerb =

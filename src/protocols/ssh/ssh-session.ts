@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Client, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from "ssh2";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Operation, OperationStep } from "../../pipeline/operation.js";
+import type { Operation, OperationStep } from "../../operation/operation.js";
 import type {
   Admission,
   Admitter,

@@ -2,7 +2,7 @@
  * Parse a text with the real parser and classify each of its statements. No cache here: this is the "fresh"
  * path that classification-cache.ts avoids when it can.
  */
-import type { OperationStep } from "../../pipeline/operation.js";
+import type { OperationStep } from "../../operation/operation.js";
 import type { Access, Classification, ClassifiedStatement } from "../classification.js";
 import { createFunctionPolicy, type FunctionPolicyOptions } from "./function-lists.js";
 import { parseSql } from "./load-parser.js";
