@@ -43,7 +43,9 @@ export function relayChannel(
     const stdin = tap((chunk) => taps.input?.(chunk));
     up.pipe(stdout).pipe(front, { end: false });
     up.stderr.pipe(stderr).pipe(front.stderr, { end: false });
-    // The client's EOF becomes the target's EOF: `echo x | ssh host cat` ends.
+    // The client's EOF becomes the target's EOF: `echo x | ssh host cat` ends. Input and an EOF that came while
+    // the command waited for policy and the target are buffered in `front` and flow now, in order; a `front` that
+    // already emitted 'end' is ended into `stdin` by pipe() itself. Either way `up` is ended once, by this pipe.
     front.pipe(stdin).pipe(up);
 
     const finish = () => {
