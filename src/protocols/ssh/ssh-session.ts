@@ -148,24 +148,30 @@ export class SshSession {
     session.on("auth-agent", (_accept, reject) =>
       later(() => this.refuseUnsupported("ssh:agent_forward", "", "agent forwarding", reject)),
     );
-    session.on("exec", (accept, _reject, info) =>
-      later(() => this.runChannel(accept, state, number, "ssh:exec", info.command, "exec")),
-    );
-    session.on("shell", (accept) =>
-      later(() => this.runChannel(accept, state, number, "ssh:shell", "", "shell")),
-    );
-    session.on("subsystem", (accept, _reject, info) =>
-      later(() =>
-        this.runChannel(
-          accept,
-          state,
-          number,
-          info.name === "sftp" ? "ssh:sftp" : "ssh:subsystem",
-          info.name,
-          "subsystem",
-        ),
-      ),
-    );
+    // exec, shell and subsystem are accepted at once and decided in order after that: ssh2 drops a client EOF
+    // that comes before the channel exists (`ssh -n`, `< /dev/null` send it right behind the exec request) and
+    // then refuses the late accept, so the client would wait forever.
+    session.on("exec", (accept, _reject, info) => {
+      const front = this.acceptChannel(accept);
+      later(() => this.runChannel(front, state, number, "ssh:exec", info.command, "exec"));
+    });
+    session.on("shell", (accept) => {
+      const front = this.acceptChannel(accept);
+      later(() => this.runChannel(front, state, number, "ssh:shell", "", "shell"));
+    });
+    session.on("subsystem", (accept, _reject, info) => {
+      const front = this.acceptChannel(accept);
+      const verb = info.name === "sftp" ? "ssh:sftp" : "ssh:subsystem";
+      later(() => this.runChannel(front, state, number, verb, info.name, "subsystem"));
+    });
+  }
+
+  private acceptChannel(accept: () => ServerChannel | undefined): ServerChannel | undefined {
+    const front = accept();
+    if (front === undefined) return undefined;
+    this.fronts.add(front);
+    front.on("close", () => this.fronts.delete(front));
+    return front;
   }
 
   private async admit(
@@ -231,17 +237,14 @@ export class SshSession {
   }
 
   private async runChannel(
-    accept: () => ServerChannel | undefined,
+    front: ServerChannel | undefined,
     state: ChannelState,
     number: number,
     verb: SshVerb,
     text: string,
     mode: string,
   ): Promise<void> {
-    const front = accept();
     if (front === undefined) return;
-    this.fronts.add(front);
-    front.on("close", () => this.fronts.delete(front));
     const newline = state.pty === undefined ? "\n" : "\r\n";
     const operation = this.operation(verb, text, mode);
     const started = performance.now();
