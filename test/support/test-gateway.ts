@@ -44,9 +44,12 @@ permit(principal in Group::"writers", action in [Action::"sql:prepare", Action::
 forbid(principal, action, resource == Table::"app/public.secrets");
 `;
 
-/** Starts an in-process gateway in front of `cluster` with one connection named "app" and the dev issuer. */
+/**
+ * Starts an in-process gateway in front of `cluster` with one connection named "app" and the dev issuer.
+ * Without a cluster there is no "app" connection (and no PostgreSQL listener): pass connections in overrides.
+ */
 export async function startTestGateway(
-  cluster: PgCluster,
+  cluster: PgCluster | undefined,
   options: {
     policy?: string;
     overrides?: Record<string, unknown>;
@@ -60,30 +63,33 @@ export async function startTestGateway(
   const policies = path.join(dataDir, "policies");
   mkdirSync(policies, { recursive: true });
   writeFileSync(path.join(policies, "test.cedar"), options.policy ?? TEST_POLICY);
-  const passwordEnv = options.passwordEnv ?? `LATCH_TEST_PW_${cluster.port}`;
-  process.env[passwordEnv] = cluster.appPassword;
+  const passwordEnv = options.passwordEnv ?? `LATCH_TEST_PW_${cluster?.port ?? 0}`;
+  if (cluster !== undefined) process.env[passwordEnv] = cluster.appPassword;
   const config = configSchema.parse({
     listen: { postgres: "127.0.0.1:0", admin: "127.0.0.1:0" },
     data_dir: dataDir,
     identity: { dev_issuer: true },
     policies,
     log_level: "silent",
-    connections: {
-      app: {
-        type: "postgres",
-        upstream: `postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/${cluster.appDatabase}`,
-        password: { env: passwordEnv },
-        labels: { env: "test" },
-        masking: options.masking ?? [],
-      },
-    },
+    connections:
+      cluster === undefined
+        ? {}
+        : {
+            app: {
+              type: "postgres",
+              upstream: `postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/${cluster.appDatabase}`,
+              password: { env: passwordEnv },
+              labels: { env: "test" },
+              masking: options.masking ?? [],
+            },
+          },
     ...options.overrides,
   });
   const gateway = await startGateway(
     { config, file: undefined, baseDir: dataDir },
     { log: pino({ level: "silent" }) },
   );
-  const port = gateway.postgresAddress.port;
+  const port = gateway.listeners.get("postgres")?.port ?? 0;
   const clientConfig = (token: string, database = "app"): pg.ClientConfig => ({
     host: "127.0.0.1",
     port,
