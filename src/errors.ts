@@ -116,6 +116,11 @@ export const ERRORS = {
     sqlstate: "58030",
     message: "the audit log could not be written, so the statement was not run; contact the gateway operator",
   },
+  store_unavailable: {
+    class: "infrastructure",
+    sqlstate: "58030",
+    message: "the gateway's store could not be read, so the login was refused; contact the gateway operator",
+  },
   upstream_unavailable: {
     class: "infrastructure",
     sqlstate: "08006",

@@ -100,7 +100,8 @@ export class SessionGate {
       return refuse(asLatchError(error, randomUUID()));
     }
     const subject = identity.subject;
-    if (await this.blocked(subject)) return refuse(new LatchError("principal_blocked"), subject);
+    const blockedNow = await this.blocked(subject).catch((error: LatchError) => refuse(error, subject));
+    if (blockedNow) return refuse(new LatchError("principal_blocked"), subject);
     const name = request.connectionName;
     const found = Object.hasOwn(deps.connections, name) ? deps.connections[name] : undefined;
     if (found === undefined || found.type !== request.connectionType)
@@ -171,7 +172,8 @@ export class SessionGate {
     deps.metrics.sessionsOpened.inc({ protocol: request.protocol, connection: name });
     deps.metrics.sessionsActive.inc({ protocol: request.protocol });
     // A block that landed between the first check and the registration found nothing to end: honoured here.
-    if (await this.blocked(subject))
+    const blockedMeanwhile = await this.blocked(subject).catch(() => true);
+    if (blockedMeanwhile)
       session.terminate(new LatchError("principal_blocked"), "principal blocked during login");
     return { session, connection };
   }
@@ -182,7 +184,7 @@ export class SessionGate {
       return await this.deps.blocks.isBlocked(subject);
     } catch (cause) {
       this.deps.log.error({ err: cause }, "principal block list unavailable; login refused");
-      throw new LatchError("audit_unavailable", {}, { cause });
+      throw new LatchError("store_unavailable", {}, { cause });
     }
   }
 }
