@@ -98,6 +98,11 @@ async function admin(method: string, route: string, body?: unknown): Promise<Res
 }
 
 describe("session controls over SSH", () => {
+  it("opens only the listeners of configured connection types (no postgres connection, no postgres port)", () => {
+    expect([...gw.gateway.listeners.keys()]).toEqual(["ssh"]);
+    expect(() => gw.gateway.postgresAddress).toThrow(/configure a connection of type postgres/);
+  });
+
   it("a blocked principal's live SSH session ends, and it cannot log in again", async () => {
     const ssh = await client("blocked-bot");
     const running = ssh.run("web-1", "sleep 30");
