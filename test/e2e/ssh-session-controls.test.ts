@@ -132,6 +132,12 @@ describe("session controls over SSH", () => {
     const ssh = await client("killed-bot");
     const running = ssh.run("web-1", "sleep 30");
     const id = await runningCommandOf("killed-bot");
+    const live = (await (await admin("GET", "/api/sessions/live")).json()) as {
+      sessions: { id: string; protocol: string; subject: string }[];
+    };
+    expect(live.sessions).toContainEqual(
+      expect.objectContaining({ id, protocol: "ssh", subject: "killed-bot" }),
+    );
     expect((await admin("DELETE", `/api/sessions/${id}`)).status).toBe(200);
     const ended = await running;
     expect(ended.hung).toBe(false);

@@ -9,8 +9,19 @@ type ListOptions = AdminClientOptions & {
   subject?: string;
   connection?: string;
   active?: boolean;
+  live?: boolean;
   limit?: string;
 };
+
+interface LiveSessionRow {
+  readonly id: string;
+  readonly protocol: string;
+  readonly connection: string;
+  readonly subject: string;
+  readonly clientAddress: string;
+  readonly startedAt: string;
+  readonly lastActivityAt: string;
+}
 
 export function registerSessionsCommands(program: Command): void {
   const sessions = program
@@ -24,8 +35,36 @@ export function registerSessionsCommands(program: Command): void {
       .option("--subject <sub>", "only this principal")
       .option("--connection <name>", "only this connection")
       .option("--active", "only sessions still open")
+      .option(
+        "--live",
+        "the sessions open on this gateway right now, every protocol, with their last activity",
+      )
       .option("--limit <n>", "how many", "50"),
   ).action(async (options: ListOptions) => {
+    if (options.live) {
+      const { sessions: live } = await adminGet<{ sessions: LiveSessionRow[] }>(
+        options,
+        "/api/sessions/live",
+      );
+      const shown = live.filter(
+        (s) =>
+          (options.subject === undefined || s.subject === options.subject) &&
+          (options.connection === undefined || s.connection === options.connection),
+      );
+      if (options.json) return void process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      return printTable(
+        ["ID", "PROTOCOL", "STARTED", "LAST ACTIVITY", "SUBJECT", "CONNECTION", "CLIENT"],
+        shown.map((s) => [
+          s.id,
+          s.protocol,
+          s.startedAt,
+          s.lastActivityAt,
+          s.subject,
+          s.connection,
+          s.clientAddress,
+        ]),
+      );
+    }
     const query = new URLSearchParams();
     if (options.subject) query.set("subject", options.subject);
     if (options.connection) query.set("connection", options.connection);
@@ -37,9 +76,10 @@ export function registerSessionsCommands(program: Command): void {
     );
     if (options.json) return void process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
     printTable(
-      ["ID", "STARTED", "SUBJECT", "CONNECTION", "OPS", "DENIED", "STATUS"],
+      ["ID", "PROTOCOL", "STARTED", "SUBJECT", "CONNECTION", "OPS", "DENIED", "STATUS"],
       list.map((s) => [
         s.id,
+        s.protocol,
         s.startedAt,
         s.subject,
         s.connection,
