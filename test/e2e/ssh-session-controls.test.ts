@@ -120,9 +120,9 @@ describe("session controls over SSH", () => {
     expect(again.code).toBe(255);
     expect(again.stdout).not.toContain("should-not-run");
     await gw.gateway.flushAudit();
-    const failures = gw.gateway.audit
-      .events({ kind: "auth_failure", limit: 100 })
-      .map((event) => event.data as { protocol: string; subject?: string; code: string });
+    const failures = (await gw.gateway.audit.events({ kind: "auth_failure", limit: 100 })).map(
+      (event) => event.data as { protocol: string; subject?: string; code: string },
+    );
     expect(failures).toContainEqual(
       expect.objectContaining({ protocol: "ssh", subject: "blocked-bot", code: "principal_blocked" }),
     );

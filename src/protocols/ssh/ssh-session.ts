@@ -252,7 +252,7 @@ export class SshSession {
     let up: ClientChannel | undefined;
     const failClosed = (error: unknown) => {
       this.options.log.error({ err: error, operationId: operation.id }, "recording failed; channel stopped");
-      front.stderr.write(`latch: ${new LatchError("audit_unavailable").message}${newline}`);
+      front.stderr.write(sshErrorLine(new LatchError("audit_unavailable"), newline));
       if (up !== undefined) hangUp(up);
       front.close();
     };
@@ -268,7 +268,7 @@ export class SshSession {
       return recorder?.backlog();
     };
     const say = (line: string) => {
-      const text = `latch: ${line}${newline}`;
+      const text = sshErrorLine(line, newline);
       front.stderr.write(text);
       if (recorder !== undefined) record(() => recorder?.output(Buffer.from(text), "stderr"));
     };
@@ -303,7 +303,7 @@ export class SshSession {
       } catch (error) {
         // No recording, no command.
         this.options.log.error({ err: error }, "recording could not start");
-        front.stderr.write(`latch: ${new LatchError("audit_unavailable").message}${newline}`);
+        front.stderr.write(sshErrorLine(new LatchError("audit_unavailable"), newline));
         front.exit(DENIED_EXIT_STATUS);
         front.end();
         return;
