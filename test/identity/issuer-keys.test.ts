@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
 import { isLatchError } from "../../src/errors.js";
 import { createTokenVerifier, type TokenVerifierOptions } from "../../src/identity/create-token-verifier.js";
@@ -23,8 +23,12 @@ let server: JwksServer;
 
 beforeEach(async () => {
   server = await startJwksServer();
+  // Only the wall clock is faked: cooldowns, cache ages and retry delays read Date.now(), and the tests move
+  // it instead of waiting. Sockets and timers stay real.
+  vi.useFakeTimers({ toFake: ["Date"] });
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await server.close();
 });
 
@@ -52,7 +56,8 @@ async function reasonOf(promise: Promise<unknown>): Promise<string> {
   return error.message;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Moves the wall clock forward without waiting. */
+const advanceClock = (ms: number) => vi.setSystemTime(Date.now() + ms);
 
 describe("JWKS fetching", () => {
   it("fetches once for many concurrent tokens with unknown kids (single flight, cooldown)", async () => {
@@ -81,7 +86,7 @@ describe("JWKS fetching", () => {
     // Within the cooldown the new kid is unknown and the issuer is not asked again.
     expect(await reasonOf(verifier.verify(await tokenFor(rotated)))).toContain("matches the token's key id");
     expect(server.hits("/jwks")).toBe(1);
-    await sleep(200);
+    advanceClock(200);
     const burst = await Promise.all(Array.from({ length: 20 }, () => tokenFor(rotated)));
     const identities = await Promise.all(burst.map((token) => verifier.verify(token)));
     expect(identities).toHaveLength(20);
@@ -100,7 +105,7 @@ describe("JWKS fetching", () => {
     for (let attempt = 0; attempt < 10; attempt++) await verifier.verify(token).catch(() => undefined);
     expect(server.hits("/jwks")).toBe(1);
     server.failures.delete("/jwks");
-    await sleep(250);
+    advanceClock(250);
     await expect(verifier.verify(token)).resolves.toMatchObject({ subject: "svc" });
     expect(server.hits("/jwks")).toBe(2);
   });
@@ -145,7 +150,7 @@ describe("OIDC discovery", () => {
     await verifier.verify(token).catch(() => undefined);
     expect(server.hits("/.well-known/openid-configuration")).toBe(1);
     server.failures.delete("/.well-known/openid-configuration");
-    await sleep(200);
+    advanceClock(200);
     await expect(verifier.verify(token)).resolves.toMatchObject({ subject: "svc" });
     expect(server.hits("/.well-known/openid-configuration")).toBe(2);
   });

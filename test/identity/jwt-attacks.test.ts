@@ -14,7 +14,7 @@ import {
   SignJWT,
 } from "jose";
 import { generate as generateCertificate } from "selfsigned";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { configSchema, type LatchConfig } from "../../src/config/schema.js";
 import { isLatchError, type LatchError } from "../../src/errors.js";
 import { createTokenVerifier, MAX_TOKEN_BYTES } from "../../src/identity/create-token-verifier.js";
@@ -287,10 +287,15 @@ describe("key selection attacks", () => {
     );
     await expect(shortCache.verify(await sign(claims(), rotating))).resolves.toBeDefined();
     server.keySets.set("/rotating-jwks", [ec.publicJwk]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const error = await rejection(await sign(claims(), rotating), shortCache);
-    expect(error.message).toContain("matches the token's key id");
-    await expect(shortCache.verify(await sign(claims(), ec))).resolves.toBeDefined();
+    // The cache ages by the wall clock: move it instead of waiting.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 200 });
+    try {
+      const error = await rejection(await sign(claims(), rotating), shortCache);
+      expect(error.message).toContain("matches the token's key id");
+      await expect(shortCache.verify(await sign(claims(), ec))).resolves.toBeDefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
