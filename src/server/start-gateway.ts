@@ -116,6 +116,12 @@ export async function startGateway(
       listeners.set(module.name, await module.start(context));
     }
 
+    if (listeners.size === 0)
+      log.warn(
+        { connections: Object.keys(config.connections) },
+        "no connections are configured, so only the admin API listens: add connections to latch.yaml (see `latch config schema`)",
+      );
+
     /** New policies apply to new operations at once, and end live sessions whose recent operations they deny. */
     const reloadPolicies = async (): Promise<{ policies: number; sessionsEnded: number }> => {
       policy = createCedarPolicyEngine(await loadPolicies(config.policies));
