@@ -172,9 +172,14 @@ export class SessionGate {
     deps.metrics.sessionsOpened.inc({ protocol: request.protocol, connection: name });
     deps.metrics.sessionsActive.inc({ protocol: request.protocol });
     // A block that landed between the first check and the registration found nothing to end: honoured here.
-    const blockedMeanwhile = await this.blocked(subject).catch(() => true);
-    if (blockedMeanwhile)
-      session.terminate(new LatchError("principal_blocked"), "principal blocked during login");
+    let refusedMeanwhile: LatchError | undefined;
+    try {
+      if (await this.blocked(subject)) refusedMeanwhile = new LatchError("principal_blocked");
+    } catch (error) {
+      refusedMeanwhile = error as LatchError;
+    }
+    if (refusedMeanwhile !== undefined)
+      session.terminate(refusedMeanwhile, `${refusedMeanwhile.code} during login`);
     return { session, connection };
   }
 
