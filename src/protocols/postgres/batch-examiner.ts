@@ -49,6 +49,7 @@ export function examineBatch(
       case "Parse": {
         const classified = classify(classifier, message.sql);
         if (!Array.isArray(classified)) return classified;
+        if (registry.nameTaken(message.name)) return nameInUse(message.name);
         registry.defineStatement(message.name, { sql: message.sql, statements: classified });
         break;
       }
@@ -106,8 +107,10 @@ function applySqlLevelPrepared(
 ): OperationStep[] | Examination {
   const out: OperationStep[] = [];
   for (const statement of statements) {
-    if (statement.prepares !== undefined)
+    if (statement.prepares !== undefined) {
+      if (registry.nameTaken(statement.prepares.name)) return nameInUse(statement.prepares.name);
       registry.definePrepared(statement.prepares.name, statement.prepares.inner);
+    }
     if (statement.deallocates !== undefined) registry.deallocate(statement.deallocates);
     if (statement.executes !== undefined) {
       const inner = registry.prepared(statement.executes);
@@ -118,6 +121,19 @@ function applySqlLevelPrepared(
     out.push(statement.step);
   }
   return out;
+}
+
+/**
+ * PostgreSQL refuses to redefine a prepared statement name (42P05) and keeps the first statement: were Latch to
+ * record the new text, it would authorize later Executes as something the server does not run.
+ */
+function nameInUse(name: string): Examination {
+  return {
+    ok: false,
+    error: new LatchError("statement_denied", {
+      reason: `prepared statement "${name.slice(0, 64)}" already exists in this session (or is being closed); use a new name, or Close it and wait for the result first`,
+    }),
+  };
 }
 
 function unknownName(what: string, name: string): Examination {

@@ -85,6 +85,7 @@ export class PgSession {
       visibleUser: options.visibleUser,
       initialStatus: options.initialStatus,
       complete: (operation, result) => options.pipeline.complete(operation, result),
+      settled: (names, succeeded) => this.registry.settleRemovals(names, succeeded),
     });
   }
 
@@ -301,7 +302,7 @@ export class PgSession {
     toServer: Buffer[],
     messages?: readonly FrontendMessage[],
   ): void {
-    this.registry.commit();
+    const removedNames = this.registry.commit();
     if (operation !== undefined) this.options.session.remember(operation.steps);
     const described =
       this.options.masker === undefined || messages === undefined
@@ -316,6 +317,7 @@ export class PgSession {
       rows: 0,
       tags: [],
       error: undefined,
+      ...(removedNames.length === 0 ? {} : { removedNames }),
       ...(described === undefined || described.hiddenAnswers.size === 0
         ? {}
         : { describeAnswers: 0, hiddenAnswers: described.hiddenAnswers }),

@@ -14,12 +14,26 @@ export interface BoundPortal {
  * Named statements and portals of one session (protocol-level Parse/Bind and SQL-level PREPARE), so that an
  * Execute is authorized as the statement it really runs. Changes made while a batch is being examined are
  * journaled and rolled back if the batch is denied, because the server never sees a denied batch.
+ *
+ * The registry must never believe a name means something harmless while the server holds something else
+ * under it. So, as on the server, protocol-level statements and SQL PREPAREs share one namespace and a taken
+ * name cannot be redefined (PostgreSQL answers 42P05 and keeps the first statement); and a removed name (Close,
+ * DEALLOCATE) stays reserved until the server has confirmed the batch that removed it: if that batch failed,
+ * the removal may have been skipped, and the name is never usable again in this session.
  */
 export class PreparedRegistry {
   private readonly statements = new Map<string, PreparedStatement>();
   private readonly portals = new Map<string, BoundPortal>();
   private readonly sqlPrepared = new Map<string, ClassifiedStatement>();
+  /** Named statements removed by a batch the server has not answered yet, or whose batch failed. */
+  private readonly reserved = new Map<string, "closing" | "poisoned">();
   private journal: (() => void)[] = [];
+  private removedInBatch: string[] = [];
+
+  /** A statement name the server would refuse to (re)define, or that Latch cannot vouch for. */
+  nameTaken(name: string): boolean {
+    return name !== "" && (this.statements.has(name) || this.sqlPrepared.has(name) || this.reserved.has(name));
+  }
 
   defineStatement(name: string, statement: PreparedStatement): void {
     this.record(this.statements, name);
@@ -40,9 +54,12 @@ export class PreparedRegistry {
   }
 
   close(target: "S" | "P", name: string): void {
-    const map: Map<string, unknown> = target === "S" ? this.statements : this.portals;
-    this.record(map, name);
-    map.delete(name);
+    if (target === "P") {
+      this.record(this.portals, name);
+      this.portals.delete(name);
+      return;
+    }
+    this.remove(name);
   }
 
   /** SQL-level PREPARE name AS ... */
@@ -55,27 +72,53 @@ export class PreparedRegistry {
     return this.sqlPrepared.get(name);
   }
 
+  /** DEALLOCATE name, or "*" for DEALLOCATE ALL (which drops protocol-level statements too). */
   deallocate(name: string): void {
-    if (name === "*") {
-      const saved = new Map(this.sqlPrepared);
-      this.journal.push(() => {
-        for (const [key, value] of saved) this.sqlPrepared.set(key, value);
-      });
-      this.sqlPrepared.clear();
-      return;
-    }
-    this.record(this.sqlPrepared, name);
-    this.sqlPrepared.delete(name);
+    if (name !== "*") return this.remove(name);
+    for (const named of new Set([...this.sqlPrepared.keys(), ...this.statements.keys()]))
+      if (named !== "") this.remove(named);
   }
 
-  /** The unnamed portal and all portals end with the transaction; PostgreSQL drops them at Sync. */
-  commit(): void {
+  /** The batch goes to the server; returns the statement names it removes (settle them with its outcome). */
+  commit(): readonly string[] {
     this.journal = [];
+    const removed = this.removedInBatch;
+    this.removedInBatch = [];
+    return removed;
   }
 
   rollback(): void {
     for (let i = this.journal.length - 1; i >= 0; i--) this.journal[i]!();
     this.journal = [];
+    this.removedInBatch = [];
+  }
+
+  /** The server answered the batch that removed `names`: freed if it succeeded, never usable if it failed. */
+  settleRemovals(names: readonly string[], succeeded: boolean): void {
+    for (const name of names) {
+      if (this.reserved.get(name) !== "closing") continue;
+      if (succeeded) this.reserved.delete(name);
+      else this.reserved.set(name, "poisoned");
+    }
+  }
+
+  /** One namespace upstream: Close 'S' drops a SQL PREPARE too, DEALLOCATE a protocol-level statement. */
+  private remove(name: string): void {
+    if (name === "") {
+      this.record(this.statements, name);
+      this.statements.delete(name);
+      return;
+    }
+    this.record(this.statements, name);
+    this.record(this.sqlPrepared, name);
+    this.record(this.reserved, name);
+    const wasStatement = this.statements.delete(name);
+    const wasPrepared = this.sqlPrepared.delete(name);
+    const existed = wasStatement || wasPrepared;
+    if (existed || this.reserved.has(name)) {
+      if (this.reserved.get(name) !== "poisoned") this.reserved.set(name, "closing");
+      this.removedInBatch.push(name);
+    }
   }
 
   private record<V>(map: Map<string, V>, key: string): void {

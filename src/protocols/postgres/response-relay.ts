@@ -24,6 +24,8 @@ export class ResponseRelay {
       readonly visibleUser: string;
       readonly initialStatus: TransactionStatus;
       readonly complete: (operation: Operation, result: OperationResult) => void;
+      /** A batch that removed statement names was answered (successfully or not). */
+      readonly settled?: (removedNames: readonly string[], succeeded: boolean) => void;
     },
   ) {
     this.status = options.initialStatus;
@@ -86,6 +88,7 @@ export class ResponseRelay {
         this.copyIn = false;
         toClient.push(frame.raw);
         this.tracker.finishThroughReady((done) => {
+          if (done.removedNames !== undefined) this.options.settled?.(done.removedNames, done.error === undefined);
           if (done.operation !== undefined)
             this.options.complete(done.operation, resultOf(done, performance.now()));
         });

@@ -18,6 +18,8 @@ export type PendingEntry =
       rows: number;
       readonly tags: string[];
       error: { code: string; message: string } | undefined;
+      /** Statement names the batch removed: freed only once the server confirms the batch (PreparedRegistry). */
+      readonly removedNames?: readonly string[];
       /** RowDescription/NoData answers seen so far, and which of them answer gateway-inserted Describes. */
       describeAnswers?: number;
       readonly hiddenAnswers?: ReadonlySet<number>;

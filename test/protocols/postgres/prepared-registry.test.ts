@@ -112,11 +112,15 @@ describe("PreparedRegistry", () => {
     expect(registry.prepared("c")).toBeUndefined();
   });
 
-  it("DEALLOCATE ALL leaves protocol-level statements alone", () => {
+  it("DEALLOCATE ALL drops protocol-level statements too (as PostgreSQL does), keeping their names reserved", () => {
     const registry = new PreparedRegistry();
     registry.defineStatement("s1", prepared("SELECT 1"));
+    registry.commit();
     registry.deallocate("*");
-    expect(registry.statement("s1")).toBeDefined();
+    expect(registry.statement("s1")).toBeUndefined();
+    expect(registry.nameTaken("s1")).toBe(true);
+    registry.settleRemovals(registry.commit(), true);
+    expect(registry.nameTaken("s1")).toBe(false);
   });
 
   it("rolls back only the batch since the last commit", () => {
