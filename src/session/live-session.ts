@@ -89,7 +89,10 @@ export class LiveSession<Credential = unknown> {
   attach(terminator: SessionTerminator): void {
     this.terminator = terminator;
     const pending = this.pendingEnd;
-    if (pending !== undefined) terminator.terminate(pending.error, pending.reason);
+    if (pending === undefined) return;
+    terminator.terminate(pending.error, pending.reason);
+    // As in terminate(): the session ends whether or not the protocol ended it from its terminator.
+    this.end(pending.reason);
   }
 
   /** Traffic in either direction (what idle_timeout measures). Cheap: called for every chunk. */
