@@ -10,7 +10,7 @@ import { createMetrics } from "../../src/observability/metrics.js";
 import { type Admitter, OperationPipeline } from "../../src/pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
 import { loadPolicies } from "../../src/policy/load-policies.js";
-import { type SshListener, startSshListener } from "../../src/protocols/ssh/ssh-front.js";
+import { type SshListener, startSshListener } from "../../src/protocols/ssh/front.js";
 import { SessionGate } from "../../src/session/session-gate.js";
 import { SessionRegistry } from "../../src/session/session-registry.js";
 import { openGatewayAuditLog } from "../../src/store/gateway-audit-log.js";

@@ -6,7 +6,7 @@ import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js
 import { AsciicastRecorder, type RecordingChunk } from "../../src/protocols/ssh/asciicast-recorder.js";
 import { HOST_KEY_FILE, loadOrCreateHostKey } from "../../src/protocols/ssh/host-key.js";
 import { sshOperation } from "../../src/protocols/ssh/ssh-operation.js";
-import { hostKeyMatches, parseHostKeyPin } from "../../src/protocols/ssh/ssh-upstream.js";
+import { hostKeyMatches, parseHostKeyPin } from "../../src/protocols/ssh/upstream.js";
 
 describe("host key", () => {
   it("is created once with mode 0600 and stays the same across restarts", () => {

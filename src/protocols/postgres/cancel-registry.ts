@@ -1,7 +1,7 @@
 import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import { encodeCancelRequest } from "./encode-frontend.js";
-import type { UpstreamTarget } from "./upstream-connect.js";
+import type { UpstreamTarget } from "./upstream.js";
 
 interface CancelTarget {
   readonly secretKey: Buffer;

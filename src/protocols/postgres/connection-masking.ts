@@ -5,7 +5,7 @@ import { resolveSecret } from "../../config/secrets.js";
 import { type CompiledMaskingProfile, compileMaskingProfiles } from "../../masking/masking-profile.js";
 import { ColumnProvenance, createPgCatalogLookup } from "./column-provenance.js";
 import { createResultMasker, type ResultMasker } from "./result-masker.js";
-import { upstreamTarget } from "./upstream-connect.js";
+import { upstreamTarget } from "./upstream.js";
 
 /**
  * Masking for one connection: its compiled profiles (validated at start-up, so a bad profile stops the

@@ -1,5 +1,5 @@
 import type { ApprovalHold } from "../../pipeline/operation-pipeline.js";
-import { noticeFrame } from "./error-frames.js";
+import { noticeFrame } from "./errors.js";
 
 /** The NoticeResponse a held client receives: which request, who must approve, how long it waits. */
 export function heldNotice(hold: ApprovalHold): Buffer {

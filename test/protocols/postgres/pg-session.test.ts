@@ -11,10 +11,10 @@ import {
   encodeRowDescription,
 } from "../../../src/protocols/postgres/encode-backend.js";
 import { encodeFrontend, encodeQuery, encodeSync } from "../../../src/protocols/postgres/encode-frontend.js";
-import { errorFrame } from "../../../src/protocols/postgres/error-frames.js";
+import { errorFrame } from "../../../src/protocols/postgres/errors.js";
 import { FrameReader } from "../../../src/protocols/postgres/frame-reader.js";
 import type { TransactionStatus } from "../../../src/protocols/postgres/messages.js";
-import { PgSession } from "../../../src/protocols/postgres/pg-session.js";
+import { PgSession } from "../../../src/protocols/postgres/session.js";
 import type { StatementClassifier } from "../../../src/sql/classification.js";
 import { createStatementClassifier, loadSqlParser } from "../../../src/sql/postgres/create-classifier.js";
 import { FakeAdmitter } from "../../support/fake-admitter.js";

@@ -11,7 +11,7 @@ import {
   encodeReadyForQuery,
   encodeRowDescription,
 } from "../../../src/protocols/postgres/encode-backend.js";
-import { errorFrame } from "../../../src/protocols/postgres/error-frames.js";
+import { errorFrame } from "../../../src/protocols/postgres/errors.js";
 import { FrameReader } from "../../../src/protocols/postgres/frame-reader.js";
 import type { Frame, TransactionStatus } from "../../../src/protocols/postgres/messages.js";
 import { ResponseRelay } from "../../../src/protocols/postgres/response-relay.js";

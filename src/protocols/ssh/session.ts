@@ -16,7 +16,7 @@ import {
   sshErrorLine,
   sshExitStatusOf,
   UPSTREAM_FAILED_EXIT_STATUS,
-} from "./ssh-errors.js";
+} from "./errors.js";
 import { MAX_COMMAND_BYTES, type SshVerb, sshOperation } from "./ssh-operation.js";
 
 /** The live session as the SSH session uses it (LiveSession satisfies it; tests pass plain objects). */
@@ -55,7 +55,7 @@ interface ChannelState {
   recorder?: AsciicastRecorder;
 }
 
-export { DENIED_EXIT_STATUS, UPSTREAM_FAILED_EXIT_STATUS } from "./ssh-errors.js";
+export { DENIED_EXIT_STATUS, UPSTREAM_FAILED_EXIT_STATUS } from "./errors.js";
 
 /**
  * One authenticated SSH connection: every request the client makes (exec, shell, subsystem, env, forwarding)

@@ -7,8 +7,8 @@ import { listenOn } from "../listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { CancelRegistry } from "./cancel-registry.js";
 import { type ConnectionMasking, createConnectionMasking } from "./connection-masking.js";
-import { errorFrame } from "./error-frames.js";
-import { handlePostgresClient } from "./postgres-front.js";
+import { errorFrame } from "./errors.js";
+import { handlePostgresClient } from "./front.js";
 
 const REAP_EVERY_MS = 60_000;
 

@@ -26,11 +26,11 @@ import {
   encodeParameterStatus,
   encodeReadyForQuery,
 } from "./encode-backend.js";
-import { asLatchError, errorFrame } from "./error-frames.js";
+import { asLatchError, errorFrame } from "./errors.js";
 import { HandshakeReader } from "./handshake-reader.js";
-import { PgSession } from "./pg-session.js";
+import { PgSession } from "./session.js";
 import { acceptStartupParameters } from "./startup-parameters.js";
-import { connectUpstream, upstreamTarget } from "./upstream-connect.js";
+import { connectUpstream, upstreamTarget } from "./upstream.js";
 
 export interface PostgresFrontDeps {
   readonly config: LatchConfig;

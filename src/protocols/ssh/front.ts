@@ -13,14 +13,14 @@ import type { SessionGate } from "../../session/session-gate.js";
 import { listenOn } from "../listen-address.js";
 import { RECORDING_EVENT_KIND, type RecordingChunk } from "./asciicast-recorder.js";
 import { loadOrCreateHostKey, type SshHostKey } from "./host-key.js";
-import { SshSession } from "./ssh-session.js";
+import { SshSession } from "./session.js";
 import {
   connectSshUpstream,
   parseHostKeyPin,
   type SshCredential,
   sshCredentialProvider,
   sshTargetOf,
-} from "./ssh-upstream.js";
+} from "./upstream.js";
 
 export interface SshFrontDeps {
   readonly config: LatchConfig;

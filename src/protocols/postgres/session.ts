@@ -10,7 +10,7 @@ import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";
 import { encodeReadyForQuery } from "./encode-backend.js";
 import { encodeQuery, encodeTerminate } from "./encode-frontend.js";
-import { asLatchError, errorFrame } from "./error-frames.js";
+import { asLatchError, errorFrame } from "./errors.js";
 import { copyFrame } from "./frame-copy.js";
 import type { FrameReader } from "./frame-reader.js";
 import { FRONTEND } from "./message-codes.js";

@@ -2,8 +2,8 @@ import type { LatchConfig } from "../../config/schema.js";
 import type { LatchError } from "../../errors.js";
 import { createRecordingMasker } from "../../masking/text-masker.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
-import { sshErrorLine } from "./ssh-errors.js";
-import { startSshListener } from "./ssh-front.js";
+import { sshErrorLine } from "./errors.js";
+import { startSshListener } from "./front.js";
 
 /** SSH: token login, the SSH user name names the connection, every request an ssh:* operation. */
 export const sshModule: ProtocolModule = {
