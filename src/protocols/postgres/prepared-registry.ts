@@ -32,7 +32,9 @@ export class PreparedRegistry {
 
   /** A statement name the server would refuse to (re)define, or that Latch cannot vouch for. */
   nameTaken(name: string): boolean {
-    return name !== "" && (this.statements.has(name) || this.sqlPrepared.has(name) || this.reserved.has(name));
+    return (
+      name !== "" && (this.statements.has(name) || this.sqlPrepared.has(name) || this.reserved.has(name))
+    );
   }
 
   defineStatement(name: string, statement: PreparedStatement): void {
@@ -74,7 +76,10 @@ export class PreparedRegistry {
 
   /** DEALLOCATE name, or "*" for DEALLOCATE ALL (which drops protocol-level statements too). */
   deallocate(name: string): void {
-    if (name !== "*") return this.remove(name);
+    if (name !== "*") {
+      this.remove(name);
+      return;
+    }
     for (const named of new Set([...this.sqlPrepared.keys(), ...this.statements.keys()]))
       if (named !== "") this.remove(named);
   }

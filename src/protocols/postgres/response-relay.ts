@@ -88,7 +88,8 @@ export class ResponseRelay {
         this.copyIn = false;
         toClient.push(frame.raw);
         this.tracker.finishThroughReady((done) => {
-          if (done.removedNames !== undefined) this.options.settled?.(done.removedNames, done.error === undefined);
+          if (done.removedNames !== undefined)
+            this.options.settled?.(done.removedNames, done.error === undefined);
           if (done.operation !== undefined)
             this.options.complete(done.operation, resultOf(done, performance.now()));
         });

@@ -11,12 +11,7 @@ import type {
 } from "../../pipeline/operation-pipeline.js";
 import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
 import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
-import {
-  DENIED_EXIT_STATUS,
-  sshErrorLine,
-  sshExitStatusOf,
-  UPSTREAM_FAILED_EXIT_STATUS,
-} from "./errors.js";
+import { DENIED_EXIT_STATUS, sshErrorLine, sshExitStatusOf, UPSTREAM_FAILED_EXIT_STATUS } from "./errors.js";
 import { MAX_COMMAND_BYTES, type SshVerb, sshOperation } from "./ssh-operation.js";
 
 /** The live session as the SSH session uses it (LiveSession satisfies it; tests pass plain objects). */
