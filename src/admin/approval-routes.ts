@@ -100,10 +100,10 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   app.get("/api/requests", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
+    return guarded(reply, async () => {
       const query = listQuery.parse(request.query);
       const limit = query.limit ?? 100;
-      const all = deps.service.listRequests({
+      const all = await deps.service.listRequests({
         ...(query.state ? { state: query.state as ApprovalRequest["state"] } : {}),
         limit: isAdmin(who) ? limit : 1000,
       });
@@ -129,13 +129,15 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
       raw.write(`event: ${update.type}\nid: ${body.id}\ndata: ${JSON.stringify(body)}\n\n`);
     };
     // Start with what is pending now, so a watcher that connects late misses nothing it could still decide.
+    // Subscribed before the pending list is read, so a request created meanwhile is not missed (a watcher may
+    // see it twice; it is keyed by id).
+    const unsubscribe = deps.service.subscribe(send);
     try {
-      for (const pending of deps.service.listRequests({ state: "pending", limit: 1000 }).reverse())
+      for (const pending of (await deps.service.listRequests({ state: "pending", limit: 1000 })).reverse())
         send({ type: "request", request: pending });
     } catch {
       raw.write(": approval store unavailable; updates follow when it returns\n\n");
     }
-    const unsubscribe = deps.service.subscribe(send);
     const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), deps.heartbeatMs ?? 15_000);
     heartbeat.unref();
     request.raw.on("close", () => {
@@ -147,8 +149,8 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   app.get<{ Params: { id: string } }>("/api/requests/:id", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
-      const found = deps.service.getRequest(request.params.id);
+    return guarded(reply, async () => {
+      const found = await deps.service.getRequest(request.params.id);
       // Someone who may not see a request learns nothing about whether it exists.
       if (found === undefined || !mayView(who, found))
         return reply
@@ -161,7 +163,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   app.post("/api/requests", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
+    return guarded(reply, async () => {
       const body = createBody.parse(request.body);
       const accesses = upfrontAccesses(body.actions, body.resources);
       if (typeof accesses === "string")
@@ -171,7 +173,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
         return reply
           .code(404)
           .send({ error: "connection_unknown", message: `no connection named "${body.connection}"` });
-      const created = deps.service.createUpfrontRequest({
+      const created = await deps.service.createUpfrontRequest({
         requester: who,
         connection: body.connection,
         accesses: accesses.map(accessKey),
@@ -186,9 +188,9 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   app.post<{ Params: { id: string } }>("/api/requests/:id/approve", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
+    return guarded(reply, async () => {
       const body = approveBody.parse(request.body ?? {});
-      const updated = deps.service.approve(request.params.id, who, {
+      const updated = await deps.service.approve(request.params.id, who, {
         ...(body.reason === undefined ? {} : { reason: body.reason }),
         ...(body.for === undefined ? {} : { forMs: parseDuration(body.for) }),
       });
@@ -199,19 +201,19 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   app.post<{ Params: { id: string } }>("/api/requests/:id/deny", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
+    return guarded(reply, async () => {
       const body = denyBody.parse(request.body ?? {});
-      return { request: deps.service.deny(request.params.id, who, { reason: body.reason }) };
+      return { request: await deps.service.deny(request.params.id, who, { reason: body.reason }) };
     });
   });
 
   app.get("/api/grants", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
+    return guarded(reply, async () => {
       const query = grantQuery.parse(request.query);
       const limit = query.limit ?? 100;
-      const grants = deps.service.listGrants({
+      const grants = await deps.service.listGrants({
         ...(query.active === "true" ? { liveAt: Date.now() } : {}),
         limit: 1000,
       });
@@ -222,12 +224,12 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   app.delete<{ Params: { id: string } }>("/api/grants/:id", async (request, reply) => {
     const who = await authenticate(request, reply);
     if (who === undefined) return reply;
-    return guarded(reply, () => {
+    return guarded(reply, async () => {
       const body = revokeBody.parse(request.body ?? undefined);
-      const grant = deps.service.getGrant(request.params.id);
+      const grant = await deps.service.getGrant(request.params.id);
       if (grant === undefined || !mayViewGrant(who, grant))
         return reply.code(404).send({ error: "grant_not_found", message: `no grant ${request.params.id}` });
-      return { grant: deps.service.revokeGrant(grant.id, who, body?.reason ?? "") };
+      return { grant: await deps.service.revokeGrant(grant.id, who, body?.reason ?? "") };
     });
   });
 }

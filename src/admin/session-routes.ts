@@ -3,7 +3,7 @@ import { z } from "zod";
 import { LatchError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
 import type { SessionRegistry } from "../session/session-registry.js";
-import type { PrincipalBlockStore } from "../store/sqlite-principal-blocks.js";
+import type { PrincipalBlockStore } from "../store/principal-block-store.js";
 import type { AuditEventInput } from "../store/store.js";
 
 export interface SessionRoutesDeps {

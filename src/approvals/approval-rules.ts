@@ -60,21 +60,25 @@ export function assertGrantWindow(forMs: number | undefined, maxGrantMs: number)
  * if any approver said "this once", a statement request gets no grant and an upfront request a one-use grant.
  */
 export function voteEffect(request: ApprovalRequest, vote: ApprovalVote, grantId: string): VoteEffect {
+  const votesBefore = request.votes.length;
   if (vote.vote === "deny") {
     return {
+      votesBefore,
       state: "denied",
       decidedAt: vote.at,
       decisionReason: `denied by ${vote.approver}: ${vote.reason || "no reason given"}`,
     };
   }
   const approving = [...request.votes.filter((v) => v.vote === "approve"), vote];
-  if (new Set(approving.map((v) => v.approver)).size < request.quorum) return { state: "pending" };
+  if (new Set(approving.map((v) => v.approver)).size < request.quorum)
+    return { votesBefore, state: "pending" };
   const approvers = approving.map((v) => v.approver).join(", ");
   const windows = approving.map(
     (v) => v.grantForMs ?? (request.mode === "upfront" ? (request.requestedForMs ?? undefined) : undefined),
   );
   const once = windows.some((window) => window === undefined);
   const decision = {
+    votesBefore,
     state: "approved" as const,
     decidedAt: vote.at,
     decisionReason: `approved by ${approvers}`,

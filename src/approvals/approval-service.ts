@@ -5,7 +5,13 @@ import { grantCovers, operationAccessKeys, operationTexts, statementBinding } fr
 import { ApprovalError } from "./approval-errors.js";
 import { decidedData, deferred, outcomeOf, requestedData } from "./approval-records.js";
 import { assertGrantWindow, assertMayVote, voteEffect } from "./approval-rules.js";
-import type { ApprovalStore, GrantFilter, NewApprovalRequest, RequestFilter } from "./approval-store.js";
+import type {
+  ApprovalStore,
+  GrantFilter,
+  NewApprovalRequest,
+  RequestFilter,
+  VoteResult,
+} from "./approval-store.js";
 import type {
   ApprovalAuditEvent,
   ApprovalGate,
@@ -19,8 +25,12 @@ import type {
 
 export interface ApprovalServiceOptions {
   readonly store: ApprovalStore;
-  /** Called for every change; a throw refuses the change where it can still be refused (fail closed). */
-  readonly audit: (event: ApprovalAuditEvent) => void;
+  /**
+   * Records an approval event through the gateway's one ordered writer (the pipeline's), so the chain reads in
+   * the order things happened. Resolves once durable; a rejection refuses the change where it can still be
+   * refused (fail closed).
+   */
+  readonly audit: (event: ApprovalAuditEvent) => Promise<void>;
   /** Longest grant an approver may give (approvals.max_grant). */
   readonly maxGrantMs: number;
   /** How long an upfront request stays pending (approvals.timeout). */
@@ -53,21 +63,37 @@ interface Waiter {
  * Just-in-time approval: creates requests for operations policy marks "approval", holds them until approvers
  * decide, turns approvals into grants, and releases deferred or granted operations.
  *
- * Restart rule: a pending `hold` request found at startup becomes `abandoned` (the client connection that
- * held it died with the old process, so nothing could run it); pending `defer` and `upfront` requests stay
+ * Every store call and every audit record is awaited; the record of a change is written before the change
+ * (a request before it can be voted on, a vote before it counts, a revocation before it applies), so a change
+ * that cannot be recorded is not made. Votes on one request are taken one at a time here; across gateways the
+ * store refuses a vote computed from a request that changed meanwhile.
+ *
+ * Restart rule (`open`): a pending `hold` request found at startup becomes `abandoned` (the client connection
+ * that held it died with the old process, so nothing could run it); pending `defer` and `upfront` requests stay
  * pending until they are decided or expire, because the agent re-runs or reconnects on its own.
  */
 export class ApprovalService implements ApprovalGate {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly listeners = new Set<(update: ApprovalUpdate) => void>();
-  private readonly sweeper: NodeJS.Timeout;
+  /** The change in progress per request or grant: the next change of it waits (see inTurn). */
+  private readonly turns = new Map<string, Promise<unknown>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private closed = false;
+  /** Closings started by timers and aborts (not awaited by anyone): close() waits for them. */
+  private readonly background = new Set<Promise<void>>();
   private readonly now: () => number;
 
-  constructor(private readonly options: ApprovalServiceOptions) {
+  /** Opens the service over its store: closes held requests left by a previous run, then starts the sweeper. */
+  static async open(options: ApprovalServiceOptions): Promise<ApprovalService> {
+    const service = new ApprovalService(options);
+    await service.recoverHeldRequests();
+    service.startSweeper();
+    return service;
+  }
+
+  private constructor(private readonly options: ApprovalServiceOptions) {
     this.now = options.now ?? Date.now;
-    this.recoverHeldRequests();
-    this.sweeper = setInterval(() => this.expireDue(), options.sweepIntervalMs ?? 1000);
-    this.sweeper.unref();
   }
 
   async requestApproval(input: ApprovalInput): Promise<ApprovalOutcome> {
@@ -79,7 +105,8 @@ export class ApprovalService implements ApprovalGate {
     const binding = statementBinding(operation);
     let request: ApprovalRequest;
     try {
-      const existing = input.mode === "defer" ? this.options.store.findPendingByBinding(binding) : undefined;
+      const existing =
+        input.mode === "defer" ? await this.options.store.findPendingByBinding(binding) : undefined;
       if (existing !== undefined && existing.mode === "defer") return deferred(existing);
       const base = this.baseRequest(operation.identity, operation.connection, verdict, input.timeoutMs);
       if (input.beforeRequest !== undefined) {
@@ -95,7 +122,7 @@ export class ApprovalService implements ApprovalGate {
         if (input.signal.aborted)
           return { decision: "abandoned", requestId: "", reason: "the client went away" };
       }
-      request = this.createRequest({
+      request = await this.createRequest({
         ...base,
         mode: input.mode,
         binding,
@@ -114,7 +141,16 @@ export class ApprovalService implements ApprovalGate {
       };
     }
     if (input.mode === "defer") return deferred(request);
-    return this.hold(request, input.signal);
+    const held = this.hold(request, input.signal);
+    // A decision taken between the insert and the waiter's registration settled nobody: look once more.
+    void this.getRequest(request.id).then(
+      (current) => {
+        if (current !== undefined && current.state !== "pending")
+          this.settleWaiters(current.id, outcomeOf(current));
+      },
+      () => undefined,
+    );
+    return held;
   }
 
   async checkGrant(
@@ -128,14 +164,14 @@ export class ApprovalService implements ApprovalGate {
     const now = this.now();
     try {
       const store = this.options.store;
-      for (const request of store.findReleasable(statementBinding(operation), now)) {
-        if (!satisfies(request) || !store.consumeRequest(request.id, now)) continue;
+      for (const request of await store.findReleasable(statementBinding(operation), now)) {
+        if (!satisfies(request) || !(await store.consumeRequest(request.id, now))) continue;
         return { requestId: request.id };
       }
       const accesses = operationAccessKeys(operation);
-      for (const grant of store.liveGrants(operation.identity.subject, operation.connection, now)) {
-        if (!satisfies(grant) || !grantCovers(grant.accesses, accesses) || !store.useGrant(grant.id, now))
-          continue;
+      for (const grant of await store.liveGrants(operation.identity.subject, operation.connection, now)) {
+        if (!satisfies(grant) || !grantCovers(grant.accesses, accesses)) continue;
+        if (!(await store.useGrant(grant.id, now))) continue;
         return { requestId: grant.requestId, grantId: grant.id, grantExpiresAt: grant.expiresAt };
       }
     } catch (error) {
@@ -146,7 +182,7 @@ export class ApprovalService implements ApprovalGate {
   }
 
   /** An agent asks before it needs access; approval turns into a grant. */
-  createUpfrontRequest(input: UpfrontRequestInput): ApprovalRequest {
+  async createUpfrontRequest(input: UpfrontRequestInput): Promise<ApprovalRequest> {
     if (input.reason.trim() === "")
       throw new ApprovalError("invalid_input", "say why you need access (reason)");
     if (input.accesses.length === 0) throw new ApprovalError("invalid_input", "name at least one action");
@@ -175,7 +211,11 @@ export class ApprovalService implements ApprovalGate {
     });
   }
 
-  approve(id: string, approver: Identity, input: { reason?: string; forMs?: number }): ApprovalRequest {
+  async approve(
+    id: string,
+    approver: Identity,
+    input: { reason?: string; forMs?: number },
+  ): Promise<ApprovalRequest> {
     assertGrantWindow(input.forMs, this.options.maxGrantMs);
     return this.vote(id, approver, {
       vote: "approve",
@@ -184,38 +224,43 @@ export class ApprovalService implements ApprovalGate {
     });
   }
 
-  deny(id: string, approver: Identity, input: { reason: string }): ApprovalRequest {
+  async deny(id: string, approver: Identity, input: { reason: string }): Promise<ApprovalRequest> {
     if (input.reason.trim() === "") throw new ApprovalError("invalid_input", "a denial needs a reason");
     return this.vote(id, approver, { vote: "deny", reason: input.reason.trim() });
   }
 
-  getRequest(id: string): ApprovalRequest | undefined {
+  getRequest(id: string): Promise<ApprovalRequest | undefined> {
     return this.read(() => this.options.store.getRequest(id));
   }
 
-  listRequests(filter?: RequestFilter): ApprovalRequest[] {
+  listRequests(filter?: RequestFilter): Promise<ApprovalRequest[]> {
     return this.read(() => this.options.store.listRequests(filter));
   }
 
-  getGrant(id: string): Grant | undefined {
+  getGrant(id: string): Promise<Grant | undefined> {
     return this.read(() => this.options.store.getGrant(id));
   }
 
-  listGrants(filter?: GrantFilter): Grant[] {
+  listGrants(filter?: GrantFilter): Promise<Grant[]> {
     return this.read(() => this.options.store.listGrants(filter));
   }
 
-  revokeGrant(id: string, by: Identity, reason: string): Grant {
-    const grant = this.getGrant(id);
+  /** The revocation is on the record before it applies; a second revocation of the same grant waits and is refused. */
+  revokeGrant(id: string, by: Identity, reason: string): Promise<Grant> {
+    return this.inTurn(`grant:${id}`, () => this.revokeNow(id, by, reason));
+  }
+
+  private async revokeNow(id: string, by: Identity, reason: string): Promise<Grant> {
+    const grant = await this.getGrant(id);
     if (grant === undefined) throw new ApprovalError("grant_not_found", `no grant ${id}`);
     if (grant.revokedAt !== null)
       throw new ApprovalError("grant_already_revoked", `grant ${id} was already revoked`);
     const at = this.now();
     const data = { grantId: id, requestId: grant.requestId, revokedBy: by.subject, reason };
-    this.auditOrRefuse(null, "grant_revoked", null, data);
-    const revoked = this.write(() => this.options.store.revokeGrant(id, by.subject, reason, at));
+    await this.auditOrRefuse(null, "grant_revoked", null, data);
+    const revoked = await this.read(() => this.options.store.revokeGrant(id, by.subject, reason, at));
     if (!revoked) throw new ApprovalError("grant_already_revoked", `grant ${id} was already revoked`);
-    const updated = this.getGrant(id) ?? grant;
+    const updated = (await this.getGrant(id)) ?? grant;
     this.publish({ type: "grant", grant: updated });
     return updated;
   }
@@ -226,11 +271,11 @@ export class ApprovalService implements ApprovalGate {
     return () => this.listeners.delete(listener);
   }
 
-  /** Closes pending requests past their expiry; runs on a timer, callable directly. */
-  expireDue(): void {
+  /** Closes pending requests past their expiry; runs on a timer (one sweep at a time), callable directly. */
+  async expireDue(): Promise<void> {
     let pending: ApprovalRequest[];
     try {
-      pending = this.options.store.listRequests({ state: "pending", limit: 1000 });
+      pending = await this.options.store.listRequests({ state: "pending", limit: 1000 });
     } catch (error) {
       this.options.log?.error({ err: error }, "approval sweep could not read pending requests");
       return;
@@ -238,17 +283,58 @@ export class ApprovalService implements ApprovalGate {
     const now = this.now();
     for (const request of pending)
       if (request.expiresAt <= now)
-        this.finish(request.id, "expired", "no decision before the request expired");
+        await this.finish(request.id, "expired", "no decision before the request expired");
   }
 
-  close(): void {
+  /**
+   * Stops the sweeper and waits for closings already under way (a held request abandoned as its session
+   * ended is on the record before the store is closed). The store belongs to whoever opened it.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweeper);
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private inBackground(work: Promise<void>): void {
+    this.background.add(work);
+    void work.catch(() => undefined).finally(() => this.background.delete(work));
+  }
+
+  /** Runs `work` after the work already queued under `key` (one vote per request, one revocation per grant). */
+  private inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.turns.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.turns.set(key, next);
+    void next
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.turns.get(key) === next) this.turns.delete(key);
+      });
+    return next;
+  }
+
+  private startSweeper(): void {
+    if (this.closed) return;
+    this.sweeper = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = true;
+      this.inBackground(
+        this.expireDue().finally(() => {
+          this.sweeping = false;
+        }),
+      );
+    }, this.options.sweepIntervalMs ?? 1000);
+    this.sweeper.unref();
   }
 
   private hold(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
     return new Promise((resolve) => {
+      let settled = false;
       const waiter: Waiter = {
         settle: (outcome) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           signal.removeEventListener("abort", onAbort);
           this.waiters.get(request.id)?.delete(waiter);
@@ -256,13 +342,17 @@ export class ApprovalService implements ApprovalGate {
         },
       };
       const onAbort = () =>
-        this.finish(request.id, "abandoned", "the client disconnected while the statement was held");
+        this.inBackground(
+          this.finish(request.id, "abandoned", "the client disconnected while the statement was held"),
+        );
       const timer = setTimeout(
         () =>
-          this.finish(
-            request.id,
-            "expired",
-            `no decision within ${Math.round((request.expiresAt - request.createdAt) / 1000)} s`,
+          this.inBackground(
+            this.finish(
+              request.id,
+              "expired",
+              `no decision within ${Math.round((request.expiresAt - request.createdAt) / 1000)} s`,
+            ),
           ),
         Math.max(0, request.expiresAt - this.now()),
       );
@@ -270,17 +360,27 @@ export class ApprovalService implements ApprovalGate {
       this.waiters.set(request.id, set);
       set.add(waiter);
       signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) onAbort();
     });
   }
 
+  /** One vote at a time per request: the next waits for the one in progress (its effect counts votes). */
   private vote(
     id: string,
     approver: Identity,
     cast: Omit<ApprovalVote, "approver" | "approverIssuer" | "at">,
-  ): ApprovalRequest {
+  ): Promise<ApprovalRequest> {
+    return this.inTurn(`request:${id}`, () => this.voteNow(id, approver, cast));
+  }
+
+  private async voteNow(
+    id: string,
+    approver: Identity,
+    cast: Omit<ApprovalVote, "approver" | "approverIssuer" | "at">,
+  ): Promise<ApprovalRequest> {
     let request: ApprovalRequest | undefined;
     try {
-      request = this.getRequest(id);
+      request = await this.getRequest(id);
     } catch (error) {
       // A statement held on a store that is gone is refused now rather than left waiting for its timeout.
       this.settleWaiters(id, {
@@ -293,7 +393,7 @@ export class ApprovalService implements ApprovalGate {
     if (request === undefined) throw new ApprovalError("request_not_found", `no request ${id}`);
     const now = this.now();
     if (request.state === "pending" && now >= request.expiresAt)
-      this.finish(id, "expired", "no decision before the request expired");
+      await this.finish(id, "expired", "no decision before the request expired");
     assertMayVote(request, approver, now);
     const vote: ApprovalVote = {
       ...cast,
@@ -304,7 +404,7 @@ export class ApprovalService implements ApprovalGate {
     const effect = voteEffect(request, vote, newId("grt"));
     // The vote is on the record before it takes effect: a decision that cannot be audited is not taken, and a
     // statement held on a gateway whose record is gone is refused rather than left waiting.
-    this.auditOrRefuse(id, "approval_vote", request.sessionId, {
+    await this.auditOrRefuse(id, "approval_vote", request.sessionId, {
       requestId: id,
       approver: vote.approver,
       approverIssuer: vote.approverIssuer,
@@ -313,9 +413,9 @@ export class ApprovalService implements ApprovalGate {
       ...(vote.grantForMs === undefined ? {} : { grantForMs: vote.grantForMs }),
       resultingState: effect.state,
     });
-    let result: "recorded" | "not_pending" | "already_voted";
+    let result: VoteResult;
     try {
-      result = this.options.store.recordVote(id, vote, effect);
+      result = await this.options.store.recordVote(id, vote, effect);
     } catch (error) {
       // The held statement must not stay in limbo on a store that is gone: refuse it now.
       this.settleWaiters(id, {
@@ -333,11 +433,16 @@ export class ApprovalService implements ApprovalGate {
       throw new ApprovalError("already_voted", `${approver.subject} already voted on request ${id}`);
     if (result === "not_pending")
       throw new ApprovalError("request_not_pending", `request ${id} was decided meanwhile`);
-    const updated = this.getRequest(id) ?? request;
+    if (result === "changed")
+      throw new ApprovalError(
+        "request_not_pending",
+        `request ${id} got another vote meanwhile (on another gateway); nothing changed, look at it again and vote again`,
+      );
+    const updated = (await this.read(() => this.options.store.getRequest(id))) ?? request;
     if (effect.state !== "pending") {
-      this.auditQuietly("approval_decided", updated.sessionId, decidedData(updated));
+      await this.auditQuietly("approval_decided", updated.sessionId, decidedData(updated));
       if (effect.grant !== undefined)
-        this.auditQuietly("grant_created", updated.sessionId, { ...effect.grant });
+        await this.auditQuietly("grant_created", updated.sessionId, { ...effect.grant });
     }
     this.publish({ type: "request", request: updated });
     if (effect.grant !== undefined) this.publish({ type: "grant", grant: effect.grant });
@@ -346,10 +451,12 @@ export class ApprovalService implements ApprovalGate {
   }
 
   /** pending -> expired/abandoned; settles waiters with whatever the request's final state is. */
-  private finish(id: string, state: "expired" | "abandoned", reason: string): void {
+  private async finish(id: string, state: "expired" | "abandoned", reason: string): Promise<void> {
     let changed: boolean;
+    let request: ApprovalRequest | undefined;
     try {
-      changed = this.options.store.finishRequest(id, state, this.now(), reason);
+      changed = await this.options.store.finishRequest(id, state, this.now(), reason);
+      request = await this.options.store.getRequest(id);
     } catch (error) {
       this.options.log?.error({ err: error, requestId: id }, "approval store failed while closing a request");
       this.settleWaiters(id, {
@@ -359,10 +466,9 @@ export class ApprovalService implements ApprovalGate {
       });
       return;
     }
-    const request = this.read(() => this.options.store.getRequest(id));
     if (request === undefined) return;
     if (changed) {
-      this.auditQuietly("approval_decided", request.sessionId, decidedData(request));
+      await this.auditQuietly("approval_decided", request.sessionId, decidedData(request));
       this.publish({ type: "request", request });
     }
     // A client that left gets "abandoned" even if a decision raced it: nobody is there to run the statement.
@@ -372,12 +478,16 @@ export class ApprovalService implements ApprovalGate {
     );
   }
 
-  private createRequest(
+  /**
+   * The request goes on the record, then into the store: nobody can vote on a request the chain does not
+   * hold yet. If the store then refuses it, the record is closed with an `approval_decided` (abandoned).
+   */
+  private async createRequest(
     request: Omit<
       NewApprovalRequest,
       "state" | "decidedAt" | "decisionReason" | "consumedAt" | "grantId" | "requestedForMs"
     > & { requestedForMs?: number | null },
-  ): ApprovalRequest {
+  ): Promise<ApprovalRequest> {
     const full: NewApprovalRequest = {
       ...request,
       requestedForMs: request.requestedForMs ?? null,
@@ -387,26 +497,28 @@ export class ApprovalService implements ApprovalGate {
       consumedAt: null,
       grantId: null,
     };
-    this.write(() => this.options.store.insertRequest(full));
     const created: ApprovalRequest = { ...full, votes: [] };
     try {
-      this.options.audit({
+      await this.options.audit({
         kind: "approval_requested",
         sessionId: full.sessionId,
         data: requestedData(created),
       });
     } catch (error) {
-      try {
-        this.options.store.finishRequest(
-          full.id,
-          "abandoned",
-          this.now(),
-          "the audit log could not record the request",
-        );
-      } catch {}
       throw new ApprovalError("store_unavailable", "the audit log could not record the request", {
         cause: error,
       });
+    }
+    try {
+      await this.options.store.insertRequest(full);
+    } catch (error) {
+      const reason = `the approval store could not keep the request: ${describe(error)}`;
+      await this.auditQuietly(
+        "approval_decided",
+        full.sessionId,
+        decidedData({ ...created, state: "abandoned", decisionReason: reason }),
+      );
+      throw new ApprovalError("store_unavailable", reason, { cause: error });
     }
     this.publish({ type: "request", request: created });
     return created;
@@ -428,10 +540,10 @@ export class ApprovalService implements ApprovalGate {
     };
   }
 
-  private recoverHeldRequests(): void {
-    for (const request of this.options.store.listRequests({ state: "pending", limit: 10_000 })) {
+  private async recoverHeldRequests(): Promise<void> {
+    for (const request of await this.options.store.listRequests({ state: "pending", limit: 10_000 })) {
       if (request.mode === "hold")
-        this.finish(request.id, "abandoned", "the gateway restarted while the statement was held");
+        await this.finish(request.id, "abandoned", "the gateway restarted while the statement was held");
     }
   }
 
@@ -454,18 +566,18 @@ export class ApprovalService implements ApprovalGate {
     kind: ApprovalAuditEvent["kind"],
     sessionId: string | null,
     data: Record<string, unknown>,
-  ): void {
-    this.options.audit({ kind, sessionId, data });
+  ): Promise<void> {
+    return this.options.audit({ kind, sessionId, data });
   }
 
-  private auditOrRefuse(
+  private async auditOrRefuse(
     requestId: string | null,
     kind: ApprovalAuditEvent["kind"],
     sessionId: string | null,
     data: Record<string, unknown>,
-  ): void {
+  ): Promise<void> {
     try {
-      this.audit(kind, sessionId, data);
+      await this.audit(kind, sessionId, data);
     } catch (error) {
       if (requestId !== null) {
         this.settleWaiters(requestId, {
@@ -481,30 +593,27 @@ export class ApprovalService implements ApprovalGate {
   }
 
   /** For events recording something already final in the store: a failure is logged, not undone. */
-  private auditQuietly(
+  private async auditQuietly(
     kind: ApprovalAuditEvent["kind"],
     sessionId: string | null,
     data: Record<string, unknown>,
-  ): void {
+  ): Promise<void> {
     try {
-      this.audit(kind, sessionId, data);
+      await this.audit(kind, sessionId, data);
     } catch (error) {
       this.options.log?.error({ err: error, kind }, "approval audit event could not be written");
     }
   }
 
-  private read<T>(run: () => T): T {
+  /** A store failure becomes `store_unavailable` (503), never a raw database error. */
+  private async read<T>(run: () => Promise<T>): Promise<T> {
     try {
-      return run();
+      return await run();
     } catch (error) {
       throw new ApprovalError("store_unavailable", `the approval store is unavailable: ${describe(error)}`, {
         cause: error,
       });
     }
-  }
-
-  private write<T>(run: () => T): T {
-    return this.read(run);
   }
 }
 

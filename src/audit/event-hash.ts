@@ -1,4 +1,5 @@
 import { hash } from "node:crypto";
+import { canonicalJson } from "./canonical-json.js";
 
 /** prevHash of the first event in a chain. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -11,6 +12,48 @@ export interface HashedEventFields {
   readonly kind: string;
   readonly sessionId: string | null;
   readonly dataJson: string;
+}
+
+/** An event with its place in the chain and its hash: what the journal writes and every store keeps. */
+export interface HashedEvent extends HashedEventFields {
+  readonly hash: string;
+}
+
+/** What a writer hands in: the chain fields (seq, ts, hashes) are added by `chainEvents`. */
+export interface ChainInput {
+  readonly kind: string;
+  readonly sessionId: string | null;
+  readonly data: unknown;
+}
+
+/**
+ * Chains `inputs` after `previous` (seq and hash of the last event), all stamped `ts`. The body is serialised
+ * once as canonical JSON: the same text is hashed and stored. Throws (and chains nothing) when a body cannot be
+ * represented (see canonical-json.ts).
+ */
+export function chainEvents(
+  inputs: readonly ChainInput[],
+  previous: { readonly seq: number; readonly hash: string },
+  ts: string,
+): HashedEvent[] {
+  const events: HashedEvent[] = [];
+  let prevHash = previous.hash;
+  let seq = previous.seq;
+  for (const input of inputs) {
+    seq += 1;
+    const fields = {
+      prevHash,
+      seq,
+      ts,
+      kind: input.kind,
+      sessionId: input.sessionId,
+      dataJson: canonicalJson(input.data),
+    };
+    const event: HashedEvent = { ...fields, hash: computeEventHash(fields) };
+    events.push(event);
+    prevHash = event.hash;
+  }
+  return events;
 }
 
 /**

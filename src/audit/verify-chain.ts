@@ -1,4 +1,3 @@
-import type { ChainVerification } from "../store/store.js";
 import { computeEventHash, GENESIS_HASH } from "./event-hash.js";
 
 /** One event as stored: `dataJson` is the stored canonical JSON text, hashed byte for byte. */
@@ -19,6 +18,15 @@ export interface ChainHead {
 }
 
 export const EMPTY_CHAIN_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
+
+/** The outcome of recomputing a chain. */
+export interface ChainVerification {
+  readonly ok: boolean;
+  readonly events: number;
+  /** First broken link, when not ok. */
+  readonly firstBadSeq?: number;
+  readonly problem?: string;
+}
 
 export interface ChainVerificationReport extends ChainVerification {
   /** Last event read: on success the chain head an operator can anchor with `--expect-head SEQ:HASH`. */

@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import { ApprovalService } from "../approvals/approval-service.js";
+import type { ApprovalStore } from "../approvals/approval-store.js";
+import type { ApprovalAuditEvent } from "../approvals/approval-types.js";
 import { createUpfrontJudge, type UpfrontJudge } from "../approvals/upfront-judge.js";
 import { createWebhookNotifier, type WebhookNotifier } from "../approvals/webhook-notifier.js";
 import type { LatchConfig } from "../config/schema.js";
@@ -7,36 +9,35 @@ import { resolveSecret } from "../config/secrets.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { PipelineApprovals } from "../pipeline/operation-pipeline.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
-import { sqliteStorePath } from "../store/open-store.js";
-import { createSqliteApprovalStore } from "../store/sqlite-approvals.js";
-import type { AuditEventInput } from "../store/store.js";
 
 export interface GatewayApprovals {
   readonly service: ApprovalService;
   /** What the pipeline's approve stage needs. */
   readonly pipeline: PipelineApprovals;
   readonly judgeUpfront: UpfrontJudge;
-  /** Stops the sweeper and webhook retries and closes the approval store. */
+  /** Stops the sweeper and webhook retries (the approval store belongs to the gateway's Stores). */
   close(): Promise<void>;
 }
 
 export interface ApprovalDeps {
   readonly config: LatchConfig;
   readonly policy: () => PolicyEngine;
+  /** Requests, votes and grants (Stores.approvals). */
+  readonly store: ApprovalStore;
   /**
-   * Durable, synchronous audit write that throws on failure: a vote or request that cannot be recorded is
-   * refused (the service relies on the throw).
+   * The gateway's ordered audit writer (the pipeline's): resolves once the event is durable, rejects on
+   * failure, and a vote or request that cannot be recorded is refused (the service relies on the rejection).
    */
-  readonly audit: (event: AuditEventInput) => void;
+  readonly audit: (event: ApprovalAuditEvent) => Promise<void>;
   readonly log: Logger;
 }
 
 /**
- * Builds just-in-time approval for the gateway: the approval store beside the audit log, the service, signed
+ * Builds just-in-time approval for the gateway: the service over the approval store, signed
  * webhooks fed by the service's updates, and the judge for requests made up front. Webhook secrets are resolved
  * here, once, so a missing secret stops startup instead of the first notification.
  */
-export function startApprovals(deps: ApprovalDeps): GatewayApprovals {
+export async function startApprovals(deps: ApprovalDeps): Promise<GatewayApprovals> {
   const { config } = deps;
   const settings = config.approvals;
   const timeoutMs = parseDuration(settings.timeout);
@@ -45,20 +46,14 @@ export function startApprovals(deps: ApprovalDeps): GatewayApprovals {
     format: hook.format,
     secret: resolveSecret(hook.secret, `approvals.webhooks[${index}].secret`),
   }));
-  const store = createSqliteApprovalStore(sqliteStorePath(config));
-  let service: ApprovalService;
-  try {
-    service = new ApprovalService({
-      store,
-      audit: (event) => deps.audit({ kind: event.kind, sessionId: event.sessionId, data: event.data }),
-      maxGrantMs: parseDuration(settings.max_grant),
-      requestTimeoutMs: timeoutMs,
-      log: deps.log,
-    });
-  } catch (error) {
-    store.close();
-    throw error;
-  }
+  // Held requests a previous run left are closed (abandoned, audited) before the gateway serves.
+  const service = await ApprovalService.open({
+    store: deps.store,
+    audit: deps.audit,
+    maxGrantMs: parseDuration(settings.max_grant),
+    requestTimeoutMs: timeoutMs,
+    log: deps.log,
+  });
   let notifier: WebhookNotifier | undefined;
   let unsubscribe = () => {};
   if (targets.length > 0) {
@@ -78,9 +73,8 @@ export function startApprovals(deps: ApprovalDeps): GatewayApprovals {
     judgeUpfront: createUpfrontJudge(deps.policy, connectionLabels),
     async close() {
       unsubscribe();
-      service.close();
+      await service.close();
       notifier?.close();
-      store.close();
     },
   };
 }

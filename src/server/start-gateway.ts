@@ -13,12 +13,7 @@ import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { ProtocolListener } from "../protocols/protocol-module.js";
 import { SessionGate } from "../session/session-gate.js";
 import { SessionRegistry } from "../session/session-registry.js";
-import { openGatewayAuditLog } from "../store/gateway-audit-log.js";
-import { sqliteStorePath } from "../store/open-store.js";
-import {
-  createSqlitePrincipalBlockStore,
-  type PrincipalBlockStore,
-} from "../store/sqlite-principal-blocks.js";
+import { openStores } from "../store/open-stores.js";
 import type { AuditReader } from "../store/store.js";
 import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
@@ -55,31 +50,32 @@ export async function startGateway(
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
-  const { log: auditLog, reader } = await openGatewayAuditLog(config);
+  const stores = await openStores(config);
   let approvals: GatewayApprovals | undefined;
-  let blocks: PrincipalBlockStore | undefined;
   const listeners = new Map<string, ProtocolListener>();
   const registry = new SessionRegistry();
   try {
     const tlsMaterial = await loadTlsMaterial(config);
     const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
     // One ordered writer for every event of the gateway (operations, approvals, sessions).
-    const audit = new AuditBatcher(auditLog);
-    const approval = startApprovals({
-      config,
-      policy: () => policy,
-      audit: (event) => auditLog.append([event]),
-      log,
-    });
-    approvals = approval;
+    const audit = new AuditBatcher(stores.audit);
     const pipeline = new OperationPipeline(
       () => policy,
       audit,
       metrics,
       log,
-      () => approval.pipeline,
+      () => approvals?.pipeline,
     );
-    blocks = createSqlitePrincipalBlockStore(sqliteStorePath(config));
+    // Approval events go through the pipeline's writer too: the chain reads operation -> request -> release.
+    const approval = await startApprovals({
+      config,
+      policy: () => policy,
+      store: stores.approvals,
+      audit: (event) => pipeline.recordDurably(event),
+      log,
+    });
+    approvals = approval;
+    const blocks = stores.blocks;
     const gate = new SessionGate({
       connections: config.connections,
       verifier,
@@ -131,8 +127,8 @@ export async function startGateway(
     };
     const admin = await startAdminServer({
       config,
-      audit: reader,
-      checkStore: () => auditLog.check(),
+      audit: stores.auditReader,
+      checkStore: () => stores.check(),
       metrics,
       verifier,
       log,
@@ -176,7 +172,7 @@ export async function startGateway(
       sshAddress: addresses.get("ssh"),
       adminAddress: admin.address,
       sessions: registry,
-      audit: reader,
+      audit: stores.auditReader,
       flushAudit: () => pipeline.flush(),
       log,
       reloadPolicies,
@@ -185,22 +181,18 @@ export async function startGateway(
         for (const listener of listeners.values()) await listener.close();
         await admin.close();
         await approval.close(); // after the sessions, so held requests end as abandoned
-        blocks?.close();
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
         // A broken audit log must not stop the shutdown; it was already failing closed and reported.
         await pipeline
           .flush()
           .catch((error: unknown) => log.error({ err: error }, "audit log not flushed at shutdown"));
-        reader.close();
-        await auditLog.close();
+        await stores.close();
       },
     };
   } catch (error) {
     for (const listener of listeners.values()) await listener.close().catch(() => undefined);
     await approvals?.close();
-    blocks?.close();
-    reader.close();
-    await auditLog.close();
+    await stores.close();
     throw error;
   }
 }

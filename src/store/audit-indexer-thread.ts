@@ -1,9 +1,7 @@
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { HashedEvent } from "../audit/event-hash.js";
 import type { ChainHead } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
-import type { HashedEvent } from "./sqlite-store.js";
+import { startStoreWorker } from "./worker-thread.js";
 
 /** The SQLite index of the audit log, written by a worker thread. */
 export interface AuditIndexer {
@@ -27,14 +25,7 @@ interface Reply {
  * chain head checked), or rejects with the store's own error.
  */
 export function startAuditIndexer(file: string): Promise<AuditIndexer> {
-  const compiled = new URL("./audit-writer-worker.js", import.meta.url);
-  // Under the test runner the sources are TypeScript: the worker registers tsx before loading its entry.
-  const worker = existsSync(fileURLToPath(compiled))
-    ? new Worker(compiled, { workerData: { file } })
-    : new Worker(
-        `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./audit-writer-worker.ts", import.meta.url).href)}); });`,
-        { eval: true, workerData: { file } },
-      );
+  const worker = startStoreWorker("audit-writer-worker", { file });
   const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let dead: Error | undefined;

@@ -9,12 +9,10 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
+import { chainEvents, type HashedEvent } from "../audit/event-hash.js";
+import type { ChainHead } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
-import type { HashedEvent } from "../store/sqlite-store.js";
-import type { AuditEventInput } from "../store/store.js";
-import { canonicalJson } from "./canonical-json.js";
-import { computeEventHash } from "./event-hash.js";
-import type { ChainHead } from "./verify-chain.js";
+import type { AuditEventInput } from "./store.js";
 
 const ROTATE_BYTES = 16 * 1024 * 1024;
 
@@ -73,26 +71,12 @@ export class AuditJournal {
 
   /** Chains and writes the events; throws (and leaves no partial line) if the write fails. */
   append(inputs: readonly AuditEventInput[]): HashedEvent[] {
-    const ts = new Date().toISOString();
-    const events: HashedEvent[] = [];
-    let previous = this.head;
+    const events = chainEvents(inputs, this.head, new Date().toISOString());
     let text = "";
-    for (const input of inputs) {
-      const dataJson = canonicalJson(input.data);
-      const fields = {
-        prevHash: previous.hash,
-        seq: previous.seq + 1,
-        ts,
-        kind: input.kind,
-        sessionId: input.sessionId,
-        dataJson,
-      };
-      const event: HashedEvent = { ...fields, hash: computeEventHash(fields) };
-      text += `{"seq":${event.seq},"ts":${JSON.stringify(ts)},"kind":${JSON.stringify(event.kind)},"sessionId":${
+    for (const event of events) {
+      text += `{"seq":${event.seq},"ts":${JSON.stringify(event.ts)},"kind":${JSON.stringify(event.kind)},"sessionId":${
         event.sessionId === null ? "null" : JSON.stringify(event.sessionId)
-      },"prevHash":"${event.prevHash}","hash":"${event.hash}","data":${dataJson}}\n`;
-      events.push(event);
-      previous = event;
+      },"prevHash":"${event.prevHash}","hash":"${event.hash}","data":${event.dataJson}}\n`;
     }
     const bytes = Buffer.from(text, "utf8");
     try {
@@ -106,7 +90,8 @@ export class AuditJournal {
       throw new LatchError("audit_unavailable", {}, { cause });
     }
     this.size += bytes.length;
-    this.head = previous;
+    const last = events[events.length - 1];
+    if (last !== undefined) this.head = { seq: last.seq, hash: last.hash };
     return events;
   }
 

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { createSqliteStore, type HashedEvent } from "./sqlite-store.js";
+import type { HashedEvent } from "../audit/event-hash.js";
+import { createSqliteStore } from "./sqlite-store.js";
 
 /**
  * Worker entry: owns the only writable connection to the SQLite index of the audit log, so SQLite commits

@@ -6,6 +6,7 @@ import type {
   NewApprovalRequest,
   RequestFilter,
   VoteEffect,
+  VoteResult,
 } from "../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../approvals/approval-types.js";
 import { openSqliteSideConnection } from "./sqlite-side-connection.js";
@@ -15,15 +16,21 @@ export interface SqliteApprovalStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
+export interface SqliteApprovalStore extends ApprovalStore {
+  close(): void;
+}
+
 /**
- * Approval state in the same SQLite file as the audit log, through a connection of its own (the audit store
- * keeps its chain head in memory and is the file's only audit writer; these tables are separate). Never call
- * the audit sink while one of these transactions is open: both connections write the same file.
+ * Approval state in the same SQLite file as the audit log, through a connection of its own (the audit index
+ * keeps its chain head in memory and is the file's only audit writer; these tables are separate). Every call
+ * is one short statement or transaction (better-sqlite3 is synchronous); its answer or failure comes back as a
+ * Promise, as the interface says. Races between calls are settled inside SQLite: each conditional write is one
+ * statement or one IMMEDIATE transaction.
  */
 export function createSqliteApprovalStore(
   file: string,
   options: SqliteApprovalStoreOptions = {},
-): ApprovalStore {
+): SqliteApprovalStore {
   const db = openSqliteSideConnection(file, "approval store", options);
   return buildApprovalStore(db, file);
 }
@@ -82,7 +89,7 @@ interface GrantRow {
 
 const LIVE_GRANT = "revoked_at IS NULL AND expires_at > @now AND (uses_left IS NULL OR uses_left > 0)";
 
-function buildApprovalStore(db: Database.Database, file: string): ApprovalStore {
+function buildApprovalStore(db: Database.Database, file: string): SqliteApprovalStore {
   const fileIdentity = statSync(file);
   const insertRequest = db.prepare(`INSERT INTO approval_requests
     (id, mode, state, binding, session_id, operation_id, connection, requester, requester_issuer, requester_groups,
@@ -105,6 +112,7 @@ function buildApprovalStore(db: Database.Database, file: string): ApprovalStore 
     "UPDATE approval_requests SET consumed_at = ? WHERE id = ? AND state = 'approved' AND consumed_at IS NULL",
   );
   const selectVote = db.prepare("SELECT 1 FROM approval_votes WHERE request_id = ? AND approver = ?");
+  const countVotes = db.prepare("SELECT count(*) AS n FROM approval_votes WHERE request_id = ?");
   const insertVote = db.prepare(`INSERT INTO approval_votes
     (request_id, approver, approver_issuer, vote, reason, grant_for_ms, at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const decide = db.prepare(`UPDATE approval_requests SET state = @state, decided_at = @decided_at,
@@ -206,33 +214,32 @@ function buildApprovalStore(db: Database.Database, file: string): ApprovalStore 
     revokeReason: row.revoke_reason,
   });
 
-  const voteTransaction = db.transaction(
-    (id: string, vote: ApprovalVote, effect: VoteEffect): "recorded" | "not_pending" | "already_voted" => {
-      const row = selectRequest.get(id) as RequestRow | undefined;
-      if (row === undefined || row.state !== "pending") return "not_pending";
-      if (selectVote.get(id, vote.approver) !== undefined) return "already_voted";
-      insertVote.run(
+  const voteTransaction = db.transaction((id: string, vote: ApprovalVote, effect: VoteEffect): VoteResult => {
+    const row = selectRequest.get(id) as RequestRow | undefined;
+    if (row === undefined || row.state !== "pending") return "not_pending";
+    if (selectVote.get(id, vote.approver) !== undefined) return "already_voted";
+    if ((countVotes.get(id) as { n: number }).n !== effect.votesBefore) return "changed";
+    insertVote.run(
+      id,
+      vote.approver,
+      vote.approverIssuer,
+      vote.vote,
+      vote.reason,
+      vote.grantForMs ?? null,
+      vote.at,
+    );
+    if (effect.grant !== undefined) insertGrant.run(grantRow(effect.grant));
+    if (effect.state !== "pending") {
+      decide.run({
         id,
-        vote.approver,
-        vote.approverIssuer,
-        vote.vote,
-        vote.reason,
-        vote.grantForMs ?? null,
-        vote.at,
-      );
-      if (effect.grant !== undefined) insertGrant.run(grantRow(effect.grant));
-      if (effect.state !== "pending") {
-        decide.run({
-          id,
-          state: effect.state,
-          decided_at: effect.decidedAt ?? vote.at,
-          decision_reason: effect.decisionReason ?? null,
-          grant_id: effect.grant?.id ?? null,
-        });
-      }
-      return "recorded";
-    },
-  );
+        state: effect.state,
+        decided_at: effect.decidedAt ?? vote.at,
+        decision_reason: effect.decisionReason ?? null,
+        grant_id: effect.grant?.id ?? null,
+      });
+    }
+    return "recorded";
+  });
 
   /** Wraps every write: checks the file is still the one we opened. */
   const write = <T>(run: () => T): T => {
@@ -241,7 +248,7 @@ function buildApprovalStore(db: Database.Database, file: string): ApprovalStore 
   };
 
   return {
-    insertRequest(request: NewApprovalRequest): void {
+    async insertRequest(request: NewApprovalRequest) {
       write(() =>
         insertRequest.run({
           id: request.id,
@@ -271,11 +278,11 @@ function buildApprovalStore(db: Database.Database, file: string): ApprovalStore 
         }),
       );
     },
-    getRequest(id) {
+    async getRequest(id) {
       const row = selectRequest.get(id) as RequestRow | undefined;
       return row === undefined ? undefined : toRequest(row);
     },
-    listRequests(filter: RequestFilter = {}) {
+    async listRequests(filter: RequestFilter = {}) {
       const limit = filter.limit ?? 100;
       const rows = (
         filter.state === undefined
@@ -286,30 +293,30 @@ function buildApprovalStore(db: Database.Database, file: string): ApprovalStore 
       ) as RequestRow[];
       return rows.map(toRequest);
     },
-    findPendingByBinding(binding) {
+    async findPendingByBinding(binding) {
       const row = selectPendingByBinding.get(binding) as RequestRow | undefined;
       return row === undefined ? undefined : toRequest(row);
     },
-    findReleasable(binding, now) {
+    async findReleasable(binding, now) {
       return (selectReleasable.all({ binding, now }) as RequestRow[]).map(toRequest);
     },
-    consumeRequest(id, now) {
+    async consumeRequest(id, now) {
       return write(() => consume.run(now, id).changes === 1);
     },
-    recordVote(id, vote, effect) {
+    async recordVote(id, vote, effect) {
       return write(() => voteTransaction.immediate(id, vote, effect));
     },
-    finishRequest(id, state, at, reason) {
+    async finishRequest(id, state, at, reason) {
       return write(() => finish.run({ id, state, at, reason }).changes === 1);
     },
-    insertGrant(grant) {
+    async insertGrant(grant) {
       write(() => insertGrant.run(grantRow(grant)));
     },
-    getGrant(id) {
+    async getGrant(id) {
       const row = selectGrant.get(id) as GrantRow | undefined;
       return row === undefined ? undefined : toGrant(row);
     },
-    listGrants(filter: GrantFilter = {}) {
+    async listGrants(filter: GrantFilter = {}) {
       const clauses: string[] = [];
       const params: Record<string, unknown> = { limit: filter.limit ?? 100 };
       if (filter.liveAt !== undefined) {
@@ -326,13 +333,13 @@ function buildApprovalStore(db: Database.Database, file: string): ApprovalStore 
         .all(params) as GrantRow[];
       return rows.map(toGrant);
     },
-    liveGrants(principal, connection, now) {
+    async liveGrants(principal, connection, now) {
       return (selectLiveGrants.all({ principal, connection, now }) as GrantRow[]).map(toGrant);
     },
-    useGrant(id, now) {
+    async useGrant(id, now) {
       return write(() => useGrant.run({ id, now }).changes === 1);
     },
-    revokeGrant(id, by, reason, at) {
+    async revokeGrant(id, by, reason, at) {
       return write(() => revoke.run(at, by, reason, id).changes === 1);
     },
     close() {

@@ -1,19 +1,17 @@
 import type Database from "better-sqlite3";
 import { type ChainHead, type ChainVerificationReport, verifyEventChain } from "../audit/verify-chain.js";
-import type {
-  AuditEvent,
-  AuditEventKind,
-  AuditFilter,
-  AuditReader,
-  SessionFilter,
-  SessionSummary,
-} from "./store.js";
+import type { AuditEvent, AuditEventKind, AuditFilter, SessionFilter, SessionSummary } from "./store.js";
+import { pageSize } from "./store.js";
 
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
-
-/** The reader over a SQLite store; `verifyChain` also reports the head, for `--expect-head` anchoring. */
-export interface SqliteAuditReader extends AuditReader {
+/**
+ * The audit queries over one SQLite connection, synchronous (better-sqlite3). The gateway calls none of them
+ * directly: `SqliteAuditReader` (sqlite-audit-reader.ts) serves the short ones behind Promises and runs
+ * `verifyChain`, which reads the whole chain, in a worker thread.
+ */
+export interface SqliteAuditQueries {
+  listSessions(filter?: SessionFilter): SessionSummary[];
+  getSession(id: string): SessionSummary | undefined;
+  events(filter?: AuditFilter): AuditEvent[];
   verifyChain(): ChainVerificationReport;
 }
 
@@ -47,7 +45,7 @@ const EVENT_COLUMNS = "e.seq, e.ts, e.kind, e.session_id, e.data, e.prev_hash, e
  * Queries over the audit tables. Works on the writer's connection and on a read-only one alike; it never
  * writes. Filters are bound parameters; the few SQL shapes they produce are prepared once and cached.
  */
-export function createSqliteAuditReader(db: Database.Database): SqliteAuditReader {
+export function createSqliteAuditQueries(db: Database.Database): SqliteAuditQueries {
   const eventQueries = new Map<string, Database.Statement>();
   const sessionQueries = new Map<string, Database.Statement>();
   const getSessionStatement = db.prepare("SELECT * FROM sessions WHERE id = ?");
@@ -155,12 +153,6 @@ function* mapRows(rows: IterableIterator<EventRow>) {
 
 function whereClause(conditions: readonly string[]): string {
   return conditions.length === 0 ? "" : ` WHERE ${conditions.map((c) => `(${c})`).join(" AND ")}`;
-}
-
-/** Default 100, at most 1000: one page never holds the whole log in memory. */
-export function pageSize(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE_SIZE;
-  return Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(limit)));
 }
 
 function toAuditEvent(row: EventRow): AuditEvent {

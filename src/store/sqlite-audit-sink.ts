@@ -1,47 +1,30 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { AuditJournal } from "../audit/audit-journal.js";
-import type { LatchConfig } from "../config/schema.js";
+import type { HashedEvent } from "../audit/event-hash.js";
 import { LatchError } from "../errors.js";
 import { type AuditIndexer, startAuditIndexer } from "./audit-indexer-thread.js";
-import { assertSqliteStore, sqliteStorePath } from "./open-store.js";
-import { type HashedEvent, openSqliteAuditReader } from "./sqlite-store.js";
-import type { AuditEventInput, AuditReader } from "./store.js";
+import { AuditJournal } from "./audit-journal.js";
+import type { AuditSink } from "./store.js";
 
-/** The gateway's write side of the audit log. */
-export interface DurableAuditLog {
-  /** Synchronous: the events are chained and durable when this returns. Throws on any failure (deny). */
-  append(events: readonly AuditEventInput[]): void;
-  /** Resolves when the queryable index holds everything appended so far. */
-  flush(): Promise<void>;
-  /** Rejects if the log cannot be written (for /healthz). */
-  check(): Promise<void>;
+/** The embedded store's audit writer; `close` flushes the index and releases the store file. */
+export interface SqliteAuditSink extends AuditSink {
   close(): Promise<void>;
 }
 
 const REPLAY_CHUNK = 500;
 
 /**
- * Journal (durability, on the event loop, one write per group) + SQLite index (queries, in a worker thread).
- * If the index ever fails, the log refuses further appends: operations are denied until a restart replays the
- * journal into the index.
+ * The audit write side of the embedded store: a journal (durability: one write(2) per group of events, done
+ * before `append` resolves) + the SQLite index (queries; written in a worker thread, trailing by a moment).
+ * On open, journal lines the index lacks (a crash) are replayed into it. If the index ever fails, the sink
+ * refuses further appends: operations are denied until a restart replays the journal into the index.
  */
-export async function openGatewayAuditLog(
-  config: LatchConfig,
-): Promise<{ log: DurableAuditLog; reader: AuditReader & { close(): void } }> {
-  assertSqliteStore(config);
-  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const dbFile = sqliteStorePath(config);
+export async function openSqliteAuditSink(dbFile: string, journalFile: string): Promise<SqliteAuditSink> {
   const indexer = await startAuditIndexer(dbFile);
   try {
-    const { journal, missing } = AuditJournal.open(
-      path.join(config.data_dir, "audit.journal"),
-      indexer.openedAt,
-    );
+    const { journal, missing } = AuditJournal.open(journalFile, indexer.openedAt);
     for (let i = 0; i < missing.length; i += REPLAY_CHUNK)
       await indexer.index(missing.slice(i, i + REPLAY_CHUNK));
     journal.truncateIfIndexed(journal.chainHead.seq);
-    return { log: createLog(journal, indexer), reader: openSqliteAuditReader(dbFile) };
+    return createSink(journal, indexer);
   } catch (error) {
     await indexer.close();
     throw error;
@@ -52,7 +35,7 @@ export async function openGatewayAuditLog(
 const INDEX_DELAY_MS = 25;
 const INDEX_MAX_EVENTS = 2000;
 
-function createLog(journal: AuditJournal, indexer: AuditIndexer): DurableAuditLog {
+function createSink(journal: AuditJournal, indexer: AuditIndexer): SqliteAuditSink {
   let failure: LatchError | undefined;
   let queued: HashedEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -77,7 +60,8 @@ function createLog(journal: AuditJournal, indexer: AuditIndexer): DurableAuditLo
   };
 
   return {
-    append(events) {
+    // The journal write is synchronous (one write(2), no thread hop): durable when the Promise settles.
+    async append(events) {
       if (failure !== undefined) throw failure;
       const hashed = journal.append(events);
       for (const event of hashed) queued.push(event);

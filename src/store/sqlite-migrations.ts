@@ -127,6 +127,22 @@ const MIGRATIONS: readonly string[] = [
     blocked_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 4: sessions live now, per gateway (sqlite-live-sessions.ts); a shared store lists every replica's here.
+  `
+  CREATE TABLE live_sessions (
+    id             TEXT    PRIMARY KEY,
+    gateway_id     TEXT    NOT NULL,
+    protocol       TEXT    NOT NULL,
+    connection     TEXT    NOT NULL,
+    subject        TEXT    NOT NULL,
+    groups         TEXT    NOT NULL,  -- JSON array of strings
+    client_address TEXT    NOT NULL,
+    started_at     INTEGER NOT NULL,  -- epoch ms
+    last_seen      INTEGER NOT NULL   -- epoch ms: the gateway's last heartbeat
+  ) STRICT;
+  CREATE INDEX live_sessions_by_gateway ON live_sessions (gateway_id);
+  CREATE INDEX live_sessions_by_last_seen ON live_sessions (last_seen);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,26 +1,12 @@
+import type { PrincipalBlock, PrincipalBlockStore } from "./principal-block-store.js";
 import { openSqliteSideConnection } from "./sqlite-side-connection.js";
 
-export interface PrincipalBlock {
-  readonly principal: string;
-  readonly blockedBy: string;
-  readonly reason: string;
-  /** ISO-8601 UTC. */
-  readonly blockedAt: string;
-}
-
-export interface PrincipalBlockStore {
-  /** Hot path (every login): one primary-key lookup. */
-  isBlocked(principal: string): boolean;
-  /** Returns false when the principal was already blocked (the first block's record is kept). */
-  block(principal: string, blockedBy: string, reason: string): boolean;
-  /** Returns false when the principal was not blocked. */
-  unblock(principal: string): boolean;
-  list(): PrincipalBlock[];
+export interface SqlitePrincipalBlockStore extends PrincipalBlockStore {
   close(): void;
 }
 
 /** Blocked principals in the gateway's SQLite file, through a connection of its own (like approvals). */
-export function createSqlitePrincipalBlockStore(file: string): PrincipalBlockStore {
+export function createSqlitePrincipalBlockStore(file: string): SqlitePrincipalBlockStore {
   const opened = openSqliteSideConnection(file, "principal store");
   const select = opened.prepare("SELECT 1 FROM principal_blocks WHERE principal = ?");
   const insert = opened.prepare(
@@ -31,11 +17,11 @@ export function createSqlitePrincipalBlockStore(file: string): PrincipalBlockSto
     "SELECT principal, blocked_by, reason, blocked_at FROM principal_blocks ORDER BY blocked_at DESC, principal",
   );
   return {
-    isBlocked: (principal) => select.get(principal) !== undefined,
-    block: (principal, blockedBy, reason) =>
+    isBlocked: async (principal) => select.get(principal) !== undefined,
+    block: async (principal, blockedBy, reason) =>
       insert.run(principal, blockedBy, reason, Date.now()).changes === 1,
-    unblock: (principal) => remove.run(principal).changes === 1,
-    list: () =>
+    unblock: async (principal) => remove.run(principal).changes === 1,
+    list: async (): Promise<PrincipalBlock[]> =>
       (all.all() as { principal: string; blocked_by: string; reason: string; blocked_at: number }[]).map(
         (row) => ({
           principal: row.principal,

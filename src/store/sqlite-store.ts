@@ -1,30 +1,35 @@
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
-import { canonicalJson } from "../audit/canonical-json.js";
 import { isDeniedOperation, readSessionStart } from "../audit/event-data.js";
-import { computeEventHash, type HashedEventFields } from "../audit/event-hash.js";
-import { type ChainHead, type ChainVerificationReport, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
+import { chainEvents, type HashedEvent } from "../audit/event-hash.js";
+import { type ChainHead, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
-import { createSqliteAuditReader, type SqliteAuditReader } from "./sqlite-audit-reader.js";
-import { migrateSqliteStore, readSchemaVersion, SQLITE_SCHEMA_VERSION } from "./sqlite-migrations.js";
+import { createSqliteAuditQueries, type SqliteAuditQueries } from "./sqlite-audit-queries.js";
+import { migrateSqliteStore } from "./sqlite-migrations.js";
 import { acquireWriterLock } from "./sqlite-writer-lock.js";
-import type { AuditEvent, AuditEventInput, Store } from "./store.js";
+import type { AuditEvent, AuditEventInput } from "./store.js";
 
 export interface SqliteStoreOptions {
   /** How long a write waits for a lock held by another connection before failing. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
 }
 
-/** An event hashed and chained elsewhere (the audit journal), ready to be indexed. */
-export interface HashedEvent extends HashedEventFields {
-  readonly hash: string;
-}
-
-export interface SqliteStore extends Store {
-  verifyChain(): ChainVerificationReport;
+/**
+ * The SQLite index of the audit log, synchronous (better-sqlite3): the gateway runs it in a worker thread
+ * (audit-writer-worker.ts) behind the asynchronous `AuditSink` of sqlite-audit-sink.ts, never on its event loop.
+ * Tools and tests use it directly.
+ */
+export interface SqliteStore extends SqliteAuditQueries {
+  /** Chains and writes one event; throws `audit_unavailable` on any failure. */
+  append(event: AuditEventInput): AuditEvent;
+  /** Several events in one transaction, chained in order: all or nothing. */
+  appendMany(events: readonly AuditEventInput[]): AuditEvent[];
   /** Indexes events that were chained and made durable by the audit journal; they must follow head(). */
   appendHashed(events: readonly HashedEvent[]): void;
   head(): ChainHead;
+  /** Throws if the store cannot be written. */
+  check(): void;
+  close(): void;
 }
 
 /**
@@ -63,30 +68,6 @@ export function createSqliteStore(file: string, options: SqliteStoreOptions = {}
   }
 }
 
-/**
- * Opens a store for reading only (`latch audit verify`/`search`): no writer lock, no migration, works while a
- * gateway is writing the same file.
- */
-export function openSqliteAuditReader(file: string): SqliteAuditReader & { close(): void } {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    const version = readSchemaVersion(db, file);
-    if (version !== SQLITE_SCHEMA_VERSION) {
-      throw new LatchError("config_invalid", {
-        detail: `store ${file} has schema version ${version}; start the gateway once to upgrade it to ${SQLITE_SCHEMA_VERSION}`,
-      });
-    }
-    const reader = createSqliteAuditReader(db);
-    const opened = db;
-    return { ...reader, close: () => opened.close() };
-  } catch (cause) {
-    db?.close();
-    throw asStoreError(file, cause);
-  }
-}
-
 function buildStore(db: Database.Database, file: string, releaseLock: () => void): SqliteStore {
   const fileIdentity = statSync(file);
   const insertEvent = db.prepare(
@@ -105,21 +86,6 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
   const touchHealth = db.prepare("UPDATE health_check SET checked_at = ? WHERE id = 1");
 
   let head = readHeadAtOpen(db, file);
-
-  /** Hashes one event after `previous` (canonical JSON serialised once: the same text is hashed and stored). */
-  const hashEvent = (input: AuditEventInput, previous: ChainHead, ts: string): HashedEvent => {
-    const dataJson = canonicalJson(input.data);
-    const seq = previous.seq + 1;
-    const fields = {
-      prevHash: previous.hash,
-      seq,
-      ts,
-      kind: input.kind,
-      sessionId: input.sessionId,
-      dataJson,
-    };
-    return { ...fields, hash: computeEventHash(fields) };
-  };
 
   /** Inserts one already-hashed event after `previous`; runs inside a transaction. */
   const insertHashed = (
@@ -140,20 +106,6 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
       event.hash,
     );
     indexSession({ kind: event.kind as AuditEventInput["kind"], sessionId: event.sessionId, data }, event.ts);
-  };
-
-  const writeEvent = (input: AuditEventInput, previous: ChainHead, ts: string): AuditEvent => {
-    const hashed = hashEvent(input, previous, ts);
-    insertHashed(hashed, previous, input.data);
-    return {
-      kind: input.kind,
-      sessionId: input.sessionId,
-      data: input.data,
-      seq: hashed.seq,
-      ts,
-      prevHash: hashed.prevHash,
-      hash: hashed.hash,
-    };
   };
 
   const indexSession = (input: AuditEventInput, ts: string): void => {
@@ -181,14 +133,15 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
   };
 
   const appendBatch = db.transaction((inputs: readonly AuditEventInput[]): AuditEvent[] => {
-    const ts = new Date().toISOString();
+    const hashed = chainEvents(inputs, head, new Date().toISOString());
     const written: AuditEvent[] = [];
     let position = head;
-    for (const input of inputs) {
-      const event = writeEvent(input, position, ts);
-      written.push(event);
+    hashed.forEach((event, i) => {
+      const input = inputs[i]!;
+      insertHashed(event, position, input.data);
+      written.push({ ...input, seq: event.seq, ts: event.ts, prevHash: event.prevHash, hash: event.hash });
       position = event;
-    }
+    });
     if (written.length > 0) advanceHead.run(position.seq, position.hash);
     return written;
   });
@@ -225,9 +178,8 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
     }
   };
 
-  const reader = createSqliteAuditReader(db);
   return {
-    ...reader,
+    ...createSqliteAuditQueries(db),
     append(input: AuditEventInput): AuditEvent {
       return appendMany([input])[0]!;
     },

@@ -1,7 +1,12 @@
+import type { ChainVerificationReport } from "../audit/verify-chain.js";
+
 /**
- * Persistence contracts. `store/` is the only place that touches a database; writing events and reading them
- * back are different jobs, so they are different interfaces.
+ * The audit log's contracts. `store/` is the only place that touches a database; writing events and reading
+ * them back are different jobs, so they are different interfaces. Every method returns a Promise, so an
+ * implementation may be a file, a worker thread or a database server (see stores.ts for the whole set).
  */
+
+export type { ChainVerification, ChainVerificationReport } from "../audit/verify-chain.js";
 
 /** Audit event kinds are snake_case and never renamed: recordings outlive code. */
 export const AUDIT_EVENT_KINDS = [
@@ -46,14 +51,27 @@ export interface AuditEvent extends AuditEventInput {
   readonly hash: string;
 }
 
+/**
+ * The write side of the audit log: the ordered, durable record. Events of one call are chained in order, and a
+ * call's events follow those of every earlier call. Resolves once they are durable (a gateway crash does not
+ * lose them); rejects on any failure, and the caller then denies the operation (fail closed). Callers that need
+ * one order across the gateway go through one writer (the pipeline's AuditBatcher), never around it.
+ */
 export interface AuditSink {
-  /**
-   * Appends synchronously and durably enough to survive a gateway crash (WAL). Throws on any failure: the
-   * caller must then deny the operation (fail closed).
-   */
-  append(event: AuditEventInput): AuditEvent;
-  /** Several events in one transaction, chained in order. */
-  appendMany(events: readonly AuditEventInput[]): AuditEvent[];
+  append(events: readonly AuditEventInput[]): Promise<void>;
+  /** Resolves when everything appended so far can be read back (the reader may trail the durable record). */
+  flush(): Promise<void>;
+  /** Rejects if the log cannot be written (for /healthz). */
+  check(): Promise<void>;
+}
+
+/** One page of events or sessions: 100 unless asked, never more than 1000 (no page holds the whole log). */
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+export function pageSize(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE_SIZE;
+  return Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(limit)));
 }
 
 export interface SessionSummary {
@@ -89,23 +107,15 @@ export interface AuditFilter {
   readonly limit?: number;
 }
 
-export interface ChainVerification {
-  readonly ok: boolean;
-  readonly events: number;
-  /** First broken link, when not ok. */
-  readonly firstBadSeq?: number;
-  readonly problem?: string;
-}
-
+/**
+ * The read side of the audit log. Nothing here runs long on the caller's thread: `verifyChain` recomputes the
+ * whole chain, so implementations do it elsewhere (a worker thread, the database) and the gateway keeps serving.
+ */
 export interface AuditReader {
-  listSessions(filter?: SessionFilter): SessionSummary[];
-  getSession(id: string): SessionSummary | undefined;
-  events(filter?: AuditFilter): AuditEvent[];
-  verifyChain(): ChainVerification;
-}
-
-export interface Store extends AuditSink, AuditReader {
-  /** Cheap liveness probe for /healthz: throws if the store cannot be written. */
-  check(): void;
-  close(): void;
+  listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
+  getSession(id: string): Promise<SessionSummary | undefined>;
+  /** Oldest first; at most `limit` (default 100, at most 1000). */
+  events(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /** Recomputes every link; the report's head is what an operator anchors with `--expect-head`. */
+  verifyChain(): Promise<ChainVerificationReport>;
 }

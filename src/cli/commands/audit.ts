@@ -3,10 +3,9 @@ import type { Command } from "commander";
 import { checkChainAnchor, parseChainAnchor } from "../../audit/chain-anchor.js";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
-import { assertSqliteStore, sqliteStorePath } from "../../store/open-store.js";
-import { MAX_PAGE_SIZE } from "../../store/sqlite-audit-reader.js";
-import { openSqliteAuditReader } from "../../store/sqlite-store.js";
-import { AUDIT_EVENT_KINDS, type AuditEvent, type AuditFilter } from "../../store/store.js";
+import { assertSqliteStore, sqliteStorePath } from "../../store/open-stores.js";
+import { openSqliteAuditReader } from "../../store/sqlite-audit-reader.js";
+import { AUDIT_EVENT_KINDS, type AuditEvent, type AuditFilter, MAX_PAGE_SIZE } from "../../store/store.js";
 import { printTable } from "../admin-client.js";
 
 /** Where to find the store: the same config the gateway runs with, optionally with another data_dir. */
@@ -76,12 +75,11 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
   const file = resolveStoreFile(options);
   const reader = openSqliteAuditReader(file);
   try {
-    let report = reader.verifyChain();
+    let report = await reader.verifyChain();
     if (anchor !== undefined) {
-      report = checkChainAnchor(report, anchor, (seq) => {
-        const [event] = reader.events({ afterSeq: seq - 1, limit: 1 });
-        return event?.seq === seq ? event.hash : undefined;
-      });
+      const [event] = anchor.seq === 0 ? [] : await reader.events({ afterSeq: anchor.seq - 1, limit: 1 });
+      const anchoredHash = event?.seq === anchor.seq ? event.hash : undefined;
+      report = checkChainAnchor(report, anchor, (seq) => (seq === anchor.seq ? anchoredHash : undefined));
     }
     const head = `${report.head.seq}:${report.head.hash}`;
     if (options.json) {
@@ -107,21 +105,17 @@ export async function runAuditSearch(options: AuditSearchOptions): Promise<numbe
   const filter = searchFilter(options);
   const reader = openSqliteAuditReader(resolveStoreFile(options));
   try {
-    const events = reader.events(filter);
+    const events = await reader.events(filter);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
       return 0;
     }
     const subjects = new Map<string, string>();
-    const subjectOf = (sessionId: string | null): string => {
-      if (sessionId === null) return "";
-      let subject = subjects.get(sessionId);
-      if (subject === undefined) {
-        subject = reader.getSession(sessionId)?.subject ?? "";
-        subjects.set(sessionId, subject);
-      }
-      return subject;
-    };
+    for (const sessionId of new Set(events.map((event) => event.sessionId))) {
+      if (sessionId !== null) subjects.set(sessionId, (await reader.getSession(sessionId))?.subject ?? "");
+    }
+    const subjectOf = (sessionId: string | null): string =>
+      sessionId === null ? "" : (subjects.get(sessionId) ?? "");
     printTable(
       ["SEQ", "TIME", "KIND", "SESSION", "SUBJECT", "DETAIL"],
       events.map((event) => [

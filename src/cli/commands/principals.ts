@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { PrincipalBlock } from "../../store/sqlite-principal-blocks.js";
+import type { PrincipalBlock } from "../../store/principal-block-store.js";
 import { type AdminClientOptions, adminGet, printTable, withAdminOptions } from "../admin-client.js";
 import { adminSend } from "./requests.js";
 

@@ -1,0 +1,45 @@
+/**
+ * Which sessions are live on which gateway, store-wide: with several gateways on one store, `latch sessions
+ * list` on any of them shows all of them, and the sessions of a gateway that stopped sending heartbeats can be
+ * found and ended. The sessions index of the audit log says what happened; this says what is open now.
+ */
+
+export interface LiveSessionRecord {
+  readonly id: string;
+  /** The gateway (replica) serving the session (credentials/gateway-id.ts). */
+  readonly gatewayId: string;
+  readonly protocol: string;
+  readonly connection: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly clientAddress: string;
+  /** ISO-8601 UTC. */
+  readonly startedAt: string;
+  /** ISO-8601 UTC: the last heartbeat of its gateway (startedAt until the first one). */
+  readonly lastSeen: string;
+}
+
+export type NewLiveSession = Omit<LiveSessionRecord, "lastSeen">;
+
+export interface LiveSessionFilter {
+  readonly gatewayId?: string;
+  readonly subject?: string;
+  readonly connection?: string;
+}
+
+/** Every method returns a Promise and rejects on a store failure. */
+export interface LiveSessionStore {
+  /** Registers a session; rejects if a session with this id is already live. */
+  add(session: NewLiveSession): Promise<void>;
+  /** Resolves false when no such session was live. */
+  remove(id: string): Promise<boolean>;
+  /** Oldest first (startedAt, then id). */
+  list(filter?: LiveSessionFilter): Promise<LiveSessionRecord[]>;
+  /** Marks every live session of this gateway as seen at `at` (epoch ms); resolves how many it touched. */
+  heartbeat(gatewayId: string, at: number): Promise<number>;
+  /**
+   * Removes the sessions last seen before `before` (epoch ms): their gateway stopped sending heartbeats (it
+   * died). Resolves what it removed, so the caller can record their end.
+   */
+  removeStale(before: number): Promise<LiveSessionRecord[]>;
+}

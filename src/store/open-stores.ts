@@ -1,0 +1,74 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { LatchConfig } from "../config/schema.js";
+import { LatchError } from "../errors.js";
+import { createSqliteApprovalStore } from "./sqlite-approvals.js";
+import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
+import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
+import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
+import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
+import type { Stores } from "./stores.js";
+
+export const SQLITE_STORE_FILE = "latch.db";
+export const AUDIT_JOURNAL_FILE = "audit.journal";
+
+/** Where the embedded store lives: `<data_dir>/latch.db`. */
+export function sqliteStorePath(config: Pick<LatchConfig, "data_dir">): string {
+  return path.join(config.data_dir, SQLITE_STORE_FILE);
+}
+
+/** Throws unless the config names the embedded SQLite store (the only one available so far). */
+export function assertSqliteStore(config: Pick<LatchConfig, "store">): void {
+  if (config.store !== "sqlite") {
+    throw new LatchError("config_invalid", { detail: "store: postgres is not available yet; use sqlite" });
+  }
+}
+
+/**
+ * Opens every store the config names, for the gateway. `store: sqlite` (the default): one SQLite file under
+ * data_dir (created owner-only: it holds the audit log) plus the audit journal beside it, written by this
+ * process only. `store: postgres://...` is refused until the PostgreSQL store exists.
+ */
+export async function openStores(config: Pick<LatchConfig, "store" | "data_dir">): Promise<Stores> {
+  assertSqliteStore(config);
+  return openSqliteStores(config.data_dir);
+}
+
+/** The embedded implementation of `Stores` under `dataDir`. */
+export async function openSqliteStores(dataDir: string): Promise<Stores> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(dataDir, SQLITE_STORE_FILE);
+  // The audit sink first: it takes the writer lock and migrates the file the side connections then share.
+  const audit = await openSqliteAuditSink(file, path.join(dataDir, AUDIT_JOURNAL_FILE));
+  const opened: { close(): void }[] = [];
+  try {
+    const auditReader = openSqliteAuditReader(file);
+    opened.push(auditReader);
+    const approvals = createSqliteApprovalStore(file);
+    opened.push(approvals);
+    const blocks = createSqlitePrincipalBlockStore(file);
+    opened.push(blocks);
+    const liveSessions = createSqliteLiveSessionStore(file);
+    opened.push(liveSessions);
+    let closing: Promise<void> | undefined;
+    return {
+      audit,
+      auditReader,
+      approvals,
+      blocks,
+      liveSessions,
+      check: () => audit.check(),
+      close() {
+        closing ??= (async () => {
+          for (const store of opened.reverse()) store.close();
+          await audit.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const store of opened.reverse()) store.close();
+    await audit.close();
+    throw error;
+  }
+}

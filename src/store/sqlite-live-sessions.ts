@@ -1,0 +1,106 @@
+import type {
+  LiveSessionFilter,
+  LiveSessionRecord,
+  LiveSessionStore,
+  NewLiveSession,
+} from "./live-session-store.js";
+import { openSqliteSideConnection } from "./sqlite-side-connection.js";
+
+export interface SqliteLiveSessionStore extends LiveSessionStore {
+  close(): void;
+}
+
+interface LiveSessionRow {
+  id: string;
+  gateway_id: string;
+  protocol: string;
+  connection: string;
+  subject: string;
+  groups: string;
+  client_address: string;
+  started_at: number;
+  last_seen: number;
+}
+
+/**
+ * Live sessions in the gateway's SQLite file, through a connection of its own (like approvals). One process
+ * writes a SQLite store, so here this mirrors the gateway's own registry; the table is what a shared store
+ * (PostgreSQL) fills from every replica.
+ */
+export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionStore {
+  const db = openSqliteSideConnection(file, "live session store");
+  const insert = db.prepare(`INSERT INTO live_sessions
+    (id, gateway_id, protocol, connection, subject, groups, client_address, started_at, last_seen)
+    VALUES (@id, @gateway_id, @protocol, @connection, @subject, @groups, @client_address, @started_at, @last_seen)`);
+  const remove = db.prepare("DELETE FROM live_sessions WHERE id = ?");
+  const touch = db.prepare("UPDATE live_sessions SET last_seen = ? WHERE gateway_id = ? AND last_seen < ?");
+  const countOf = db.prepare("SELECT count(*) AS n FROM live_sessions WHERE gateway_id = ?");
+  const stale = db.prepare("SELECT * FROM live_sessions WHERE last_seen < ? ORDER BY started_at, id");
+  const removeStale = db.transaction((before: number): LiveSessionRow[] => {
+    const rows = stale.all(before) as LiveSessionRow[];
+    for (const row of rows) remove.run(row.id);
+    return rows;
+  });
+
+  return {
+    async add(session: NewLiveSession) {
+      const startedAt = Date.parse(session.startedAt);
+      if (Number.isNaN(startedAt)) throw new TypeError(`startedAt is not a time: ${session.startedAt}`);
+      insert.run({
+        id: session.id,
+        gateway_id: session.gatewayId,
+        protocol: session.protocol,
+        connection: session.connection,
+        subject: session.subject,
+        groups: JSON.stringify(session.groups),
+        client_address: session.clientAddress,
+        started_at: startedAt,
+        last_seen: startedAt,
+      });
+    },
+    async remove(id) {
+      return remove.run(id).changes === 1;
+    },
+    async list(filter: LiveSessionFilter = {}) {
+      const where: string[] = [];
+      const params: Record<string, string> = {};
+      if (filter.gatewayId !== undefined) {
+        where.push("gateway_id = @gatewayId");
+        params.gatewayId = filter.gatewayId;
+      }
+      if (filter.subject !== undefined) {
+        where.push("subject = @subject");
+        params.subject = filter.subject;
+      }
+      if (filter.connection !== undefined) {
+        where.push("connection = @connection");
+        params.connection = filter.connection;
+      }
+      const sql = `SELECT * FROM live_sessions${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`} ORDER BY started_at, id`;
+      return (db.prepare(sql).all(params) as LiveSessionRow[]).map(toRecord);
+    },
+    async heartbeat(gatewayId, at) {
+      // A heartbeat never moves last_seen back (a late timer after a newer one).
+      touch.run(at, gatewayId, at);
+      return (countOf.get(gatewayId) as { n: number }).n;
+    },
+    async removeStale(before) {
+      return removeStale.immediate(before).map(toRecord);
+    },
+    close: () => db.close(),
+  };
+}
+
+function toRecord(row: LiveSessionRow): LiveSessionRecord {
+  return {
+    id: row.id,
+    gatewayId: row.gateway_id,
+    protocol: row.protocol,
+    connection: row.connection,
+    subject: row.subject,
+    groups: JSON.parse(row.groups) as string[],
+    clientAddress: row.client_address,
+    startedAt: new Date(row.started_at).toISOString(),
+    lastSeen: new Date(row.last_seen).toISOString(),
+  };
+}

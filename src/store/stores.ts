@@ -1,0 +1,22 @@
+import type { ApprovalStore } from "../approvals/approval-store.js";
+import type { LiveSessionStore } from "./live-session-store.js";
+import type { PrincipalBlockStore } from "./principal-block-store.js";
+import type { AuditReader, AuditSink } from "./store.js";
+
+/**
+ * Everything the gateway keeps, behind one implementation chosen by `openStores(config)` (open-stores.ts): the
+ * embedded SQLite store under data_dir, or (next) PostgreSQL shared by several replicas. Every interface
+ * returns Promises; test/store/conformance/ is the suite every implementation passes.
+ */
+export interface Stores {
+  /** The write side of the audit log. The gateway writes it only through its one ordered writer (AuditBatcher). */
+  readonly audit: AuditSink;
+  readonly auditReader: AuditReader;
+  readonly approvals: ApprovalStore;
+  readonly blocks: PrincipalBlockStore;
+  readonly liveSessions: LiveSessionStore;
+  /** For /healthz: rejects if the store cannot be written. */
+  check(): Promise<void>;
+  /** Flushes the audit log and closes every store; idempotent. */
+  close(): Promise<void>;
+}
