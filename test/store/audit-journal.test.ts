@@ -2,10 +2,10 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditJournal } from "../../src/audit/audit-journal.js";
 import { EMPTY_CHAIN_HEAD } from "../../src/audit/verify-chain.js";
-import { configSchema } from "../../src/config/schema.js";
-import { openGatewayAuditLog } from "../../src/store/gateway-audit-log.js";
+import { AuditJournal } from "../../src/store/audit-journal.js";
+import { openSqliteAuditReader } from "../../src/store/sqlite-audit-reader.js";
+import { openSqliteAuditSink } from "../../src/store/sqlite-audit-sink.js";
 import { createSqliteStore } from "../../src/store/sqlite-store.js";
 import type { AuditEventInput } from "../../src/store/store.js";
 
@@ -66,16 +66,19 @@ describe("audit journal", () => {
   });
 });
 
-describe("gateway audit log (journal + SQLite index thread)", () => {
+/** The sink of the embedded store: the journal beside latch.db, the index in a worker thread. */
+function openSink(dataDir: string) {
+  return openSqliteAuditSink(path.join(dataDir, "latch.db"), path.join(dataDir, "audit.journal"));
+}
+
+describe("SQLite audit sink (journal + SQLite index thread)", () => {
   it("replays journal lines into the index on start, and the chain verifies", async () => {
     const dataDir = tempDir();
-    const config = configSchema.parse({ data_dir: dataDir });
-    const first = await openGatewayAuditLog(config);
-    first.log.append([event(1), event(2)]);
-    await first.log.flush();
-    first.log.append([event(3)]);
-    first.reader.close();
-    await first.log.close();
+    const first = await openSink(dataDir);
+    await first.append([event(1), event(2)]);
+    await first.flush();
+    await first.append([event(3)]);
+    await first.close();
     const store = createSqliteStore(path.join(dataDir, "latch.db"));
     const indexed = store.head();
     store.close();
@@ -84,22 +87,31 @@ describe("gateway audit log (journal + SQLite index thread)", () => {
     const { journal } = AuditJournal.open(path.join(dataDir, "audit.journal"), indexed);
     journal.append([event(4)]);
     journal.close();
-    const second = await openGatewayAuditLog(config);
-    expect(second.reader.events({ limit: 10 }).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
-    expect(second.reader.verifyChain().ok).toBe(true);
-    second.reader.close();
-    await second.log.close();
+    const second = await openSink(dataDir);
+    const reader = openSqliteAuditReader(path.join(dataDir, "latch.db"));
+    expect((await reader.events({ limit: 10 })).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect((await reader.verifyChain()).ok).toBe(true);
+    reader.close();
+    await second.close();
+  });
+
+  it("the events of an append are in the journal (durable) when its Promise resolves", async () => {
+    const dataDir = tempDir();
+    const sink = await openSink(dataDir);
+    await sink.append([event(1), event(2)]);
+    const lines = readFileSync(path.join(dataDir, "audit.journal"), "utf8").trim().split("\n");
+    expect(lines.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([1, 2]);
+    await sink.close();
   });
 
   it("fails closed once the index cannot be written", async () => {
     const dataDir = tempDir();
-    const config = configSchema.parse({ data_dir: dataDir });
-    const { log, reader } = await openGatewayAuditLog(config);
+    const log = await openSink(dataDir);
     rmSync(path.join(dataDir, "latch.db"));
-    log.append([event(1)]);
+    await log.append([event(1)]);
     await expect(log.flush()).rejects.toThrow();
-    expect(() => log.append([event(2)])).toThrow(/audit log could not be written/);
-    reader.close();
+    await expect(log.append([event(2)])).rejects.toThrow(/audit log could not be written/);
+    await expect(log.check()).rejects.toThrow();
     await log.close();
   });
 });

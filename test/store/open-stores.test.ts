@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
-import { openStore, sqliteStorePath } from "../../src/store/open-store.js";
+import { openStores, sqliteStorePath } from "../../src/store/open-stores.js";
 import { sessionStart, tempDir } from "./store-fixtures.js";
 
 let dir: string;
@@ -12,25 +12,42 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-describe("openStore", () => {
-  it("opens <data_dir>/latch.db, creating data_dir owner-only", () => {
+describe("openStores", () => {
+  it("opens <data_dir>/latch.db and its journal, creating data_dir owner-only", async () => {
     const dataDir = path.join(dir, "nested", "data");
     const config = configSchema.parse({ data_dir: dataDir });
-    const store = openStore(config);
+    const stores = await openStores(config);
     try {
-      expect(store.append(sessionStart("s1")).seq).toBe(1);
+      await stores.audit.append([sessionStart("s1")]);
+      await stores.audit.flush();
+      expect((await stores.auditReader.events()).map((event) => event.seq)).toEqual([1]);
       expect(sqliteStorePath(config)).toBe(path.join(dataDir, "latch.db"));
       expect(existsSync(path.join(dataDir, "latch.db"))).toBe(true);
+      expect(existsSync(path.join(dataDir, "audit.journal"))).toBe(true);
       expect(statSync(dataDir).mode & 0o777).toBe(0o700);
-      store.check();
+      await stores.check();
     } finally {
-      store.close();
+      await stores.close();
     }
+    // close() is idempotent.
+    await stores.close();
   });
 
-  it("refuses a postgres store for now, with a config error", () => {
+  it("refuses a second gateway on the same data_dir while the first is open", async () => {
+    const config = configSchema.parse({ data_dir: dir });
+    const first = await openStores(config);
+    try {
+      await expect(openStores(config)).rejects.toThrow(/already open for writing/);
+    } finally {
+      await first.close();
+    }
+    const second = await openStores(config);
+    await second.close();
+  });
+
+  it("refuses a postgres store for now, with a config error", async () => {
     const config = configSchema.parse({ data_dir: dir, store: "postgres://latch@db/latch" });
-    expect(() => openStore(config)).toThrow(expect.objectContaining({ code: "config_invalid" }));
-    expect(() => openStore(config)).toThrow("store: postgres is not available yet; use sqlite");
+    await expect(openStores(config)).rejects.toThrow(expect.objectContaining({ code: "config_invalid" }));
+    await expect(openStores(config)).rejects.toThrow("store: postgres is not available yet; use sqlite");
   });
 });
