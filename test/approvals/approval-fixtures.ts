@@ -6,9 +6,8 @@ import type { ApprovalStore } from "../../src/approvals/approval-store.js";
 import type { ApprovalAuditEvent } from "../../src/approvals/approval-types.js";
 import type { Identity } from "../../src/identity/identity.js";
 import type { Operation, OperationStep, Verdict } from "../../src/operation/operation.js";
-import { createSqliteApprovalStore } from "../../src/store/sqlite-approvals.js";
-import { createSqliteStore } from "../../src/store/sqlite-store.js";
-import type { AuditEventKind, Store } from "../../src/store/store.js";
+import { createSqliteApprovalStore, type SqliteApprovalStore } from "../../src/store/sqlite-approvals.js";
+import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite-store.js";
 
 export function identity(subject: string, groups: string[] = []): Identity {
   return { subject, issuer: "latch-dev", groups, expiresAt: Date.now() + 3_600_000 };
@@ -63,30 +62,30 @@ export function approvalVerdict(group = "dba", quorum = 1): Verdict {
 export class ApprovalHarness {
   readonly dir = mkdtempSync(path.join(tmpdir(), "latch-approvals-"));
   readonly file = path.join(this.dir, "latch.db");
-  readonly auditStore: Store = createSqliteStore(this.file);
+  readonly auditStore: SqliteStore = createSqliteStore(this.file);
   readonly events: ApprovalAuditEvent[] = [];
-  private readonly opened: { close(): void }[] = [this.auditStore];
+  /** While set, the audit callback rejects (the record is unavailable) and records nothing. */
+  auditFailure: Error | undefined;
+  private readonly opened: { close(): unknown }[] = [this.auditStore];
 
-  openStore(): ApprovalStore {
+  openStore(): SqliteApprovalStore {
     const store = createSqliteApprovalStore(this.file);
     this.opened.push(store);
     return store;
   }
 
-  /** A service whose audit events go to the real audit chain (the lead adds the approval kinds to AUDIT_EVENT_KINDS). */
-  service(
+  /** A service whose audit events go to the real audit chain, through a Promise as the gateway's writer does. */
+  async service(
     overrides: Partial<ApprovalServiceOptions> = {},
     store: ApprovalStore = this.openStore(),
-  ): ApprovalService {
-    const service = new ApprovalService({
+  ): Promise<ApprovalService> {
+    const service = await ApprovalService.open({
       store,
-      audit: (event) => {
+      audit: async (event) => {
+        await Promise.resolve();
+        if (this.auditFailure !== undefined) throw this.auditFailure;
+        this.auditStore.append({ kind: event.kind, sessionId: event.sessionId, data: event.data });
         this.events.push(event);
-        this.auditStore.append({
-          kind: event.kind as unknown as AuditEventKind,
-          sessionId: event.sessionId,
-          data: event.data,
-        });
       },
       maxGrantMs: 3_600_000,
       requestTimeoutMs: 60_000,
@@ -101,15 +100,26 @@ export class ApprovalHarness {
     return this.events.map((event) => event.kind);
   }
 
-  close(): void {
-    for (const handle of this.opened.splice(0).reverse()) handle.close();
+  async close(): Promise<void> {
+    for (const handle of this.opened.splice(0).reverse()) await handle.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** Resolves once the service has a pending request (hold mode creates it synchronously inside the call). */
-export function onlyPending(service: ApprovalService): string {
-  const pending = service.listRequests({ state: "pending" });
+/** Resolves with the id of the next request the service creates (subscribe before starting the request). */
+export function nextRequest(service: ApprovalService): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = service.subscribe((update) => {
+      if (update.type !== "request" || update.request.state !== "pending") return;
+      stop();
+      resolve(update.request.id);
+    });
+  });
+}
+
+/** The one pending request of the service; throws if there is not exactly one. */
+export async function onlyPending(service: ApprovalService): Promise<string> {
+  const pending = await service.listRequests({ state: "pending" });
   if (pending.length !== 1) throw new Error(`expected one pending request, found ${pending.length}`);
   return pending[0]!.id;
 }

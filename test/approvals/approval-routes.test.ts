@@ -10,7 +10,7 @@ import { createTokenVerifier } from "../../src/identity/create-token-verifier.js
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
 import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
 import { parsePolicySources } from "../../src/policy/load-policies.js";
-import { ApprovalHarness, approvalVerdict, identity, onlyPending, operation } from "./approval-fixtures.js";
+import { ApprovalHarness, approvalVerdict, identity, nextRequest, operation } from "./approval-fixtures.js";
 
 const POLICY = `
 permit(principal in Group::"agents", action == Action::"sql:select", resource in Connection::"prod");
@@ -25,7 +25,7 @@ const tokens: Record<string, string> = {};
 
 beforeEach(async () => {
   harness = new ApprovalHarness();
-  service = harness.service();
+  service = await harness.service();
   const { identity: identityConfig } = configSchema.parse({ identity: { dev_issuer: true } });
   const verifier = createTokenVerifier(identityConfig, { dataDir: harness.dir });
   const engine = createCedarPolicyEngine(parsePolicySources([{ file: "prod.cedar", text: POLICY }]));
@@ -50,7 +50,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await app.close();
-  harness.close();
+  await harness.close();
 });
 
 function call(method: "GET" | "POST" | "DELETE", url: string, who?: string, payload?: unknown) {
@@ -62,7 +62,8 @@ function call(method: "GET" | "POST" | "DELETE", url: string, who?: string, payl
   });
 }
 
-function holdOne(): { id: string; outcome: Promise<ApprovalOutcome> } {
+async function holdOne(): Promise<{ id: string; outcome: Promise<ApprovalOutcome> }> {
+  const id = nextRequest(service);
   const outcome = service.requestApproval({
     operation: operation(),
     verdict: approvalVerdict(),
@@ -70,12 +71,12 @@ function holdOne(): { id: string; outcome: Promise<ApprovalOutcome> } {
     timeoutMs: 5_000,
     signal: new AbortController().signal,
   });
-  return { id: onlyPending(service), outcome };
+  return { id: await id, outcome };
 }
 
 describe("approval API", () => {
   it("lets an approver in the group approve with their own token, releasing the held statement", async () => {
-    const { id, outcome } = holdOne();
+    const { id, outcome } = await holdOne();
     const listed = await call("GET", "/api/requests?state=pending", "alice");
     expect(listed.statusCode).toBe(200);
     expect(listed.json().requests.map((r: ApprovalRequest) => r.id)).toEqual([id]);
@@ -89,7 +90,7 @@ describe("approval API", () => {
   });
 
   it("answers bad callers and bad requests with clear 4xx", async () => {
-    const { id } = holdOne();
+    const { id, outcome } = await holdOne();
     expect((await call("GET", "/api/requests")).statusCode).toBe(401);
     const outsider = await call("POST", `/api/requests/${id}/approve`, "mallory", {});
     expect([outsider.statusCode, outsider.json().error]).toEqual([403, "not_in_group"]);
@@ -106,6 +107,7 @@ describe("approval API", () => {
     expect((await call("POST", `/api/requests/${id}/deny`, "bob", { reason: "no" })).statusCode).toBe(200);
     const late = await call("POST", `/api/requests/${id}/approve`, "alice", {});
     expect([late.statusCode, late.json().error]).toEqual([409, "request_not_pending"]);
+    await expect(outcome).resolves.toMatchObject({ decision: "denied" });
   });
 
   it("lets an agent ask up front; approval becomes a grant that covers the live statement, revocable", async () => {
@@ -134,7 +136,7 @@ describe("approval API", () => {
     const grants = (await call("GET", "/api/grants?active=true", "agent")).json().grants;
     expect(grants).toHaveLength(1);
     expect(grants[0].expiresAt - grants[0].createdAt).toBe(600_000);
-    expect(service.checkGrant(operation(), approvalVerdict())).toMatchObject({
+    expect(await service.checkGrant(operation(), approvalVerdict())).toMatchObject({
       requestId: request.id,
       grantId,
     });
@@ -144,7 +146,7 @@ describe("approval API", () => {
       200,
     );
     expect((await call("DELETE", `/api/grants/${grantId}`, "alice")).statusCode).toBe(409);
-    expect(service.checkGrant(operation(), approvalVerdict())).toBeUndefined();
+    expect(await service.checkGrant(operation(), approvalVerdict())).toBeUndefined();
     expect((await call("GET", "/api/grants?active=true", "agent")).json().grants).toEqual([]);
   });
 
@@ -174,7 +176,7 @@ describe("approval API", () => {
 
   it("streams request updates over SSE to a real HTTP client", async () => {
     const address = await app.listen({ host: "127.0.0.1", port: 0 });
-    const { id: first } = holdOne();
+    const { id: first } = await holdOne();
     const events = adminStream({ server: address, token: tokens.alice }, "/api/requests/stream");
     const seen: { type: string; state: string; id: string }[] = [];
     const reading = (async () => {
@@ -185,7 +187,7 @@ describe("approval API", () => {
       }
     })();
     await waitFor(() => seen.length >= 1);
-    service.approve(first, identity("bob", ["dba"]), {});
+    await service.approve(first, identity("bob", ["dba"]), {});
     await reading;
     await events.return(undefined);
     expect(seen).toEqual([

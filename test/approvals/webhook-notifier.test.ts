@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createWebhookNotifier } from "../../src/approvals/webhook-notifier.js";
 import { verifyWebhookSignature } from "../../src/approvals/webhook-signature.js";
-import { ApprovalHarness, alice, approvalVerdict, onlyPending, operation } from "./approval-fixtures.js";
+import { ApprovalHarness, alice, approvalVerdict, nextRequest, operation } from "./approval-fixtures.js";
 
 const SECRET = "s3cret-for-tests";
 
@@ -49,7 +49,7 @@ beforeEach(() => {
   harness = new ApprovalHarness();
 });
 afterEach(async () => {
-  harness.close();
+  await harness.close();
   for (const server of servers) await new Promise((resolve) => server.close(resolve));
   servers = [];
 });
@@ -63,8 +63,9 @@ describe("webhook notifications", () => {
       consoleUrl: "https://latch.example/",
       baseDelayMs: 40,
     });
-    const service = harness.service();
+    const service = await harness.service();
     service.subscribe((update) => notifier.notify(update));
+    const created = nextRequest(service);
 
     void service.requestApproval({
       operation: operation(),
@@ -75,7 +76,7 @@ describe("webhook notifications", () => {
     });
     // Deliveries are asynchronous: the caller got control back before the receiver saw anything.
     expect(target.received).toHaveLength(0);
-    const id = onlyPending(service);
+    const id = await created;
     await notifier.idle();
 
     expect(target.received).toHaveLength(3);
@@ -102,7 +103,7 @@ describe("webhook notifications", () => {
     expect(body.deliveryId).toBe(target.received[2]!.headers["x-latch-delivery"]);
     expect(new Set(target.received.map((delivery) => delivery.headers["x-latch-delivery"])).size).toBe(1);
 
-    service.approve(id, alice, {});
+    await service.approve(id, alice, {});
     await notifier.idle();
     expect(JSON.parse(target.received.at(-1)!.body).event).toBe("request.approved");
     notifier.close();
@@ -126,8 +127,9 @@ describe("webhook notifications", () => {
       baseDelayMs: 5,
       maxAttempts: 3,
     });
-    const service = harness.service();
+    const service = await harness.service();
     service.subscribe((update) => notifier.notify(update));
+    const created = nextRequest(service);
     void service.requestApproval({
       operation: operation(),
       verdict: approvalVerdict("dba", 2),
@@ -135,7 +137,7 @@ describe("webhook notifications", () => {
       timeoutMs: 5_000,
       signal: new AbortController().signal,
     });
-    const id = onlyPending(service);
+    const id = await created;
     await notifier.idle();
     expect(failing.received).toHaveLength(3);
     const message = JSON.parse(slack.received[0]!.body);
