@@ -7,6 +7,7 @@ import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
+import type { AuditReader } from "./store.js";
 import type { Stores } from "./stores.js";
 
 export const SQLITE_STORE_FILE = "latch.db";
@@ -42,8 +43,17 @@ export async function openSqliteStores(dataDir: string): Promise<Stores> {
   const audit = await openSqliteAuditSink(file, path.join(dataDir, AUDIT_JOURNAL_FILE));
   const opened: { close(): void }[] = [];
   try {
-    const auditReader = openSqliteAuditReader(file);
-    opened.push(auditReader);
+    const reader = openSqliteAuditReader(file);
+    opened.push(reader);
+    // The index trails the journal by a moment; a read first lets it catch up with every acknowledged append,
+    // so the admin API never misses an event (a session that just started) the gateway already acted on.
+    const caughtUp = <T>(read: () => Promise<T>): Promise<T> => audit.flush().then(read, read); // a failed index is reported by check(); read what it holds
+    const auditReader: AuditReader = {
+      listSessions: (filter) => caughtUp(() => reader.listSessions(filter)),
+      getSession: (id) => caughtUp(() => reader.getSession(id)),
+      events: (filter) => caughtUp(() => reader.events(filter)),
+      verifyChain: () => caughtUp(() => reader.verifyChain()),
+    };
     const approvals = createSqliteApprovalStore(file);
     opened.push(approvals);
     const blocks = createSqlitePrincipalBlockStore(file);

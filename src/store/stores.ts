@@ -11,6 +11,7 @@ import type { AuditReader, AuditSink } from "./store.js";
 export interface Stores {
   /** The write side of the audit log. The gateway writes it only through its one ordered writer (AuditBatcher). */
   readonly audit: AuditSink;
+  /** Sees every event whose `audit.append` has resolved (read your writes), no flush needed. */
   readonly auditReader: AuditReader;
   readonly approvals: ApprovalStore;
   readonly blocks: PrincipalBlockStore;

@@ -139,6 +139,23 @@ export function describeAuditConformance(implementation: StoreImplementation): v
       expect((await stores.auditReader.getSession("s1"))?.operations).toBe(50);
     });
 
+    test("reads its own writes: an event whose append resolved is visible without a flush", async ({
+      stores,
+    }) => {
+      for (let i = 1; i <= 3; i++) {
+        await stores.audit.append([sessionStart(`s${i}`)]);
+        expect((await stores.auditReader.getSession(`s${i}`))?.id).toBe(`s${i}`);
+        expect((await stores.auditReader.events({ afterSeq: i - 1 })).map((e) => e.seq)).toEqual([i]);
+      }
+      expect((await stores.auditReader.listSessions({ active: true })).map((x) => x.id)).toEqual([
+        "s3",
+        "s2",
+        "s1",
+      ]);
+      await stores.audit.append([operation("s1", "SELECT 1")]);
+      expect(await stores.auditReader.verifyChain()).toMatchObject({ ok: true, events: 4 });
+    });
+
     test("check() resolves on a healthy store", async ({ stores }) => {
       await expect(stores.check()).resolves.toBeUndefined();
       await expect(stores.audit.check()).resolves.toBeUndefined();
