@@ -140,15 +140,15 @@ describe("just-in-time approval through the PostgreSQL gateway", () => {
     await client.end();
 
     await fx.gw.gateway.flushAudit();
-    const kinds = (kind: string) =>
-      fx.gw.gateway.audit
-        .events({ kind: kind as never, limit: 1000 })
-        .filter((event) => JSON.stringify(event.data).includes(requestId));
-    expect(kinds("approval_requested")).toHaveLength(1);
-    expect(kinds("approval_vote")).toHaveLength(1);
-    expect(kinds("approval_decided")).toHaveLength(1);
-    expect(kinds("approval_released")).toHaveLength(1);
-    const held = kinds("operation");
+    const kinds = async (kind: string) =>
+      (await fx.gw.gateway.audit.events({ kind: kind as never, limit: 1000 })).filter((event) =>
+        JSON.stringify(event.data).includes(requestId),
+      );
+    expect(await kinds("approval_requested")).toHaveLength(1);
+    expect(await kinds("approval_vote")).toHaveLength(1);
+    expect(await kinds("approval_decided")).toHaveLength(1);
+    expect(await kinds("approval_released")).toHaveLength(1);
+    const held = await kinds("operation");
     expect(held).toHaveLength(1);
     expect(held[0]!.data).toMatchObject({ verdict: { decision: "approval" }, approval: { requestId } });
   });
@@ -258,11 +258,11 @@ describe("just-in-time approval through the PostgreSQL gateway", () => {
       );
       expect(await itemName(19)).toBe("item 19");
       await second.gateway.flushAudit();
-      const decided = second.gateway.audit
-        .events({ kind: "approval_decided", limit: 1000 })
-        .filter((e) => JSON.stringify(e.data).includes(requestId));
+      const decided = (await second.gateway.audit.events({ kind: "approval_decided", limit: 1000 })).filter(
+        (e) => JSON.stringify(e.data).includes(requestId),
+      );
       expect(decided.length).toBeGreaterThan(0);
-      expect(second.gateway.audit.verifyChain().ok).toBe(true);
+      expect((await second.gateway.audit.verifyChain()).ok).toBe(true);
     } finally {
       await second.stop();
     }

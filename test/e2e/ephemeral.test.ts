@@ -169,8 +169,8 @@ describe("ephemeral per-session roles", () => {
     await client.end();
     await eventually(async () => !(await roleExists(role)));
     await fx.gw.gateway.flushAudit();
-    const created = fx.gw.gateway.audit.events({ kind: "ephemeral_role_created" });
-    const dropped = fx.gw.gateway.audit.events({ kind: "ephemeral_role_dropped" });
+    const created = await fx.gw.gateway.audit.events({ kind: "ephemeral_role_created" });
+    const dropped = await fx.gw.gateway.audit.events({ kind: "ephemeral_role_dropped" });
     expect(created.some((event) => event.data.role === role)).toBe(true);
     expect(dropped.find((event) => event.data.role === role)?.data.outcome).toBe("dropped");
     // The credential is never on record.
@@ -188,7 +188,9 @@ describe("ephemeral per-session roles", () => {
     await eventually(async () => !(await roleExists(role))).catch(async (error) => {
       await fx.gw.gateway.flushAudit();
       console.log(
-        JSON.stringify(fx.gw.gateway.audit.events({ kind: "ephemeral_role_dropped" }).map((e) => e.data)),
+        JSON.stringify(
+          (await fx.gw.gateway.audit.events({ kind: "ephemeral_role_dropped" })).map((e) => e.data),
+        ),
       );
       throw error;
     });
@@ -261,7 +263,7 @@ describe("ephemeral per-session roles", () => {
     );
     expect(rows[0].n).toBe(0);
     await fx.gw.gateway.flushAudit();
-    const ends = fx.gw.gateway.audit.events({ kind: "session_end", subject: "eve" });
+    const ends = await fx.gw.gateway.audit.events({ kind: "session_end", subject: "eve" });
     expect(ends.map((event) => event.data.reason)).toEqual([
       expect.stringContaining("could not create the per-session database user"),
     ]);
@@ -305,7 +307,7 @@ describe("ephemeral per-session roles", () => {
     try {
       expect(await roleExists("latch_crashed_0badf00d")).toBe(false);
       await gateway.flushAudit();
-      expect(gateway.audit.events({ kind: "ephemeral_role_dropped" })).toEqual([
+      expect(await gateway.audit.events({ kind: "ephemeral_role_dropped" })).toEqual([
         expect.objectContaining({
           data: expect.objectContaining({ role: "latch_crashed_0badf00d", by: "reaper", outcome: "dropped" }),
         }),

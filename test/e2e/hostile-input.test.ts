@@ -165,7 +165,7 @@ describe("upstream failures", () => {
     expect(error.message).toMatch(/terminating connection|upstream server closed the connection/);
     await stillServes();
     await fx.gw.gateway.flushAudit();
-    const ends = fx.gw.gateway.audit.events({ kind: "session_end", limit: 1000 });
+    const ends = await fx.gw.gateway.audit.events({ kind: "session_end", limit: 1000 });
     expect(
       ends.some((e) => /upstream closed the connection/.test(String((e.data as { reason: string }).reason))),
     ).toBe(true);

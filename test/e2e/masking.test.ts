@@ -110,7 +110,7 @@ describe("inline masking through the gateway", () => {
 
   it("records masked values only", async () => {
     await fx.gw.gateway.flushAudit();
-    const record = JSON.stringify(fx.gw.gateway.audit.events({ limit: 1000 }));
+    const record = JSON.stringify(await fx.gw.gateway.audit.events({ limit: 1000 }));
     expect(record).not.toContain("123-45-6789");
   });
 });

@@ -83,8 +83,7 @@ describe("one gateway, two protocols", () => {
     expect(result.code).toBe(0);
     await gw.gateway.flushAudit();
     // Output events only: the command line itself is what the caller typed, recorded as its operation.
-    const recorded = gw.gateway.audit
-      .events({ kind: "session_recording", limit: 1000 })
+    const recorded = (await gw.gateway.audit.events({ kind: "session_recording", limit: 1000 }))
       .flatMap((event) => (event.data as { events: [number, string, string][] }).events)
       .filter(([, type]) => type === "o")
       .map(([, , text]) => text)
@@ -127,10 +126,10 @@ describe("one gateway, two protocols", () => {
     await pg.query("SELECT 1");
     await pg.end();
     await gw.gateway.flushAudit();
-    const operations = gw.gateway.audit.events({ kind: "operation", limit: 100 });
+    const operations = await gw.gateway.audit.events({ kind: "operation", limit: 100 });
     const verbs = operations.map((e) => (e.data as { statements: { verb: string }[] }).statements[0]?.verb);
     expect(verbs).toContain("ssh:exec");
     expect(verbs).toContain("sql:select");
-    expect(gw.gateway.audit.verifyChain().ok).toBe(true);
+    expect((await gw.gateway.audit.verifyChain()).ok).toBe(true);
   });
 });

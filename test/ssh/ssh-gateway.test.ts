@@ -26,9 +26,11 @@ async function login(username: string, token: string): Promise<Client> {
   return client;
 }
 
-function sessionEvents(sessionOf: (data: Record<string, unknown>) => boolean) {
-  const starts = gateway.store.events({ kind: "session_start" }).filter((event) => sessionOf(event.data));
-  return starts.map((start) => gateway.store.events({ sessionId: start.sessionId ?? "" }));
+async function sessionEvents(sessionOf: (data: Record<string, unknown>) => boolean) {
+  const starts = (await gateway.store.events({ kind: "session_start" })).filter((event) =>
+    sessionOf(event.data),
+  );
+  return Promise.all(starts.map((start) => gateway.store.events({ sessionId: start.sessionId ?? "" })));
 }
 
 beforeAll(async () => {
@@ -66,7 +68,7 @@ describe("ssh gateway against a real sshd", () => {
     const ops = await login("web-1", opsToken);
     expect((await exec(ops, "rm -rf /tmp/latch-nothing-here")).code).toBe(126);
     await gateway.flush();
-    const operations = gateway.store.events({ kind: "operation", text: "cat /etc/shadow" });
+    const operations = await gateway.store.events({ kind: "operation", text: "cat /etc/shadow" });
     expect(operations.map((event) => (event.data.verdict as { decision: string }).decision)).toEqual([
       "deny",
     ]);
@@ -119,9 +121,9 @@ describe("ssh gateway against a real sshd", () => {
       ),
     ).rejects.toThrow(/prohibited|failure/i);
     await gateway.flush();
-    const verbs = gateway.store
-      .events({ kind: "operation", decision: "deny" })
-      .map((event) => (event.data.statements as { verb: string; text: string }[])[0]);
+    const verbs = (await gateway.store.events({ kind: "operation", decision: "deny" })).map(
+      (event) => (event.data.statements as { verb: string; text: string }[])[0],
+    );
     expect(verbs).toEqual(expect.arrayContaining([{ verb: "ssh:sftp", text: "sftp" }]));
     expect(verbs.some((s) => s?.verb === "ssh:port_forward" && s?.text === `127.0.0.1:${sshd.port}`)).toBe(
       true,
@@ -134,7 +136,7 @@ describe("ssh gateway against a real sshd", () => {
     await expect(gateway.connect("web-1", "not-a-token")).rejects.toThrow(/authentication/i);
     await expect(gateway.connect("no-such-host", opsToken)).rejects.toThrow(/authentication/i);
     await gateway.flush();
-    const failures = gateway.store.events({ kind: "auth_failure" }).map((event) => event.data.code);
+    const failures = (await gateway.store.events({ kind: "auth_failure" })).map((event) => event.data.code);
     expect(failures).toEqual(expect.arrayContaining(["token_invalid", "connection_unknown"]));
   });
 
@@ -159,7 +161,7 @@ describe("ssh gateway against a real sshd", () => {
     expect(result.code).toBe(0);
     // The recording chunks are sent when the channel closes.
     await gateway.flush();
-    const [events] = sessionEvents((data) => data.connection === "web-1").filter((list) =>
+    const [events] = (await sessionEvents((data) => data.connection === "web-1")).filter((list) =>
       list.some((event) =>
         (event.data as { header?: { command?: string } }).header?.command?.startsWith("for i in"),
       ),
@@ -304,7 +306,7 @@ describe("ssh gateway against a real sshd", () => {
       .filter((line) => line !== "" && !line.startsWith("-----"))
       .join("");
     await gateway.flush();
-    const record = JSON.stringify(gateway.store.events({ limit: 100_000 }));
+    const record = JSON.stringify(await gateway.store.events({ limit: 100_000 }));
     expect(record.length).toBeGreaterThan(1000);
     for (let offset = 0; offset + 24 <= body.length; offset += 12) {
       expect(record).not.toContain(body.slice(offset, offset + 24));

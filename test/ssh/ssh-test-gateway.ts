@@ -13,7 +13,7 @@ import { loadPolicies } from "../../src/policy/load-policies.js";
 import { type SshListener, startSshListener } from "../../src/protocols/ssh/front.js";
 import { SessionGate } from "../../src/session/session-gate.js";
 import { SessionRegistry } from "../../src/session/session-registry.js";
-import { openGatewayAuditLog } from "../../src/store/gateway-audit-log.js";
+import { openStores } from "../../src/store/open-stores.js";
 import type { AuditReader } from "../../src/store/store.js";
 import { freePort } from "../support/free-port.js";
 import { SSHD_USER, type TestSshd } from "../support/sshd.js";
@@ -94,10 +94,11 @@ export async function startSshTestGateway(
     },
   });
   const log = pino({ level: "silent" });
-  const { log: auditLog, reader: store } = await openGatewayAuditLog(config);
+  const stores = await openStores(config);
+  const store = stores.auditReader;
   const metrics = createMetrics();
   const engine = createCedarPolicyEngine(await loadPolicies(policies));
-  const pipeline = new OperationPipeline(() => engine, auditLog, metrics, log);
+  const pipeline = new OperationPipeline(() => engine, stores.audit, metrics, log);
   const registry = new SessionRegistry();
   const blocked = new Set<string>();
   const gate = new SessionGate({
@@ -143,8 +144,7 @@ export async function startSshTestGateway(
     async stop() {
       await listener.close();
       await pipeline.flush();
-      store.close();
-      await auditLog.close();
+      await stores.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
