@@ -22,6 +22,8 @@ import type {
   ApprovalVote,
   Grant,
 } from "./approval-types.js";
+import { ApprovalWaiters } from "./approval-waiters.js";
+import { BackgroundWork, KeyedTurns } from "./serial-work.js";
 
 export interface ApprovalServiceOptions {
   readonly store: ApprovalStore;
@@ -55,10 +57,6 @@ export interface UpfrontRequestInput {
   readonly verdict: Verdict;
 }
 
-interface Waiter {
-  settle(outcome: ApprovalOutcome): void;
-}
-
 /**
  * Just-in-time approval: creates requests for operations policy marks "approval", holds them until approvers
  * decide, turns approvals into grants, and releases deferred or granted operations.
@@ -73,15 +71,15 @@ interface Waiter {
  * pending until they are decided or expire, because the agent re-runs or reconnects on its own.
  */
 export class ApprovalService implements ApprovalGate {
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters: ApprovalWaiters;
   private readonly listeners = new Set<(update: ApprovalUpdate) => void>();
-  /** The change in progress per request or grant: the next change of it waits (see inTurn). */
-  private readonly turns = new Map<string, Promise<unknown>>();
+  /** One change at a time per request or grant: the next change of it waits. */
+  private readonly turns = new KeyedTurns();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   private closed = false;
   /** Closings started by timers and aborts (not awaited by anyone): close() waits for them. */
-  private readonly background = new Set<Promise<void>>();
+  private readonly background = new BackgroundWork();
   private readonly now: () => number;
 
   /** Opens the service over its store: closes held requests left by a previous run, then starts the sweeper. */
@@ -94,6 +92,21 @@ export class ApprovalService implements ApprovalGate {
 
   private constructor(private readonly options: ApprovalServiceOptions) {
     this.now = options.now ?? Date.now;
+    this.waiters = new ApprovalWaiters({
+      now: this.now,
+      abandon: (request) =>
+        this.background.add(
+          this.finish(request.id, "abandoned", "the client disconnected while the statement was held"),
+        ),
+      expire: (request) =>
+        this.background.add(
+          this.finish(
+            request.id,
+            "expired",
+            `no decision within ${Math.round((request.expiresAt - request.createdAt) / 1000)} s`,
+          ),
+        ),
+    });
   }
 
   async requestApproval(input: ApprovalInput): Promise<ApprovalOutcome> {
@@ -141,12 +154,12 @@ export class ApprovalService implements ApprovalGate {
       };
     }
     if (input.mode === "defer") return deferred(request);
-    const held = this.hold(request, input.signal);
+    const held = this.waiters.wait(request, input.signal);
     // A decision taken between the insert and the waiter's registration settled nobody: look once more.
     void this.getRequest(request.id).then(
       (current) => {
         if (current !== undefined && current.state !== "pending")
-          this.settleWaiters(current.id, outcomeOf(current));
+          this.waiters.settle(current.id, outcomeOf(current));
       },
       () => undefined,
     );
@@ -247,7 +260,7 @@ export class ApprovalService implements ApprovalGate {
 
   /** The revocation is on the record before it applies; a second revocation of the same grant waits and is refused. */
   revokeGrant(id: string, by: Identity, reason: string): Promise<Grant> {
-    return this.inTurn(`grant:${id}`, () => this.revokeNow(id, by, reason));
+    return this.turns.run(`grant:${id}`, () => this.revokeNow(id, by, reason));
   }
 
   private async revokeNow(id: string, by: Identity, reason: string): Promise<Grant> {
@@ -293,25 +306,7 @@ export class ApprovalService implements ApprovalGate {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    while (this.background.size > 0) await Promise.allSettled([...this.background]);
-  }
-
-  private inBackground(work: Promise<void>): void {
-    this.background.add(work);
-    void work.catch(() => undefined).finally(() => this.background.delete(work));
-  }
-
-  /** Runs `work` after the work already queued under `key` (one vote per request, one revocation per grant). */
-  private inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.turns.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.turns.set(key, next);
-    void next
-      .catch(() => undefined)
-      .finally(() => {
-        if (this.turns.get(key) === next) this.turns.delete(key);
-      });
-    return next;
+    await this.background.settled();
   }
 
   private startSweeper(): void {
@@ -319,7 +314,7 @@ export class ApprovalService implements ApprovalGate {
     this.sweeper = setInterval(() => {
       if (this.sweeping) return;
       this.sweeping = true;
-      this.inBackground(
+      this.background.add(
         this.expireDue().finally(() => {
           this.sweeping = false;
         }),
@@ -328,49 +323,13 @@ export class ApprovalService implements ApprovalGate {
     this.sweeper.unref();
   }
 
-  private hold(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const waiter: Waiter = {
-        settle: (outcome) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          signal.removeEventListener("abort", onAbort);
-          this.waiters.get(request.id)?.delete(waiter);
-          resolve(outcome);
-        },
-      };
-      const onAbort = () =>
-        this.inBackground(
-          this.finish(request.id, "abandoned", "the client disconnected while the statement was held"),
-        );
-      const timer = setTimeout(
-        () =>
-          this.inBackground(
-            this.finish(
-              request.id,
-              "expired",
-              `no decision within ${Math.round((request.expiresAt - request.createdAt) / 1000)} s`,
-            ),
-          ),
-        Math.max(0, request.expiresAt - this.now()),
-      );
-      const set = this.waiters.get(request.id) ?? new Set<Waiter>();
-      this.waiters.set(request.id, set);
-      set.add(waiter);
-      signal.addEventListener("abort", onAbort, { once: true });
-      if (signal.aborted) onAbort();
-    });
-  }
-
   /** One vote at a time per request: the next waits for the one in progress (its effect counts votes). */
   private vote(
     id: string,
     approver: Identity,
     cast: Omit<ApprovalVote, "approver" | "approverIssuer" | "at">,
   ): Promise<ApprovalRequest> {
-    return this.inTurn(`request:${id}`, () => this.voteNow(id, approver, cast));
+    return this.turns.run(`request:${id}`, () => this.voteNow(id, approver, cast));
   }
 
   private async voteNow(
@@ -383,7 +342,7 @@ export class ApprovalService implements ApprovalGate {
       request = await this.getRequest(id);
     } catch (error) {
       // A statement held on a store that is gone is refused now rather than left waiting for its timeout.
-      this.settleWaiters(id, {
+      this.waiters.settle(id, {
         decision: "denied",
         requestId: id,
         reason: `approval store unavailable: ${describe(error)}`,
@@ -418,7 +377,7 @@ export class ApprovalService implements ApprovalGate {
       result = await this.options.store.recordVote(id, vote, effect);
     } catch (error) {
       // The held statement must not stay in limbo on a store that is gone: refuse it now.
-      this.settleWaiters(id, {
+      this.waiters.settle(id, {
         decision: "denied",
         requestId: id,
         reason: `approval store unavailable: ${describe(error)}`,
@@ -446,7 +405,7 @@ export class ApprovalService implements ApprovalGate {
     }
     this.publish({ type: "request", request: updated });
     if (effect.grant !== undefined) this.publish({ type: "grant", grant: effect.grant });
-    if (effect.state !== "pending") this.settleWaiters(id, outcomeOf(updated));
+    if (effect.state !== "pending") this.waiters.settle(id, outcomeOf(updated));
     return updated;
   }
 
@@ -459,7 +418,7 @@ export class ApprovalService implements ApprovalGate {
       request = await this.options.store.getRequest(id);
     } catch (error) {
       this.options.log?.error({ err: error, requestId: id }, "approval store failed while closing a request");
-      this.settleWaiters(id, {
+      this.waiters.settle(id, {
         decision: state === "abandoned" ? "abandoned" : "denied",
         requestId: id,
         reason: `approval store unavailable: ${describe(error)}`,
@@ -472,7 +431,7 @@ export class ApprovalService implements ApprovalGate {
       this.publish({ type: "request", request });
     }
     // A client that left gets "abandoned" even if a decision raced it: nobody is there to run the statement.
-    this.settleWaiters(
+    this.waiters.settle(
       id,
       state === "abandoned" ? { decision: "abandoned", requestId: id, reason } : outcomeOf(request),
     );
@@ -547,11 +506,6 @@ export class ApprovalService implements ApprovalGate {
     }
   }
 
-  private settleWaiters(id: string, outcome: ApprovalOutcome): void {
-    for (const waiter of [...(this.waiters.get(id) ?? [])]) waiter.settle(outcome);
-    this.waiters.delete(id);
-  }
-
   private publish(update: ApprovalUpdate): void {
     for (const listener of this.listeners) {
       try {
@@ -580,7 +534,7 @@ export class ApprovalService implements ApprovalGate {
       await this.audit(kind, sessionId, data);
     } catch (error) {
       if (requestId !== null) {
-        this.settleWaiters(requestId, {
+        this.waiters.settle(requestId, {
           decision: "denied",
           requestId,
           reason: `audit log unavailable: ${describe(error)}`,
