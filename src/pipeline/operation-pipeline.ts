@@ -95,12 +95,9 @@ export class OperationPipeline implements Admitter {
    * Decides an operation and records the decision; resolves once the record is durable (a failed record
    * denies). The protocol forwards only after it resolves with `allowed`. Never rejects.
    */
-  async admit(
-    operation: Operation,
-    context: OperationContext,
-    options: AdmitOptions = {},
-  ): Promise<Admission> {
+  admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
     const verdict = this.authorize(operation, context);
+    // The common case (no approval) stays one promise: this runs for every statement.
     if (verdict.decision !== "approval") return this.decide(operation, verdict);
     const approvals = this.approvals();
     if (approvals === undefined) {
@@ -109,36 +106,33 @@ export class OperationPipeline implements Admitter {
       });
       return this.decide(operation, { ...verdict, decision: "deny" }, refusal);
     }
-    try {
-      return await this.approve(operation, verdict, approvals, options);
-    } catch (error) {
+    return this.approve(operation, verdict, approvals, options).catch((error: unknown) => {
       this.log.error({ err: error, operationId: operation.id }, "approval gate failed; operation denied");
       return this.refuseHeld(operation, verdict, {
         decision: "denied",
         requestId: "",
         reason: "the approval gate failed",
       });
-    }
+    });
   }
 
   /** Stage "audit" for a verdict that needs no approval: on record, then the admission. */
-  private async decide(operation: Operation, verdict: Verdict, refusal?: LatchError): Promise<Admission> {
-    try {
-      await this.audit.appendDurably({
-        kind: "operation",
-        sessionId: operation.sessionId,
-        data: operationRecord(operation, verdict),
-      });
-    } catch (failure) {
-      return this.auditFailure(operation, failure);
-    }
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
-    if (verdict.decision === "allow") return { allowed: true, verdict };
-    return {
-      allowed: false,
-      verdict,
-      error: refusal ?? new LatchError("statement_denied", { reason: verdict.reason }),
-    };
+  private decide(operation: Operation, verdict: Verdict, refusal?: LatchError): Promise<Admission> {
+    return new Promise((resolve) => {
+      this.audit.append(
+        { kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, verdict) },
+        (failure) => {
+          if (failure !== undefined) return resolve(this.auditFailure(operation, failure));
+          this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
+          if (verdict.decision === "allow") return resolve({ allowed: true, verdict });
+          resolve({
+            allowed: false,
+            verdict,
+            error: refusal ?? new LatchError("statement_denied", { reason: verdict.reason }),
+          });
+        },
+      );
+    });
   }
 
   /** Stage "approve": a grant, else request approval, record the hold, wait, record the outcome. */

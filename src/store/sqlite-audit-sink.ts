@@ -60,10 +60,17 @@ function createSink(journal: AuditJournal, indexer: AuditIndexer): SqliteAuditSi
   };
 
   return {
-    // The journal write is synchronous (one write(2), no thread hop): durable when the Promise settles.
-    async append(events) {
-      if (failure !== undefined) throw failure;
-      const hashed = journal.append(events);
+    // The journal write is synchronous (one write(2), no thread hop): durable when this returns.
+    // Success returns nothing (no promise per group on the statement path); a failure is a rejection, as the
+    // interface says.
+    append(events) {
+      if (failure !== undefined) return Promise.reject(failure);
+      let hashed: HashedEvent[];
+      try {
+        hashed = journal.append(events);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       for (const event of hashed) queued.push(event);
       if (queued.length >= INDEX_MAX_EVENTS) sendQueued();
       else timer ??= setTimeout(sendQueued, INDEX_DELAY_MS);

@@ -58,7 +58,13 @@ export interface AuditEvent extends AuditEventInput {
  * one order across the gateway go through one writer (the pipeline's AuditBatcher), never around it.
  */
 export interface AuditSink {
-  append(events: readonly AuditEventInput[]): Promise<void>;
+  /**
+   * An implementation whose write is durable when the call returns (the journal: one write(2)) returns nothing,
+   * so group commit stays off the microtask queue on every statement; one that awaits a database returns the
+   * Promise. Callers await either (`await undefined` is fine) or hand it to the AuditBatcher, which takes both.
+   * A failure is always a rejected Promise, never a throw.
+   */
+  append(events: readonly AuditEventInput[]): Promise<void> | void;
   /** Resolves when everything appended so far can be read back (the reader may trail the durable record). */
   flush(): Promise<void>;
   /** Rejects if the log cannot be written (for /healthz). */
