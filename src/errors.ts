@@ -121,6 +121,24 @@ export const ERRORS = {
     sqlstate: "58030",
     message: "the gateway's store could not be read, so the login was refused; contact the gateway operator",
   },
+  too_many_connections: {
+    class: "infrastructure",
+    sqlstate: "53300",
+    message:
+      "sorry, too many connections to this gateway (limits.max_connections is {limit}); try again later",
+  },
+  too_many_handshakes: {
+    class: "infrastructure",
+    sqlstate: "53300",
+    message:
+      "too many connections from {address} are still in their handshake (limit {limit}); finish or close them first",
+  },
+  upstream_too_many_connections: {
+    class: "infrastructure",
+    sqlstate: "53300",
+    message:
+      'the upstream of connection "{name}" has no connection slots left (its max_connections is reached); try again later',
+  },
   upstream_unavailable: {
     class: "infrastructure",
     sqlstate: "08006",

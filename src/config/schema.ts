@@ -216,8 +216,25 @@ export const configSchema = z.strictObject({
         .min(1024)
         .max(1 << 30)
         .default(16 << 20),
-      max_connections: z.number().int().min(1).default(1000),
-      startup_timeout: duration.default("15s"),
+      max_connections: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe(
+          "client connections per protocol listener; beyond it clients get 53300 too many connections",
+        ),
+      startup_timeout: duration
+        .default("15s")
+        .describe(
+          "the whole handshake (TLS, startup, token) must complete within this, whatever the client sends",
+        ),
+      max_handshakes_per_address: z
+        .number()
+        .int()
+        .min(1)
+        .default(32)
+        .describe("connections from one client address that may be in their handshake at once"),
     })
     .prefault({}),
   approvals: z

@@ -48,6 +48,18 @@ export function createMetrics() {
       labelNames: ["protocol", "side"] as const,
       registers: [registry],
     }),
+    connectionsRefused: new Counter({
+      name: "latch_connections_refused_total",
+      help: "Client connections refused before authentication (max_connections, per-address handshake cap)",
+      labelNames: ["protocol", "reason"] as const,
+      registers: [registry],
+    }),
+    handshakesAbandoned: new Counter({
+      name: "latch_handshakes_abandoned_total",
+      help: "Client connections that closed or timed out during the handshake (probes, scanners, slow clients)",
+      labelNames: ["protocol", "reason"] as const,
+      registers: [registry],
+    }),
     upstreamConnectSeconds: new Histogram({
       name: "latch_upstream_connect_duration_seconds",
       help: "Time to connect and authenticate to an upstream",

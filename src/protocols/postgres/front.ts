@@ -15,6 +15,7 @@ import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { SessionGate } from "../../session/session-gate.js";
 import type { StatementClassifier } from "../../sql/classification.js";
+import type { ConnectionTicket } from "../connection-limits.js";
 import type { CancelRegistry } from "./cancel-registry.js";
 import type { ConnectionMasking } from "./connection-masking.js";
 import { decodeStartupPhase } from "./decode-frontend.js";
@@ -27,7 +28,7 @@ import {
   encodeReadyForQuery,
 } from "./encode-backend.js";
 import { asLatchError, errorFrame } from "./errors.js";
-import { HandshakeReader } from "./handshake-reader.js";
+import { HandshakeClosed, HandshakeReader, HandshakeTimeout } from "./handshake-reader.js";
 import { PgSession } from "./session.js";
 import { acceptStartupParameters } from "./startup-parameters.js";
 import { connectUpstream, upstreamTarget } from "./upstream.js";
@@ -45,13 +46,37 @@ export interface PostgresFrontDeps {
   readonly masking: ReadonlyMap<string, ConnectionMasking>;
   /** Per-session upstream roles per connection name (connections without `ephemeral:` are absent). */
   readonly ephemeral?: ReadonlyMap<string, PostgresEphemeralRoles>;
+  /** The listener's admission of this connection: told when the handshake is over. */
+  readonly ticket?: ConnectionTicket;
 }
 
 /** Client handshake: TLS negotiation, startup, token authentication, upstream connect; then the session. */
 export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontDeps): Promise<void> {
   raw.setNoDelay(true);
   const clientAddress = `${raw.remoteAddress ?? "?"}:${raw.remotePort ?? 0}`;
-  const startupTimeout = parseDuration(deps.config.limits.startup_timeout);
+  // One deadline for the whole handshake (TLS, startup, token), whatever the client sends: a GSSENCRequest or
+  // SSLRequest does not buy another startup_timeout.
+  const handshakeLabel = deps.config.limits.startup_timeout;
+  const deadline = performance.now() + parseDuration(handshakeLabel);
+  const remaining = () => Math.max(0, deadline - performance.now());
+  let handshakeOver = false;
+  let timedOut = false;
+  const handshakeTimer = setTimeout(() => {
+    if (handshakeOver) return;
+    timedOut = true;
+    deps.metrics.handshakesAbandoned.inc({ protocol: "postgres", reason: "timeout" });
+    fail(
+      new LatchError("protocol_violation", {
+        reason: `the handshake did not complete within ${handshakeLabel}`,
+      }),
+    );
+  }, remaining());
+  handshakeTimer.unref();
+  const endHandshake = () => {
+    handshakeOver = true;
+    clearTimeout(handshakeTimer);
+    deps.ticket?.handshakeDone();
+  };
   const log = deps.log.child({ client: clientAddress });
   let socket: net.Socket | tls.TLSSocket = raw;
   let reader = new HandshakeReader(socket, {
@@ -68,7 +93,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     // ---- startup phase: SSLRequest / GSSENCRequest / CancelRequest / StartupMessage
     let startup: Extract<ReturnType<typeof decodeStartupPhase>, { kind: "StartupMessage" }> | undefined;
     while (startup === undefined) {
-      const message = decodeStartupPhase(await reader.next(startupTimeout));
+      const message = decodeStartupPhase(await reader.next(remaining()));
       if (message.kind === "CancelRequest") {
         deps.cancels.cancel(message.processId, message.secretKey);
         socket.destroy();
@@ -86,7 +111,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
           throw new LatchError("protocol_violation", { reason: "data sent before the TLS handshake" });
         reader.release();
         socket.write("S");
-        socket = await upgradeToTls(raw, deps.tls, startupTimeout);
+        socket = await upgradeToTls(raw, deps.tls, remaining());
         encrypted = true;
         reader = new HandshakeReader(socket, {
           maxFrameBytes: deps.config.limits.max_message_bytes,
@@ -113,7 +138,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     reader.expectTyped();
     reader.requireNextType(0x70, "expected a password message (the token) after the startup message");
     socket.write(encodeAuthenticationCleartextPassword());
-    const passwordFrame = await reader.next(startupTimeout);
+    const passwordFrame = await reader.next(remaining());
     if (passwordFrame.type !== 0x70) {
       throw new LatchError("protocol_violation", { reason: "expected a password message" });
     }
@@ -129,8 +154,27 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
         postgresCredentialProvider(name, connection, deps.ephemeral?.get(name)),
     });
     stage = "upstream";
+    endHandshake();
     await startSession(socket, reader, deps, { session, connection, forward: accepted.forward, log });
   } catch (error) {
+    endHandshake();
+    if (timedOut) return; // already answered and counted by the handshake timer
+    if (error instanceof HandshakeClosed || error instanceof HandshakeTimeout) {
+      // A TCP probe, a scanner, or a client that gave up: counted, not an error worth a stack trace.
+      deps.metrics.handshakesAbandoned.inc({
+        protocol: "postgres",
+        reason: error instanceof HandshakeClosed ? "closed" : "timeout",
+      });
+      log.debug({ stage, reason: error.message }, "handshake abandoned");
+      if (error instanceof HandshakeTimeout)
+        fail(
+          new LatchError("protocol_violation", {
+            reason: `the handshake did not complete within ${handshakeLabel}`,
+          }),
+        );
+      else socket.destroy();
+      return;
+    }
     const latchError = asLatchError(error, randomUUID());
     if (latchError.code === "internal") log.error({ err: error, stage }, "handshake failed");
     else log.info({ code: latchError.code, stage, reason: latchError.message }, "connection refused");

@@ -4,6 +4,16 @@ import { copyFrame } from "./frame-copy.js";
 import { FrameReader } from "./frame-reader.js";
 import type { Frame } from "./messages.js";
 
+/** The client went away during the handshake: a probe or a scanner as often as a real client, not an error. */
+export class HandshakeClosed extends Error {
+  constructor() {
+    super("connection closed during handshake");
+  }
+}
+
+/** No complete message within the time the handshake had left. */
+export class HandshakeTimeout extends Error {}
+
 /**
  * Awaitable frames for the short handshake phase (startup, TLS negotiation, authentication). Frames are
  * copied out, since awaits happen between them. Once the handshake is done, `release()` detaches from the
@@ -30,7 +40,7 @@ export class HandshakeReader {
   };
   private requiredType: number | undefined;
   private requiredReason = "";
-  private readonly onEnd = () => this.fail(new Error("connection closed during handshake"));
+  private readonly onEnd = () => this.fail(new HandshakeClosed());
   private readonly onError = (error: Error) => this.fail(error);
 
   constructor(
@@ -68,7 +78,7 @@ export class HandshakeReader {
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        reject(new Error(`no message within ${timeoutMs} ms`));
+        reject(new HandshakeTimeout(`no message within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiter = {
         resolve: (frame) => {

@@ -3,6 +3,7 @@ import type { LatchConfig } from "../../config/schema.js";
 import { PostgresEphemeralRoles } from "../../credentials/postgres-ephemeral.js";
 import type { LatchError } from "../../errors.js";
 import { createStatementClassifier, loadSqlParser } from "../../sql/postgres/create-classifier.js";
+import { ConnectionLimits } from "../connection-limits.js";
 import { listenOn } from "../listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { CancelRegistry } from "./cancel-registry.js";
@@ -85,11 +86,25 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
       masking,
       ephemeral,
     };
+    const limits = new ConnectionLimits(
+      config.limits.max_connections,
+      config.limits.max_handshakes_per_address,
+    );
     const server = net.createServer({ noDelay: true }, (socket) => {
       socket.on("error", () => socket.destroy());
-      void handlePostgresClient(socket, deps);
+      const admitted = limits.admit(socket.remoteAddress ?? "?");
+      if ("refusal" in admitted) {
+        // As PostgreSQL does when it is full: an ErrorResponse right away (libpq reports it even in reply to
+        // an SSLRequest), then close.
+        context.metrics.connectionsRefused.inc({ protocol: "postgres", reason: admitted.refusal.code });
+        log.warn({ client: socket.remoteAddress, reason: admitted.refusal.message }, "connection refused");
+        socket.end(errorFrame(admitted.refusal, "FATAL"));
+        setTimeout(() => socket.destroy(), 1000).unref();
+        return;
+      }
+      socket.once("close", admitted.ticket.closed);
+      void handlePostgresClient(socket, { ...deps, ticket: admitted.ticket });
     });
-    server.maxConnections = config.limits.max_connections;
     const address = await listenOn(server, config.listen.postgres, "postgres");
     return {
       address,

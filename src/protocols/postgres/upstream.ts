@@ -84,6 +84,8 @@ export async function connectUpstream(
       switch (message.kind) {
         case "ErrorResponse": {
           const authFailure = message.fields.code.startsWith("28");
+          if (message.fields.code === "53300")
+            throw new LatchError("upstream_too_many_connections", { name: target.connectionName });
           throw new LatchError(
             authFailure ? "upstream_auth_failed" : "upstream_unavailable",
             { name: target.connectionName, reason: `server refused the session (${message.fields.code})` },
