@@ -63,8 +63,10 @@ export const maskingProfileSchema = z.strictObject({
   hash_key: secretRefSchema.optional().describe("HMAC key for the hash strategy (at least 16 bytes)"),
   on_derived: z
     .enum(["mask", "deny"])
-    .default("mask")
-    .describe("expressions over masked columns: content detection (mask) or refuse the statement (deny)"),
+    .default("deny")
+    .describe(
+      "expressions over masked columns: refuse the statement (deny, the default) or rely on content detection (mask; replace(), reverse(), md5() etc. then get through in clear)",
+    ),
   strict: z.boolean().default(false).describe("refuse masked columns in WHERE/ORDER BY/GROUP BY/JOIN"),
 });
 export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;

@@ -226,7 +226,8 @@ function expectNothingRevealed(outcome: Outcome, secrets: readonly string[]): vo
 }
 
 describe("masking bypass attempts (on_derived: mask)", () => {
-  const run = scenario({});
+  // The opt-in: content detection instead of refusal (the default is deny).
+  const run = scenario({ on_derived: "mask" });
   const ALL = [...DETECTABLE_SECRETS, ...OPAQUE_SECRETS];
 
   it.each([
@@ -413,5 +414,24 @@ describe("masking bypass attempts (on_derived: deny, strict)", () => {
   it("plain masked reads and unmasked predicates still work", async () => {
     const outcome = await run("SELECT id, ssn FROM users WHERE id = 2 ORDER BY name");
     expect(outcome.rows).toEqual([{ id: 2, ssn: "***-**-7890" }]);
+  });
+});
+
+describe("masking bypass attempts (the defaults: no on_derived set)", () => {
+  // Found in 2026-11 (issue 10): with `mask` as the default these all reached the client in clear.
+  const run = scenario({});
+
+  it.each([
+    ["SELECT replace(ssn, '-', '') FROM users"],
+    ["SELECT reverse(ssn) FROM users"],
+    ["SELECT md5(ssn) FROM users"],
+    ["SELECT translate(card, '0123456789', 'abcdefghij') FROM users"],
+    ["SELECT substr(ssn, 1, 3), substr(ssn, 5, 2) FROM users"],
+    ["SELECT split_part(ssn, '-', 1) FROM users"],
+    ["SELECT lpad(card, 30, '0') FROM users"],
+  ])("derived use is refused by default: %s", async (sql) => {
+    const outcome = await run(sql);
+    expect(outcome.error).toMatch(/masking: masked column .* inside an expression/);
+    expectNothingRevealed(outcome, [...DETECTABLE_SECRETS, ...OPAQUE_SECRETS]);
   });
 });

@@ -15,7 +15,11 @@ permit(principal in Group::"agents", action in [Action::"sql:session", Action::"
 permit(principal in Group::"agents", action == Action::"sql:function", resource in Connection::"app");`,
     overrides: {
       masking: {
-        pii: { detectors: ["credit_card", "us_ssn", "email"], columns: ["public.people.ssn"] },
+        pii: {
+          detectors: ["credit_card", "us_ssn", "email"],
+          columns: ["public.people.ssn"],
+          on_derived: "mask", // the opt-in these cases exercise; the default (deny) is tested below
+        },
       },
     },
     masking: ["pii"],

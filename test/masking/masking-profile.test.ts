@@ -17,7 +17,8 @@ describe("masking profiles", () => {
     expect(compiled.columns.get("public.users.notes")!.apply("hello world")).toBe(
       "*****-*orld".replace("-", " "),
     );
-    expect(compiled.onDerived).toBe("mask");
+    // Secure by default: expressions over masked columns are refused unless a profile opts into `mask`.
+    expect(compiled.onDerived).toBe("deny");
     expect(compiled.strict).toBe(false);
     expect(compiled.active).toBe(true);
   });
