@@ -77,11 +77,26 @@ const sessionLimits = {
   idle_timeout: duration.optional().describe("ends a session with no traffic for this long, e.g. 15m"),
 };
 
+/**
+ * A URL must not carry a password: it would be a literal secret in the config (and in every log or `latch config
+ * check` that shows the URL). The message never repeats the value.
+ */
+const withoutPassword = (what: string) => (url: string) => {
+  try {
+    return new URL(url).password === "";
+  } catch {
+    return true; // the format check reports malformed URLs
+  }
+};
+const passwordInUrl = (field: string) =>
+  `the URL must not contain a password (it would be a literal secret): keep only the user in the URL and put the password in ${field}: { env: VAR_NAME } or { file: /path }`;
+
 export const postgresConnectionSchema = z.strictObject({
   type: z.literal("postgres"),
   upstream: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
+    .refine(withoutPassword("upstream"), passwordInUrl("password"))
     .describe("postgres://user@host:port/database (no password here: use `password`)"),
   password: secretRefSchema.optional(),
   tls: z
@@ -120,6 +135,7 @@ export const sshConnectionSchema = z.strictObject({
   upstream: z
     .string()
     .regex(/^ssh:\/\/[^@/\s]+@[^/\s]+$/, "expected ssh://user@host[:port]")
+    .refine(withoutPassword("upstream"), passwordInUrl("private_key"))
     .describe("ssh://user@host:port of the target sshd (the user Latch logs in as)"),
   private_key: secretRefSchema.describe(
     "OpenSSH/PEM private key Latch logs in with; the caller never sees it",
@@ -166,7 +182,13 @@ export const configSchema = z.strictObject({
     .prefault({}),
   data_dir: z.string().default("./.latch"),
   store: z
-    .union([z.literal("sqlite"), z.string().regex(/^postgres(ql)?:\/\//)])
+    .union([
+      z.literal("sqlite"),
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//)
+        .refine(withoutPassword("store"), passwordInUrl("the store's password")),
+    ])
     .default("sqlite")
     .describe(
       "sqlite (embedded, under data_dir); a shared postgres:// store for replicas is planned and refused today",
