@@ -81,7 +81,7 @@ const sessionLimits = {
  * A URL must not carry a password: it would be a literal secret in the config (and in every log or `latch config
  * check` that shows the URL). The message never repeats the value.
  */
-const withoutPassword = (what: string) => (url: string) => {
+const withoutPassword = (url: string): boolean => {
   try {
     return new URL(url).password === "";
   } catch {
@@ -96,7 +96,7 @@ export const postgresConnectionSchema = z.strictObject({
   upstream: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
-    .refine(withoutPassword("upstream"), passwordInUrl("password"))
+    .refine(withoutPassword, passwordInUrl("password"))
     .describe("postgres://user@host:port/database (no password here: use `password`)"),
   password: secretRefSchema.optional(),
   tls: z
@@ -135,7 +135,7 @@ export const sshConnectionSchema = z.strictObject({
   upstream: z
     .string()
     .regex(/^ssh:\/\/[^@/\s]+@[^/\s]+$/, "expected ssh://user@host[:port]")
-    .refine(withoutPassword("upstream"), passwordInUrl("private_key"))
+    .refine(withoutPassword, passwordInUrl("private_key"))
     .describe("ssh://user@host:port of the target sshd (the user Latch logs in as)"),
   private_key: secretRefSchema.describe(
     "OpenSSH/PEM private key Latch logs in with; the caller never sees it",
@@ -187,7 +187,7 @@ export const configSchema = z.strictObject({
       z
         .string()
         .regex(/^postgres(ql)?:\/\//)
-        .refine(withoutPassword("store"), passwordInUrl("the store's password")),
+        .refine(withoutPassword, passwordInUrl("the store's password")),
     ])
     .default("sqlite")
     .describe(
