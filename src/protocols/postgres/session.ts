@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
-import type { Identity } from "../../identity/identity.js";
-import type { Operation, OperationStep } from "../../operation/operation.js";
+import type { Operation } from "../../operation/operation.js";
 import type { Admitter, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { SessionHandle } from "../../session/session-handle.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";
@@ -22,20 +22,6 @@ import { ResponseRelay } from "./response-relay.js";
 import { ResponseTracker, resultOf } from "./response-tracker.js";
 import type { ResultMasker } from "./result-masker.js";
 import { heldNotice } from "./session-notices.js";
-
-/** The live session as a protocol session uses it (LiveSession satisfies it; tests pass plain objects). */
-export interface SessionHandle {
-  readonly id: string;
-  readonly identity: Identity;
-  readonly connection: string;
-  readonly connectionLabels: Readonly<Record<string, string>>;
-  readonly clientAddress: string;
-  /** Aborted when the session ends: a statement held for approval is then abandoned, never run later. */
-  readonly signal: AbortSignal;
-  touch(): void;
-  usedGrant(expiresAt: number): void;
-  remember(steps: readonly OperationStep[]): void;
-}
 
 export interface PgSessionOptions {
   readonly session: SessionHandle;

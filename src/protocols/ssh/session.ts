@@ -1,35 +1,21 @@
 import type { Logger } from "pino";
 import type { Client, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from "ssh2";
 import { LatchError } from "../../errors.js";
-import type { Identity } from "../../identity/identity.js";
-import type { Operation, OperationStep } from "../../operation/operation.js";
+import type { Operation } from "../../operation/operation.js";
 import type {
   Admission,
   Admitter,
   ApprovalHold,
   OperationResult,
 } from "../../pipeline/operation-pipeline.js";
+import type { SessionHandle } from "../../session/session-handle.js";
 import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
 import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
 import { DENIED_EXIT_STATUS, sshErrorLine, sshExitStatusOf, UPSTREAM_FAILED_EXIT_STATUS } from "./errors.js";
 import { MAX_COMMAND_BYTES, type SshVerb, sshOperation } from "./ssh-operation.js";
 
-/** The live session as the SSH session uses it (LiveSession satisfies it; tests pass plain objects). */
-export interface SshSessionHandle {
-  readonly id: string;
-  readonly identity: Identity;
-  readonly connection: string;
-  readonly connectionLabels: Readonly<Record<string, string>>;
-  readonly clientAddress: string;
-  /** Aborted when the session ends: a command held for approval is then abandoned. */
-  readonly signal: AbortSignal;
-  touch(): void;
-  usedGrant(expiresAt: number): void;
-  remember(steps: readonly OperationStep[]): void;
-}
-
 export interface SshSessionOptions {
-  readonly session: SshSessionHandle;
+  readonly session: SessionHandle;
   readonly pipeline: Admitter;
   /** The logged-in target (connected once, shared by the session's channels); rejects with a LatchError. */
   readonly upstream: () => Promise<Client>;
