@@ -4,6 +4,7 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { LatchError } from "../errors.js";
 import { configSchema, type LatchConfig } from "./schema.js";
+import { missingUpstreamTlsChoices } from "./upstream-tls-choice.js";
 
 export const DEFAULT_CONFIG_FILE = "latch.yaml";
 
@@ -43,6 +44,12 @@ export function loadConfig(explicitPath?: string, overrides: Record<string, unkn
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     throw new LatchError("config_invalid", { detail: formatIssues(file ?? "defaults", result.error.issues) });
+  }
+  const tlsChoices = missingUpstreamTlsChoices(merged);
+  if (tlsChoices.length > 0) {
+    throw new LatchError("config_invalid", {
+      detail: `invalid config (${file ?? "defaults"}):\n${tlsChoices.join("\n")}`,
+    });
   }
   const absolute = file === undefined ? undefined : path.resolve(file);
   const baseDir = absolute === undefined ? process.cwd() : path.dirname(absolute);

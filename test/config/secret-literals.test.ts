@@ -44,8 +44,29 @@ describe("secrets in URLs", () => {
     const file = path.join(dir, "ok.yaml");
     writeFileSync(
       file,
-      "connections:\n  app: { type: postgres, upstream: 'postgres://app@db:5432/app', password: { env: PW } }\n",
+      "connections:\n  app: { type: postgres, upstream: 'postgres://app@db:5432/app', tls: verify-full, password: { env: PW } }\n",
     );
     expect(loadConfig(file).config.connections.app?.type).toBe("postgres");
+  });
+});
+
+describe("upstream TLS is a choice", () => {
+  it("refuses a postgres connection to another machine without tls:, naming the choices", () => {
+    const message = refusal(
+      "connections:\n  app: { type: postgres, upstream: 'postgres://app@db.internal:5432/app', password: { env: PW } }\n",
+    );
+    expect(message).toContain("connections.app.tls");
+    expect(message).toContain("tls: verify-full");
+  });
+
+  it("accepts an explicit choice, and a loopback upstream without one", () => {
+    for (const [name, yaml] of [
+      ["explicit", "  app: { type: postgres, upstream: 'postgres://app@db.internal/app', tls: disable }\n"],
+      ["loopback", "  app: { type: postgres, upstream: 'postgres://app@127.0.0.1:5432/app' }\n"],
+    ] as const) {
+      const file = path.join(dir, `${name}.yaml`);
+      writeFileSync(file, `connections:\n${yaml}`);
+      expect(loadConfig(file).config.connections.app?.type).toBe("postgres");
+    }
   });
 });

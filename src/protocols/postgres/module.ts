@@ -1,5 +1,6 @@
 import net from "node:net";
 import type { LatchConfig } from "../../config/schema.js";
+import { isLoopback } from "../../config/upstream-tls-choice.js";
 import { PostgresEphemeralRoles } from "../../credentials/postgres-ephemeral.js";
 import type { LatchError } from "../../errors.js";
 import { createStatementClassifier, loadSqlParser } from "../../sql/postgres/create-classifier.js";
@@ -41,6 +42,12 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
   try {
     for (const [name, connection] of Object.entries(config.connections)) {
       if (connection.type !== "postgres") continue;
+      const upstreamHost = new URL(connection.upstream).hostname.replace(/^\[|\]$/g, "");
+      if (connection.tls === "disable" && !isLoopback(upstreamHost))
+        log.warn(
+          { connection: name, upstream: upstreamHost },
+          "this connection reaches its upstream in plaintext (tls: disable): every statement and result crosses the network in clear; use tls: verify-full",
+        );
       // Built at start-up so an unknown masking profile or bad detector stops the gateway with a clear error.
       if (connection.masking.length > 0)
         masking.set(name, createConnectionMasking(name, connection, config, log));
