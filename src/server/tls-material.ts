@@ -38,7 +38,8 @@ export async function loadTlsMaterial(config: LatchConfig): Promise<TlsMaterial>
         ],
       });
       writeFileSync(keyFile, pems.private, { mode: 0o600 });
-      writeFileSync(certFile, pems.cert, { mode: 0o644 });
+      // Public, but data_dir stays owner-only (clients that pin it read it as the operator, or get a copy).
+      writeFileSync(certFile, pems.cert, { mode: 0o600 });
       generated = true;
     }
   }

@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { LatchConfig } from "../config/schema.js";
 import { LatchError } from "../errors.js";
+import { ownerOnlyDataDir } from "./owner-only.js";
 import { createSqliteApprovalStore } from "./sqlite-approvals.js";
 import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
@@ -37,7 +37,7 @@ export async function openStores(config: Pick<LatchConfig, "store" | "data_dir">
 
 /** The embedded implementation of `Stores` under `dataDir`. */
 export async function openSqliteStores(dataDir: string): Promise<Stores> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ownerOnlyDataDir(dataDir, [SQLITE_STORE_FILE, `${SQLITE_STORE_FILE}.writer-lock`, AUDIT_JOURNAL_FILE]);
   const file = path.join(dataDir, SQLITE_STORE_FILE);
   // The audit sink first: it takes the writer lock and migrates the file the side connections then share.
   const audit = await openSqliteAuditSink(file, path.join(dataDir, AUDIT_JOURNAL_FILE));
