@@ -9,7 +9,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { chainEvents, type HashedEvent } from "../audit/event-hash.js";
+import { chainEvents, computeEventHash, type HashedEvent } from "../audit/event-hash.js";
 import type { ChainHead } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
 import type { AuditEventInput } from "./store.js";
@@ -56,6 +56,13 @@ export class AuditJournal {
       if (event.seq !== head.seq + 1 || event.prevHash !== head.hash) {
         throw new LatchError("config_invalid", {
           detail: `audit journal ${file} does not continue the audit store at event ${head.seq} (found event ${event.seq}); keep both files and run "latch audit verify"`,
+        });
+      }
+      // A line edited in place (deny -> allow, other statement text) keeps its links: only its own hash tells.
+      // Nothing that does not hash to what it claims is ever indexed as genuine.
+      if (computeEventHash(event) !== event.hash) {
+        throw new LatchError("config_invalid", {
+          detail: `audit journal ${file}: event ${event.seq} does not match its hash (the line was altered after it was written); the gateway does not start on it: keep the file and run "latch audit verify"`,
         });
       }
       missing.push(event);

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -52,6 +52,26 @@ describe("audit journal", () => {
     expect(reopened.missing.map((e) => e.seq)).toEqual([1]);
     expect(readFileSync(file, "utf8").endsWith("}\n")).toBe(true);
     reopened.journal.close();
+  });
+
+  it("refuses to replay a line altered in place, links intact (issue 10: deny edited to allow)", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "audit.journal");
+    const { journal } = AuditJournal.open(file, EMPTY_CHAIN_HEAD);
+    journal.append([
+      event(1),
+      { kind: "operation", sessionId: "s", data: { verdict: { decision: "deny" } } },
+    ]);
+    journal.append([event(3)]);
+    journal.close();
+    const text = readFileSync(file, "utf8");
+    writeFileSync(file, text.replace('"decision":"deny"', '"decision":"allow"'));
+    // The index holds nothing yet (a kill -9 before indexing): every line is replayed, and checked.
+    expect(() => AuditJournal.open(file, EMPTY_CHAIN_HEAD)).toThrow(/event 2 does not match its hash/);
+    writeFileSync(file, text);
+    const intact = AuditJournal.open(file, EMPTY_CHAIN_HEAD);
+    expect(intact.missing.map((e) => e.seq)).toEqual([1, 2, 3]);
+    intact.journal.close();
   });
 
   it("refuses to start when the journal does not continue the index", () => {
