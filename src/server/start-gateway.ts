@@ -58,6 +58,7 @@ export async function startGateway(
     const tlsMaterial = await loadTlsMaterial(config);
     const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
     // One ordered writer for every event of the gateway (operations, approvals, sessions).
+    const startHead = { ...stores.audit.head() };
     const audit = new AuditBatcher(stores.audit);
     const pipeline = new OperationPipeline(
       () => policy,
@@ -142,6 +143,8 @@ export async function startGateway(
       kind: "gateway_start",
       sessionId: null,
       data: {
+        // The head this start continues from: a later check can tell whether history was cut off since.
+        chainHead: startHead,
         connections: Object.keys(config.connections),
         protocols: [...listeners.keys()],
         policies: policy.policyCount,

@@ -75,6 +75,7 @@ function createSink(journal: AuditJournal, indexer: AuditIndexer): SqliteAuditSi
       if (queued.length >= INDEX_MAX_EVENTS) sendQueued();
       else timer ??= setTimeout(sendQueued, INDEX_DELAY_MS);
     },
+    head: () => journal.chainHead,
     async flush() {
       sendQueued();
       while (inFlight.size > 0) await Promise.all(inFlight);

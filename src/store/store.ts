@@ -1,4 +1,4 @@
-import type { ChainVerificationReport } from "../audit/verify-chain.js";
+import type { ChainHead, ChainVerificationReport } from "../audit/verify-chain.js";
 
 /**
  * The audit log's contracts. `store/` is the only place that touches a database; writing events and reading
@@ -67,6 +67,8 @@ export interface AuditSink {
   append(events: readonly AuditEventInput[]): Promise<void> | void;
   /** Resolves when everything appended so far can be read back (the reader may trail the durable record). */
   flush(): Promise<void>;
+  /** The last event of the chain as this writer holds it (seq 0 and the genesis hash for an empty log). */
+  head(): ChainHead;
   /** Rejects if the log cannot be written (for /healthz). */
   check(): Promise<void>;
 }

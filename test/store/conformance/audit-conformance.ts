@@ -116,8 +116,12 @@ export function describeAuditConformance(implementation: StoreImplementation): v
     });
 
     test("continues the chain after a restart", async (state) => {
+      expect(state.stores.audit.head()).toEqual({ seq: 0, hash: GENESIS_HASH });
       await writeSampleLog(state.stores);
+      const [, , , , , , , , , last] = await state.stores.auditReader.events();
+      expect(state.stores.audit.head()).toEqual({ seq: 10, hash: last!.hash });
       const stores = await state.reopen();
+      expect(stores.audit.head()).toEqual({ seq: 10, hash: last!.hash });
       await record(stores, [operation("s2", "SELECT 2")]);
       const [tenth, next] = await stores.auditReader.events({ afterSeq: 9 });
       expect(next!.seq).toBe(11);
