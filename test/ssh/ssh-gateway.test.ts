@@ -1,10 +1,9 @@
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
 import type { Client } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assembleRecordings, playRecording } from "../../src/cli/commands/play.js";
 import { RECORDING_EVENT_KIND } from "../../src/protocols/ssh/asciicast-recorder.js";
+import { openSshLogin } from "../support/openssh-client.js";
 import { SSHD_USER, startSshd, type TestSshd } from "../support/sshd.js";
 import {
   collect,
@@ -252,39 +251,18 @@ describe("ssh gateway against a real sshd", () => {
   it("works with the real OpenSSH client (keyboard-interactive via SSH_ASKPASS, pinned gateway host key)", {
     retry: 2,
   }, async () => {
-    const dir = gateway.dataDir;
-    const tokenFile = path.join(dir, "token.txt");
-    writeFileSync(tokenFile, opsToken, { mode: 0o600 });
-    const askpass = path.join(dir, "askpass.sh");
-    writeFileSync(askpass, `#!/bin/sh\ncat '${tokenFile}'\n`, { mode: 0o700 });
-    const knownHosts = path.join(dir, "known_hosts");
-    writeFileSync(knownHosts, `[127.0.0.1]:${gateway.port} ${gateway.listener.hostKey.publicLine}\n`);
+    const login = openSshLogin({
+      dir: gateway.dataDir,
+      port: gateway.port,
+      hostKeyLine: gateway.listener.hostKey.publicLine,
+      token: opsToken,
+    });
     const run = (command: string) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
         execFile(
           "ssh",
-          [
-            "-p",
-            String(gateway.port),
-            "-o",
-            "BatchMode=no",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            `UserKnownHostsFile=${knownHosts}`,
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "PreferredAuthentications=keyboard-interactive,password",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "web-1@127.0.0.1",
-            command,
-          ],
-          {
-            env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" },
-            timeout: 20_000,
-          },
+          [...login.args, "web-1@127.0.0.1", command],
+          { env: login.env, timeout: 20_000 },
           (error, stdout, stderr) =>
             resolve({
               code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,

@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, openSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { closeSync, openSync } from "node:fs";
 import { Duplex, Readable, Writable } from "node:stream";
 import type { ClientChannel, ServerChannel } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayChannel } from "../../src/protocols/ssh/channel-relay.js";
+import { openSshLogin } from "../support/openssh-client.js";
 import { startSshd, type TestSshd } from "../support/sshd.js";
 import { type SshTestGateway, startSshTestGateway } from "./ssh-test-gateway.js";
 
@@ -26,30 +26,14 @@ const KILL_AFTER_MS = 20_000;
 beforeAll(async () => {
   sshd = await startSshd();
   gateway = await startSshTestGateway(sshd);
-  const dir = gateway.dataDir;
-  const tokenFile = path.join(dir, "token.txt");
-  writeFileSync(tokenFile, await gateway.token("ops-bot", ["ops"]), { mode: 0o600 });
-  const askpass = path.join(dir, "askpass.sh");
-  writeFileSync(askpass, `#!/bin/sh\ncat '${tokenFile}'\n`, { mode: 0o700 });
-  const knownHosts = path.join(dir, "known_hosts");
-  writeFileSync(knownHosts, `[127.0.0.1]:${gateway.port} ${gateway.listener.hostKey.publicLine}\n`);
-  sshArgs = [
-    "-p",
-    String(gateway.port),
-    "-o",
-    "BatchMode=no",
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    `UserKnownHostsFile=${knownHosts}`,
-    "-o",
-    "PubkeyAuthentication=no",
-    "-o",
-    "PreferredAuthentications=keyboard-interactive,password",
-    "-o",
-    "NumberOfPasswordPrompts=1",
-  ];
-  sshEnv = { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" };
+  const login = openSshLogin({
+    dir: gateway.dataDir,
+    port: gateway.port,
+    hostKeyLine: gateway.listener.hostKey.publicLine,
+    token: await gateway.token("ops-bot", ["ops"]),
+  });
+  sshArgs = [...login.args];
+  sshEnv = login.env;
 }, 30_000);
 
 afterAll(async () => {

@@ -27,15 +27,18 @@ export interface OpenSshClient {
  * prompt through SSH_ASKPASS (as a human would paste it), and the gateway's host key is pinned in a
  * known_hosts file of its own.
  */
-export function openSshClient(options: {
+/**
+ * The arguments and environment that log the real OpenSSH client in to a Latch SSH listener: the token is
+ * answered at the keyboard-interactive prompt through SSH_ASKPASS (as a human would paste it), and the
+ * gateway's host key is pinned in a known_hosts file of its own. Add the flags, `user@127.0.0.1` and the command.
+ */
+export function openSshLogin(options: {
   readonly dir: string;
   readonly port: number;
   /** The gateway's host key as an OpenSSH public key line. */
   readonly hostKeyLine: string;
   readonly token: string;
-  /** Kill a client that has not ended after this long (a regression must fail, not hang). */
-  readonly killAfterMs?: number;
-}): OpenSshClient {
+}): { readonly args: readonly string[]; readonly env: NodeJS.ProcessEnv } {
   const tokenFile = path.join(
     options.dir,
     `token-${options.port}-${Math.random().toString(36).slice(2)}.txt`,
@@ -46,7 +49,6 @@ export function openSshClient(options: {
   const knownHosts = `${tokenFile}.known_hosts`;
   writeFileSync(knownHosts, `[127.0.0.1]:${options.port} ${options.hostKeyLine}\n`);
   const args = [
-    "-n",
     "-p",
     String(options.port),
     "-o",
@@ -62,7 +64,21 @@ export function openSshClient(options: {
     "-o",
     "NumberOfPasswordPrompts=1",
   ];
-  const env = { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" };
+  return { args, env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", DISPLAY: ":0" } };
+}
+
+/** The real OpenSSH client with stdin closed (`-n`), as cron and CI call it. */
+export function openSshClient(options: {
+  readonly dir: string;
+  readonly port: number;
+  readonly hostKeyLine: string;
+  readonly token: string;
+  /** Kill a client that has not ended after this long (a regression must fail, not hang). */
+  readonly killAfterMs?: number;
+}): OpenSshClient {
+  const login = openSshLogin(options);
+  const args = ["-n", ...login.args];
+  const env = login.env;
   return {
     run: (connection, command, runOptions = {}) =>
       new Promise((resolve, reject) => {
