@@ -16,6 +16,7 @@ import type { LiveSession } from "../../session/live-session.js";
 import type { SessionGate } from "../../session/session-gate.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import type { ConnectionTicket } from "../connection-limits.js";
+import { HandshakeDeadline } from "../handshake-deadline.js";
 import type { CancelRegistry } from "./cancel-registry.js";
 import type { ConnectionMasking } from "./connection-masking.js";
 import { decodeStartupPhase } from "./decode-frontend.js";
@@ -54,37 +55,25 @@ export interface PostgresFrontDeps {
 export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontDeps): Promise<void> {
   raw.setNoDelay(true);
   const clientAddress = `${raw.remoteAddress ?? "?"}:${raw.remotePort ?? 0}`;
+  const log = deps.log.child({ client: clientAddress });
   // One deadline for the whole handshake (TLS, startup, token), whatever the client sends: a GSSENCRequest or
   // SSLRequest does not buy another startup_timeout.
-  const handshakeLabel = deps.config.limits.startup_timeout;
-  const deadline = performance.now() + parseDuration(handshakeLabel);
-  const remaining = () => Math.max(0, deadline - performance.now());
-  let handshakeOver = false;
-  let timedOut = false;
-  const handshakeTimer = setTimeout(() => {
-    if (handshakeOver) return;
-    timedOut = true;
-    deps.metrics.handshakesAbandoned.inc({ protocol: "postgres", reason: "timeout" });
-    fail(
-      new LatchError("protocol_violation", {
-        reason: `the handshake did not complete within ${handshakeLabel}`,
-      }),
-    );
-  }, remaining());
-  handshakeTimer.unref();
-  const endHandshake = () => {
-    handshakeOver = true;
-    clearTimeout(handshakeTimer);
-    deps.ticket?.handshakeDone();
-  };
-  const log = deps.log.child({ client: clientAddress });
+  const handshake = new HandshakeDeadline({
+    protocol: "postgres",
+    timeout: deps.config.limits.startup_timeout,
+    stage: "startup",
+    metrics: deps.metrics,
+    log,
+    ticket: deps.ticket,
+    onExpire: (error) => fail(error),
+  });
+  const remaining = () => handshake.remaining();
   let socket: net.Socket | tls.TLSSocket = raw;
   let reader = new HandshakeReader(socket, {
     maxFrameBytes: deps.config.limits.max_message_bytes,
     startup: true,
   });
   let encrypted = false;
-  let stage = "startup";
   const fail = (error: LatchError) => {
     if (!socket.destroyed) socket.end(errorFrame(error, "FATAL"));
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -134,7 +123,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     }
 
     // ---- authentication: the password is the token
-    stage = "authentication";
+    handshake.stage = "authentication";
     reader.expectTyped();
     reader.requireNextType(0x70, "expected a password message (the token) after the startup message");
     socket.write(encodeAuthenticationCleartextPassword());
@@ -153,28 +142,19 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       credentials: (name, connection) =>
         postgresCredentialProvider(name, connection, deps.ephemeral?.get(name)),
     });
-    stage = "upstream";
-    endHandshake();
+    handshake.stage = "upstream";
+    handshake.done();
     await startSession(socket, reader, deps, { session, connection, forward: accepted.forward, log });
   } catch (error) {
-    endHandshake();
-    if (timedOut) return; // already answered and counted by the handshake timer
-    if (error instanceof HandshakeClosed || error instanceof HandshakeTimeout) {
-      // A TCP probe, a scanner, or a client that gave up: counted, not an error worth a stack trace.
-      deps.metrics.handshakesAbandoned.inc({
-        protocol: "postgres",
-        reason: error instanceof HandshakeClosed ? "closed" : "timeout",
-      });
-      log.debug({ stage, reason: error.message }, "handshake abandoned");
-      if (error instanceof HandshakeTimeout)
-        fail(
-          new LatchError("protocol_violation", {
-            reason: `the handshake did not complete within ${handshakeLabel}`,
-          }),
-        );
-      else socket.destroy();
-      return;
-    }
+    // A TCP probe, a scanner, or a client that gave up: counted, not an error worth a stack trace (and
+    // nothing more if the deadline already answered it).
+    if (error instanceof HandshakeClosed || error instanceof HandshakeTimeout)
+      handshake.abandoned(error instanceof HandshakeClosed ? "closed" : "timeout", error.message);
+    const { stage, expired } = handshake;
+    handshake.done();
+    if (expired) return;
+    if (error instanceof HandshakeTimeout) return fail(handshake.timeoutError());
+    if (error instanceof HandshakeClosed) return void socket.destroy();
     const latchError = asLatchError(error, randomUUID());
     if (latchError.code === "internal") log.error({ err: error, stage }, "handshake failed");
     else log.info({ code: latchError.code, stage, reason: latchError.message }, "connection refused");

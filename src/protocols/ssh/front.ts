@@ -1,3 +1,4 @@
+import net from "node:net";
 import type { Logger } from "pino";
 import ssh2, { type AuthContext, type Client, type Connection } from "ssh2";
 
@@ -10,8 +11,13 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { SessionGate } from "../../session/session-gate.js";
+import { admitConnection } from "../admit-connection.js";
+import { ConnectionLimits, type ConnectionTicket } from "../connection-limits.js";
+import { HandshakeDeadline } from "../handshake-deadline.js";
 import { listenOn } from "../listen-address.js";
 import { RECORDING_EVENT_KIND, type RecordingChunk } from "./asciicast-recorder.js";
+import { SSH_SOFTWARE_VERSION } from "./disconnect.js";
+import { sshDisconnectBeforeKex } from "./errors.js";
 import { loadOrCreateHostKey, type SshHostKey } from "./host-key.js";
 import { SshSession } from "./session.js";
 import {
@@ -52,10 +58,35 @@ export async function startSshListener(deps: SshFrontDeps): Promise<SshListener>
     if (connection.type === "ssh") parseHostKeyPin(connection.host_key, name);
   }
   const hostKey = loadOrCreateHostKey(deps.config.data_dir);
-  const server = new Server({ hostKeys: [hostKey.privateKey], ident: "Latch" }, (client, info) =>
-    handleSshClient(client, `${info.ip}:${info.port}`, deps),
+  // Accepted sockets whose client has not sent its identification line yet, by remote "address:port": ssh2
+  // reports a client only once that line is in, and the deadline must hold from the first byte.
+  const arriving = new Map<string, SshHandshake>();
+  const ssh = new Server({ hostKeys: [hostKey.privateKey], ident: SSH_SOFTWARE_VERSION }, (client, info) => {
+    const key = `${info.ip}:${info.port}`;
+    const handshake = arriving.get(key);
+    arriving.delete(key);
+    if (handshake === undefined) return client.end(); // closed meanwhile
+    handleSshClient(client, handshake, deps);
+  });
+  const limits = new ConnectionLimits(
+    deps.config.limits.max_connections,
+    deps.config.limits.max_handshakes_per_address,
   );
-  server.maxConnections = deps.config.limits.max_connections;
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    const ticket = admitConnection(socket, {
+      limits,
+      protocol: "ssh",
+      metrics: deps.metrics,
+      log: deps.log,
+      answer: (refusal) => sshDisconnectBeforeKex(refusal, false),
+    });
+    if (ticket === undefined) return;
+    const clientAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    const handshake = watchSshHandshake(socket, clientAddress, ticket, deps);
+    arriving.set(clientAddress, handshake);
+    socket.once("close", () => arriving.delete(clientAddress));
+    ssh.injectSocket(socket);
+  });
   const address = await listenOn(server, listen, "ssh");
   deps.log.info(
     { ssh: `${address.host}:${address.port}`, hostKey: hostKey.fingerprint },
@@ -68,16 +99,67 @@ export async function startSshListener(deps: SshFrontDeps): Promise<SshListener>
   };
 }
 
-function handleSshClient(client: Connection, clientAddress: string, deps: SshFrontDeps): void {
+/** One client's way from its first byte to a started session. */
+interface SshHandshake {
+  readonly clientAddress: string;
+  readonly deadline: HandshakeDeadline;
+  readonly log: Logger;
+  /** Set once ssh2 has the client's identification line. */
+  client: Connection | undefined;
+  closed: boolean;
+}
+
+/**
+ * The whole handshake (identification, key exchange, authentication) is bounded by limits.startup_timeout,
+ * whatever the client sends or does not send; a client gone before the end is counted as abandoned.
+ */
+function watchSshHandshake(
+  socket: net.Socket,
+  clientAddress: string,
+  ticket: ConnectionTicket,
+  deps: SshFrontDeps,
+): SshHandshake {
   const log = deps.log.child({ client: clientAddress, protocol: "ssh" });
+  const handshake: SshHandshake = {
+    clientAddress,
+    log,
+    client: undefined,
+    closed: false,
+    deadline: new HandshakeDeadline({
+      protocol: "ssh",
+      timeout: deps.config.limits.startup_timeout,
+      stage: "identification",
+      metrics: deps.metrics,
+      log,
+      ticket,
+      onExpire: (error) => {
+        // Once the key exchange has begun only ssh2 can frame a packet (its disconnect carries no text).
+        if (handshake.client !== undefined) handshake.client.end();
+        else socket.end(sshDisconnectBeforeKex(error, socket.bytesWritten > 0));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      },
+    }),
+  };
+  socket.once("close", () => {
+    handshake.closed = true;
+    handshake.deadline.abandoned("closed");
+    handshake.deadline.done();
+  });
+  return handshake;
+}
+
+function handleSshClient(client: Connection, handshake: SshHandshake, deps: SshFrontDeps): void {
+  const { clientAddress, deadline, log } = handshake;
+  handshake.client = client;
+  deadline.stage = "key exchange";
   let failures = 0;
   let opened: { session: LiveSession<SshCredential>; connection: SshConnectionConfig } | undefined;
   let started = false;
-  const startupTimer = setTimeout(() => client.end(), parseDuration(deps.config.limits.startup_timeout));
-  startupTimer.unref();
-  client.on("error", (error) => log.debug({ err: error }, "ssh client error"));
+  client.on("error", (error) => log.debug({ err: error.message, stage: deadline.stage }, "ssh client error"));
+  client.once("handshake", () => {
+    deadline.stage = "authentication";
+  });
   client.on("close", () => {
-    clearTimeout(startupTimer);
     // Accepted but gone before the session started: the gate's session still ends, on record.
     if (opened !== undefined && !started)
       opened.session.end("client disconnected before the session started");
@@ -87,7 +169,10 @@ function handleSshClient(client: Connection, clientAddress: string, deps: SshFro
     const reject = () => {
       failures += 1;
       context.reject([...AUTH_METHODS]);
-      if (failures >= MAX_AUTH_ATTEMPTS) client.end();
+      if (failures >= MAX_AUTH_ATTEMPTS) {
+        deadline.done(); // refused, not abandoned
+        client.end();
+      }
     };
     const verify = (token: string | undefined) => {
       if (opened !== undefined) return context.accept();
@@ -103,6 +188,8 @@ function handleSshClient(client: Connection, clientAddress: string, deps: SshFro
         })
         .then(
           (result) => {
+            // The client left (or the deadline closed it) while the gate was deciding.
+            if (handshake.closed) return result.session.end("client disconnected before the session started");
             opened = result;
             context.accept();
           },
@@ -128,7 +215,7 @@ function handleSshClient(client: Connection, clientAddress: string, deps: SshFro
   });
 
   client.on("ready", () => {
-    clearTimeout(startupTimer);
+    deadline.done();
     if (opened === undefined) return client.end();
     started = true;
     startSession(client, opened, deps, log);
