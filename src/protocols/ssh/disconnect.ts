@@ -29,7 +29,7 @@ export function encodeSshIdentification(): Buffer {
  * "Received disconnect from HOST port PORT:REASON: DESCRIPTION".
  */
 export function encodeSshDisconnectBeforeKex(reason: SshDisconnectReason, description: string): Buffer {
-  const text = Buffer.from(description, "utf8").subarray(0, MAX_DESCRIPTION_BYTES);
+  const text = cutUtf8(Buffer.from(description, "utf8"), MAX_DESCRIPTION_BYTES);
   // byte type, uint32 reason, string description, string language tag ("")
   const payloadBytes = 1 + 4 + 4 + text.length + 4;
   // uint32 packet_length, byte padding_length, payload, padding: a whole number of blocks.
@@ -45,4 +45,12 @@ export function encodeSshDisconnectBeforeKex(reason: SshDisconnectReason, descri
   at = packet.writeUInt32BE(0, at);
   randomBytes(padding).copy(packet, at);
   return packet;
+}
+
+/** At most `max` bytes, never ending inside a character. */
+function cutUtf8(text: Buffer, max: number): Buffer {
+  if (text.length <= max) return text;
+  let end = max;
+  while (end > 0 && ((text[end] ?? 0) & 0xc0) === 0x80) end -= 1; // a continuation byte: back to its start
+  return text.subarray(0, end);
 }
