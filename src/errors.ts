@@ -172,6 +172,12 @@ export const ERRORS = {
   },
   // config
   config_invalid: { class: "config", sqlstate: "F0000", message: "{detail}" },
+  audit_chain_broken: {
+    class: "config",
+    sqlstate: "F0000",
+    message:
+      "the audit store does not verify ({part}, event {seq}: {problem}); the gateway does not write after it. Keep a copy of data_dir, inspect it with latch audit verify, then either restore it or acknowledge the break with latch audit new-segment --reason TEXT",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

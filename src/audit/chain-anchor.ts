@@ -35,6 +35,18 @@ export function checkChainAnchor(
       problem: `the expected head is event ${anchor.seq} but the log ends at event ${report.head.seq}: events were removed from the end`,
     };
   }
+  // A break at or before the anchor, acknowledged after it, is history rewritten since the anchor was taken.
+  const resealed = report.acknowledged?.find(
+    (found) => found.seq <= anchor.seq && found.segmentSeq > anchor.seq,
+  );
+  if (resealed !== undefined) {
+    return {
+      ...report,
+      ok: false,
+      firstBadSeq: resealed.seq,
+      problem: `event ${resealed.seq} was broken (${resealed.problem}) and the break acknowledged at event ${resealed.segmentSeq}, after the expected head was taken`,
+    };
+  }
   // Every chain starts from the genesis hash, so "0:<genesis>" anchors nothing but is not wrong.
   const actual = anchor.seq === 0 ? GENESIS_HASH : hashAt(anchor.seq);
   if (actual !== anchor.hash) {

@@ -1,4 +1,5 @@
 import { computeEventHash, GENESIS_HASH } from "./event-hash.js";
+import { readSegmentStart, SEGMENT_START_KIND } from "./segment-start.js";
 
 /** One event as stored: `dataJson` is the stored canonical JSON text, hashed byte for byte. */
 export interface StoredEventRow {
@@ -19,26 +20,64 @@ export interface ChainHead {
 
 export const EMPTY_CHAIN_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
 
+/** One place where the chain does not verify. */
+export interface ChainBreak {
+  readonly seq: number;
+  readonly problem: string;
+}
+
+/** A break an operator acknowledged with `latch audit new-segment`: the evidence stays, the chain goes on. */
+export interface AcknowledgedBreak extends ChainBreak {
+  /** The `audit_segment_start` event that acknowledged it. */
+  readonly segmentSeq: number;
+}
+
 /** The outcome of recomputing a chain. */
 export interface ChainVerification {
   readonly ok: boolean;
+  /** Events that verified. */
   readonly events: number;
-  /** First broken link, when not ok. */
+  /** First break nobody acknowledged, when not ok. */
   readonly firstBadSeq?: number;
   readonly problem?: string;
+  /** Which part of the store the problem is in (the chain itself unless said). */
+  readonly part?: StoreProblem["part"];
+  /** Breaks acknowledged by a later `audit_segment_start`; they no longer fail verification. */
+  readonly acknowledged?: readonly AcknowledgedBreak[];
+  /** Every problem found, first one first (the fields above describe the first), when not ok. */
+  readonly problems?: readonly StoreProblem[];
+}
+
+/** A problem in one part of the store. */
+export interface StoreProblem extends ChainBreak {
+  /** `head`: the separately kept head record disagrees with the last event. */
+  readonly part: "chain" | "head" | "sessions" | "journal";
 }
 
 export interface ChainVerificationReport extends ChainVerification {
-  /** Last event read: on success the chain head an operator can anchor with `--expect-head SEQ:HASH`. */
+  /**
+   * On success the last event, the chain head an operator can anchor with `--expect-head SEQ:HASH`; otherwise
+   * the last event that verified before the first break.
+   */
   readonly head: ChainHead;
+  /** The last event read, intact or not (where the next event would go). */
+  readonly end: ChainHead;
 }
 
+/** More breaks than this is a rewritten log, not an incident to acknowledge event by event. */
+export const MAX_CHAIN_BREAKS = 1000;
+
 /**
- * Walks events in seq order (streamed: only the previous hash is kept) and recomputes every link:
+ * Walks events in seq order (streamed: only the previous event and the unacknowledged breaks are kept) and
+ * recomputes every link:
  * - a seq gap means events were deleted;
  * - a prev_hash that does not match the previous event's hash means events were deleted, inserted or
  *   reordered;
  * - a hash that does not match the event's own fields means the event (or its hash) was edited.
+ * After a break the walk goes on from the stored hash of the event it stopped at, so every break is found, not
+ * only the first. A break is forgiven only when a later, intact `audit_segment_start` event (written by
+ * `latch audit new-segment`, with the operator's reason) lists it; any other break fails verification.
+ *
  * Deleting events from the END leaves a valid shorter chain, which the chain alone cannot reveal; the store
  * therefore keeps the head in a separate record (`recordedHead`, updated in the same transaction as every
  * append) and the last event must match it. Someone able to rewrite both can still truncate or rewrite the
@@ -50,55 +89,108 @@ export function verifyEventChain(
 ): ChainVerificationReport {
   let head = EMPTY_CHAIN_HEAD;
   let events = 0;
-  const broken = (firstBadSeq: number, problem: string): ChainVerificationReport => ({
-    ok: false,
-    events,
-    firstBadSeq,
-    problem,
-    head,
-  });
+  let pending: ChainBreak[] = [];
+  const acknowledged: AcknowledgedBreak[] = [];
+  /** Where the first unacknowledged break was found, to report the head an operator saw before it. */
+  let headBeforeFirstBreak: ChainHead | undefined;
+  let eventsBeforeFirstBreak = 0;
 
   for (const row of rows) {
-    const expectedSeq = head.seq + 1;
-    if (row.seq !== expectedSeq) {
-      return row.seq > expectedSeq
-        ? broken(
-            expectedSeq,
-            `event ${expectedSeq} is missing (the next event is ${row.seq}): events were deleted`,
-          )
-        : broken(row.seq, `event ${row.seq} appears after event ${head.seq}: events are out of order`);
+    const problem = linkProblem(row, head);
+    if (problem !== undefined) {
+      if (headBeforeFirstBreak === undefined) {
+        headBeforeFirstBreak = head;
+        eventsBeforeFirstBreak = events;
+      }
+      pending.push(problem);
+      if (pending.length > MAX_CHAIN_BREAKS) {
+        return report(`more than ${MAX_CHAIN_BREAKS} events do not verify: the log was rewritten`);
+      }
+    } else {
+      events++;
+      if (row.kind === SEGMENT_START_KIND && pending.length > 0) {
+        const listed = new Set(readSegmentStart(row.dataJson).breaks);
+        for (const found of pending)
+          if (listed.has(found.seq)) acknowledged.push({ ...found, segmentSeq: row.seq });
+        pending = pending.filter((found) => !listed.has(found.seq));
+        if (pending.length === 0) headBeforeFirstBreak = undefined;
+      }
     }
-    if (row.prevHash !== head.hash) {
-      return broken(
-        row.seq,
-        `its prev_hash does not match the hash of event ${head.seq}: events were deleted, inserted or reordered`,
-      );
-    }
-    if (computeEventHash(row) !== row.hash) {
-      return broken(
-        row.seq,
-        "its hash does not match its contents: its time, kind, session, data or hash was edited",
-      );
-    }
+    // Resynchronise on what is stored, so one edited event is one break rather than the end of verification.
     head = { seq: row.seq, hash: row.hash };
-    events++;
   }
 
-  if (recordedHead === undefined) return broken(head.seq + 1, "the chain_head record is missing");
+  return report();
+
+  function report(problem?: string): ChainVerificationReport {
+    const problems: StoreProblem[] = pending.map((found) => ({ part: "chain", ...found }));
+    if (problem !== undefined) problems.unshift({ part: "chain", seq: head.seq + 1, problem });
+    else {
+      const tail = tailProblem(head, recordedHead);
+      if (tail !== undefined) problems.push({ part: "head", ...tail });
+    }
+    const ok = problems.length === 0;
+    const first = problems[0];
+    return {
+      ok,
+      // A broken report counts the events that verified before its first break.
+      events: ok || headBeforeFirstBreak === undefined ? events : eventsBeforeFirstBreak,
+      ...(first === undefined
+        ? {}
+        : { firstBadSeq: first.seq, problem: first.problem, part: first.part, problems }),
+      ...(acknowledged.length > 0 ? { acknowledged } : {}),
+      head: ok ? head : (headBeforeFirstBreak ?? head),
+      end: head,
+    };
+  }
+}
+
+/** What is wrong with `row` following `previous`, if anything. */
+function linkProblem(row: StoredEventRow, previous: ChainHead): ChainBreak | undefined {
+  const expectedSeq = previous.seq + 1;
+  if (row.seq > expectedSeq) {
+    return {
+      seq: expectedSeq,
+      problem: `event ${expectedSeq} is missing (the next event is ${row.seq}): events were deleted`,
+    };
+  }
+  if (row.seq < expectedSeq) {
+    return {
+      seq: row.seq,
+      problem: `event ${row.seq} appears after event ${previous.seq}: events are out of order`,
+    };
+  }
+  if (row.prevHash !== previous.hash) {
+    return {
+      seq: row.seq,
+      problem: `its prev_hash does not match the hash of event ${previous.seq}: events were deleted, inserted or reordered`,
+    };
+  }
+  if (computeEventHash(row) !== row.hash) {
+    return {
+      seq: row.seq,
+      problem: "its hash does not match its contents: its time, kind, session, data or hash was edited",
+    };
+  }
+  return undefined;
+}
+
+/** The log's last event against the separately kept head record. */
+function tailProblem(head: ChainHead, recordedHead: ChainHead | undefined): ChainBreak | undefined {
+  if (recordedHead === undefined) return { seq: head.seq + 1, problem: "the chain_head record is missing" };
   if (recordedHead.seq > head.seq) {
-    return broken(
-      head.seq + 1,
-      `the log ends at event ${head.seq} but chain_head records event ${recordedHead.seq}: events were removed from the end`,
-    );
+    return {
+      seq: head.seq + 1,
+      problem: `the log ends at event ${head.seq} but chain_head records event ${recordedHead.seq}: events were removed from the end`,
+    };
   }
   if (recordedHead.seq < head.seq) {
-    return broken(
-      recordedHead.seq + 1,
-      `chain_head records event ${recordedHead.seq} but the log continues to ${head.seq}: events were added outside the gateway, or chain_head was edited`,
-    );
+    return {
+      seq: recordedHead.seq + 1,
+      problem: `chain_head records event ${recordedHead.seq} but the log continues to ${head.seq}: events were added outside the gateway, or chain_head was edited`,
+    };
   }
-  if (recordedHead.hash !== head.hash) {
-    return broken(head.seq, "the last event's hash differs from the one recorded in chain_head");
-  }
-  return { ok: true, events, head };
+  if (recordedHead.hash !== head.hash)
+    return { seq: head.seq, problem: "the last event's hash differs from the one recorded in chain_head" };
+  return undefined;
 }

@@ -50,7 +50,18 @@ export async function startGateway(
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
-  const stores = await openStores(config);
+  const stores = await openStores(config, {
+    onVerified: (report, elapsedMs) =>
+      log.info(
+        {
+          events: report.events,
+          head: report.head.seq,
+          acknowledgedBreaks: report.acknowledged?.length ?? 0,
+          elapsedMs,
+        },
+        "audit store verified",
+      ),
+  });
   let approvals: GatewayApprovals | undefined;
   const listeners = new Map<string, ProtocolListener>();
   const registry = new SessionRegistry();

@@ -4,7 +4,6 @@ import {
   fstatSync,
   ftruncateSync,
   openSync,
-  readFileSync,
   renameSync,
   unlinkSync,
   writeSync,
@@ -12,6 +11,7 @@ import {
 import { chainEvents, computeEventHash, type HashedEvent } from "../audit/event-hash.js";
 import type { ChainHead } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
+import { readJournalFile } from "./audit-journal-lines.js";
 import type { AuditEventInput } from "./store.js";
 
 const ROTATE_BYTES = 16 * 1024 * 1024;
@@ -133,41 +133,12 @@ export class AuditJournal {
   }
 }
 
-/** Complete lines only: a torn last line (crash mid-write) was never acknowledged, so it is cut off. */
 function readLines(file: string): HashedEvent[] {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, "utf8");
-  const events: HashedEvent[] = [];
-  let start = 0;
-  for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
-    const line = text.slice(start, end);
-    start = end + 1;
-    const dataAt = line.indexOf(',"data":');
-    let parsed: Omit<HashedEvent, "dataJson">;
-    try {
-      parsed = JSON.parse(line) as Omit<HashedEvent, "dataJson">;
-    } catch {
-      throw new LatchError("config_invalid", {
-        detail: `audit journal ${file} has a damaged line at byte ${start - line.length - 1}; keep the file and run "latch audit verify"`,
-      });
-    }
-    events.push({
-      seq: parsed.seq,
-      ts: parsed.ts,
-      kind: parsed.kind,
-      sessionId: parsed.sessionId,
-      prevHash: parsed.prevHash,
-      hash: parsed.hash,
-      dataJson: line.slice(dataAt + 8, -1),
+  const { events, damagedAt } = readJournalFile(file, { cutTornTail: true });
+  if (damagedAt !== undefined) {
+    throw new LatchError("config_invalid", {
+      detail: `audit journal ${file} has a damaged line at byte ${damagedAt}; keep the file and run "latch audit verify"`,
     });
-  }
-  if (start < text.length) {
-    const fd = openSync(file, "r+");
-    try {
-      ftruncateSync(fd, Buffer.byteLength(text.slice(0, start), "utf8"));
-    } finally {
-      closeSync(fd);
-    }
   }
   return events;
 }

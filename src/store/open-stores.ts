@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { ChainVerificationReport } from "../audit/verify-chain.js";
 import type { LatchConfig } from "../config/schema.js";
 import { LatchError } from "../errors.js";
 import { ownerOnlyDataDir } from "./owner-only.js";
@@ -9,6 +10,7 @@ import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
 import type { AuditReader } from "./store.js";
 import type { Stores } from "./stores.js";
+import { refuseUnverifiedStore, storeIsCurrent } from "./verify-at-start.js";
 
 export const SQLITE_STORE_FILE = "latch.db";
 export const AUDIT_JOURNAL_FILE = "audit.journal";
@@ -30,20 +32,34 @@ export function assertSqliteStore(config: Pick<LatchConfig, "store">): void {
  * data_dir (created owner-only: it holds the audit log) plus the audit journal beside it, written by this
  * process only. `store: postgres://...` is refused until the PostgreSQL store exists.
  */
-export async function openStores(config: Pick<LatchConfig, "store" | "data_dir">): Promise<Stores> {
+export async function openStores(
+  config: Pick<LatchConfig, "store" | "data_dir">,
+  options: OpenStoresOptions = {},
+): Promise<Stores> {
   assertSqliteStore(config);
-  return openSqliteStores(config.data_dir);
+  return openSqliteStores(config.data_dir, options);
+}
+
+export interface OpenStoresOptions {
+  /** Told once the audit store verified at start, with how long that took. */
+  readonly onVerified?: (report: ChainVerificationReport, elapsedMs: number) => void;
 }
 
 /** The embedded implementation of `Stores` under `dataDir`. */
-export async function openSqliteStores(dataDir: string): Promise<Stores> {
+export async function openSqliteStores(dataDir: string, options: OpenStoresOptions = {}): Promise<Stores> {
   ownerOnlyDataDir(dataDir, [SQLITE_STORE_FILE, `${SQLITE_STORE_FILE}.writer-lock`, AUDIT_JOURNAL_FILE]);
   const file = path.join(dataDir, SQLITE_STORE_FILE);
+  const journalFile = path.join(dataDir, AUDIT_JOURNAL_FILE);
+  // Verified before anything writes to it (journal replay included), unless it must be created or migrated first.
+  const started = Date.now();
+  const verifiedFirst = storeIsCurrent(file);
+  const verified = verifiedFirst ? await refuseUnverifiedStore(file, journalFile) : undefined;
   // The audit sink first: it takes the writer lock and migrates the file the side connections then share.
-  const audit = await openSqliteAuditSink(file, path.join(dataDir, AUDIT_JOURNAL_FILE));
+  const audit = await openSqliteAuditSink(file, journalFile);
   const opened: { close(): void }[] = [];
   try {
-    const reader = openSqliteAuditReader(file);
+    options.onVerified?.(verified ?? (await refuseUnverifiedStore(file, journalFile)), Date.now() - started);
+    const reader = openSqliteAuditReader(file, { journalFile });
     opened.push(reader);
     // The index trails the journal by a moment; a read first lets it catch up with every acknowledged append,
     // so the admin API never misses an event (a session that just started) the gateway already acted on.

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
-import { type ChainHead, type ChainVerificationReport, verifyEventChain } from "../audit/verify-chain.js";
+import type { ChainVerificationReport } from "../audit/verify-chain.js";
+import { createSqliteStoreVerification } from "./sqlite-store-verification.js";
 import type { AuditEvent, AuditEventKind, AuditFilter, SessionFilter, SessionSummary } from "./store.js";
 import { pageSize } from "./store.js";
 
@@ -12,6 +13,7 @@ export interface SqliteAuditQueries {
   listSessions(filter?: SessionFilter): SessionSummary[];
   getSession(id: string): SessionSummary | undefined;
   events(filter?: AuditFilter): AuditEvent[];
+  /** The chain, the sessions index and (when the reader knows it) the journal: see sqlite-store-verification.ts. */
   verifyChain(): ChainVerificationReport;
 }
 
@@ -45,12 +47,13 @@ const EVENT_COLUMNS = "e.seq, e.ts, e.kind, e.session_id, e.data, e.prev_hash, e
  * Queries over the audit tables. Works on the writer's connection and on a read-only one alike; it never
  * writes. Filters are bound parameters; the few SQL shapes they produce are prepared once and cached.
  */
-export function createSqliteAuditQueries(db: Database.Database): SqliteAuditQueries {
+export function createSqliteAuditQueries(
+  db: Database.Database,
+  options: { readonly journalFile?: string } = {},
+): SqliteAuditQueries {
   const eventQueries = new Map<string, Database.Statement>();
   const sessionQueries = new Map<string, Database.Statement>();
   const getSessionStatement = db.prepare("SELECT * FROM sessions WHERE id = ?");
-  const chainHeadStatement = db.prepare("SELECT seq, hash FROM chain_head WHERE id = 1");
-  const allEventsStatement = db.prepare(`SELECT ${EVENT_COLUMNS} FROM audit_events e ORDER BY e.seq`);
 
   const cached = (cache: Map<string, Database.Statement>, sql: string): Database.Statement => {
     let statement = cache.get(sql);
@@ -61,13 +64,8 @@ export function createSqliteAuditQueries(db: Database.Database): SqliteAuditQuer
     return statement;
   };
 
-  const readChain = db.transaction((): ChainVerificationReport => {
-    // One read transaction: the head record and the events come from the same snapshot even while a gateway
-    // keeps appending, so a concurrent append cannot look like a truncation.
-    const recorded = chainHeadStatement.get() as ChainHead | undefined;
-    const rows = allEventsStatement.iterate() as IterableIterator<EventRow>;
-    return verifyEventChain(mapRows(rows), recorded);
-  });
+  // Lazily: a reader that only searches never prepares the verification's statements.
+  let verification: (() => ChainVerificationReport) | undefined;
 
   return {
     listSessions(filter: SessionFilter = {}): SessionSummary[] {
@@ -132,23 +130,10 @@ export function createSqliteAuditQueries(db: Database.Database): SqliteAuditQuer
     },
 
     verifyChain(): ChainVerificationReport {
-      return readChain();
+      verification ??= createSqliteStoreVerification(db, options.journalFile);
+      return verification();
     },
   };
-}
-
-function* mapRows(rows: IterableIterator<EventRow>) {
-  for (const row of rows) {
-    yield {
-      seq: row.seq,
-      ts: row.ts,
-      kind: row.kind,
-      sessionId: row.session_id,
-      dataJson: row.data,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    };
-  }
 }
 
 function whereClause(conditions: readonly string[]): string {

@@ -10,6 +10,11 @@ export interface SqliteAuditReader extends AuditReader {
   close(): void;
 }
 
+export interface SqliteVerifyOptions {
+  /** The audit journal beside the store: verification also checks it against the index. */
+  readonly journalFile?: string;
+}
+
 /**
  * The read side of a SQLite store (the gateway's reader, `latch audit verify`/`search`): a read-only connection,
  * no writer lock, no migration, works while a gateway is writing the same file. Searches are short indexed
@@ -17,7 +22,7 @@ export interface SqliteAuditReader extends AuditReader {
  * log, so it runs in a worker thread of its own with its own connection: the gateway's event loop (every
  * session) keeps running meanwhile. Concurrent calls share one verification.
  */
-export function openSqliteAuditReader(file: string): SqliteAuditReader {
+export function openSqliteAuditReader(file: string, options: SqliteVerifyOptions = {}): SqliteAuditReader {
   const db = openSqliteReadOnly(file);
   const queries = createSqliteAuditQueries(db);
   let running: Promise<ChainVerificationReport> | undefined;
@@ -33,7 +38,7 @@ export function openSqliteAuditReader(file: string): SqliteAuditReader {
     getSession: (id) => answer(() => queries.getSession(id)),
     events: (filter) => answer(() => queries.events(filter)),
     verifyChain() {
-      running ??= verifyInWorker(file).finally(() => {
+      running ??= verifyInWorker(file, options).finally(() => {
         running = undefined;
       });
       return running;
@@ -67,18 +72,25 @@ export function openSqliteReadOnly(file: string): Database.Database {
 }
 
 /** The synchronous queries over a read-only connection, for the verify worker. */
-export function openSqliteAuditQueries(file: string): SqliteAuditQueries & { close(): void } {
+export function openSqliteAuditQueries(
+  file: string,
+  options: SqliteVerifyOptions = {},
+): SqliteAuditQueries & { close(): void } {
   const db = openSqliteReadOnly(file);
-  return { ...createSqliteAuditQueries(db), close: () => db.close() };
+  return { ...createSqliteAuditQueries(db, options), close: () => db.close() };
 }
 
 type VerifyReply =
   | { readonly ok: true; readonly report: ChainVerificationReport }
   | { readonly ok: false; readonly message: string };
 
-function verifyInWorker(file: string): Promise<ChainVerificationReport> {
+/** Verifies in a worker thread of its own; also what the gateway runs before it opens the store for writing. */
+export function verifyInWorker(
+  file: string,
+  options: SqliteVerifyOptions = {},
+): Promise<ChainVerificationReport> {
   return new Promise((resolve, reject) => {
-    const worker = startStoreWorker("sqlite-verify-worker", { file });
+    const worker = startStoreWorker("sqlite-verify-worker", { file, journalFile: options.journalFile });
     let settled = false;
     const fail = (error: Error) => {
       if (settled) return;

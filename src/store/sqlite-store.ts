@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
-import { isDeniedOperation, readSessionStart } from "../audit/event-data.js";
 import { chainEvents, type HashedEvent } from "../audit/event-hash.js";
+import { sessionIndexChange } from "../audit/session-index.js";
 import { type ChainHead, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
 import { createSqliteAuditQueries, type SqliteAuditQueries } from "./sqlite-audit-queries.js";
@@ -109,27 +109,21 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
   };
 
   const indexSession = (input: AuditEventInput, ts: string): void => {
-    if (input.kind === "operation") {
-      if (input.sessionId !== null)
-        countOperation.run(isDeniedOperation(input.data) ? 1 : 0, input.sessionId);
-    } else if (input.kind === "session_start") {
-      if (input.sessionId === null) throw new TypeError("a session_start event needs a sessionId");
-      const start = readSessionStart(input.data);
+    const change = sessionIndexChange(input.kind, input.sessionId, ts, input.data);
+    if (change === undefined) return;
+    if (change.kind === "start") {
+      const session = change.session;
       insertSession.run(
-        input.sessionId,
-        start.protocol,
-        start.connection,
-        start.subject,
-        JSON.stringify(start.groups),
-        start.clientAddress,
-        ts,
+        session.id,
+        session.protocol,
+        session.connection,
+        session.subject,
+        JSON.stringify(session.groups),
+        session.clientAddress,
+        session.startedAt,
       );
-    } else if (input.kind === "session_end") {
-      if (input.sessionId !== null) {
-        const reason = input.data.reason;
-        endSession.run(ts, typeof reason === "string" ? reason : null, input.sessionId);
-      }
-    }
+    } else if (change.kind === "end") endSession.run(change.endedAt, change.endReason, change.id);
+    else countOperation.run(change.denied ? 1 : 0, change.id);
   };
 
   const appendBatch = db.transaction((inputs: readonly AuditEventInput[]): AuditEvent[] => {

@@ -9,7 +9,8 @@ const port = parentPort;
 if (port === null) throw new Error("sqlite-verify-worker must run in a worker thread");
 
 try {
-  const queries = openSqliteAuditQueries((workerData as { file: string }).file);
+  const { file, journalFile } = workerData as { file: string; journalFile?: string };
+  const queries = openSqliteAuditQueries(file, { journalFile });
   try {
     port.postMessage({ ok: true, report: queries.verifyChain() });
   } finally {

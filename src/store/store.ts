@@ -30,6 +30,7 @@ export const AUDIT_EVENT_KINDS = [
   "session_killed", // an administrator ended a live session
   "principal_blocked",
   "principal_unblocked",
+  "audit_segment_start", // an operator went on after a failed verification (latch audit new-segment)
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

@@ -32,7 +32,12 @@ const headOf = (rows: StoredEventRow[]) => {
 describe("verifyEventChain", () => {
   it("accepts an intact chain and reports its head", () => {
     const rows = chain(5);
-    expect(verifyEventChain(rows, headOf(rows))).toEqual({ ok: true, events: 5, head: headOf(rows) });
+    expect(verifyEventChain(rows, headOf(rows))).toEqual({
+      ok: true,
+      events: 5,
+      head: headOf(rows),
+      end: headOf(rows),
+    });
   });
 
   it("accepts an empty log whose head record is at 0", () => {
@@ -94,7 +99,7 @@ describe("verifyEventChain", () => {
     });
   });
 
-  it("stops reading at the first break (streams, does not need the whole log)", () => {
+  it("reads on after a break (a later segment start may acknowledge it) and reports the first", () => {
     const rows = chain(4);
     rows[0] = { ...rows[0]!, kind: "session_end" };
     let read = 0;
@@ -104,8 +109,8 @@ describe("verifyEventChain", () => {
         yield row;
       }
     }
-    expect(verifyEventChain(counted(), headOf(rows))).toMatchObject({ ok: false, firstBadSeq: 1 });
-    expect(read).toBe(1);
+    expect(verifyEventChain(counted(), headOf(rows))).toMatchObject({ ok: false, firstBadSeq: 1, events: 0 });
+    expect(read).toBe(4);
   });
 });
 
@@ -133,5 +138,62 @@ describe("chain anchors", () => {
       ok: false,
       firstBadSeq: 7,
     });
+  });
+});
+
+describe("breaks acknowledged by a segment start", () => {
+  /** `rows` with an intact audit_segment_start listing `breaks` appended to them. */
+  function withSegment(rows: StoredEventRow[], breaks: number[]): StoredEventRow[] {
+    const last = rows[rows.length - 1]!;
+    const fields = {
+      prevHash: last.hash,
+      seq: last.seq + 1,
+      ts: "2025-01-02T00:00:00.000Z",
+      kind: "audit_segment_start",
+      sessionId: null,
+      dataJson: canonicalJson({ reason: "test", operator: "t", breaks, found: [], repaired: [] }),
+    };
+    return [...rows, { ...fields, hash: computeEventHash(fields) }];
+  }
+  const edited = (rows: StoredEventRow[], index: number) => {
+    rows[index] = { ...rows[index]!, dataJson: canonicalJson({ n: -1 }) };
+    return rows;
+  };
+
+  it("finds every break, not only the first", () => {
+    const rows = edited(edited(chain(6), 1), 4);
+    const report = verifyEventChain(rows, headOf(rows));
+    expect(report.problems?.map((p) => p.seq)).toEqual([2, 5]);
+  });
+
+  it("passes when a later segment start lists each break, and reports them as acknowledged", () => {
+    const rows = withSegment(edited(edited(chain(6), 1), 4), [2, 5]);
+    expect(verifyEventChain(rows, headOf(rows))).toMatchObject({
+      ok: true,
+      acknowledged: [
+        { seq: 2, segmentSeq: 7 },
+        { seq: 5, segmentSeq: 7 },
+      ],
+    });
+  });
+
+  it("fails on a break the segment start does not list, or one after it", () => {
+    const unlisted = withSegment(edited(edited(chain(6), 1), 4), [2]);
+    expect(verifyEventChain(unlisted, headOf(unlisted))).toMatchObject({ ok: false, firstBadSeq: 5 });
+    const later = [...withSegment(edited(chain(4), 1), [2]), ...chain(6).slice(5)];
+    const afterSegment = edited(later, 5);
+    expect(verifyEventChain(afterSegment, undefined)).toMatchObject({ ok: false, firstBadSeq: 6 });
+  });
+
+  it("an anchor taken before the break was acknowledged still fails", () => {
+    const intact = chain(4);
+    const anchor = headOf(intact);
+    const rows = withSegment(edited(chain(4), 1), [2]);
+    const report = verifyEventChain(rows, headOf(rows));
+    expect(report.ok).toBe(true);
+    const hashAt = (seq: number) => rows[seq - 1]?.hash;
+    expect(checkChainAnchor(report, anchor, hashAt)).toMatchObject({ ok: false, firstBadSeq: 2 });
+    // Taken after the segment started, the same anchor logic passes.
+    expect(checkChainAnchor(report, headOf(rows), hashAt).ok).toBe(true);
   });
 });

@@ -1,10 +1,13 @@
+import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { checkChainAnchor, parseChainAnchor } from "../../audit/chain-anchor.js";
+import type { ChainVerificationReport } from "../../audit/verify-chain.js";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
-import { assertSqliteStore, sqliteStorePath } from "../../store/open-stores.js";
+import { AUDIT_JOURNAL_FILE, assertSqliteStore, sqliteStorePath } from "../../store/open-stores.js";
 import { openSqliteAuditReader } from "../../store/sqlite-audit-reader.js";
+import { startNewSqliteSegment } from "../../store/sqlite-new-segment.js";
 import { AUDIT_EVENT_KINDS, type AuditEvent, type AuditFilter, MAX_PAGE_SIZE } from "../../store/store.js";
 import { printTable } from "../admin-client.js";
 
@@ -17,6 +20,11 @@ export interface AuditStoreOptions {
 export interface AuditVerifyOptions extends AuditStoreOptions {
   /** `SEQ:HASH` printed by an earlier verify: that event must still be in the chain, unchanged. */
   readonly expectHead?: string;
+  readonly json?: boolean;
+}
+
+export interface AuditNewSegmentOptions extends AuditStoreOptions {
+  readonly reason: string;
   readonly json?: boolean;
 }
 
@@ -48,6 +56,17 @@ export function registerAuditCommands(program: Command): void {
   });
   withStoreOptions(
     audit
+      .command("new-segment")
+      .description(
+        "after a failed verify: keep the broken events as evidence, record who goes on and why in a chained audit_segment_start event, and let the gateway start again (stop the gateway first)",
+      )
+      .requiredOption("--reason <text>", "why you go on (kept in the audit log), e.g. an incident ticket")
+      .option("--json", "print the result as JSON"),
+  ).action(async (options: AuditNewSegmentOptions) => {
+    process.exitCode = await runAuditNewSegment(options);
+  });
+  withStoreOptions(
+    audit
       .command("search")
       .description("list audit events, oldest first, matching every filter given")
       .option("--session <id>", "only this session")
@@ -72,8 +91,8 @@ function withStoreOptions(command: Command): Command {
 /** Verifies the chain; prints the result; returns the exit code (0 intact, 1 broken). */
 export async function runAuditVerify(options: AuditVerifyOptions): Promise<number> {
   const anchor = options.expectHead === undefined ? undefined : parseChainAnchor(options.expectHead);
-  const file = resolveStoreFile(options);
-  const reader = openSqliteAuditReader(file);
+  const { file, journalFile } = resolveStore(options);
+  const reader = openSqliteAuditReader(file, { journalFile });
   try {
     let report = await reader.verifyChain();
     if (anchor !== undefined) {
@@ -88,11 +107,16 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
       );
     } else if (report.ok) {
       process.stdout.write(`audit chain OK: ${report.events} events, head ${head}\n`);
+      printAcknowledged(report);
       process.stdout.write(
         `keep this head somewhere the gateway cannot write, and later run: latch audit verify --expect-head ${head}\n`,
       );
     } else {
-      process.stdout.write(`audit chain BROKEN at event ${report.firstBadSeq}: ${report.problem}\n`);
+      process.stdout.write(
+        `${describeProblem(report.part, report.firstBadSeq ?? 0, report.problem ?? "")}\n`,
+      );
+      printMoreProblems(report);
+      printAcknowledged(report);
     }
     return report.ok ? 0 : 1;
   } finally {
@@ -100,10 +124,74 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
   }
 }
 
+/** Acknowledges what a failed verify found, in a new segment; returns the exit code (0 when the store verifies after). */
+export async function runAuditNewSegment(options: AuditNewSegmentOptions): Promise<number> {
+  const reason = options.reason.trim();
+  if (reason.length < 3) throw invalidOption("--reason must say why you go on (it is kept in the audit log)");
+  const { file, journalFile } = resolveStore(options);
+  const user = os.userInfo().username;
+  const result = await startNewSqliteSegment(file, journalFile, {
+    reason,
+    operator: `${user}@${os.hostname()}`,
+  });
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ file, ...result }, null, 2)}\n`);
+  } else if (result.segmentSeq === undefined) {
+    process.stdout.write(
+      `the audit store verifies (${result.before.events} events): nothing to acknowledge, nothing written\n`,
+    );
+  } else {
+    process.stdout.write(`found:\n`);
+    for (const problem of result.before.problems ?? [])
+      process.stdout.write(`  ${describeProblem(problem.part, problem.seq, problem.problem)}\n`);
+    for (const repair of result.repaired) process.stdout.write(`repaired: ${repair}\n`);
+    process.stdout.write(
+      `new segment started at event ${result.segmentSeq} (audit_segment_start, reason kept)\n`,
+    );
+    if (result.after.ok) {
+      const head = `${result.after.head.seq}:${result.after.head.hash}`;
+      process.stdout.write(`audit chain OK again, head ${head}: the gateway can start\n`);
+    } else {
+      process.stdout.write(
+        `still broken: ${describeProblem(result.after.part, result.after.firstBadSeq ?? 0, result.after.problem ?? "")}\n`,
+      );
+    }
+  }
+  return result.after.ok ? 0 : 1;
+}
+
+function describeProblem(part: string | undefined, seq: number, problem: string): string {
+  if (part === "sessions") return `sessions index BROKEN: ${problem}`;
+  if (part === "journal") return `audit journal BROKEN at event ${seq}: ${problem}`;
+  if (part === "head") return `audit chain head record BROKEN: ${problem}`;
+  return `audit chain BROKEN at event ${seq}: ${problem}`;
+}
+
+const MAX_PRINTED_PROBLEMS = 20;
+
+function printMoreProblems(report: ChainVerificationReport): void {
+  const more = (report.problems ?? []).slice(1);
+  for (const problem of more.slice(0, MAX_PRINTED_PROBLEMS))
+    process.stdout.write(`  and: ${describeProblem(problem.part, problem.seq, problem.problem)}\n`);
+  if (more.length > MAX_PRINTED_PROBLEMS)
+    process.stdout.write(`  and ${more.length - MAX_PRINTED_PROBLEMS} more (--json lists them all)\n`);
+  process.stdout.write(
+    `keep a copy of the data directory; once you know what happened, restore it from a copy or run: latch audit new-segment --reason "<why>"\n`,
+  );
+}
+
+function printAcknowledged(report: ChainVerificationReport): void {
+  for (const found of report.acknowledged ?? []) {
+    process.stdout.write(
+      `acknowledged: event ${found.seq} (${found.problem}), by the new segment at event ${found.segmentSeq}\n`,
+    );
+  }
+}
+
 /** Prints matching events as a table (or JSON); returns the exit code. */
 export async function runAuditSearch(options: AuditSearchOptions): Promise<number> {
   const filter = searchFilter(options);
-  const reader = openSqliteAuditReader(resolveStoreFile(options));
+  const reader = openSqliteAuditReader(resolveStore(options).file);
   try {
     const events = await reader.events(filter);
     if (options.json) {
@@ -134,12 +222,12 @@ export async function runAuditSearch(options: AuditSearchOptions): Promise<numbe
   }
 }
 
-function resolveStoreFile(options: AuditStoreOptions): string {
+function resolveStore(options: AuditStoreOptions): { file: string; journalFile: string } {
   // A --data-dir given on the command line is relative to where the operator is, not to the config file.
   const overrides = options.dataDir === undefined ? {} : { data_dir: path.resolve(options.dataDir) };
   const { config } = loadConfig(options.config, overrides);
   assertSqliteStore(config);
-  return sqliteStorePath(config);
+  return { file: sqliteStorePath(config), journalFile: path.join(config.data_dir, AUDIT_JOURNAL_FILE) };
 }
 
 const DECISIONS = ["allow", "deny", "approval"] as const;

@@ -1,0 +1,122 @@
+import type Database from "better-sqlite3";
+import { type IndexedSession, SessionIndexRebuild } from "../audit/session-index.js";
+import {
+  type ChainHead,
+  type ChainVerificationReport,
+  type StoredEventRow,
+  type StoreProblem,
+  verifyEventChain,
+} from "../audit/verify-chain.js";
+import { verifyJournal } from "./verify-journal.js";
+
+interface EventRow {
+  seq: number;
+  ts: string;
+  kind: string;
+  session_id: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface SessionRow {
+  id: string;
+  protocol: string;
+  connection: string;
+  subject: string;
+  groups: string;
+  client_address: string;
+  started_at: string;
+  ended_at: string | null;
+  end_reason: string | null;
+  operations: number;
+  denied: number;
+}
+
+/**
+ * Verifies everything of a SQLite store that search and the API show, from one read snapshot (a gateway may
+ * keep appending meanwhile):
+ * 1. the hash chain of `audit_events` against `chain_head` (verify-chain.ts);
+ * 2. the sessions index against the index rebuilt from the chained events (session-index.ts);
+ * 3. with `journalFile`, the audit journal against the index (verify-journal.ts).
+ * The report names the first problem and the part it is in.
+ */
+export function createSqliteStoreVerification(db: Database.Database, journalFile: string | undefined) {
+  const chainHead = db.prepare("SELECT seq, hash FROM chain_head WHERE id = 1");
+  const allEvents = db.prepare(
+    "SELECT seq, ts, kind, session_id, data, prev_hash, hash FROM audit_events ORDER BY seq",
+  );
+  const allSessions = db.prepare("SELECT * FROM sessions ORDER BY id");
+  const hashAt = db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck();
+
+  return db.transaction((): ChainVerificationReport => {
+    const recorded = chainHead.get() as ChainHead | undefined;
+    const sessions = new SessionIndexRebuild();
+    const chain = verifyEventChain(
+      rebuildingSessions(allEvents.iterate() as IterableIterator<EventRow>, sessions),
+      recorded,
+    );
+    const problems: StoreProblem[] = [...(chain.problems ?? [])];
+    const sessionProblem = sessions.compare(
+      storedSessions(allSessions.iterate() as IterableIterator<SessionRow>),
+    );
+    if (sessionProblem !== undefined) problems.push({ part: "sessions", seq: 0, problem: sessionProblem });
+    if (journalFile !== undefined) {
+      // Against what the index holds, intact or not: the journal must agree with it line for line.
+      const journal = verifyJournal(journalFile, chain.end, (seq) => hashAt.get(seq) as string | undefined);
+      if (journal.problem !== undefined) problems.push({ part: "journal", ...journal.problem });
+    }
+    const [first] = problems;
+    if (first === undefined) return chain;
+    return {
+      ...chain,
+      ok: false,
+      part: first.part,
+      firstBadSeq: first.seq,
+      problem: first.problem,
+      problems,
+    };
+  });
+}
+
+function* rebuildingSessions(
+  rows: IterableIterator<EventRow>,
+  sessions: SessionIndexRebuild,
+): Iterable<StoredEventRow> {
+  for (const row of rows) {
+    sessions.add(row.kind, row.session_id, row.ts, row.data);
+    yield {
+      seq: row.seq,
+      ts: row.ts,
+      kind: row.kind,
+      sessionId: row.session_id,
+      dataJson: row.data,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    };
+  }
+}
+
+function* storedSessions(rows: IterableIterator<SessionRow>): Iterable<IndexedSession> {
+  for (const row of rows) {
+    let groups: unknown;
+    try {
+      groups = JSON.parse(row.groups);
+    } catch {
+      groups = row.groups;
+    }
+    yield {
+      id: row.id,
+      protocol: row.protocol,
+      connection: row.connection,
+      subject: row.subject,
+      groups: groups as string[],
+      clientAddress: row.client_address,
+      startedAt: row.started_at,
+      endedAt: row.ended_at,
+      endReason: row.end_reason,
+      operations: row.operations,
+      denied: row.denied,
+    };
+  }
+}
