@@ -50,6 +50,8 @@ export async function startGateway(
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
+  // Seconds per million events (docs/audit.md): say so before, not only after.
+  log.info({ dataDir: config.data_dir }, "verifying the audit store");
   const stores = await openStores(config, {
     onVerified: (report, elapsedMs) =>
       log.info(
