@@ -10,15 +10,30 @@ export interface AuditIndexer {
   index(events: readonly HashedEvent[]): Promise<void>;
   /** Rejects if the store cannot be written (for /healthz). */
   check(): Promise<void>;
+  /** True once the thread has exited or crashed: every request then rejects, and a new indexer is needed. */
+  isDead(): boolean;
   close(): Promise<void>;
+}
+
+/** Why the index refused a write: the SQLite or errno code (SQLITE_FULL, EPERM) and the file, when known. */
+export interface IndexFailure {
+  readonly code?: string;
+  readonly file?: string;
 }
 
 interface Reply {
   readonly id: number;
   readonly ok: boolean;
   readonly message?: string;
+  readonly code?: string;
+  readonly file?: string;
   readonly head?: ChainHead;
 }
+
+const failureOf = (reply: Reply): IndexFailure => ({
+  ...(reply.code === undefined ? {} : { code: reply.code }),
+  ...(reply.file === undefined ? {} : { file: reply.file }),
+});
 
 /**
  * Starts the audit index thread over the SQLite file. Resolves once the store is open (writer lock taken,
@@ -51,7 +66,11 @@ export function startAuditIndexer(file: string): Promise<AuditIndexer> {
         else {
           void worker.terminate();
           rejectStart(
-            new LatchError("config_invalid", { detail: reply.message ?? "cannot open the audit store" }),
+            new LatchError(
+              "config_invalid",
+              { detail: reply.message ?? "cannot open the audit store" },
+              { cause: Object.assign(new Error(reply.message), failureOf(reply)) },
+            ),
           );
         }
         return;
@@ -59,18 +78,33 @@ export function startAuditIndexer(file: string): Promise<AuditIndexer> {
       const waiter = pending.get(reply.id);
       pending.delete(reply.id);
       if (reply.ok) waiter?.resolve();
-      else waiter?.reject(new LatchError("audit_unavailable", {}, { cause: new Error(reply.message) }));
+      else
+        waiter?.reject(
+          new LatchError(
+            "audit_unavailable",
+            {},
+            { cause: Object.assign(new Error(reply.message), failureOf(reply)) },
+          ),
+        );
     });
     worker.on("error", (error) => {
       failAll(new LatchError("audit_unavailable", {}, { cause: error }));
       rejectStart(error);
     });
-    worker.on("exit", (code) =>
-      failAll(new LatchError("audit_unavailable", {}, { cause: new Error(`audit writer exited (${code})`) })),
-    );
+    worker.on("exit", (code) => {
+      failAll(
+        new LatchError(
+          "audit_unavailable",
+          {},
+          { cause: Object.assign(new Error(`audit writer exited (${code})`), { code: "WORKER_EXITED" }) },
+        ),
+      );
+      rejectStart(new LatchError("config_invalid", { detail: `the audit writer thread exited (${code})` }));
+    });
     const writer: Omit<AuditIndexer, "openedAt"> = {
       index: (events) => (events.length === 0 ? Promise.resolve() : send({ op: "index", events })),
       check: () => send({ op: "check" }),
+      isDead: () => dead !== undefined,
       async close() {
         if (dead === undefined) await send({ op: "close" }).catch(() => undefined);
         await worker.terminate();

@@ -1,3 +1,5 @@
+import { accessSync, constants, existsSync } from "node:fs";
+import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import type { HashedEvent } from "../audit/event-hash.js";
 import { createSqliteStore } from "./sqlite-store.js";
@@ -5,7 +7,8 @@ import { createSqliteStore } from "./sqlite-store.js";
 /**
  * Worker entry: owns the only writable connection to the SQLite index of the audit log, so SQLite commits
  * run off the gateway's event loop. Events arrive already hashed and durable (audit journal); requests are
- * processed strictly in arrival order, which is the order of the chain.
+ * processed strictly in arrival order, which is the order of the chain. A retry may resend events the index
+ * already holds (a reply lost with a thread): those are skipped, so indexing is idempotent.
  */
 type Request =
   | { readonly id: number; readonly op: "index"; readonly events: readonly HashedEvent[] }
@@ -15,12 +18,35 @@ type Request =
 const port = parentPort;
 if (port === null) throw new Error("audit-writer-worker must run in a worker thread");
 
+const file = (workerData as { file: string }).file;
 let store: ReturnType<typeof createSqliteStore> | undefined;
+
+/**
+ * SQLite maps `-shm` into memory: once that file cannot be written (chattr +i, a read-only mount), the next
+ * write to the mapping is a SIGBUS that kills the whole process without a log line. One access(2) per file
+ * before each write turns that into an error the sink reports and retries.
+ */
+function assertWritable(): void {
+  for (const name of [file, `${file}-wal`, `${file}-shm`]) {
+    if (!existsSync(name)) continue;
+    try {
+      accessSync(name, constants.W_OK);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? "EACCES";
+      throw Object.assign(new Error(`${path.basename(name)} is not writable (${code})`), {
+        code,
+        file: path.basename(name),
+      });
+    }
+  }
+}
+
 try {
-  store = createSqliteStore((workerData as { file: string }).file);
+  assertWritable();
+  store = createSqliteStore(file);
   port.postMessage({ id: 0, ok: true, head: store.head() });
 } catch (error) {
-  port.postMessage({ id: 0, ok: false, message: (error as Error).message });
+  port.postMessage({ id: 0, ok: false, message: (error as Error).message, ...failureCode(error) });
 }
 
 port.on("message", (request: Request) => {
@@ -29,10 +55,24 @@ port.on("message", (request: Request) => {
     return;
   }
   try {
-    if (request.op === "index") store.appendHashed(request.events);
-    else if (request.op === "check") store.check();
-    else {
-      store.close();
+    if (request.op === "index") {
+      assertWritable();
+      const head = store.head().seq;
+      const events = request.events.filter((event) => event.seq > head);
+      if (events.length > 0) store.appendHashed(events);
+    } else if (request.op === "check") {
+      assertWritable();
+      store.check();
+    } else {
+      // Closing checkpoints the WAL through the -shm mapping: with an unwritable -shm that is the SIGBUS the
+      // checks above avoid. The connection is then left to the thread's end (the OS releases file and lock).
+      let writable = true;
+      try {
+        assertWritable();
+      } catch {
+        writable = false;
+      }
+      if (writable) store.close();
       store = undefined;
       port.postMessage({ id: request.id, ok: true });
       port.close();
@@ -41,6 +81,20 @@ port.on("message", (request: Request) => {
     port.postMessage({ id: request.id, ok: true });
   } catch (error) {
     const cause = (error as Error & { cause?: Error }).cause;
-    port.postMessage({ id: request.id, ok: false, message: cause?.message ?? (error as Error).message });
+    port.postMessage({
+      id: request.id,
+      ok: false,
+      message: cause?.message ?? (error as Error).message,
+      ...failureCode(cause ?? error),
+    });
   }
 });
+
+/** The SQLite or errno code of a failure (SQLITE_FULL, EPERM) and the file it concerns, for the sink's reason. */
+function failureCode(error: unknown): { code?: string; file?: string } {
+  const { code, file: concerned } = (error ?? {}) as { code?: unknown; file?: unknown };
+  return {
+    ...(typeof code === "string" ? { code } : {}),
+    ...(typeof concerned === "string" ? { file: concerned } : {}),
+  };
+}

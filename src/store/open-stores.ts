@@ -84,6 +84,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       blocks,
       liveSessions,
       check: () => audit.check(),
+      health: () => audit.health(),
       close() {
         closing ??= (async () => {
           for (const store of opened.reverse()) store.close();

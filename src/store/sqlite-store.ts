@@ -147,7 +147,9 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
   const assertFileInPlace = (): void => {
     const now = statSync(file, { throwIfNoEntry: false });
     if (now === undefined || now.ino !== fileIdentity.ino || now.dev !== fileIdentity.dev) {
-      throw new Error(`the store file ${file} was removed or replaced while open`);
+      throw Object.assign(new Error(`the store file ${file} was removed or replaced while open`), {
+        code: "STORE_FILE_REPLACED",
+      });
     }
   };
 

@@ -72,6 +72,21 @@ export interface AuditSink {
   head(): ChainHead;
   /** Rejects if the log cannot be written (for /healthz). */
   check(): Promise<void>;
+  /** Whether appends are accepted now, without waiting (for /healthz and the latch_audit_* metrics). */
+  health(): AuditHealth;
+}
+
+/**
+ * The audit writer's state. `refusing`: appends are rejected (every operation is denied with 58030) until a
+ * retry succeeds; the writer retries on its own. `reason` is short and holds no secret ("disk full (SQLITE_FULL)").
+ */
+export interface AuditHealth {
+  readonly state: "ok" | "refusing";
+  /** When the refusal began (ISO-8601). */
+  readonly since?: string;
+  readonly reason?: string;
+  /** Seconds appends were refused since the writer opened, the current refusal included. */
+  readonly refusedSeconds: number;
 }
 
 /** One page of events or sessions: 100 unless asked, never more than 1000 (no page holds the whole log). */

@@ -1,7 +1,7 @@
 import type { ApprovalStore } from "../approvals/approval-store.js";
 import type { LiveSessionStore } from "./live-session-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
-import type { AuditReader, AuditSink } from "./store.js";
+import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
 
 /**
  * Everything the gateway keeps, behind one implementation chosen by `openStores(config)` (open-stores.ts): the
@@ -18,6 +18,8 @@ export interface Stores {
   readonly liveSessions: LiveSessionStore;
   /** For /healthz: rejects if the store cannot be written. */
   check(): Promise<void>;
+  /** For /healthz and metrics: whether the audit log accepts writes now (no I/O). */
+  health(): AuditHealth;
   /** Flushes the audit log and closes every store; idempotent. */
   close(): Promise<void>;
 }
