@@ -87,44 +87,52 @@ export function verifyEventChain(
   rows: Iterable<StoredEventRow>,
   recordedHead: ChainHead | undefined,
 ): ChainVerificationReport {
-  let head = EMPTY_CHAIN_HEAD;
-  let events = 0;
-  let pending: ChainBreak[] = [];
-  const acknowledged: AcknowledgedBreak[] = [];
-  /** Where the first unacknowledged break was found, to report the head an operator saw before it. */
-  let headBeforeFirstBreak: ChainHead | undefined;
-  let eventsBeforeFirstBreak = 0;
+  const verifier = new ChainVerifier();
+  for (const row of rows) if (!verifier.add(row)) break;
+  return verifier.finish(recordedHead);
+}
 
-  for (const row of rows) {
-    const problem = linkProblem(row, head);
+/**
+ * `verifyEventChain` one row at a time, for stores that deliver rows asynchronously (a cursor over PostgreSQL).
+ * `add` returns false once reading on is pointless (too many breaks); `finish` compares with the head record.
+ */
+export class ChainVerifier {
+  private head: ChainHead = EMPTY_CHAIN_HEAD;
+  private events = 0;
+  private pending: ChainBreak[] = [];
+  private readonly acknowledged: AcknowledgedBreak[] = [];
+  /** Where the first unacknowledged break was found, to report the head an operator saw before it. */
+  private headBeforeFirstBreak: ChainHead | undefined;
+  private eventsBeforeFirstBreak = 0;
+  private overflow: string | undefined;
+
+  add(row: StoredEventRow): boolean {
+    if (this.overflow !== undefined) return false;
+    const problem = linkProblem(row, this.head);
     if (problem !== undefined) {
-      if (headBeforeFirstBreak === undefined) {
-        headBeforeFirstBreak = head;
-        eventsBeforeFirstBreak = events;
+      if (this.headBeforeFirstBreak === undefined) {
+        this.headBeforeFirstBreak = this.head;
+        this.eventsBeforeFirstBreak = this.events;
       }
-      pending.push(problem);
-      if (pending.length > MAX_CHAIN_BREAKS) {
-        return report(`more than ${MAX_CHAIN_BREAKS} events do not verify: the log was rewritten`);
+      this.pending.push(problem);
+      if (this.pending.length > MAX_CHAIN_BREAKS) {
+        this.overflow = `more than ${MAX_CHAIN_BREAKS} events do not verify: the log was rewritten`;
+        return false;
       }
     } else {
-      events++;
-      if (row.kind === SEGMENT_START_KIND && pending.length > 0) {
-        const listed = new Set(readSegmentStart(row.dataJson).breaks);
-        for (const found of pending)
-          if (listed.has(found.seq)) acknowledged.push({ ...found, segmentSeq: row.seq });
-        pending = pending.filter((found) => !listed.has(found.seq));
-        if (pending.length === 0) headBeforeFirstBreak = undefined;
-      }
+      this.events++;
+      if (row.kind === SEGMENT_START_KIND && this.pending.length > 0) this.acknowledge(row);
     }
     // Resynchronise on what is stored, so one edited event is one break rather than the end of verification.
-    head = { seq: row.seq, hash: row.hash };
+    this.head = { seq: row.seq, hash: row.hash };
+    return true;
   }
 
-  return report();
-
-  function report(problem?: string): ChainVerificationReport {
-    const problems: StoreProblem[] = pending.map((found) => ({ part: "chain", ...found }));
-    if (problem !== undefined) problems.unshift({ part: "chain", seq: head.seq + 1, problem });
+  finish(recordedHead: ChainHead | undefined): ChainVerificationReport {
+    const head = this.head;
+    const problems: StoreProblem[] = this.pending.map((found) => ({ part: "chain", ...found }));
+    if (this.overflow !== undefined)
+      problems.unshift({ part: "chain", seq: head.seq + 1, problem: this.overflow });
     else {
       const tail = tailProblem(head, recordedHead);
       if (tail !== undefined) problems.push({ part: "head", ...tail });
@@ -134,14 +142,22 @@ export function verifyEventChain(
     return {
       ok,
       // A broken report counts the events that verified before its first break.
-      events: ok || headBeforeFirstBreak === undefined ? events : eventsBeforeFirstBreak,
+      events: ok || this.headBeforeFirstBreak === undefined ? this.events : this.eventsBeforeFirstBreak,
       ...(first === undefined
         ? {}
         : { firstBadSeq: first.seq, problem: first.problem, part: first.part, problems }),
-      ...(acknowledged.length > 0 ? { acknowledged } : {}),
-      head: ok ? head : (headBeforeFirstBreak ?? head),
+      ...(this.acknowledged.length > 0 ? { acknowledged: this.acknowledged } : {}),
+      head: ok ? head : (this.headBeforeFirstBreak ?? head),
       end: head,
     };
+  }
+
+  private acknowledge(segment: StoredEventRow): void {
+    const listed = new Set(readSegmentStart(segment.dataJson).breaks);
+    for (const found of this.pending)
+      if (listed.has(found.seq)) this.acknowledged.push({ ...found, segmentSeq: segment.seq });
+    this.pending = this.pending.filter((found) => !listed.has(found.seq));
+    if (this.pending.length === 0) this.headBeforeFirstBreak = undefined;
   }
 }
 
