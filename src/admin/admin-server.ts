@@ -5,7 +5,8 @@ import type { LatchConfig } from "../config/schema.js";
 import { isLatchError } from "../errors.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import type { Metrics } from "../observability/metrics.js";
-import { AUDIT_EVENT_KINDS, type AuditReader } from "../store/store.js";
+import type { UpstreamCheck } from "../observability/upstream-readiness.js";
+import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { CONSOLE_CSP, consolePage } from "./console-page.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
@@ -14,6 +15,10 @@ export interface AdminServerDeps {
   readonly config: LatchConfig;
   readonly audit: AuditReader;
   readonly checkStore: () => Promise<void>;
+  /** The audit writer's state without I/O (refusing: every operation is denied until it recovers). */
+  readonly storeHealth: () => AuditHealth;
+  /** The last upstream check of every connection (/readyz); absent: every connection counts as not checked. */
+  readonly readiness?: { snapshot(): Readonly<Record<string, UpstreamCheck>> };
   readonly metrics: Metrics;
   readonly verifier: TokenVerifier;
   readonly log: Logger;
@@ -79,13 +84,45 @@ export async function startAdminServer(deps: AdminServerDeps) {
     }
   };
 
+  // Liveness: is this process serving, and can it record? 503 while the audit log refuses writes (the reason
+  // says why; the writer retries on its own and this turns 200 again without a restart).
   app.get("/healthz", async (_request, reply) => {
+    let store: "ok" | "unavailable" = "ok";
     try {
       await deps.checkStore();
     } catch {
-      return reply.code(503).send({ status: "unhealthy", store: "unavailable" });
+      store = "unavailable";
     }
-    return { status: "ok", store: "ok", policies: deps.policyCount(), sessions: deps.live.size };
+    const { refusedSeconds: _total, ...audit } = deps.storeHealth();
+    const body = { store, audit, policies: deps.policyCount(), sessions: deps.live.size };
+    if (store === "ok" && audit.state === "ok") return { status: "ok", ...body };
+    return reply.code(503).send({ status: "unhealthy", ...body });
+  });
+
+  // Readiness: each connection's upstream as last checked in the background, and whether the audit log takes
+  // writes (without it every operation is denied). 200 when all are ready; ?connection=name for one.
+  app.get<{ Querystring: { connection?: string } }>("/readyz", async (request, reply) => {
+    const known = Object.keys(deps.config.connections);
+    const wanted = request.query.connection;
+    if (wanted !== undefined && !known.includes(wanted))
+      return reply.code(404).send({ error: "not_found", message: `no connection ${wanted}` });
+    const checks = deps.readiness?.snapshot() ?? {};
+    const connections: Record<string, UpstreamCheck> = {};
+    for (const name of wanted === undefined ? known : [wanted]) {
+      connections[name] = checks[name] ?? {
+        protocol: deps.config.connections[name]!.type,
+        ready: false,
+        checkedAt: null,
+        latencyMs: null,
+        error: "not_checked",
+      };
+    }
+    const audit = deps.storeHealth().state;
+    const ready = audit === "ok" && Object.values(connections).every((check) => check.ready);
+    return reply
+      .code(ready ? 200 : 503)
+      .header("cache-control", "no-store")
+      .send({ status: ready ? "ready" : "not_ready", audit, connections });
   });
 
   app.get("/metrics", async (_request, reply) => {

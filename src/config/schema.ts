@@ -282,6 +282,18 @@ export const configSchema = z.strictObject({
         .describe("signed notifications of request and grant changes"),
     })
     .prefault({}),
+  health: z
+    .strictObject({
+      upstream_check_interval: duration
+        .default("10s")
+        .describe(
+          "how often each connection's upstream is checked for /readyz (TCP connect and a protocol hello, no login)",
+        ),
+      upstream_check_timeout: duration
+        .default("3s")
+        .describe("an upstream that has not answered its check within this is not ready"),
+    })
+    .prefault({}),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 

@@ -1,8 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+/** What the audit metrics read at each scrape: the audit writer's own state (Stores.health()). */
+export interface AuditHealthSource {
+  readonly state: "ok" | "refusing";
+  readonly refusedSeconds: number;
+}
+
 /** Every metric Latch exports, declared in one list: latch_<area>_<thing>_<unit>. */
 export function createMetrics() {
   const registry = new Registry();
+  let auditHealth: (() => AuditHealthSource) | undefined;
   collectDefaultMetrics({ register: registry, prefix: "latch_process_" });
   const metrics = {
     registry,
@@ -42,6 +49,32 @@ export function createMetrics() {
       help: "Audit appends that failed (each one denied its operation)",
       registers: [registry],
     }),
+    auditWritable: new Gauge({
+      name: "latch_audit_writable",
+      help: "1 while the audit log accepts writes, 0 while it refuses them (operations are denied with 58030)",
+      registers: [registry],
+      collect() {
+        const health = auditHealth?.();
+        if (health !== undefined) this.set(health.state === "ok" ? 1 : 0);
+      },
+    }),
+    auditRefusedSeconds: new Counter({
+      name: "latch_audit_refused_seconds_total",
+      help: "Seconds during which the audit log refused writes (and operations were denied), since start",
+      registers: [registry],
+      collect() {
+        const health = auditHealth?.();
+        if (health === undefined) return;
+        this.reset();
+        this.inc(health.refusedSeconds);
+      },
+    }),
+    upstreamReady: new Gauge({
+      name: "latch_upstream_ready",
+      help: "1 if the connection's upstream answered its last readiness check, 0 if not (see /readyz)",
+      labelNames: ["connection"] as const,
+      registers: [registry],
+    }),
     protocolErrors: new Counter({
       name: "latch_protocol_errors_total",
       help: "Connections closed for protocol violations",
@@ -67,6 +100,10 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
+    /** The audit metrics read this at every scrape (the gateway passes its stores' health). */
+    watchAuditHealth(source: () => AuditHealthSource): void {
+      auditHealth = source;
+    },
   };
   return metrics;
 }

@@ -45,4 +45,9 @@ export interface ProtocolModule {
   start(context: ProtocolContext): Promise<ProtocolListener>;
   /** The one place a LatchError becomes this protocol's own error, as the client receives it. */
   renderError(error: LatchError): Buffer;
+  /**
+   * Readiness (/readyz): resolves once the connection's upstream answers as a server of this protocol, cheaply
+   * and without a credential; rejects with an Error whose `code` says why (ECONNREFUSED, timeout).
+   */
+  probe?(connection: ConnectionConfig, timeoutMs: number): Promise<void>;
 }

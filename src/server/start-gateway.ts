@@ -4,7 +4,9 @@ import type { LoadedConfig } from "../config/load-config.js";
 import { loadOrCreateGatewayId } from "../credentials/gateway-id.js";
 import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
+import { parseDuration } from "../identity/parse-duration.js";
 import { createMetrics } from "../observability/metrics.js";
+import { startUpstreamReadiness, type UpstreamReadiness } from "../observability/upstream-readiness.js";
 import { AuditBatcher } from "../pipeline/audit-batcher.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
@@ -64,6 +66,8 @@ export async function startGateway(
         "audit store verified",
       ),
   });
+  metrics.watchAuditHealth(() => stores.health());
+  let readiness: UpstreamReadiness | undefined;
   let approvals: GatewayApprovals | undefined;
   const listeners = new Map<string, ProtocolListener>();
   const registry = new SessionRegistry();
@@ -139,10 +143,13 @@ export async function startGateway(
       log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
       return { policies: policy.policyCount, sessionsEnded };
     };
+    readiness = startReadiness(config, metrics, log);
     const admin = await startAdminServer({
       config,
       audit: stores.auditReader,
       checkStore: () => stores.check(),
+      storeHealth: () => stores.health(),
+      readiness,
       metrics,
       verifier,
       log,
@@ -195,6 +202,7 @@ export async function startGateway(
       async stop() {
         registry.terminateWhere(() => true, new LatchError("gateway_shutting_down"), "gateway shutting down");
         for (const listener of listeners.values()) await listener.close();
+        readiness?.stop();
         await admin.close();
         await approval.close(); // after the sessions, so held requests end as abandoned
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
@@ -206,9 +214,34 @@ export async function startGateway(
       },
     };
   } catch (error) {
+    readiness?.stop();
     for (const listener of listeners.values()) await listener.close().catch(() => undefined);
     await approvals?.close();
     await stores.close();
     throw error;
   }
+}
+
+/** Background checks of every configured connection's upstream, by its protocol module's probe (/readyz). */
+function startReadiness(
+  config: LoadedConfig["config"],
+  metrics: ReturnType<typeof createMetrics>,
+  log: Logger,
+): UpstreamReadiness {
+  const timeoutMs = parseDuration(config.health.upstream_check_timeout);
+  const targets = Object.entries(config.connections).flatMap(([name, connection]) => {
+    const module = PROTOCOL_MODULES.find((m) => m.connectionType === connection.type);
+    const probe = module?.probe;
+    if (module === undefined || probe === undefined) return [];
+    return [{ connection: name, protocol: module.name, probe: () => probe(connection, timeoutMs) }];
+  });
+  return startUpstreamReadiness({
+    targets,
+    intervalMs: parseDuration(config.health.upstream_check_interval),
+    gauge: metrics.upstreamReady,
+    onChange: (connection, check) =>
+      check.ready
+        ? log.info({ connection, latencyMs: check.latencyMs }, "upstream ready")
+        : log.warn({ connection, error: check.error }, "upstream not ready"),
+  });
 }

@@ -8,6 +8,7 @@ import { assertStoreFilesWritable, describeStoreFailure } from "./store-file-hea
 
 /** The embedded store's audit writer; `close` flushes the index and releases the store file. */
 export interface SqliteAuditSink extends AuditSink {
+  health(): AuditHealth;
   close(): Promise<void>;
 }
 

@@ -72,8 +72,11 @@ export interface AuditSink {
   head(): ChainHead;
   /** Rejects if the log cannot be written (for /healthz). */
   check(): Promise<void>;
-  /** Whether appends are accepted now, without waiting (for /healthz and the latch_audit_* metrics). */
-  health(): AuditHealth;
+  /**
+   * Whether appends are accepted now, without waiting (for /healthz and the latch_audit_* metrics). Optional
+   * while the PostgreSQL sink is being written; `Stores.health()` is required and reports the sink's.
+   */
+  health?(): AuditHealth;
 }
 
 /**

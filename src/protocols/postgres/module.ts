@@ -1,5 +1,5 @@
 import net from "node:net";
-import type { LatchConfig } from "../../config/schema.js";
+import type { ConnectionConfig, LatchConfig } from "../../config/schema.js";
 import { isLoopback } from "../../config/upstream-tls-choice.js";
 import { PostgresEphemeralRoles } from "../../credentials/postgres-ephemeral.js";
 import type { LatchError } from "../../errors.js";
@@ -7,6 +7,7 @@ import { createStatementClassifier, loadSqlParser } from "../../sql/postgres/cre
 import { ConnectionLimits } from "../connection-limits.js";
 import { listenOn } from "../listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
+import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
 import { CancelRegistry } from "./cancel-registry.js";
 import { type ConnectionMasking, createConnectionMasking } from "./connection-masking.js";
 import { errorFrame } from "./errors.js";
@@ -21,7 +22,23 @@ export const postgresModule: ProtocolModule = {
   listenAddress: (config: LatchConfig) => config.listen.postgres,
   renderError: (error: LatchError) => errorFrame(error),
   start,
+  probe,
 };
+
+/** SSLRequest: length 8, code 80877103. Any PostgreSQL server answers it with one byte, before authentication. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/** Ready when the upstream answers an SSLRequest with 'S' or 'N': a PostgreSQL server is there, no login used. */
+function probe(connection: ConnectionConfig, timeoutMs: number): Promise<void> {
+  const { host, port } = upstreamEndpoint(connection.upstream, 5432);
+  return probeTcp({
+    host,
+    port,
+    timeoutMs,
+    send: SSL_REQUEST,
+    judge: (received) => (received[0] === 0x53 || received[0] === 0x4e ? "ok" : "unexpected"),
+  });
+}
 
 async function start(context: ProtocolContext): Promise<ProtocolListener> {
   const { config, log, pipeline } = context;
