@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import type { ClusterEvents } from "../cluster/cluster-events.js";
 import { LatchError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
 import type { SessionRegistry } from "../session/session-registry.js";
 import type { PrincipalBlockStore } from "../store/principal-block-store.js";
-import type { AuditEventInput } from "../store/store.js";
+import type { AuditEventInput, SessionSummary } from "../store/store.js";
 
 export interface SessionRoutesDeps {
   readonly authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Identity | undefined>;
@@ -13,6 +14,10 @@ export interface SessionRoutesDeps {
   readonly blocks: PrincipalBlockStore;
   /** Durable audit write; a failure refuses the action (nothing is done that is not on record). */
   readonly record: (event: AuditEventInput) => Promise<void>;
+  /** The other gateways on this store: blocks and kills reach their sessions too. */
+  readonly events: ClusterEvents;
+  /** A session anywhere on the store, from the audit's sessions index (to kill one another gateway serves). */
+  readonly findSession: (id: string) => Promise<SessionSummary | undefined>;
 }
 
 const blockBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
@@ -31,10 +36,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
     const admin = await deps.authenticate(request, reply);
     if (admin === undefined) return reply;
     const session = deps.registry.get(request.params.id);
-    if (session === undefined)
-      return reply
-        .code(404)
-        .send({ error: "not_found", message: `no live session ${request.params.id} on this gateway` });
+    if (session === undefined) return killElsewhere(request.params.id, admin, reply);
     await deps.record({
       kind: "session_killed",
       sessionId: request.params.id,
@@ -46,6 +48,24 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
     );
     return { killed: request.params.id };
   });
+
+  /** A session this gateway does not serve: if the store says it is open, its gateway is told to end it. */
+  const killElsewhere = async (id: string, admin: Identity, reply: FastifyReply) => {
+    if (!deps.events.shared)
+      return reply.code(404).send({ error: "not_found", message: `no live session ${id} on this gateway` });
+    const summary = await deps.findSession(id);
+    if (summary === undefined || summary.endedAt !== null)
+      return reply.code(404).send({ error: "not_found", message: `no live session ${id}` });
+    await deps.record({
+      kind: "session_killed",
+      sessionId: id,
+      data: { by: admin.subject, subject: summary.subject, onAnotherGateway: true },
+    });
+    await deps.events.publish({ kind: "session_kill", sessionId: id, by: admin.subject });
+    return reply
+      .code(202)
+      .send({ killRequested: id, message: "the gateway serving this session was told to end it" });
+  };
 
   app.get("/api/principals/blocked", async (request, reply) => {
     if ((await deps.authenticate(request, reply)) === undefined) return reply;
@@ -66,12 +86,14 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
       data: { principal, by: admin.subject, reason },
     });
     const newlyBlocked = await deps.blocks.block(principal, admin.subject, reason);
-    // Ended before the API answers, on every protocol, so "blocked" means cut off.
+    // Ended before the API answers, on every protocol, so "blocked" means cut off; other gateways follow at once.
+    const announced = deps.events.publish({ kind: "principal_blocked", principal, by: admin.subject });
     const ended = deps.registry.terminateWhere(
       (session) => session.subject === principal,
       new LatchError("principal_blocked"),
       `principal blocked by an administrator (${admin.subject})`,
     );
+    await announced;
     return { principal, newlyBlocked, sessionsEnded: ended };
   });
 

@@ -28,6 +28,11 @@ import { BackgroundWork, KeyedTurns } from "./serial-work.js";
 export interface ApprovalServiceOptions {
   readonly store: ApprovalStore;
   /**
+   * Several gateways share the store: a pending held request may be another live gateway's, so none is
+   * abandoned at start (those of a gateway that died are closed by the expiry sweep).
+   */
+  readonly sharedStore?: boolean;
+  /**
    * Records an approval event through the gateway's one ordered writer (the pipeline's), so the chain reads in
    * the order things happened. Resolves once durable; a rejection refuses the change where it can still be
    * refused (fail closed).
@@ -85,7 +90,7 @@ export class ApprovalService implements ApprovalGate {
   /** Opens the service over its store: closes held requests left by a previous run, then starts the sweeper. */
   static async open(options: ApprovalServiceOptions): Promise<ApprovalService> {
     const service = new ApprovalService(options);
-    await service.recoverHeldRequests();
+    if (options.sharedStore !== true) await service.recoverHeldRequests();
     service.startSweeper();
     return service;
   }
@@ -282,6 +287,25 @@ export class ApprovalService implements ApprovalGate {
   subscribe(listener: (update: ApprovalUpdate) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A change another gateway on the same store made (cluster events carry only the id): re-read it, tell this
+   * gateway's subscribers (console, SSE, revocation), and release or refuse the operations held here on it.
+   */
+  async applyRemoteChange(change: {
+    readonly type: "request" | "grant";
+    readonly id: string;
+  }): Promise<void> {
+    if (change.type === "grant") {
+      const grant = await this.options.store.getGrant(change.id);
+      if (grant !== undefined) this.publish({ type: "grant", grant, remote: true });
+      return;
+    }
+    const request = await this.options.store.getRequest(change.id);
+    if (request === undefined) return;
+    this.publish({ type: "request", request, remote: true });
+    if (request.state !== "pending") this.waiters.settle(request.id, outcomeOf(request));
   }
 
   /** Closes pending requests past their expiry; runs on a timer (one sweep at a time), callable directly. */

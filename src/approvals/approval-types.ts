@@ -139,6 +139,7 @@ export interface ApprovalAuditEvent {
 }
 
 /** Pushed to SSE subscribers and webhooks whenever a request or grant changes. */
+/** `remote`: the change was made through another gateway on the same store (not to be announced again). */
 export type ApprovalUpdate =
-  | { readonly type: "request"; readonly request: ApprovalRequest }
-  | { readonly type: "grant"; readonly grant: Grant };
+  | { readonly type: "request"; readonly request: ApprovalRequest; readonly remote?: true }
+  | { readonly type: "grant"; readonly grant: Grant; readonly remote?: true };

@@ -91,6 +91,30 @@ const withoutPassword = (url: string): boolean => {
 const passwordInUrl = (field: string) =>
   `the URL must not contain a password (it would be a literal secret): keep only the user in the URL and put the password in ${field}: { env: VAR_NAME } or { file: /path }`;
 
+const storeUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, "expected sqlite or a postgres:// URL")
+  .refine(withoutPassword, passwordInUrl("store.password"));
+
+/** The shared store of several replicas (issue 11). */
+export const postgresStoreSchema = z.strictObject({
+  url: storeUrl.describe("postgres://user@host:port/database (no password here: use `password`)"),
+  password: secretRefSchema.optional(),
+  tls: z
+    .enum(["disable", "require", "verify-full"])
+    .default("disable")
+    .describe("TLS to the store's server (a store on another machine should use verify-full)"),
+  ca_file: z.string().optional().describe("CA bundle for verify-full"),
+  pool_size: z
+    .number()
+    .int()
+    .min(2)
+    .max(100)
+    .default(10)
+    .describe("connections this replica keeps to the store"),
+});
+export type PostgresStoreConfig = z.infer<typeof postgresStoreSchema>;
+
 export const postgresConnectionSchema = z.strictObject({
   type: z.literal("postgres"),
   upstream: z
@@ -182,16 +206,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   data_dir: z.string().default("./.latch"),
   store: z
-    .union([
-      z.literal("sqlite"),
-      z
-        .string()
-        .regex(/^postgres(ql)?:\/\//)
-        .refine(withoutPassword, passwordInUrl("the store's password")),
-    ])
+    .union([z.literal("sqlite"), storeUrl, postgresStoreSchema])
     .default("sqlite")
     .describe(
-      "sqlite (embedded, under data_dir); a shared postgres:// store for replicas is planned and refused today",
+      "sqlite (embedded, under data_dir, one gateway process), or a PostgreSQL store shared by several replicas: postgres://user@host/db, or { url, password, tls }",
     ),
   tls: z
     .strictObject({

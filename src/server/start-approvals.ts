@@ -24,6 +24,8 @@ export interface ApprovalDeps {
   readonly policy: () => PolicyEngine;
   /** Requests, votes and grants (Stores.approvals). */
   readonly store: ApprovalStore;
+  /** Several gateways share the store (see ApprovalServiceOptions.sharedStore). */
+  readonly sharedStore?: boolean;
   /**
    * The gateway's ordered audit writer (the pipeline's): resolves once the event is durable, rejects on
    * failure, and a vote or request that cannot be recorded is refused (the service relies on the rejection).
@@ -53,6 +55,7 @@ export async function startApprovals(deps: ApprovalDeps): Promise<GatewayApprova
     maxGrantMs: parseDuration(settings.max_grant),
     requestTimeoutMs: timeoutMs,
     log: deps.log,
+    sharedStore: deps.sharedStore === true,
   });
   let notifier: WebhookNotifier | undefined;
   let unsubscribe = () => {};
@@ -63,7 +66,10 @@ export async function startApprovals(deps: ApprovalDeps): Promise<GatewayApprova
       log: deps.log,
     });
     notifier = webhooks;
-    const stop = service.subscribe((update) => webhooks.notify(update));
+    // The gateway where a change was made notifies; the others hear of it (remote) and stay quiet.
+    const stop = service.subscribe((update) => {
+      if (update.remote !== true) webhooks.notify(update);
+    });
     unsubscribe = () => void stop();
   }
   const connectionLabels = (name: string) => config.connections[name]?.labels;

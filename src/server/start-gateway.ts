@@ -16,7 +16,9 @@ import type { ProtocolListener } from "../protocols/protocol-module.js";
 import { SessionGate } from "../session/session-gate.js";
 import { SessionRegistry } from "../session/session-registry.js";
 import { openStores } from "../store/open-stores.js";
+import { postgresStoreConfig } from "../store/postgres/pg-store-config.js";
 import type { AuditReader } from "../store/store.js";
+import { bridgeClusterEvents } from "./cluster-bridge.js";
 import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
 import { type GatewayApprovals, startApprovals } from "./start-approvals.js";
@@ -54,7 +56,9 @@ export async function startGateway(
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
   // Seconds per million events (docs/audit.md): say so before, not only after.
   log.info({ dataDir: config.data_dir }, "verifying the audit store");
+  const gatewayId = loadOrCreateGatewayId(config.data_dir);
   const stores = await openStores(config, {
+    gatewayId,
     onVerified: (report, elapsedMs) =>
       log.info(
         {
@@ -89,6 +93,7 @@ export async function startGateway(
       config,
       policy: () => policy,
       store: stores.approvals,
+      sharedStore: postgresStoreConfig(config.store) !== undefined,
       audit: (event) => pipeline.recordDurably(event),
       log,
     });
@@ -122,7 +127,7 @@ export async function startGateway(
       metrics,
       log,
       tls: tlsMaterial.context,
-      gatewayId: loadOrCreateGatewayId(config.data_dir),
+      gatewayId,
     };
     for (const module of PROTOCOL_MODULES) {
       const used = Object.values(config.connections).some((c) => c.type === module.connectionType);
@@ -137,12 +142,27 @@ export async function startGateway(
       );
 
     /** New policies apply to new operations at once, and end live sessions whose recent operations they deny. */
-    const reloadPolicies = async (): Promise<{ policies: number; sessionsEnded: number }> => {
+    const reloadHere = async (): Promise<{ policies: number; sessionsEnded: number }> => {
       policy = createCedarPolicyEngine(await loadPolicies(config.policies));
       const sessionsEnded = registry.revalidate(policy);
       log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
       return { policies: policy.policyCount, sessionsEnded };
     };
+    // A reload through any gateway (SIGHUP, API) is a reload on every gateway of the store.
+    const reloadPolicies = async (): Promise<{ policies: number; sessionsEnded: number }> => {
+      const result = await reloadHere();
+      await stores.events
+        .publish({ kind: "policy_reloaded" })
+        .catch((error: unknown) => log.warn({ err: error }, "other gateways were not told of the reload"));
+      return result;
+    };
+    const detachCluster = bridgeClusterEvents({
+      events: stores.events,
+      approvals: approval.service,
+      registry,
+      reloadPolicies: reloadHere,
+      log,
+    });
     readiness = startReadiness(config, metrics, log);
     const admin = await startAdminServer({
       config,
@@ -157,7 +177,13 @@ export async function startGateway(
       policyCount: () => policy.policyCount,
       reloadPolicies,
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront },
-      sessionControl: { registry, blocks, record: (event) => pipeline.recordDurably(event) },
+      sessionControl: {
+        registry,
+        blocks,
+        events: stores.events,
+        findSession: (id) => stores.auditReader.getSession(id),
+        record: (event) => pipeline.recordDurably(event),
+      },
     });
     await pipeline.recordDurably({
       kind: "gateway_start",
@@ -200,6 +226,7 @@ export async function startGateway(
       log,
       reloadPolicies,
       async stop() {
+        detachCluster();
         registry.terminateWhere(() => true, new LatchError("gateway_shutting_down"), "gateway shutting down");
         for (const listener of listeners.values()) await listener.close();
         readiness?.stop();

@@ -1,8 +1,11 @@
 import path from "node:path";
 import type { ChainVerificationReport } from "../audit/verify-chain.js";
+import { createLocalClusterEvents } from "../cluster/cluster-events.js";
 import type { LatchConfig } from "../config/schema.js";
 import { LatchError } from "../errors.js";
 import { ownerOnlyDataDir } from "./owner-only.js";
+import { openPostgresStores } from "./postgres/open-postgres-stores.js";
+import { postgresStoreConfig } from "./postgres/pg-store-config.js";
 import { createSqliteApprovalStore } from "./sqlite-approvals.js";
 import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
@@ -10,7 +13,7 @@ import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
 import type { AuditReader } from "./store.js";
 import type { Stores } from "./stores.js";
-import { refuseUnverifiedStore, storeIsCurrent } from "./verify-at-start.js";
+import { refuseBrokenReport, refuseUnverifiedStore, storeIsCurrent } from "./verify-at-start.js";
 
 export const SQLITE_STORE_FILE = "latch.db";
 export const AUDIT_JOURNAL_FILE = "audit.journal";
@@ -20,27 +23,44 @@ export function sqliteStorePath(config: Pick<LatchConfig, "data_dir">): string {
   return path.join(config.data_dir, SQLITE_STORE_FILE);
 }
 
-/** Throws unless the config names the embedded SQLite store (the only one available so far). */
-export function assertSqliteStore(config: Pick<LatchConfig, "store">): void {
+/** Throws unless the config names the embedded SQLite store (for commands that only it supports so far). */
+export function assertSqliteStore(config: Pick<LatchConfig, "store">, command: string): void {
   if (config.store !== "sqlite") {
-    throw new LatchError("config_invalid", { detail: "store: postgres is not available yet; use sqlite" });
+    throw new LatchError("config_invalid", {
+      detail: `${command} works on the embedded SQLite store only so far; this config names a PostgreSQL store`,
+    });
   }
 }
 
 /**
  * Opens every store the config names, for the gateway. `store: sqlite` (the default): one SQLite file under
  * data_dir (created owner-only: it holds the audit log) plus the audit journal beside it, written by this
- * process only. `store: postgres://...` is refused until the PostgreSQL store exists.
+ * process only. `store: postgres://...`: the PostgreSQL store several replicas share (store/postgres/).
+ * Either way the audit store is verified before the gateway writes to it, and a store that does not verify is
+ * refused (audit_chain_broken).
  */
 export async function openStores(
   config: Pick<LatchConfig, "store" | "data_dir">,
   options: OpenStoresOptions = {},
 ): Promise<Stores> {
-  assertSqliteStore(config);
-  return openSqliteStores(config.data_dir, options);
+  const postgres = postgresStoreConfig(config.store);
+  if (postgres === undefined) return openSqliteStores(config.data_dir, options);
+  const started = Date.now();
+  const stores = await openPostgresStores(postgres, { gatewayId: options.gatewayId ?? "unnamed" });
+  try {
+    const report = await stores.auditReader.verifyChain();
+    refuseBrokenReport(report);
+    options.onVerified?.(report, Date.now() - started);
+    return stores;
+  } catch (error) {
+    await stores.close();
+    throw error;
+  }
 }
 
 export interface OpenStoresOptions {
+  /** This gateway's id (credentials/gateway-id.ts): the origin of the cluster events it publishes. */
+  readonly gatewayId?: string;
   /** Told once the audit store verified at start, with how long that took. */
   readonly onVerified?: (report: ChainVerificationReport, elapsedMs: number) => void;
 }
@@ -83,6 +103,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       approvals,
       blocks,
       liveSessions,
+      events: createLocalClusterEvents(),
       check: () => audit.check(),
       health: () => audit.health(),
       close() {

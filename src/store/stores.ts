@@ -1,11 +1,12 @@
 import type { ApprovalStore } from "../approvals/approval-store.js";
+import type { ClusterEvents } from "../cluster/cluster-events.js";
 import type { LiveSessionStore } from "./live-session-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
 import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
 
 /**
  * Everything the gateway keeps, behind one implementation chosen by `openStores(config)` (open-stores.ts): the
- * embedded SQLite store under data_dir, or (next) PostgreSQL shared by several replicas. Every interface
+ * embedded SQLite store under data_dir, or PostgreSQL shared by several replicas (store/postgres/). Every interface
  * returns Promises; test/store/conformance/ is the suite every implementation passes.
  */
 export interface Stores {
@@ -16,6 +17,8 @@ export interface Stores {
   readonly approvals: ApprovalStore;
   readonly blocks: PrincipalBlockStore;
   readonly liveSessions: LiveSessionStore;
+  /** Tells the other gateways on this store what changed (none for the embedded store). */
+  readonly events: ClusterEvents;
   /** For /healthz: rejects if the store cannot be written. */
   check(): Promise<void>;
   /** For /healthz and metrics: whether the audit log accepts writes now (no I/O). */

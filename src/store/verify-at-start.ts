@@ -15,14 +15,18 @@ export async function refuseUnverifiedStore(
   journalFile: string | undefined,
 ): Promise<ChainVerificationReport> {
   const report = await verifyInWorker(file, { journalFile });
-  if (!report.ok) {
-    throw new LatchError("audit_chain_broken", {
-      part: report.part ?? "chain",
-      seq: report.firstBadSeq ?? 0,
-      problem: report.problem ?? "unknown",
-    });
-  }
+  refuseBrokenReport(report);
   return report;
+}
+
+/** Throws audit_chain_broken, naming the part and first bad event, unless the report is ok. */
+export function refuseBrokenReport(report: ChainVerificationReport): void {
+  if (report.ok) return;
+  throw new LatchError("audit_chain_broken", {
+    part: report.part ?? "chain",
+    seq: report.firstBadSeq ?? 0,
+    problem: report.problem ?? "unknown",
+  });
 }
 
 /**

@@ -5,8 +5,8 @@ import { checkChainAnchor, parseChainAnchor } from "../../audit/chain-anchor.js"
 import type { ChainVerificationReport } from "../../audit/verify-chain.js";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
+import { openAuditReader } from "../../store/open-audit-reader.js";
 import { AUDIT_JOURNAL_FILE, assertSqliteStore, sqliteStorePath } from "../../store/open-stores.js";
-import { openSqliteAuditReader } from "../../store/sqlite-audit-reader.js";
 import { startNewSqliteSegment } from "../../store/sqlite-new-segment.js";
 import { AUDIT_EVENT_KINDS, type AuditEvent, type AuditFilter, MAX_PAGE_SIZE } from "../../store/store.js";
 import { printTable } from "../admin-client.js";
@@ -91,8 +91,7 @@ function withStoreOptions(command: Command): Command {
 /** Verifies the chain; prints the result; returns the exit code (0 intact, 1 broken). */
 export async function runAuditVerify(options: AuditVerifyOptions): Promise<number> {
   const anchor = options.expectHead === undefined ? undefined : parseChainAnchor(options.expectHead);
-  const { file, journalFile } = resolveStore(options);
-  const reader = openSqliteAuditReader(file, { journalFile });
+  const { reader, where: file, close } = openAuditReader(loadStoreConfig(options));
   try {
     let report = await reader.verifyChain();
     if (anchor !== undefined) {
@@ -120,7 +119,7 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
     }
     return report.ok ? 0 : 1;
   } finally {
-    reader.close();
+    await close();
   }
 }
 
@@ -128,7 +127,7 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
 export async function runAuditNewSegment(options: AuditNewSegmentOptions): Promise<number> {
   const reason = options.reason.trim();
   if (reason.length < 3) throw invalidOption("--reason must say why you go on (it is kept in the audit log)");
-  const { file, journalFile } = resolveStore(options);
+  const { file, journalFile } = resolveStore(options, "latch audit new-segment");
   const user = os.userInfo().username;
   const result = await startNewSqliteSegment(file, journalFile, {
     reason,
@@ -191,7 +190,7 @@ function printAcknowledged(report: ChainVerificationReport): void {
 /** Prints matching events as a table (or JSON); returns the exit code. */
 export async function runAuditSearch(options: AuditSearchOptions): Promise<number> {
   const filter = searchFilter(options);
-  const reader = openSqliteAuditReader(resolveStore(options).file);
+  const { reader, close } = openAuditReader(loadStoreConfig(options));
   try {
     const events = await reader.events(filter);
     if (options.json) {
@@ -218,15 +217,19 @@ export async function runAuditSearch(options: AuditSearchOptions): Promise<numbe
     );
     return 0;
   } finally {
-    reader.close();
+    await close();
   }
 }
 
-function resolveStore(options: AuditStoreOptions): { file: string; journalFile: string } {
+function loadStoreConfig(options: AuditStoreOptions) {
   // A --data-dir given on the command line is relative to where the operator is, not to the config file.
   const overrides = options.dataDir === undefined ? {} : { data_dir: path.resolve(options.dataDir) };
-  const { config } = loadConfig(options.config, overrides);
-  assertSqliteStore(config);
+  return loadConfig(options.config, overrides).config;
+}
+
+function resolveStore(options: AuditStoreOptions, command: string): { file: string; journalFile: string } {
+  const config = loadStoreConfig(options);
+  assertSqliteStore(config, command);
   return { file: sqliteStorePath(config), journalFile: path.join(config.data_dir, AUDIT_JOURNAL_FILE) };
 }
 
