@@ -1,7 +1,7 @@
 #!/bin/bash
-# Sample target for deploy/docker-compose.yml, run once by the postgres image on an empty volume
-# (/docker-entrypoint-initdb.d). Fake data only. The gateway's upstream role gets its password from the
-# environment (LATCH_UPSTREAM_PASSWORD), never from this file.
+# Sample target for deploy/docker-compose.yml and docker-compose.single.yml, run once by the postgres image on
+# an empty volume (/docker-entrypoint-initdb.d). Fake data only. The gateway's upstream role gets its password
+# from the environment (LATCH_UPSTREAM_PASSWORD), never from this file.
 set -euo pipefail
 
 if [ -z "${LATCH_UPSTREAM_PASSWORD:-}" ]; then
