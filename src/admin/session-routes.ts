@@ -4,6 +4,7 @@ import type { ClusterEvents } from "../cluster/cluster-events.js";
 import { LatchError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
 import type { SessionRegistry } from "../session/session-registry.js";
+import type { LiveSessionStore } from "../store/live-session-store.js";
 import type { PrincipalBlockStore } from "../store/principal-block-store.js";
 import type { AuditEventInput, SessionSummary } from "../store/store.js";
 
@@ -14,6 +15,9 @@ export interface SessionRoutesDeps {
   readonly blocks: PrincipalBlockStore;
   /** Durable audit write; a failure refuses the action (nothing is done that is not on record). */
   readonly record: (event: AuditEventInput) => Promise<void>;
+  /** This gateway, and the store-wide list of live sessions (every replica's when the store is shared). */
+  readonly gatewayId: string;
+  readonly liveSessions: Pick<LiveSessionStore, "list">;
   /** The other gateways on this store: blocks and kills reach their sessions too. */
   readonly events: ClusterEvents;
   /** A session anywhere on the store, from the audit's sessions index (to kill one another gateway serves). */
@@ -29,7 +33,16 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
   // Registered before /api/sessions/:id so "live" is never taken for a session id.
   app.get("/api/sessions/live", async (request, reply) => {
     if ((await deps.authenticate(request, reply)) === undefined) return reply;
-    return { sessions: deps.registry.list() };
+    const here = deps.registry.list().map((session) => ({ ...session, gatewayId: deps.gatewayId }));
+    if (!deps.events.shared) return { sessions: here };
+    // Every replica's sessions from the store; this gateway's own with their last activity, the others' with
+    // their gateway's last heartbeat.
+    const local = new Map(here.map((session) => [session.id, session]));
+    const everywhere = (await deps.liveSessions.list()).map(
+      (record) => local.get(record.id) ?? { ...record, lastActivityAt: record.lastSeen },
+    );
+    for (const session of here) if (!everywhere.some((s) => s.id === session.id)) everywhere.push(session);
+    return { sessions: everywhere };
   });
 
   app.delete<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {

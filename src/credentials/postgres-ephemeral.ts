@@ -10,6 +10,7 @@ import type { AuditEventInput } from "../store/store.js";
 import {
   EPHEMERAL_ROLE_PREFIX,
   ephemeralRoleName,
+  parseRoleComment,
   quoteIdentifier,
   quoteLiteral,
   roleComment,
@@ -30,6 +31,8 @@ export interface PostgresEphemeralRolesOptions {
   readonly connection: PostgresConnectionConfig;
   readonly settings: EphemeralSettings;
   readonly gatewayId: string;
+  /** Gateways of this store that are gone: their leftover roles are reaped here too. */
+  readonly staleGateways?: () => Promise<ReadonlySet<string>>;
   readonly record: (event: AuditEventInput) => void;
   readonly log: Logger;
 }
@@ -139,27 +142,51 @@ export class PostgresEphemeralRoles {
     return work;
   }
 
-  /** Drops roles this gateway created for this connection whose sessions are gone. Returns how many. */
+  /**
+   * Drops the roles for this connection whose sessions are gone: this gateway's own without a live session,
+   * and those of gateways of this store that stopped sending heartbeats (a replica killed or evicted). Roles
+   * of gateways this store never heard of (another deployment on the same upstream) are never touched.
+   * Returns how many.
+   */
   async reap(): Promise<number> {
     const { rows } = await this.pool.query<{ rolname: string; description: string }>(
       `SELECT r.rolname, d.description
          FROM pg_catalog.pg_roles r
          JOIN pg_catalog.pg_shdescription d
            ON d.objoid = r.oid AND d.classoid = 'pg_catalog.pg_authid'::regclass
-        WHERE r.rolname LIKE $1 AND r.rolcanlogin AND starts_with(d.description, $2)`,
-      [
-        `${EPHEMERAL_ROLE_PREFIX.replace(/_/g, "\\_")}%`,
-        roleCommentPrefix(this.options.gatewayId, this.options.connectionName),
-      ],
+        WHERE r.rolname LIKE $1 AND r.rolcanlogin AND starts_with(d.description, 'latch:')`,
+      [`${EPHEMERAL_ROLE_PREFIX.replace(/_/g, "\\_")}%`],
     );
+    const gone = rows.some((row) => !row.description.startsWith(this.ownPrefix()))
+      ? await this.goneGateways()
+      : new Set<string>();
     let reaped = 0;
     for (const row of rows) {
-      if (this.active.has(row.rolname)) continue;
-      const sessionId = row.description.split(":").at(-1) ?? "";
-      await this.revoke(row.rolname, sessionId, "session no longer live on this gateway", "reaper");
+      const owner = parseRoleComment(row.description, this.options.connectionName);
+      if (owner === undefined) continue;
+      const mine = owner.gatewayId === this.options.gatewayId;
+      if (mine ? this.active.has(row.rolname) : !gone.has(owner.gatewayId)) continue;
+      const why = mine ? "session no longer live on this gateway" : `its gateway ${owner.gatewayId} is gone`;
+      await this.revoke(row.rolname, owner.sessionId, why, "reaper");
       reaped++;
     }
     return reaped;
+  }
+
+  private ownPrefix(): string {
+    return roleCommentPrefix(this.options.gatewayId, this.options.connectionName);
+  }
+
+  private async goneGateways(): Promise<ReadonlySet<string>> {
+    try {
+      return (await this.options.staleGateways?.()) ?? new Set();
+    } catch (error) {
+      this.options.log.warn(
+        { err: error },
+        "cannot tell which gateways are gone; reaping this gateway's roles only",
+      );
+      return new Set();
+    }
   }
 
   /** Waits for revocations in flight, then closes the admin pool. */

@@ -48,6 +48,16 @@ export function roleComment(gatewayId: string, connection: string, sessionId: st
   return `latch:${gatewayId}:${connection}:${sessionId}`;
 }
 
+/** The gateway and session a role comment names, if it is one of ours for `connection`. */
+export function parseRoleComment(
+  comment: string,
+  connection: string,
+): { gatewayId: string; sessionId: string } | undefined {
+  const parts = comment.split(":");
+  if (parts.length !== 4 || parts[0] !== "latch" || parts[2] !== connection) return undefined;
+  return { gatewayId: parts[1]!, sessionId: parts[3]! };
+}
+
 /** The comment prefix of every role this gateway made for this connection. */
 export function roleCommentPrefix(gatewayId: string, connection: string): string {
   return `latch:${gatewayId}:${connection}:`;

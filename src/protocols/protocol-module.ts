@@ -19,6 +19,11 @@ export interface ProtocolContext {
   readonly tls: tls.SecureContext;
   /** A stable id of this gateway's data dir (names of per-session upstream users carry it). */
   readonly gatewayId: string;
+  /**
+   * Other gateways of this store that stopped sending heartbeats: what they left upstream (per-session users)
+   * is theirs no more, and this gateway may clean it up.
+   */
+  readonly staleGateways: () => Promise<ReadonlySet<string>>;
 }
 
 export interface ProtocolListener {

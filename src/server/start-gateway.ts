@@ -13,11 +13,13 @@ import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { ProtocolListener } from "../protocols/protocol-module.js";
+import { systemClock } from "../session/clock.js";
+import { LiveSessionDirectory } from "../session/live-session-directory.js";
 import { SessionGate } from "../session/session-gate.js";
 import { SessionRegistry } from "../session/session-registry.js";
 import { openStores } from "../store/open-stores.js";
 import { postgresStoreConfig } from "../store/postgres/pg-store-config.js";
-import type { AuditReader } from "../store/store.js";
+import type { AuditEventInput, AuditReader } from "../store/store.js";
 import { bridgeClusterEvents } from "./cluster-bridge.js";
 import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
@@ -74,7 +76,30 @@ export async function startGateway(
   let readiness: UpstreamReadiness | undefined;
   let approvals: GatewayApprovals | undefined;
   const listeners = new Map<string, ProtocolListener>();
-  const registry = new SessionRegistry();
+  // The store-wide list of live sessions: every replica's, with heartbeats; a gone replica's sessions are ended
+  // on the record by whichever survivor notices first.
+  let recordEvent: (event: AuditEventInput) => void = () => undefined;
+  const directory = new LiveSessionDirectory({
+    store: stores.liveSessions,
+    gatewayId,
+    clock: systemClock,
+    onStaleSessions: (sessions) => {
+      for (const session of sessions) {
+        log.warn(
+          { sessionId: session.id, gateway: session.gatewayId },
+          "session of a gateway that stopped answering ended",
+        );
+        recordEvent({
+          kind: "session_end",
+          sessionId: session.id,
+          data: { reason: "gateway_lost", gatewayId: session.gatewayId, lastSeen: session.lastSeen },
+        });
+      }
+    },
+    onError: (error, what) =>
+      log.warn({ err: error, what }, "live session directory could not reach the store"),
+  });
+  const registry = new SessionRegistry(directory);
   try {
     const tlsMaterial = await loadTlsMaterial(config);
     const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
@@ -89,6 +114,7 @@ export async function startGateway(
       () => approvals?.pipeline,
     );
     // Approval events go through the pipeline's writer too: the chain reads operation -> request -> release.
+    recordEvent = (event) => pipeline.record(event);
     const approval = await startApprovals({
       config,
       policy: () => policy,
@@ -128,6 +154,7 @@ export async function startGateway(
       log,
       tls: tlsMaterial.context,
       gatewayId,
+      staleGateways: () => directory.staleGateways(),
     };
     for (const module of PROTOCOL_MODULES) {
       const used = Object.values(config.connections).some((c) => c.type === module.connectionType);
@@ -181,6 +208,8 @@ export async function startGateway(
         registry,
         blocks,
         events: stores.events,
+        gatewayId,
+        liveSessions: stores.liveSessions,
         findSession: (id) => stores.auditReader.getSession(id),
         record: (event) => pipeline.recordDurably(event),
       },
@@ -197,6 +226,7 @@ export async function startGateway(
         tlsCert: tlsMaterial.certFile,
       },
     });
+    await directory.start();
     const addresses = new Map([...listeners].map(([name, listener]) => [name, listener.address]));
     log.info(
       {
@@ -232,6 +262,7 @@ export async function startGateway(
         readiness?.stop();
         await admin.close();
         await approval.close(); // after the sessions, so held requests end as abandoned
+        await directory.stop(); // after the sessions: their removal from the store-wide list is written first
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
         // A broken audit log must not stop the shutdown; it was already failing closed and reported.
         await pipeline
@@ -241,6 +272,7 @@ export async function startGateway(
       },
     };
   } catch (error) {
+    await directory.stop();
     readiness?.stop();
     for (const listener of listeners.values()) await listener.close().catch(() => undefined);
     await approvals?.close();

@@ -23,12 +23,16 @@ export interface LiveSessionSummary {
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
 
+  /** `observer`: told of every session added and removed (the store-wide directory, live-session-directory.ts). */
+  constructor(private readonly observer?: { added(session: LiveSession): void; removed(id: string): void }) {}
+
   add(session: LiveSession): void {
     this.sessions.set(session.id, session);
+    this.observer?.added(session);
   }
 
   remove(id: string): void {
-    this.sessions.delete(id);
+    if (this.sessions.delete(id)) this.observer?.removed(id);
   }
 
   get(id: string): LiveSession | undefined {

@@ -35,8 +35,17 @@ export interface LiveSessionStore {
   remove(id: string): Promise<boolean>;
   /** Oldest first (startedAt, then id). */
   list(filter?: LiveSessionFilter): Promise<LiveSessionRecord[]>;
-  /** Marks every live session of this gateway as seen at `at` (epoch ms); resolves how many it touched. */
+  /**
+   * Marks the gateway itself and every live session of it as seen at `at` (epoch ms), never backwards;
+   * resolves how many sessions it touched.
+   */
   heartbeat(gatewayId: string, at: number): Promise<number>;
+  /**
+   * Gateways this store has heard from whose last heartbeat is before `before` (epoch ms): they died or were
+   * stopped. Only gateways that ever sent a heartbeat to this store are listed, so another deployment's
+   * gateways (same upstream, another store) are never taken for dead ones of this one.
+   */
+  staleGateways(before: number): Promise<string[]>;
   /**
    * Removes the sessions last seen before `before` (epoch ms): their gateway stopped sending heartbeats (it
    * died). Resolves what it removed, so the caller can record their end.

@@ -35,6 +35,10 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
   const remove = db.prepare("DELETE FROM live_sessions WHERE id = ?");
   const touch = db.prepare("UPDATE live_sessions SET last_seen = ? WHERE gateway_id = ? AND last_seen < ?");
   const countOf = db.prepare("SELECT count(*) AS n FROM live_sessions WHERE gateway_id = ?");
+  const seenGateway = db.prepare(
+    "INSERT INTO gateways (id, last_seen) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+  );
+  const staleGateways = db.prepare("SELECT id FROM gateways WHERE last_seen < ? ORDER BY id").pluck();
   const stale = db.prepare("SELECT * FROM live_sessions WHERE last_seen < ? ORDER BY started_at, id");
   const removeStale = db.transaction((before: number): LiveSessionRow[] => {
     const rows = stale.all(before) as LiveSessionRow[];
@@ -82,7 +86,11 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
     async heartbeat(gatewayId, at) {
       // A heartbeat never moves last_seen back (a late timer after a newer one).
       touch.run(at, gatewayId, at);
+      seenGateway.run(gatewayId, at);
       return (countOf.get(gatewayId) as { n: number }).n;
+    },
+    async staleGateways(before) {
+      return staleGateways.all(before) as string[];
     },
     async removeStale(before) {
       return removeStale.immediate(before).map(toRecord);

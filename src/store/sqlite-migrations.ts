@@ -143,6 +143,13 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX live_sessions_by_gateway ON live_sessions (gateway_id);
   CREATE INDEX live_sessions_by_last_seen ON live_sessions (last_seen);
   `,
+  // 5: gateways and their last heartbeat, so survivors can tell which replica is gone (its upstream roles).
+  `
+  CREATE TABLE gateways (
+    id        TEXT    PRIMARY KEY,
+    last_seen INTEGER NOT NULL  -- epoch ms
+  ) STRICT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

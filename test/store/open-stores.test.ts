@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
 import { openStores, sqliteStorePath } from "../../src/store/open-stores.js";
+import { freePort } from "../support/free-port.js";
 import { sessionStart, tempDir } from "./store-fixtures.js";
 
 let dir: string;
@@ -45,9 +46,19 @@ describe("openStores", () => {
     await second.close();
   });
 
-  it("refuses a postgres store for now, with a config error", async () => {
-    const config = configSchema.parse({ data_dir: dir, store: "postgres://latch@db/latch" });
-    await expect(openStores(config)).rejects.toThrow(expect.objectContaining({ code: "config_invalid" }));
-    await expect(openStores(config)).rejects.toThrow("store: postgres is not available yet; use sqlite");
+  it("a PostgreSQL store that cannot be reached stops the start with a config error naming it, never the password", async () => {
+    process.env.LATCH_TEST_STORE_PASSWORD = "hunter2-store";
+    const port = await freePort();
+    const config = configSchema.parse({
+      data_dir: dir,
+      store: {
+        url: `postgres://latch@127.0.0.1:${port}/latch`,
+        password: { env: "LATCH_TEST_STORE_PASSWORD" },
+      },
+    });
+    const failure = await openStores(config).catch((error: unknown) => error as Error & { code?: string });
+    expect(failure).toMatchObject({ code: "config_invalid" });
+    expect(failure.message).toContain(`cannot open the PostgreSQL store at 127.0.0.1:${port}/latch`);
+    expect(failure.message).not.toContain("hunter2-store");
   });
 });

@@ -21,6 +21,8 @@ interface LiveSessionRow {
   readonly clientAddress: string;
   readonly startedAt: string;
   readonly lastActivityAt: string;
+  /** The replica serving it (every replica's sessions are listed on a shared store). */
+  readonly gatewayId?: string;
 }
 
 export function registerSessionsCommands(program: Command): void {
@@ -37,7 +39,7 @@ export function registerSessionsCommands(program: Command): void {
       .option("--active", "only sessions still open")
       .option(
         "--live",
-        "the sessions open on this gateway right now, every protocol, with their last activity",
+        "the sessions open right now, every protocol, with their last activity (every replica's on a shared store)",
       )
       .option("--limit <n>", "how many", "50"),
   ).action(async (options: ListOptions) => {
@@ -53,9 +55,10 @@ export function registerSessionsCommands(program: Command): void {
       );
       if (options.json) return void process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       return printTable(
-        ["ID", "PROTOCOL", "STARTED", "LAST ACTIVITY", "SUBJECT", "CONNECTION", "CLIENT"],
+        ["ID", "GATEWAY", "PROTOCOL", "STARTED", "LAST ACTIVITY", "SUBJECT", "CONNECTION", "CLIENT"],
         shown.map((s) => [
           s.id,
+          s.gatewayId ?? "",
           s.protocol,
           s.startedAt,
           s.lastActivityAt,

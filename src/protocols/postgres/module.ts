@@ -76,6 +76,7 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
             connection,
             settings: connection.ephemeral,
             gatewayId: context.gatewayId,
+            staleGateways: context.staleGateways,
             record: (event) => pipeline.record(event),
             log,
           }),

@@ -6,7 +6,7 @@ import type { PgMigration } from "./pg-migration.js";
  * last one it saw. Rows are pruned after an hour; they are signals, the store's other tables the truth.
  */
 export const PG_CLUSTER_SCHEMA: PgMigration = {
-  name: "cluster events",
+  name: "cluster events, gateway heartbeats",
   sql: `
 CREATE TABLE latch_cluster_events (
   id     bigserial   PRIMARY KEY,
@@ -16,5 +16,11 @@ CREATE TABLE latch_cluster_events (
   body   jsonb       NOT NULL
 );
 CREATE INDEX latch_cluster_events_by_time ON latch_cluster_events (at);
+
+-- Every gateway's last heartbeat: survivors tell from it which replica is gone (its sessions, its roles).
+CREATE TABLE latch_gateways (
+  id        text   PRIMARY KEY,
+  last_seen bigint NOT NULL
+);
 `,
 };

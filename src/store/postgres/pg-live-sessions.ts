@@ -66,12 +66,26 @@ export function createPgLiveSessionStore(pool: pg.Pool): LiveSessionStore {
       return rows.map(toRecord);
     },
     async heartbeat(gatewayId, at) {
-      // Touches every session of the gateway (the count is all of them) but never moves last_seen back.
-      const { rowCount } = await pool.query(
-        "UPDATE latch_live_sessions SET last_seen = greatest(last_seen, $2) WHERE gateway_id = $1",
+      // Touches every session of the gateway (the count is all of them) but never moves last_seen back; the
+      // gateway's own row in the same statement.
+      const { rows } = await pool.query<{ touched: string }>(
+        `WITH gateway AS (
+           INSERT INTO latch_gateways (id, last_seen) VALUES ($1, $2)
+           ON CONFLICT (id) DO UPDATE SET last_seen = greatest(latch_gateways.last_seen, excluded.last_seen)
+         ), touched AS (
+           UPDATE latch_live_sessions SET last_seen = greatest(last_seen, $2) WHERE gateway_id = $1 RETURNING 1
+         )
+         SELECT count(*) AS touched FROM touched`,
         [gatewayId, at],
       );
-      return rowCount ?? 0;
+      return Number(rows[0]?.touched ?? 0);
+    },
+    async staleGateways(before) {
+      const { rows } = await pool.query<{ id: string }>(
+        "SELECT id FROM latch_gateways WHERE last_seen < $1 ORDER BY id",
+        [before],
+      );
+      return rows.map((row) => row.id);
     },
     async removeStale(before) {
       const { rows } = await pool.query<LiveSessionRow>(

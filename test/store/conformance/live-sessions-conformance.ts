@@ -96,5 +96,17 @@ export function describeLiveSessionsConformance(implementation: StoreImplementat
       expect((await live.list()).map((s) => s.id)).toEqual(["a1"]);
       expect(await live.removeStale(T0 + 15_000)).toEqual([]);
     });
+
+    test("lists the gateways whose heartbeats stopped, only those it ever heard from", async ({ stores }) => {
+      const live = stores.liveSessions;
+      await live.heartbeat("gw-a", T0 + 30_000);
+      await live.heartbeat("gw-b", T0 + 5_000);
+      await live.heartbeat("gw-c", T0 + 1_000);
+      await live.heartbeat("gw-c", T0 + 20_000);
+      await live.heartbeat("gw-c", T0 + 2_000); // late timer: not moved back
+      expect(await live.staleGateways(T0 + 15_000)).toEqual(["gw-b"]);
+      expect(await live.staleGateways(T0 + 25_000)).toEqual(["gw-b", "gw-c"]);
+      expect(await live.staleGateways(T0)).toEqual([]);
+    });
   });
 }
