@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 
 /** Where pgbench connects; the password travels in PGPASSWORD so it never shows in `ps`. */
 export interface PgTarget {
-  name: "direct" | "pgbouncer" | "latch";
+  /** latch: the embedded store; latch-pg: one replica on the PostgreSQL store; latch-pg-x2: two replicas. */
+  name: "direct" | "pgbouncer" | "latch" | "latch-pg" | "latch-pg-x2";
   host: string;
   port: number;
   user: string;
@@ -41,7 +42,7 @@ export function parsePgbenchOutput(output: string): PgbenchResult {
 }
 
 /** The built-in select-only script, a fixed client count and no vacuum (proxies may not permit it). */
-export function pgbenchArgs(target: PgTarget, mode: QueryMode, seconds: number): string[] {
+export function pgbenchArgs(target: PgTarget, mode: QueryMode, seconds: number, clients = 8): string[] {
   return [
     "-h",
     target.host,
@@ -52,9 +53,9 @@ export function pgbenchArgs(target: PgTarget, mode: QueryMode, seconds: number):
     "-n",
     "-S",
     "-c",
-    "8",
+    String(clients),
     "-j",
-    "2",
+    String(Math.min(2, clients)),
     "-T",
     String(seconds),
     "-M",
@@ -68,11 +69,12 @@ export function runPgbench(
   target: PgTarget,
   mode: QueryMode,
   seconds: number,
+  clients = 8,
 ): Promise<PgbenchResult> {
   return new Promise((resolve, reject) => {
     execFile(
       pgbenchPath,
-      pgbenchArgs(target, mode, seconds),
+      pgbenchArgs(target, mode, seconds, clients),
       {
         env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: "disable", PGCONNECT_TIMEOUT: "10" },
         timeout: (seconds + 60) * 1000,
@@ -91,4 +93,31 @@ export function runPgbench(
       },
     );
   });
+}
+
+/**
+ * The same 8 clients spread round-robin over several gateways (replicas behind a load balancer): one pgbench
+ * per gateway with its share of the clients, all at once. TPS and transactions add up; latency is the
+ * transaction-weighted mean.
+ */
+export async function runPgbenchSpread(
+  pgbenchPath: string,
+  targets: readonly PgTarget[],
+  mode: QueryMode,
+  seconds: number,
+  clients = 8,
+): Promise<PgbenchResult> {
+  const shares = targets.map(
+    (_, i) => Math.floor(clients / targets.length) + (i < clients % targets.length ? 1 : 0),
+  );
+  const results = await Promise.all(
+    targets.map((target, i) => runPgbench(pgbenchPath, target, mode, seconds, shares[i]!)),
+  );
+  const transactions = results.reduce((sum, r) => sum + r.transactions, 0);
+  return {
+    tps: results.reduce((sum, r) => sum + r.tps, 0),
+    latencyMs: results.reduce((sum, r) => sum + r.latencyMs * r.transactions, 0) / Math.max(1, transactions),
+    transactions,
+    failedTransactions: results.reduce((sum, r) => sum + r.failedTransactions, 0),
+  };
 }

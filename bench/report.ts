@@ -2,7 +2,9 @@ import type { ConnectLatency } from "./connect-latency.js";
 import type { PgbenchResult, PgTarget, QueryMode } from "./pgbench.js";
 
 export type TargetName = PgTarget["name"];
-export const TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "latch"];
+export const TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "latch", "latch-pg", "latch-pg-x2"];
+/** Targets every run must measure (the PostgreSQL-store rows are reported when they could be set up). */
+export const REQUIRED_TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "latch"];
 export const MODES: readonly QueryMode[] = ["simple", "prepared"];
 
 /** A measurement, or why it could not be taken (Latch not built, serve failed, pgbench aborted). */
@@ -15,10 +17,7 @@ export interface BenchResults {
     scale: number;
     seconds: number;
     runs: Record<QueryMode, Partial<Record<TargetName, Outcome<PgbenchResult>>>>;
-    ratios: Record<
-      QueryMode,
-      { latchVsDirect: number | null; latchVsPgbouncer: number | null; pgbouncerVsDirect: number | null }
-    >;
+    ratios: Record<QueryMode, ReturnType<typeof ratiosFor>>;
   };
   connect: { count: number; results: Partial<Record<TargetName, Outcome<ConnectLatency>>> };
   environment: Record<string, string | number>;
@@ -38,18 +37,24 @@ export function ratiosFor(runs: Partial<Record<TargetName, Outcome<PgbenchResult
     latchVsDirect: tpsRatio(runs.latch, runs.direct),
     latchVsPgbouncer: tpsRatio(runs.latch, runs.pgbouncer),
     pgbouncerVsDirect: tpsRatio(runs.pgbouncer, runs.direct),
+    latchPgVsPgbouncer: tpsRatio(runs["latch-pg"], runs.pgbouncer),
+    latchPgVsLatchSqlite: tpsRatio(runs["latch-pg"], runs.latch),
+    latchPgX2VsPgbouncer: tpsRatio(runs["latch-pg-x2"], runs.pgbouncer),
+    latchPgX2VsLatchSqlite: tpsRatio(runs["latch-pg-x2"], runs.latch),
   };
 }
 
 export function formatPgbenchTable(results: BenchResults["pgbench"]): string {
-  const rows: string[][] = [["mode", "target", "TPS", "avg latency ms", "÷ direct", "÷ pgbouncer"]];
+  const rows: string[][] = [
+    ["mode", "target", "TPS", "avg latency ms", "÷ direct", "÷ pgbouncer", "÷ latch (sqlite)"],
+  ];
   for (const mode of MODES) {
     const runs = results.runs[mode];
     for (const target of TARGETS) {
       const run = runs[target];
       if (!run) continue;
       if (!run.ok) {
-        rows.push([mode, target, "n/a", "n/a", "", ""]);
+        rows.push([mode, target, "n/a", "n/a", "", "", ""]);
         continue;
       }
       rows.push([
@@ -58,11 +63,12 @@ export function formatPgbenchTable(results: BenchResults["pgbench"]): string {
         run.value.tps.toFixed(0),
         run.value.latencyMs.toFixed(3),
         target === "direct" ? "" : formatRatio(tpsRatio(run, runs.direct)),
-        target === "latch" ? formatRatio(tpsRatio(run, runs.pgbouncer)) : "",
+        target.startsWith("latch") ? formatRatio(tpsRatio(run, runs.pgbouncer)) : "",
+        target.startsWith("latch-pg") ? formatRatio(tpsRatio(run, runs.latch)) : "",
       ]);
     }
   }
-  return formatTable(rows, [false, false, true, true, true, true]);
+  return formatTable(rows, [false, false, true, true, true, true, true]);
 }
 
 export function formatConnectTable(results: BenchResults["connect"]): string {

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { type PgCluster, startPgCluster } from "../test/support/pg-cluster.js";
 import { measureConnectLatency } from "./connect-latency.js";
-import { type PgTarget, runPgbench } from "./pgbench.js";
+import { type PgTarget, runPgbench, runPgbenchSpread } from "./pgbench.js";
 import {
   type BenchResults,
   formatConnectTable,
@@ -18,8 +18,8 @@ import {
   formatPgbenchTable,
   MODES,
   type Outcome,
+  REQUIRED_TARGETS,
   ratiosFor,
-  TARGETS,
 } from "./report.js";
 import { findBenchTools } from "./required-tools.js";
 import { type RunningLatch, startLatch } from "./start-latch.js";
@@ -72,10 +72,13 @@ const connectCount = positiveInteger("BENCH_CONNECTS", 200);
 let cluster: PgCluster | undefined;
 let pgbouncer: RunningPgBouncer | undefined;
 let latch: RunningLatch | undefined;
+/** Latch replicas on the PostgreSQL store. */
+const replicas: RunningLatch[] = [];
 let cleanedUp: Promise<void> | undefined;
 const cleanup = () => {
   cleanedUp ??= (async () => {
     await latch?.stop().catch(() => {});
+    for (const replica of replicas) await replica.stop().catch(() => {});
     await pgbouncer?.stop().catch(() => {});
     await cluster?.stop().catch(() => {});
   })();
@@ -154,6 +157,46 @@ try {
     );
   }
 
+  // The same gateway on the shared PostgreSQL store (issue 11): one replica, then two sharing 8 clients.
+  const spread = new Map<string, PgTarget[]>();
+  if (latch !== undefined && process.env.BENCH_SKIP_PG_STORE !== "1") {
+    progress("starting two latch replicas on a PostgreSQL store...");
+    try {
+      await cluster.query(
+        `CREATE DATABASE latch_store OWNER ${cluster.appUser} ENCODING 'UTF8' TEMPLATE template0`,
+      );
+      const store = {
+        url: `postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/latch_store`,
+        password: cluster.appPassword,
+      };
+      const replicaOptions = {
+        upstreamPort: cluster.port,
+        upstreamUser: cluster.appUser,
+        upstreamPassword: cluster.appPassword,
+        database: cluster.appDatabase,
+        policyDir: join(cluster.dataDir, "..", "latch-policies"),
+        store,
+      };
+      const first = await startLatch(replicaOptions);
+      replicas.push(first);
+      replicas.push(await startLatch({ ...replicaOptions, sameIssuerAs: first.dataDir }));
+      const viaReplica = (replica: RunningLatch): PgTarget => ({
+        name: "latch-pg",
+        host: "127.0.0.1",
+        port: replica.port,
+        user: "bench",
+        database: "bench",
+        password: first.token,
+      });
+      targets.push(viaReplica(first));
+      const x2: PgTarget = { ...viaReplica(first), name: "latch-pg-x2" };
+      targets.push(x2);
+      spread.set(x2.name, replicas.map(viaReplica));
+    } catch (error) {
+      console.error(`\nbench: the PostgreSQL-store rows are not measured: ${(error as Error).message}\n`);
+    }
+  }
+
   progress("warm-up: pgbench select-only direct 3s...");
   await runPgbench(tools.pgbench, direct, "simple", 3);
 
@@ -161,7 +204,12 @@ try {
   for (const mode of MODES) {
     for (const target of targets) {
       progress(`pgbench ${mode} ${target.name} ${seconds}s...`);
-      const outcome = await attempt(() => runPgbench(tools.pgbench, target, mode, seconds));
+      const across = spread.get(target.name);
+      const outcome = await attempt(() =>
+        across === undefined
+          ? runPgbench(tools.pgbench, target, mode, seconds)
+          : runPgbenchSpread(tools.pgbench, across, mode, seconds),
+      );
       runs[mode][target.name] = outcome;
       progress(
         outcome.ok
@@ -173,7 +221,7 @@ try {
   }
 
   const connectResults: BenchResults["connect"]["results"] = {};
-  for (const target of targets) {
+  for (const target of targets.filter((t) => t.name !== "latch-pg-x2")) {
     progress(`connect latency ${target.name}: ${connectCount} sequential connect + SELECT 1 + close...`);
     connectResults[target.name] = await attempt(() => measureConnectLatency(target, connectCount));
   }
@@ -213,7 +261,7 @@ try {
   await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${RESULTS_FILE}`);
   // A benchmark that could not measure a target did not do its job: say so in the exit code too.
-  process.exitCode = TARGETS.every((t) => runs.simple[t]?.ok && runs.prepared[t]?.ok) ? 0 : 2;
+  process.exitCode = REQUIRED_TARGETS.every((t) => runs.simple[t]?.ok && runs.prepared[t]?.ok) ? 0 : 2;
 } catch (error) {
   if (!interrupted) console.error(`bench: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { DEV_ISSUER_FILE } from "../src/identity/dev-issuer.js";
 import { freePort } from "../test/support/free-port.js";
 import { spawnService, waitForPort } from "./service-process.js";
 
@@ -24,11 +25,17 @@ export interface LatchOptions {
   database: string;
   /** Directory for the generated policy; created if missing. */
   policyDir: string;
+  /** A shared PostgreSQL store (`store:` URL, the password in BENCH_STORE_PASSWORD); default: the embedded one. */
+  store?: { url: string; password: string };
+  /** Another replica's data_dir: its dev issuer key is copied, so one token works on both. */
+  sameIssuerAs?: string;
 }
 
 export interface RunningLatch {
   port: number;
   token: string;
+  dataDir: string;
+  adminPort: number;
   stop(): Promise<void>;
 }
 
@@ -42,6 +49,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     throw new Error(`${LATCH_CLI} is missing: run \`npm run build\` first`);
   }
   const dir = await mkdtemp(join(tmpdir(), "latch-bench-gateway-"));
+  const dataDir = join(dir, "data");
+  if (options.sameIssuerAs !== undefined) {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await copyFile(join(options.sameIssuerAs, DEV_ISSUER_FILE), join(dataDir, DEV_ISSUER_FILE));
+  }
   const [pgPort, adminPort] = [await freePort(), await freePort()];
   const configFile = join(dir, "latch.yaml");
   await mkdir(options.policyDir, { recursive: true });
@@ -54,7 +66,10 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     configFile,
     [
       `listen: { postgres: "127.0.0.1:${pgPort}", admin: "127.0.0.1:${adminPort}" }`,
-      `data_dir: ${JSON.stringify(join(dir, "data"))}`,
+      `data_dir: ${JSON.stringify(dataDir)}`,
+      ...(options.store === undefined
+        ? []
+        : [`store: { url: ${JSON.stringify(options.store.url)}, password: { env: BENCH_STORE_PASSWORD } }`]),
       "tls: { allow_plaintext: true }",
       "identity: { dev_issuer: true }",
       "connections:",
@@ -66,7 +81,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     ].join("\n"),
   );
 
-  const env = { ...process.env, BENCH_UPSTREAM_PASSWORD: options.upstreamPassword };
+  const env = {
+    ...process.env,
+    BENCH_UPSTREAM_PASSWORD: options.upstreamPassword,
+    BENCH_STORE_PASSWORD: options.store?.password ?? "",
+  };
   const service = spawnService(
     process.execPath,
     [...nodeArgs(), LATCH_CLI, "serve", "--config", configFile],
@@ -85,7 +104,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     );
     const token = stdout.trim();
     if (!token) throw new Error("`latch token` printed no token");
-    return { port: pgPort, token, stop };
+    return { port: pgPort, token, dataDir, adminPort, stop };
   } catch (error) {
     await stop();
     const { stderr } = error as { stderr?: string };

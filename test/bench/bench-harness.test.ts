@@ -57,7 +57,19 @@ describe("report arithmetic", () => {
       latchVsDirect: 0.25,
       latchVsPgbouncer: 0.5,
       pgbouncerVsDirect: 0.5,
+      latchPgVsPgbouncer: null,
+      latchPgVsLatchSqlite: null,
+      latchPgX2VsPgbouncer: null,
+      latchPgX2VsLatchSqlite: null,
     });
+    expect(
+      ratiosFor({
+        pgbouncer: run(20_000),
+        latch: run(10_000),
+        "latch-pg": run(5_000),
+        "latch-pg-x2": run(8_000),
+      }),
+    ).toMatchObject({ latchPgVsPgbouncer: 0.25, latchPgVsLatchSqlite: 0.5, latchPgX2VsPgbouncer: 0.4 });
     expect(tpsRatio(run(1), { ok: false, error: "not built" })).toBeNull();
     expect(tpsRatio(undefined, run(1))).toBeNull();
   });
