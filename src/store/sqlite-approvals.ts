@@ -9,7 +9,7 @@ import type {
   VoteResult,
 } from "../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../approvals/approval-types.js";
-import { openSqliteSideConnection } from "./sqlite-side-connection.js";
+import { guardSideStore, openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface SqliteApprovalStoreOptions {
   /** How long a write waits for the audit writer's lock on the same file. Default 5000 ms. */
@@ -32,7 +32,7 @@ export function createSqliteApprovalStore(
   options: SqliteApprovalStoreOptions = {},
 ): SqliteApprovalStore {
   const db = openSqliteSideConnection(file, "approval store", options);
-  return buildApprovalStore(db, file);
+  return guardSideStore(file, buildApprovalStore(db, file));
 }
 
 interface RequestRow {

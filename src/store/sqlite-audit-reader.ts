@@ -4,6 +4,7 @@ import { LatchError } from "../errors.js";
 import { createSqliteAuditQueries, type SqliteAuditQueries } from "./sqlite-audit-queries.js";
 import { readSchemaVersion, SQLITE_SCHEMA_VERSION } from "./sqlite-migrations.js";
 import type { AuditReader } from "./store.js";
+import { createStoreFileGuard } from "./store-file-health.js";
 import { startStoreWorker } from "./worker-thread.js";
 
 export interface SqliteAuditReader extends AuditReader {
@@ -21,13 +22,18 @@ export interface SqliteVerifyOptions {
  * queries and answer from this connection. `verifyChain` reads and hashes every event, seconds for a large
  * log, so it runs in a worker thread of its own with its own connection: the gateway's event loop (every
  * session) keeps running meanwhile. Concurrent calls share one verification.
+ *
+ * Read-only or not, a connection writes latch.db-shm as it starts reading: every call first checks that this
+ * cannot fault (store-file-health.ts) and rejects otherwise; `close` is skipped then.
  */
 export function openSqliteAuditReader(file: string, options: SqliteVerifyOptions = {}): SqliteAuditReader {
   const db = openSqliteReadOnly(file);
+  const guard = createStoreFileGuard(file);
   const queries = createSqliteAuditQueries(db);
   let running: Promise<ChainVerificationReport> | undefined;
   const answer = <T>(run: () => T): Promise<T> => {
     try {
+      guard.check();
       return Promise.resolve(run());
     } catch (error) {
       return Promise.reject(error);
@@ -38,12 +44,20 @@ export function openSqliteAuditReader(file: string, options: SqliteVerifyOptions
     getSession: (id) => answer(() => queries.getSession(id)),
     events: (filter) => answer(() => queries.events(filter)),
     verifyChain() {
+      // The worker's own connection shares this process's mapping of latch.db-shm: checked before it starts.
+      try {
+        guard.check();
+      } catch (error) {
+        return Promise.reject(error);
+      }
       running ??= verifyInWorker(file, options).finally(() => {
         running = undefined;
       });
       return running;
     },
-    close: () => db.close(),
+    close() {
+      if (guard.usable()) db.close();
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import type {
   LiveSessionStore,
   NewLiveSession,
 } from "./live-session-store.js";
-import { openSqliteSideConnection } from "./sqlite-side-connection.js";
+import { guardSideStore, openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface SqliteLiveSessionStore extends LiveSessionStore {
   close(): void;
@@ -46,7 +46,7 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
     return rows;
   });
 
-  return {
+  return guardSideStore<SqliteLiveSessionStore>(file, {
     async add(session: NewLiveSession) {
       const startedAt = Date.parse(session.startedAt);
       if (Number.isNaN(startedAt)) throw new TypeError(`startedAt is not a time: ${session.startedAt}`);
@@ -96,7 +96,7 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
       return removeStale.immediate(before).map(toRecord);
     },
     close: () => db.close(),
-  };
+  });
 }
 
 function toRecord(row: LiveSessionRow): LiveSessionRecord {

@@ -1,5 +1,5 @@
 import type { PrincipalBlock, PrincipalBlockStore } from "./principal-block-store.js";
-import { openSqliteSideConnection } from "./sqlite-side-connection.js";
+import { guardSideStore, openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface SqlitePrincipalBlockStore extends PrincipalBlockStore {
   close(): void;
@@ -16,7 +16,7 @@ export function createSqlitePrincipalBlockStore(file: string): SqlitePrincipalBl
   const all = opened.prepare(
     "SELECT principal, blocked_by, reason, blocked_at FROM principal_blocks ORDER BY blocked_at DESC, principal",
   );
-  return {
+  return guardSideStore<SqlitePrincipalBlockStore>(file, {
     isBlocked: async (principal) => select.get(principal) !== undefined,
     block: async (principal, blockedBy, reason) =>
       insert.run(principal, blockedBy, reason, Date.now()).changes === 1,
@@ -31,5 +31,5 @@ export function createSqlitePrincipalBlockStore(file: string): SqlitePrincipalBl
         }),
       ),
     close: () => opened.close(),
-  };
+  });
 }
