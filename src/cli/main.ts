@@ -12,6 +12,14 @@ import { registerServeCommand } from "./commands/serve.js";
 import { registerSessionsCommands } from "./commands/sessions.js";
 import { registerTokenCommand } from "./commands/token.js";
 
+// `latch ... | head` closes the pipe early: that is the reader's choice, not an error to crash on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const program = new Command()
   .name("latch")
   .description("Latch: just-in-time access gateway for agents and automation")

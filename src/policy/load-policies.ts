@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { LatchError } from "../errors.js";
@@ -66,8 +66,18 @@ export function parsePolicySources(sources: readonly PolicySource[]): LoadedPoli
 export async function readPolicySources(dir: string): Promise<PolicySource[]> {
   let names: string[];
   try {
-    names = (await readdir(dir, { withFileTypes: true }))
-      .filter((entry) => entry.isFile() && entry.name.endsWith(".cedar"))
+    // A Kubernetes ConfigMap mounts each file as a symlink into a "..data" directory: follow links to files.
+    const entries = (await readdir(dir, { withFileTypes: true })).filter((entry) =>
+      entry.name.endsWith(".cedar"),
+    );
+    const files = await Promise.all(
+      entries.map(
+        async (entry) =>
+          entry.isFile() || (entry.isSymbolicLink() && (await stat(path.join(dir, entry.name))).isFile()),
+      ),
+    );
+    names = entries
+      .filter((_, i) => files[i])
       .map((entry) => entry.name)
       .sort();
   } catch (cause) {

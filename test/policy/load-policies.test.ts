@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,6 +27,20 @@ async function loadError(dir: string): Promise<LatchError> {
 }
 
 describe("loadPolicies", () => {
+  it("reads a Kubernetes ConfigMap mount: files are symlinks into ..data", async () => {
+    const dir = await policyDir({});
+    const versioned = path.join(dir, "..2026_12_01_12_00_00.000000001");
+    await mkdir(versioned);
+    await writeFile(
+      path.join(versioned, "agents.cedar"),
+      'permit(principal in Group::"agents", action in Action::"sql:read", resource);\n',
+    );
+    await symlink(path.basename(versioned), path.join(dir, "..data"));
+    await symlink(path.join("..data", "agents.cedar"), path.join(dir, "agents.cedar"));
+    const loaded = await loadPolicies(dir);
+    expect(loaded.policies.length).toBe(1);
+  });
+
   it("loads the example policies with ids, lines and approval annotations", async () => {
     const loaded = await loadPolicies(path.resolve("examples/policies"));
     expect(loaded.files.map((file) => path.basename(file))).toEqual(["agents.cedar", "prod-approvals.cedar"]);
