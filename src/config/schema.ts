@@ -22,6 +22,12 @@ export const issuerSchema = z.strictObject({
     .default("groups")
     .describe("claim holding the groups; dotted path for nested claims, e.g. realm_access.roles"),
   subject_prefix: z.string().default("").describe("prefix added to `sub` to form the principal id"),
+  group_prefix: z
+    .string()
+    .default("")
+    .describe(
+      "prefix added to every group from this issuer (e.g. `ci:`), so groups from different issuers never share a name: with two issuers, whoever controls group names at one must not be able to claim the other's groups",
+    ),
   algorithms: z
     .array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
     .default(["RS256", "ES256", "EdDSA"])

@@ -51,6 +51,7 @@ interface TrustedIssuer {
   readonly algorithms: readonly string[];
   readonly groupsClaim: string;
   readonly subjectPrefix: string;
+  readonly groupPrefix: string;
   readonly keys: JWTVerifyGetKey;
   readonly unknownKeyHint: string;
 }
@@ -113,7 +114,7 @@ function identityFrom(payload: JWTPayload, issuer: TrustedIssuer): Identity {
   return {
     subject: issuer.subjectPrefix + sub,
     issuer: issuer.issuer,
-    groups: readGroupsClaim(payload, issuer.groupsClaim),
+    groups: readGroupsClaim(payload, issuer.groupsClaim).map((group) => issuer.groupPrefix + group),
     expiresAt: (exp as number) * 1000,
     ...(typeof jti === "string" && jti !== "" ? { tokenId: jti } : {}),
   };
@@ -171,6 +172,7 @@ function trustedIssuers(
       algorithms,
       groupsClaim: config.groups_claim,
       subjectPrefix: config.subject_prefix,
+      groupPrefix: config.group_prefix,
       keys: createIssuerKeys(config.issuer, config.jwks_uri, keyOptions),
       unknownKeyHint: "",
     });
@@ -184,6 +186,7 @@ function trustedIssuers(
       algorithms: [DEV_ALGORITHM],
       groupsClaim: "groups",
       subjectPrefix: "",
+      groupPrefix: "",
       keys: async (header, token) => {
         try {
           return await devKeys(header, token);

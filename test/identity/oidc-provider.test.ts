@@ -57,6 +57,18 @@ describe("token verifier with a real OIDC provider (oidc-provider, client_creden
     await expect(verifier.verify(bob)).resolves.toMatchObject({ subject: "ci:bob", groups: [] });
   });
 
+  it("group_prefix puts this issuer's groups in a namespace of their own", async () => {
+    const prefixed = createTokenVerifier(
+      configSchema.parse({
+        identity: { issuers: [{ issuer: provider.issuer, audience: "latch", group_prefix: "ci:" }] },
+      }).identity,
+      { dataDir },
+    );
+    // An issuer whose users can name their own groups cannot claim "platform-admins" as is.
+    const token = await provider.mintToken("outsider", ["platform-admins"]);
+    await expect(prefixed.verify(token)).resolves.toMatchObject({ groups: ["ci:platform-admins"] });
+  });
+
   it("rejects a token the same provider issued for a different resource (audience)", async () => {
     const token = await provider.mintToken("build-bot", ["agents"], { audience: "billing-api" });
     expect(decodeJwt(token).aud).toBe("billing-api");
