@@ -23,6 +23,8 @@ interface Gateway {
   dataDir: string;
   admin: string;
   client: pg.Client;
+  /** A new session of the same user. */
+  login: () => Promise<pg.Client>;
   adminToken: string;
 }
 
@@ -59,21 +61,25 @@ connections:
         group,
       ])
     ).stdout.trim();
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: pgPort,
-    user: "disk-bot",
-    database: "app",
-    password: await token("agents"),
-    ssl: { rejectUnauthorized: false },
-  });
-  client.on("error", () => {});
-  await client.connect();
+  const login = async () => {
+    const client = new pg.Client({
+      host: "127.0.0.1",
+      port: pgPort,
+      user: "disk-bot",
+      database: "app",
+      password: await token("agents"),
+      ssl: { rejectUnauthorized: false },
+    });
+    client.on("error", () => {});
+    await client.connect();
+    return client;
+  };
   return {
     child,
     dataDir,
     admin: `http://127.0.0.1:${adminPort}`,
-    client,
+    client: await login(),
+    login,
     adminToken: await token("latch-admins"),
   };
 }
@@ -186,11 +192,9 @@ describe("audit log on a full disk", () => {
 });
 
 describe("an unwritable latch.db-shm at run time", () => {
-  // The audit index thread now checks its files before each write and refuses (test/store/unwritable-store-files
-  // .test.ts), but the gateway still dies of SIGBUS here: the other SQLite connections of the main thread
-  // (approvals sweeper, audit reader, side connections in sqlite-side-connection.ts) touch the -shm mapping
-  // with no such check. Unskip once they check too.
-  it.skip("denies with 58030 instead of dying of SIGBUS, keeps serving the admin API, and recovers when fixed", async () => {
+  // It used to be a SIGBUS (exit 135, no log line) within a second: the approvals sweeper's read, after the
+  // index wrote, records its snapshot in the -shm mapping. Every SQLite connection now checks first.
+  it("denies with 58030 instead of dying of SIGBUS, keeps serving the admin API, and recovers when fixed", async () => {
     const gw = await startGateway(path.join(dir, "data-shm"));
     expect(await select(gw)).toEqual({ ok: 1 });
     const shm = path.join(gw.dataDir, "latch.db-shm");
@@ -207,12 +211,17 @@ describe("an unwritable latch.db-shm at run time", () => {
       state: "refusing",
       reason: "latch.db-shm is not writable (EPERM)",
     });
+    // Past several sweeps (one a second) and a new login (the principal-block read), still alive.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await expect(gw.login()).rejects.toMatchObject({ code: "58030" });
+    expect(await select(gw)).toMatchObject({ code: "58030" });
     expect(gw.child.exitCode).toBeNull();
     expect(gw.child.signalCode).toBeNull();
 
     execFileSync("chattr", ["-i", shm]);
     await until(15_000, async () => ("ok" in (await select(gw)) ? true : undefined));
     expect((await healthz(gw)).status).toBe(200);
+    await (await gw.login()).end(); // the side stores answer again too
     expect(await stopGateway(gw)).toBe(0);
   });
 });
