@@ -24,8 +24,13 @@ export function createPgStorePool(store: PostgresStoreConfig): pg.Pool {
             rejectUnauthorized: true,
             ...(store.ca_file === undefined ? {} : { ca: readFileSync(store.ca_file, "utf8") }),
           };
+  // Discrete fields, not connectionString: pg lets the URL's (empty) password win over the `password` option.
+  const url = new URL(store.url);
   const pool = new pg.Pool({
-    connectionString: store.url,
+    host: decodeURIComponent(url.hostname.replace(/^\[|\]$/g, "")),
+    port: url.port === "" ? 5432 : Number(url.port),
+    user: decodeURIComponent(url.username),
+    database: decodeURIComponent(url.pathname.replace(/^\//, "")) || decodeURIComponent(url.username),
     ...(store.password === undefined ? {} : { password: resolveSecret(store.password, "store.password") }),
     ssl,
     max: store.pool_size,
