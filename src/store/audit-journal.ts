@@ -30,6 +30,8 @@ export class AuditJournal {
   private head: ChainHead;
   /** Last seq in the rotated file, which is deleted once the index holds it. */
   private rotatedUpTo: number | undefined;
+  /** A rotation renamed the open file to `.old` but could not open its successor yet: appends still go to it. */
+  private renamed = false;
 
   private constructor(
     private readonly file: string,
@@ -108,13 +110,26 @@ export class AuditJournal {
       unlinkSync(`${this.file}.old`);
       this.rotatedUpTo = undefined;
     }
-    if (this.rotatedUpTo === undefined && this.size > ROTATE_BYTES) {
-      closeSync(this.fd);
+    if (this.rotatedUpTo === undefined && this.size > ROTATE_BYTES) this.rotate();
+  }
+
+  /**
+   * The current file becomes `.old` and appends go to a new one. The open file is kept until its successor is
+   * open: if the new file cannot be created (a full disk, no inode or descriptor left), appends go on to the
+   * file already open, now named `.old`, and the next call tries the open again. A start-up in between reads
+   * `.old` and a missing current file, which is the same journal.
+   */
+  private rotate(): void {
+    if (!this.renamed) {
       renameSync(this.file, `${this.file}.old`);
-      this.rotatedUpTo = this.head.seq;
-      this.fd = openSync(this.file, "a", 0o600);
-      this.size = 0;
+      this.renamed = true;
     }
+    const previous = this.fd;
+    this.fd = openSync(this.file, "a", 0o600);
+    this.size = 0;
+    this.renamed = false;
+    this.rotatedUpTo = this.head.seq;
+    closeSync(previous);
   }
 
   /** Empties the journal once the index holds everything (start-up after replay). */
