@@ -277,6 +277,11 @@ export const configSchema = z.strictObject({
         .describe(
           "the whole handshake (TLS, startup, token) must complete within this, whatever the client sends",
         ),
+      drain_timeout: duration
+        .default("15s")
+        .describe(
+          "on SIGTERM: new connections are refused and each session ends once its running statement finished; what still runs after this is cut",
+        ),
       max_handshakes_per_address: z
         .number()
         .int()

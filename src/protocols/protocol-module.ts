@@ -30,6 +30,8 @@ export interface ProtocolListener {
   readonly address: { readonly host: string; readonly port: number };
   /** Facts for the "gateway ready" log line (e.g. the SSH host key fingerprint). */
   readonly details?: Readonly<Record<string, string>>;
+  /** No new connections; open ones stay (the shutdown drain lets their running statements finish). */
+  stopAccepting(): void;
   /** Stops accepting; live sessions are ended through the registry before this is called. */
   close(): Promise<void>;
 }

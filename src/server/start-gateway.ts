@@ -257,7 +257,14 @@ export async function startGateway(
       reloadPolicies,
       async stop() {
         detachCluster();
-        registry.terminateWhere(() => true, new LatchError("gateway_shutting_down"), "gateway shutting down");
+        // Drain: no new connections, every session ends once its running statement finished, then the rest is cut.
+        for (const listener of listeners.values()) listener.stopAccepting();
+        const drain = await registry.drain(
+          new LatchError("gateway_shutting_down"),
+          "gateway shutting down",
+          parseDuration(config.limits.drain_timeout),
+        );
+        if (drain.drained + drain.cut > 0) log.info(drain, "sessions drained");
         for (const listener of listeners.values()) await listener.close();
         readiness?.stop();
         await admin.close();

@@ -9,6 +9,11 @@ import { SessionRecheck } from "./session-recheck.js";
 /** How the protocol ends its own connection: the client hears `error` in the protocol's own form. */
 export interface SessionTerminator {
   terminate(error: LatchError, reason: string): void;
+  /**
+   * Ends the session as soon as nothing runs in it (shutdown drain): a statement already forwarded completes and
+   * its result reaches the client first. Without it, drain is terminate.
+   */
+  drain?(error: LatchError, reason: string): void;
 }
 
 export interface LiveSessionInit<Credential> {
@@ -128,6 +133,16 @@ export class LiveSession<Credential = unknown> {
       this.pendingEnd = { error, reason };
       this.ended.abort();
     }
+  }
+
+  /** Ends the session once what runs in it finished (see SessionTerminator.drain); terminate() still cuts it. */
+  drain(error: LatchError, reason: string = error.message): void {
+    if (this.endReason !== undefined) return;
+    if (this.terminator?.drain === undefined) {
+      this.terminate(error, reason);
+      return;
+    }
+    this.terminator.drain(error, reason);
   }
 
   /** The error a termination before attach left for the protocol, if any. */

@@ -67,6 +67,24 @@ export class SessionRegistry {
     return ended;
   }
 
+  /**
+   * Shutdown: every session ends as soon as nothing runs in it, and whatever still runs after `timeoutMs` is cut.
+   * Resolves how many ended on their own and how many were cut.
+   */
+  async drain(
+    error: LatchError,
+    reason: string,
+    timeoutMs: number,
+  ): Promise<{ drained: number; cut: number }> {
+    const total = this.sessions.size;
+    for (const session of [...this.sessions.values()]) session.drain(error, reason);
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    const cut = this.terminateWhere(() => true, error, `${reason} (drain timeout)`).length;
+    return { drained: total - cut, cut };
+  }
+
   /** A policy reload: sessions whose recent operations the new policy denies are ended. Returns how many. */
   revalidate(policy: PolicyEngine): number {
     let ended = 0;

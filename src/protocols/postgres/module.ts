@@ -133,6 +133,7 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
     const address = await listenOn(server, config.listen.postgres, "postgres");
     return {
       address,
+      stopAccepting: () => void server.close(),
       async close() {
         // Not awaited: sockets of sessions the registry just ended close on their own within a second.
         server.close();

@@ -55,6 +55,8 @@ export class PgSession {
   private discardUntilSync = false;
   private closed = false;
   private awaitingAdmission = false;
+  /** Set by drain(): the session ends at the next moment nothing is in flight. */
+  private draining: { error: LatchError; reason: string } | undefined;
   private awaitingCatalog = false;
   /** A server frame waiting for its catalog lookup (copied: the reader's buffer moves on). */
   private heldServerFrame: Frame | undefined;
@@ -97,6 +99,21 @@ export class PgSession {
     if (this.closed) return;
     this.client.write(errorFrame(error, "FATAL"));
     this.end(reason);
+  }
+
+  /**
+   * Ends the session once nothing it forwarded is still running upstream (its result reaches the client first).
+   * A batch still being admitted (held for approval, or being recorded) has not run: it is cut at once.
+   */
+  drain(error: LatchError, reason = error.message): void {
+    this.draining = { error, reason };
+    this.endIfDrained();
+  }
+
+  private endIfDrained(): void {
+    if (this.draining === undefined || this.closed) return;
+    if (this.tracker.idle && !this.awaitingAdmission)
+      this.terminate(this.draining.error, this.draining.reason);
   }
 
   private end(reason: string, clientError?: LatchError): void {
@@ -144,6 +161,7 @@ export class PgSession {
     }
     this.send(this.server, toServer, this.client);
     this.send(this.client, toClient, this.server);
+    this.endIfDrained();
   }
 
   private onClientFrame(frame: Frame, toServer: Buffer[], toClient: Buffer[]): void {
@@ -380,6 +398,7 @@ export class PgSession {
       return;
     }
     this.send(this.client, toClient, this.server);
+    this.endIfDrained();
   }
 
   // ---- plumbing -------------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ export interface SshFrontDeps {
 export interface SshListener {
   readonly address: { host: string; port: number };
   readonly hostKey: SshHostKey;
+  /** No new connections; those open stay (shutdown drain). */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,8 @@ export async function startSshListener(deps: SshFrontDeps): Promise<SshListener>
     ssh.injectSocket(socket);
   });
   const address = await listenOn(server, listen, "ssh");
+  // Emitted once the listener is closed and its last connection has ended, however often close() was called.
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   deps.log.info(
     { ssh: `${address.host}:${address.port}`, hostKey: hostKey.fingerprint },
     "ssh listener ready",
@@ -95,7 +99,11 @@ export async function startSshListener(deps: SshFrontDeps): Promise<SshListener>
   return {
     address,
     hostKey,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    stopAccepting: () => void server.close(),
+    close: () => {
+      server.close();
+      return closed;
+    },
   };
 }
 

@@ -56,6 +56,7 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
   return {
     address: listener.address,
     details: { sshHostKey: listener.hostKey.fingerprint },
+    stopAccepting: () => listener.stopAccepting(),
     close: () => listener.close(),
   };
 }
