@@ -56,7 +56,10 @@ describe("openStores", () => {
         password: { env: "LATCH_TEST_STORE_PASSWORD" },
       },
     });
-    const failure = await openStores(config).catch((error: unknown) => error as Error & { code?: string });
+    const failure = (await openStores(config).then(
+      () => new Error("opened"),
+      (error: unknown) => error,
+    )) as Error & { code?: string };
     expect(failure).toMatchObject({ code: "config_invalid" });
     expect(failure.message).toContain(`cannot open the PostgreSQL store at 127.0.0.1:${port}/latch`);
     expect(failure.message).not.toContain("hunter2-store");
