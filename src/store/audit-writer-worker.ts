@@ -3,6 +3,7 @@ import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import type { HashedEvent } from "../audit/event-hash.js";
 import { createSqliteStore } from "./sqlite-store.js";
+import { createStoreFileGuard, type StoreFileGuard } from "./store-file-health.js";
 
 /**
  * Worker entry: owns the only writable connection to the SQLite index of the audit log, so SQLite commits
@@ -20,6 +21,8 @@ if (port === null) throw new Error("audit-writer-worker must run in a worker thr
 
 const file = (workerData as { file: string }).file;
 let store: ReturnType<typeof createSqliteStore> | undefined;
+/** Made once the store is open: the first connection may truncate and regrow the -shm. */
+let guard: StoreFileGuard | undefined;
 
 /**
  * SQLite maps `-shm` into memory: once that file cannot be written (chattr +i, a read-only mount), the next
@@ -27,6 +30,8 @@ let store: ReturnType<typeof createSqliteStore> | undefined;
  * before each write turns that into an error the sink reports and retries.
  */
 function assertWritable(): void {
+  // A -shm truncated while mapped faults on any access, reads included: refused before the mapping is touched.
+  guard?.check();
   for (const name of [file, `${file}-wal`, `${file}-shm`]) {
     if (!existsSync(name)) continue;
     try {
@@ -44,6 +49,7 @@ function assertWritable(): void {
 try {
   assertWritable();
   store = createSqliteStore(file);
+  guard = createStoreFileGuard(file);
   port.postMessage({ id: 0, ok: true, head: store.head() });
 } catch (error) {
   port.postMessage({ id: 0, ok: false, message: (error as Error).message, ...failureCode(error) });
