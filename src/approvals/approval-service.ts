@@ -82,6 +82,7 @@ export class ApprovalService implements ApprovalGate {
   private readonly turns = new KeyedTurns();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private sweepFailing = false;
   private closed = false;
   /** Closings started by timers and aborts (not awaited by anyone): close() waits for them. */
   private readonly background = new BackgroundWork();
@@ -314,9 +315,14 @@ export class ApprovalService implements ApprovalGate {
     try {
       pending = await this.options.store.listRequests({ state: "pending", limit: 1000 });
     } catch (error) {
-      this.options.log?.error({ err: error }, "approval sweep could not read pending requests");
+      // Once per outage, not once a second: /healthz and the metrics carry the state meanwhile.
+      if (!this.sweepFailing)
+        this.options.log?.error({ err: error }, "approval sweep could not read pending requests");
+      this.sweepFailing = true;
       return;
     }
+    if (this.sweepFailing) this.options.log?.info("approval sweep reads pending requests again");
+    this.sweepFailing = false;
     const now = this.now();
     for (const request of pending)
       if (request.expiresAt <= now)
