@@ -321,7 +321,7 @@ export class ApprovalService implements ApprovalGate {
       this.sweepFailing = true;
       return;
     }
-    if (this.sweepFailing) this.options.log?.info("approval sweep reads pending requests again");
+    if (this.sweepFailing) this.options.log?.warn({}, "approval sweep reads pending requests again");
     this.sweepFailing = false;
     const now = this.now();
     for (const request of pending)
