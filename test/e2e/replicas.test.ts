@@ -85,7 +85,10 @@ async function startTogetherAtMigration(replicas: readonly Replica[]): Promise<v
   try {
     await gate.query("BEGIN");
     await gate.query("CREATE TABLE latch_schema_migrations (version integer PRIMARY KEY)");
-    const started = Promise.all(replicas.map((replica) => replica.start()));
+    // Every start settles before a failure is thrown, so that afterAll can stop the replicas that did start.
+    const started = Promise.allSettled(replicas.map((replica) => replica.start())).then((results) => {
+      for (const result of results) if (result.status === "rejected") throw result.reason;
+    });
     let failed = false; // a replica that fails meanwhile ends the wait; `started` is awaited below
     started.catch(() => {
       failed = true;
