@@ -160,6 +160,7 @@ export class ApprovalService implements ApprovalGate {
       };
     }
     if (input.mode === "defer") return deferred(request);
+    input.onRequested?.({ id: request.id, expiresAt: request.expiresAt });
     const held = this.waiters.wait(request, input.signal);
     // A decision taken between the insert and the waiter's registration settled nobody: look once more.
     void this.getRequest(request.id).then(

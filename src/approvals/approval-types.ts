@@ -106,6 +106,8 @@ export interface ApprovalInput {
    * created, the outcome is "denied" with no request id).
    */
   readonly beforeRequest?: (request: { readonly id: string; readonly expiresAt: number }) => Promise<void>;
+  /** The request is stored (approvers can find and decide it): the moment to tell the client it is held. */
+  readonly onRequested?: (request: { readonly id: string; readonly expiresAt: number }) => void;
 }
 
 /** The contract the pipeline calls. */

@@ -45,4 +45,7 @@ program.parseAsync(process.argv).catch((error: unknown) => {
       : String(error);
   process.stderr.write(`latch: ${message}\n`);
   process.exitCode = 1;
+  // A failed command is over even if a socket it opened is still waiting (a store login that failed mid-SCRAM
+  // kept `latch serve` alive for the server's authentication_timeout): exit once stderr is written.
+  setTimeout(() => process.exit(1), 500).unref();
 });

@@ -201,6 +201,9 @@ export class OperationPipeline implements Admitter {
           }
           held = request;
           this.metrics.operations.inc({ protocol: operation.protocol, decision: "approval" });
+        },
+        // Told once the request is stored: an approver acting on the id in the notice finds it.
+        onRequested: (request) => {
           if (approvals.mode === "hold") this.tellHeld(operation, verdict, request, approvals, options);
         },
       });

@@ -41,6 +41,7 @@ export class FakeApprovalGate implements ApprovalGate {
     if (input.signal.aborted) return { decision: "abandoned", requestId: "", reason: "the client went away" };
     if (input.mode === "defer")
       return { decision: "deferred", requestId: id, reason: "waiting for approval" };
+    input.onRequested?.({ id, expiresAt: this.expiresAt });
     return new Promise((resolve) => {
       const onAbort = () =>
         settle({ decision: "abandoned", requestId: id, reason: "the client disconnected" });

@@ -70,11 +70,6 @@ export async function createReplicaSet(
   const env = {
     [STORE_PASSWORD_ENV]: storePassword,
     [APP_PASSWORD_ENV]: cluster.appPassword,
-    // Workaround: createPgStorePool (src/store/postgres/pg-store-config.ts) passes `connectionString` and
-    // `password` to pg, whose parse of the URL (no password in it) overwrites `password` with "", so
-    // store.password is ignored and SCRAM fails ("client password must be a string"). pg then falls back to
-    // PGPASSWORD. Drop this line once the pool is built from the parsed URL plus the resolved password.
-    PGPASSWORD: storePassword,
   };
 
   const replicas: Replica[] = [];

@@ -38,6 +38,25 @@ export async function openPostgresStores(
   }
   const audit = createPgAuditSink(pool, headAtOpen);
   const events = createPgClusterEvents(pool, { gatewayId: options.gatewayId });
+  // Listening before serving: an announcement made before this gateway listens is history, so a session that
+  // opened meanwhile would miss a kill or a block meant for it.
+  try {
+    await withTimeout(
+      events.ready(),
+      LISTEN_READY_MS,
+      "the store accepted queries but not a LISTEN connection",
+    );
+  } catch (error) {
+    await events.close();
+    await pool.end().catch(() => undefined);
+    throw new LatchError(
+      "config_invalid",
+      {
+        detail: `cannot open the PostgreSQL store at ${describeStore(store.url)}: ${(error as Error).message}`,
+      },
+      { cause: error },
+    );
+  }
   let closing: Promise<void> | undefined;
   return {
     audit,
@@ -57,6 +76,16 @@ export async function openPostgresStores(
       return closing;
     },
   };
+}
+
+const LISTEN_READY_MS = 10_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** host:port/database of a store URL, for messages (the URL has no password; this drops the user too). */
