@@ -30,8 +30,6 @@ let guard: StoreFileGuard | undefined;
  * before each write turns that into an error the sink reports and retries.
  */
 function assertWritable(): void {
-  // A -shm truncated while mapped faults on any access, reads included: refused before the mapping is touched.
-  guard?.check();
   for (const name of [file, `${file}-wal`, `${file}-shm`]) {
     if (!existsSync(name)) continue;
     try {
@@ -44,6 +42,8 @@ function assertWritable(): void {
       });
     }
   }
+  // A -shm truncated while mapped faults on any access, reads included: refused before the mapping is touched.
+  guard?.check();
 }
 
 try {

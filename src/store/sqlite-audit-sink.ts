@@ -186,7 +186,16 @@ function createSink(parts: SinkParts): SqliteAuditSink {
       )
       .then((indexed) => {
         sending = undefined;
-        if (indexed && !closed) sendBatch(true);
+        if (!indexed || closed) {
+          for (const wake of idle.splice(0)) wake();
+          return;
+        }
+        // Straight on only when someone waits (flush), the backlog is large or a refusal is being cleared;
+        // otherwise the next group waits INDEX_DELAY_MS like any other, so a busy gateway wakes the index
+        // thread once per delay rather than after every commit (measured: ~10% TPS on 2 cores).
+        if (refusal?.source === "index" || idle.length > 0 || unindexed.length >= INDEX_MAX_EVENTS)
+          sendBatch(true);
+        else if (unindexed.length > 0) batchTimer ??= setTimeout(() => sendBatch(), INDEX_DELAY_MS);
         else for (const wake of idle.splice(0)) wake();
       });
   };
