@@ -1,3 +1,4 @@
+import type { ApprovalRelease } from "./approval-release.js";
 import type { ConnectLatency } from "./connect-latency.js";
 import type { PgbenchResult, PgTarget, QueryMode } from "./pgbench.js";
 
@@ -20,6 +21,8 @@ export interface BenchResults {
     ratios: Record<QueryMode, ReturnType<typeof ratiosFor>>;
   };
   connect: { count: number; results: Partial<Record<TargetName, Outcome<ConnectLatency>>> };
+  /** Approval through one replica to the held statement's result on another (PostgreSQL store). */
+  approvalRelease?: Outcome<ApprovalRelease>;
   environment: Record<string, string | number>;
 }
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { type PgCluster, startPgCluster } from "../test/support/pg-cluster.js";
+import { APPROVAL_POLICY, type ApprovalRelease, measureApprovalRelease } from "./approval-release.js";
 import { measureConnectLatency } from "./connect-latency.js";
 import { type PgTarget, runPgbench, runPgbenchSpread } from "./pgbench.js";
 import {
@@ -68,6 +69,13 @@ if ("missingPackages" in found) {
 const { tools } = found;
 const seconds = positiveInteger("BENCH_SECONDS", 15);
 const connectCount = positiveInteger("BENCH_CONNECTS", 200);
+const approvalCount = positiveInteger("BENCH_APPROVALS", 50);
+
+/** The shared store's database on the bench cluster (created before the first replica starts). */
+const storeFor = (pg: PgCluster) => ({
+  url: `postgres://${pg.appUser}@127.0.0.1:${pg.port}/latch_store`,
+  password: pg.appPassword,
+});
 
 let cluster: PgCluster | undefined;
 let pgbouncer: RunningPgBouncer | undefined;
@@ -165,10 +173,7 @@ try {
       await cluster.query(
         `CREATE DATABASE latch_store OWNER ${cluster.appUser} ENCODING 'UTF8' TEMPLATE template0`,
       );
-      const store = {
-        url: `postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/latch_store`,
-        password: cluster.appPassword,
-      };
+      const store = storeFor(cluster);
       const replicaOptions = {
         upstreamPort: cluster.port,
         upstreamUser: cluster.appUser,
@@ -227,6 +232,28 @@ try {
   }
   if (latchError) connectResults.latch = { ok: false, error: latchError };
 
+  // Approval through replica A releasing a statement held on replica B (own policy: writes need an approver).
+  let approvalRelease: Outcome<ApprovalRelease> | undefined;
+  if (replicas.length === 2) {
+    progress(`approval release across replicas: ${approvalCount} held statements...`);
+    approvalRelease = await attempt(async () => {
+      const replicaOptions = {
+        upstreamPort: cluster!.port,
+        upstreamUser: cluster!.appUser,
+        upstreamPassword: cluster!.appPassword,
+        database: cluster!.appDatabase,
+        policyDir: join(cluster!.dataDir, "..", "latch-approval-policies"),
+        policy: APPROVAL_POLICY,
+        store: storeFor(cluster!),
+      };
+      const approvingA = await startLatch({ ...replicaOptions, sameIssuerAs: replicas[0]!.dataDir });
+      replicas.push(approvingA);
+      const holdingB = await startLatch({ ...replicaOptions, sameIssuerAs: replicas[0]!.dataDir });
+      replicas.push(holdingB);
+      return measureApprovalRelease(holdingB, approvingA, approvalCount);
+    });
+  }
+
   const pgbouncerVersion = (await execFileAsync(tools.pgbouncer, ["--version"])).stdout.split("\n")[0] ?? "";
   const serverVersion = (await cluster.query("SHOW server_version")).rows[0].server_version as string;
   const results: BenchResults = {
@@ -239,6 +266,7 @@ try {
       ratios: { simple: ratiosFor(runs.simple), prepared: ratiosFor(runs.prepared) },
     },
     connect: { count: connectCount, results: connectResults },
+    ...(approvalRelease === undefined ? {} : { approvalRelease }),
     environment: {
       node: process.version,
       os: `${process.platform} ${release()}`,
@@ -253,6 +281,13 @@ try {
   console.log(formatPgbenchTable(results.pgbench));
   console.log(`\nconnect + SELECT 1 + close, ${connectCount} sequential\n`);
   console.log(formatConnectTable(results.connect));
+  if (approvalRelease !== undefined) {
+    console.log(
+      approvalRelease.ok
+        ? `\napproval through replica A -> held statement's result on replica B, ${approvalRelease.value.count} times: p50 ${approvalRelease.value.p50Ms.toFixed(1)} ms, p99 ${approvalRelease.value.p99Ms.toFixed(1)} ms, max ${approvalRelease.value.maxMs.toFixed(1)} ms`
+        : `\napproval release across replicas: not measured: ${approvalRelease.error}`,
+    );
+  }
   const failures = formatFailures(results);
   if (failures.length > 0)
     console.log(`\nnot measured:\n${failures.map((line) => `  - ${line}`).join("\n")}`);

@@ -29,6 +29,8 @@ export interface LatchOptions {
   store?: { url: string; password: string };
   /** Another replica's data_dir: its dev issuer key is copied, so one token works on both. */
   sameIssuerAs?: string;
+  /** Replaces the allow-everything policy (file bench.cedar in policyDir). */
+  policy?: string;
 }
 
 export interface RunningLatch {
@@ -36,6 +38,8 @@ export interface RunningLatch {
   token: string;
   dataDir: string;
   adminPort: number;
+  /** Another dev-issuer token (e.g. an approver's). */
+  mint(sub: string, group: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -59,7 +63,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   await mkdir(options.policyDir, { recursive: true });
   await writeFile(
     join(options.policyDir, "bench.cedar"),
-    'permit(principal in Group::"bench", action, resource in Connection::"bench");\n',
+    options.policy ?? 'permit(principal in Group::"bench", action, resource in Connection::"bench");\n',
   );
   const upstream = `postgres://${encodeURIComponent(options.upstreamUser)}@127.0.0.1:${options.upstreamPort}/${encodeURIComponent(options.database)}`;
   await writeFile(
@@ -104,7 +108,15 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     );
     const token = stdout.trim();
     if (!token) throw new Error("`latch token` printed no token");
-    return { port: pgPort, token, dataDir, adminPort, stop };
+    const mint = async (sub: string, group: string) =>
+      (
+        await execFileAsync(
+          process.execPath,
+          [LATCH_CLI, "token", "--sub", sub, "--group", group, "--ttl", "2h", "--config", configFile],
+          { env },
+        )
+      ).stdout.trim();
+    return { port: pgPort, token, dataDir, adminPort, mint, stop };
   } catch (error) {
     await stop();
     const { stderr } = error as { stderr?: string };
