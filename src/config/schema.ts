@@ -321,6 +321,14 @@ export const configSchema = z.strictObject({
       upstream_check_timeout: duration
         .default("3s")
         .describe("an upstream that has not answered its check within this is not ready"),
+      heartbeat_interval: duration
+        .default("5s")
+        .describe("how often this gateway tells the store it is alive (replicas on a shared store)"),
+      gateway_gone_after: duration
+        .default("30s")
+        .describe(
+          "a gateway of the store silent for this long is gone: its sessions are ended on the record and its per-session upstream roles reaped by the others",
+        ),
     })
     .prefault({}),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),

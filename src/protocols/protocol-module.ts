@@ -24,6 +24,8 @@ export interface ProtocolContext {
    * is theirs no more, and this gateway may clean it up.
    */
   readonly staleGateways: () => Promise<ReadonlySet<string>>;
+  /** Subscribes to a gateway of this store being found gone; returns the unsubscribe function. */
+  readonly onGatewaysGone: (listener: () => void) => () => void;
 }
 
 export interface ProtocolListener {

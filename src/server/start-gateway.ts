@@ -83,6 +83,8 @@ export async function startGateway(
     store: stores.liveSessions,
     gatewayId,
     clock: systemClock,
+    heartbeatMs: parseDuration(config.health.heartbeat_interval),
+    staleAfterMs: parseDuration(config.health.gateway_gone_after),
     onStaleSessions: (sessions) => {
       for (const session of sessions) {
         log.warn(
@@ -155,6 +157,7 @@ export async function startGateway(
       tls: tlsMaterial.context,
       gatewayId,
       staleGateways: () => directory.staleGateways(),
+      onGatewaysGone: (listener: () => void) => directory.onGatewaysGone(listener),
     };
     for (const module of PROTOCOL_MODULES) {
       const used = Object.values(config.connections).some((c) => c.type === module.connectionType);

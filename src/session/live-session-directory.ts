@@ -29,6 +29,8 @@ export class LiveSessionDirectory {
   /** Per session, its store writes in order: a remove never overtakes its add. */
   private readonly writes = new Map<string, Promise<unknown>>();
   private cancelBeat: (() => void) | undefined;
+  private readonly goneListeners = new Set<(gone: ReadonlySet<string>) => void>();
+  private knownGone = new Set<string>();
   private stopped = false;
   private readonly heartbeatMs: number;
   readonly staleAfterMs: number;
@@ -73,9 +75,21 @@ export class LiveSessionDirectory {
       await this.options.store.heartbeat(this.options.gatewayId, now);
       const stale = await this.options.store.removeStale(now - this.staleAfterMs);
       if (stale.length > 0) this.options.onStaleSessions(stale);
+      if (this.goneListeners.size > 0) {
+        const gone = await this.staleGateways();
+        const news = [...gone].some((id) => !this.knownGone.has(id));
+        this.knownGone = new Set(gone);
+        if (news) for (const listener of this.goneListeners) listener(gone);
+      }
     } catch (error) {
       this.options.onError(error, "heartbeat");
     }
+  }
+
+  /** Told on the beat that first finds a gateway gone (e.g. to reap its upstream roles at once). */
+  onGatewaysGone(listener: (gone: ReadonlySet<string>) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
   }
 
   /** Gateways silent for longer than staleAfterMs, never this one. */

@@ -50,8 +50,10 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
   const masking = new Map<string, ConnectionMasking>();
   const ephemeral = new Map<string, PostgresEphemeralRoles>();
   let reaper: NodeJS.Timeout | undefined;
+  let stopWatchingGone = () => {};
   const closeAll = async () => {
     clearInterval(reaper);
+    stopWatchingGone();
     // The sessions' roles are dropped before the admin pools close.
     await Promise.allSettled([...ephemeral.values()].map((roles) => roles.close()));
     await Promise.allSettled([...masking.values()].map((m) => m.close()));
@@ -98,6 +100,8 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
       await reapAll();
       reaper = setInterval(() => void reapAll(), REAP_EVERY_MS);
       reaper.unref();
+      // A replica found gone: its roles are reaped now, not at the next minute.
+      stopWatchingGone = context.onGatewaysGone(() => void reapAll());
     }
     const deps = {
       config,
