@@ -33,7 +33,7 @@ export interface Replica {
 }
 
 export interface ReplicaSet {
-  /** The store database every replica shares (on the same cluster as the target database "app"). */
+  /** The store database every replica shares (on the store cluster; database "app" on the target cluster). */
   readonly storeDatabase: string;
   /** Adds a replica with its own data_dir and ports; it is not started. */
   add(name: string): Promise<Replica>;
@@ -46,14 +46,16 @@ export interface ReplicaSet {
 
 /**
  * Compiled `latch serve` replicas sharing one PostgreSQL store database on `cluster`, each guarding the
- * cluster's database "app" as connection "app" with `policy`. The dev issuer's key lives in data_dir
+ * database "app" of `options.target` (default: the same cluster) as connection "app" with `policy`. A separate
+ * target lets a test stop the store while the target keeps running. The dev issuer's key lives in data_dir
  * (dev-issuer.json), so one key is made and copied into every replica's data_dir: a token minted through any
  * of them is accepted by all, as a real IdP's would be.
  */
 export async function createReplicaSet(
   cluster: PgCluster,
-  options: { policy: string; approvals?: Record<string, unknown> },
+  options: { policy: string; approvals?: Record<string, unknown>; target?: PgCluster },
 ): Promise<ReplicaSet> {
+  const target = options.target ?? cluster;
   const root = mkdtempSync(path.join(os.tmpdir(), "latch-replicas-"));
   const policies = path.join(root, "policies");
   mkdirSync(policies);
@@ -69,7 +71,7 @@ export async function createReplicaSet(
   );
   const env = {
     [STORE_PASSWORD_ENV]: storePassword,
-    [APP_PASSWORD_ENV]: cluster.appPassword,
+    [APP_PASSWORD_ENV]: target.appPassword,
   };
 
   const replicas: Replica[] = [];
@@ -98,7 +100,7 @@ approvals: ${JSON.stringify({ mode: "hold", timeout: "20s", max_grant: "10m", ..
 connections:
   app:
     type: postgres
-    upstream: postgres://${cluster.appUser}@127.0.0.1:${cluster.port}/${cluster.appDatabase}
+    upstream: postgres://${target.appUser}@127.0.0.1:${target.port}/${target.appDatabase}
     password: { env: ${APP_PASSWORD_ENV} }
 `,
     );

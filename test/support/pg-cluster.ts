@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "./free-port.js";
@@ -138,6 +138,40 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
     await rm(baseDir, { recursive: true, force: true }).catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Stops the server of a running cluster as its owner (`pg_ctl stop -m MODE -w`), leaving its data and port in
+ * place so that startPgServer can bring it back; stop() still removes it for good.
+ */
+export async function stopPgServer(
+  cluster: Pick<PgCluster, "dataDir">,
+  mode: "smart" | "fast" | "immediate" = "fast",
+): Promise<void> {
+  await runAsOwner(await clusterOwner(), join(PG_BIN_DIR, "pg_ctl"), [
+    "stop",
+    "-D",
+    cluster.dataDir,
+    "-m",
+    mode,
+    "-w",
+  ]);
+}
+
+/** Starts a cluster stopped by stopPgServer again, on the same port; resolves once it accepts connections. */
+export async function startPgServer(cluster: Pick<PgCluster, "dataDir">): Promise<void> {
+  // startPgCluster keeps the data directory and the log in one base directory.
+  const logFile = join(dirname(cluster.dataDir), "postgres.log");
+  await runAsOwner(await clusterOwner(), join(PG_BIN_DIR, "pg_ctl"), [
+    "start",
+    "-D",
+    cluster.dataDir,
+    "-l",
+    logFile,
+    "-w",
+    "-t",
+    "30",
+  ]);
 }
 
 interface ServerLayout {
