@@ -35,12 +35,10 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
     if ((await deps.authenticate(request, reply)) === undefined) return reply;
     const here = deps.registry.list().map((session) => ({ ...session, gatewayId: deps.gatewayId }));
     if (!deps.events.shared) return { sessions: here };
-    // Every replica's sessions from the store; this gateway's own with their last activity, the others' with
-    // their gateway's last heartbeat.
+    // Every replica's sessions from the store: this gateway's own as they are now, the others' last activity
+    // as of their gateway's last heartbeat.
     const local = new Map(here.map((session) => [session.id, session]));
-    const everywhere = (await deps.liveSessions.list()).map(
-      (record) => local.get(record.id) ?? { ...record, lastActivityAt: record.lastSeen },
-    );
+    const everywhere = (await deps.liveSessions.list()).map((record) => local.get(record.id) ?? record);
     for (const session of here) if (!everywhere.some((s) => s.id === session.id)) everywhere.push(session);
     return { sessions: everywhere };
   });

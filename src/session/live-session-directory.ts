@@ -13,6 +13,8 @@ export interface LiveSessionDirectoryOptions {
   /** Sessions of a gone gateway this one removed (once store-wide): the caller records their end. */
   readonly onStaleSessions: (sessions: readonly LiveSessionRecord[]) => void;
   readonly onError: (error: unknown, what: string) => void;
+  /** This gateway's sessions' last traffic (epoch ms), reported with each heartbeat. */
+  readonly activity?: () => ReadonlyMap<string, number>;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -72,7 +74,7 @@ export class LiveSessionDirectory {
   async beat(): Promise<void> {
     const now = this.options.clock.now();
     try {
-      await this.options.store.heartbeat(this.options.gatewayId, now);
+      await this.options.store.heartbeat(this.options.gatewayId, now, this.options.activity?.());
       const stale = await this.options.store.removeStale(now - this.staleAfterMs);
       if (stale.length > 0) this.options.onStaleSessions(stale);
       if (this.goneListeners.size > 0) {

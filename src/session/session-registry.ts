@@ -56,6 +56,11 @@ export class SessionRegistry {
     }));
   }
 
+  /** Each session's last traffic (epoch ms), for the store-wide list. */
+  activity(): Map<string, number> {
+    return new Map([...this.sessions.values()].map((session) => [session.id, session.lastActivityAt]));
+  }
+
   /** Ends every session `select` picks; returns their ids. */
   terminateWhere(select: (session: LiveSession) => boolean, error: LatchError, reason: string): string[] {
     const ended: string[] = [];

@@ -17,9 +17,11 @@ export interface LiveSessionRecord {
   readonly startedAt: string;
   /** ISO-8601 UTC: the last heartbeat of its gateway (startedAt until the first one). */
   readonly lastSeen: string;
+  /** ISO-8601 UTC: its last traffic as its gateway reported it with a heartbeat (startedAt until then). */
+  readonly lastActivityAt: string;
 }
 
-export type NewLiveSession = Omit<LiveSessionRecord, "lastSeen">;
+export type NewLiveSession = Omit<LiveSessionRecord, "lastSeen" | "lastActivityAt">;
 
 export interface LiveSessionFilter {
   readonly gatewayId?: string;
@@ -36,10 +38,11 @@ export interface LiveSessionStore {
   /** Oldest first (startedAt, then id). */
   list(filter?: LiveSessionFilter): Promise<LiveSessionRecord[]>;
   /**
-   * Marks the gateway itself and every live session of it as seen at `at` (epoch ms), never backwards;
-   * resolves how many sessions it touched.
+   * Marks the gateway itself and every live session of it as seen at `at` (epoch ms), never backwards, and
+   * records each listed session's last activity (epoch ms, never backwards); resolves how many sessions it
+   * touched.
    */
-  heartbeat(gatewayId: string, at: number): Promise<number>;
+  heartbeat(gatewayId: string, at: number, activity?: ReadonlyMap<string, number>): Promise<number>;
   /**
    * Gateways this store has heard from whose last heartbeat is before `before` (epoch ms): they died or were
    * stopped. Only gateways that ever sent a heartbeat to this store are listed, so another deployment's

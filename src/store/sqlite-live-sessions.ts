@@ -20,6 +20,7 @@ interface LiveSessionRow {
   client_address: string;
   started_at: number;
   last_seen: number;
+  last_activity: number | null;
 }
 
 /**
@@ -37,6 +38,9 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
   const countOf = db.prepare("SELECT count(*) AS n FROM live_sessions WHERE gateway_id = ?");
   const seenGateway = db.prepare(
     "INSERT INTO gateways (id, last_seen) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+  );
+  const active = db.prepare(
+    "UPDATE live_sessions SET last_activity = max(coalesce(last_activity, 0), ?) WHERE id = ? AND gateway_id = ?",
   );
   const staleGateways = db.prepare("SELECT id FROM gateways WHERE last_seen < ? ORDER BY id").pluck();
   const stale = db.prepare("SELECT * FROM live_sessions WHERE last_seen < ? ORDER BY started_at, id");
@@ -83,9 +87,10 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
       const sql = `SELECT * FROM live_sessions${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`} ORDER BY started_at, id`;
       return (db.prepare(sql).all(params) as LiveSessionRow[]).map(toRecord);
     },
-    async heartbeat(gatewayId, at) {
+    async heartbeat(gatewayId, at, activity) {
       // A heartbeat never moves last_seen back (a late timer after a newer one).
       touch.run(at, gatewayId, at);
+      for (const [id, lastActivity] of activity ?? []) active.run(lastActivity, id, gatewayId);
       seenGateway.run(gatewayId, at);
       return (countOf.get(gatewayId) as { n: number }).n;
     },
@@ -110,5 +115,6 @@ function toRecord(row: LiveSessionRow): LiveSessionRecord {
     clientAddress: row.client_address,
     startedAt: new Date(row.started_at).toISOString(),
     lastSeen: new Date(row.last_seen).toISOString(),
+    lastActivityAt: new Date(row.last_activity ?? row.started_at).toISOString(),
   };
 }

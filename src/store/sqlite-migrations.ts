@@ -150,6 +150,10 @@ const MIGRATIONS: readonly string[] = [
     last_seen INTEGER NOT NULL  -- epoch ms
   ) STRICT;
   `,
+  // 6: each live session's last activity, reported with its gateway's heartbeat.
+  `
+  ALTER TABLE live_sessions ADD COLUMN last_activity INTEGER;  -- epoch ms; NULL: none reported yet
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -22,5 +22,8 @@ CREATE TABLE latch_gateways (
   id        text   PRIMARY KEY,
   last_seen bigint NOT NULL
 );
+
+-- Each live session's last traffic, reported with its gateway's heartbeat (NULL: none reported yet).
+ALTER TABLE latch_live_sessions ADD COLUMN last_activity bigint;
 `,
 };

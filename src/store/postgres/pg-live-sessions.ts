@@ -17,10 +17,13 @@ interface LiveSessionRow {
   /** bigint epoch ms, strings from pg. */
   started_at: string;
   last_seen: string;
+  last_activity: string | null;
 }
 
-const COLUMNS =
+const INSERTED_COLUMNS =
   "id, gateway_id, protocol, connection, subject, groups, client_address, started_at, last_seen";
+const COLUMNS =
+  "id, gateway_id, protocol, connection, subject, groups, client_address, started_at, last_seen, last_activity";
 
 /**
  * Live sessions of every replica on the PostgreSQL store they share: any replica lists all of them, and the
@@ -35,7 +38,7 @@ export function createPgLiveSessionStore(pool: pg.Pool): LiveSessionStore {
       if (Number.isNaN(startedAt)) throw new TypeError(`startedAt is not a time: ${session.startedAt}`);
       // No ON CONFLICT: a session id already live is a unique violation, and the add rejects.
       await pool.query(
-        `INSERT INTO latch_live_sessions (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $8)`,
+        `INSERT INTO latch_live_sessions (${INSERTED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $8)`,
         [
           session.id,
           session.gatewayId,
@@ -65,7 +68,7 @@ export function createPgLiveSessionStore(pool: pg.Pool): LiveSessionStore {
       );
       return rows.map(toRecord);
     },
-    async heartbeat(gatewayId, at) {
+    async heartbeat(gatewayId, at, activity) {
       // Touches every session of the gateway (the count is all of them) but never moves last_seen back; the
       // gateway's own row in the same statement.
       const { rows } = await pool.query<{ touched: string }>(
@@ -73,10 +76,15 @@ export function createPgLiveSessionStore(pool: pg.Pool): LiveSessionStore {
            INSERT INTO latch_gateways (id, last_seen) VALUES ($1, $2)
            ON CONFLICT (id) DO UPDATE SET last_seen = greatest(latch_gateways.last_seen, excluded.last_seen)
          ), touched AS (
-           UPDATE latch_live_sessions SET last_seen = greatest(last_seen, $2) WHERE gateway_id = $1 RETURNING 1
+           UPDATE latch_live_sessions s
+              SET last_seen = greatest(s.last_seen, $2),
+                  last_activity = NULLIF(greatest(coalesce(s.last_activity, 0), coalesce(
+                    (SELECT r.at FROM unnest($3::text[], $4::bigint[]) AS r(id, at) WHERE r.id = s.id), 0)), 0)
+            WHERE s.gateway_id = $1
+           RETURNING 1
          )
          SELECT count(*) AS touched FROM touched`,
-        [gatewayId, at],
+        [gatewayId, at, [...(activity?.keys() ?? [])], [...(activity?.values() ?? [])]],
       );
       return Number(rows[0]?.touched ?? 0);
     },
@@ -109,5 +117,6 @@ function toRecord(row: LiveSessionRow): LiveSessionRecord {
     clientAddress: row.client_address,
     startedAt: new Date(Number(row.started_at)).toISOString(),
     lastSeen: new Date(Number(row.last_seen)).toISOString(),
+    lastActivityAt: new Date(Number(row.last_activity ?? row.started_at)).toISOString(),
   };
 }

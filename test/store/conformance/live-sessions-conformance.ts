@@ -37,7 +37,11 @@ export function describeLiveSessionsConformance(implementation: StoreImplementat
         }),
       );
       expect(await live.list()).toEqual([
-        { ...session("s1"), lastSeen: new Date(T0).toISOString() },
+        {
+          ...session("s1"),
+          lastSeen: new Date(T0).toISOString(),
+          lastActivityAt: new Date(T0).toISOString(),
+        },
         {
           ...session("s2", {
             gatewayId: "gw-b",
@@ -48,6 +52,7 @@ export function describeLiveSessionsConformance(implementation: StoreImplementat
             startedAt: new Date(T0 + 1_000).toISOString(),
           }),
           lastSeen: new Date(T0 + 1_000).toISOString(),
+          lastActivityAt: new Date(T0 + 1_000).toISOString(),
         },
       ]);
       const ids = async (filter?: Parameters<typeof live.list>[0]) =>
@@ -107,6 +112,34 @@ export function describeLiveSessionsConformance(implementation: StoreImplementat
       expect(await live.staleGateways(T0 + 15_000)).toEqual(["gw-b"]);
       expect(await live.staleGateways(T0 + 25_000)).toEqual(["gw-b", "gw-c"]);
       expect(await live.staleGateways(T0)).toEqual([]);
+    });
+
+    test("a heartbeat carries each session's last activity, never backwards", async ({ stores }) => {
+      const live = stores.liveSessions;
+      await live.add(session("a1"));
+      await live.add(session("a2"));
+      await live.add(session("b1", { gatewayId: "gw-b" }));
+      const activityOf = async () =>
+        Object.fromEntries((await live.list()).map((s) => [s.id, s.lastActivityAt]));
+      expect(await activityOf()).toEqual({
+        a1: new Date(T0).toISOString(),
+        a2: new Date(T0).toISOString(),
+        b1: new Date(T0).toISOString(),
+      });
+      await live.heartbeat(
+        "gw-a",
+        T0 + 10_000,
+        new Map([
+          ["a1", T0 + 7_000],
+          ["b1", T0 + 9_000],
+        ]),
+      );
+      await live.heartbeat("gw-a", T0 + 11_000, new Map([["a1", T0 + 3_000]])); // older report: kept at 7 s
+      expect(await activityOf()).toEqual({
+        a1: new Date(T0 + 7_000).toISOString(),
+        a2: new Date(T0).toISOString(),
+        b1: new Date(T0).toISOString(), // another gateway's session is not this gateway's to report
+      });
     });
   });
 }
