@@ -35,10 +35,12 @@ export function createPgAuditSink(
     // Serialised before any round trip: a body that cannot be represented rejects the group, nothing is sent.
     const data = events.map((event) => canonicalJson(event.data));
     try {
-      const result = await pool.query<{ head_seq: string; head_hash: string }>(
-        "SELECT head_seq, head_hash FROM latch_append($1, $2, $3, $4)",
-        [new Date().toISOString(), events.map((e) => e.kind), events.map((e) => e.sessionId), data],
-      );
+      // Named: prepared once per connection (one per group commit; bench/store-driver.ts: +20% appends/s).
+      const result = await pool.query<{ head_seq: string; head_hash: string }>({
+        name: "latch_append",
+        text: "SELECT head_seq, head_hash FROM latch_append($1, $2, $3, $4)",
+        values: [new Date().toISOString(), events.map((e) => e.kind), events.map((e) => e.sessionId), data],
+      });
       const row = result.rows[0]!;
       head = { seq: Number(row.head_seq), hash: row.head_hash };
       accepted();
