@@ -1,4 +1,5 @@
 import type { Identity } from "../identity/identity.js";
+import { formatDuration } from "../identity/parse-duration.js";
 import { ApprovalError } from "./approval-errors.js";
 import type { VoteEffect } from "./approval-store.js";
 import type { ApprovalRequest, ApprovalVote, Grant } from "./approval-types.js";
@@ -49,7 +50,7 @@ export function assertGrantWindow(forMs: number | undefined, maxGrantMs: number)
   if (forMs > maxGrantMs) {
     throw new ApprovalError(
       "invalid_input",
-      `a grant window of ${forMs} ms exceeds the configured maximum (approvals.max_grant = ${maxGrantMs} ms)`,
+      `a grant window of ${formatDuration(forMs)} exceeds the configured maximum (approvals.max_grant = ${formatDuration(maxGrantMs)})`,
     );
   }
 }

@@ -14,3 +14,17 @@ export function parseDuration(text: string): number {
   if (!Number.isSafeInteger(milliseconds)) throw new RangeError(`duration "${text}" is too large`);
   return milliseconds;
 }
+
+const UNITS_LARGEST_FIRST = ["d", "h", "m", "s"] as const;
+
+/**
+ * A millisecond count as a person would write it in the config: the largest unit that divides it exactly
+ * ("2h", "90m", "1500ms"), so what a message says can be pasted back into `latch.yaml`.
+ */
+export function formatDuration(milliseconds: number): string {
+  if (Number.isSafeInteger(milliseconds) && milliseconds > 0) {
+    const unit = UNITS_LARGEST_FIRST.find((name) => milliseconds % UNIT_MS[name] === 0);
+    if (unit !== undefined) return `${milliseconds / UNIT_MS[unit]}${unit}`;
+  }
+  return `${milliseconds}ms`;
+}
