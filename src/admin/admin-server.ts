@@ -50,6 +50,16 @@ const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
+/**
+ * Why a token was refused, without the "token rejected:" prefix the 401 already means (the console puts it in
+ * front of this message; saying it twice read "token rejected: token rejected: ...").
+ */
+function rejectionMessage(error: unknown): string {
+  if (!isLatchError(error)) return "the token could not be verified";
+  if (error.code === "token_invalid" && typeof error.params.reason === "string") return error.params.reason;
+  return error.message;
+}
+
 /** REST API, /healthz, /metrics and the web console on the admin listener. */
 export async function startAdminServer(deps: AdminServerDeps) {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
@@ -77,9 +87,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
       }
       return identity;
     } catch (error) {
-      await reply
-        .code(401)
-        .send({ error: "unauthorized", message: isLatchError(error) ? error.message : "token rejected" });
+      await reply.code(401).send({ error: "unauthorized", message: rejectionMessage(error) });
       return undefined;
     }
   };
