@@ -1,3 +1,4 @@
+import path from "node:path";
 import Database from "better-sqlite3";
 import { LatchError } from "../errors.js";
 
@@ -30,7 +31,7 @@ export function acquireWriterLock(storeFile: string): WriterLock {
       "config_invalid",
       {
         detail: busy
-          ? `store ${storeFile} is already open for writing by another Latch process (lock ${lockFile}); only one gateway may write a SQLite store (several replicas need store: postgres://...)`
+          ? writerBusyMessage(storeFile, lockFile)
           : `cannot lock store ${storeFile} for writing (${lockFile}): ${(cause as Error).message}`,
       },
       { cause },
@@ -42,4 +43,16 @@ export function acquireWriterLock(storeFile: string): WriterLock {
       if (held.open) held.close();
     },
   };
+}
+
+/** What to do when another process holds the lock: the two situations that get here, and each one's fix. */
+export function writerBusyMessage(storeFile: string, lockFile: string): string {
+  const dataDir = path.dirname(storeFile);
+  return (
+    `store ${storeFile} is already open for writing by another Latch process (lock ${lockFile}). ` +
+    `If another gateway already runs on data_dir ${dataDir}, stop it, or give this one its own data_dir. ` +
+    "If several replicas are meant to share one audit log, they need a shared PostgreSQL store: " +
+    "store: { url: postgres://user@host:5432/latch, password: { env: LATCH_STORE_PASSWORD } } " +
+    "(docs/deployment.md, Several replicas)"
+  );
 }
