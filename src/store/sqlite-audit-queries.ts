@@ -17,7 +17,8 @@ export interface SqliteAuditQueries {
   verifyChain(): ChainVerificationReport;
 }
 
-interface EventRow {
+/** A row of audit_events as SQLite returns it. */
+export interface EventRow {
   seq: number;
   ts: string;
   kind: string;
@@ -27,7 +28,8 @@ interface EventRow {
   hash: string;
 }
 
-interface SessionRow {
+/** A row of sessions as SQLite returns it. */
+export interface SessionRow {
   id: string;
   protocol: string;
   connection: string;
@@ -152,7 +154,7 @@ function toAuditEvent(row: EventRow): AuditEvent {
   };
 }
 
-function toSessionSummary(row: SessionRow): SessionSummary {
+export function toSessionSummary(row: SessionRow): SessionSummary {
   return {
     id: row.id,
     protocol: row.protocol,

@@ -7,31 +7,8 @@ import {
   type StoreProblem,
   verifyEventChain,
 } from "../audit/verify-chain.js";
+import { type EventRow, type SessionRow, toSessionSummary } from "./sqlite-audit-queries.js";
 import { verifyJournal } from "./verify-journal.js";
-
-interface EventRow {
-  seq: number;
-  ts: string;
-  kind: string;
-  session_id: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
-
-interface SessionRow {
-  id: string;
-  protocol: string;
-  connection: string;
-  subject: string;
-  groups: string;
-  client_address: string;
-  started_at: string;
-  ended_at: string | null;
-  end_reason: string | null;
-  operations: number;
-  denied: number;
-}
 
 /**
  * Verifies everything of a SQLite store that search and the API show, from one read snapshot (a gateway may
@@ -99,24 +76,11 @@ function* rebuildingSessions(
 
 function* storedSessions(rows: IterableIterator<SessionRow>): Iterable<IndexedSession> {
   for (const row of rows) {
-    let groups: unknown;
     try {
-      groups = JSON.parse(row.groups);
+      yield toSessionSummary(row);
     } catch {
-      groups = row.groups;
+      // Unparsable groups: not an array at all, so they never equal the events' array.
+      yield { ...toSessionSummary({ ...row, groups: "[]" }), groups: null as unknown as string[] };
     }
-    yield {
-      id: row.id,
-      protocol: row.protocol,
-      connection: row.connection,
-      subject: row.subject,
-      groups: groups as string[],
-      clientAddress: row.client_address,
-      startedAt: row.started_at,
-      endedAt: row.ended_at,
-      endReason: row.end_reason,
-      operations: row.operations,
-      denied: row.denied,
-    };
   }
 }

@@ -1,3 +1,4 @@
+import type { IndexedSession } from "../audit/session-index.js";
 import type { ChainHead, ChainVerificationReport } from "../audit/verify-chain.js";
 
 /**
@@ -101,19 +102,8 @@ export function pageSize(limit: number | undefined): number {
   return Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(limit)));
 }
 
-export interface SessionSummary {
-  readonly id: string;
-  readonly protocol: string;
-  readonly connection: string;
-  readonly subject: string;
-  readonly groups: readonly string[];
-  readonly clientAddress: string;
-  readonly startedAt: string;
-  readonly endedAt: string | null;
-  readonly endReason: string | null;
-  readonly operations: number;
-  readonly denied: number;
-}
+/** One session as search and the API show it: derived from chained events (audit/session-index.ts). */
+export type SessionSummary = IndexedSession;
 
 export interface SessionFilter {
   readonly subject?: string;
