@@ -146,15 +146,17 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     handshake.done();
     await startSession(socket, reader, deps, { session, connection, forward: accepted.forward, log });
   } catch (error) {
-    // A TCP probe, a scanner, or a client that gave up: counted, not an error worth a stack trace (and
-    // nothing more if the deadline already answered it).
-    if (error instanceof HandshakeClosed || error instanceof HandshakeTimeout)
-      handshake.abandoned(error instanceof HandshakeClosed ? "closed" : "timeout", error.message);
+    // A TCP probe, a scanner, or a client that gave up (psql without a password closes at the password
+    // prompt, asks, and reconnects; a reset is as normal as a FIN): counted, not an error worth a stack trace
+    // (and nothing more if the deadline already answered it).
+    const closed = error instanceof HandshakeClosed || isClientDisconnect(error);
+    if (closed || error instanceof HandshakeTimeout)
+      handshake.abandoned(closed ? "closed" : "timeout", (error as Error).message);
     const { stage, expired } = handshake;
     handshake.done();
     if (expired) return;
     if (error instanceof HandshakeTimeout) return fail(handshake.timeoutError());
-    if (error instanceof HandshakeClosed) return void socket.destroy();
+    if (closed) return void socket.destroy();
     const latchError = asLatchError(error, randomUUID());
     if (latchError.code === "internal") log.error({ err: error, stage }, "handshake failed");
     else log.info({ code: latchError.code, stage, reason: latchError.message }, "connection refused");
@@ -162,6 +164,15 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       deps.metrics.protocolErrors.inc({ protocol: "postgres", side: "client" });
     fail(latchError);
   }
+}
+
+/** Socket errors that only mean the client went away (reset or closed under our write), not a fault. */
+const DISCONNECT_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE"]);
+
+function isClientDisconnect(error: unknown): boolean {
+  if (error instanceof LatchError || !(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && DISCONNECT_CODES.has(code);
 }
 
 async function startSession(
