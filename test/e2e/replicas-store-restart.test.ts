@@ -1,8 +1,12 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditEvent } from "../../src/store/store.js";
-import { createReplicaSet, type Replica, type ReplicaSet } from "../support/latch-replicas.js";
+import {
+  auditedLoadRows,
+  createReplicaSet,
+  type Replica,
+  type ReplicaSet,
+} from "../support/latch-replicas.js";
 import { type PgCluster, startPgCluster, startPgServer, stopPgServer } from "../support/pg-cluster.js";
 
 /**
@@ -141,38 +145,6 @@ async function healthz(replica: Replica) {
   return { status: response.status, body: (await response.json()) as any };
 }
 
-/** Row numbers of every allowed `INSERT INTO load_rows` operation event in the store. */
-async function auditedInserts(): Promise<Set<number>> {
-  const audited = new Set<number>();
-  for (let after = 0; ; ) {
-    const page = await set.cli([
-      "audit",
-      "search",
-      "--config",
-      a.config,
-      "--kind",
-      "operation",
-      "--decision",
-      "allow",
-      "--text",
-      "INSERT INTO load_rows",
-      "--after",
-      String(after),
-      "--limit",
-      "1000",
-      "--json",
-    ]);
-    expect(page.code, page.stderr).toBe(0);
-    const events = JSON.parse(page.stdout) as AuditEvent[];
-    for (const event of events) {
-      const text = (event.data as { statements: { text: string }[] }).statements[0]!.text;
-      audited.add(Number(/VALUES \((\d+)\)/.exec(text)![1]));
-    }
-    if (events.length < 1000) return audited;
-    after = events.at(-1)!.seq;
-  }
-}
-
 describe("replicas on a PostgreSQL store that restarts", () => {
   it("store restart mid-load: statements are denied while it is down and flow again after", async () => {
     const [token, killToken, admin] = await Promise.all([
@@ -260,7 +232,7 @@ describe("replicas on a PostgreSQL store that restarts", () => {
       const inserts = loads.flatMap((load) => load.outcomes.filter((o) => o.kind === "insert"));
       expect(inserts.filter((o) => o.code === undefined && !committed.has(o.n!))).toEqual([]);
       expect(inserts.filter((o) => o.code === "58030" && committed.has(o.n!))).toEqual([]);
-      const audited = await auditedInserts();
+      const audited = await auditedLoadRows(set, a);
       expect([...committed].filter((n) => !audited.has(n))).toEqual([]);
       console.log(
         `store restart mid-load: ${committed.size} rows committed, ${audited.size} allowed INSERTs audited, ${inserts.filter((o) => o.code === "58030").length} INSERTs denied with 58030`,

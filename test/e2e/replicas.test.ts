@@ -2,8 +2,12 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PG_SCHEMA_VERSION } from "../../src/store/postgres/pg-migrations.js";
-import type { AuditEvent } from "../../src/store/store.js";
-import { createReplicaSet, type Replica, type ReplicaSet } from "../support/latch-replicas.js";
+import {
+  auditedLoadRows,
+  createReplicaSet,
+  type Replica,
+  type ReplicaSet,
+} from "../support/latch-replicas.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 
 /**
@@ -306,34 +310,7 @@ describe("replicas sharing one PostgreSQL store", () => {
     await app.end();
     expect(committed.length).toBeGreaterThanOrEqual(acknowledged);
 
-    const audited = new Set<number>();
-    for (let after = 0; ; ) {
-      const page = await set.cli([
-        "audit",
-        "search",
-        "--config",
-        a.config,
-        "--kind",
-        "operation",
-        "--decision",
-        "allow",
-        "--text",
-        "INSERT INTO load_rows",
-        "--after",
-        String(after),
-        "--limit",
-        "1000",
-        "--json",
-      ]);
-      expect(page.code, page.stderr).toBe(0);
-      const events = JSON.parse(page.stdout) as AuditEvent[];
-      for (const event of events) {
-        const text = (event.data as { statements: { text: string }[] }).statements[0]!.text;
-        audited.add(Number(/VALUES \((\d+)\)/.exec(text)![1]));
-      }
-      if (events.length < 1000) break;
-      after = events.at(-1)!.seq;
-    }
+    const audited = await auditedLoadRows(set, a);
     const unaudited = committed.filter((n) => !audited.has(n));
     expect(unaudited).toEqual([]);
     // At most the statements in flight when B died were audited and not committed.

@@ -6,6 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { devIssuerPath, loadOrCreateDevIssuer } from "../../src/identity/dev-issuer.js";
+import type { AuditEvent } from "../../src/store/store.js";
 import { freePort } from "./free-port.js";
 import { LATCH_CLI, startLatchServe } from "./latch-serve.js";
 import type { PgCluster } from "./pg-cluster.js";
@@ -173,4 +174,39 @@ connections:
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Row numbers of every allowed `INSERT INTO load_rows ... VALUES (n)` operation event in the store, read through
+ * `latch audit search` on `replica`'s config, page by page (at most 1000 a page).
+ */
+export async function auditedLoadRows(set: ReplicaSet, replica: Replica): Promise<Set<number>> {
+  const audited = new Set<number>();
+  for (let after = 0; ; ) {
+    const page = await set.cli([
+      "audit",
+      "search",
+      "--config",
+      replica.config,
+      "--kind",
+      "operation",
+      "--decision",
+      "allow",
+      "--text",
+      "INSERT INTO load_rows",
+      "--after",
+      String(after),
+      "--limit",
+      "1000",
+      "--json",
+    ]);
+    if (page.code !== 0) throw new Error(`latch audit search failed: ${page.stderr}`);
+    const events = JSON.parse(page.stdout) as AuditEvent[];
+    for (const event of events) {
+      const text = (event.data as { statements: { text: string }[] }).statements[0]!.text;
+      audited.add(Number(/VALUES \((\d+)\)/.exec(text)![1]));
+    }
+    if (events.length < 1000) return audited;
+    after = events.at(-1)!.seq;
+  }
 }
