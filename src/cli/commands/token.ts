@@ -43,7 +43,7 @@ export function registerTokenCommand(program: Command): void {
     .option("--group <group>", "group the subject belongs to; repeat for several", collect, [])
     .option("--ttl <duration>", "token lifetime, e.g. 90s, 15m, 1h (at most 24h)", "15m")
     .option(
-      "--config <file>",
+      "-c, --config <file>",
       "config of the gateway the token is for (identity.dev_issuer: true); default ./latch.yaml",
     )
     .option("--data-dir <dir>", "directory holding the dev issuer key; default: data_dir from the config")
