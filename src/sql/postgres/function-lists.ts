@@ -12,6 +12,8 @@
  * written (lower-cased by the parser unless quoted, schema-qualified only if it was).
  */
 
+import { CATALOG_READ_FUNCTIONS } from "./catalog-functions.js";
+
 /** Pure or stable built-ins that read nothing beyond their arguments and change nothing. */
 // biome-ignore format: a long list of names reads best packed
 const SAFE_BUILTINS = [
@@ -117,9 +119,10 @@ export interface FunctionPolicy {
 }
 
 export function createFunctionPolicy(options: FunctionPolicyOptions = {}): FunctionPolicy {
-  const safe = new Set(SAFE_BUILTINS);
+  // Catalog readers (catalog-functions.ts) are safe like the built-ins above; the dangerous checks still win.
+  const safe = new Set([...SAFE_BUILTINS, ...CATALOG_READ_FUNCTIONS]);
   const dangerous = new Set(DANGEROUS_BUILTINS);
-  const known = new Set([...SAFE_BUILTINS, ...DANGEROUS_BUILTINS, ...KNOWN_VOLATILE_BUILTINS]);
+  const known = new Set([...safe, ...DANGEROUS_BUILTINS, ...KNOWN_VOLATILE_BUILTINS]);
   const extraDangerous = new Set((options.dangerousFunctions ?? []).map((name) => name.toLowerCase()));
   const extraSafe = new Set((options.safeFunctions ?? []).map((name) => name.toLowerCase()));
 
