@@ -43,6 +43,8 @@ export interface TokenVerifierOptions {
   readonly jwksCooldownMs?: number;
   /** After a failed discovery or JWKS fetch, fail fast for this long. Default 10 s. */
   readonly retryAfterFailureMs?: number;
+  /** Milliseconds since the epoch, for exp and nbf. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 interface TrustedIssuer {
@@ -66,6 +68,7 @@ export function createTokenVerifier(
 ): TokenVerifier {
   const trusted = trustedIssuers(identity, options);
   const clockSkewSeconds = Math.ceil(parseDuration(identity.clock_skew) / 1000);
+  const now = options.now ?? (() => Date.now());
 
   return {
     async verify(token: string): Promise<Identity> {
@@ -89,17 +92,26 @@ export function createTokenVerifier(
         unknownKeyHint: issuer.unknownKeyHint,
       };
       let payload: JWTPayload;
+      const verifiedAt = now();
       try {
         ({ payload } = await jwtVerify(token, issuer.keys, {
           issuer: issuer.issuer,
           audience: issuer.audience,
           algorithms: [...issuer.algorithms],
+          currentDate: new Date(verifiedAt),
           clockTolerance: clockSkewSeconds,
           requiredClaims: ["exp", "sub"],
           // No `crit` option: any critical extension header is unknown to us, so the token is refused.
         }));
       } catch (error) {
         throw rejectionFor(error, context);
+      }
+      // The skew forgives an issuer clock that runs ahead (nbf, iat), never a token that has run out: its
+      // session would end at exp anyway, at the first statement, so it is refused here, at login.
+      if ((payload.exp as number) * 1000 <= verifiedAt) {
+        throw new LatchError("token_expired", {
+          expiredAt: new Date((payload.exp as number) * 1000).toISOString(),
+        });
       }
       return identityFrom(payload, issuer);
     },
