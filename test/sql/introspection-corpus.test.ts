@@ -12,7 +12,8 @@
  * - FROM_SOURCES: reflection queries of ORMs and GUI tools written from their public sources as faithfully as
  *   memory allows (the origin is named on each); oids and names are filled in where the tool binds them.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACTIONS, isKnownAction } from "../../src/policy/policy-actions.js";
 import type { ClassifiedStatement, StatementClassifier } from "../../src/sql/classification.js";
 import { createStatementClassifier, loadSqlParser } from "../../src/sql/postgres/create-classifier.js";
@@ -927,6 +928,43 @@ describe("introspection corpus (issue 18)", () => {
     expect(nonReads("SELECT string_to_array(current_setting('search_path'), ',')")).toEqual([
       "sql:function pg_catalog.current_setting",
     ]);
+  });
+});
+
+describe("the corpus against a real PostgreSQL 15", () => {
+  let client: pg.Client | undefined;
+  let unreachable: string | undefined;
+
+  beforeAll(async () => {
+    const candidate = new pg.Client({
+      host: "127.0.0.1",
+      port: 5432,
+      user: "postgres",
+      database: "postgres",
+    });
+    try {
+      await candidate.connect();
+      client = candidate;
+    } catch (error) {
+      unreachable = `PostgreSQL on 127.0.0.1:5432 is unreachable: ${(error as Error).message}`;
+    }
+  });
+  afterAll(async () => client?.end());
+
+  it("runs every query without the server assigning a transaction id (nothing is written)", async (context) => {
+    if (client === undefined) return context.skip(unreachable ?? "no client");
+    for (const { tool, sql } of [...CAPTURED, ...FROM_SOURCES]) {
+      await client.query("BEGIN READ ONLY");
+      try {
+        await client.query(sql, sql.includes("$1") ? [["public"]] : []);
+        const result = await client.query<{ xid: string | null }>(
+          "SELECT txid_current_if_assigned()::text AS xid",
+        );
+        expect(result.rows[0]!.xid, tool).toBeNull();
+      } finally {
+        await client.query("ROLLBACK");
+      }
+    }
   });
 });
 

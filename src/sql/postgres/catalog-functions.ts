@@ -12,7 +12,7 @@
  * pg_tablespace_location, pg_current_logfile), settings readers (current_setting stays sql:function), and
  * sequence functions (nextval, setval). Some entries are marked volatile in pg_proc (sizes, WAL positions,
  * pg_is_in_recovery) only because their answer changes over time; none of them writes anything, which the
- * differential test against a real server checks for the corpus (no transaction id is taken).
+ * corpus test checks against a real server (no query of the corpus is given a transaction id).
  */
 // biome-ignore format: a long list of names reads best packed
 export const CATALOG_READ_FUNCTIONS: readonly string[] = [
