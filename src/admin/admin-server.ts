@@ -10,6 +10,7 @@ import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { CONSOLE_CSP, consolePage } from "./console-page.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
+import { rejectionMessage } from "./token-rejection.js";
 
 export interface AdminServerDeps {
   readonly config: LatchConfig;
@@ -50,17 +51,6 @@ const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-/**
- * Why a token was refused, without the "token rejected:" prefix the 401 already means (the console puts it in
- * front of this message; saying it twice read "token rejected: token rejected: ...").
- */
-function rejectionMessage(error: unknown): string {
-  if (!isLatchError(error)) return "the token could not be verified";
-  if (error.code === "token_invalid" && typeof error.params.reason === "string") return error.params.reason;
-  return error.message;
-}
-
-/** REST API, /healthz, /metrics and the web console on the admin listener. */
 export async function startAdminServer(deps: AdminServerDeps) {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 

@@ -10,10 +10,10 @@ import {
   type Grant,
 } from "../approvals/approval-types.js";
 import type { UpfrontJudge } from "../approvals/upfront-judge.js";
-import { isLatchError } from "../errors.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { Access } from "../sql/classification.js";
+import { rejectionMessage } from "./token-rejection.js";
 
 export interface ApprovalRoutesDeps {
   readonly service: ApprovalService;
@@ -75,9 +75,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
     try {
       return await deps.verifier.verify(header.slice(7).trim());
     } catch (error) {
-      await reply
-        .code(401)
-        .send({ error: "unauthorized", message: isLatchError(error) ? error.message : "token rejected" });
+      await reply.code(401).send({ error: "unauthorized", message: rejectionMessage(error) });
       return undefined;
     }
   };

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { startAdminServer } from "../admin/admin-server.js";
 import type { LoadedConfig } from "../config/load-config.js";
+import { startupWarnings } from "../config/startup-warnings.js";
 import { loadOrCreateGatewayId } from "../credentials/gateway-id.js";
 import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
@@ -56,6 +57,8 @@ export async function startGateway(
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
+  for (const warning of startupWarnings(config, policy.policyCount))
+    log.warn({ code: warning.code }, warning.message);
   // Seconds per million events (docs/audit.md): say so before, not only after.
   log.info({ dataDir: config.data_dir }, "verifying the audit store");
   const gatewayId = loadOrCreateGatewayId(config.data_dir);
@@ -165,7 +168,7 @@ export async function startGateway(
       listeners.set(module.name, await module.start(context));
     }
 
-    if (listeners.size === 0)
+    if (listeners.size === 0 && Object.keys(config.connections).length > 0)
       log.warn(
         { connections: Object.keys(config.connections) },
         "no connections are configured, so only the admin API listens: add connections to latch.yaml (see `latch config schema`)",

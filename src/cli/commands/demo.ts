@@ -89,7 +89,9 @@ async function runDemo(options: DemoOptions): Promise<void> {
     data_dir: dataDir,
     identity: { dev_issuer: true },
     policies: policyDir,
-    masking: { pii: { detectors: ["credit_card", "us_ssn", "email", "api_key"], columns: ["public.customers.ssn"] } },
+    masking: {
+      pii: { detectors: ["credit_card", "us_ssn", "email", "api_key"], columns: ["public.customers.ssn"] },
+    },
     connections: {
       demo: {
         type: "postgres",
