@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { ChainVerificationReport } from "../audit/verify-chain.js";
+import { type EventRow, type SessionRow, toSessionSummary } from "./sqlite-audit-rows.js";
 import { createSqliteStoreVerification } from "./sqlite-store-verification.js";
 import type { AuditEvent, AuditEventKind, AuditFilter, SessionFilter, SessionSummary } from "./store.js";
 import { pageSize } from "./store.js";
@@ -15,32 +16,6 @@ export interface SqliteAuditQueries {
   events(filter?: AuditFilter): AuditEvent[];
   /** The chain, the sessions index and (when the reader knows it) the journal: see sqlite-store-verification.ts. */
   verifyChain(): ChainVerificationReport;
-}
-
-/** A row of audit_events as SQLite returns it. */
-export interface EventRow {
-  seq: number;
-  ts: string;
-  kind: string;
-  session_id: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
-
-/** A row of sessions as SQLite returns it. */
-export interface SessionRow {
-  id: string;
-  protocol: string;
-  connection: string;
-  subject: string;
-  groups: string;
-  client_address: string;
-  started_at: string;
-  ended_at: string | null;
-  end_reason: string | null;
-  operations: number;
-  denied: number;
 }
 
 const EVENT_COLUMNS = "e.seq, e.ts, e.kind, e.session_id, e.data, e.prev_hash, e.hash";
@@ -151,21 +126,5 @@ function toAuditEvent(row: EventRow): AuditEvent {
     data: JSON.parse(row.data) as Record<string, unknown>,
     prevHash: row.prev_hash,
     hash: row.hash,
-  };
-}
-
-export function toSessionSummary(row: SessionRow): SessionSummary {
-  return {
-    id: row.id,
-    protocol: row.protocol,
-    connection: row.connection,
-    subject: row.subject,
-    groups: JSON.parse(row.groups) as string[],
-    clientAddress: row.client_address,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    endReason: row.end_reason,
-    operations: row.operations,
-    denied: row.denied,
   };
 }

@@ -7,7 +7,7 @@ import {
   type StoreProblem,
   verifyEventChain,
 } from "../audit/verify-chain.js";
-import { type EventRow, type SessionRow, toSessionSummary } from "./sqlite-audit-queries.js";
+import { type EventRow, type SessionRow, toSessionSummary } from "./sqlite-audit-rows.js";
 import { verifyJournal } from "./verify-journal.js";
 
 /**
