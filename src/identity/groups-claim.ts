@@ -2,25 +2,26 @@
  * Reads the caller's groups from a verified claims set.
  *
  * `claimPath` is a claim name or a dotted path into nested objects (`realm_access.roles`). A claim whose own
- * name contains dots (Auth0-style `https://example.com/groups`) is found too: the literal name wins over the
- * path. The value may be an array of strings or one string separated by spaces or commas; any other shape
+ * name contains dots is found too, at any level: at each level the longest literal name wins over the path
+ * (Auth0-style `https://example.com/groups` at the top, Kubernetes' `kubernetes.io` -> `namespace` nested). The value may be an array of strings or one string separated by spaces or commas; any other shape
  * yields no groups at all rather than a partial guess.
  */
 export function readGroupsClaim(claims: Readonly<Record<string, unknown>>, claimPath: string): string[] {
-  const value = Object.hasOwn(claims, claimPath) ? claims[claimPath] : walkPath(claims, claimPath.split("."));
+  const value = walkPath(claims, claimPath.split("."));
   if (typeof value === "string") return normalize(value.split(/[\s,]+/));
   if (Array.isArray(value) && value.every((member) => typeof member === "string")) return normalize(value);
   return [];
 }
 
 function walkPath(root: unknown, segments: readonly string[]): unknown {
-  let current = root;
-  for (const segment of segments) {
-    // Only plain JSON objects are walked, and only their own keys: never arrays or the prototype chain.
-    if (!isJsonObject(current) || !Object.hasOwn(current, segment)) return undefined;
-    current = current[segment];
+  if (segments.length === 0) return root;
+  // Only plain JSON objects are walked, and only their own keys: never arrays or the prototype chain.
+  if (!isJsonObject(root)) return undefined;
+  for (let take = segments.length; take >= 1; take--) {
+    const key = segments.slice(0, take).join(".");
+    if (Object.hasOwn(root, key)) return walkPath(root[key], segments.slice(take));
   }
-  return current;
+  return undefined;
 }
 
 function isJsonObject(value: unknown): value is Record<string, unknown> {

@@ -288,10 +288,8 @@ describe("Kubernetes projected service account token (docs/quickstart-ci.md)", (
     expectDenied(engineFor(section.policy), who);
   });
 
-  // Known gap, why the page permits by principal: groups_claim cannot address a nested claim under a name that
-  // contains a dot (`kubernetes.io` -> `namespace`); src/identity/groups-claim.ts splits the path at every dot.
-  // When that is fixed this test fails (it.fails): then the page can use `groups_claim: kubernetes.io.namespace`.
-  it.fails("groups_claim kubernetes.io.namespace yields the namespace as a group (not yet)", async () => {
+  // The page's namespace-wide variant: a nested claim under a name that contains a dot (`kubernetes.io`).
+  it("groups_claim kubernetes.io.namespace yields the namespace as a group", async () => {
     const verifier = verifierFor({ ...section.issuerBlock, groups_claim: "kubernetes.io.namespace" });
     const who = await verifier.verify(await mint(kubernetesClaims("reports", "nightly-report")));
     expect(who.groups).toEqual(["k8s:reports"]);

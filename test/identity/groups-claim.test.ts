@@ -30,6 +30,12 @@ describe("readGroupsClaim", () => {
     expect(readGroupsClaim(claims, "https://example.com/groups")).toEqual(["ops"]);
   });
 
+  it("finds a dotted claim name below the top level too (Kubernetes: kubernetes.io -> namespace)", () => {
+    const claims = { "kubernetes.io": { namespace: "reports" }, kubernetes: { io: { namespace: "no" } } };
+    expect(readGroupsClaim(claims, "kubernetes.io.namespace")).toEqual(["reports"]);
+    expect(readGroupsClaim({ a: { "b.c": { d: ["x"] } } }, "a.b.c.d")).toEqual(["x"]);
+  });
+
   it("yields no groups for anything else", () => {
     for (const value of [undefined, null, 7, true, { a: 1 }, ["a", 1], [["a"]]]) {
       expect(readGroupsClaim({ groups: value }, "groups")).toEqual([]);
