@@ -210,3 +210,14 @@ function tailProblem(head: ChainHead, recordedHead: ChainHead | undefined): Chai
     return { seq: head.seq, problem: "the last event's hash differs from the one recorded in chain_head" };
   return undefined;
 }
+
+/** A chain report with problems found in other parts of the store added: the first problem is the one named. */
+export function withStoreProblems(
+  chain: ChainVerificationReport,
+  more: readonly StoreProblem[],
+): ChainVerificationReport {
+  const problems = [...(chain.problems ?? []), ...more];
+  const [first] = problems;
+  if (first === undefined) return chain;
+  return { ...chain, ok: false, part: first.part, firstBadSeq: first.seq, problem: first.problem, problems };
+}

@@ -6,6 +6,7 @@ import {
   type StoredEventRow,
   type StoreProblem,
   verifyEventChain,
+  withStoreProblems,
 } from "../audit/verify-chain.js";
 import { type EventRow, type SessionRow, toSessionSummary } from "./sqlite-audit-rows.js";
 import { verifyJournal } from "./verify-journal.js";
@@ -33,7 +34,7 @@ export function createSqliteStoreVerification(db: Database.Database, journalFile
       rebuildingSessions(allEvents.iterate() as IterableIterator<EventRow>, sessions),
       recorded,
     );
-    const problems: StoreProblem[] = [...(chain.problems ?? [])];
+    const problems: StoreProblem[] = [];
     const sessionProblem = sessions.compare(
       storedSessions(allSessions.iterate() as IterableIterator<SessionRow>),
     );
@@ -43,16 +44,7 @@ export function createSqliteStoreVerification(db: Database.Database, journalFile
       const journal = verifyJournal(journalFile, chain.end, (seq) => hashAt.get(seq) as string | undefined);
       if (journal.problem !== undefined) problems.push({ part: "journal", ...journal.problem });
     }
-    const [first] = problems;
-    if (first === undefined) return chain;
-    return {
-      ...chain,
-      ok: false,
-      part: first.part,
-      firstBadSeq: first.seq,
-      problem: first.problem,
-      problems,
-    };
+    return withStoreProblems(chain, problems);
   });
 }
 

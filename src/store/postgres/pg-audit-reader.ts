@@ -4,7 +4,7 @@ import {
   type ChainHead,
   type ChainVerificationReport,
   ChainVerifier,
-  type StoreProblem,
+  withStoreProblems,
 } from "../../audit/verify-chain.js";
 import type {
   AuditEvent,
@@ -146,19 +146,11 @@ export async function verifyPgStore(pool: pg.Pool): Promise<ChainVerificationRep
       }
       const chain = verifier.finish(recordedHead);
       const stored = (await client.query<SessionRow>("SELECT * FROM latch_sessions ORDER BY id")).rows;
-      const problems: StoreProblem[] = [...(chain.problems ?? [])];
       const sessionProblem = sessions.compare(stored.map(toIndexedSession));
-      if (sessionProblem !== undefined) problems.push({ part: "sessions", seq: 0, problem: sessionProblem });
-      const [first] = problems;
-      if (first === undefined) return chain;
-      return {
-        ...chain,
-        ok: false,
-        part: first.part,
-        firstBadSeq: first.seq,
-        problem: first.problem,
-        problems,
-      };
+      return withStoreProblems(
+        chain,
+        sessionProblem === undefined ? [] : [{ part: "sessions", seq: 0, problem: sessionProblem }],
+      );
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
     }
