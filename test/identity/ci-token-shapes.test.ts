@@ -9,12 +9,12 @@ import { createTokenVerifier } from "../../src/identity/create-token-verifier.js
 import type { Identity } from "../../src/identity/identity.js";
 import type { PolicyEngine } from "../../src/policy/policy-engine.js";
 import { engineFor, onConnection, onTable, request, statement } from "../policy/policy-test-helpers.js";
-import { type ClaimsOidcProvider, startClaimsOidcProvider } from "../support/claims-oidc-provider.js";
+import { startOidcProvider, type TestOidcProvider } from "../support/oidc-provider.js";
 
 /**
  * Issue 18: docs/quickstart-ci.md's issuer blocks and policies against tokens shaped like the real ones from
  * GitHub Actions, GitLab CI and a Kubernetes projected service account token. The tokens come from a real
- * `oidc-provider` (test/support/claims-oidc-provider.ts): it can set any `sub` (the client id), `aud: latch`
+ * `oidc-provider` (test/support/oidc-provider.ts): it can set any `sub` (the client id), `aud: latch`
  * (a resource indicator) and any extra claim, nested ones and names with dots included, so no hand-made JWKS
  * issuer is needed. The blocks are read from the page, so the page and this test cannot drift; only `issuer`
  * and `jwks_uri` are pointed at the test provider.
@@ -47,12 +47,12 @@ function sectionOf(markdown: string, heading: string): DocSection {
   return { issuerBlock: issuers[0]!, policy: cedar[0]!.text };
 }
 
-let provider: ClaimsOidcProvider;
+let provider: TestOidcProvider;
 let dataDir: string;
 let markdown: string;
 
 beforeAll(async () => {
-  provider = await startClaimsOidcProvider();
+  provider = await startOidcProvider();
   dataDir = await mkdtemp(path.join(tmpdir(), "latch-ci-shapes-"));
   markdown = await readFile(DOC, "utf8");
 });
@@ -161,7 +161,7 @@ function kubernetesClaims(namespace: string, serviceAccount: string) {
 }
 
 async function mint(shape: { sub: string; claims: Record<string, unknown> }): Promise<string> {
-  return provider.mintToken(shape.sub, shape.claims);
+  return provider.mintTokenWithClaims(shape.sub, shape.claims);
 }
 
 describe("GitHub Actions token (docs/quickstart-ci.md)", () => {

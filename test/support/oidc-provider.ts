@@ -6,15 +6,25 @@ import { exportJWK, generateKeyPair } from "jose";
 /**
  * A real OpenID Connect provider (npm `oidc-provider`, the certified implementation) on 127.0.0.1 for
  * integration tests. Tokens are JWT access tokens from the client_credentials grant, fetched over HTTP
- * exactly as a CI job or agent would: one client per subject (client id = `sub`), a resource indicator
- * naming the audience, and the subject's groups added as a `groups` claim.
+ * exactly as a CI job or agent would: one client per subject (client id = `sub`, so any `sub` format works),
+ * a resource indicator naming the audience, and the subject's groups added as a `groups` claim, or any claims a
+ * test names (tokens shaped like GitHub Actions', GitLab CI's or a Kubernetes service account's: nested objects
+ * and claim names with dots included).
  */
 export interface TestOidcProvider {
   /** Issuer URL, e.g. http://127.0.0.1:41234 (no trailing slash). */
   readonly issuer: string;
   /** Resource indicator whose tokens carry `aud: <audience>`. */
   resourceFor(audience: string): string;
+  /** Where the provider serves its key set (what discovery names as `jwks_uri`). */
+  readonly jwksUri: string;
   mintToken(subject: string, groups: string[], opts?: { audience?: string }): Promise<string>;
+  /** A token whose extra claims are exactly `claims` (no `groups` unless named). */
+  mintTokenWithClaims(
+    subject: string,
+    claims: Record<string, unknown>,
+    opts?: { audience?: string },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -47,7 +57,7 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
   const signingJwk = { ...(await exportJWK(privateKey)), kid: SIGNING_KID, alg: "RS256", use: "sig" };
 
   const clients = new Map<string, Record<string, unknown>>();
-  const groupsBySubject = new Map<string, string[]>();
+  const claimsBySubject = new Map<string, Record<string, unknown>>();
   const secretsBySubject = new Map<string, string>();
   const resourcePrefix = "urn:latch-test:audience:";
 
@@ -74,9 +84,8 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
         },
       },
     },
-    extraTokenClaims: async (_ctx: unknown, token: TokenLike) => ({
-      groups: groupsBySubject.get(token.clientId ?? "") ?? [],
-    }),
+    extraTokenClaims: async (_ctx: unknown, token: TokenLike) =>
+      claimsBySubject.get(token.clientId ?? "") ?? { groups: [] },
   });
   server.on("request", provider.callback());
 
@@ -97,35 +106,43 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
     return secret;
   };
 
+  const mint = async (
+    subject: string,
+    claims: Record<string, unknown>,
+    audience = "latch",
+  ): Promise<string> => {
+    const secret = register(subject);
+    claimsBySubject.set(subject, structuredClone(claims));
+    const response = await fetch(`${issuer}/token`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(subject)}:${encodeURIComponent(secret)}`).toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        resource: `${resourcePrefix}${audience}`,
+      }),
+    });
+    const body = (await response.json()) as {
+      access_token?: string;
+      error?: string;
+      error_description?: string;
+    };
+    if (response.status !== 200 || typeof body.access_token !== "string") {
+      throw new Error(
+        `token request failed: HTTP ${response.status} ${body.error}: ${body.error_description}`,
+      );
+    }
+    return body.access_token;
+  };
+
   return {
     issuer,
+    jwksUri: `${issuer}/jwks`,
     resourceFor: (audience) => `${resourcePrefix}${audience}`,
-    async mintToken(subject, groups, opts = {}) {
-      const secret = register(subject);
-      groupsBySubject.set(subject, [...groups]);
-      const response = await fetch(`${issuer}/token`, {
-        method: "POST",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(subject)}:${encodeURIComponent(secret)}`).toString("base64")}`,
-          "content-type": "application/x-www-form-urlencoded",
-        },
-        body: new URLSearchParams({
-          grant_type: "client_credentials",
-          resource: `${resourcePrefix}${opts.audience ?? "latch"}`,
-        }),
-      });
-      const body = (await response.json()) as {
-        access_token?: string;
-        error?: string;
-        error_description?: string;
-      };
-      if (response.status !== 200 || typeof body.access_token !== "string") {
-        throw new Error(
-          `token request failed: HTTP ${response.status} ${body.error}: ${body.error_description}`,
-        );
-      }
-      return body.access_token;
-    },
+    mintToken: (subject, groups, opts = {}) => mint(subject, { groups: [...groups] }, opts.audience),
+    mintTokenWithClaims: (subject, claims, opts = {}) => mint(subject, claims, opts.audience),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
