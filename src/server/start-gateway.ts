@@ -14,6 +14,7 @@ import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { ProtocolListener } from "../protocols/protocol-module.js";
+import { startBlockSweep } from "../session/block-sweep.js";
 import { systemClock } from "../session/clock.js";
 import { LiveSessionDirectory } from "../session/live-session-directory.js";
 import { SessionGate } from "../session/session-gate.js";
@@ -233,6 +234,15 @@ export async function startGateway(
       },
     });
     await directory.start();
+    const stopBlockSweep = stores.events.shared
+      ? startBlockSweep({
+          blocks,
+          registry,
+          clock: systemClock,
+          intervalMs: parseDuration(config.health.heartbeat_interval),
+          onError: (error) => log.warn({ err: error }, "block sweep could not read the block list"),
+        })
+      : () => undefined;
     const addresses = new Map([...listeners].map(([name, listener]) => [name, listener.address]));
     log.info(
       {
@@ -263,6 +273,7 @@ export async function startGateway(
       reloadPolicies,
       async stop() {
         detachCluster();
+        stopBlockSweep();
         // Drain: no new connections, every session ends once its running statement finished, then the rest is cut.
         for (const listener of listeners.values()) listener.stopAccepting();
         const drain = await registry.drain(

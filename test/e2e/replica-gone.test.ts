@@ -96,6 +96,39 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms 
   }
 }
 
+describe("a block whose announcement was lost", () => {
+  it("still ends the principal's open session on a replica, by its block sweep", async () => {
+    const [a] = replicas as [(typeof replicas)[0]];
+    const aProcess = await startLatchServe(a.config, env());
+    children.push(aProcess);
+    const agent = await token("swept-bot", "agents");
+    const client = new pg.Client({
+      host: "127.0.0.1",
+      port: a.port,
+      user: "swept-bot",
+      database: "app",
+      password: agent,
+    });
+    client.on("error", () => undefined);
+    await client.connect();
+    const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
+    // Written to the store directly: no cluster event announces it.
+    const store = new pg.Client({
+      connectionString: cluster.superuserUrl.replace(/\/postgres$/, "/latch_store"),
+    });
+    await store.connect();
+    await store.query(
+      "INSERT INTO latch_principal_blocks (principal, blocked_by, reason, blocked_at) VALUES ('swept-bot', 'test', 'no event', 0)",
+    );
+    await store.end();
+    const startedAt = Date.now();
+    await ended;
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    aProcess.kill("SIGTERM");
+    await new Promise((resolve) => aProcess.once("exit", resolve));
+  }, 60_000);
+});
+
 describe("a replica that dies", () => {
   it("is found gone by a survivor: its sessions end on the record and its upstream role is dropped", async () => {
     const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
