@@ -5,6 +5,7 @@ import type { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Admitter } from "../pipeline/operation-pipeline.js";
 import type { SessionGate } from "../session/session-gate.js";
+import type { HttpMount } from "./http-mount.js";
 
 /** What the composition root hands every protocol: the shared pieces, never a store or a policy engine. */
 export interface ProtocolContext {
@@ -26,6 +27,8 @@ export interface ProtocolContext {
   readonly staleGateways: () => Promise<ReadonlySet<string>>;
   /** Subscribes to a gateway of this store being found gone; returns the unsubscribe function. */
   readonly onGatewaysGone: (listener: () => void) => () => void;
+  /** Handlers other protocols mount on the HTTP listener (the MCP endpoint); empty when none does. */
+  readonly httpMounts: readonly HttpMount[];
 }
 
 export interface ProtocolListener {
@@ -59,4 +62,9 @@ export interface ProtocolModule {
    * and without a credential; rejects with an Error whose `code` says why (ECONNREFUSED, timeout).
    */
   probe?(connection: ConnectionConfig, timeoutMs: number): Promise<void>;
+  /**
+   * A handler this protocol serves on the HTTP listener (`listen.http`), made before any listener starts;
+   * undefined when it has nothing to serve there under this config.
+   */
+  httpMount?(context: ProtocolContext): Promise<HttpMount | undefined>;
 }

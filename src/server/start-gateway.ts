@@ -13,6 +13,7 @@ import { OperationPipeline } from "../pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
+import type { HttpMount } from "../protocols/http-mount.js";
 import type { ProtocolListener } from "../protocols/protocol-module.js";
 import { startBlockSweep } from "../session/block-sweep.js";
 import { systemClock } from "../session/clock.js";
@@ -80,6 +81,7 @@ export async function startGateway(
   let readiness: UpstreamReadiness | undefined;
   let approvals: GatewayApprovals | undefined;
   const listeners = new Map<string, ProtocolListener>();
+  const httpMounts: HttpMount[] = [];
   // The store-wide list of live sessions: every replica's, with heartbeats; a gone replica's sessions are ended
   // on the record by whichever survivor notices first.
   let recordEvent: (event: AuditEventInput) => void = () => undefined;
@@ -153,6 +155,7 @@ export async function startGateway(
     });
 
     const context = {
+      httpMounts,
       config,
       gate,
       pipeline,
@@ -163,6 +166,10 @@ export async function startGateway(
       staleGateways: () => directory.staleGateways(),
       onGatewaysGone: (listener: () => void) => directory.onGatewaysGone(listener),
     };
+    for (const module of PROTOCOL_MODULES) {
+      const mount = await module.httpMount?.(context);
+      if (mount !== undefined) httpMounts.push(mount);
+    }
     for (const module of PROTOCOL_MODULES) {
       const used = Object.values(config.connections).some((c) => c.type === module.connectionType);
       if (!used || module.listenAddress(config) === undefined) continue;
@@ -283,6 +290,7 @@ export async function startGateway(
         );
         if (drain.drained + drain.cut > 0) log.info(drain, "sessions drained");
         for (const listener of listeners.values()) await listener.close();
+        for (const mount of httpMounts) await mount.close();
         readiness?.stop();
         await admin.close();
         await approval.close(); // after the sessions, so held requests end as abandoned
@@ -299,6 +307,7 @@ export async function startGateway(
     await directory.stop();
     readiness?.stop();
     for (const listener of listeners.values()) await listener.close().catch(() => undefined);
+    for (const mount of httpMounts) await mount.close().catch(() => undefined);
     await approvals?.close();
     await stores.close();
     throw error;
