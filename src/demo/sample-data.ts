@@ -44,7 +44,7 @@ export const DEMO_POLICY = `// Demo policy: agents may read, nothing else; nobod
 permit(principal in Group::"agents", action in Action::"sql:read", resource in Connection::"demo");
 
 @id("agents-session")
-permit(principal in Group::"agents", action in [Action::"sql:session", Action::"sql:set"], resource in Connection::"demo");
+permit(principal in Group::"agents", action in [Action::"sql:session", Action::"sql:set", Action::"sql:prepare", Action::"sql:execute"], resource in Connection::"demo");
 
 @id("no-payments")
 forbid(principal, action, resource == Table::"demo/public.payments");

@@ -109,9 +109,40 @@ const CASES: readonly BypassCase[] = [
   },
   { name: "RESET ALL", sql: "RESET ALL", reports: "sql:set_role" },
   {
+    // Classified as the SET it is (issue 18): still a role change, still administrative.
     name: "set_config('role', ...)",
     sql: "SELECT set_config('role', 'postgres', false)",
+    reports: "sql:set_role",
+  },
+  {
+    name: "set_config of search_path to a user schema",
+    sql: "SELECT pg_catalog.set_config('search_path', 'evil, pg_catalog', false)",
+    reports: "sql:set_protected",
+  },
+  {
+    name: "set_config with a computed setting name",
+    sql: "SELECT set_config(lower('ROLE'), 'postgres', false)",
     reports: "sql:admin_function pg_catalog.set_config",
+  },
+  {
+    name: "set_config of a quoted-uppercase pg_catalog lookalike schema",
+    sql: `SELECT set_config('search_path', '"PG_CATALOG"', false)`,
+    reports: "sql:set_protected",
+  },
+  {
+    name: "set_config hidden in a CTE of a read",
+    sql: "WITH x AS (SELECT set_config('session_authorization', 'postgres', false)) SELECT * FROM x",
+    reports: "sql:set_role",
+  },
+  {
+    name: "a user schema's set_config",
+    sql: "SELECT evil.set_config('search_path', '', false)",
+    reports: "sql:admin_function evil.set_config",
+  },
+  {
+    name: "LOCK in a mode that blocks readers",
+    sql: "LOCK TABLE public.accounts IN ACCESS EXCLUSIVE MODE",
+    reports: "sql:lock",
   },
   {
     name: "SET search_path to shadow functions",

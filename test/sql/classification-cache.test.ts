@@ -114,13 +114,30 @@ describe("normalized-text cache", () => {
       // Utility statements keep their constants in the normalized text: those variants are plain misses.
       const original = fresh(sql).classification;
       const single = original.ok && original.statements.length === 1;
-      if (single && normalizeSql(other) === normalizeSql(sql)) sameKey++;
+      // set_config / SET search_path classifications look at their constants and are never reused.
+      const reusable = fresh(sql).normalizable;
+      if (single && reusable && normalizeSql(other) === normalizeSql(sql)) sameKey++;
       expect(cached.classify(other), other).toEqual(fresh(other).classification);
     }
     expect(varied).toBeGreaterThanOrEqual(60);
     // Every variant that could be served from the normalized cache was, and that is most of the corpus.
     expect(cached.stats.normalizedHits).toBe(sameKey);
     expect(sameKey).toBeGreaterThanOrEqual(40);
+  });
+
+  it("never reuses a classification that looked at its constants for another literal", () => {
+    const cached = createCachedClassifier(fresh, 100);
+    expect(cached.classify("SELECT set_config('search_path', '', false)")).toEqual(
+      fresh("SELECT set_config('search_path', '', false)").classification,
+    );
+    const evil = cached.classify("SELECT set_config('role', 'postgres', false)");
+    expect(evil.ok && evil.statements[0]!.accesses.map((a) => a.action)).toContain("sql:set_role");
+    const path = cached.classify("SELECT set_config('search_path', 'evil', false)");
+    expect(path.ok && path.statements[0]!.accesses.map((a) => a.action)).toContain("sql:set_protected");
+    cached.classify("SET search_path = ''");
+    const set = cached.classify("SET search_path = 'evil'");
+    expect(set.ok && set.statements[0]!.accesses.map((a) => a.action)).toEqual(["sql:set_protected"]);
+    expect(cached.stats.normalizedHits).toBe(0);
   });
 
   it("gives each variant its own statement text", () => {

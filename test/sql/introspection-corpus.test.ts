@@ -7,8 +7,8 @@
  * - CAPTURED: every query psql 15.20 sent for `\dt`, `\d customers`, `\d+ customers`, `\l`, `\dn`, `\df`,
  *   `\du`, `\dv`, `\di`, `\dx` (captured with `psql -E` against PostgreSQL 15 with a table `customers` and one
  *   SQL function), and the catalog SELECTs pg_dump 15 -s sent (captured with log_statement=all). pg_dump's
- *   `set_config('search_path', ...)`, `LOCK TABLE` and its `SET` statements are left out on purpose: they
- *   are sql:admin_function, sql:lock and sql:set, not reads, and a dump needs those permissions too.
+ *   `set_config('search_path', '', false)`, `LOCK TABLE ... IN ACCESS SHARE MODE` and its `SET`
+ *   statements are checked apart: a setting (sql:set) and reads; test/e2e/pg-dump.test.ts runs pg_dump -s.
  * - FROM_SOURCES: reflection queries of ORMs and GUI tools written from their public sources as faithfully as
  *   memory allows (the origin is named on each); oids and names are filled in where the tool binds them.
  */
@@ -915,19 +915,52 @@ describe("introspection corpus (issue 18)", () => {
     ]);
   });
 
-  it("still reports pg_dump's own set_config and LOCK TABLE as what they are", () => {
-    expect(nonReads("SELECT pg_catalog.set_config('search_path', '', false);")).toEqual([
-      "sql:admin_function pg_catalog.set_config",
+  it("takes pg_dump's set_config('search_path', '') and ACCESS SHARE locks for what they are: a setting and reads", () => {
+    // pg_dump -s needs sql:read plus sql:set (and sql:session for BEGIN/SET TRANSACTION); nothing administrative.
+    expect(accesses("SELECT pg_catalog.set_config('search_path', '', false);")).toEqual([
+      "sql:select Connection",
+      "sql:set Connection",
     ]);
-    expect(nonReads("LOCK TABLE public.customers IN ACCESS SHARE MODE")).toEqual([
-      "sql:lock public.customers",
+    expect(accesses("SELECT set_config('search_path', 'pg_catalog', true)")).toEqual([
+      "sql:select Connection",
+      "sql:set Connection",
+    ]);
+    expect(accesses("LOCK TABLE public.customers, orders IN ACCESS SHARE MODE")).toEqual([
+      "sql:select public.customers",
+      "sql:select public.orders",
     ]);
   });
 
-  it("keeps current_setting outside the reads (Grafana's search_path picker needs sql:function)", () => {
-    expect(nonReads("SELECT string_to_array(current_setting('search_path'), ',')")).toEqual([
-      "sql:function pg_catalog.current_setting",
+  it("keeps every other set_config and lock mode outside the reads", () => {
+    expect(nonReads("SELECT set_config('search_path', 'evil, pg_catalog', false)")).toEqual([
+      "sql:set_protected Connection",
     ]);
+    expect(nonReads("SELECT pg_catalog.set_config('role', 'postgres', false)")).toEqual([
+      "sql:set_role Connection",
+    ]);
+    expect(nonReads("SELECT set_config('SESSION_AUTHORIZATION', 'postgres', false)")).toEqual([
+      "sql:set_role Connection",
+    ]);
+    expect(nonReads("SELECT set_config(c.relname, 'x', false) FROM pg_catalog.pg_class c")).toEqual([
+      "sql:admin_function pg_catalog.set_config",
+    ]);
+    expect(nonReads("SELECT set_config('search_path', current_user, false)")).toEqual([
+      "sql:admin_function pg_catalog.set_config",
+    ]);
+    expect(nonReads("SELECT evil.set_config('search_path', '', false)")).toEqual([
+      "sql:admin_function evil.set_config",
+    ]);
+    for (const mode of ["ROW SHARE", "ROW EXCLUSIVE", "SHARE", "EXCLUSIVE", "ACCESS EXCLUSIVE"]) {
+      expect(nonReads(`LOCK TABLE public.customers IN ${mode} MODE`), mode).toEqual([
+        "sql:lock public.customers",
+      ]);
+    }
+    expect(nonReads("LOCK TABLE public.customers")).toEqual(["sql:lock public.customers"]);
+  });
+
+  it("reads settings with current_setting as SHOW and pg_settings already allow", () => {
+    expect(nonReads("SELECT string_to_array(current_setting('search_path'), ',')")).toEqual([]);
+    expect(nonReads("SELECT public.current_setting('x')")).toEqual(["sql:function public.current_setting"]);
   });
 });
 
@@ -980,7 +1013,7 @@ describe("dangerous functions in the shape of a catalog query stay denied", () =
   const calls: ReadonlyArray<readonly [string, string]> = [
     ["pg_catalog.pg_read_file('/etc/passwd')", "pg_catalog.pg_read_file"],
     ["pg_ls_dir('.')", "pg_catalog.pg_ls_dir"],
-    ["set_config('search_path', 'evil', false)", "pg_catalog.set_config"],
+    ["set_config(c.relname, 'evil', false)", "pg_catalog.set_config"],
     ["pg_catalog.pg_terminate_backend(c.oid::int)", "pg_catalog.pg_terminate_backend"],
     ["lo_import('/etc/passwd')", "pg_catalog.lo_import"],
     ["dblink_connect('host=evil')", "pg_catalog.dblink_connect"],

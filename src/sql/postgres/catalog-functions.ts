@@ -9,8 +9,7 @@
  * other session, and changes no setting. The dangerous list in function-lists.ts still wins over this one, so
  * a name here can never let pg_read_file, pg_ls_dir, set_config, lo_import, dblink_* or pg_terminate_backend
  * through. Deliberately absent: anything revealing server file paths (pg_relation_filepath,
- * pg_tablespace_location, pg_current_logfile), settings readers (current_setting stays sql:function), and
- * sequence functions (nextval, setval). Some entries are marked volatile in pg_proc (sizes, WAL positions,
+ * pg_tablespace_location, pg_current_logfile) and sequence functions (nextval, setval). Some entries are marked volatile in pg_proc (sizes, WAL positions,
  * pg_is_in_recovery) only because their answer changes over time; none of them writes anything, which the
  * corpus test checks against a real server (no query of the corpus is given a transaction id).
  */
@@ -52,6 +51,10 @@ export const CATALOG_READ_FUNCTIONS: readonly string[] = [
   "pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_database_size",
   "pg_column_size", "pg_is_in_recovery", "pg_conf_load_time", "pg_jit_available", "pg_encoding_max_length",
   "pg_client_encoding",
+  // Settings readers: current_setting(name) answers what SHOW name (sql:session) and SELECT ... FROM pg_settings
+  // (a read) already answer; the server itself refuses the settings a role may not see (data_directory and the
+  // other paths need pg_read_all_settings). Grafana builds its schema picker from current_setting('search_path').
+  "current_setting",
   // Replication status readers (pgAdmin and Grafana dashboards): report WAL positions and replay state. The
   // functions that act on replay or WAL (pg_wal_replay_pause, pg_switch_wal, ...) stay on the dangerous list.
   "pg_current_wal_lsn", "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn", "pg_last_wal_receive_lsn",

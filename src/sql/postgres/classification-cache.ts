@@ -4,8 +4,9 @@
  *  - normalized: libpg-query's normalized text (every constant replaced by $n) -> the classification of a
  *    single-statement text, re-issued for any literal variant with that variant's own statement text.
  *
- * The second cache is sound only because the classifier never depends on the value of a constant (see
- * statement-handlers.ts); test/sql/classification-cache.test.ts checks cached and fresh results agree.
+ * The second cache is sound only because the classifier never depends on the value of a constant, or says so
+ * (`normalizable: false`, see statement-handlers.ts); test/sql/classification-cache.test.ts checks cached and
+ * fresh results agree.
  * Multi-statement texts use only the exact cache (their statement boundaries move with the literals).
  */
 import type { Classification } from "../classification.js";
@@ -97,9 +98,9 @@ export function createCachedClassifier(fresh: ClassifyFresh, capacity: number): 
         return result;
       }
       stats.misses++;
-      const { classification, singleSpan } = fresh(text);
+      const { classification, singleSpan, normalizable } = fresh(text);
       exact.set(text, classification);
-      if (key !== undefined && classification.ok && singleSpan !== undefined) {
+      if (key !== undefined && classification.ok && singleSpan !== undefined && normalizable) {
         normalized.set(key, { classification, span: singleSpan });
       }
       return classification;

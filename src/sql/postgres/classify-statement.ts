@@ -16,12 +16,18 @@ export interface FreshClassification {
   readonly classification: Classification;
   /** For a text of exactly one statement: where that statement sits in the text. */
   readonly singleSpan: StatementSpan | undefined;
+  /** False when the classification looked at a constant's value: no other literal variant may reuse it. */
+  readonly normalizable: boolean;
 }
 
 export type ClassifyFresh = (text: string) => FreshClassification;
 
 /** Zero statements is a valid answer: an empty or comment-only text does nothing and is allowed to. */
-const NOTHING: FreshClassification = { classification: { ok: true, statements: [] }, singleSpan: undefined };
+const NOTHING: FreshClassification = {
+  classification: { ok: true, statements: [] },
+  singleSpan: undefined,
+  normalizable: true,
+};
 
 export function createFreshClassifier(options: FunctionPolicyOptions = {}): ClassifyFresh {
   const walker = createTreeWalker(STATEMENT_HANDLERS, createFunctionPolicy(options));
@@ -35,8 +41,10 @@ export function createFreshClassifier(options: FunctionPolicyOptions = {}): Clas
     const slicer = createTextSlicer(text);
     const statements: ClassifiedStatement[] = [];
     let firstSpan: StatementSpan | undefined;
+    let normalizable = true;
     for (const raw of parsed.statements) {
       const facts = walker.walkStatement(raw.node);
+      if (facts.readsConstants) normalizable = false;
       if (facts.unsupported !== undefined) return failed("unsupported", facts.unsupported);
       if (facts.verb === undefined) return failed("unsupported", "statement without a recognisable type");
       const span = slicer.span(raw.byteStart, raw.byteLength);
@@ -46,12 +54,13 @@ export function createFreshClassifier(options: FunctionPolicyOptions = {}): Clas
     return {
       classification: { ok: true, statements },
       singleSpan: statements.length === 1 ? firstSpan : undefined,
+      normalizable,
     };
   };
 }
 
 function failed(failure: "unparseable" | "unsupported", reason: string): FreshClassification {
-  return { classification: { ok: false, failure, reason }, singleSpan: undefined };
+  return { classification: { ok: false, failure, reason }, singleSpan: undefined, normalizable: true };
 }
 
 function toClassifiedStatement(facts: StatementFacts, text: string): ClassifiedStatement {

@@ -95,8 +95,8 @@ const DANGEROUS_PATTERNS: readonly RegExp[] = [
   /^lo_/,
 ];
 
-/** Volatile built-ins that are not administration but do change state (sequences) or read settings. */
-const KNOWN_VOLATILE_BUILTINS = ["nextval", "setval", "currval", "lastval", "current_setting"];
+/** Volatile built-ins that are not administration but do change state (sequences). */
+const KNOWN_VOLATILE_BUILTINS = ["nextval", "setval", "currval", "lastval"];
 
 export type FunctionKind = "safe" | "function" | "admin";
 

@@ -3,11 +3,13 @@
  * targets, WHERE), COPY (direction, file, program), EXPLAIN (ANALYZE or not), SET (which setting),
  * transaction control, PREPARE/EXECUTE/DEALLOCATE, CALL, CREATE FUNCTION (language) and DROP (object kind).
  *
- * Invariant (the normalized-text cache relies on it): no handler looks at the VALUE of a constant. libpg-query's
- * normalize replaces constants with $n, and two texts that differ only there must classify identically.
- * So EXPLAIN (ANALYZE false) counts as ANALYZE, and SET ROLE is sql:set_role whatever the role.
+ * Invariant (the normalized-text cache relies on it): no handler looks at the VALUE of a constant without
+ * setting `facts.readsConstants`. libpg-query's normalize replaces constants with $n, and two texts that differ
+ * only there must classify identically unless the statement says otherwise. So EXPLAIN (ANALYZE false) counts as
+ * ANALYZE, and SET ROLE is sql:set_role whatever the role; only search_path changes (setting-changes.ts) look.
  */
-import { PROTECTED_SETTINGS, ROLE_SETTINGS, SqlAction } from "./statement-verbs.js";
+import { pgSettingsSetConfig, setStatementValues, settingChangeAction } from "./setting-changes.js";
+import { SqlAction } from "./statement-verbs.js";
 import {
   fieldsOf,
   listOf,
@@ -22,6 +24,14 @@ import {
 } from "./walk-facts.js";
 
 function handleSelect(fields: NodeFields, ctx: WalkContext, facts: StatementFacts, walker: Walker): string {
+  const settingsRow = pgSettingsSetConfig(fields);
+  if (settingsRow !== undefined) {
+    facts.readsConstants = true;
+    facts.functions.add("pg_catalog.set_config");
+    facts.addConnection(ctx, settingChangeAction("VAR_SET_VALUE", settingsRow.name, [settingsRow.value]));
+    facts.addTable(ctx, SqlAction.select, "pg_catalog.pg_settings", false);
+    return SqlAction.select;
+  }
   const scope = walker.walkWith(fields.withClause, ctx, facts);
   const inner: WalkContext = { ...ctx, scope, target: undefined };
   const locks = listOf(fields.lockingClause).length > 0;
@@ -119,23 +129,29 @@ const handleExplain: StatementHandler = (fields, ctx, facts, walker) => {
 };
 
 const handleVariableSet: StatementHandler = (fields, ctx, facts) => {
-  const verb = setVerb(stringOf(fields.kind) ?? "", stringOf(fields.name)?.toLowerCase() ?? "");
+  const name = stringOf(fields.name)?.toLowerCase() ?? "";
+  // Only a search_path change depends on its value (see setting-changes.ts); nothing else reads constants.
+  const values = name === "search_path" ? setStatementValues(fields.args) : undefined;
+  if (values !== undefined) facts.readsConstants = true;
+  const verb = settingChangeAction(stringOf(fields.kind) ?? "", name, values);
   facts.addConnection(ctx, verb);
   return verb;
 };
 
-function setVerb(kind: string, name: string): string {
-  // RESET ALL also resets the role and session authorization.
-  if (kind === "VAR_RESET_ALL") return SqlAction.setRole;
-  if (kind === "VAR_SET_MULTI") {
-    // SET TRANSACTION ... is plain session control; SET SESSION CHARACTERISTICS changes the session's
-    // default_transaction_read_only/isolation; any other multi-form is unknown to us: protected.
-    return name === "transaction" ? SqlAction.session : SqlAction.setProtected;
+/** PostgreSQL's AccessShareLock: the lock every SELECT takes on the tables it reads. */
+const ACCESS_SHARE_MODE = 1;
+
+const handleLock: StatementHandler = (fields, ctx, facts) => {
+  // LOCK ... IN ACCESS SHARE MODE blocks only ACCESS EXCLUSIVE (DROP, most ALTERs), exactly as a SELECT of the
+  // same tables does; pg_dump takes it on every table it dumps. It is a read of those tables. Any other mode
+  // blocks writers or readers: sql:lock.
+  const verb = fields.mode === ACCESS_SHARE_MODE ? SqlAction.select : SqlAction.lock;
+  for (const relation of listOf(fields.relations)) {
+    const range = fieldsOf(fieldsOf(relation)?.RangeVar);
+    if (range !== undefined) facts.addTable(ctx, verb, tableName(range, ctx), false);
   }
-  if (ROLE_SETTINGS.has(name)) return SqlAction.setRole;
-  if (PROTECTED_SETTINGS.has(name)) return SqlAction.setProtected;
-  return SqlAction.set;
-}
+  return verb;
+};
 
 const TWO_PHASE_KINDS = new Set([
   "TRANS_STMT_PREPARE",
@@ -279,6 +295,7 @@ export const STATEMENT_HANDLERS: Readonly<Record<string, StatementHandler>> = {
   CopyStmt: handleCopy,
   ExplainStmt: handleExplain,
   VariableSetStmt: handleVariableSet,
+  LockStmt: handleLock,
   TransactionStmt: handleTransaction,
   DiscardStmt: handleDiscard,
   DeallocateStmt: handleDeallocate,

@@ -91,6 +91,8 @@ export const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set([
  * Settings whose change alters security state or how the server lexes later statements (our parser assumes
  * standard_conforming_strings=on and UTF-8; search_path pinning is what makes unqualified built-in function
  * names trustworthy). SET/RESET of these is sql:set_protected; role/session_authorization are sql:set_role.
+ * Not here: row_security, whose `off` makes a query that a row-level policy would filter fail instead, so no
+ * value of it shows a row the policies hide (pg_dump sets it off on every dump).
  */
 export const PROTECTED_SETTINGS: ReadonlySet<string> = new Set([
   "search_path",
@@ -100,7 +102,6 @@ export const PROTECTED_SETTINGS: ReadonlySet<string> = new Set([
   "session_replication_role",
   "default_transaction_read_only",
   "transaction_read_only",
-  "row_security",
   "session_preload_libraries",
   "local_preload_libraries",
 ]);
@@ -219,7 +220,6 @@ export const STATEMENT_RULES: Readonly<Record<string, StatementRule>> = {
   RefreshMatViewStmt: maintenance,
   // Table-level statements.
   TruncateStmt: { verb: SqlAction.truncate, targets: "whole", writes: true },
-  LockStmt: { verb: SqlAction.lock, targets: "whole", writes: false },
   // Session housekeeping.
   VariableShowStmt: session,
   FetchStmt: session,

@@ -8,6 +8,7 @@
  * (DeleteStmt.relation is a bare RangeVar, CallStmt.funccall a bare FuncCall); those are recognised by shape.
  */
 import { BUILTIN_OPERATORS, type FunctionPolicy } from "./function-lists.js";
+import { setConfigCall, settingChangeAction } from "./setting-changes.js";
 import { SqlAction, STATEMENT_RULES } from "./statement-verbs.js";
 import {
   CteScope,
@@ -86,6 +87,14 @@ export function createTreeWalker(
   }
 
   function visitFuncCall(fields: NodeFields, ctx: WalkContext, facts: StatementFacts): void {
+    const setConfig = setConfigCall(fields);
+    if (setConfig !== undefined) {
+      // The same change as SET <name> = <value>, and judged the same way (its arguments are constants).
+      facts.functions.add("pg_catalog.set_config");
+      facts.readsConstants = true;
+      facts.addConnection(ctx, settingChangeAction("VAR_SET_VALUE", setConfig.name, [setConfig.value]));
+      return;
+    }
     walker.recordFunction(fields.funcname, facts);
     walker.walkFieldsExcept(fields, ["funcname"], ctx, facts);
   }

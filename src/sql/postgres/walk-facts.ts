@@ -56,6 +56,8 @@ export class StatementFacts {
   readonly tablesTouched = new Set<string>();
   readonly functions = new Set<string>();
   hasWhere = true;
+  /** The classification looked at a constant's value: the normalized-text cache must not reuse it. */
+  readsConstants = false;
   /** Set by the first (outermost) statement node. */
   verb: string | undefined;
   nodeType: string | undefined;
