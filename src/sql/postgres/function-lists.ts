@@ -98,6 +98,12 @@ const DANGEROUS_PATTERNS: readonly RegExp[] = [
 /** Volatile built-ins that are not administration but do change state (sequences). */
 const KNOWN_VOLATILE_BUILTINS = ["nextval", "setval", "currval", "lastval"];
 
+/**
+ * Built-ins that change nothing but reveal server file paths: sql:function, and named pg_catalog.<name> so a
+ * policy can permit exactly one (drizzle-kit's view introspection calls pg_tablespace_location).
+ */
+const KNOWN_PATH_BUILTINS = ["pg_tablespace_location", "pg_relation_filepath", "pg_current_logfile"];
+
 export type FunctionKind = "safe" | "function" | "admin";
 
 export interface FunctionVerdict {
@@ -122,7 +128,7 @@ export function createFunctionPolicy(options: FunctionPolicyOptions = {}): Funct
   // Catalog readers (catalog-functions.ts) are safe like the built-ins above; the dangerous checks still win.
   const safe = new Set([...SAFE_BUILTINS, ...CATALOG_READ_FUNCTIONS]);
   const dangerous = new Set(DANGEROUS_BUILTINS);
-  const known = new Set([...safe, ...DANGEROUS_BUILTINS, ...KNOWN_VOLATILE_BUILTINS]);
+  const known = new Set([...safe, ...DANGEROUS_BUILTINS, ...KNOWN_VOLATILE_BUILTINS, ...KNOWN_PATH_BUILTINS]);
   const extraDangerous = new Set((options.dangerousFunctions ?? []).map((name) => name.toLowerCase()));
   const extraSafe = new Set((options.safeFunctions ?? []).map((name) => name.toLowerCase()));
 
