@@ -12,6 +12,7 @@ import {
 } from "../../policy/load-policies.js";
 import { formatPolicyTestResult, parsePolicyTests, runPolicyTests } from "../../policy/policy-fixtures.js";
 import { type AdminClientOptions, withAdminOptions } from "../admin-client.js";
+import { registerPolicyReplayCommand } from "./policy-replay.js";
 import { adminSend } from "./requests.js";
 
 /** Where command output goes; the CLI passes stdout/stderr, tests pass collectors. */
@@ -49,6 +50,7 @@ export function registerPolicyCommands(program: Command): void {
     .action(async (file: string, options: PolicyDirectoryOptions) => {
       process.exitCode = await runPolicyTestFile(file, options, processOutput);
     });
+  registerPolicyReplayCommand(policy, processOutput);
   withAdminOptions(
     policy
       .command("reload")
