@@ -71,6 +71,12 @@ export interface ReplayOptions extends HistoryWindow {
   readonly now?: () => number;
 }
 
+/**
+ * Decisions each engine keeps while replaying: a history repeats the same few questions, so a larger cache than
+ * a gateway's pays; bounded, so memory is too (about 100 MB for both engines when full).
+ */
+export const REPLAY_CACHE_SIZE = 50_000;
+
 /** Held operations the candidate denies, waiting to see whether an approval let them run. */
 const MAX_PENDING_HELD = 100_000;
 const MAX_EXAMPLE_TEXT = 300;

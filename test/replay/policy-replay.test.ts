@@ -4,7 +4,14 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPolicyReplay } from "../../src/cli/commands/policy-replay.js";
+import { runPolicySuggest } from "../../src/cli/commands/policy-suggest.js";
+import { loadConfig } from "../../src/config/load-config.js";
+import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
+import { parsePolicySources } from "../../src/policy/load-policies.js";
+import { requestOfInput } from "../../src/policy/recorded-input.js";
+import { IdentityInterner, recordedHistory } from "../../src/replay/recorded-operations.js";
 import type { ReplayReport } from "../../src/replay/replay-history.js";
+import { openAuditReader } from "../../src/store/open-audit-reader.js";
 import { openSqliteStores } from "../../src/store/open-stores.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 import { startTestGateway, TEST_POLICY } from "../support/test-gateway.js";
@@ -150,7 +157,7 @@ describe("events recorded before operations carried their policy input", () => {
   it("are counted and reported as not re-decidable; the rest is re-decided", async () => {
     const sqlite = stores.find((store) => store.name === "sqlite")!.config;
     const { report: before } = await replay(sqlite, "tightened");
-    const config = (await import("../../src/config/load-config.js")).loadConfig(sqlite).config;
+    const config = loadConfig(sqlite).config;
     const opened = await openSqliteStores(config.data_dir);
     await opened.audit.append([
       {
@@ -172,5 +179,129 @@ describe("events recorded before operations carried their policy input", () => {
       count: 1,
       reasons: { "recorded before operations carried their policy input": 1 },
     });
+  });
+});
+
+describe.each(["sqlite", "postgres"])("policy suggest on the %s store", (name) => {
+  it("suggests valid Cedar that allows everything bob did and not what he did not", async () => {
+    const config = stores.find((store) => store.name === name)!.config;
+    const out: string[] = [];
+    const code = await runPolicySuggest(
+      { principal: "bob", config },
+      { out: (line) => out.push(line), err: () => {} },
+    );
+    expect(code).toBe(0);
+    const text = out.join("\n");
+    expect(text).toContain("// sql:update on tables of connection app: 2 times");
+    expect(text).toContain('action == Action::"sql:insert"');
+    const engine = createCedarPolicyEngine(parsePolicySources([{ file: "suggested.cedar", text }]));
+    const opened = openAuditReader(loadConfig(config).config);
+    const interner = new IdentityInterner();
+    let bobRan = 0;
+    let others = 0;
+    try {
+      for await (const item of recordedHistory(opened.reader)) {
+        if (item.kind !== "operation" || typeof item.operation.input === "string") continue;
+        const input = item.operation.input;
+        const request = requestOfInput(input, interner.identityOf(input));
+        if (input.subject === "bob" && item.operation.recorded === "allow") {
+          bobRan += 1;
+          expect(engine.authorize(request).decision, item.operation.texts.join(";")).toBe("allow");
+          // The same operation on a table bob never touched, or as a verb he never used, is not allowed.
+          const elsewhere = {
+            ...request,
+            steps: request.steps.map((step) => ({
+              ...step,
+              accesses: step.accesses.map((access) =>
+                access.resource.type === "Table"
+                  ? { ...access, resource: { type: "Table" as const, name: "public.secrets" } }
+                  : { ...access, action: "sql:ddl" },
+              ),
+            })),
+          };
+          expect(engine.authorize(elsewhere).decision).toBe("deny");
+          const deleting = {
+            ...request,
+            steps: request.steps.map((step) => ({
+              ...step,
+              accesses: step.accesses.map((access) => ({ ...access, action: "sql:delete" })),
+            })),
+          };
+          expect(engine.authorize(deleting).decision).toBe("deny");
+        } else if (input.subject !== "bob") {
+          others += 1;
+          expect(engine.authorize(request).decision).toBe("deny");
+        }
+      }
+    } finally {
+      await opened.close();
+    }
+    expect(bobRan).toBe(3);
+    expect(others).toBeGreaterThan(0);
+  });
+});
+
+describe("policy suggest for SSH commands", () => {
+  it("names the exact command lines, escaped, and the result compiles and allows only those", async () => {
+    const dataDir = mkdtempSync(path.join(dir, "ssh-"));
+    const opened = await openSqliteStores(dataDir);
+    const commands = ["uptime", "ls -la /var/log", 'echo "quoted \\ back"'];
+    await opened.audit.append(
+      commands.map((command, index) => ({
+        kind: "operation" as const,
+        sessionId: "ssh-1",
+        data: {
+          operationId: `ssh-${index}`,
+          mode: "exec",
+          statements: [{ text: command, verb: "ssh:exec" }],
+          verdict: { decision: "allow", rules: ["ops"], reason: "allowed" },
+          policyInput: {
+            v: 1,
+            subject: "ops-bot",
+            issuer: "https://issuer.test",
+            groups: ["ops"],
+            connection: "web1",
+            labels: {},
+            clientAddress: "127.0.0.1",
+            at: Date.UTC(2026, 10, 30, 12, index),
+            steps: [
+              {
+                action: "ssh:exec",
+                accesses: [{ action: "ssh:exec", resource: { type: "Connection" } }],
+                facts: { readOnly: false, hasWhere: true, tableCount: 0, command },
+              },
+            ],
+          },
+        },
+      })),
+    );
+    await opened.close();
+    const config = path.join(dataDir, "latch.yaml");
+    writeFileSync(config, `data_dir: ${JSON.stringify(dataDir)}\n`);
+    const out: string[] = [];
+    expect(
+      await runPolicySuggest({ principal: "ops-bot", config }, { out: (l) => out.push(l), err: () => {} }),
+    ).toBe(0);
+    const text = out.join("\n");
+    const engine = createCedarPolicyEngine(parsePolicySources([{ file: "s.cedar", text }]));
+    const ask = (command: string) =>
+      engine.authorize({
+        identity: { subject: "ops-bot", issuer: "https://issuer.test", groups: ["ops"], expiresAt: Infinity },
+        connection: "web1",
+        connectionLabels: {},
+        clientAddress: "127.0.0.1",
+        now: new Date(),
+        steps: [
+          {
+            text: command,
+            action: "ssh:exec",
+            accesses: [{ action: "ssh:exec", resource: { type: "Connection" } }],
+            facts: { readOnly: false, hasWhere: true, tableCount: 0, command },
+          },
+        ],
+      }).decision;
+    for (const command of commands) expect(ask(command)).toBe("allow");
+    expect(ask("rm -rf /")).toBe("deny");
+    expect(ask("uptime; rm -rf /")).toBe("deny");
   });
 });

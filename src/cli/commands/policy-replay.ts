@@ -6,7 +6,7 @@ import { parseDuration } from "../../identity/parse-duration.js";
 import { createCedarPolicyEngine } from "../../policy/create-cedar-engine.js";
 import { loadPolicies } from "../../policy/load-policies.js";
 import { formatReplayReport } from "../../replay/format-replay.js";
-import { replayHistory } from "../../replay/replay-history.js";
+import { REPLAY_CACHE_SIZE, replayHistory } from "../../replay/replay-history.js";
 import { openAuditReader } from "../../store/open-audit-reader.js";
 
 /** Where output goes (policy.ts's CommandOutput; restated so the two files do not import each other). */
@@ -28,9 +28,6 @@ export interface PolicyReplayOptions {
   /** Progress lines at most this often (ms); default 2000. */
   readonly progressEveryMs?: number;
 }
-
-/** Replay keeps many more decisions than a gateway: a history repeats the same few questions. */
-const REPLAY_CACHE_SIZE = 200_000;
 
 export function registerPolicyReplayCommand(policy: Command, output: CommandOutput): void {
   policy

@@ -13,6 +13,7 @@ import {
 import { formatPolicyTestResult, parsePolicyTests, runPolicyTests } from "../../policy/policy-fixtures.js";
 import { type AdminClientOptions, withAdminOptions } from "../admin-client.js";
 import { registerPolicyReplayCommand } from "./policy-replay.js";
+import { registerPolicySuggestCommand } from "./policy-suggest.js";
 import { adminSend } from "./requests.js";
 
 /** Where command output goes; the CLI passes stdout/stderr, tests pass collectors. */
@@ -51,6 +52,7 @@ export function registerPolicyCommands(program: Command): void {
       process.exitCode = await runPolicyTestFile(file, options, processOutput);
     });
   registerPolicyReplayCommand(policy, processOutput);
+  registerPolicySuggestCommand(policy, processOutput);
   withAdminOptions(
     policy
       .command("reload")
