@@ -77,6 +77,8 @@ async function main(): Promise<void> {
       if (batch.length === 1000) {
         await stores.audit.append(batch);
         batch = [];
+        // The index trails the journal; waiting for it now and then keeps the writer's queue (and memory) small.
+        if ((index + 1) % 20_000 === 0) await stores.audit.flush();
       }
     }
     if (batch.length > 0) await stores.audit.append(batch);

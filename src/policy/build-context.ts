@@ -64,15 +64,18 @@ export function labelStrings(labels: Readonly<Record<string, string>>): string[]
     .sort();
 }
 
+/** @param localTime `context.local_time`: in `policy.time_zone`, or UTC (the same as `time`) when none is set. */
 export function buildContext(
   time: TimeContext,
   statement: StatementContext,
   clientIp: string,
   labels: readonly string[],
+  localTime: TimeContext = time,
 ): Context {
   const { command, ...facts } = statement;
   return {
     time: { ...time },
+    local_time: { ...localTime },
     statement: facts,
     command,
     client_ip: { __extn: { fn: "ip", arg: clientIp } },

@@ -45,8 +45,10 @@ type Statement = {
 
 // command: the SSH command line (ssh:exec), subsystem name, forward destination or "NAME=value" (ssh:env);
 // always "" for SQL statements. One context type serves every family so a policy reads the same fields.
+// local_time: the same fields in policy.time_zone (daylight saving applied); equal to time when none is set.
 type SqlContext = {
   time: Time,
+  local_time: Time,
   statement: Statement,
   client_ip: ipaddr,
   connection_labels: Set<String>,

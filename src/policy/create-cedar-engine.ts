@@ -18,12 +18,15 @@ import { TIME_FIELDS, type TimeField } from "./cedar-schema.js";
 import { DecisionCache } from "./decision-cache.js";
 import { accessKeyOf, createRequestScopes, type RequestScope, statementKeyOf } from "./decision-keys.js";
 import type { LoadedPolicies, LoadedPolicy } from "./load-policies.js";
+import { localTimeIn } from "./local-time.js";
 import { ACTIONS, isKnownAction } from "./policy-actions.js";
 import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
 
 export interface CedarPolicyEngineOptions {
   /** Most access decisions kept (LRU). 0 disables caching. Default 10 000. */
   readonly cacheSize?: number;
+  /** `policy.time_zone`: the zone of `context.local_time` (IANA name); absent, local_time is UTC. */
+  readonly timeZone?: string;
 }
 
 // Cedar keeps pre-parsed policy sets in a per-thread table keyed by name: every engine gets its own name so
@@ -58,7 +61,10 @@ export function createCedarPolicyEngine(
       .map((action) => [action, actionEntity(action)]),
   );
 
-  const scopeOf = createRequestScopes(timeFields);
+  const scopeOf = createRequestScopes(timeFields, {
+    ...(options.timeZone === undefined ? {} : { localTimeOf: localTimeIn(options.timeZone) }),
+    fields: policies.policies.some((policy) => /\blocal_time\b/.test(policy.text)) ? timeFields : [],
+  });
 
   function evaluate(
     request: AuthorizationRequest,
@@ -85,7 +91,7 @@ export function createCedarPolicyEngine(
       principal: userUid(request.identity.subject),
       action: actionUid(access.action),
       resource: resourceUid(request.connection, access.resource),
-      context: buildContext(scope.time, statement, scope.clientIp, scope.labels),
+      context: buildContext(scope.time, statement, scope.clientIp, scope.labels, scope.localTime),
       preparsedPolicySetId: policySetId,
       entities,
     });

@@ -26,6 +26,8 @@ export interface RequestScope {
   readonly labels: readonly string[];
   readonly clientIp: string;
   readonly time: TimeContext;
+  /** `context.local_time` (policy.time_zone; UTC when none is set). */
+  readonly localTime: TimeContext;
 }
 
 interface CallerMemo {
@@ -41,12 +43,26 @@ interface TimeMemo {
   readonly minute: number;
   readonly key: string;
   readonly time: TimeContext;
+  readonly localTime: TimeContext;
+}
+
+export interface LocalTimeKeying {
+  /** Computes `context.local_time`; absent: UTC. */
+  readonly localTimeOf?: (now: Date) => TimeContext;
+  /** The local time fields policies mention (empty when no policy reads `context.local_time`). */
+  readonly fields: readonly TimeField[];
 }
 
 export type RequestScopeOf = (request: AuthorizationRequest) => RequestScope;
 
-/** @param timeFields the time fields any policy mentions; the others cannot change a decision. */
-export function createRequestScopes(timeFields: readonly TimeField[]): RequestScopeOf {
+/**
+ * @param timeFields the time fields any policy mentions; the others cannot change a decision.
+ * @param local how `context.local_time` is computed and which of its fields the key holds.
+ */
+export function createRequestScopes(
+  timeFields: readonly TimeField[],
+  local: LocalTimeKeying = { fields: [] },
+): RequestScopeOf {
   const callers = new WeakMap<Identity, CallerMemo>();
   let lastTime: TimeMemo | undefined;
 
@@ -70,16 +86,25 @@ export function createRequestScopes(timeFields: readonly TimeField[]): RequestSc
     const minute = Math.floor(now.getTime() / 60_000);
     if (lastTime !== undefined && lastTime.minute === minute) return lastTime;
     const time = timeContextOf(now);
+    // Zone offsets are whole minutes, so the local fields too hold for the whole UTC minute.
+    const localTime = local.localTimeOf?.(now) ?? time;
     let key = "";
     for (const field of timeFields) key += `|${field}=${time[field]}`;
-    lastTime = { minute, key, time };
+    for (const field of local.fields) key += `|l${field}=${localTime[field]}`;
+    lastTime = { minute, key, time, localTime };
     return lastTime;
   }
 
   return (request) => {
     const caller = callerOf(request);
     const time = timeOf(request.now);
-    return { key: caller.key + time.key, labels: caller.labels, clientIp: caller.clientIp, time: time.time };
+    return {
+      key: caller.key + time.key,
+      labels: caller.labels,
+      clientIp: caller.clientIp,
+      time: time.time,
+      localTime: time.localTime,
+    };
   };
 }
 

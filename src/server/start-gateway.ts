@@ -58,7 +58,8 @@ export async function startGateway(
   const { config } = loaded;
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
-  let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
+  const policyOptions = config.policy.time_zone === undefined ? {} : { timeZone: config.policy.time_zone };
+  let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
   for (const warning of startupWarnings(config, policy.policyCount))
     log.warn({ code: warning.code }, warning.message);
   // Seconds per million events (docs/audit.md): say so before, not only after.
@@ -184,7 +185,7 @@ export async function startGateway(
 
     /** New policies apply to new operations at once, and end live sessions whose recent operations they deny. */
     const reloadHere = async (): Promise<{ policies: number; sessionsEnded: number }> => {
-      policy = createCedarPolicyEngine(await loadPolicies(config.policies));
+      policy = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
       const sessionsEnded = registry.revalidate(policy);
       log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
       return { policies: policy.policyCount, sessionsEnded };

@@ -58,12 +58,16 @@ export async function runPolicyReplay(options: PolicyReplayOptions, output: Comm
   const now = Date.now();
   const since = options.since === undefined ? undefined : timeOf(options.since, now, "--since");
   const until = options.until === undefined ? undefined : timeOf(options.until, now, "--until");
-  const current = createCedarPolicyEngine(await loadPolicies(config.policies), {
+  // Both sets see the gateway's time zone: local_time is re-derived from the recorded UTC time.
+  const engineOptions = {
     cacheSize: REPLAY_CACHE_SIZE,
-  });
-  const candidate = createCedarPolicyEngine(await loadPolicies(path.resolve(options.policies)), {
-    cacheSize: REPLAY_CACHE_SIZE,
-  });
+    ...(config.policy.time_zone === undefined ? {} : { timeZone: config.policy.time_zone }),
+  };
+  const current = createCedarPolicyEngine(await loadPolicies(config.policies), engineOptions);
+  const candidate = createCedarPolicyEngine(
+    await loadPolicies(path.resolve(options.policies)),
+    engineOptions,
+  );
   const opened = openAuditReader(config);
   const every = options.progressEveryMs ?? 2000;
   let lastProgress = now;

@@ -121,7 +121,12 @@ export async function runPolicyTestFile(
     throw new LatchError("config_invalid", { detail: `cannot read ${file}: ${(cause as Error).message}` });
   }
   const cases = parsePolicyTests(text, file);
-  const engine = createCedarPolicyEngine(await loadPolicies(policiesDirectoryOf(options)));
+  const fromConfig = options.policies === undefined || options.config !== undefined;
+  const zone = fromConfig ? loadConfig(options.config).config.policy.time_zone : undefined;
+  const engine = createCedarPolicyEngine(
+    await loadPolicies(policiesDirectoryOf(options)),
+    zone === undefined ? {} : { timeZone: zone },
+  );
   // Imported here so the other commands start without loading the PostgreSQL parser.
   const { loadSqlParser, createStatementClassifier } = await import(
     "../../sql/postgres/create-classifier.js"
