@@ -145,6 +145,18 @@ export const postgresConnectionSchema = z.strictObject({
     .describe("TLS to the upstream server"),
   ca_file: z.string().optional().describe("CA bundle for verify-full"),
   masking: z.array(z.string()).default([]),
+  // ---- sensitivity labels (issue 17 §4) ----
+  sensitivity: z
+    .strictObject({
+      low: z.array(z.string().min(1)).optional(),
+      medium: z.array(z.string().min(1)).optional(),
+      high: z.array(z.string().min(1)).optional(),
+    })
+    .optional()
+    .describe(
+      "tables (schema.table) and columns (schema.table.column) by level, visible to policy as resource.sensitivity and context.statement.sensitivity; masked columns count as medium",
+    ),
+  // ---- end sensitivity labels ----
   labels: z
     .record(z.string(), z.string())
     .default({})

@@ -22,7 +22,10 @@ entity Connection {
   labels: Set<String>,
 };
 // "<connection>/<schema.table>", e.g. Table::"analytics/public.users".
-entity Table in [Connection];
+// sensitivity: "none", "low", "medium" or "high" from connections.<name>.sensitivity and masking rules.
+entity Table in [Connection] {
+  sensitivity: String,
+};
 // "<connection>/<schema.function>", e.g. Function::"analytics/pg_catalog.pg_sleep".
 entity Function in [Connection];
 
@@ -41,6 +44,8 @@ type Statement = {
   read_only: Bool,
   statement_count: Long,
   table_count: Long,
+  sensitivity: String,
+  touches_masked: Bool,
 };
 
 // command: the SSH command line (ssh:exec), subsystem name, forward destination or "NAME=value" (ssh:env);

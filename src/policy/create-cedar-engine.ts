@@ -21,12 +21,15 @@ import type { LoadedPolicies, LoadedPolicy } from "./load-policies.js";
 import { localTimeIn } from "./local-time.js";
 import { ACTIONS, isKnownAction } from "./policy-actions.js";
 import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
+import { type SensitivityMap, stepSensitivity, tableSensitivity } from "./sensitivity.js";
 
 export interface CedarPolicyEngineOptions {
   /** Most access decisions kept (LRU). 0 disables caching. Default 10 000. */
   readonly cacheSize?: number;
   /** `policy.time_zone`: the zone of `context.local_time` (IANA name); absent, local_time is UTC. */
   readonly timeZone?: string;
+  /** Sensitivity labels per connection and table (sensitivity.ts); absent, every table is "none". */
+  readonly sensitivity?: SensitivityMap;
 }
 
 // Cedar keeps pre-parsed policy sets in a per-thread table keyed by name: every engine gets its own name so
@@ -61,6 +64,7 @@ export function createCedarPolicyEngine(
       .map((action) => [action, actionEntity(action)]),
   );
 
+  const sensitivity: SensitivityMap = options.sensitivity ?? new Map();
   const scopeOf = createRequestScopes(timeFields, {
     ...(options.timeZone === undefined ? {} : { localTimeOf: localTimeIn(options.timeZone) }),
     fields: policies.policies.some((policy) => /\blocal_time\b/.test(policy.text)) ? timeFields : [],
@@ -80,7 +84,13 @@ export function createCedarPolicyEngine(
         policies: [],
       };
     }
-    const resource = resourceEntity(request.connection, access.resource);
+    const resource = resourceEntity(
+      request.connection,
+      access.resource,
+      access.resource.type === "Table"
+        ? tableSensitivity(sensitivity, request.connection, access.resource.name).level
+        : undefined,
+    );
     const entities = [
       userEntity(request.identity),
       connectionEntity(request.connection, scope.labels),
@@ -103,7 +113,14 @@ export function createCedarPolicyEngine(
     const scope = scopeOf(request);
     const evaluated: EvaluatedAccess[] = [];
     for (const [index, step] of request.steps.entries()) {
-      const facts = statementContextOf(step, request.steps.length);
+      const facts =
+        sensitivity.size === 0
+          ? statementContextOf(step, request.steps.length)
+          : statementContextOf(
+              step,
+              request.steps.length,
+              stepSensitivity(sensitivity, request.connection, accessesOf(step)),
+            );
       const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
       for (const access of accessesOf(step)) {
         const key = `${statementKey}|${accessKeyOf(access)}`;

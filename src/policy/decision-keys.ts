@@ -133,7 +133,8 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
 }
 
 export function statementKeyOf(facts: StatementContext): string {
-  const flags = `${facts.has_where ? 1 : 0}${facts.read_only ? 1 : 0}`;
+  // Sensitivity follows from the step's tables, which the access key alone does not name: it is keyed here.
+  const flags = `${facts.has_where ? 1 : 0}${facts.read_only ? 1 : 0}${facts.touches_masked ? 1 : 0}${facts.sensitivity[0]}`;
   // The SSH command line decides ssh:exec, so it is part of the key (length-prefixed like every free part).
   return `${facts.verb.length}:${facts.verb}|${flags}|${facts.statement_count}|${facts.table_count}|${facts.command.length}:${facts.command}`;
 }

@@ -11,6 +11,7 @@ import { startUpstreamReadiness, type UpstreamReadiness } from "../observability
 import { AuditBatcher } from "../pipeline/audit-batcher.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
+import { engineOptionsOf } from "../policy/engine-options.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { HttpMount } from "../protocols/http-mount.js";
@@ -58,7 +59,7 @@ export async function startGateway(
   const { config } = loaded;
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
-  const policyOptions = config.policy.time_zone === undefined ? {} : { timeZone: config.policy.time_zone };
+  const policyOptions = engineOptionsOf(config);
   let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
   for (const warning of startupWarnings(config, policy.policyCount))
     log.warn({ code: warning.code }, warning.message);

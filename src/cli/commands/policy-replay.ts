@@ -4,6 +4,7 @@ import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import { createCedarPolicyEngine } from "../../policy/create-cedar-engine.js";
+import { engineOptionsOf } from "../../policy/engine-options.js";
 import { loadPolicies } from "../../policy/load-policies.js";
 import { formatReplayReport } from "../../replay/format-replay.js";
 import { REPLAY_CACHE_SIZE, replayHistory } from "../../replay/replay-history.js";
@@ -58,11 +59,9 @@ export async function runPolicyReplay(options: PolicyReplayOptions, output: Comm
   const now = Date.now();
   const since = options.since === undefined ? undefined : timeOf(options.since, now, "--since");
   const until = options.until === undefined ? undefined : timeOf(options.until, now, "--until");
-  // Both sets see the gateway's time zone: local_time is re-derived from the recorded UTC time.
-  const engineOptions = {
-    cacheSize: REPLAY_CACHE_SIZE,
-    ...(config.policy.time_zone === undefined ? {} : { timeZone: config.policy.time_zone }),
-  };
+  // Both sets see the config's time zone and sensitivity labels: local_time is re-derived from the recorded UTC
+  // time, and sensitivity from the recorded tables.
+  const engineOptions = { ...engineOptionsOf(config), cacheSize: REPLAY_CACHE_SIZE };
   const current = createCedarPolicyEngine(await loadPolicies(config.policies), engineOptions);
   const candidate = createCedarPolicyEngine(
     await loadPolicies(path.resolve(options.policies)),

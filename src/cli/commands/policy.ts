@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
 import { createCedarPolicyEngine } from "../../policy/create-cedar-engine.js";
+import { engineOptionsOf } from "../../policy/engine-options.js";
 import {
   compilePolicySources,
   formatProblem,
@@ -122,10 +123,9 @@ export async function runPolicyTestFile(
   }
   const cases = parsePolicyTests(text, file);
   const fromConfig = options.policies === undefined || options.config !== undefined;
-  const zone = fromConfig ? loadConfig(options.config).config.policy.time_zone : undefined;
   const engine = createCedarPolicyEngine(
     await loadPolicies(policiesDirectoryOf(options)),
-    zone === undefined ? {} : { timeZone: zone },
+    fromConfig ? engineOptionsOf(loadConfig(options.config).config) : {},
   );
   // Imported here so the other commands start without loading the PostgreSQL parser.
   const { loadSqlParser, createStatementClassifier } = await import(
