@@ -43,7 +43,9 @@ function operationEvent(index: number, at: number): AuditEventInput {
     data: {
       operationId: `op-${index}`,
       mode: "extended",
-      statements: [{ text: `${action.slice(4)} ... ${table} -- ${index}`, verb: action, tablesRead: [table] }],
+      statements: [
+        { text: `${action.slice(4)} ... ${table} -- ${index}`, verb: action, tablesRead: [table] },
+      ],
       verdict: { decision: "allow", rules: ["p0"], reason: "allowed" },
       policyInput: {
         v: 1,
@@ -86,7 +88,9 @@ async function main(): Promise<void> {
     console.error(`generated ${TOTAL} events in ${((Date.now() - written) / 1000).toFixed(1)}s`);
     const reader = openSqliteAuditReader(path.join(dir, "latch.db"));
     const engines = [CURRENT, CANDIDATE].map((text) =>
-      createCedarPolicyEngine(parsePolicySources([{ file: "p.cedar", text }]), { cacheSize: REPLAY_CACHE_SIZE }),
+      createCedarPolicyEngine(parsePolicySources([{ file: "p.cedar", text }]), {
+        cacheSize: REPLAY_CACHE_SIZE,
+      }),
     );
     let peakRss = 0;
     const report = await replayHistory({
