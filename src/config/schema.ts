@@ -1,5 +1,15 @@
 import { z } from "zod";
 
+/** An IANA zone name Intl accepts (policy.time_zone). */
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A secret is never a literal in config: it names where to read it from. */
 export const secretRefSchema = z.union([
   z.strictObject({ env: z.string().min(1).describe("environment variable holding the secret") }),
@@ -135,6 +145,18 @@ export const postgresConnectionSchema = z.strictObject({
     .describe("TLS to the upstream server"),
   ca_file: z.string().optional().describe("CA bundle for verify-full"),
   masking: z.array(z.string()).default([]),
+  // ---- sensitivity labels (issue 17 §4) ----
+  sensitivity: z
+    .strictObject({
+      low: z.array(z.string().min(1)).optional(),
+      medium: z.array(z.string().min(1)).optional(),
+      high: z.array(z.string().min(1)).optional(),
+    })
+    .optional()
+    .describe(
+      "tables (schema.table) and columns (schema.table.column) by level, visible to policy as resource.sensitivity and context.statement.sensitivity; masked columns count as medium",
+    ),
+  // ---- end sensitivity labels ----
   labels: z
     .record(z.string(), z.string())
     .default({})
@@ -244,6 +266,19 @@ export const configSchema = z.strictObject({
   connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/), connectionSchema).default({}),
   masking: z.record(z.string(), maskingProfileSchema).default({}),
   policies: z.string().default("./policies").describe("directory of *.cedar files"),
+  // ---- policy context (issue 17 §4) ----
+  policy: z
+    .strictObject({
+      time_zone: z
+        .string()
+        .refine(knownTimeZone, "not a time zone Intl knows: use an IANA name such as Europe/Berlin or UTC")
+        .optional()
+        .describe(
+          "IANA time zone of context.local_time (daylight saving applied), e.g. Europe/Berlin; context.time stays UTC",
+        ),
+    })
+    .prefault({}),
+  // ---- end issue 17 §4 ----
   sql: z
     .strictObject({
       dangerous_functions: z

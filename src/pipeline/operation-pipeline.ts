@@ -98,15 +98,15 @@ export class OperationPipeline implements Admitter {
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
     const verdict = this.authorize(operation, context);
     // The common case (no approval) stays one promise: this runs for every statement.
-    if (verdict.decision !== "approval") return this.decide(operation, verdict);
+    if (verdict.decision !== "approval") return this.decide(operation, verdict, undefined, context);
     const approvals = this.approvals();
     if (approvals === undefined) {
       const refusal = new LatchError("statement_denied", {
         reason: `${verdict.reason}; it needs approval by group "${verdict.approval?.group}", and approvals are not enabled on this gateway`,
       });
-      return this.decide(operation, { ...verdict, decision: "deny" }, refusal);
+      return this.decide(operation, { ...verdict, decision: "deny" }, refusal, context);
     }
-    return this.approve(operation, verdict, approvals, options).catch((error: unknown) => {
+    return this.approve(operation, verdict, approvals, { ...options, context }).catch((error: unknown) => {
       this.log.error({ err: error, operationId: operation.id }, "approval gate failed; operation denied");
       return this.refuseHeld(operation, verdict, {
         decision: "denied",
@@ -117,10 +117,19 @@ export class OperationPipeline implements Admitter {
   }
 
   /** Stage "audit" for a verdict that needs no approval: on record, then the admission. */
-  private decide(operation: Operation, verdict: Verdict, refusal?: LatchError): Promise<Admission> {
+  private decide(
+    operation: Operation,
+    verdict: Verdict,
+    refusal?: LatchError,
+    context?: OperationContext,
+  ): Promise<Admission> {
     return new Promise((resolve) => {
       this.audit.append(
-        { kind: "operation", sessionId: operation.sessionId, data: operationRecord(operation, verdict) },
+        {
+          kind: "operation",
+          sessionId: operation.sessionId,
+          data: operationRecord(operation, verdict, context),
+        },
         (failure) => {
           if (failure !== undefined) return resolve(this.auditFailure(operation, failure));
           this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
@@ -140,7 +149,7 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     approvals: PipelineApprovals,
-    options: AdmitOptions,
+    options: AdmitOptions & { readonly context?: OperationContext },
   ): Promise<Admission> {
     const granted = await approvals.gate.checkGrant(operation, verdict);
     if (granted !== undefined) {
@@ -156,7 +165,7 @@ export class OperationPipeline implements Admitter {
       const link = withoutUndefined({ requestId: granted.requestId, grantId: granted.grantId });
       try {
         // In this order in the chain: the operation, then what released it.
-        const recorded = this.appendOperation(operation, released, link);
+        const recorded = this.appendOperation(operation, released, link, options.context);
         const release = this.audit.appendDurably({
           kind: "approval_released",
           sessionId: operation.sessionId,
@@ -190,11 +199,16 @@ export class OperationPipeline implements Admitter {
         // The held operation is on record before the request exists: the chain reads operation, then request.
         beforeRequest: async (request) => {
           try {
-            await this.appendOperation(operation, verdict, {
-              requestId: request.id,
-              mode: approvals.mode,
-              expiresAt: new Date(request.expiresAt).toISOString(),
-            });
+            await this.appendOperation(
+              operation,
+              verdict,
+              {
+                requestId: request.id,
+                mode: approvals.mode,
+                expiresAt: new Date(request.expiresAt).toISOString(),
+              },
+              options.context,
+            );
           } catch (failure) {
             recordFailure = failure;
             throw failure;
@@ -214,10 +228,12 @@ export class OperationPipeline implements Admitter {
     if (held === undefined && outcome.requestId !== "") {
       // No new request (a defer re-run of a pending one): recorded with the request it names.
       try {
-        await this.appendOperation(operation, verdict, {
-          requestId: outcome.requestId,
-          mode: approvals.mode,
-        });
+        await this.appendOperation(
+          operation,
+          verdict,
+          { requestId: outcome.requestId, mode: approvals.mode },
+          options.context,
+        );
       } catch (failure) {
         return this.auditFailure(operation, failure);
       }
@@ -292,8 +308,9 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     approval: Record<string, unknown>,
+    context?: OperationContext,
   ): Promise<void> {
-    const data = { ...operationRecord(operation, verdict), approval: withoutUndefined(approval) };
+    const data = { ...operationRecord(operation, verdict, context), approval: withoutUndefined(approval) };
     return this.audit.appendDurably({ kind: "operation", sessionId: operation.sessionId, data });
   }
 

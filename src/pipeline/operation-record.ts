@@ -1,15 +1,21 @@
 import type { ApprovalOutcome } from "../approvals/approval-types.js";
 import { LatchError } from "../errors.js";
 import type { Operation, Verdict } from "../operation/operation.js";
+import { recordPolicyInput } from "../policy/recorded-input.js";
 
 const MAX_RECORDED_TEXT = 8192;
 const MAX_RECORDED_PARAM = 256;
 
 /**
  * The `operation` event body. Field names are part of the recording format: each step is recorded as
- * `{ text, verb, ...protocol fields }` (SQL adds tablesRead/tablesWritten), as it always was.
+ * `{ text, verb, ...protocol fields }` (SQL adds tablesRead/tablesWritten), as it always was. With the context
+ * policy saw, `policyInput` records the question the engine answered (policy/recorded-input.ts), for replay.
  */
-export function operationRecord(operation: Operation, verdict: Verdict): Record<string, unknown> {
+export function operationRecord(
+  operation: Operation,
+  verdict: Verdict,
+  context?: { readonly clientAddress: string; readonly connectionLabels: Readonly<Record<string, string>> },
+): Record<string, unknown> {
   return {
     operationId: operation.id,
     mode: operation.mode,
@@ -30,6 +36,17 @@ export function operationRecord(operation: Operation, verdict: Verdict): Record<
           ),
         }),
     verdict: { decision: verdict.decision, rules: verdict.rules, reason: verdict.reason },
+    ...(context === undefined
+      ? {}
+      : {
+          policyInput: recordPolicyInput(
+            operation.identity,
+            operation.connection,
+            context,
+            operation.receivedAt,
+            operation.steps,
+          ),
+        }),
   };
 }
 

@@ -16,9 +16,14 @@ export interface StatementContext {
   readonly read_only: boolean;
   readonly statement_count: number;
   readonly table_count: number;
+  /** Highest sensitivity level of the tables the statement touches (sensitivity.ts). */
+  readonly sensitivity: string;
+  readonly touches_masked: boolean;
   /** SSH operations: the command line, subsystem, forward target or env pair ("" for SQL). Top-level in Cedar. */
   readonly command: string;
 }
+
+const NO_SENSITIVITY = { sensitivity: "none", touchesMasked: false } as const;
 
 /** Address used for callers that have no IP (a Unix socket): it is in no range a policy would name. */
 export const NO_IP_ADDRESS = "0.0.0.0";
@@ -34,13 +39,19 @@ export function timeContextOf(now: Date): TimeContext {
   };
 }
 
-export function statementContextOf(step: OperationStep, statementCount: number): StatementContext {
+export function statementContextOf(
+  step: OperationStep,
+  statementCount: number,
+  sensitivity: { readonly sensitivity: string; readonly touchesMasked: boolean } = NO_SENSITIVITY,
+): StatementContext {
   return {
     verb: step.action,
     has_where: step.facts.hasWhere,
     read_only: step.facts.readOnly,
     statement_count: statementCount,
     table_count: step.facts.tableCount,
+    sensitivity: sensitivity.sensitivity,
+    touches_masked: sensitivity.touchesMasked,
     command: step.facts.command,
   };
 }
@@ -64,15 +75,18 @@ export function labelStrings(labels: Readonly<Record<string, string>>): string[]
     .sort();
 }
 
+/** @param localTime `context.local_time`: in `policy.time_zone`, or UTC (the same as `time`) when none is set. */
 export function buildContext(
   time: TimeContext,
   statement: StatementContext,
   clientIp: string,
   labels: readonly string[],
+  localTime: TimeContext = time,
 ): Context {
   const { command, ...facts } = statement;
   return {
     time: { ...time },
+    local_time: { ...localTime },
     statement: facts,
     command,
     client_ip: { __extn: { fn: "ip", arg: clientIp } },

@@ -45,9 +45,14 @@ export function actionEntity(action: ActionId): EntityJson {
 }
 
 /** The resource's own entity, or undefined when the resource is the connection (already present). */
-export function resourceEntity(connection: string, resource: ResourceRef): EntityJson | undefined {
+export function resourceEntity(
+  connection: string,
+  resource: ResourceRef,
+  sensitivity = "none",
+): EntityJson | undefined {
   if (resource.type === "Connection") return undefined;
-  return { uid: resourceUid(connection, resource), attrs: {}, parents: [connectionUid(connection)] };
+  const attrs: Record<string, string> = resource.type === "Table" ? { sensitivity } : {};
+  return { uid: resourceUid(connection, resource), attrs, parents: [connectionUid(connection)] };
 }
 
 /** "table public.users", "function pg_catalog.pg_sleep", "connection analytics": for reasons in English. */

@@ -22,7 +22,10 @@ entity Connection {
   labels: Set<String>,
 };
 // "<connection>/<schema.table>", e.g. Table::"analytics/public.users".
-entity Table in [Connection];
+// sensitivity: "none", "low", "medium" or "high" from connections.<name>.sensitivity and masking rules.
+entity Table in [Connection] {
+  sensitivity: String,
+};
 // "<connection>/<schema.function>", e.g. Function::"analytics/pg_catalog.pg_sleep".
 entity Function in [Connection];
 
@@ -41,12 +44,16 @@ type Statement = {
   read_only: Bool,
   statement_count: Long,
   table_count: Long,
+  sensitivity: String,
+  touches_masked: Bool,
 };
 
 // command: the SSH command line (ssh:exec), subsystem name, forward destination or "NAME=value" (ssh:env);
 // always "" for SQL statements. One context type serves every family so a policy reads the same fields.
+// local_time: the same fields in policy.time_zone (daylight saving applied); equal to time when none is set.
 type SqlContext = {
   time: Time,
+  local_time: Time,
   statement: Statement,
   client_ip: ipaddr,
   connection_labels: Set<String>,

@@ -18,12 +18,18 @@ import { TIME_FIELDS, type TimeField } from "./cedar-schema.js";
 import { DecisionCache } from "./decision-cache.js";
 import { accessKeyOf, createRequestScopes, type RequestScope, statementKeyOf } from "./decision-keys.js";
 import type { LoadedPolicies, LoadedPolicy } from "./load-policies.js";
+import { localTimeIn } from "./local-time.js";
 import { ACTIONS, isKnownAction } from "./policy-actions.js";
 import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
+import { type SensitivityMap, stepSensitivity, tableSensitivity } from "./sensitivity.js";
 
 export interface CedarPolicyEngineOptions {
   /** Most access decisions kept (LRU). 0 disables caching. Default 10 000. */
   readonly cacheSize?: number;
+  /** `policy.time_zone`: the zone of `context.local_time` (IANA name); absent, local_time is UTC. */
+  readonly timeZone?: string;
+  /** Sensitivity labels per connection and table (sensitivity.ts); absent, every table is "none". */
+  readonly sensitivity?: SensitivityMap;
 }
 
 // Cedar keeps pre-parsed policy sets in a per-thread table keyed by name: every engine gets its own name so
@@ -58,7 +64,11 @@ export function createCedarPolicyEngine(
       .map((action) => [action, actionEntity(action)]),
   );
 
-  const scopeOf = createRequestScopes(timeFields);
+  const sensitivity: SensitivityMap = options.sensitivity ?? new Map();
+  const scopeOf = createRequestScopes(timeFields, {
+    ...(options.timeZone === undefined ? {} : { localTimeOf: localTimeIn(options.timeZone) }),
+    fields: policies.policies.some((policy) => /\blocal_time\b/.test(policy.text)) ? timeFields : [],
+  });
 
   function evaluate(
     request: AuthorizationRequest,
@@ -74,7 +84,13 @@ export function createCedarPolicyEngine(
         policies: [],
       };
     }
-    const resource = resourceEntity(request.connection, access.resource);
+    const resource = resourceEntity(
+      request.connection,
+      access.resource,
+      access.resource.type === "Table"
+        ? tableSensitivity(sensitivity, request.connection, access.resource.name).level
+        : undefined,
+    );
     const entities = [
       userEntity(request.identity),
       connectionEntity(request.connection, scope.labels),
@@ -85,7 +101,7 @@ export function createCedarPolicyEngine(
       principal: userUid(request.identity.subject),
       action: actionUid(access.action),
       resource: resourceUid(request.connection, access.resource),
-      context: buildContext(scope.time, statement, scope.clientIp, scope.labels),
+      context: buildContext(scope.time, statement, scope.clientIp, scope.labels, scope.localTime),
       preparsedPolicySetId: policySetId,
       entities,
     });
@@ -97,7 +113,14 @@ export function createCedarPolicyEngine(
     const scope = scopeOf(request);
     const evaluated: EvaluatedAccess[] = [];
     for (const [index, step] of request.steps.entries()) {
-      const facts = statementContextOf(step, request.steps.length);
+      const facts =
+        sensitivity.size === 0
+          ? statementContextOf(step, request.steps.length)
+          : statementContextOf(
+              step,
+              request.steps.length,
+              stepSensitivity(sensitivity, request.connection, accessesOf(step)),
+            );
       const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
       for (const access of accessesOf(step)) {
         const key = `${statementKey}|${accessKeyOf(access)}`;

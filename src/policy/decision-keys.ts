@@ -26,6 +26,8 @@ export interface RequestScope {
   readonly labels: readonly string[];
   readonly clientIp: string;
   readonly time: TimeContext;
+  /** `context.local_time` (policy.time_zone; UTC when none is set). */
+  readonly localTime: TimeContext;
 }
 
 interface CallerMemo {
@@ -41,12 +43,26 @@ interface TimeMemo {
   readonly minute: number;
   readonly key: string;
   readonly time: TimeContext;
+  readonly localTime: TimeContext;
+}
+
+export interface LocalTimeKeying {
+  /** Computes `context.local_time`; absent: UTC. */
+  readonly localTimeOf?: (now: Date) => TimeContext;
+  /** The local time fields policies mention (empty when no policy reads `context.local_time`). */
+  readonly fields: readonly TimeField[];
 }
 
 export type RequestScopeOf = (request: AuthorizationRequest) => RequestScope;
 
-/** @param timeFields the time fields any policy mentions; the others cannot change a decision. */
-export function createRequestScopes(timeFields: readonly TimeField[]): RequestScopeOf {
+/**
+ * @param timeFields the time fields any policy mentions; the others cannot change a decision.
+ * @param local how `context.local_time` is computed and which of its fields the key holds.
+ */
+export function createRequestScopes(
+  timeFields: readonly TimeField[],
+  local: LocalTimeKeying = { fields: [] },
+): RequestScopeOf {
   const callers = new WeakMap<Identity, CallerMemo>();
   let lastTime: TimeMemo | undefined;
 
@@ -70,16 +86,25 @@ export function createRequestScopes(timeFields: readonly TimeField[]): RequestSc
     const minute = Math.floor(now.getTime() / 60_000);
     if (lastTime !== undefined && lastTime.minute === minute) return lastTime;
     const time = timeContextOf(now);
+    // Zone offsets are whole minutes, so the local fields too hold for the whole UTC minute.
+    const localTime = local.localTimeOf?.(now) ?? time;
     let key = "";
     for (const field of timeFields) key += `|${field}=${time[field]}`;
-    lastTime = { minute, key, time };
+    for (const field of local.fields) key += `|l${field}=${localTime[field]}`;
+    lastTime = { minute, key, time, localTime };
     return lastTime;
   }
 
   return (request) => {
     const caller = callerOf(request);
     const time = timeOf(request.now);
-    return { key: caller.key + time.key, labels: caller.labels, clientIp: caller.clientIp, time: time.time };
+    return {
+      key: caller.key + time.key,
+      labels: caller.labels,
+      clientIp: caller.clientIp,
+      time: time.time,
+      localTime: time.localTime,
+    };
   };
 }
 
@@ -108,7 +133,8 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
 }
 
 export function statementKeyOf(facts: StatementContext): string {
-  const flags = `${facts.has_where ? 1 : 0}${facts.read_only ? 1 : 0}`;
+  // Sensitivity follows from the step's tables, which the access key alone does not name: it is keyed here.
+  const flags = `${facts.has_where ? 1 : 0}${facts.read_only ? 1 : 0}${facts.touches_masked ? 1 : 0}${facts.sensitivity[0]}`;
   // The SSH command line decides ssh:exec, so it is part of the key (length-prefixed like every free part).
   return `${facts.verb.length}:${facts.verb}|${flags}|${facts.statement_count}|${facts.table_count}|${facts.command.length}:${facts.command}`;
 }

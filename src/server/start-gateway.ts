@@ -11,6 +11,7 @@ import { startUpstreamReadiness, type UpstreamReadiness } from "../observability
 import { AuditBatcher } from "../pipeline/audit-batcher.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
 import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
+import { engineOptionsOf } from "../policy/engine-options.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { HttpMount } from "../protocols/http-mount.js";
@@ -58,7 +59,8 @@ export async function startGateway(
   const { config } = loaded;
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
-  let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies));
+  const policyOptions = engineOptionsOf(config);
+  let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
   for (const warning of startupWarnings(config, policy.policyCount))
     log.warn({ code: warning.code }, warning.message);
   // Seconds per million events (docs/audit.md): say so before, not only after.
@@ -184,7 +186,7 @@ export async function startGateway(
 
     /** New policies apply to new operations at once, and end live sessions whose recent operations they deny. */
     const reloadHere = async (): Promise<{ policies: number; sessionsEnded: number }> => {
-      policy = createCedarPolicyEngine(await loadPolicies(config.policies));
+      policy = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
       const sessionsEnded = registry.revalidate(policy);
       log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
       return { policies: policy.policyCount, sessionsEnded };

@@ -112,6 +112,18 @@ describe("OperationPipeline: authorize and audit", () => {
           },
         ],
         verdict: { decision: "allow", rules: allow.rules, reason: allow.reason },
+        // The question policy answered, for `latch policy replay`.
+        policyInput: {
+          v: 1,
+          subject: op.identity.subject,
+          issuer: op.identity.issuer,
+          groups: op.identity.groups,
+          connection: "analytics",
+          labels: context.connectionLabels,
+          clientAddress: context.clientAddress,
+          at: Date.UTC(2026, 0, 6, 10, 30),
+          steps: [{ action: "sql:select", accesses: op.steps[0]!.accesses, facts: op.steps[0]!.facts }],
+        },
       },
     });
     expect(await decisions(metrics)).toEqual({ allow: 1 });

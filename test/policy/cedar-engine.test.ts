@@ -376,7 +376,7 @@ describe("Cedar policy engine", () => {
           { uid: { type: "Connection", id: "demo" }, attrs: { labels: ["env=dev"] }, parents: [] },
           {
             uid: { type: "Table", id: "demo/public.users" },
-            attrs: {},
+            attrs: { sensitivity: "high" },
             parents: [{ type: "Connection", id: "demo" }],
           },
         ],

@@ -65,7 +65,13 @@ describe("latch policy check", () => {
     const program = new Command();
     registerPolicyCommands(program);
     const policy = program.commands.find((command) => command.name() === "policy");
-    expect(policy?.commands.map((command) => command.name())).toEqual(["check", "test", "reload"]);
+    expect(policy?.commands.map((command) => command.name())).toEqual([
+      "check",
+      "test",
+      "replay",
+      "suggest",
+      "reload",
+    ]);
     expect(policy?.commands[1]?.helpInformation()).toContain("--policies <dir>");
   });
 });

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
 import { createCedarPolicyEngine } from "../../policy/create-cedar-engine.js";
+import { engineOptionsOf } from "../../policy/engine-options.js";
 import {
   compilePolicySources,
   formatProblem,
@@ -12,6 +13,8 @@ import {
 } from "../../policy/load-policies.js";
 import { formatPolicyTestResult, parsePolicyTests, runPolicyTests } from "../../policy/policy-fixtures.js";
 import { type AdminClientOptions, withAdminOptions } from "../admin-client.js";
+import { registerPolicyReplayCommand } from "./policy-replay.js";
+import { registerPolicySuggestCommand } from "./policy-suggest.js";
 import { adminSend } from "./requests.js";
 
 /** Where command output goes; the CLI passes stdout/stderr, tests pass collectors. */
@@ -49,6 +52,8 @@ export function registerPolicyCommands(program: Command): void {
     .action(async (file: string, options: PolicyDirectoryOptions) => {
       process.exitCode = await runPolicyTestFile(file, options, processOutput);
     });
+  registerPolicyReplayCommand(policy, processOutput);
+  registerPolicySuggestCommand(policy, processOutput);
   withAdminOptions(
     policy
       .command("reload")
@@ -117,7 +122,11 @@ export async function runPolicyTestFile(
     throw new LatchError("config_invalid", { detail: `cannot read ${file}: ${(cause as Error).message}` });
   }
   const cases = parsePolicyTests(text, file);
-  const engine = createCedarPolicyEngine(await loadPolicies(policiesDirectoryOf(options)));
+  const fromConfig = options.policies === undefined || options.config !== undefined;
+  const engine = createCedarPolicyEngine(
+    await loadPolicies(policiesDirectoryOf(options)),
+    fromConfig ? engineOptionsOf(loadConfig(options.config).config) : {},
+  );
   // Imported here so the other commands start without loading the PostgreSQL parser.
   const { loadSqlParser, createStatementClassifier } = await import(
     "../../sql/postgres/create-classifier.js"
