@@ -38,6 +38,8 @@ export interface RunningLatch {
   token: string;
   dataDir: string;
   adminPort: number;
+  /** The gateway process (worker threads are inside it), for CPU and RSS from /proc. */
+  pid: number;
   /** Another dev-issuer token (e.g. an approver's). */
   mint(sub: string, group: string): Promise<string>;
   stop(): Promise<void>;
@@ -74,7 +76,10 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       ...(options.store === undefined
         ? []
         : [`store: { url: ${JSON.stringify(options.store.url)}, password: { env: BENCH_STORE_PASSWORD } }`]),
+      // The same listener answers TLS (certificate generated under data_dir) and plaintext clients.
       "tls: { allow_plaintext: true }",
+      // Room for the 1,000 idle sessions of the RSS measurement plus the bench's own connections.
+      "limits: { max_connections: 1200 }",
       "identity: { dev_issuer: true }",
       "connections:",
       `  bench: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD } }`,
@@ -116,7 +121,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
           { env },
         )
       ).stdout.trim();
-    return { port: pgPort, token, dataDir, adminPort, mint, stop };
+    return { port: pgPort, token, dataDir, adminPort, pid: service.child.pid!, mint, stop };
   } catch (error) {
     await stop();
     const { stderr } = error as { stderr?: string };
