@@ -31,6 +31,10 @@ export interface LatchOptions {
   sameIssuerAs?: string;
   /** Replaces the allow-everything policy (file bench.cedar in policyDir). */
   policy?: string;
+  /** Node flags before the CLI (after BENCH_LATCH_NODE_ARGS), e.g. a preloaded probe. */
+  nodeArgs?: string[];
+  /** Extra environment for the gateway process. */
+  env?: Record<string, string>;
 }
 
 export interface RunningLatch {
@@ -94,10 +98,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     ...process.env,
     BENCH_UPSTREAM_PASSWORD: options.upstreamPassword,
     BENCH_STORE_PASSWORD: options.store?.password ?? "",
+    ...options.env,
   };
   const service = spawnService(
     process.execPath,
-    [...nodeArgs(), LATCH_CLI, "serve", "--config", configFile],
+    [...nodeArgs(), ...(options.nodeArgs ?? []), LATCH_CLI, "serve", "--config", configFile],
     { env },
   );
   const stop = async () => {
