@@ -78,8 +78,15 @@ export const postgresSection: BenchSection = {
     const services = await startPostgresServices(tools, { replicas: !quick, progress }, ctx.onStop);
     try {
       const { targets, spread, latch, pgbouncer, postmasterPid } = services;
-      const proxyPid = (target: PgTarget) =>
-        target.name === "pgbouncer" ? pgbouncer.pid : target.name === "latch" ? latch?.pid : undefined;
+      // The replicas listed before the approval run starts more: [0] serves latch-pg, both serve latch-pg-x2.
+      const replicaPids = services.replicas.map((replica) => replica.pid);
+      const proxyPids = (target: PgTarget): number[] => {
+        if (target.name === "pgbouncer") return [pgbouncer.pid];
+        if (target.name === "latch") return latch === undefined ? [] : [latch.pid];
+        if (target.name === "latch-pg") return replicaPids.slice(0, 1);
+        if (target.name === "latch-pg-x2") return replicaPids;
+        return [];
+      };
 
       // JIT and caches warm in every process before anything is timed.
       for (const target of targets.filter((t) => !t.name.startsWith("latch-pg"))) {
@@ -100,7 +107,7 @@ export const postgresSection: BenchSection = {
           const across = spread.get(target.name);
           const outcome = await attempt(async (): Promise<MeasuredRun> => {
             const { result, cpuSeconds } = await cpuDuring(
-              { proxy: proxyPid(target), db: postmasterPid },
+              { proxy: proxyPids(target), db: [postmasterPid] },
               () =>
                 across === undefined
                   ? runPgbench(tools.pgbench, target, variant.mode, seconds)

@@ -69,18 +69,21 @@ export function rssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-/** Samples named process trees before and after `work`, returning CPU seconds each used meanwhile. */
+/**
+ * Samples named groups of process trees (e.g. two replicas as one "proxy") before and after `work`, returning
+ * the CPU seconds each group used meanwhile; an empty group is left out.
+ */
 export async function cpuDuring<T>(
-  pids: Record<string, number | undefined>,
+  groups: Record<string, readonly number[]>,
   work: () => Promise<T>,
 ): Promise<{ result: T; cpuSeconds: Record<string, number> }> {
-  const before = Object.fromEntries(
-    Object.entries(pids).flatMap(([name, pid]) => (pid === undefined ? [] : [[name, treeCpuSeconds(pid)]])),
-  );
+  const sample = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const measured = Object.entries(groups).filter(([, pids]) => pids.length > 0);
+  const before = measured.map(([, pids]) => sample(pids));
   const result = await work();
   const cpuSeconds: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(pids)) {
-    if (pid !== undefined) cpuSeconds[name] = treeCpuSeconds(pid) - before[name]!;
-  }
+  measured.forEach(([name, pids], i) => {
+    cpuSeconds[name] = sample(pids) - before[i]!;
+  });
   return { result, cpuSeconds };
 }
