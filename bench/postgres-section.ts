@@ -171,11 +171,14 @@ export const postgresSection: BenchSection = {
       if (latch !== undefined && latchTarget !== undefined) {
         const fdLimit = (await execFileAsync("sh", ["-c", "ulimit -n"])).stdout.trim();
         progress(
-          `idle sessions: opening ${idleCount} authenticated sessions through latch (ulimit -n ${fdLimit})...`,
+          `idle sessions: opening ${idleCount} authenticated sessions through a fresh latch (ulimit -n ${fdLimit})...`,
         );
-        results.idleSessions = await attempt(() =>
-          measureIdleSessions(latchTarget, latch.pid, idleCount, fdLimit),
-        );
+        // A fresh gateway: one whose heap the load runs already grew would hide the sessions' memory.
+        results.idleSessions = await attempt(async () => {
+          const fresh = await services.startFreshLatch();
+          const target = { ...latchTarget, port: fresh.port, password: fresh.token };
+          return measureIdleSessions(target, fresh.pid, idleCount, fdLimit);
+        });
         progress(`${manyCount} concurrent pgbench clients through latch...`);
         results.manyClients = await attempt(() =>
           runManyClients(tools.pgbench, latchTarget, manyCount, quick ? 3 : 10),
@@ -233,7 +236,7 @@ function formatPostgres(results: PostgresResults, connectCount: number): string 
   if (idle?.ok) {
     const v = idle.value;
     parts.push(
-      `\nidle sessions through latch: ${v.sessions} open, RSS ${v.rssBeforeMb.toFixed(0)} -> ${v.rssAfterMb.toFixed(0)} MB (+${v.growthMb.toFixed(0)} MB, ${v.perSessionKb.toFixed(0)} KiB/session; ulimit -n ${v.fdLimit})`,
+      `\nidle sessions through a fresh latch: ${v.sessions} open, RSS ${v.rssBeforeMb.toFixed(0)} -> ${v.rssAfterMb.toFixed(0)} MB (+${v.growthMb.toFixed(0)} MB, ${v.perSessionKb.toFixed(0)} KiB/session; ulimit -n ${v.fdLimit})`,
     );
   }
   const many = results.manyClients;

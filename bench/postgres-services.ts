@@ -26,6 +26,8 @@ export interface PostgresServices {
   /** latch-pg-x2: the same clients spread over both replicas. */
   spread: Map<string, PgTarget[]>;
   storeFor(cluster: PgCluster): { url: string; password: string };
+  /** Another gateway like `latch`, fresh (nothing run through it yet), stopped with the rest. */
+  startFreshLatch(): Promise<RunningLatch>;
   stop(): Promise<void>;
 }
 
@@ -44,12 +46,14 @@ export async function startPostgresServices(
   let pgbouncer: RunningPgBouncer | undefined;
   let latch: RunningLatch | undefined;
   const replicas: RunningLatch[] = [];
+  /** Gateways started later (startFreshLatch). */
+  const extras: RunningLatch[] = [];
   let cluster: PgCluster | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
       await latch?.stop().catch(() => {});
-      for (const replica of replicas) await replica.stop().catch(() => {});
+      for (const replica of [...replicas, ...extras]) await replica.stop().catch(() => {});
       await pgbouncer?.stop().catch(() => {});
       await cluster?.stop().catch(() => {});
     })();
@@ -172,6 +176,11 @@ export async function startPostgresServices(
     targets,
     spread,
     storeFor,
+    startFreshLatch: async () => {
+      const fresh = await startLatch(latchOptions);
+      extras.push(fresh);
+      return fresh;
+    },
     stop,
   };
 }
