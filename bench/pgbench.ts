@@ -9,6 +9,17 @@ export interface PgTarget {
   user: string;
   database: string;
   password: string;
+  /** Connect with sslmode=require (TLS to the target); default: plaintext (sslmode=disable). */
+  tls?: boolean;
+}
+
+/** How long and how wide a run is, and where pgbench logs each transaction's latency (`-l`). */
+export interface PgbenchShape {
+  clients?: number;
+  /** `-t`: transactions per client (instead of `-T seconds`), for a fixed, repeatable workload. */
+  transactionsPerClient?: number;
+  /** `-l --log-prefix`: one line per transaction, read back by readLatencyLog. */
+  logPrefix?: string;
 }
 
 export type QueryMode = "simple" | "prepared";
@@ -42,7 +53,17 @@ export function parsePgbenchOutput(output: string): PgbenchResult {
 }
 
 /** The built-in select-only script, a fixed client count and no vacuum (proxies may not permit it). */
-export function pgbenchArgs(target: PgTarget, mode: QueryMode, seconds: number, clients = 8): string[] {
+export function pgbenchArgs(
+  target: PgTarget,
+  mode: QueryMode,
+  seconds: number,
+  clients = 8,
+  shape: PgbenchShape = {},
+): string[] {
+  const length =
+    shape.transactionsPerClient === undefined
+      ? ["-T", String(seconds)]
+      : ["-t", String(shape.transactionsPerClient)];
   return [
     "-h",
     target.host,
@@ -56,10 +77,10 @@ export function pgbenchArgs(target: PgTarget, mode: QueryMode, seconds: number, 
     String(clients),
     "-j",
     String(Math.min(2, clients)),
-    "-T",
-    String(seconds),
+    ...length,
     "-M",
     mode,
+    ...(shape.logPrefix === undefined ? [] : ["-l", `--log-prefix=${shape.logPrefix}`]),
     target.database,
   ];
 }
@@ -70,13 +91,19 @@ export function runPgbench(
   mode: QueryMode,
   seconds: number,
   clients = 8,
+  shape: PgbenchShape = {},
 ): Promise<PgbenchResult> {
   return new Promise((resolve, reject) => {
     execFile(
       pgbenchPath,
-      pgbenchArgs(target, mode, seconds, clients),
+      pgbenchArgs(target, mode, seconds, clients, shape),
       {
-        env: { ...process.env, PGPASSWORD: target.password, PGSSLMODE: "disable", PGCONNECT_TIMEOUT: "10" },
+        env: {
+          ...process.env,
+          PGPASSWORD: target.password,
+          PGSSLMODE: target.tls ? "require" : "disable",
+          PGCONNECT_TIMEOUT: "10",
+        },
         timeout: (seconds + 60) * 1000,
         maxBuffer: 16 << 20,
       },

@@ -31,6 +31,10 @@ export interface LatchOptions {
   sameIssuerAs?: string;
   /** Replaces the allow-everything policy (file bench.cedar in policyDir). */
   policy?: string;
+  /** Node flags before the CLI (after BENCH_LATCH_NODE_ARGS), e.g. a preloaded probe. */
+  nodeArgs?: string[];
+  /** Extra environment for the gateway process. */
+  env?: Record<string, string>;
 }
 
 export interface RunningLatch {
@@ -38,6 +42,8 @@ export interface RunningLatch {
   token: string;
   dataDir: string;
   adminPort: number;
+  /** The gateway process (worker threads are inside it), for CPU and RSS from /proc. */
+  pid: number;
   /** Another dev-issuer token (e.g. an approver's). */
   mint(sub: string, group: string): Promise<string>;
   stop(): Promise<void>;
@@ -74,7 +80,10 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       ...(options.store === undefined
         ? []
         : [`store: { url: ${JSON.stringify(options.store.url)}, password: { env: BENCH_STORE_PASSWORD } }`]),
+      // The same listener answers TLS (certificate generated under data_dir) and plaintext clients.
       "tls: { allow_plaintext: true }",
+      // Room for the 1,000 idle sessions of the RSS measurement plus the bench's own connections.
+      "limits: { max_connections: 1200 }",
       "identity: { dev_issuer: true }",
       "connections:",
       `  bench: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD } }`,
@@ -89,10 +98,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     ...process.env,
     BENCH_UPSTREAM_PASSWORD: options.upstreamPassword,
     BENCH_STORE_PASSWORD: options.store?.password ?? "",
+    ...options.env,
   };
   const service = spawnService(
     process.execPath,
-    [...nodeArgs(), LATCH_CLI, "serve", "--config", configFile],
+    [...nodeArgs(), ...(options.nodeArgs ?? []), LATCH_CLI, "serve", "--config", configFile],
     { env },
   );
   const stop = async () => {
@@ -116,7 +126,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
           { env },
         )
       ).stdout.trim();
-    return { port: pgPort, token, dataDir, adminPort, mint, stop };
+    return { port: pgPort, token, dataDir, adminPort, pid: service.child.pid!, mint, stop };
   } catch (error) {
     await stop();
     const { stderr } = error as { stderr?: string };

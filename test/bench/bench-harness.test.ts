@@ -49,7 +49,14 @@ describe("parsePgbenchOutput", () => {
 describe("report arithmetic", () => {
   const run = (tps: number) => ({
     ok: true as const,
-    value: { tps, latencyMs: 1, transactions: 1, failedTransactions: 0 },
+    value: {
+      tps,
+      latencyMs: 1,
+      transactions: 1,
+      failedTransactions: 0,
+      proxyCpuUsPerTxn: null,
+      dbCpuUsPerTxn: 2,
+    },
   });
 
   it("computes ratios against direct and pgbouncer, null when a side is missing", () => {
@@ -83,7 +90,7 @@ describe("report arithmetic", () => {
       ratios: { simple: ratiosFor({}), prepared: ratiosFor({}) },
     });
     expect(table).toMatch(/simple\s+latch\s+n\/a\s+n\/a/);
-    expect(table).toMatch(/simple\s+direct\s+1000\s+1\.000/);
+    expect(table).toMatch(/simple\s+direct\s+1000\s+1\.000\s+n\/a\s+2\.0/);
   });
 
   it("uses nearest-rank percentiles", () => {

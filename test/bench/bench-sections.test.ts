@@ -1,0 +1,129 @@
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { goalRows } from "../../bench/goals.js";
+import { summarizeLatencyLines } from "../../bench/latency-log.js";
+import { parseManyClients } from "../../bench/many-clients.js";
+import { processTree, rssBytes, treeCpuSeconds } from "../../bench/proc-cpu.js";
+import type { PostgresResults } from "../../bench/report.js";
+import { type BenchSection, formatRows, selectSections } from "../../bench/sections.js";
+
+describe("pgbench per-transaction log", () => {
+  it("reads the latency column (µs) into nearest-rank percentiles in ms", () => {
+    // pgbench 15 -l lines: client_id transaction_no latency_us script_no epoch_s epoch_us
+    const lines = Array.from({ length: 100 }, (_, i) => `0 ${i} ${(i + 1) * 10} 0 1764600000 ${i}`).join(
+      "\n",
+    );
+    expect(summarizeLatencyLines(`${lines}\n`)).toEqual({ transactions: 100, p50Ms: 0.5, p99Ms: 0.99 });
+  });
+});
+
+describe("128-client error count", () => {
+  it("counts failed transactions and aborted clients", () => {
+    const output = `number of transactions actually processed: 900
+number of failed transactions: 3 (0.3%)
+tps = 300.5 (without initial connection time)
+pgbench: error: client 17 aborted in command 1 (SQL) of script 0; FATAL: too many connections`;
+    expect(parseManyClients(output, 128, 3)).toMatchObject({ transactions: 900, errors: 4, tps: 300.5 });
+  });
+
+  it("counts every client as failed when pgbench died before its summary", () => {
+    const output = "pgbench: error: connection to server failed: FATAL: too many connections";
+    expect(parseManyClients(output, 128, 3).errors).toBe(128);
+  });
+
+  it("reports zero for a clean run", () => {
+    const output =
+      "number of transactions actually processed: 10\nnumber of failed transactions: 0 (0.000%)\ntps = 5\n";
+    expect(parseManyClients(output, 128, 3).errors).toBe(0);
+  });
+});
+
+describe("CPU and RSS from /proc", () => {
+  it("sums a process tree, children included", async () => {
+    const child = spawn("sleep", ["5"]);
+    await new Promise((resolve) => child.once("spawn", resolve));
+    try {
+      expect(processTree(process.pid)).toContain(child.pid);
+      expect(treeCpuSeconds(process.pid)).toBeGreaterThan(0);
+      expect(rssBytes(process.pid)).toBeGreaterThan(1 << 20);
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe("issue 12 goals", () => {
+  const run = (tps: number, cpu: number | null) => ({
+    ok: true as const,
+    value: {
+      tps,
+      latencyMs: 1,
+      transactions: 1,
+      failedTransactions: 0,
+      proxyCpuUsPerTxn: cpu,
+      dbCpuUsPerTxn: 1,
+    },
+  });
+  const pg: PostgresResults = {
+    pgbench: {
+      command: "",
+      scale: 1,
+      seconds: 1,
+      runs: { simple: { direct: run(30_000, null), pgbouncer: run(15_000, 30), latch: run(16_000, 60) } },
+      ratios: {},
+    },
+    singleClient: { seconds: 1, results: {} },
+    connect: { count: 1, results: {} },
+    idleSessions: {
+      ok: true,
+      value: {
+        sessions: 200,
+        rssBeforeMb: 100,
+        rssAfterMb: 170,
+        growthMb: 70,
+        perSessionKb: 358,
+        growthPer1000Mb: 350,
+        fdLimit: "1024",
+      },
+    },
+  };
+
+  it("marks pass, fail and n/a from the run's own numbers", () => {
+    const rows = goalRows(pg, undefined);
+    const row = (metric: string) => rows.find((r) => r.metric.startsWith(metric));
+    expect(row("TPS latch ÷ pgbouncer, simple")).toMatchObject({ value: "1.07x", pass: true });
+    expect(row("CPU/txn latch ÷ pgbouncer, simple")).toMatchObject({ value: "2.00x", pass: false });
+    expect(row("TPS latch ÷ pgbouncer, prepared tls")).toMatchObject({ value: "n/a", pass: null });
+    expect(row("RSS growth")).toMatchObject({ value: "350 MB", pass: false });
+    expect(row("RSS growth")!.metric).toContain("scaled from 200");
+    expect(row("masking")).toMatchObject({ pass: null });
+  });
+});
+
+describe("bench sections", () => {
+  const section = (name: string): BenchSection => ({
+    name,
+    title: name,
+    run: async () => ({ text: "", json: null, complete: true }),
+  });
+  const all = [section("postgres"), section("masking"), section("http")];
+
+  it("runs all in order, or only the named ones in the list's order", () => {
+    expect(selectSections(all, undefined).map((s) => s.name)).toEqual(["postgres", "masking", "http"]);
+    expect(selectSections(all, "http,postgres").map((s) => s.name)).toEqual(["postgres", "http"]);
+  });
+
+  it("names the known sections when asked for an unknown one", () => {
+    expect(() => selectSections(all, "mysql")).toThrow(
+      "unknown section mysql: known sections are postgres, masking, http",
+    );
+  });
+
+  it("prints rows as a table with n/a for missing cells", () => {
+    const text = formatRows([
+      { target: "latch", rps: 1234.5 },
+      { target: "nginx", rps: 2000, p50: 0.25 },
+    ]);
+    expect(text.split("\n")).toEqual(["target   rps    p50", "latch   1235    n/a", "nginx   2000  0.250"]);
+  });
+});
