@@ -30,7 +30,7 @@ export const FAKE_CUSTOMERS = {
  * A real HTTP/1.1 server for the HTTP gateway's tests: everything under /echo answers, as JSON, what it
  * received (method, URL, headers, body); /customers serves fake PII (also gzip-encoded with ?gzip=1);
  * /text a text/plain line with a card number; /big?bytes=N a streamed application/octet-stream body;
- * /image a small image/png; /zstd a body with an encoding Latch cannot decode; /small a tiny JSON object.
+ * /reflect the credential it received, in a header and in the body; /image a small image/png; /zstd a body with an encoding Latch cannot decode; /small a tiny JSON object.
  */
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const received: Echoed[] = [];
@@ -57,6 +57,12 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
         response.end(body);
       };
       if (url.pathname === "/small") return json(200, { ok: true, id: 42 });
+      if (url.pathname === "/reflect")
+        return json(
+          200,
+          { key: request.headers["x-api-key"] ?? null, authorization: request.headers.authorization ?? null },
+          { "x-echo-key": String(request.headers["x-api-key"] ?? request.headers.authorization ?? "") },
+        );
       if (url.pathname.startsWith("/echo")) return json(200, echoed);
       if (url.pathname === "/customers") {
         if (url.searchParams.get("gzip") === "1") {

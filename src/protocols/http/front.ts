@@ -164,13 +164,22 @@ async function openAndRun(
   const guarded = guardHeaders(request.rawHeaders);
   if (!guarded.ok)
     return refuse(deps, response, new LatchError("http_request_refused", { reason: guarded.reason }));
+  const token = guarded.headers.token;
+  if (token !== undefined && (request.url ?? "").includes(token))
+    return refuse(
+      deps,
+      response,
+      new LatchError("http_request_refused", {
+        reason: "your token also appears in the URL: it would reach the upstream",
+      }),
+    );
   const socket = request.socket;
   const clientAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   let session: Awaited<ReturnType<HttpSessions["sessionFor"]>>;
   try {
     session = await deps.sessions.sessionFor(socket, {
       connection: name,
-      token: guarded.headers.token,
+      token,
       clientAddress,
     });
   } catch (error) {
