@@ -28,6 +28,8 @@ forbid(principal, action, resource in Connection::"api")
 when { context.query.hasTag("force") && context.query.getTag("force") == "true" };
 @id("masked-read")
 permit(principal in Group::"agents", action in Action::"http:read", resource in Connection::"masked");
+@id("capped-read")
+permit(principal in Group::"agents", action in Action::"http:read", resource in Connection::"capped");
 @approval("approvers")
 permit(principal in Group::"agents", action == Action::"http:DELETE", resource in Connection::"api");
 `;
@@ -82,6 +84,7 @@ export async function startHttpTestGateway(
           mask_fields: ["/customers/*/name"],
           unmasked_types: ["image/*"],
         },
+        capped: { type: "http", upstream: upstream.url, masking: ["pii"], inspect_limit: 1024 },
         ...options.extraConnections,
       },
     },

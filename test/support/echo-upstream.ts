@@ -22,7 +22,7 @@ export interface EchoUpstream {
 export const FAKE_CUSTOMERS = {
   customers: [
     { id: 1, name: "Ada", email: "ada@example.com", ssn: "123-45-6789", card: "4111 1111 1111 1111" },
-    { id: 2, name: "Bob", email: "bob@example.com", ssn: "987-65-4321", card: "5500 0000 0000 0004" },
+    { id: 2, name: "Bob", email: "bob@example.com", ssn: "536-22-1234", card: "5500 0000 0000 0004" },
   ],
 };
 
