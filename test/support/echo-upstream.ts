@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
@@ -46,7 +47,8 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
         rawHeaders: request.rawHeaders,
         body: Buffer.concat(chunks).toString("utf8"),
       };
-      received.push(echoed);
+      // Latch's readiness probe (OPTIONS *) is not a request anything sent through the gateway.
+      if (request.url !== "*") received.push(echoed);
       const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
         const body = Buffer.from(JSON.stringify(value));
         response.writeHead(status, {
@@ -104,6 +106,32 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       }
       json(404, { error: "not found", path: url.pathname });
     });
+  });
+  // WebSocket: the RFC 6455 handshake, then every text frame from the client comes back as "echo:<text>".
+  server.on("upgrade", (request, socket) => {
+    received.push({
+      method: request.method ?? "",
+      url: request.url ?? "",
+      headers: request.headers,
+      rawHeaders: request.rawHeaders,
+      body: "",
+    });
+    const accept = createHash("sha1")
+      .update(`${request.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest("base64");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    socket.on("data", (frame: Buffer) => {
+      const opcode = frame[0]! & 0x0f;
+      if (opcode === 0x8) return socket.end(Buffer.from([0x88, 0x00]));
+      const length = frame[1]! & 0x7f; // small frames only: this is a test server
+      const mask = frame.subarray(2, 6);
+      const payload = Buffer.from(frame.subarray(6, 6 + length).map((byte, i) => byte ^ mask[i % 4]!));
+      const reply = Buffer.concat([Buffer.from("echo:"), payload]);
+      socket.write(Buffer.concat([Buffer.from([0x81, reply.length]), reply]));
+    });
+    socket.on("error", () => socket.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;

@@ -103,8 +103,8 @@ export async function runHttpExchange(
   if (headers.websocket)
     return refused(
       new LatchError("feature_refused", {
-        feature: "a WebSocket upgrade",
-        why: "this listener does not relay WebSockets yet",
+        feature: "a WebSocket upgrade here",
+        why: "upgrades go through the listener's upgrade path (relayWebSocket), not a request exchange",
       }),
     );
 

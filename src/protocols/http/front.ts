@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import { pipeline as pipeStreams } from "node:stream/promises";
 import tls from "node:tls";
 import type { Logger } from "pino";
@@ -22,6 +23,7 @@ import {
 import { guardHeaders } from "./header-guard.js";
 import { parseRequestTarget, type RequestTarget, splitConnection } from "./request-target.js";
 import type { HttpSessions } from "./session.js";
+import { relayWebSocket } from "./websocket.js";
 
 export interface HttpFrontDeps {
   readonly config: LatchConfig;
@@ -64,6 +66,12 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
       });
     },
   );
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(deps, request, socket, head).catch((error: unknown) => {
+      log.error({ err: error }, "websocket upgrade failed");
+      socket.destroy();
+    });
+  });
   server.on("clientError", (error: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable) return socket.destroy();
     const refusal = new LatchError("http_request_refused", {
@@ -220,6 +228,54 @@ async function openAndRun(
   } finally {
     running.done();
   }
+}
+
+/** Upgrade requests: the same routing, guard and session as any request, then relayWebSocket. */
+async function handleUpgrade(
+  deps: HttpFrontDeps,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
+  const refuseRaw = (error: LatchError) => {
+    deps.pipeline.recordProtocolError(null, error);
+    socket.end(rawProblemResponse(error));
+  };
+  const parsed = parseRequestTarget(request.url ?? "", { pathCase: "sensitive" });
+  if (!parsed.ok) return refuseRaw(new LatchError("http_request_refused", { reason: parsed.reason }));
+  const guarded = guardHeaders(request.rawHeaders);
+  if (!guarded.ok) return refuseRaw(new LatchError("http_request_refused", { reason: guarded.reason }));
+  if (!guarded.headers.websocket)
+    return refuseRaw(
+      new LatchError("http_request_refused", { reason: "only WebSocket upgrades are relayed" }),
+    );
+  const routed = route(deps, request, parsed.target) ?? { name: "", rest: "/" };
+  const tlsSocket = request.socket;
+  const clientAddress = `${tlsSocket.remoteAddress ?? "?"}:${tlsSocket.remotePort ?? 0}`;
+  let session: Awaited<ReturnType<HttpSessions["sessionFor"]>>;
+  try {
+    session = await deps.sessions.sessionFor(tlsSocket, {
+      connection: routed.name,
+      token: guarded.headers.token,
+      clientAddress,
+    });
+  } catch (error) {
+    return void socket.end(rawProblemResponse(asLatchError(error, clientAddress)));
+  }
+  const runtime = deps.connections.get(routed.name);
+  if (runtime === undefined)
+    return refuseRaw(new LatchError("connection_unknown", { name: routed.name.slice(0, 63) }));
+  const query = parsed.target.queryString;
+  await relayWebSocket(
+    deps,
+    runtime,
+    session,
+    request,
+    socket,
+    head,
+    `${routed.rest}${query === "" ? "" : `?${query}`}`,
+    guarded.headers,
+  );
 }
 
 function refuse(deps: HttpFrontDeps, response: ServerResponse, error: LatchError): Promise<void> {
