@@ -67,6 +67,11 @@ export const ERRORS = {
     sqlstate: "0A000",
     message: 'startup parameter "{name}" is not allowed through Latch: {why}',
   },
+  http_request_refused: {
+    class: "protocol",
+    sqlstate: "08P01",
+    message: "Latch refused this HTTP request, so it was not forwarded: {reason}",
+  },
   // denials
   statement_denied: { class: "denial", sqlstate: "42501", message: "denied by Latch policy: {reason}" },
   statement_unparseable: {
@@ -104,6 +109,12 @@ export const ERRORS = {
     class: "infrastructure",
     sqlstate: "42501",
     message: "approval could not be requested, so the statement was not run: {reason}",
+  },
+  response_withheld: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      "the response was withheld because Latch could not mask it ({reason}); ask the operator to list its type in unmasked_types or fix the masking profile",
   },
   policy_error: {
     class: "infrastructure",

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { httpConnectionSchema } from "./http-connection-schema.js";
+import { secretRefSchema } from "./secret-ref-schema.js";
 
 /** An IANA zone name Intl accepts (policy.time_zone). */
 function knownTimeZone(zone: string): boolean {
@@ -10,12 +12,7 @@ function knownTimeZone(zone: string): boolean {
   }
 }
 
-/** A secret is never a literal in config: it names where to read it from. */
-export const secretRefSchema = z.union([
-  z.strictObject({ env: z.string().min(1).describe("environment variable holding the secret") }),
-  z.strictObject({ file: z.string().min(1).describe("file holding the secret (trailing newline trimmed)") }),
-]);
-export type SecretRef = z.infer<typeof secretRefSchema>;
+export { type SecretRef, secretRefSchema } from "./secret-ref-schema.js";
 
 const hostPort = z
   .string()
@@ -212,7 +209,11 @@ export const sshConnectionSchema = z.strictObject({
   ...sessionLimits,
 });
 
-export const connectionSchema = z.discriminatedUnion("type", [postgresConnectionSchema, sshConnectionSchema]);
+export const connectionSchema = z.discriminatedUnion("type", [
+  postgresConnectionSchema,
+  sshConnectionSchema,
+  httpConnectionSchema,
+]);
 
 export const configSchema = z.strictObject({
   listen: z
@@ -229,6 +230,12 @@ export const configSchema = z.strictObject({
         .default("127.0.0.1:2222")
         .describe(
           "SSH listener; the SSH user name picks the connection. Opens only when an ssh connection is configured",
+        ),
+      http: hostPort
+        .optional()
+        .default("127.0.0.1:8443")
+        .describe(
+          "HTTPS listener; /<connection>/<path> picks the connection (and /mcp). Opens when an http connection or the MCP endpoint is configured",
         ),
     })
     .prefault({}),
@@ -263,7 +270,19 @@ export const configSchema = z.strictObject({
         .describe("groups allowed to use the admin API"),
     })
     .prefault({}),
-  connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/), connectionSchema).default({}),
+  connections: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,63}$/)
+        // The HTTP listener serves /mcp and /.well-known/... itself: such names could never be reached.
+        .refine(
+          (name) => name !== "mcp" && !name.startsWith("."),
+          "mcp and names starting with . are reserved",
+        ),
+      connectionSchema,
+    )
+    .default({}),
   masking: z.record(z.string(), maskingProfileSchema).default({}),
   policies: z.string().default("./policies").describe("directory of *.cedar files"),
   // ---- policy context (issue 17 §4) ----
@@ -373,4 +392,5 @@ export type LatchConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
+export type { HttpConnectionConfig } from "./http-connection-schema.js";
 export type IssuerConfig = z.infer<typeof issuerSchema>;

@@ -30,6 +30,24 @@ export interface StepFacts {
   readonly tableCount: number;
   /** The command line, subsystem, forward target or env pair of an SSH request; "" elsewhere. */
   readonly command: string;
+  /** What policy may read about an HTTP request (Cedar `context.path`, `query`, `headers`, `body`). */
+  readonly http?: HttpStepFacts;
+}
+
+/** An HTTP request as policy sees it: normalised once by the protocol, before policy. */
+export interface HttpStepFacts {
+  /** Normalised path after the connection prefix, e.g. "/v1/invoices". */
+  readonly path: string;
+  /** Query parameters (names unique: duplicates are refused before this is built). */
+  readonly query: Readonly<Record<string, string>>;
+  /** The connection's policy_headers that the request carries, by lower-case name. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** none: no body; json: parsed and inspected; other: not inspected. */
+  readonly bodyKind: "none" | "json" | "other";
+  /** Top-level keys of a JSON object body. */
+  readonly bodyKeys: readonly string[];
+  /** Values of the connection's body_pointers found in the body, by pointer (strings as is, others as JSON). */
+  readonly bodyValues: Readonly<Record<string, string>>;
 }
 
 /** One step of an operation: a statement of a multi-statement batch, or the whole request of other protocols. */

@@ -18,6 +18,8 @@ export interface OperationResult {
   readonly rows: number;
   readonly commandTags: readonly string[];
   readonly error?: { readonly code: string; readonly message: string };
+  /** Protocol fields for the record (HTTP: status, sizes, masked previews). JSON-serialisable, never secrets. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 export type Admission =
@@ -354,6 +356,7 @@ export class OperationPipeline implements Admitter {
           rows: result.rows,
           commandTags: result.commandTags,
           ...(result.error === undefined ? {} : { error: result.error }),
+          ...result.details,
         },
       },
       { lazy: true },

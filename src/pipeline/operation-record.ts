@@ -55,7 +55,8 @@ export function approvalError(outcome: Exclude<ApprovalOutcome, { decision: "app
   const request = outcome.requestId;
   switch (outcome.decision) {
     case "deferred":
-      return new LatchError("approval_deferred", { reason: outcome.reason });
+      // The request id is not in the message (SQL clients re-run the statement); HTTP answers it in a header.
+      return new LatchError("approval_deferred", { reason: outcome.reason, request });
     case "expired":
       return new LatchError("approval_expired", { request, reason: outcome.reason });
     case "abandoned":

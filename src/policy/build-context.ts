@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
-import type { CedarValueJson, Context } from "@cedar-policy/cedar-wasm/nodejs";
-import type { OperationStep } from "../operation/operation.js";
+import type { CedarValueJson, Context, EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
+import type { HttpStepFacts, OperationStep } from "../operation/operation.js";
 import type { TimeField } from "./cedar-schema.js";
 
 /**
@@ -21,6 +21,8 @@ export interface StatementContext {
   readonly touches_masked: boolean;
   /** SSH operations: the command line, subsystem, forward target or env pair ("" for SQL). Top-level in Cedar. */
   readonly command: string;
+  /** HTTP requests: what context.path/query/headers/body read (absent elsewhere: empty values). */
+  readonly http: HttpStepFacts | undefined;
 }
 
 const NO_SENSITIVITY = { sensitivity: "none", touchesMasked: false } as const;
@@ -53,7 +55,27 @@ export function statementContextOf(
     sensitivity: sensitivity.sensitivity,
     touches_masked: sensitivity.touchesMasked,
     command: step.facts.command,
+    http: step.facts.http,
   };
+}
+
+const HTTP_FIELD_ENTITIES = { query: "query", headers: "headers", body: "body" } as const;
+const httpFieldsRef = (id: string) => ({ __entity: { type: "HttpFields", id } });
+
+/** The HttpFields entities context.query, context.headers and context.body.values refer to. */
+export function httpEntities(statement: StatementContext): EntityJson[] {
+  const http = statement.http;
+  const entity = (id: string, tags: Readonly<Record<string, string>>): EntityJson => ({
+    uid: { type: "HttpFields", id },
+    attrs: {},
+    parents: [],
+    tags: { ...tags },
+  });
+  return [
+    entity(HTTP_FIELD_ENTITIES.query, http?.query ?? {}),
+    entity(HTTP_FIELD_ENTITIES.headers, http?.headers ?? {}),
+    entity(HTTP_FIELD_ENTITIES.body, http?.bodyValues ?? {}),
+  ];
 }
 
 /**
@@ -83,12 +105,20 @@ export function buildContext(
   labels: readonly string[],
   localTime: TimeContext = time,
 ): Context {
-  const { command, ...facts } = statement;
+  const { command, http, ...facts } = statement;
   return {
     time: { ...time },
     local_time: { ...localTime },
     statement: facts,
     command,
+    path: http?.path ?? "",
+    query: httpFieldsRef(HTTP_FIELD_ENTITIES.query),
+    headers: httpFieldsRef(HTTP_FIELD_ENTITIES.headers),
+    body: {
+      kind: http?.bodyKind ?? "none",
+      keys: [...(http?.bodyKeys ?? [])],
+      values: httpFieldsRef(HTTP_FIELD_ENTITIES.body),
+    },
     client_ip: { __extn: { fn: "ip", arg: clientIp } },
     connection_labels: labels as CedarValueJson[],
   };

@@ -48,8 +48,20 @@ type Statement = {
   touches_masked: Bool,
 };
 
+// Name -> value pairs of an HTTP request (query parameters, selected headers, JSON body values), as tags:
+// context.query.hasTag("limit") && context.query.getTag("limit") == "10".
+entity HttpFields tags String;
+
+// kind: "none", "json" (inspected) or "other" (not inspected); keys: top-level keys of a JSON object body.
+type HttpBody = {
+  kind: String,
+  keys: Set<String>,
+  values: HttpFields,
+};
+
 // command: the SSH command line (ssh:exec), subsystem name, forward destination or "NAME=value" (ssh:env);
-// always "" for SQL statements. One context type serves every family so a policy reads the same fields.
+// always "" for SQL statements. path, query, headers, body: the HTTP request ("" and empty elsewhere). One
+// context type serves every family so a policy reads the same fields.
 // local_time: the same fields in policy.time_zone (daylight saving applied); equal to time when none is set.
 type SqlContext = {
   time: Time,
@@ -58,6 +70,10 @@ type SqlContext = {
   client_ip: ipaddr,
   connection_labels: Set<String>,
   command: String,
+  path: String,
+  query: HttpFields,
+  headers: HttpFields,
+  body: HttpBody,
 };
 `;
 
@@ -66,6 +82,7 @@ const FAMILY_APPLIES_TO: Record<ActionFamily, string> = {
   // SSH resources are always the Connection; Table and Function are accepted so one request shape (and the
   // schema-conformance test) serves every family.
   ssh: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
+  http: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
 };
 
 function actionDeclarations(): string {

@@ -3,7 +3,7 @@ import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { LatchError } from "../errors.js";
 import type { Access, OperationStep, Verdict } from "../operation/operation.js";
 import { type AccessOutcome, outcomeOfAnswer } from "./access-outcome.js";
-import { buildContext, type StatementContext, statementContextOf } from "./build-context.js";
+import { buildContext, httpEntities, type StatementContext, statementContextOf } from "./build-context.js";
 import {
   actionEntity,
   actionUid,
@@ -57,6 +57,9 @@ export function createCedarPolicyEngine(
   const policiesById = new Map<string, LoadedPolicy>(policies.policies.map((policy) => [policy.id, policy]));
   const policyOrder = new Map<string, number>(policies.policies.map((policy, index) => [policy.id, index]));
   const timeFields = timeFieldsMentioned(policies.policies);
+  // Tags can only be read with getTag/hasTag: without them the HttpFields entities cannot matter, and leaving
+  // them out keeps every other evaluation as cheap as before.
+  const readsHttpFields = policies.policies.some((policy) => /\b(getTag|hasTag)\b/.test(policy.text));
   const cache = new DecisionCache<AccessOutcome>(options.cacheSize);
   const actionEntities = new Map<string, EntityJson>(
     Object.keys(ACTIONS)
@@ -97,6 +100,7 @@ export function createCedarPolicyEngine(
       action,
     ];
     if (resource !== undefined) entities.push(resource);
+    if (readsHttpFields) entities.push(...httpEntities(statement));
     const answer = cedar.statefulIsAuthorized({
       principal: userUid(request.identity.subject),
       action: actionUid(access.action),

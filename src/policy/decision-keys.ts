@@ -136,7 +136,21 @@ export function statementKeyOf(facts: StatementContext): string {
   // Sensitivity follows from the step's tables, which the access key alone does not name: it is keyed here.
   const flags = `${facts.has_where ? 1 : 0}${facts.read_only ? 1 : 0}${facts.touches_masked ? 1 : 0}${facts.sensitivity[0]}`;
   // The SSH command line decides ssh:exec, so it is part of the key (length-prefixed like every free part).
-  return `${facts.verb.length}:${facts.verb}|${flags}|${facts.statement_count}|${facts.table_count}|${facts.command.length}:${facts.command}`;
+  const base = `${facts.verb.length}:${facts.verb}|${flags}|${facts.statement_count}|${facts.table_count}|${facts.command.length}:${facts.command}`;
+  return facts.http === undefined ? base : `${base}|${httpKeyOf(facts.http)}`;
+}
+
+/** Every HTTP fact a policy can read, each part length-prefixed (names and values come from the caller). */
+function httpKeyOf(http: NonNullable<StatementContext["http"]>): string {
+  const part = (text: string) => `${text.length}:${text}`;
+  const fields = (record: Readonly<Record<string, string>>) => {
+    const names = Object.keys(record).sort();
+    let key = `${names.length}`;
+    for (const name of names) key += `|${part(name)}|${part(record[name]!)}`;
+    return key;
+  };
+  const keys = [...http.bodyKeys].sort();
+  return `h|${part(http.path)}|${fields(http.query)}|${fields(http.headers)}|${http.bodyKind}|${keys.length}${keys.map((k) => `|${part(k)}`).join("")}|${fields(http.bodyValues)}`;
 }
 
 export function accessKeyOf(access: Access): string {

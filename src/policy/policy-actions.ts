@@ -10,11 +10,13 @@ export const ACTION_GROUPS = {
   "sql:write": "statements that change rows: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM STDIN",
   "sql:admin": "schema, role, server-side file/program and procedural statements",
   "ssh:forwarding": "SSH port and agent forwarding: tunnels that carry traffic Latch cannot inspect",
+  "http:read": "HTTP requests that should not change anything: GET, HEAD, OPTIONS",
+  "http:write": "HTTP requests that may change something: POST, PUT, PATCH, DELETE",
 } as const;
 
 export type ActionGroup = keyof typeof ACTION_GROUPS;
 
-export type ActionFamily = "sql" | "ssh";
+export type ActionFamily = "sql" | "ssh" | "http";
 
 interface ActionSpec {
   readonly family: ActionFamily;
@@ -101,6 +103,18 @@ export const ACTIONS = {
     description: "SSH agent forwarding (ssh -A)",
   },
   "ssh:env": { family: "ssh", group: null, description: 'SSH env request; context.command is "NAME=value"' },
+  "http:GET": { family: "http", group: "http:read", description: "HTTP GET; context.path, query, headers" },
+  "http:HEAD": { family: "http", group: "http:read", description: "HTTP HEAD" },
+  "http:OPTIONS": { family: "http", group: "http:read", description: "HTTP OPTIONS" },
+  "http:POST": { family: "http", group: "http:write", description: "HTTP POST; context.body for JSON" },
+  "http:PUT": { family: "http", group: "http:write", description: "HTTP PUT" },
+  "http:PATCH": { family: "http", group: "http:write", description: "HTTP PATCH" },
+  "http:DELETE": { family: "http", group: "http:write", description: "HTTP DELETE" },
+  "http:websocket": {
+    family: "http",
+    group: null,
+    description: "a WebSocket upgrade (GET with Upgrade: websocket); its frames are not inspected",
+  },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionId = keyof typeof ACTIONS;

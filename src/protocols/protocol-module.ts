@@ -53,6 +53,11 @@ export interface ProtocolModule {
   readonly connectionType: ConnectionConfig["type"];
   /** Where it listens (`listen.<key>`). */
   listenAddress(config: LatchConfig): string | undefined;
+  /**
+   * True when its listener must open although no connection of its type is configured (the HTTP listener
+   * carries other protocols' mounts, the MCP endpoint).
+   */
+  listensWithoutConnections?(context: ProtocolContext): boolean;
   /** Checks its connections at start-up (bad pins, masking profiles): a bad config stops the gateway here. */
   start(context: ProtocolContext): Promise<ProtocolListener>;
   /** The one place a LatchError becomes this protocol's own error, as the client receives it. */

@@ -173,7 +173,9 @@ export async function startGateway(
       if (mount !== undefined) httpMounts.push(mount);
     }
     for (const module of PROTOCOL_MODULES) {
-      const used = Object.values(config.connections).some((c) => c.type === module.connectionType);
+      const used =
+        Object.values(config.connections).some((c) => c.type === module.connectionType) ||
+        module.listensWithoutConnections?.(context) === true;
       if (!used || module.listenAddress(config) === undefined) continue;
       listeners.set(module.name, await module.start(context));
     }

@@ -51,3 +51,16 @@ describe("protocol modules", () => {
     }
   });
 });
+
+describe("the HTTP module", () => {
+  it("renders every error as a problem document naming the code, with a fix", () => {
+    const httpModule = PROTOCOL_MODULES.find((m) => m.name === "http")!;
+    for (const code of Object.keys(ERRORS) as ErrorCode[]) {
+      const error = sample(code);
+      const problem = JSON.parse(httpModule.renderError(error).toString());
+      expect(problem).toMatchObject({ code, detail: error.message, type: `urn:latch:error:${code}` });
+      expect(problem.status).toBeGreaterThanOrEqual(200);
+      expect(typeof problem.fix).toBe("string");
+    }
+  });
+});

@@ -1,0 +1,374 @@
+import { PassThrough, type Readable, Transform } from "node:stream";
+import { pipeline as pipeStreams } from "node:stream/promises";
+import type { Logger } from "pino";
+import type { HttpConnectionConfig } from "../../config/schema.js";
+import { asLatchError, LatchError } from "../../errors.js";
+import { MaskingFailure } from "../../masking/masking-failure.js";
+import type { Metrics } from "../../observability/metrics.js";
+import type { Operation } from "../../operation/operation.js";
+import type { Admitter, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { SessionHandle } from "../../session/session-handle.js";
+import { PROBLEM_CONTENT_TYPE, problemOf } from "./errors.js";
+import type { GuardedHeaders } from "./header-guard.js";
+import { HTTP_METHODS, type HttpBodyFacts, httpOperation, jsonBodyFacts } from "./http-operation.js";
+import { parseRequestTarget, type RequestTarget } from "./request-target.js";
+import type { ConnectionMasking } from "./response-masker.js";
+import { createSecretScrubber, scrubBytes, scrubText } from "./secret-scrubber.js";
+import type { HttpCredential, HttpUpstream } from "./upstream.js";
+
+/** What the exchange needs besides the request: shared pieces, and one connection's upstream and masking. */
+export interface HttpExchangeDeps {
+  readonly pipeline: Admitter;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export interface HttpConnectionRuntime {
+  readonly name: string;
+  readonly config: HttpConnectionConfig;
+  readonly upstream: HttpUpstream;
+  readonly masking: ConnectionMasking;
+}
+
+/** A session able to send HTTP requests on a connection: the live session and the credential issued for it. */
+export interface HttpSessionScope extends SessionHandle {
+  readonly credential: HttpCredential;
+}
+
+export interface HttpExchangeRequest {
+  readonly method: string;
+  /** The path under the connection and the query, as sent: "/v1/invoices?limit=10". */
+  readonly target: string;
+  /** The caller's headers after guardHeaders (Authorization already consumed). */
+  readonly headers: GuardedHeaders;
+  /** The request body; undefined when there is none. */
+  readonly body: Readable | undefined;
+}
+
+export interface HttpExchangeResponse {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  /** Buffered (masked, problem) or streamed; a streamed body ends the operation's record when it ends. */
+  readonly body: Buffer | Readable;
+  /** The request was refused before it reached the upstream: close the client connection after it. */
+  readonly close?: boolean;
+}
+
+export interface HttpExchangeOptions {
+  /** Aborts when the caller goes away (a held request is then abandoned). */
+  readonly signal?: AbortSignal;
+}
+
+const RESPONSE_NOT_FORWARDED = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authenticate",
+  "trailer",
+  "te",
+  "content-length",
+]);
+const PREVIEW_CHARS = 256;
+const RETRY_AFTER_SECONDS = "30";
+
+/**
+ * One HTTP request through Latch, with no socket: normalise -> facts -> admit (policy, approval, audit before
+ * anything is forwarded) -> inject -> forward -> mask -> record -> response. The HTTP front calls it for every
+ * request, and so can another module holding a session (the MCP http_request tool). Never rejects: a refusal
+ * is a problem+json response.
+ */
+export async function runHttpExchange(
+  deps: HttpExchangeDeps,
+  runtime: HttpConnectionRuntime,
+  session: HttpSessionScope,
+  request: HttpExchangeRequest,
+  options: HttpExchangeOptions = {},
+): Promise<HttpExchangeResponse> {
+  const started = performance.now();
+  const { config } = runtime;
+  const refused = (error: LatchError, rules: readonly string[] = [], close = false) =>
+    problemResponse(error, rules, undefined, close);
+  const method = request.method.toUpperCase();
+  if (method !== request.method || !HTTP_METHODS.has(method))
+    return refused(
+      new LatchError("http_request_refused", {
+        reason: `method ${request.method.slice(0, 20)} is not one Latch judges`,
+      }),
+    );
+  const parsed = parseRequestTarget(request.target, { pathCase: config.path_case });
+  if (!parsed.ok) return refused(new LatchError("http_request_refused", { reason: parsed.reason }));
+  const target = parsed.target;
+  const { headers } = request;
+  if (headers.websocket)
+    return refused(
+      new LatchError("feature_refused", {
+        feature: "a WebSocket upgrade here",
+        why: "upgrades go through the listener's upgrade path (relayWebSocket), not a request exchange",
+      }),
+    );
+
+  const hasBody = headers.chunked || (headers.contentLength ?? 0) > 0;
+  let bodyFacts: HttpBodyFacts = { kind: "none", keys: [], values: {}, bytes: undefined };
+  let forwardBody: Readable | Buffer | undefined;
+  if (hasBody && request.body !== undefined) {
+    const type = (headers.byName.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const json = type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+    if (json) {
+      if (headers.byName.has("content-encoding"))
+        return refused(
+          new LatchError("http_request_refused", { reason: "a compressed JSON body cannot be inspected" }),
+          [],
+          true,
+        );
+      const read = await readCapped(request.body, config.inspect_limit, headers.contentLength);
+      if (read === undefined)
+        return refused(
+          new LatchError("message_too_large", {
+            size: headers.contentLength ?? "more than the limit of",
+            limit: config.inspect_limit,
+          }),
+          [],
+          true,
+        );
+      let value: unknown;
+      try {
+        value = JSON.parse(read.toString("utf8"));
+      } catch {
+        return refused(
+          new LatchError("http_request_refused", { reason: "the body says it is JSON but does not parse" }),
+        );
+      }
+      bodyFacts = jsonBodyFacts(value, config.body_pointers, read.length);
+      forwardBody = read;
+    } else {
+      bodyFacts = { kind: "other", keys: [], values: {}, bytes: headers.contentLength };
+      forwardBody = request.body;
+    }
+  }
+
+  const operation = httpOperation(session, {
+    method,
+    websocket: false,
+    target,
+    headers: headers.byName,
+    policyHeaders: config.policy_headers,
+    body: bodyFacts,
+  });
+  let heldRequest: string | undefined;
+  const admission = await deps.pipeline.admit(
+    operation,
+    { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
+    {
+      onHeld: (hold: ApprovalHold) => {
+        heldRequest = hold.requestId;
+      },
+      signal:
+        options.signal === undefined ? session.signal : AbortSignal.any([session.signal, options.signal]),
+    },
+  );
+  if (!admission.allowed) {
+    const requestId = heldRequest ?? (admission.error.params.request as string | undefined);
+    if (admission.error.code === "approval_deferred") {
+      const problem = problemResponse(admission.error, admission.verdict.rules, requestId);
+      return { ...problem, headers: [...problem.headers, ["retry-after", RETRY_AFTER_SECONDS]] };
+    }
+    return problemResponse(admission.error, admission.verdict.rules, requestId);
+  }
+  if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
+  session.remember(operation.steps);
+  session.touch();
+
+  const credential = session.credential;
+  const forwardHeaders: [string, string][] = [...headers.forward.map(([n, v]) => [n, v] as [string, string])];
+  for (const [name, value] of credential.headers) {
+    for (let i = forwardHeaders.length - 1; i >= 0; i--)
+      if (forwardHeaders[i]![0] === name) forwardHeaders.splice(i, 1);
+    forwardHeaders.push([name, value]);
+  }
+  if (Buffer.isBuffer(forwardBody)) forwardHeaders.push(["content-length", String(forwardBody.length)]);
+  else if (forwardBody !== undefined && headers.contentLength !== undefined)
+    forwardHeaders.push(["content-length", String(headers.contentLength)]);
+  const query =
+    credential.query === undefined ? target.queryString : joinQuery(target.queryString, credential.query);
+  const upstreamPath = `${target.path}${query === "" ? "" : `?${query}`}`;
+
+  const record = (status: number, extra: Record<string, unknown>, error?: LatchError) =>
+    deps.pipeline.complete(operation, {
+      durationMs: performance.now() - started,
+      rows: 0,
+      commandTags: [String(status)],
+      ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }),
+      details: {
+        status,
+        ...extra,
+        ...(bodyFacts.kind === "json" && Buffer.isBuffer(forwardBody)
+          ? { requestPreview: preview(forwardBody, runtime, credential) }
+          : {}),
+      },
+    });
+  const approvalHeaders: [string, string][] =
+    heldRequest === undefined ? [] : [["latch-request-id", heldRequest]];
+
+  let answer: Awaited<ReturnType<HttpUpstream["send"]>>;
+  try {
+    answer = await runtime.upstream.send({
+      method,
+      path: upstreamPath,
+      headers: forwardHeaders,
+      body: forwardBody,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } catch (error) {
+    const latchError = asLatchError(error, operation.id);
+    record(502, {}, latchError);
+    return problemResponse(latchError, [], heldRequest);
+  }
+  const responseHeaders: [string, string][] = [...approvalHeaders];
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (value === undefined || RESPONSE_NOT_FORWARDED.has(name)) continue;
+    for (const one of Array.isArray(value) ? value : [value])
+      responseHeaders.push([name, scrubText(one, credential.secrets)]);
+  }
+  const contentType = headerOf(answer.headers, "content-type");
+  const noBody = method === "HEAD" || answer.status === 204 || answer.status === 304;
+  const plan = noBody ? "pass" : runtime.masking.planFor(contentType);
+
+  if (plan === "withhold" || plan === "json" || plan === "text") {
+    const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
+    let failure: string | undefined;
+    let masked: Buffer | undefined;
+    if (plan === "withhold")
+      failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
+    else {
+      const body = await readCapped(answer.body, config.inspect_limit, undefined);
+      if (body === undefined)
+        failure = `the body is larger than the inspect_limit of ${config.inspect_limit} bytes`;
+      else {
+        try {
+          masked = scrubBytes(await runtime.masking.mask(plan, body, encoding), secretBuffers(credential));
+        } catch (error) {
+          if (!(error instanceof MaskingFailure)) throw error;
+          failure = error.reason;
+        }
+      }
+    }
+    if (failure !== undefined || masked === undefined) {
+      answer.body.destroy();
+      const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
+      deps.log.warn(
+        { connection: runtime.name, reason: failure },
+        "response withheld: it could not be masked",
+      );
+      record(502, { upstreamStatus: answer.status }, error);
+      return problemResponse(error, [], heldRequest);
+    }
+    const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
+    record(answer.status, {
+      responseBytes: masked.length,
+      responsePreview: previewText(masked, runtime, credential),
+    });
+    return { status: answer.status, headers: kept, body: masked };
+  }
+
+  // Passed through as a stream: only the injected secret is scrubbed, and the record is written at its end.
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const out = new PassThrough();
+  const scrubber = createSecretScrubber(credential.secrets);
+  const stages: NodeJS.ReadWriteStream[] = scrubber === undefined ? [counter] : [scrubber, counter];
+  pipeStreams(answer.body, ...(stages as [Transform]), out).then(
+    () => record(answer.status, { responseBytes: bytes }),
+    (error: unknown) => {
+      record(answer.status, { responseBytes: bytes, aborted: true }, asLatchError(error, operation.id));
+      out.destroy(error as Error);
+    },
+  );
+  return { status: answer.status, headers: responseHeaders, body: out };
+}
+
+function problemResponse(
+  error: LatchError,
+  rules: readonly string[],
+  requestId: string | undefined,
+  close = false,
+): HttpExchangeResponse {
+  const problem = problemOf(error, rules, requestId);
+  const headers: [string, string][] = [["content-type", PROBLEM_CONTENT_TYPE]];
+  if (requestId !== undefined) headers.push(["latch-request-id", requestId]);
+  if (error.spec.class === "identity")
+    headers.push(["www-authenticate", `Bearer realm="latch", error="invalid_token"`]);
+  return { status: problem.status, headers, body: Buffer.from(problem.body), ...(close ? { close } : {}) };
+}
+
+/** The problem response for an error raised before a session exists (identity, routing). */
+export function problemResponseOf(error: LatchError, close = false): HttpExchangeResponse {
+  return problemResponse(error, [], undefined, close);
+}
+
+/** Reads a body up to `cap` bytes; undefined when it is (or says it is) larger. */
+async function readCapped(
+  body: Readable,
+  cap: number,
+  declared: number | undefined,
+): Promise<Buffer | undefined> {
+  if (declared !== undefined && declared > cap) {
+    body.resume();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > cap) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function joinQuery(query: string, [name, value]: readonly [string, string]): string {
+  const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`;
+  return query === "" ? pair : `${query}&${pair}`;
+}
+
+function headerOf(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function secretBuffers(credential: HttpCredential): Buffer[] {
+  return credential.secrets.filter((s) => s.length >= 4).map((s) => Buffer.from(s));
+}
+
+/** A request body's preview: masked whole first, so a value cut by the preview's end is not half-shown. */
+function preview(body: Buffer, runtime: HttpConnectionRuntime, credential: HttpCredential): string {
+  const masked = runtime.masking.maskPreview(body.toString("utf8"));
+  return scrubText(masked, credential.secrets).slice(0, PREVIEW_CHARS);
+}
+
+/** An already masked response body's preview. */
+function previewText(body: Buffer, _runtime: HttpConnectionRuntime, credential: HttpCredential): string {
+  const text = body
+    .subarray(0, PREVIEW_CHARS * 4)
+    .toString("utf8")
+    .slice(0, PREVIEW_CHARS);
+  return scrubText(text, credential.secrets);
+}
+
+/** For callers holding an already parsed target (the front routes on it). */
+export function targetText(target: RequestTarget, rest: string): string {
+  return `${rest}${target.queryString === "" ? "" : `?${target.queryString}`}`;
+}
+
+export type { Operation };

@@ -1,0 +1,137 @@
+/**
+ * What Latch refuses or strips in request headers before policy (docs/http.md, "Headers"). Pure: raw header
+ * pairs in (as Node's parser kept them: `rawHeaders`), a verdict and the headers to forward out. Node's parser
+ * already refuses malformed framing (obsolete line folding, CR/LF in values, Transfer-Encoding with
+ * Content-Length in strict mode); these checks hold even where it is lenient, and answer in problem+json.
+ */
+
+/** Headers that tell some frameworks to treat the request as another method than the one policy judged. */
+const METHOD_OVERRIDE = new Set([
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-method",
+  "x-original-url",
+  "x-rewrite-url",
+]);
+
+/** Hop-by-hop (RFC 9110 7.6.1) and headers only Latch sets: never forwarded from the caller. */
+const NOT_FORWARDED = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "authorization",
+  "content-length",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-real-ip",
+  "latch-request-id",
+]);
+
+/** What a Connection header may name: anything else could make a hop strip an end-to-end header. */
+const CONNECTION_OPTIONS = new Set(["close", "keep-alive", "upgrade"]);
+
+export const MAX_HEADER_PAIRS = 200;
+
+export interface GuardedHeaders {
+  /** Caller headers to forward (lower-case names), in order. */
+  readonly forward: readonly (readonly [string, string])[];
+  /** Lower-cased name -> the single value (for policy_headers and content-type). Repeated ones are joined. */
+  readonly byName: ReadonlyMap<string, string>;
+  /** The caller's bearer token, consumed here. */
+  readonly token: string | undefined;
+  readonly contentLength: number | undefined;
+  readonly chunked: boolean;
+  /** Upgrade: websocket (with Connection: upgrade). */
+  readonly websocket: boolean;
+}
+
+export type GuardResult =
+  | { readonly ok: true; readonly headers: GuardedHeaders }
+  | { readonly ok: false; readonly reason: string };
+
+export function guardHeaders(rawHeaders: readonly string[]): GuardResult {
+  const refuse = (reason: string): GuardResult => ({ ok: false, reason });
+  if (rawHeaders.length / 2 > MAX_HEADER_PAIRS) return refuse(`more than ${MAX_HEADER_PAIRS} headers`);
+  const forward: [string, string][] = [];
+  const byName = new Map<string, string>();
+  const counts = new Map<string, number>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) return refuse("a header name is not a token");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is the point
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return refuse(`header ${name} holds a control character`);
+    if (METHOD_OVERRIDE.has(name))
+      return refuse(`${name} would make the upstream see another method or path than the one policy judged`);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    byName.set(name, byName.has(name) ? `${byName.get(name)}, ${value}` : value);
+    if (!NOT_FORWARDED.has(name)) forward.push([name, value]);
+  }
+  for (const single of [
+    "host",
+    "content-length",
+    "authorization",
+    "transfer-encoding",
+    "content-type",
+    "content-encoding",
+  ]) {
+    if ((counts.get(single) ?? 0) > 1) return refuse(`header ${single} is given more than once`);
+  }
+  const te = byName.get("transfer-encoding");
+  const cl = byName.get("content-length");
+  if (te !== undefined && cl !== undefined)
+    return refuse("Transfer-Encoding and Content-Length together (request smuggling)");
+  if (te !== undefined && te.trim().toLowerCase() !== "chunked")
+    return refuse(`Transfer-Encoding "${te.slice(0, 40)}" is not plain chunked`);
+  if (cl !== undefined && !/^\d{1,15}$/.test(cl.trim()))
+    return refuse("Content-Length is not a plain number");
+  const connection = byName.get("connection");
+  let connectionUpgrade = false;
+  if (connection !== undefined) {
+    for (const option of connection.split(",").map((o) => o.trim().toLowerCase())) {
+      if (option === "") continue;
+      if (!CONNECTION_OPTIONS.has(option))
+        return refuse(`Connection names "${option.slice(0, 40)}": a hop would strip it`);
+      if (option === "upgrade") connectionUpgrade = true;
+    }
+  }
+  const upgrade = byName.get("upgrade");
+  if (upgrade !== undefined && upgrade.trim().toLowerCase() !== "websocket")
+    return refuse(`Upgrade to "${upgrade.slice(0, 40)}" is not supported`);
+  if (byName.has("expect") && byName.get("expect")?.trim().toLowerCase() !== "100-continue")
+    return refuse("only Expect: 100-continue is understood");
+  let token: string | undefined;
+  const authorization = byName.get("authorization");
+  if (authorization !== undefined) {
+    const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(authorization);
+    if (match === null) return refuse("Authorization must be Bearer <your Latch OIDC token>");
+    token = match[1];
+  }
+  if (token !== undefined) {
+    for (const [name, value] of forward)
+      if (value.includes(token))
+        return refuse(`your token also appears in header ${name}: it would reach the upstream`);
+  }
+  return {
+    ok: true,
+    headers: {
+      forward,
+      byName,
+      token,
+      contentLength: cl === undefined ? undefined : Number(cl.trim()),
+      chunked: te !== undefined,
+      websocket: upgrade !== undefined && connectionUpgrade,
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import type { HttpStepFacts, Operation, OperationStep } from "../../operation/operation.js";
+import type { SessionHandle } from "../../session/session-handle.js";
+import type { RequestTarget } from "./request-target.js";
+
+/** Methods Latch judges; each is the Cedar action `http:<METHOD>`. Others (TRACE, CONNECT, WebDAV) are refused. */
+export const HTTP_METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]);
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Headers recorded besides the connection's policy_headers (never Authorization or the injected one). */
+const RECORDED_HEADERS = ["content-type", "content-length", "accept", "user-agent"];
+
+export interface HttpBodyFacts {
+  readonly kind: "none" | "json" | "other";
+  readonly keys: readonly string[];
+  readonly values: Readonly<Record<string, string>>;
+  readonly bytes: number | undefined;
+}
+
+/** Top-level keys and the listed pointers' values of a parsed JSON body (the body facts policy reads). */
+export function jsonBodyFacts(value: unknown, pointers: readonly string[], bytes: number): HttpBodyFacts {
+  const keys = value !== null && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
+  const values: Record<string, string> = {};
+  for (const pointer of pointers) {
+    const found = resolvePointer(value, pointer);
+    if (found === undefined) continue;
+    values[pointer] = typeof found === "string" ? found : JSON.stringify(found);
+  }
+  return { kind: "json", keys, values, bytes };
+}
+
+/** RFC 6901; "*" is not a wildcard here (a fact is one value). */
+export function resolvePointer(value: unknown, pointer: string): unknown {
+  let current: unknown = value;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (current === null || typeof current !== "object") return undefined;
+    if (Array.isArray(current)) {
+      if (!/^(0|[1-9]\d*)$/.test(key)) return undefined;
+      current = current[Number(key)];
+    } else {
+      if (!Object.hasOwn(current, key)) return undefined;
+      current = (current as Record<string, unknown>)[key];
+    }
+  }
+  return current;
+}
+
+export function httpActionOf(method: string, websocket: boolean): string {
+  return websocket ? "http:websocket" : `http:${method}`;
+}
+
+/** One HTTP request as the generic Operation: one step, its method on the connection, with the request facts. */
+export function httpOperation(
+  session: Pick<SessionHandle, "id" | "connection" | "identity">,
+  request: {
+    readonly method: string;
+    readonly websocket: boolean;
+    readonly target: RequestTarget;
+    readonly headers: ReadonlyMap<string, string>;
+    readonly policyHeaders: readonly string[];
+    readonly body: HttpBodyFacts;
+  },
+): Operation {
+  const { method, target } = request;
+  const action = httpActionOf(method, request.websocket);
+  const selected: Record<string, string> = {};
+  for (const name of request.policyHeaders) {
+    const value = request.headers.get(name);
+    if (value !== undefined) selected[name] = value;
+  }
+  const recordedHeaders: Record<string, string> = {};
+  for (const name of [...RECORDED_HEADERS, ...request.policyHeaders]) {
+    const value = request.headers.get(name);
+    if (value !== undefined) recordedHeaders[name] = value.slice(0, 256);
+  }
+  const http: HttpStepFacts = {
+    path: target.path,
+    query: Object.fromEntries(target.query),
+    headers: selected,
+    bodyKind: request.body.kind,
+    bodyKeys: request.body.keys,
+    bodyValues: request.body.values,
+  };
+  const text = `${method} ${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`;
+  const step: OperationStep = {
+    text,
+    action,
+    accesses: [{ action, resource: { type: "Connection" } }],
+    facts: {
+      readOnly: READ_METHODS.has(method) && !request.websocket,
+      hasWhere: true,
+      tableCount: 0,
+      command: "",
+      http,
+    },
+    recorded: {
+      method,
+      path: target.path,
+      query: Object.fromEntries(target.query),
+      headers: recordedHeaders,
+      ...(request.body.bytes === undefined ? {} : { requestBytes: request.body.bytes }),
+      ...(request.body.kind === "json" ? { bodyKeys: request.body.keys } : {}),
+    },
+  };
+  return {
+    id: randomUUID(),
+    sessionId: session.id,
+    protocol: "http",
+    connection: session.connection,
+    identity: session.identity,
+    mode: request.websocket ? "websocket" : "request",
+    steps: [step],
+    receivedAt: Date.now(),
+  };
+}

@@ -1,0 +1,108 @@
+import { promisify } from "node:util";
+import zlib from "node:zlib";
+import type { LatchConfig } from "../../config/schema.js";
+import { LatchError } from "../../errors.js";
+import { createJsonMasker, type JsonMasker, type JsonValue } from "../../masking/json-masker.js";
+import { MaskingFailure } from "../../masking/masking-failure.js";
+import { compileMaskingProfiles } from "../../masking/masking-profile.js";
+import { createStrategy, type MaskingStrategy } from "../../masking/strategies.js";
+import { createTextMasker, type TextMasker } from "../../masking/text-masker.js";
+
+/**
+ * The HTTP payload adapter of the masking core (docs/http.md, "Masking"): which responses are masked and how.
+ * JSON bodies go through the JSON masker (content detectors and the connection's mask_fields pointers), text/*
+ * through the text masker; compressed bodies are decoded first; anything else passes only when its type is in
+ * unmasked_types. What cannot be masked is withheld (MaskingFailure), never sent in clear.
+ */
+export interface ConnectionMasking {
+  readonly active: boolean;
+  /** How a response of this content type (and encoding) is treated. */
+  planFor(contentType: string | undefined): "json" | "text" | "pass" | "withhold";
+  /** The masked body (identity-encoded); throws MaskingFailure. */
+  mask(plan: "json" | "text", body: Buffer, encoding: string | undefined): Promise<Buffer>;
+  /** Masks a preview for the record (content detectors only). */
+  maskPreview(text: string): string;
+}
+
+const decoders: Readonly<Record<string, (body: Buffer) => Promise<Buffer>>> = {
+  gzip: promisify(zlib.gunzip),
+  "x-gzip": promisify(zlib.gunzip),
+  deflate: promisify(zlib.inflate),
+  br: promisify(zlib.brotliDecompress),
+};
+
+/** `/customers/*\/ssn` as the JSON masker's dotted path (`customers.ssn`): array elements take their array's path. */
+export function pointerToFieldPath(pointer: string, where: string): string {
+  const segments = pointer
+    .split("/")
+    .slice(1)
+    .map((s) => s.replaceAll("~1", "/").replaceAll("~0", "~"));
+  const keys = segments.filter((s) => s !== "*" && !/^\d+$/.test(s));
+  if (keys.length === 0 || keys.some((k) => k.includes(".") || k === ""))
+    throw new LatchError("config_invalid", {
+      detail: `${where}: "${pointer}" must name keys (no dots in them); * or an index stands for any array element`,
+    });
+  return keys.join(".");
+}
+
+export function compileConnectionMasking(
+  name: string,
+  connection: {
+    masking: readonly string[];
+    mask_fields: readonly string[];
+    unmasked_types: readonly string[];
+  },
+  profiles: LatchConfig["masking"],
+): ConnectionMasking {
+  const compiled = compileMaskingProfiles(connection.masking, profiles);
+  const redact: MaskingStrategy = createStrategy({ strategy: "redact", keepLast: 0 });
+  const fields = new Map<string, MaskingStrategy>(
+    connection.mask_fields.map((pointer) => [
+      pointerToFieldPath(pointer, `connections.${name}.mask_fields`),
+      redact,
+    ]),
+  );
+  const json: JsonMasker = createJsonMasker({ detectors: compiled.detectors, fields });
+  const text: TextMasker | undefined = createTextMasker(compiled);
+  const active = json.active;
+  const passes = (type: string) =>
+    connection.unmasked_types.some((allowed) =>
+      allowed.endsWith("/*") ? type.startsWith(allowed.slice(0, -1)) : type === allowed,
+    );
+  return {
+    active,
+    planFor(contentType) {
+      if (!active) return "pass";
+      const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+      if (type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return "json";
+      if (type.startsWith("text/")) return "text";
+      if (type !== "" && passes(type)) return "pass";
+      return "withhold";
+    },
+    async mask(plan, body, encoding) {
+      const decoded = await decode(body, encoding);
+      if (plan === "text") return text === undefined ? decoded : Buffer.from(text(decoded.toString("utf8")));
+      let value: JsonValue;
+      try {
+        value = JSON.parse(decoded.toString("utf8")) as JsonValue;
+      } catch {
+        throw new MaskingFailure("the body is not valid JSON");
+      }
+      const masked = json.mask(value);
+      return masked === value && encoding === undefined ? body : Buffer.from(JSON.stringify(masked));
+    },
+    maskPreview: (preview) => (text === undefined ? preview : text(preview)),
+  };
+}
+
+async function decode(body: Buffer, encoding: string | undefined): Promise<Buffer> {
+  if (encoding === undefined || encoding === "identity") return body;
+  const decoder = Object.hasOwn(decoders, encoding) ? decoders[encoding] : undefined;
+  if (decoder === undefined)
+    throw new MaskingFailure(`content-encoding ${encoding.slice(0, 30)} cannot be decoded`);
+  try {
+    return await decoder(body);
+  } catch {
+    throw new MaskingFailure(`the ${encoding} body could not be decoded`);
+  }
+}

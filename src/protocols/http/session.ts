@@ -1,0 +1,165 @@
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import type { HttpConnectionConfig } from "../../config/schema.js";
+import { asLatchError, type LatchError } from "../../errors.js";
+import type { LiveSession, SessionTerminator } from "../../session/live-session.js";
+import type { SessionGate } from "../../session/session-gate.js";
+import { type HttpCredential, httpCredentialProvider } from "./upstream.js";
+
+/**
+ * What an HTTP session is (docs/http.md, "Sessions"): one client connection (TCP/TLS socket), one token and one
+ * Latch connection name. The first request on a keep-alive connection opens it through the SessionGate (token,
+ * block list, credential, `session_start` on record); the following requests with the same token reuse it, so
+ * a request costs its own operation event and nothing more. Another token on the same socket is another
+ * session; a token that replaces the previous one for the same connection ends the old session. The session
+ * ends when the socket closes. Kill, block, revoke and token expiry end it by closing the socket (requests in
+ * flight get a problem response first when their headers are not out yet).
+ */
+export type HttpLiveSession = LiveSession<HttpCredential>;
+
+/** Sessions one socket may carry at once (different connections or tokens); more is refused as abuse. */
+const MAX_SESSIONS_PER_SOCKET = 8;
+
+interface SocketSessions {
+  /** By connection name: the token and the session (or its opening). */
+  readonly byConnection: Map<string, { token: string; opening: Promise<HttpLiveSession> }>;
+  /** Requests running, per session id. */
+  readonly inflight: Map<string, number>;
+  /** Problem writers of requests whose response has not started, for terminate(). */
+  readonly pending: Set<(error: LatchError) => void>;
+  draining: boolean;
+}
+
+export class HttpSessions {
+  private readonly sockets = new WeakMap<Socket, SocketSessions>();
+
+  constructor(
+    private readonly deps: {
+      readonly gate: SessionGate;
+      readonly log: Logger;
+    },
+  ) {}
+
+  /** The session this request belongs to, opened on first use; rejects with the gate's LatchError. */
+  async sessionFor(
+    socket: Socket,
+    request: { connection: string; token: string | undefined; clientAddress: string },
+  ): Promise<HttpLiveSession> {
+    const sessions = this.socketSessions(socket);
+    const known = sessions.byConnection.get(request.connection);
+    if (known !== undefined && request.token !== undefined && known.token === request.token) {
+      const session = await known.opening;
+      if (!session.isEnded) return session;
+    }
+    if (known !== undefined) {
+      sessions.byConnection.delete(request.connection);
+      known.opening.then(
+        (old) => old.end("the client sent another token"),
+        () => undefined,
+      );
+    }
+    if (sessions.byConnection.size >= MAX_SESSIONS_PER_SOCKET) {
+      const oldest = sessions.byConnection.keys().next().value as string;
+      const evicted = sessions.byConnection.get(oldest);
+      sessions.byConnection.delete(oldest);
+      evicted?.opening.then(
+        (old) => old.end("too many sessions on one client connection"),
+        () => undefined,
+      );
+    }
+    const opening = this.deps.gate
+      .open({
+        protocol: "http",
+        connectionType: "http",
+        connectionName: request.connection,
+        token: request.token,
+        clientAddress: request.clientAddress,
+        tls: true,
+        credentials: (name, connection: HttpConnectionConfig) => httpCredentialProvider(name, connection),
+      })
+      .then(({ session }) => {
+        session.attach(this.terminatorFor(socket, session));
+        if (socket.destroyed) session.end("client disconnected");
+        return session;
+      });
+    if (request.token !== undefined)
+      sessions.byConnection.set(request.connection, { token: request.token, opening });
+    opening.catch(() => {
+      if (sessions.byConnection.get(request.connection)?.opening === opening)
+        sessions.byConnection.delete(request.connection);
+    });
+    return opening;
+  }
+
+  /** Marks a request of `session` running until the returned function is called. */
+  begin(
+    socket: Socket,
+    session: HttpLiveSession,
+    answerPending: (error: LatchError) => void,
+  ): { started(): void; done(): void } {
+    const sessions = this.socketSessions(socket);
+    sessions.inflight.set(session.id, (sessions.inflight.get(session.id) ?? 0) + 1);
+    sessions.pending.add(answerPending);
+    session.touch();
+    let finished = false;
+    return {
+      started: () => sessions.pending.delete(answerPending),
+      done: () => {
+        if (finished) return;
+        finished = true;
+        sessions.pending.delete(answerPending);
+        const left = (sessions.inflight.get(session.id) ?? 1) - 1;
+        if (left <= 0) sessions.inflight.delete(session.id);
+        else sessions.inflight.set(session.id, left);
+        session.touch();
+        if (sessions.draining && sessions.inflight.size === 0) socket.destroy();
+      },
+    };
+  }
+
+  private socketSessions(socket: Socket): SocketSessions {
+    let sessions = this.sockets.get(socket);
+    if (sessions === undefined) {
+      const created: SocketSessions = {
+        byConnection: new Map(),
+        inflight: new Map(),
+        pending: new Set(),
+        draining: false,
+      };
+      sessions = created;
+      this.sockets.set(socket, created);
+      socket.once("close", () => {
+        for (const { opening } of created.byConnection.values())
+          opening.then(
+            (session) => session.end("client disconnected"),
+            () => undefined,
+          );
+        created.byConnection.clear();
+      });
+    }
+    return sessions;
+  }
+
+  private terminatorFor(socket: Socket, session: HttpLiveSession): SessionTerminator {
+    const sessions = this.socketSessions(socket);
+    return {
+      terminate: (error, reason) => {
+        this.deps.log.info({ session: session.id, reason }, "http session ended by the gateway");
+        for (const answer of [...sessions.pending]) {
+          try {
+            answer(error);
+          } catch (failure) {
+            this.deps.log.debug({ err: asLatchError(failure, session.id) }, "could not answer a request");
+          }
+        }
+        // The answers above are queued on the socket; ending it flushes them, then it closes.
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      },
+      drain: () => {
+        sessions.draining = true;
+        if (sessions.inflight.size === 0) socket.destroy();
+      },
+    };
+  }
+}

@@ -1,0 +1,135 @@
+import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { Pool, errors as undiciErrors } from "undici";
+import type { HttpConnectionConfig } from "../../config/schema.js";
+import { resolveSecret } from "../../config/secrets.js";
+import { type CredentialProvider, staticCredential } from "../../credentials/credential-provider.js";
+import { LatchError } from "../../errors.js";
+import { parseDuration } from "../../identity/parse-duration.js";
+
+/** The upstream credential of one HTTP session: what Latch adds to each request, and what to scrub from answers. */
+export interface HttpCredential {
+  readonly headers: readonly (readonly [string, string])[];
+  readonly query: readonly [string, string] | undefined;
+  /** Every form of the secret that could come back (raw, formatted, base64): scrubbed from responses. */
+  readonly secrets: readonly string[];
+}
+
+/** Reads the connection's `inject:` secret at each session start, so a rotated file or variable is picked up. */
+export function httpCredentialProvider(
+  name: string,
+  connection: HttpConnectionConfig,
+): CredentialProvider<HttpCredential> {
+  return staticCredential(() => resolveHttpCredential(name, connection));
+}
+
+export function resolveHttpCredential(name: string, connection: HttpConnectionConfig): HttpCredential {
+  const inject = connection.inject;
+  const purpose = `connections.${name}.inject`;
+  if (inject === undefined) return { headers: [], query: undefined, secrets: [] };
+  if (inject.header !== undefined) {
+    const secret = resolveSecret(inject.header.value, purpose);
+    const value = inject.header.format.replace("{}", secret);
+    return {
+      headers: [[inject.header.name.toLowerCase(), value]],
+      query: undefined,
+      secrets: [value, secret],
+    };
+  }
+  if (inject.bearer !== undefined) {
+    const secret = resolveSecret(inject.bearer, purpose);
+    return {
+      headers: [["authorization", `Bearer ${secret}`]],
+      query: undefined,
+      secrets: [`Bearer ${secret}`, secret],
+    };
+  }
+  if (inject.basic !== undefined) {
+    const password = resolveSecret(inject.basic.password, purpose);
+    const encoded = Buffer.from(`${inject.basic.username}:${password}`).toString("base64");
+    return {
+      headers: [["authorization", `Basic ${encoded}`]],
+      query: undefined,
+      secrets: [encoded, password],
+    };
+  }
+  if (inject.query !== undefined) {
+    const secret = resolveSecret(inject.query.value, purpose);
+    return { headers: [], query: [inject.query.name, secret], secrets: [encodeURIComponent(secret), secret] };
+  }
+  return { headers: [], query: undefined, secrets: [] };
+}
+
+export interface UpstreamAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Readable;
+}
+
+/**
+ * One connection's upstream: a keep-alive pool (undici) to its origin, certificates verified (name and chain,
+ * `ca_file` when given), headers within `timeout`. Requests carry the path under the base URL's path.
+ */
+export class HttpUpstream {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(
+    private readonly name: string,
+    connection: HttpConnectionConfig,
+  ) {
+    const url = new URL(connection.upstream);
+    this.basePath = url.pathname.replace(/\/+$/, "");
+    const connectTimeout = parseDuration(connection.connect_timeout);
+    this.pool = new Pool(url.origin, {
+      connections: 64,
+      headersTimeout: parseDuration(connection.timeout),
+      bodyTimeout: parseDuration(connection.timeout),
+      keepAliveTimeout: 4_000,
+      connect: {
+        timeout: connectTimeout,
+        rejectUnauthorized: true,
+        ...(connection.ca_file === undefined ? {} : { ca: readFileSync(connection.ca_file) }),
+      },
+    });
+  }
+
+  async send(request: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: readonly (readonly [string, string])[];
+    readonly body: Readable | Buffer | undefined;
+    readonly signal?: AbortSignal;
+  }): Promise<UpstreamAnswer> {
+    const headers: string[] = [];
+    for (const [name, value] of request.headers) headers.push(name, value);
+    try {
+      const answer = await this.pool.request({
+        method: request.method as "GET",
+        path: `${this.basePath}${request.path}`,
+        headers,
+        body: request.body ?? null,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      });
+      return { status: answer.statusCode, headers: answer.headers, body: answer.body };
+    } catch (error) {
+      throw upstreamError(this.name, error);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+function upstreamError(name: string, error: unknown): LatchError {
+  const reason =
+    error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError
+      ? "it did not answer in time"
+      : ((error as NodeJS.ErrnoException).code ?? (error as Error).message ?? "error");
+  return new LatchError(
+    "upstream_unavailable",
+    { name, reason: String(reason).slice(0, 200) },
+    { cause: error },
+  );
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import { LatchError } from "../../errors.js";
+import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import { rawProblemResponse } from "./errors.js";
+import type { HttpConnectionRuntime } from "./exchange.js";
+import type { GuardedHeaders } from "./header-guard.js";
+import { httpOperation } from "./http-operation.js";
+import { parseRequestTarget } from "./request-target.js";
+import type { HttpLiveSession } from "./session.js";
+
+/**
+ * A WebSocket upgrade (docs/http.md, "WebSockets"): one `http:websocket` operation, refused unless a policy
+ * permits that action (Cedar denies by default). Once allowed, Latch dials the upstream with the injected
+ * credential, relays the upstream's 101 and then the bytes both ways without inspecting frames; the result
+ * record carries the bytes each way and the duration. Ending the session closes the socket.
+ */
+export async function relayWebSocket(
+  deps: { readonly pipeline: Admitter },
+  runtime: HttpConnectionRuntime,
+  session: HttpLiveSession,
+  request: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  target: string,
+  headers: GuardedHeaders,
+): Promise<void> {
+  const started = performance.now();
+  const refuse = (error: LatchError) => {
+    client.end(rawProblemResponse(error));
+  };
+  if (request.method !== "GET")
+    return refuse(new LatchError("http_request_refused", { reason: "a WebSocket upgrade must be a GET" }));
+  const parsed = parseRequestTarget(target, { pathCase: runtime.config.path_case });
+  if (!parsed.ok) return refuse(new LatchError("http_request_refused", { reason: parsed.reason }));
+  const operation = httpOperation(session, {
+    method: "GET",
+    websocket: true,
+    target: parsed.target,
+    headers: headers.byName,
+    policyHeaders: runtime.config.policy_headers,
+    body: { kind: "none", keys: [], values: {}, bytes: undefined },
+  });
+  const admission = await deps.pipeline.admit(
+    operation,
+    { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
+    { signal: session.signal },
+  );
+  if (!admission.allowed) return refuse(admission.error);
+  session.remember(operation.steps);
+
+  const url = new URL(runtime.config.upstream);
+  const https = url.protocol === "https:";
+  const port = url.port === "" ? (https ? 443 : 80) : Number(url.port);
+  const upstream: Duplex = https
+    ? tls.connect({
+        host: url.hostname,
+        port,
+        servername: url.hostname,
+        rejectUnauthorized: true,
+        ...(runtime.config.ca_file === undefined ? {} : { ca: readFileSync(runtime.config.ca_file) }),
+      })
+    : net.connect({ host: url.hostname, port });
+  const credential = session.credential;
+  const lines = [
+    `GET ${url.pathname.replace(/\/+$/, "")}${parsed.target.path}${parsed.target.queryString === "" ? "" : `?${parsed.target.queryString}`} HTTP/1.1`,
+    `host: ${url.host}`,
+    "upgrade: websocket",
+    "connection: Upgrade",
+  ];
+  const injected = new Set(credential.headers.map(([name]) => name));
+  for (const [name, value] of headers.forward) if (!injected.has(name)) lines.push(`${name}: ${value}`);
+  for (const [name, value] of credential.headers) lines.push(`${name}: ${value}`);
+  let fromClient = 0;
+  let fromServer = 0;
+  upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+  if (head.length > 0) upstream.write(head);
+  upstream.on("data", (chunk: Buffer) => {
+    fromServer += chunk.length;
+    session.touch();
+  });
+  client.on("data", (chunk: Buffer) => {
+    fromClient += chunk.length;
+    session.touch();
+  });
+  upstream.pipe(client);
+  client.pipe(upstream);
+  let recorded = false;
+  const finish = (error?: Error) => {
+    if (recorded) return;
+    recorded = true;
+    upstream.destroy();
+    client.destroy();
+    deps.pipeline.complete(operation, {
+      durationMs: performance.now() - started,
+      rows: 0,
+      commandTags: ["101"],
+      ...(error === undefined
+        ? {}
+        : { error: { code: "upstream_unavailable", message: error.message.slice(0, 200) } }),
+      details: { websocket: true, bytesFromClient: fromClient, bytesFromServer: fromServer },
+    });
+  };
+  upstream.once("error", (error) => finish(error));
+  client.once("error", () => finish());
+  upstream.once("close", () => finish());
+  client.once("close", () => finish());
+}
