@@ -26,8 +26,11 @@ export function classifyMysql(text: string, database: string, modes: LexerModes 
   if (!split.ok) return { ok: false, failure: "unparseable", reason: split.reason };
   const scope: WalkScope = { database, ctes: new Set() };
   const statements: MysqlClassifiedStatement[] = [];
-  for (const slice of split.statements) {
+  for (const [index, slice] of split.statements.entries()) {
     const facts = classifyCode(slice.code, scope, modes);
+    // Later statements would resolve names against a database the gateway cannot confirm was selected.
+    if (facts.useDatabase !== undefined && index !== split.statements.length - 1)
+      facts.refuse("USE followed by more statements in one query; send USE on its own");
     if (facts.unsupported !== undefined) {
       return {
         ok: false,

@@ -49,12 +49,20 @@ const handleUpdate: StatementHandler = (fields, scope, facts) => {
 
 const handleDelete: StatementHandler = (fields, scope, facts) => {
   const named = Array.isArray(fields.tables) ? fields.tables : [];
+  const from = isNode(fields.from) ? (fields.from.WithFromKeyword ?? fields.from.WithoutKeyword) : undefined;
+  // DELETE t FROM t JOIN u / DELETE a FROM t a: a target names a table (or alias) of the FROM list.
+  const aliases = fromTables(from);
   for (const parts of named) {
-    const table = tableName(nameParts(parts), scope, facts);
+    const target = nameParts(parts);
+    const key = target?.length === 1 ? target[0]!.toLowerCase() : undefined;
+    const real = key === undefined ? target : aliases.get(key);
+    if (real === undefined) {
+      facts.refuse("a DELETE target that is not a table of its FROM list");
+      continue;
+    }
+    const table = tableName(real, scope, facts);
     if (table !== undefined) facts.addTable("sql:delete", table, true);
   }
-  const from = isNode(fields.from) ? (fields.from.WithFromKeyword ?? fields.from.WithoutKeyword) : undefined;
-  // DELETE FROM t: the FROM table is the target; DELETE t FROM t JOIN u: the named ones are, the rest are read.
   walk(
     from,
     scope,
@@ -66,6 +74,27 @@ const handleDelete: StatementHandler = (fields, scope, facts) => {
   if (fields.selection === undefined || fields.selection === null) facts.hasWhere = false;
   return "sql:delete";
 };
+
+/** Alias (or unqualified table name) -> table name parts, for every table factor of a FROM list. */
+function fromTables(from: unknown): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(visit);
+    if (!isNode(value)) return;
+    const table = value.Table;
+    if (isNode(table)) {
+      const parts = nameParts(table.name);
+      if (parts !== undefined) {
+        const alias = isNode(table.alias) && isNode(table.alias.name) ? table.alias.name.value : undefined;
+        if (typeof alias === "string") found.set(alias.toLowerCase(), parts);
+        else found.set(parts[parts.length - 1]!.toLowerCase(), parts);
+      }
+    }
+    for (const child of Object.values(value)) visit(child);
+  };
+  visit(from);
+  return found;
+}
 
 const ddl: StatementHandler = (fields, scope, facts) => {
   for (const key of ["name", "table_name"]) {
