@@ -91,10 +91,11 @@ export async function handleMysqlClient(raw: net.Socket, deps: MysqlFrontDeps): 
     let decoded = decodeClientHello(hello.payload);
     let encrypted = false;
     if (decoded.kind === "SSLRequest") {
-      // Anything sent after the SSLRequest but before the TLS handshake could be injected by a MITM.
-      if (reader.packets.buffered > 0)
-        throw new LatchError("protocol_violation", { reason: "data sent before the TLS handshake" });
-      reader.release();
+      // MySQL clients start TLS right behind the SSLRequest without waiting for an answer: bytes already read
+      // are the start of the TLS handshake, handed back to the socket for the TLS layer to read.
+      raw.pause();
+      const early = reader.release().drain();
+      if (early.length > 0) raw.unshift(early);
       socket = await upgradeToTls(raw, deps.tls, remaining());
       encrypted = true;
       reader = new MysqlHandshakeReader(socket, maxBytes);
