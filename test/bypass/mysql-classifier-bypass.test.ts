@@ -8,10 +8,12 @@ import {
 import { FAILS_CLOSED, MYSQL_BYPASS_CASES } from "./mysql-corpus.js";
 
 let classifier: MysqlClassifier;
+let cached: MysqlClassifier;
 
 beforeAll(async () => {
   await loadMysqlParser();
   classifier = createMysqlClassifier({ cacheSize: 0 });
+  cached = createMysqlClassifier();
 });
 
 describe("MySQL classifier bypass corpus", () => {
@@ -23,6 +25,9 @@ describe("MySQL classifier bypass corpus", () => {
   for (const c of MYSQL_BYPASS_CASES) {
     it(c.name, () => {
       const result = classifier.classify(c.sql, "shop");
+      // The cache (keyed by shape: literals blanked) must give the very same answer, first time and again.
+      expect(cached.classify(c.sql, "shop")).toEqual(result);
+      expect(cached.classify(c.sql, "shop")).toEqual(result);
       if (c.reports === FAILS_CLOSED) {
         expect(result.ok, JSON.stringify(result)).toBe(false);
         return;

@@ -7,7 +7,7 @@ import { keywordRule } from "./keyword-statements.js";
 import { parseMysql } from "./load-parser.js";
 import { handleSet } from "./set-statements.js";
 import { STATEMENT_HANDLERS } from "./statement-handlers.js";
-import { type LexerModes, leadingWords, splitStatements } from "./statement-text.js";
+import { type LexerModes, leadingWords, type StatementSlice, splitStatements } from "./statement-text.js";
 import { isNode, StatementFacts, type WalkScope } from "./walk-facts.js";
 
 /** A classified MySQL statement: the shared shape, plus the database a USE switches to. */
@@ -24,12 +24,20 @@ const READ_ONLY_ACTIONS = new Set(["sql:select", "sql:explain", "sql:session", "
 export function classifyMysql(text: string, database: string, modes: LexerModes = {}): MysqlClassification {
   const split = splitStatements(text, modes);
   if (!split.ok) return { ok: false, failure: "unparseable", reason: split.reason };
+  return classifySlices(split.statements, database, modes);
+}
+
+export function classifySlices(
+  slices: readonly StatementSlice[],
+  database: string,
+  modes: LexerModes = {},
+): MysqlClassification {
   const scope: WalkScope = { database, ctes: new Set() };
   const statements: MysqlClassifiedStatement[] = [];
-  for (const [index, slice] of split.statements.entries()) {
+  for (const [index, slice] of slices.entries()) {
     const facts = classifyCode(slice.code, scope, modes);
     // Later statements would resolve names against a database the gateway cannot confirm was selected.
-    if (facts.useDatabase !== undefined && index !== split.statements.length - 1)
+    if (facts.useDatabase !== undefined && index !== slices.length - 1)
       facts.refuse("USE followed by more statements in one query; send USE on its own");
     if (facts.unsupported !== undefined) {
       return {
@@ -41,6 +49,21 @@ export function classifyMysql(text: string, database: string, modes: LexerModes 
     statements.push(toClassified(facts, slice.text));
   }
   return { ok: true, statements };
+}
+
+/** The same classification carrying other statement texts (a literal variant of the texts it was made from). */
+export function withTexts(
+  statements: readonly MysqlClassifiedStatement[],
+  texts: readonly string[],
+): MysqlClassifiedStatement[] {
+  return statements.map((statement, i) => {
+    const text = texts[i] ?? statement.text;
+    const prepares = statement.prepares && {
+      name: statement.prepares.name,
+      inner: { ...statement.prepares.inner, text, step: { ...statement.prepares.inner.step, text } },
+    };
+    return { ...statement, text, step: { ...statement.step, text }, ...(prepares && { prepares }) };
+  });
 }
 
 function classifyCode(code: string, scope: WalkScope, modes: LexerModes): StatementFacts {

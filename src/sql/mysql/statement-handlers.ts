@@ -79,7 +79,10 @@ const handleDelete: StatementHandler = (fields, scope, facts) => {
 function fromTables(from: unknown): Map<string, string[]> {
   const found = new Map<string, string[]>();
   const visit = (value: unknown): void => {
-    if (Array.isArray(value)) return value.forEach(visit);
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+      return;
+    }
     if (!isNode(value)) return;
     const table = value.Table;
     if (isNode(table)) {

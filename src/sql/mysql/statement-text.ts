@@ -13,6 +13,12 @@ export interface StatementSlice {
   readonly text: string;
   /** The same with executable comments unwrapped and ordinary comments blanked: what the parser reads. */
   readonly code: string;
+  /**
+   * The code with every string literal emptied and every number outside quotes made 0: texts that differ only in
+   * literal values share a shape (the classification cache key, for statements whose verdict does not depend on
+   * a literal).
+   */
+  readonly shape: string;
 }
 
 export type Split =
@@ -29,13 +35,21 @@ export function splitStatements(text: string, modes: LexerModes = {}): Split {
   const statements: StatementSlice[] = [];
   let start = 0;
   let code = "";
+  let shape = "";
+  let plain = "";
+  const flushPlain = () => {
+    shape += plain.replace(NUMBER, "0");
+    plain = "";
+  };
   let i = 0;
   let inExecutable = false;
   const n = text.length;
   const flush = (end: number) => {
     const slice = text.slice(start, end);
-    if (code.trim() !== "") statements.push({ text: slice.trim(), code: code.trim() });
+    flushPlain();
+    if (code.trim() !== "") statements.push({ text: slice.trim(), code: code.trim(), shape: shape.trim() });
     code = "";
+    shape = "";
     start = end + 1;
   };
   while (i < n) {
@@ -47,6 +61,8 @@ export function splitStatements(text: string, modes: LexerModes = {}): Split {
       if (inExecutable && text.slice(i, end).includes("*/"))
         return { ok: false, reason: "a quoted text inside an executable comment contains */" };
       code += text.slice(i, end);
+      flushPlain();
+      shape += ch === "`" ? text.slice(i, end) : ch + ch;
       i = end;
       continue;
     }
@@ -54,6 +70,8 @@ export function splitStatements(text: string, modes: LexerModes = {}): Split {
       if (inExecutable) return { ok: false, reason: "a line comment inside an executable comment" };
       const end = text.indexOf("\n", i);
       code += " ";
+      flushPlain();
+      shape += " ";
       i = end === -1 ? n : end + 1;
       continue;
     }
@@ -63,18 +81,24 @@ export function splitStatements(text: string, modes: LexerModes = {}): Split {
       if (executable > 0) {
         inExecutable = true;
         code += " ";
+        flushPlain();
+        shape += " ";
         i += executable;
         continue;
       }
       const end = text.indexOf("*/", i + 2);
       if (end === -1) return { ok: false, reason: "unterminated comment" };
       code += " ";
+      flushPlain();
+      shape += " ";
       i = end + 2;
       continue;
     }
     if (ch === "*" && next === "/" && inExecutable) {
       inExecutable = false;
       code += " ";
+      flushPlain();
+      shape += " ";
       i += 2;
       continue;
     }
@@ -85,12 +109,16 @@ export function splitStatements(text: string, modes: LexerModes = {}): Split {
       continue;
     }
     code += ch;
+    plain += ch;
     i++;
   }
   if (inExecutable) return { ok: false, reason: "unterminated executable comment" };
   flush(n);
   return { ok: true, statements };
 }
+
+/** A number token: not part of an identifier (t1, 1abc) nor of a hex literal (0x1F). */
+const NUMBER = /(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w$])/gi;
 
 /** `--` starts a comment only when followed by whitespace or a control character (or at the end). */
 function isCommentSpace(ch: string | undefined): boolean {
