@@ -19,7 +19,9 @@ import {
 import { MysqlHandshakeReader } from "./handshake-reader.js";
 import type { PacketReader } from "./packet-reader.js";
 import { encodePacket } from "./packet-writer.js";
+import { PayloadCursor } from "./payload-cursor.js";
 import { decodeErr, decodeOk } from "./response-packets.js";
+import { ResponseTracker } from "./response-tracker.js";
 import { authResponseFor, rsaEncryptedPassword } from "./upstream-auth.js";
 
 export interface MysqlUpstreamTarget {
@@ -130,6 +132,7 @@ export async function connectMysqlUpstream(
       const header = message.payload[0];
       if (header === 0x00) {
         const ok = decodeOk(message.payload);
+        await refuseLexerModes(socket, reader, capabilities, target, remaining);
         return { socket, packets: reader.release(), greeting, capabilities, status: ok.status };
       }
       if (header === 0xff) {
@@ -179,6 +182,45 @@ export async function connectMysqlUpstream(
       { name: target.connectionName, reason: (error as Error).message },
       { cause: error },
     );
+  }
+}
+
+/**
+ * The classifier reads strings and quotes as the default sql_mode does. A server whose sql_mode has ANSI_QUOTES
+ * ("x" is a name) or NO_BACKSLASH_ESCAPES (\\ is no escape) would read some texts differently: refused.
+ */
+async function refuseLexerModes(
+  socket: net.Socket | tls.TLSSocket,
+  reader: MysqlHandshakeReader,
+  capabilities: number,
+  target: MysqlUpstreamTarget,
+  remaining: () => number,
+): Promise<void> {
+  socket.write(encodePacket(Buffer.from("\u0003SELECT @@SESSION.sql_mode", "utf8"), 0));
+  const tracker = new ResponseTracker(capabilities);
+  let columnsSeen = 0;
+  let mode: string | undefined;
+  for (;;) {
+    const message = await reader.next(remaining());
+    const payload = message.payload;
+    if (columnsSeen >= 2 && mode === undefined && payload[0] !== 0xfe && payload[0] !== 0xff)
+      mode = new PayloadCursor(payload, "sql_mode row").lenencString();
+    columnsSeen++;
+    const done = tracker.push(payload);
+    if (done === undefined) continue;
+    if (done.error !== undefined || mode === undefined)
+      throw new LatchError("upstream_protocol", {
+        name: target.connectionName,
+        reason: "could not read the server's sql_mode",
+      });
+    const modes = mode.toUpperCase().split(",");
+    for (const refused of ["ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", "ANSI"])
+      if (modes.includes(refused))
+        throw new LatchError("upstream_unavailable", {
+          name: target.connectionName,
+          reason: `the server's sql_mode has ${refused}, which changes how statements are read; Latch supports the default quoting rules only (set sql_mode for the upstream user without it)`,
+        });
+    return;
   }
 }
 
