@@ -209,10 +209,38 @@ export const sshConnectionSchema = z.strictObject({
   ...sessionLimits,
 });
 
+// ---- MySQL / MariaDB (issue 15) ----
+export const mysqlConnectionSchema = z.strictObject({
+  type: z.literal("mysql"),
+  upstream: z
+    .string()
+    .regex(/^mysql:\/\/[^@/\s]+@[^/\s]+\/[^/\s]+$/, "expected mysql://user@host:port/database")
+    .refine(withoutPassword, passwordInUrl("password"))
+    .describe("mysql://user@host:port/database (no password here: use `password`)"),
+  password: secretRefSchema.optional(),
+  tls: z
+    .enum(["disable", "require", "verify-full"])
+    .default("disable")
+    .describe("TLS to the upstream server"),
+  ca_file: z.string().optional().describe("CA bundle for verify-full"),
+  masking: z
+    .array(z.string())
+    .default([])
+    .describe("masking profiles (not yet applied to MySQL rows: a non-empty list stops the gateway)"),
+  labels: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("free-form labels visible to policy, e.g. env: prod"),
+  connect_timeout: duration.default("10s"),
+  ...sessionLimits,
+});
+// ---- end issue 15 ----
+
 export const connectionSchema = z.discriminatedUnion("type", [
   postgresConnectionSchema,
   sshConnectionSchema,
   httpConnectionSchema,
+  mysqlConnectionSchema,
 ]);
 
 export const configSchema = z.strictObject({
@@ -225,6 +253,12 @@ export const configSchema = z.strictObject({
           "PostgreSQL listener; the startup database picks the connection. Opens only when a postgres connection is configured",
         ),
       admin: hostPort.optional().default("127.0.0.1:8080"),
+      mysql: hostPort
+        .optional()
+        .default("127.0.0.1:3307")
+        .describe(
+          "MySQL/MariaDB listener; the handshake's database picks the connection. Opens only when a mysql connection is configured",
+        ),
       ssh: hostPort
         .optional()
         .default("127.0.0.1:2222")
@@ -393,4 +427,5 @@ export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 export type { HttpConnectionConfig } from "./http-connection-schema.js";
+export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;

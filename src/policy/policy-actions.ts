@@ -64,6 +64,11 @@ export const ACTIONS = {
     description: "transaction control and harmless session statements (BEGIN, COMMIT, SHOW, ...)",
   },
   "sql:set": { family: "sql", group: null, description: "SET / RESET of a harmless setting" },
+  "sql:use": {
+    family: "sql",
+    group: "sql:admin",
+    description: "MySQL USE / COM_INIT_DB of a database other than the connection's own",
+  },
   "sql:notify": { family: "sql", group: null, description: "LISTEN, NOTIFY, UNLISTEN" },
   "sql:prepare": {
     family: "sql",

@@ -1,0 +1,419 @@
+/**
+ * One authenticated MySQL client relayed to one upstream connection. Commands run one at a time, as the
+ * protocol has them: a command is classified, admitted by the pipeline (authorize, approve, audit) and
+ * forwarded as received; while it runs, later client bytes wait in the reader. A refusal is an ERR packet with
+ * the command's next sequence id, and the session stays usable.
+ */
+import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { LatchError } from "../../errors.js";
+import type { Access, Operation, OperationStep } from "../../operation/operation.js";
+import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { SessionHandle } from "../../session/session-handle.js";
+import type { MysqlClassifiedStatement, MysqlClassifier } from "../../sql/mysql/create-classifier.js";
+import { COMMAND, commandName, handlingOf } from "./command-codes.js";
+import { asLatchError, errorPacket } from "./errors.js";
+import type { MysqlMessage, PacketReader } from "./packet-reader.js";
+import { encodePacket } from "./packet-writer.js";
+import { type ResponseSummary, ResponseTracker } from "./response-tracker.js";
+
+export interface MysqlSessionOptions {
+  readonly session: SessionHandle;
+  readonly classifier: MysqlClassifier;
+  readonly pipeline: Admitter;
+  readonly log: Logger;
+  /** Capabilities both sides agreed on (result set layout). */
+  readonly capabilities: number;
+  /** The connection's upstream database: where unqualified names resolve until a USE changes it. */
+  readonly database: string;
+  readonly onClose: (reason: string) => void;
+}
+
+interface Running {
+  readonly operation: Operation | undefined;
+  readonly tracker: ResponseTracker;
+  readonly startedAt: number;
+  /** Applied once the server answered without an error. */
+  readonly onSuccess?: () => void;
+}
+
+export class MysqlSession {
+  private running: Running | undefined;
+  private admitting = false;
+  private closed = false;
+  private database: string;
+  private readonly prepared = new Map<string, MysqlClassifiedStatement>();
+  private draining: { error: LatchError; reason: string } | undefined;
+
+  constructor(
+    private readonly client: Duplex,
+    private readonly clientPackets: PacketReader,
+    private readonly server: Duplex,
+    private readonly serverPackets: PacketReader,
+    private readonly options: MysqlSessionOptions,
+  ) {
+    this.database = options.database;
+  }
+
+  start(): void {
+    this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
+    this.server.on("data", (chunk: Buffer) => this.onServerData(chunk));
+    this.client.on("close", () => this.end("client closed the connection"));
+    this.server.on("close", () =>
+      this.end(
+        "upstream closed the connection",
+        new LatchError("session_terminated", { reason: "the upstream server closed the connection" }),
+      ),
+    );
+    this.client.on("error", (error) => this.options.log.debug({ err: error }, "client socket error"));
+    this.server.on("error", (error) => this.options.log.warn({ err: error }, "upstream socket error"));
+    this.onClientData(undefined);
+    this.onServerData(undefined);
+  }
+
+  terminate(error: LatchError, reason = error.message): void {
+    if (this.closed) return;
+    this.end(reason, error);
+  }
+
+  drain(error: LatchError, reason = error.message): void {
+    this.draining = { error, reason };
+    this.endIfDrained();
+  }
+
+  private endIfDrained(): void {
+    if (this.draining !== undefined && this.running === undefined && !this.admitting)
+      this.terminate(this.draining.error, this.draining.reason);
+  }
+
+  private end(reason: string, clientError?: LatchError): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (clientError !== undefined && !this.client.destroyed)
+      this.client.write(errorPacket(clientError, this.running === undefined ? 0 : 1));
+    const running = this.running;
+    if (running?.operation !== undefined)
+      this.options.pipeline.complete(running.operation, {
+        durationMs: performance.now() - running.startedAt,
+        rows: 0,
+        commandTags: [],
+        error: { code: "08S01", message: "session ended before the result was complete" },
+      });
+    this.running = undefined;
+    if (!this.server.destroyed) this.server.end(encodePacket(Buffer.from([COMMAND.COM_QUIT]), 0));
+    this.client.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.server.destroy();
+    }, 1000).unref();
+    this.options.onClose(reason);
+  }
+
+  // ---- client -> server -------------------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer | undefined): void {
+    if (this.closed) return;
+    try {
+      if (chunk !== undefined) {
+        this.options.session.touch();
+        this.clientPackets.push(chunk);
+      }
+      while (!this.closed && this.running === undefined && !this.admitting) {
+        const message = this.clientPackets.next();
+        if (message === undefined) break;
+        this.onCommand({ ...message, payload: Buffer.from(message.payload), raw: Buffer.from(message.raw) });
+      }
+    } catch (error) {
+      this.protocolFailure(error);
+      return;
+    }
+    this.endIfDrained();
+  }
+
+  private onCommand(message: MysqlMessage): void {
+    if (message.sequenceId !== 0)
+      throw new LatchError("protocol_violation", {
+        reason: `a command with sequence id ${message.sequenceId}, expected 0`,
+      });
+    const code = message.payload[0];
+    if (code === undefined) throw new LatchError("protocol_violation", { reason: "an empty command packet" });
+    const handling = handlingOf(code);
+    if (code === COMMAND.COM_QUIT) {
+      this.end("client quit");
+      return;
+    }
+    if (code === COMMAND.COM_STMT_CLOSE) return; // no answer in the protocol; nothing was prepared upstream
+    if (typeof handling === "object") {
+      const error = new LatchError("feature_refused", { feature: commandName(code), why: handling.refused });
+      this.refuse(message, error, `${commandName(code)}`);
+      return;
+    }
+    if (code === COMMAND.COM_PING) {
+      this.forward(message, undefined);
+      return;
+    }
+    if (code === COMMAND.COM_CHANGE_USER) {
+      const error = new LatchError("feature_refused", {
+        feature: "COM_CHANGE_USER",
+        why: "the gateway logs in upstream itself; reconnect with a new token instead",
+      });
+      this.refuse(message, error, "COM_CHANGE_USER");
+      return;
+    }
+    if (code === COMMAND.COM_RESET_CONNECTION) {
+      this.forward(message, undefined, () => {
+        this.prepared.clear();
+        this.database = this.options.database;
+      });
+      return;
+    }
+    if (code === COMMAND.COM_INIT_DB) {
+      this.initDb(message);
+      return;
+    }
+    this.query(message, message.payload.subarray(1).toString("utf8"));
+    return;
+  }
+
+  private initDb(message: MysqlMessage): void {
+    const requested = message.payload.subarray(1).toString("utf8");
+    // The connection name is the database the client connected to: it means the upstream database.
+    const name = requested === this.options.session.connection ? this.options.database : requested;
+    const raw = encodePacket(
+      Buffer.concat([Buffer.from([COMMAND.COM_INIT_DB]), Buffer.from(name, "utf8")]),
+      0,
+    );
+    this.admitAndForward(
+      { ...message, raw },
+      `USE \`${name.replaceAll("`", "``")}\``,
+      [this.useStep(name)],
+      () => {
+        this.database = name;
+      },
+    );
+  }
+
+  private useStep(database: string, text = `USE \`${database}\``): OperationStep {
+    const other = database !== this.options.database;
+    const accesses: Access[] = [
+      { action: other ? "sql:use" : "sql:session", resource: { type: "Connection" } },
+    ];
+    return {
+      text,
+      action: accesses[0]!.action,
+      accesses,
+      facts: { readOnly: true, hasWhere: true, tableCount: 0, command: "" },
+      recorded: { tablesRead: [], tablesWritten: [], database },
+    };
+  }
+
+  private query(message: MysqlMessage, text: string): void {
+    const result = this.options.classifier.classify(text, this.database);
+    if (!result.ok) {
+      const error =
+        result.failure === "unparseable"
+          ? new LatchError("statement_unparseable", { reason: result.reason })
+          : new LatchError("statement_unsupported", { what: result.reason });
+      this.refuse(message, error, text);
+      return;
+    }
+    const steps: OperationStep[] = [];
+    let useDatabase: string | undefined;
+    const preparing = new Map<string, MysqlClassifiedStatement | undefined>();
+    for (const [index, statement] of result.statements.entries()) {
+      if (statement.useDatabase !== undefined) {
+        // Later statements of the same text would resolve names against a database the gateway cannot confirm.
+        if (index !== result.statements.length - 1) {
+          this.refuse(
+            message,
+            new LatchError("statement_unsupported", { what: "USE followed by more statements in one query" }),
+            text,
+          );
+          return;
+        }
+        useDatabase = statement.useDatabase;
+        steps.push(this.useStep(useDatabase, statement.text));
+        continue;
+      }
+      if (statement.executes !== undefined) {
+        const inner = preparing.has(statement.executes)
+          ? preparing.get(statement.executes)
+          : this.prepared.get(statement.executes);
+        if (inner === undefined) {
+          this.refuse(
+            message,
+            new LatchError("statement_denied", {
+              reason: `EXECUTE of ${statement.executes}, which was not prepared through Latch`,
+            }),
+            text,
+          );
+          return;
+        }
+        steps.push({ ...inner.step, text: statement.text });
+        continue;
+      }
+      if (statement.prepares !== undefined) {
+        preparing.set(statement.prepares.name, statement.prepares.inner);
+        steps.push(statement.prepares.inner.step);
+        continue;
+      }
+      if (statement.deallocates !== undefined) preparing.set(statement.deallocates, undefined);
+      steps.push(statement.step);
+    }
+    this.admitAndForward(message, text, steps, () => {
+      for (const [name, inner] of preparing) {
+        if (inner === undefined) this.prepared.delete(name);
+        else this.prepared.set(name, inner);
+      }
+      if (useDatabase !== undefined) this.database = useDatabase;
+    });
+  }
+
+  private admitAndForward(
+    message: MysqlMessage,
+    _text: string,
+    steps: readonly OperationStep[],
+    onSuccess?: () => void,
+  ): void {
+    const session = this.options.session;
+    if (steps.length === 0) {
+      this.forward(message, undefined, onSuccess);
+      return;
+    }
+    const operation: Operation = {
+      id: randomUUID(),
+      sessionId: session.id,
+      protocol: "mysql",
+      connection: session.connection,
+      identity: session.identity,
+      mode: "text",
+      steps,
+      receivedAt: Date.now(),
+    };
+    this.admitting = true;
+    void this.options.pipeline
+      .admit(
+        operation,
+        { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
+        { signal: session.signal },
+      )
+      .then((admission) => {
+        this.admitting = false;
+        if (this.closed) return;
+        if (admission.allowed) {
+          if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
+          session.remember(operation.steps);
+          this.forward(message, operation, onSuccess);
+        } else {
+          this.answer(message, admission.error);
+        }
+        this.onClientData(undefined);
+      });
+  }
+
+  private forward(message: MysqlMessage, operation: Operation | undefined, onSuccess?: () => void): void {
+    this.running = {
+      operation,
+      tracker: new ResponseTracker(this.options.capabilities),
+      startedAt: performance.now(),
+      onSuccess,
+    };
+    this.server.write(message.raw);
+  }
+
+  /** A refusal before policy (parse failure, refused command): recorded, then answered. */
+  private refuse(message: MysqlMessage, error: LatchError, text: string): void {
+    const session = this.options.session;
+    this.options.pipeline.recordRefusal(
+      {
+        id: randomUUID(),
+        sessionId: session.id,
+        protocol: "mysql",
+        connection: session.connection,
+        identity: session.identity,
+        mode: "text",
+        steps: [
+          {
+            text,
+            action: "sql:unclassified",
+            accesses: [],
+            facts: { readOnly: false, hasWhere: true, tableCount: 0, command: "" },
+          },
+        ],
+        receivedAt: Date.now(),
+      },
+      error,
+    );
+    this.answer(message, error);
+  }
+
+  private answer(message: MysqlMessage, error: LatchError): void {
+    this.client.write(errorPacket(error, (message.lastSequenceId + 1) & 0xff));
+  }
+
+  // ---- server -> client -------------------------------------------------------------------------------------
+
+  private onServerData(chunk: Buffer | undefined): void {
+    if (this.closed) return;
+    const out: Buffer[] = [];
+    try {
+      if (chunk !== undefined) {
+        this.options.session.touch();
+        this.serverPackets.push(chunk);
+      }
+      for (
+        let message = this.serverPackets.next();
+        message !== undefined;
+        message = this.serverPackets.next()
+      ) {
+        const running = this.running;
+        if (running === undefined) {
+          // Unsolicited: the server is ending the connection (an ERR on KILL or shutdown) - pass it on.
+          out.push(Buffer.from(message.raw));
+          continue;
+        }
+        out.push(Buffer.from(message.raw));
+        const done = running.tracker.push(message.payload);
+        if (done !== undefined) this.completed(running, done);
+      }
+    } catch (error) {
+      this.options.log.warn({ err: error }, "upstream protocol failure");
+      if (out.length > 0) this.client.write(Buffer.concat(out));
+      this.end(
+        "upstream protocol failure",
+        new LatchError("upstream_protocol", {
+          name: this.options.session.connection,
+          reason: (error as Error).message,
+        }),
+      );
+      return;
+    }
+    if (out.length > 0) this.client.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (this.running === undefined) this.onClientData(undefined);
+  }
+
+  private completed(running: Running, summary: ResponseSummary): void {
+    this.running = undefined;
+    if (summary.error === undefined) running.onSuccess?.();
+    if (running.operation !== undefined)
+      this.options.pipeline.complete(running.operation, {
+        durationMs: performance.now() - running.startedAt,
+        rows: summary.rows > 0 ? summary.rows : summary.affectedRows,
+        commandTags: [],
+        ...(summary.error === undefined ? {} : { error: summary.error }),
+      });
+  }
+
+  private protocolFailure(error: unknown): void {
+    const latchError =
+      error instanceof LatchError
+        ? error
+        : new LatchError("protocol_violation", { reason: (error as Error).message });
+    this.options.pipeline.recordProtocolError(this.options.session.id, latchError);
+    this.terminate(
+      asLatchError(latchError, this.options.session.id),
+      `protocol violation: ${latchError.message}`,
+    );
+  }
+}

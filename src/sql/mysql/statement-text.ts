@@ -1,0 +1,165 @@
+/**
+ * A MySQL lexer just deep enough to agree with the server about where statements, strings and comments are:
+ * splits multi-statement text at `;`, unwraps executable comments (`/*! ... *\/`, `/*!50000 ... *\/`,
+ * MariaDB's `/*M! ... *\/`) into code, and refuses what the server and the parser could read differently.
+ *
+ * The server runs a versioned executable comment only when its version is high enough; the classifier always
+ * treats the content as code, so it sees at least what the server runs. Content that could change the meaning
+ * of the text around the comment (a quote, a comment marker) is refused instead of guessed at.
+ */
+
+export interface StatementSlice {
+  /** The statement as the client sent it (for the record). */
+  readonly text: string;
+  /** The same with executable comments unwrapped and ordinary comments blanked: what the parser reads. */
+  readonly code: string;
+  /**
+   * The code with every string literal emptied and every number outside quotes made 0: texts that differ only in
+   * literal values share a shape (the classification cache key, for statements whose verdict does not depend on
+   * a literal).
+   */
+  readonly shape: string;
+}
+
+export type Split =
+  | { readonly ok: true; readonly statements: StatementSlice[] }
+  | { readonly ok: false; readonly reason: string };
+
+export interface LexerModes {
+  /** NO_BACKSLASH_ESCAPES: a backslash inside a string is an ordinary character. */
+  readonly noBackslashEscapes?: boolean;
+}
+
+export function splitStatements(text: string, modes: LexerModes = {}): Split {
+  if (text.includes("\u0000")) return { ok: false, reason: "the SQL text contains a NUL character" };
+  const statements: StatementSlice[] = [];
+  let start = 0;
+  let code = "";
+  let shape = "";
+  let plain = "";
+  const flushPlain = () => {
+    shape += plain.replace(NUMBER, "0");
+    plain = "";
+  };
+  let i = 0;
+  let inExecutable = false;
+  const n = text.length;
+  const flush = (end: number) => {
+    const slice = text.slice(start, end);
+    flushPlain();
+    if (code.trim() !== "") statements.push({ text: slice.trim(), code: code.trim(), shape: shape.trim() });
+    code = "";
+    shape = "";
+    start = end + 1;
+  };
+  while (i < n) {
+    const ch = text[i]!;
+    const next = text[i + 1];
+    if (ch === "'" || ch === '"' || ch === "`") {
+      const end = quoteEnd(text, i, ch, ch !== "`" && !modes.noBackslashEscapes);
+      if (end === -1) return { ok: false, reason: `unterminated ${ch === "`" ? "identifier" : "string"}` };
+      if (inExecutable && text.slice(i, end).includes("*/"))
+        return { ok: false, reason: "a quoted text inside an executable comment contains */" };
+      code += text.slice(i, end);
+      flushPlain();
+      shape += ch === "`" ? text.slice(i, end) : ch + ch;
+      i = end;
+      continue;
+    }
+    if (ch === "#" || (ch === "-" && next === "-" && isCommentSpace(text[i + 2]))) {
+      if (inExecutable) return { ok: false, reason: "a line comment inside an executable comment" };
+      const end = text.indexOf("\n", i);
+      code += " ";
+      flushPlain();
+      shape += " ";
+      i = end === -1 ? n : end + 1;
+      continue;
+    }
+    if (ch === "/" && next === "*") {
+      if (inExecutable) return { ok: false, reason: "a comment nested in an executable comment" };
+      const executable = executablePrefix(text, i);
+      if (executable > 0) {
+        inExecutable = true;
+        code += " ";
+        flushPlain();
+        shape += " ";
+        i += executable;
+        continue;
+      }
+      const end = text.indexOf("*/", i + 2);
+      if (end === -1) return { ok: false, reason: "unterminated comment" };
+      code += " ";
+      flushPlain();
+      shape += " ";
+      i = end + 2;
+      continue;
+    }
+    if (ch === "*" && next === "/" && inExecutable) {
+      inExecutable = false;
+      code += " ";
+      flushPlain();
+      shape += " ";
+      i += 2;
+      continue;
+    }
+    if (ch === ";") {
+      if (inExecutable) return { ok: false, reason: "a statement separator inside an executable comment" };
+      flush(i);
+      i++;
+      continue;
+    }
+    code += ch;
+    plain += ch;
+    i++;
+  }
+  if (inExecutable) return { ok: false, reason: "unterminated executable comment" };
+  flush(n);
+  return { ok: true, statements };
+}
+
+/** A number token: not part of an identifier (t1, 1abc) nor of a hex literal (0x1F). */
+const NUMBER = /(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w$])/gi;
+
+/** `--` starts a comment only when followed by whitespace or a control character (or at the end). */
+function isCommentSpace(ch: string | undefined): boolean {
+  return ch === undefined || ch <= " ";
+}
+
+/** Length of an executable comment opener at `i` (`/*!`, `/*!NNNNN`, `/*M!`, `/*M!NNNNNN`), or 0. */
+function executablePrefix(text: string, i: number): number {
+  let j = i + 2;
+  if (text[j] === "M" && text[j + 1] === "!") j += 2;
+  else if (text[j] === "!") j += 1;
+  else return 0;
+  while (j < text.length && text[j]! >= "0" && text[j]! <= "9") j++;
+  return j - i;
+}
+
+/** Index just past the closing quote, or -1. A doubled quote is an escaped quote; backslash escapes if enabled. */
+function quoteEnd(text: string, start: number, quote: string, backslash: boolean): number {
+  let i = start + 1;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (backslash && ch === "\\") {
+      i += 2;
+      continue;
+    }
+    if (ch === quote) {
+      if (text[i + 1] === quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** The upper-cased leading words of a statement's code (identifiers only), for the keyword table. */
+export function leadingWords(code: string, count = 3): string[] {
+  return (code.match(/^[\s(]*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?(?:\s+([A-Za-z_]+))?/) ?? [])
+    .slice(1, 1 + count)
+    .filter((w): w is string => w !== undefined)
+    .map((w) => w.toUpperCase());
+}

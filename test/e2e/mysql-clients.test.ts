@@ -1,0 +1,219 @@
+/**
+ * Issue 15 end to end: the compiled `latch serve` in front of the machine's MariaDB, reached by the real
+ * `mariadb` CLI (TLS, --enable-cleartext-plugin, the token as password) and by mysql2. Reads run, writes are
+ * refused with MySQL error 1142 naming the rule, the session stays usable, and every statement is on record.
+ */
+import { type ChildProcess, execFile, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/free-port.js";
+import { LATCH_CLI, startLatchServe } from "../support/latch-serve.js";
+import { scratchDatabase } from "../support/mariadb.js";
+
+const run = promisify(execFile);
+let dir: string;
+let config: string;
+let port: number;
+let admin: string;
+let gateway: ChildProcess;
+let db: Awaited<ReturnType<typeof scratchDatabase>>;
+let token: string;
+
+const POLICY = `
+permit(principal in Group::"agents", action in [Action::"sql:select", Action::"sql:session", Action::"sql:set"], resource in Connection::"shop");
+@id("no-secrets")
+forbid(principal, action, resource == Table::"shop/DB.secrets");
+`;
+
+const mint = async (sub: string, group: string) =>
+  (
+    await run(process.execPath, [LATCH_CLI, "token", "--config", config, "--sub", sub, "--group", group])
+  ).stdout.trim();
+
+beforeAll(async () => {
+  db = await scratchDatabase(
+    "latch_e2e",
+    "CREATE TABLE items (id INT PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'apple'), (2, 'pear'); CREATE TABLE secrets (id INT); INSERT INTO secrets VALUES (42);",
+  );
+  dir = mkdtempSync(path.join(os.tmpdir(), "latch-mysql-"));
+  mkdirSync(path.join(dir, "policies"));
+  writeFileSync(path.join(dir, "policies", "p.cedar"), POLICY.replace("DB", db.name));
+  port = await freePort();
+  const adminPort = await freePort();
+  admin = `http://127.0.0.1:${adminPort}`;
+  config = path.join(dir, "latch.yaml");
+  writeFileSync(
+    config,
+    `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${adminPort}" }
+data_dir: ./data
+identity: { dev_issuer: true }
+policies: ./policies
+connections:
+  shop: { type: mysql, upstream: "mysql://root@127.0.0.1:3306/${db.name}" }
+`,
+  );
+  gateway = await startLatchServe(config);
+  token = await mint("mysql-bot", "agents");
+}, 60_000);
+
+afterAll(async () => {
+  gateway?.kill("SIGTERM");
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const mariadb = (args: string[], password = token) =>
+  run("mariadb", [
+    "-h",
+    "127.0.0.1",
+    "-P",
+    String(port),
+    "-u",
+    "mysql-bot",
+    `--password=${password}`,
+    "--enable-cleartext-plugin",
+    "--batch",
+    ...args,
+  ]).then(
+    // The MariaDB 10.11 client warns that --enable-cleartext-plugin is obsolete (it always allows it); Oracle's needs it.
+    ({ stdout, stderr }) => ({ code: 0, stdout: stdout.replace(/^WARNING: .*\n/gm, ""), stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      ...error,
+      stdout: error.stdout.replace(/^WARNING: .*\n/gm, ""),
+    }),
+  );
+
+describe("mariadb CLI through latch serve", () => {
+  it("runs an allowed read over TLS with the token as password", async () => {
+    const result = await mariadb([
+      "--ssl",
+      "--skip-ssl-verify-server-cert",
+      "shop",
+      "-e",
+      "SELECT name FROM items ORDER BY id",
+    ]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.stdout).toBe("name\napple\npear\n");
+  });
+
+  it("refuses a write with ERROR 1142 naming the action, and the session goes on (--force)", () => {
+    const result = spawnSync(
+      "mariadb",
+      [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        String(port),
+        "-u",
+        "mysql-bot",
+        `--password=${token}`,
+        "--ssl",
+        "--skip-ssl-verify-server-cert",
+        "--batch",
+        "--force",
+        "shop",
+      ],
+      { input: "DELETE FROM items;\nSELECT count(*) AS n FROM items;\n", encoding: "utf8" },
+    );
+    expect(result.stderr).toMatch(
+      /ERROR 1142 \(42000\).*denied by Latch policy: sql:delete on table .*items/,
+    );
+    expect(result.stdout).toBe("n\n2\n");
+  });
+
+  it("names the forbid rule that denied a read", async () => {
+    const result = await mariadb([
+      "--ssl",
+      "--skip-ssl-verify-server-cert",
+      "shop",
+      "-e",
+      "SELECT * FROM secrets",
+    ]);
+    expect(result.stderr).toMatch(/ERROR 1142.*no-secrets/);
+  });
+
+  it("refuses the token in clear without TLS (tls.allow_plaintext is off)", async () => {
+    const result = await mariadb(["--skip-ssl", "shop", "-e", "SELECT 1"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/3159.*TLS/);
+  });
+
+  it("refuses a wrong token with 1045 access denied", async () => {
+    const result = await mariadb(
+      ["--ssl", "--skip-ssl-verify-server-cert", "shop", "-e", "SELECT 1"],
+      "not-a-token",
+    );
+    expect(result.stderr).toMatch(/ERROR 1045 \(28000\).*token rejected/);
+  });
+});
+
+describe("mysql2 through latch serve", () => {
+  const connect = () =>
+    mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "mysql-bot",
+      password: token,
+      database: "shop",
+      ssl: { rejectUnauthorized: false },
+      enableCleartextPlugin: true,
+      multipleStatements: true,
+    });
+
+  it("reads, is refused a write in-protocol, and keeps the connection usable", async () => {
+    const c = await connect();
+    try {
+      const [rows] = await c.query("SELECT id, name FROM items ORDER BY id");
+      expect(rows).toEqual([
+        { id: 1, name: "apple" },
+        { id: 2, name: "pear" },
+      ]);
+      await expect(c.query("UPDATE items SET name = 'x' WHERE id = 1")).rejects.toMatchObject({
+        errno: 1142,
+        sqlState: "42000",
+      });
+      // A multi-statement text is authorized as a whole: the read half does not run either.
+      await expect(c.query("SELECT 1; DELETE FROM items")).rejects.toMatchObject({ errno: 1142 });
+      await c.ping();
+      const [again] = await c.query("SELECT count(*) AS n FROM items");
+      expect(again).toEqual([{ n: 2 }]);
+      const [multi] = await c.query("SELECT 1 AS a; SELECT 2 AS b");
+      expect(multi).toEqual([[{ a: 1 }], [{ b: 2 }]]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("refuses prepared statements and LOAD DATA LOCAL in-protocol, the session going on", async () => {
+    const c = await connect();
+    try {
+      await expect(c.execute("SELECT ?", [1])).rejects.toMatchObject({ errno: 1235 });
+      await expect(c.query("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE items")).rejects.toMatchObject({
+        errno: 1235,
+      });
+      const [rows] = await c.query("SELECT 1 AS one");
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("recorded every statement, allowed and denied, with its decision", async () => {
+    const adminToken = await mint("auditor", "latch-admins");
+    const response = await fetch(`${admin}/api/audit?kind=operation&limit=500`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    const { events } = (await response.json()) as {
+      events: { data: { steps?: { text: string }[]; decision?: string } }[];
+    };
+    const texts = events.map((e) => JSON.stringify(e.data));
+    expect(texts.some((t) => t.includes("SELECT id, name FROM items ORDER BY id"))).toBe(true);
+    expect(
+      texts.some((t) => t.includes("UPDATE items SET name = 'x' WHERE id = 1") && t.includes("deny")),
+    ).toBe(true);
+  });
+});

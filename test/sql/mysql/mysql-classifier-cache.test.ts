@@ -1,0 +1,62 @@
+/** The shape cache: literal variants share a classification (with their own text), nothing else does. */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  createMysqlClassifier,
+  loadMysqlParser,
+  type MysqlClassifier,
+} from "../../../src/sql/mysql/create-classifier.js";
+
+let classifier: MysqlClassifier;
+beforeAll(async () => {
+  await loadMysqlParser();
+  classifier = createMysqlClassifier();
+});
+
+const tables = (text: string) => {
+  const result = classifier.classify(text, "shop");
+  if (!result.ok) return result.reason;
+  return result.statements.map(
+    (s) =>
+      `${s.text} -> ${s.accesses.map((a) => (a.resource.type === "Connection" ? a.action : `${a.action} ${a.resource.name}`)).join(",")}`,
+  );
+};
+
+describe("MySQL classification cache", () => {
+  it("gives a literal variant the cached classification with its own text", () => {
+    expect(tables("SELECT name FROM users WHERE id = 1 AND note = 'a'")).toEqual([
+      "SELECT name FROM users WHERE id = 1 AND note = 'a' -> sql:select shop.users",
+    ]);
+    expect(tables("SELECT name FROM users WHERE id = 22 AND note = 'b;c'")).toEqual([
+      "SELECT name FROM users WHERE id = 22 AND note = 'b;c' -> sql:select shop.users",
+    ]);
+  });
+
+  it("never merges texts that differ in a name, even one holding digits", () => {
+    expect(tables("SELECT * FROM t1")).toEqual(["SELECT * FROM t1 -> sql:select shop.t1"]);
+    expect(tables("SELECT * FROM t2")).toEqual(["SELECT * FROM t2 -> sql:select shop.t2"]);
+    expect(tables("SELECT * FROM `t 1`")).toEqual(["SELECT * FROM `t 1` -> sql:select shop.t 1"]);
+    expect(tables("SELECT * FROM `t 2`")).toEqual(["SELECT * FROM `t 2` -> sql:select shop.t 2"]);
+    expect(tables("SELECT * FROM 1abc")).toEqual(["SELECT * FROM 1abc -> sql:select shop.1abc"]);
+    expect(tables("SELECT * FROM 2abc")).toEqual(["SELECT * FROM 2abc -> sql:select shop.2abc"]);
+  });
+
+  it("keys statements whose verdict depends on a literal by their exact text", () => {
+    expect(classifier.classify("SET NAMES 'utf8mb4'", "shop").ok).toBe(true);
+    expect(classifier.classify("SET NAMES 'gbk'", "shop").ok).toBe(false);
+    const inner = (text: string) => {
+      const result = classifier.classify(text, "shop");
+      return result.ok ? result.statements[0]!.prepares?.inner.verb : result.reason;
+    };
+    expect(inner("PREPARE s FROM 'SELECT 1'")).toBe("sql:select");
+    expect(inner("PREPARE s FROM 'DELETE FROM users'")).toBe("sql:delete");
+  });
+
+  it("keeps the database in the key", () => {
+    expect(tables("SELECT * FROM users")).toEqual(["SELECT * FROM users -> sql:select shop.users"]);
+    const other = classifier.classify("SELECT * FROM users", "other");
+    expect(other.ok && other.statements[0]!.accesses[0]!.resource).toEqual({
+      type: "Table",
+      name: "other.users",
+    });
+  });
+});
