@@ -190,7 +190,42 @@ export const sshConnectionSchema = z.strictObject({
   ...sessionLimits,
 });
 
-export const connectionSchema = z.discriminatedUnion("type", [postgresConnectionSchema, sshConnectionSchema]);
+// ---- MCP (issue 14) ----
+export const mcpConnectionSchema = z.strictObject({
+  type: z.literal("mcp"),
+  upstream: z
+    .url()
+    .optional()
+    .describe("Streamable HTTP URL of the upstream MCP server (or `command` for a stdio server)"),
+  command: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe("argv of a stdio MCP server the gateway starts (or `upstream` for a remote one)"),
+  inject: z
+    .strictObject({
+      header: z.strictObject({
+        name: z.string().min(1),
+        value: secretRefSchema,
+        format: z.string().default("{}").describe('how the secret is written, e.g. "Bearer {}"'),
+      }),
+    })
+    .optional()
+    .describe("the upstream credential, sent as a header; the caller's token is never forwarded"),
+  labels: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("free-form labels visible to policy, e.g. env: prod"),
+  masking: z.array(z.string()).default([]).describe("masking profiles whose detectors apply to results"),
+  ...sessionLimits,
+});
+// ---- end MCP ----
+
+export const connectionSchema = z.discriminatedUnion("type", [
+  postgresConnectionSchema,
+  sshConnectionSchema,
+  mcpConnectionSchema,
+]);
 
 export const configSchema = z.strictObject({
   listen: z
@@ -202,6 +237,9 @@ export const configSchema = z.strictObject({
           "PostgreSQL listener; the startup database picks the connection. Opens only when a postgres connection is configured",
         ),
       admin: hostPort.optional().default("127.0.0.1:8080"),
+      http: hostPort
+        .optional()
+        .describe("HTTP listener (TLS): /<connection>/<path> for HTTP connections, /mcp the MCP endpoint"),
       ssh: hostPort
         .optional()
         .default("127.0.0.1:2222")
@@ -331,6 +369,20 @@ export const configSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  mcp: z
+    .strictObject({
+      resource: z
+        .url()
+        .optional()
+        .describe(
+          "this endpoint's URL as agents reach it (RFC 9728 `resource`); default https://<listen.http>/mcp",
+        ),
+      max_rows: z.number().int().min(1).max(100_000).default(500).describe("rows sql_query returns at most"),
+      max_session: duration.optional().describe("longest an MCP session may last"),
+      idle_timeout: duration.optional().describe("an MCP session idle this long is ended"),
+    })
+    .prefault({})
+    .describe("the MCP endpoint at https://<listen.http>/mcp (docs/mcp.md)"),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -338,4 +390,5 @@ export type LatchConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
+export type McpConnectionConfig = z.infer<typeof mcpConnectionSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;

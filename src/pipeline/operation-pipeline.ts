@@ -27,7 +27,13 @@ export type Admission =
       /** When a grant let the operation through: the session using it ends when the grant does. */
       readonly grantExpiresAt?: number;
     }
-  | { readonly allowed: false; readonly error: LatchError; readonly verdict: Verdict };
+  | {
+      readonly allowed: false;
+      readonly error: LatchError;
+      readonly verdict: Verdict;
+      /** The approval request that did not (yet) release it: a deferred one is re-run after approval. */
+      readonly requestId?: string;
+    };
 
 /** The approval gate as the pipeline uses it. */
 export interface PipelineApprovals {
@@ -55,6 +61,11 @@ export interface AdmitOptions {
   readonly onHeld?: (hold: ApprovalHold) => void;
   /** Aborts when the client goes away: a held request becomes abandoned and never runs. */
   readonly signal?: AbortSignal;
+  /**
+   * Overrides approvals.mode for this operation: a protocol whose client cannot wait (an MCP tool call without
+   * a progress token) defers, and the same call made again after approval runs once.
+   */
+  readonly mode?: "hold" | "defer";
 }
 
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
@@ -106,7 +117,8 @@ export class OperationPipeline implements Admitter {
       });
       return this.decide(operation, { ...verdict, decision: "deny" }, refusal);
     }
-    return this.approve(operation, verdict, approvals, options).catch((error: unknown) => {
+    const chosen = options.mode === undefined ? approvals : { ...approvals, mode: options.mode };
+    return this.approve(operation, verdict, chosen, options).catch((error: unknown) => {
       this.log.error({ err: error, operationId: operation.id }, "approval gate failed; operation denied");
       return this.refuseHeld(operation, verdict, {
         decision: "denied",
@@ -285,7 +297,12 @@ export class OperationPipeline implements Admitter {
       },
     });
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-    return { allowed: false, verdict: { ...verdict, decision: "deny", reason: error.message }, error };
+    return {
+      allowed: false,
+      verdict: { ...verdict, decision: "deny", reason: error.message },
+      error,
+      ...(outcome.requestId === "" ? {} : { requestId: outcome.requestId }),
+    };
   }
 
   private appendOperation(

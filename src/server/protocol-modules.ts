@@ -1,6 +1,7 @@
+import { mcpModule } from "../protocols/mcp/module.js";
 import { postgresModule } from "../protocols/postgres/module.js";
 import type { ProtocolModule } from "../protocols/protocol-module.js";
 import { sshModule } from "../protocols/ssh/module.js";
 
 /** Every protocol the gateway speaks. Adding one: docs/architecture.md, "Adding a protocol". */
-export const PROTOCOL_MODULES: readonly ProtocolModule[] = [postgresModule, sshModule];
+export const PROTOCOL_MODULES: readonly ProtocolModule[] = [postgresModule, sshModule, mcpModule];
