@@ -1,62 +1,24 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GatewayFixture, startGatewayFixture } from "../../e2e/pg-fixture.js";
-import { type McpEndpoint, serveMcpEndpoint } from "../../support/mcp-endpoint.js";
-import { startOidcProvider, type TestOidcProvider } from "../../support/oidc-provider.js";
+import type { GatewayFixture } from "../../e2e/pg-fixture.js";
+import type { McpEndpoint } from "../../support/mcp-endpoint.js";
+import type { TestOidcProvider } from "../../support/oidc-provider.js";
+import { call, type McpFixture, startMcpFixture } from "./mcp-fixture.js";
 
 // The MCP endpoint end to end: the official SDK client over a real socket, tokens from a real OIDC provider,
-// a real PostgreSQL behind the connection, approvers deciding through the admin API.
-const POLICY = `
-@id("agents-read")
-permit(principal in Group::"agents", action in Action::"sql:read", resource in Connection::"app");
-@id("readers-read")
-permit(principal in Group::"readers", action in Action::"sql:read", resource in Connection::"app");
-@id("no-secrets")
-forbid(principal, action, resource == Table::"app/public.secrets");
-@id("item-writes-need-a-dba")
-@approval("dba")
-permit(principal in Group::"agents", action in Action::"sql:write", resource == Table::"app/public.items");
-`;
-
+// a real PostgreSQL behind the connection.
+let f: McpFixture;
 let fx: GatewayFixture;
 let oidc: TestOidcProvider;
 let mcp: McpEndpoint;
 let agentToken: string;
-let alice: string;
 
 beforeAll(async () => {
-  oidc = await startOidcProvider();
-  fx = await startGatewayFixture({
-    policy: POLICY,
-    masking: ["pii"],
-    overrides: {
-      listen: { postgres: "127.0.0.1:0", admin: "127.0.0.1:0", http: "127.0.0.1:0" },
-      identity: { dev_issuer: true, issuers: [{ issuer: oidc.issuer, audience: "latch" }] },
-      masking: { pii: { detectors: ["email"], columns: ["public.people.ssn"] } },
-      approvals: { timeout: "30s", mode: "hold", console_url: "https://latch.example" },
-      mcp: { max_rows: 5 },
-    },
-  });
-  await fx.direct(`
-    SET ROLE ${fx.cluster.appUser};
-    CREATE TABLE public.people (id int PRIMARY KEY, name text, ssn text, contact text);
-    INSERT INTO public.people VALUES (1, 'Ada', '123-45-6789', 'ada@example.com'), (2, 'Bob', '987-65-4321', 'phone');
-    RESET ROLE;
-  `);
-  mcp = await serveMcpEndpoint(fx.gw.gateway);
+  f = await startMcpFixture();
+  ({ fx, oidc, mcp } = f);
   agentToken = await oidc.mintToken("agent-7", ["agents"]);
-  alice = await fx.gw.token("alice", ["dba"]);
 }, 60_000);
-
-afterAll(async () => {
-  await mcp?.close();
-  await fx?.stop();
-  await oidc?.close();
-});
-
-type ToolAnswer = { structuredContent?: Record<string, unknown>; isError?: boolean; content: unknown[] };
-const call = async (client: Client, name: string, args: Record<string, unknown>) =>
-  (await client.callTool({ name, arguments: args })) as ToolAnswer;
+afterAll(async () => f?.stop());
 
 describe("OAuth resource server", () => {
   it("publishes RFC 9728 metadata naming the configured issuers", async () => {
