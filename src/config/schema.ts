@@ -28,6 +28,12 @@ export const issuerSchema = z.strictObject({
     .describe(
       "prefix added to every group from this issuer (e.g. `ci:`), so groups from different issuers never share a name: with two issuers, whoever controls group names at one must not be able to claim the other's groups",
     ),
+  delegation: z
+    .boolean()
+    .default(false)
+    .describe(
+      "accept tokens with an RFC 8693 `act` claim (an agent acting for the subject); the chain is recorded and is context.actors in policy. Without it such tokens are refused",
+    ),
   algorithms: z
     .array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
     .default(["RS256", "ES256", "EdDSA"])

@@ -69,6 +69,8 @@ export function buildContext(
   statement: StatementContext,
   clientIp: string,
   labels: readonly string[],
+  /** Subjects of the token's delegation chain (`act`), current actor first; empty without delegation. */
+  actors: readonly string[] = [],
 ): Context {
   const { command, ...facts } = statement;
   return {
@@ -77,5 +79,6 @@ export function buildContext(
     command,
     client_ip: { __extn: { fn: "ip", arg: clientIp } },
     connection_labels: labels as CedarValueJson[],
+    actors: actors as CedarValueJson[],
   };
 }

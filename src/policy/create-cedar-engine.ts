@@ -85,7 +85,7 @@ export function createCedarPolicyEngine(
       principal: userUid(request.identity.subject),
       action: actionUid(access.action),
       resource: resourceUid(request.connection, access.resource),
-      context: buildContext(scope.time, statement, scope.clientIp, scope.labels),
+      context: buildContext(scope.time, statement, scope.clientIp, scope.labels, scope.actors),
       preparsedPolicySetId: policySetId,
       entities,
     });

@@ -26,6 +26,8 @@ export interface RequestScope {
   readonly labels: readonly string[];
   readonly clientIp: string;
   readonly time: TimeContext;
+  /** The delegation chain's subjects (context.actors). */
+  readonly actors: readonly string[];
 }
 
 interface CallerMemo {
@@ -35,6 +37,7 @@ interface CallerMemo {
   readonly key: string;
   readonly labels: readonly string[];
   readonly clientIp: string;
+  readonly actors: readonly string[];
 }
 
 interface TimeMemo {
@@ -79,7 +82,13 @@ export function createRequestScopes(timeFields: readonly TimeField[]): RequestSc
   return (request) => {
     const caller = callerOf(request);
     const time = timeOf(request.now);
-    return { key: caller.key + time.key, labels: caller.labels, clientIp: caller.clientIp, time: time.time };
+    return {
+      key: caller.key + time.key,
+      labels: caller.labels,
+      clientIp: caller.clientIp,
+      actors: caller.actors,
+      time: time.time,
+    };
   };
 }
 
@@ -87,6 +96,7 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
   const { identity } = request;
   const labels = labelStrings(request.connectionLabels);
   const clientIp = clientIpOf(request.clientAddress);
+  const actors = identity.actors?.map((actor) => actor.subject) ?? [];
   const parts = [
     identity.subject,
     identity.issuer,
@@ -94,8 +104,9 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
     request.connection,
     ...labels,
     clientIp,
+    ...actors,
   ];
-  let key = `${identity.groups.length}/${labels.length}`;
+  let key = `${identity.groups.length}/${labels.length}/${actors.length}`;
   for (const part of parts) key += `|${part.length}:${part}`;
   return {
     connection: request.connection,
@@ -104,6 +115,7 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
     key,
     labels,
     clientIp,
+    actors,
   };
 }
 

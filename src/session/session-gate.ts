@@ -197,6 +197,7 @@ export class SessionGate {
           subject,
           groups: identity.groups,
           issuer: identity.issuer,
+          ...(identity.actors === undefined ? {} : { actors: identity.actors }),
           clientAddress: request.clientAddress,
           clientUser: request.clientUser ?? name,
           tls: request.tls,
