@@ -1,6 +1,9 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { existsSync } from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayFixture } from "../../e2e/pg-fixture.js";
+import { LATCH_CLI } from "../../support/latch-serve.js";
 import type { McpEndpoint } from "../../support/mcp-endpoint.js";
 import type { TestOidcProvider } from "../../support/oidc-provider.js";
 import { call, type McpFixture, startMcpFixture } from "./mcp-fixture.js";
@@ -143,5 +146,45 @@ describe("built-in tools", () => {
     const recorded = operation?.data as { statements: { argumentsHash: string }[] } | undefined;
     expect(recorded?.statements[0]?.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
     expect(events.some((event) => event.kind === "operation_result")).toBe(true);
+  });
+});
+
+describe("latch mcp (stdio bridge)", () => {
+  it("lets an SDK stdio client reach the endpoint with LATCH_TOKEN, and refuses to start without a token", async () => {
+    if (!existsSync(LATCH_CLI)) throw new Error(`${LATCH_CLI} is missing: run "npm run build" first`);
+    const client = new Client({ name: "stdio-agent", version: "1.0.0" });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [LATCH_CLI, "mcp", "--server", mcp.url],
+      env: { ...(process.env as Record<string, string>), LATCH_TOKEN: agentToken },
+      stderr: "pipe",
+    });
+    await client.connect(transport);
+    try {
+      const answer = await call(client, "sql_query", {
+        connection: "app",
+        sql: "SELECT name FROM items WHERE id = 2",
+      });
+      expect(answer.structuredContent).toMatchObject({ rows: [["item 2"]] });
+    } finally {
+      await client.close();
+    }
+    const { LATCH_TOKEN: _, ...withoutToken } = process.env as Record<string, string>;
+    const bare = new StdioClientTransport({
+      command: process.execPath,
+      args: [LATCH_CLI, "mcp", "--server", mcp.url],
+      env: withoutToken,
+      stderr: "pipe",
+    });
+    let stderr = "";
+    bare.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<void>((resolve) => {
+      bare.onclose = () => resolve();
+    });
+    await bare.start();
+    await exited;
+    expect(stderr).toMatch(/no token: set LATCH_TOKEN/);
   });
 });
