@@ -8,7 +8,6 @@
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { compileMaskingProfiles } from "../src/masking/masking-profile.js";
-import { ColumnProvenance } from "../src/protocols/postgres/column-provenance.js";
 import type { Frame } from "../src/protocols/postgres/messages.js";
 import { createResultMasker, type ResultMasker } from "../src/protocols/postgres/result-masker.js";
 import {
@@ -16,6 +15,7 @@ import {
   encodeRowDescriptionFields,
   type FieldDescription,
 } from "../src/protocols/postgres/row-codec.js";
+import { ColumnProvenance } from "../src/sql/postgres/column-provenance.js";
 
 const TABLE_OID = 16_384;
 const COLUMNS = ["id", "name", "ssn", "card", "email", "city", "created_at", "status", "amount", "notes"];

@@ -72,6 +72,11 @@ export const ERRORS = {
     sqlstate: "08P01",
     message: "Latch refused this HTTP request, so it was not forwarded: {reason}",
   },
+  tool_arguments_invalid: {
+    class: "protocol",
+    sqlstate: "22023",
+    message: "MCP tool {name}: {reason}",
+  },
   // denials
   statement_denied: { class: "denial", sqlstate: "42501", message: "denied by Latch policy: {reason}" },
   statement_unparseable: {
@@ -160,6 +165,11 @@ export const ERRORS = {
     sqlstate: "08006",
     message:
       'the gateway could not authenticate to the upstream of connection "{name}"; contact the gateway operator',
+  },
+  upstream_statement_failed: {
+    class: "infrastructure",
+    sqlstate: "58000",
+    message: 'the upstream of connection "{name}" refused the statement: {reason}',
   },
   upstream_protocol: {
     class: "infrastructure",

@@ -5,6 +5,7 @@ import { registerAuditCommands } from "./commands/audit.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerGrantsCommands } from "./commands/grants.js";
+import { registerMcpCommand } from "./commands/mcp.js";
 import { registerPolicyCommands } from "./commands/policy.js";
 import { registerPrincipalsCommands } from "./commands/principals.js";
 import { registerRequestsCommands } from "./commands/requests.js";
@@ -36,6 +37,7 @@ registerSessionsCommands(program);
 registerRequestsCommands(program);
 registerGrantsCommands(program);
 registerPrincipalsCommands(program);
+registerMcpCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = isLatchError(error)

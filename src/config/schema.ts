@@ -35,6 +35,12 @@ export const issuerSchema = z.strictObject({
     .describe(
       "prefix added to every group from this issuer (e.g. `ci:`), so groups from different issuers never share a name: with two issuers, whoever controls group names at one must not be able to claim the other's groups",
     ),
+  delegation: z
+    .boolean()
+    .default(false)
+    .describe(
+      "accept tokens with an RFC 8693 `act` claim (an agent acting for the subject); the chain is recorded and is context.actors in policy. Without it such tokens are refused",
+    ),
   algorithms: z
     .array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
     .default(["RS256", "ES256", "EdDSA"])
@@ -236,11 +242,43 @@ export const mysqlConnectionSchema = z.strictObject({
 });
 // ---- end issue 15 ----
 
+// ---- MCP (issue 14) ----
+export const mcpConnectionSchema = z.strictObject({
+  type: z.literal("mcp"),
+  upstream: z
+    .url()
+    .optional()
+    .describe("Streamable HTTP URL of the upstream MCP server (or `command` for a stdio server)"),
+  command: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe("argv of a stdio MCP server the gateway starts (or `upstream` for a remote one)"),
+  inject: z
+    .strictObject({
+      header: z.strictObject({
+        name: z.string().min(1),
+        value: secretRefSchema,
+        format: z.string().default("{}").describe('how the secret is written, e.g. "Bearer {}"'),
+      }),
+    })
+    .optional()
+    .describe("the upstream credential, sent as a header; the caller's token is never forwarded"),
+  labels: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe("free-form labels visible to policy, e.g. env: prod"),
+  masking: z.array(z.string()).default([]).describe("masking profiles whose detectors apply to results"),
+  ...sessionLimits,
+});
+// ---- end MCP ----
+
 export const connectionSchema = z.discriminatedUnion("type", [
   postgresConnectionSchema,
   sshConnectionSchema,
   httpConnectionSchema,
   mysqlConnectionSchema,
+  mcpConnectionSchema,
 ]);
 
 export const configSchema = z.strictObject({
@@ -267,9 +305,8 @@ export const configSchema = z.strictObject({
         ),
       http: hostPort
         .optional()
-        .default("127.0.0.1:8443")
         .describe(
-          "HTTPS listener; /<connection>/<path> picks the connection (and /mcp). Opens when an http connection or the MCP endpoint is configured",
+          "HTTPS listener; /<connection>/<path> picks the connection, /mcp is the MCP endpoint. Default 127.0.0.1:8443 when an http or mcp connection is configured; set it to open the MCP endpoint over other connections",
         ),
     })
     .prefault({}),
@@ -419,6 +456,20 @@ export const configSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  mcp: z
+    .strictObject({
+      resource: z
+        .url()
+        .optional()
+        .describe(
+          "this endpoint's URL as agents reach it (RFC 9728 `resource`); default https://<listen.http>/mcp",
+        ),
+      max_rows: z.number().int().min(1).max(100_000).default(500).describe("rows sql_query returns at most"),
+      max_session: duration.optional().describe("longest an MCP session may last"),
+      idle_timeout: duration.optional().describe("an MCP session idle this long is ended"),
+    })
+    .prefault({})
+    .describe("the MCP endpoint at https://<listen.http>/mcp (docs/mcp.md)"),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -428,4 +479,5 @@ export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 export type { HttpConnectionConfig } from "./http-connection-schema.js";
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
+export type McpConnectionConfig = z.infer<typeof mcpConnectionSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;

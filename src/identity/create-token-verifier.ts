@@ -8,6 +8,7 @@ import {
 } from "jose";
 import type { LatchConfig } from "../config/schema.js";
 import { LatchError } from "../errors.js";
+import { parseActClaim } from "./act-claim.js";
 import { createDevIssuerKeys, DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER } from "./dev-issuer.js";
 import { readGroupsClaim } from "./groups-claim.js";
 import type { Identity, TokenVerifier } from "./identity.js";
@@ -54,6 +55,8 @@ interface TrustedIssuer {
   readonly groupsClaim: string;
   readonly subjectPrefix: string;
   readonly groupPrefix: string;
+  /** Tokens with an `act` claim are accepted (identity.issuers[].delegation). */
+  readonly delegation: boolean;
   readonly keys: JWTVerifyGetKey;
   readonly unknownKeyHint: string;
 }
@@ -123,7 +126,13 @@ function identityFrom(payload: JWTPayload, issuer: TrustedIssuer): Identity {
   if (typeof sub !== "string" || sub.trim() === "") throw tokenInvalid("sub claim is empty or not a string");
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the subject lands in policy and audit records
   if (/[\u0000-\u001f\u007f]/.test(sub)) throw tokenInvalid("sub claim contains control characters");
+  const actors = parseActClaim(payload.act);
+  if (actors !== undefined && !issuer.delegation)
+    throw tokenInvalid(
+      `the token carries an act claim (delegation) and issuer ${issuer.issuer} is not configured for it: set identity.issuers[].delegation: true`,
+    );
   return {
+    ...(actors === undefined ? {} : { actors }),
     subject: issuer.subjectPrefix + sub,
     issuer: issuer.issuer,
     groups: readGroupsClaim(payload, issuer.groupsClaim).map((group) => issuer.groupPrefix + group),
@@ -185,6 +194,7 @@ function trustedIssuers(
       groupsClaim: config.groups_claim,
       subjectPrefix: config.subject_prefix,
       groupPrefix: config.group_prefix,
+      delegation: config.delegation,
       keys: createIssuerKeys(config.issuer, config.jwks_uri, keyOptions),
       unknownKeyHint: "",
     });
@@ -199,6 +209,7 @@ function trustedIssuers(
       groupsClaim: "groups",
       subjectPrefix: "",
       groupPrefix: "",
+      delegation: false,
       keys: async (header, token) => {
         try {
           return await devKeys(header, token);

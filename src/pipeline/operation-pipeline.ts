@@ -29,7 +29,13 @@ export type Admission =
       /** When a grant let the operation through: the session using it ends when the grant does. */
       readonly grantExpiresAt?: number;
     }
-  | { readonly allowed: false; readonly error: LatchError; readonly verdict: Verdict };
+  | {
+      readonly allowed: false;
+      readonly error: LatchError;
+      readonly verdict: Verdict;
+      /** The approval request that did not (yet) release it: a deferred one is re-run after approval. */
+      readonly requestId?: string;
+    };
 
 /** The approval gate as the pipeline uses it. */
 export interface PipelineApprovals {
@@ -57,6 +63,11 @@ export interface AdmitOptions {
   readonly onHeld?: (hold: ApprovalHold) => void;
   /** Aborts when the client goes away: a held request becomes abandoned and never runs. */
   readonly signal?: AbortSignal;
+  /**
+   * Overrides approvals.mode for this operation: a protocol whose client cannot wait (an MCP tool call without
+   * a progress token) defers, and the same call made again after approval runs once.
+   */
+  readonly mode?: "hold" | "defer";
 }
 
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
@@ -108,7 +119,8 @@ export class OperationPipeline implements Admitter {
       });
       return this.decide(operation, { ...verdict, decision: "deny" }, refusal, context);
     }
-    return this.approve(operation, verdict, approvals, { ...options, context }).catch((error: unknown) => {
+    const chosen = options.mode === undefined ? approvals : { ...approvals, mode: options.mode };
+    return this.approve(operation, verdict, chosen, { ...options, context }).catch((error: unknown) => {
       this.log.error({ err: error, operationId: operation.id }, "approval gate failed; operation denied");
       return this.refuseHeld(operation, verdict, {
         decision: "denied",
@@ -303,7 +315,12 @@ export class OperationPipeline implements Admitter {
       },
     });
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
-    return { allowed: false, verdict: { ...verdict, decision: "deny", reason: error.message }, error };
+    return {
+      allowed: false,
+      verdict: { ...verdict, decision: "deny", reason: error.message },
+      error,
+      ...(outcome.requestId === "" ? {} : { requestId: outcome.requestId }),
+    };
   }
 
   private appendOperation(

@@ -104,6 +104,8 @@ export function buildContext(
   clientIp: string,
   labels: readonly string[],
   localTime: TimeContext = time,
+  /** Subjects of the token's delegation chain (`act`), current actor first; empty without delegation. */
+  actors: readonly string[] = [],
 ): Context {
   const { command, http, ...facts } = statement;
   return {
@@ -121,5 +123,6 @@ export function buildContext(
     },
     client_ip: { __extn: { fn: "ip", arg: clientIp } },
     connection_labels: labels as CedarValueJson[],
+    actors: actors as CedarValueJson[],
   };
 }

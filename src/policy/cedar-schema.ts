@@ -69,6 +69,7 @@ type SqlContext = {
   statement: Statement,
   client_ip: ipaddr,
   connection_labels: Set<String>,
+  actors: Set<String>,
   command: String,
   path: String,
   query: HttpFields,

@@ -105,7 +105,14 @@ export function createCedarPolicyEngine(
       principal: userUid(request.identity.subject),
       action: actionUid(access.action),
       resource: resourceUid(request.connection, access.resource),
-      context: buildContext(scope.time, statement, scope.clientIp, scope.labels, scope.localTime),
+      context: buildContext(
+        scope.time,
+        statement,
+        scope.clientIp,
+        scope.labels,
+        scope.localTime,
+        scope.actors,
+      ),
       preparsedPolicySetId: policySetId,
       entities,
     });

@@ -28,6 +28,8 @@ export interface RequestScope {
   readonly time: TimeContext;
   /** `context.local_time` (policy.time_zone; UTC when none is set). */
   readonly localTime: TimeContext;
+  /** The delegation chain's subjects (context.actors). */
+  readonly actors: readonly string[];
 }
 
 interface CallerMemo {
@@ -37,6 +39,7 @@ interface CallerMemo {
   readonly key: string;
   readonly labels: readonly string[];
   readonly clientIp: string;
+  readonly actors: readonly string[];
 }
 
 interface TimeMemo {
@@ -102,6 +105,7 @@ export function createRequestScopes(
       key: caller.key + time.key,
       labels: caller.labels,
       clientIp: caller.clientIp,
+      actors: caller.actors,
       time: time.time,
       localTime: time.localTime,
     };
@@ -112,6 +116,7 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
   const { identity } = request;
   const labels = labelStrings(request.connectionLabels);
   const clientIp = clientIpOf(request.clientAddress);
+  const actors = identity.actors?.map((actor) => actor.subject) ?? [];
   const parts = [
     identity.subject,
     identity.issuer,
@@ -119,8 +124,9 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
     request.connection,
     ...labels,
     clientIp,
+    ...actors,
   ];
-  let key = `${identity.groups.length}/${labels.length}`;
+  let key = `${identity.groups.length}/${labels.length}/${actors.length}`;
   for (const part of parts) key += `|${part.length}:${part}`;
   return {
     connection: request.connection,
@@ -129,6 +135,7 @@ function callerMemo(request: AuthorizationRequest): CallerMemo {
     key,
     labels,
     clientIp,
+    actors,
   };
 }
 

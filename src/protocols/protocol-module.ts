@@ -5,6 +5,7 @@ import type { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Admitter } from "../pipeline/operation-pipeline.js";
 import type { SessionGate } from "../session/session-gate.js";
+import type { ApprovalDesk, PolicyPreview } from "./agent-services.js";
 import type { HttpMount } from "./http-mount.js";
 
 /** What the composition root hands every protocol: the shared pieces, never a store or a policy engine. */
@@ -29,6 +30,10 @@ export interface ProtocolContext {
   readonly onGatewaysGone: (listener: () => void) => () => void;
   /** Handlers other protocols mount on the HTTP listener (the MCP endpoint); empty when none does. */
   readonly httpMounts: readonly HttpMount[];
+  /** Policy asked ahead of an operation (which tools an MCP caller may see); absent in unit contexts. */
+  readonly policyPreview?: PolicyPreview;
+  /** Approval requests as agents see them (MCP `request_access`, `access_status`). */
+  readonly approvalDesk?: ApprovalDesk;
 }
 
 export interface ProtocolListener {

@@ -46,7 +46,12 @@ export function probeTcp(probe: TcpProbe): Promise<void> {
 }
 
 /** host and port of an upstream URL (postgres://user@host:5432/db, ssh://user@[::1]:22). */
-export function upstreamEndpoint(url: string, defaultPort: number): { host: string; port: number } {
+export function upstreamEndpoint(
+  url: string | undefined,
+  defaultPort: number,
+): { host: string; port: number } {
+  // A connection without a network upstream (an MCP server started with `command`) has nothing to probe here.
+  if (url === undefined) throw new Error("the connection has no upstream URL");
   const parsed = new URL(url);
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, ""),

@@ -1,4 +1,5 @@
 import { httpModule } from "../protocols/http/module.js";
+import { mcpModule } from "../protocols/mcp/module.js";
 import { mysqlModule } from "../protocols/mysql/module.js";
 import { postgresModule } from "../protocols/postgres/module.js";
 import type { ProtocolModule } from "../protocols/protocol-module.js";
@@ -10,4 +11,5 @@ export const PROTOCOL_MODULES: readonly ProtocolModule[] = [
   sshModule,
   httpModule,
   mysqlModule,
+  mcpModule,
 ];

@@ -24,6 +24,7 @@ import { SessionRegistry } from "../session/session-registry.js";
 import { openStores } from "../store/open-stores.js";
 import { postgresStoreConfig } from "../store/postgres/pg-store-config.js";
 import type { AuditEventInput, AuditReader } from "../store/store.js";
+import { createApprovalDesk, createPolicyPreview } from "./agent-services.js";
 import { bridgeClusterEvents } from "./cluster-bridge.js";
 import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
@@ -38,6 +39,8 @@ export interface RunningGateway {
   /** The PostgreSQL listener (throws when no postgres connection is configured). */
   readonly postgresAddress: Address;
   readonly sshAddress: Address | undefined;
+  /** What protocols serve on the HTTP listener (the MCP endpoint), for tests that mount them on their own server. */
+  readonly httpMounts: readonly HttpMount[];
   readonly adminAddress: Address;
   /** Every live session of every protocol. */
   readonly sessions: SessionRegistry;
@@ -158,6 +161,8 @@ export async function startGateway(
 
     const context = {
       httpMounts,
+      policyPreview: createPolicyPreview(() => policy),
+      approvalDesk: createApprovalDesk(approval.service, approval.judgeUpfront, config.approvals.console_url),
       config,
       gate,
       pipeline,
@@ -276,6 +281,7 @@ export async function startGateway(
         return address;
       },
       sshAddress: addresses.get("ssh"),
+      httpMounts,
       adminAddress: admin.address,
       sessions: registry,
       audit: stores.auditReader,

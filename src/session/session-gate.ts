@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { ConnectionConfig } from "../config/schema.js";
 import type { CredentialProvider } from "../credentials/credential-provider.js";
 import { asLatchError, LatchError } from "../errors.js";
-import type { TokenVerifier } from "../identity/identity.js";
+import type { Identity, TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Admitter } from "../pipeline/operation-pipeline.js";
@@ -52,6 +52,29 @@ export interface OpenedSession<Type extends ConnectionConfig["type"], Credential
   readonly connection: Extract<ConnectionConfig, { type: Type }>;
 }
 
+/** What the gate needs to establish who is calling (and to record a refusal). */
+export interface IdentifyRequest {
+  readonly protocol: string;
+  /** The connection (or endpoint) the caller asked for, for the record. */
+  readonly connectionName: string;
+  readonly token: string | undefined;
+  readonly clientAddress: string;
+  readonly clientUser?: string;
+}
+
+/** A session of an endpoint that is not one connection (the MCP endpoint). */
+export interface EndpointRequest {
+  readonly protocol: string;
+  /** How the record names it, e.g. "mcp". */
+  readonly endpoint: string;
+  readonly token: string | undefined;
+  readonly clientAddress: string;
+  readonly clientUser?: string;
+  readonly tls: boolean;
+  /** Session limits of the endpoint (max_session, idle_timeout). */
+  readonly limits?: { readonly max_session?: string; readonly idle_timeout?: string };
+}
+
 const MAX_TOKEN_BYTES = 16 * 1024;
 
 /**
@@ -72,7 +95,66 @@ export class SessionGate {
     request: GateRequest<Type, Credential>,
   ): Promise<OpenedSession<Type, Credential>> {
     const { deps } = this;
-    const refuse = (error: LatchError, subject?: string): never => {
+    const refuse = this.refuser(request);
+    const identity = await this.identify(request);
+    const subject = identity.subject;
+    const name = request.connectionName;
+    const found = Object.hasOwn(deps.connections, name) ? deps.connections[name] : undefined;
+    if (found === undefined || found.type !== request.connectionType)
+      return refuse(new LatchError("connection_unknown", { name: name.slice(0, 63) }), subject);
+    const connection = found as Extract<ConnectionConfig, { type: Type }>;
+    let provider: CredentialProvider<Credential>;
+    try {
+      provider = request.credentials(name, connection);
+    } catch (error) {
+      return refuse(asLatchError(error, randomUUID()), subject);
+    }
+    const session = await this.startSession(request, identity, name, connection, provider);
+    return { session, connection };
+  }
+
+  /**
+   * A session that is not tied to one connection: the MCP endpoint, whose tool calls name their connection
+   * each. Same order as open() minus the connection and its credential; `endpoint` is what the record calls it.
+   */
+  async openEndpoint(request: EndpointRequest): Promise<LiveSession<undefined>> {
+    const identity = await this.identify({ ...request, connectionName: request.endpoint });
+    const provider: CredentialProvider<undefined> = { issue: async () => undefined };
+    return this.startSession(
+      { ...request, connectionName: request.endpoint },
+      identity,
+      request.endpoint,
+      { labels: {}, ...request.limits },
+      provider,
+    );
+  }
+
+  /**
+   * Token -> identity -> principal block, recording every refusal as an `auth_failure`: for protocols that
+   * authenticate each request of a session again (the MCP endpoint's bearer on every HTTP request).
+   */
+  async identify(request: IdentifyRequest): Promise<Identity> {
+    const { deps } = this;
+    const refuse = this.refuser(request);
+    const token = request.token?.trim();
+    if (token === undefined || token === "") return refuse(new LatchError("token_missing"));
+    if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
+      return refuse(new LatchError("token_invalid", { reason: "token is too large" }));
+    let identity: Identity;
+    try {
+      identity = await deps.verifier.verify(token);
+    } catch (error) {
+      return refuse(asLatchError(error, randomUUID()));
+    }
+    const subject = identity.subject;
+    const blockedNow = await this.blocked(subject).catch((error: LatchError) => refuse(error, subject));
+    if (blockedNow) return refuse(new LatchError("principal_blocked"), subject);
+    return identity;
+  }
+
+  private refuser(request: IdentifyRequest): (error: LatchError, subject?: string) => never {
+    const { deps } = this;
+    return (error, subject) => {
       deps.metrics.authFailures.inc({ protocol: request.protocol, code: error.code });
       deps.audit.record({
         kind: "auth_failure",
@@ -89,31 +171,21 @@ export class SessionGate {
       });
       throw error;
     };
-    const token = request.token?.trim();
-    if (token === undefined || token === "") return refuse(new LatchError("token_missing"));
-    if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
-      return refuse(new LatchError("token_invalid", { reason: "token is too large" }));
-    let identity: Awaited<ReturnType<TokenVerifier["verify"]>>;
-    try {
-      identity = await deps.verifier.verify(token);
-    } catch (error) {
-      return refuse(asLatchError(error, randomUUID()));
-    }
-    const subject = identity.subject;
-    const blockedNow = await this.blocked(subject).catch((error: LatchError) => refuse(error, subject));
-    if (blockedNow) return refuse(new LatchError("principal_blocked"), subject);
-    const name = request.connectionName;
-    const found = Object.hasOwn(deps.connections, name) ? deps.connections[name] : undefined;
-    if (found === undefined || found.type !== request.connectionType)
-      return refuse(new LatchError("connection_unknown", { name: name.slice(0, 63) }), subject);
-    const connection = found as Extract<ConnectionConfig, { type: Type }>;
-    let provider: CredentialProvider<Credential>;
-    try {
-      provider = request.credentials(name, connection);
-    } catch (error) {
-      return refuse(asLatchError(error, randomUUID()), subject);
-    }
+  }
 
+  private async startSession<Credential>(
+    request: IdentifyRequest & { readonly tls: boolean },
+    identity: Identity,
+    name: string,
+    connection: {
+      readonly labels: Readonly<Record<string, string>>;
+      readonly max_session?: string;
+      readonly idle_timeout?: string;
+    },
+    provider: CredentialProvider<Credential>,
+  ): Promise<LiveSession<Credential>> {
+    const { deps } = this;
+    const subject = identity.subject;
     const sessionId = randomUUID();
     try {
       await deps.audit.recordDurably({
@@ -125,6 +197,7 @@ export class SessionGate {
           subject,
           groups: identity.groups,
           issuer: identity.issuer,
+          ...(identity.actors === undefined ? {} : { actors: identity.actors }),
           clientAddress: request.clientAddress,
           clientUser: request.clientUser ?? name,
           tls: request.tls,
@@ -180,7 +253,7 @@ export class SessionGate {
     }
     if (refusedMeanwhile !== undefined)
       session.terminate(refusedMeanwhile, `${refusedMeanwhile.code} during login`);
-    return { session, connection };
+    return session;
   }
 
   /** A store that cannot answer refuses the login: fail closed. */
@@ -194,9 +267,12 @@ export class SessionGate {
   }
 }
 
-function limitsOf(tokenExpiresAt: number, connection: ConnectionConfig): LifetimeLimits {
-  const maxSession = "max_session" in connection ? connection.max_session : undefined;
-  const idleTimeout = "idle_timeout" in connection ? connection.idle_timeout : undefined;
+function limitsOf(
+  tokenExpiresAt: number,
+  connection: { readonly max_session?: string; readonly idle_timeout?: string },
+): LifetimeLimits {
+  const maxSession = connection.max_session;
+  const idleTimeout = connection.idle_timeout;
   return {
     tokenExpiresAt,
     ...(maxSession === undefined ? {} : { maxSession: { label: maxSession, ms: parseDuration(maxSession) } }),

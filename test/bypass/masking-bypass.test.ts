@@ -10,12 +10,12 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
 import { compileMaskingProfiles } from "../../src/masking/masking-profile.js";
-import { ColumnProvenance, createPgCatalogLookup } from "../../src/protocols/postgres/column-provenance.js";
 import { decodeFrontend } from "../../src/protocols/postgres/decode-frontend.js";
 import { encodeErrorResponse, encodeReadyForQuery } from "../../src/protocols/postgres/encode-backend.js";
 import { FrameReader } from "../../src/protocols/postgres/frame-reader.js";
 import type { Frame } from "../../src/protocols/postgres/messages.js";
 import { createResultMasker, type ResultMasker } from "../../src/protocols/postgres/result-masker.js";
+import { ColumnProvenance, createPgCatalogLookup } from "../../src/sql/postgres/column-provenance.js";
 import { loadSqlParser } from "../../src/sql/postgres/load-parser.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 

@@ -11,6 +11,7 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import { admitConnection } from "../admit-connection.js";
 import { ConnectionLimits } from "../connection-limits.js";
+import { DEFAULT_HTTP_LISTEN, httpListenAddress } from "../http-listen-address.js";
 import type { HttpMount } from "../http-mount.js";
 import { listenOn } from "../listen-address.js";
 import { rawProblemResponse } from "./errors.js";
@@ -108,7 +109,7 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
     secure.once("close", () => clearTimeout(deadline));
     server.emit("connection", secure);
   });
-  const address = await listenOn(tcp, config.listen.http, "http");
+  const address = await listenOn(tcp, httpListenAddress(config) ?? DEFAULT_HTTP_LISTEN, "http");
   const closed = new Promise<void>((resolve) => tcp.once("close", () => resolve()));
   log.info({ http: `${address.host}:${address.port}` }, "http listener ready");
   return {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import tls from "node:tls";
 import type { ConnectionConfig, LatchConfig } from "../../config/schema.js";
 import type { LatchError } from "../../errors.js";
+import { httpListenAddress } from "../http-listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
 import { problemOf } from "./errors.js";
@@ -15,7 +16,7 @@ import { HttpUpstream } from "./upstream.js";
 export const httpModule: ProtocolModule = {
   name: "http",
   connectionType: "http",
-  listenAddress: (config: LatchConfig) => config.listen.http,
+  listenAddress: (config: LatchConfig) => httpListenAddress(config),
   // The listener also carries what other protocols mount on it (the MCP endpoint).
   listensWithoutConnections: (context: ProtocolContext) => context.httpMounts.length > 0,
   renderError: (error: LatchError) => Buffer.from(problemOf(error).body),
@@ -28,6 +29,8 @@ export const httpModule: ProtocolModule = {
  * or an https upstream completes a verified TLS handshake.
  */
 function probe(connection: ConnectionConfig, timeoutMs: number): Promise<void> {
+  if (connection.type !== "http")
+    return Promise.reject(new Error(`not an http connection: ${connection.type}`));
   const url = new URL(connection.upstream);
   const { host, port } = upstreamEndpoint(connection.upstream, url.protocol === "https:" ? 443 : 80);
   if (url.protocol === "https:") {

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { LatchConfig, PostgresConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
 import { type CompiledMaskingProfile, compileMaskingProfiles } from "../../masking/masking-profile.js";
-import { ColumnProvenance, createPgCatalogLookup } from "./column-provenance.js";
+import { ColumnProvenance, createPgCatalogLookup } from "../../sql/postgres/column-provenance.js";
 import { createResultMasker, type ResultMasker } from "./result-masker.js";
 import { upstreamTarget } from "./upstream.js";
 

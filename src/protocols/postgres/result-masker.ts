@@ -12,8 +12,8 @@
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { ValueMasker } from "../../masking/value-masker.js";
+import type { ColumnProvenance } from "../../sql/postgres/column-provenance.js";
 import { findMaskedColumnUses } from "../../sql/postgres/masking-facts.js";
-import type { ColumnProvenance } from "./column-provenance.js";
 import { encodeErrorResponse } from "./encode-backend.js";
 import { ProtocolViolation } from "./frame-reader.js";
 import type { Frame } from "./messages.js";

@@ -9,8 +9,8 @@ import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import type { MaskingStrategy } from "../../masking/strategies.js";
 import type { ValueMasker } from "../../masking/value-masker.js";
+import { type ColumnProvenance, UNKNOWN_PROVENANCE } from "../../sql/postgres/column-provenance.js";
 import { BINARY_NUMBER_TYPES, BINARY_TEXT_TYPES, binaryNumberText, TYPE_OID } from "./binary-values.js";
-import { type ColumnProvenance, UNKNOWN_PROVENANCE } from "./column-provenance.js";
 import type { Frame } from "./messages.js";
 import { DATA_ROW, type FieldDescription, locateDataRowValues } from "./row-codec.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ColumnProvenance, UNKNOWN_PROVENANCE } from "../../../src/protocols/postgres/column-provenance.js";
+import { ColumnProvenance, UNKNOWN_PROVENANCE } from "../../../src/sql/postgres/column-provenance.js";
 
 function fakeCatalog() {
   const calls: number[] = [];

@@ -1,0 +1,48 @@
+import type { Identity } from "../identity/identity.js";
+import type { Access } from "../operation/operation.js";
+
+/**
+ * What the composition root lends a protocol whose clients ask questions about policy and approvals themselves
+ * (the MCP endpoint's tools), without the protocol knowing Cedar or the approval store.
+ */
+
+/** "Could this caller ever do `action` on this connection?": a tool is listed only if so. */
+export type PolicyPreview = (question: {
+  readonly identity: Identity;
+  readonly connection: string;
+  readonly connectionLabels: Readonly<Record<string, string>>;
+  readonly accesses: readonly Access[];
+  readonly readOnly: boolean;
+  readonly clientAddress: string;
+}) => "allow" | "approval" | "deny";
+
+/** An approval request as an agent may see it: its own, never anyone else's. */
+export interface AccessStatus {
+  readonly requestId: string;
+  readonly state: string;
+  readonly connection: string;
+  readonly group: string;
+  readonly quorum: number;
+  readonly votes: number;
+  readonly reason: string;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+  readonly grantId: string | null;
+  readonly decisionReason: string | null;
+}
+
+export interface ApprovalDesk {
+  /** The request if it exists and `identity` made it; undefined otherwise (no existence leak). */
+  status(requestId: string, identity: Identity): Promise<AccessStatus | undefined>;
+  /** An up-front request (becomes a grant when approved); rejects with an Error whose message says why not. */
+  requestAccess(input: {
+    readonly identity: Identity;
+    readonly connection: string;
+    readonly accesses: readonly Access[];
+    readonly reason: string;
+    readonly forMs?: number;
+    readonly clientAddress: string;
+  }): Promise<AccessStatus>;
+  /** Base URL of the console for links (approvals.console_url), if configured. */
+  readonly consoleUrl?: string;
+}

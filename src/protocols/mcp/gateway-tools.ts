@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { LatchError } from "../../errors.js";
+import { parseDuration } from "../../identity/parse-duration.js";
+import { compileMaskingProfiles } from "../../masking/masking-profile.js";
+import type { Access } from "../../operation/operation.js";
+import { argumentsHash } from "./arguments-hash.js";
+import { access } from "./tool-catalog.js";
+import { couldDo, type ToolContext } from "./tool-context.js";
+import { toolError, toolResult } from "./tool-results.js";
+
+const PROBED_ACTIONS = ["sql:select", "sql:insert", "sql:update", "sql:delete", "sql:ddl"] as const;
+
+/**
+ * The tools the gateway answers itself, from config and policy only (no upstream is touched): they are
+ * recorded as operations of the session with the verdict "answered by the gateway".
+ */
+export function listConnections(context: ToolContext): CallToolResult {
+  const identity = context.session.identity;
+  const connections = Object.entries(context.config.connections)
+    .filter(
+      ([name, c]) =>
+        c.type === "postgres" && couldDo(context, identity, name, [access("sql:select")], true) !== "deny",
+    )
+    .map(([name, c]) => ({ name, type: c.type, labels: c.labels }));
+  record(context, "list_connections", {});
+  return toolResult({ connections });
+}
+
+export function describeConnection(context: ToolContext, args: { connection: string }): CallToolResult {
+  const identity = context.session.identity;
+  const found = Object.hasOwn(context.config.connections, args.connection)
+    ? context.config.connections[args.connection]
+    : undefined;
+  const hidden =
+    found?.type !== "postgres" ||
+    couldDo(context, identity, args.connection, [access("sql:select")], true) === "deny";
+  record(context, "describe_connection", args);
+  // A connection the caller may not use is described exactly like one that does not exist.
+  if (hidden) return toolError(new LatchError("connection_unknown", { name: args.connection.slice(0, 63) }));
+  const actions = Object.fromEntries(
+    PROBED_ACTIONS.map((action) => [
+      action,
+      couldDo(context, identity, args.connection, [access(action)], action === "sql:select"),
+    ]),
+  );
+  const profile = compileMaskingProfiles(found.masking, context.config.masking);
+  return toolResult({
+    name: args.connection,
+    type: found.type,
+    labels: found.labels,
+    actions,
+    maskedColumns: [...profile.columns.keys()],
+    contentDetectors: profile.detectors.map((entry) => entry.detector.name),
+    maxRows: context.config.mcp.max_rows,
+  });
+}
+
+export async function accessStatus(
+  context: ToolContext,
+  args: { request_id: string },
+): Promise<CallToolResult> {
+  record(context, "access_status", args);
+  if (context.desk === undefined)
+    return toolError({ code: "approval_unavailable", message: "approvals are not enabled on this gateway" });
+  const status = await context.desk.status(args.request_id, context.session.identity);
+  if (status === undefined)
+    return toolError({ code: "request_not_found", message: `no request ${args.request_id} of yours` });
+  return toolResult({ ...status, expiresAt: new Date(status.expiresAt).toISOString() });
+}
+
+export async function requestAccess(
+  context: ToolContext,
+  args: { connection: string; actions: string[]; resources?: string[]; reason: string; for?: string },
+): Promise<CallToolResult> {
+  record(context, "request_access", args);
+  if (context.desk === undefined)
+    return toolError({ code: "approval_unavailable", message: "approvals are not enabled on this gateway" });
+  const resources =
+    args.resources === undefined || args.resources.length === 0 ? ["Connection"] : args.resources;
+  const accesses: Access[] = [];
+  for (const action of args.actions)
+    for (const resource of resources) {
+      const parsed = parseResourceName(resource);
+      if (parsed === undefined)
+        return toolError(
+          new LatchError("tool_arguments_invalid", {
+            name: "request_access",
+            reason: `resource "${resource}" is not a table or "Connection"`,
+          }),
+        );
+      accesses.push({ action, resource: parsed });
+    }
+  try {
+    const status = await context.desk.requestAccess({
+      identity: context.session.identity,
+      connection: args.connection,
+      accesses,
+      reason: args.reason,
+      ...(args.for === undefined ? {} : { forMs: parseDuration(args.for) }),
+      clientAddress: context.session.clientAddress,
+    });
+    return toolResult({ ...status, expiresAt: new Date(status.expiresAt).toISOString() });
+  } catch (error) {
+    return toolError({ code: "request_refused", message: (error as Error).message });
+  }
+}
+
+/** `orders`, `public.orders` or `Connection`, folded as PostgreSQL folds unquoted names. */
+function parseResourceName(text: string): Access["resource"] | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "Connection") return { type: "Connection" };
+  if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/.test(trimmed)) return undefined;
+  const name = trimmed.toLowerCase();
+  return { type: "Table", name: name.includes(".") ? name : `public.${name}` };
+}
+
+function record(context: ToolContext, tool: string, args: unknown): void {
+  context.session.touch();
+  context.pipeline.record({
+    kind: "operation",
+    sessionId: context.session.id,
+    data: {
+      operationId: randomUUID(),
+      mode: tool,
+      statements: [{ text: tool, verb: `mcp:${tool}`, tool, argumentsHash: argumentsHash(tool, args) }],
+      verdict: { decision: "allow", rules: [], reason: "answered by the gateway from config and policy" },
+    },
+  });
+}

@@ -1,0 +1,176 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ListToolsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { LatchConfig } from "../../config/schema.js";
+import { postgresCredentialProvider } from "../../credentials/postgres-credentials.js";
+import { LatchError } from "../../errors.js";
+import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { LiveSession } from "../../session/live-session.js";
+import type { ApprovalDesk, PolicyPreview } from "../agent-services.js";
+import { accessStatus, describeConnection, listConnections, requestAccess } from "./gateway-tools.js";
+import type { HttpRequestRunner } from "./http-request-runner.js";
+import { runSqlQuery, type SqlToolDeps } from "./sql-query-tool.js";
+import { listBuiltInTools } from "./tool-catalog.js";
+import type { CallExtras, ToolContext } from "./tool-context.js";
+import { toolError } from "./tool-results.js";
+import { createSqlUpstream, type SqlUpstream } from "./upstream.js";
+
+export const SERVER_INFO = { name: "latch", version: "0.1.0" } as const;
+
+const ARGUMENTS = {
+  list_connections: z.object({}).passthrough(),
+  describe_connection: z.strictObject({ connection: z.string().min(1).max(63) }),
+  access_status: z.strictObject({ request_id: z.string().min(1).max(200) }),
+  sql_query: z.strictObject({
+    connection: z.string().min(1).max(63),
+    sql: z.string(),
+    params: z.array(z.string().nullable()).optional(),
+  }),
+  request_access: z.strictObject({
+    connection: z.string().min(1).max(63),
+    actions: z.array(z.string().min(1)).min(1).max(50),
+    resources: z.array(z.string().min(1)).max(50).optional(),
+    reason: z.string().min(1).max(2000),
+    for: z
+      .string()
+      .regex(/^\d+(ms|s|m|h|d)$/)
+      .optional(),
+  }),
+} as const;
+
+export interface McpSessionDeps {
+  readonly config: LatchConfig;
+  readonly pipeline: Admitter;
+  readonly preview: PolicyPreview | undefined;
+  readonly desk: ApprovalDesk | undefined;
+  readonly http: HttpRequestRunner | undefined;
+  readonly sql: SqlToolDeps;
+}
+
+/**
+ * One MCP session: the SDK server and its Streamable HTTP transport over one gate session. Every tool call is
+ * dispatched here to a tool, which turns it into an Operation for the pipeline; the session's end (client
+ * DELETE, kill, block, token expiry, shutdown) closes the transport and the upstream clients it opened.
+ */
+export class McpSession {
+  readonly server: Server;
+  private readonly upstreams = new Map<string, Promise<SqlUpstream>>();
+  private readonly context: ToolContext;
+
+  constructor(
+    readonly live: LiveSession<undefined>,
+    readonly transport: StreamableHTTPServerTransport,
+    private readonly deps: McpSessionDeps,
+  ) {
+    this.server = new Server(SERVER_INFO, {
+      capabilities: { tools: { listChanged: false } },
+      instructions:
+        "Latch gateway: every tool call is authorized by policy, may be held for approval, and is recorded.",
+    });
+    this.context = {
+      config: deps.config,
+      session: live,
+      pipeline: deps.pipeline,
+      preview: deps.preview,
+      desk: deps.desk,
+      http: deps.http,
+      sqlUpstream: (name) => this.sqlUpstream(name),
+    };
+    this.server.setRequestHandler(ListToolsRequestSchema, () => {
+      live.touch();
+      return { tools: listBuiltInTools(this.context) };
+    });
+    this.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const progressToken = request.params._meta?.progressToken;
+      let progress = 0;
+      const extras: CallExtras = {
+        signal: extra.signal,
+        ...(progressToken === undefined
+          ? {}
+          : {
+              progress: (message: string) =>
+                extra.sendNotification({
+                  method: "notifications/progress",
+                  params: { progressToken, progress: ++progress, message },
+                }),
+            }),
+      };
+      return this.call(request.params.name, request.params.arguments ?? {}, extras);
+    });
+  }
+
+  private async call(name: string, raw: unknown, extras: CallExtras): Promise<CallToolResult> {
+    if (this.live.isEnded)
+      return toolError(new LatchError("session_terminated", { reason: "the session ended" }));
+    const schema = Object.hasOwn(ARGUMENTS, name) ? ARGUMENTS[name as keyof typeof ARGUMENTS] : undefined;
+    const listed = listBuiltInTools(this.context).some((tool) => tool.name === name);
+    if (schema === undefined || !listed)
+      return toolError(
+        new LatchError("tool_arguments_invalid", {
+          name: name.slice(0, 63),
+          reason: "no such tool for you (tools/list names yours)",
+        }),
+      );
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success)
+      return toolError(
+        new LatchError("tool_arguments_invalid", {
+          name,
+          reason: z.prettifyError(parsed.error).replaceAll("\n", "; "),
+        }),
+      );
+    const args = parsed.data as never;
+    switch (name) {
+      case "list_connections":
+        return listConnections(this.context);
+      case "describe_connection":
+        return describeConnection(this.context, args);
+      case "access_status":
+        return accessStatus(this.context, args);
+      case "request_access":
+        return requestAccess(this.context, args);
+      case "sql_query":
+        return runSqlQuery(this.context, this.deps.sql, args, extras);
+      default:
+        return toolError(new LatchError("tool_arguments_invalid", { name, reason: "no such tool" }));
+    }
+  }
+
+  /** The session's client on one PostgreSQL connection, with a credential issued for this session. */
+  private sqlUpstream(name: string): Promise<SqlUpstream> {
+    let upstream = this.upstreams.get(name);
+    if (upstream === undefined) {
+      upstream = (async () => {
+        const connection = this.deps.config.connections[name];
+        if (connection?.type !== "postgres") throw new LatchError("connection_unknown", { name });
+        if (connection.ephemeral !== undefined)
+          throw new LatchError("feature_refused", {
+            feature: "sql_query on a connection with ephemeral users",
+            why: "per-session roles are made by the PostgreSQL listener; use psql for this connection",
+          });
+        const credential = await postgresCredentialProvider(name, connection, undefined).issue({
+          sessionId: this.live.id,
+          identity: this.live.identity,
+          connection: name,
+        });
+        return createSqlUpstream(name, connection, credential);
+      })();
+      upstream.catch(() => this.upstreams.delete(name));
+      this.upstreams.set(name, upstream);
+    }
+    return upstream;
+  }
+
+  /** Closes the transport and every upstream client; the gate session is ended by whoever called this. */
+  async close(): Promise<void> {
+    const upstreams = [...this.upstreams.values()];
+    this.upstreams.clear();
+    await Promise.all(upstreams.map((u) => u.then((client) => client.close()).catch(() => undefined)));
+    await this.server.close().catch(() => undefined);
+  }
+}
