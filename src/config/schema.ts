@@ -239,6 +239,10 @@ export const configSchema = z.strictObject({
         .array(z.string())
         .default(["latch-admins"])
         .describe("groups allowed to use the admin API"),
+      auditor_groups: z
+        .array(z.string())
+        .default([])
+        .describe("groups that may read sessions, recordings and the audit log (not kill, block or revoke)"),
     })
     .prefault({}),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/), connectionSchema).default({}),
