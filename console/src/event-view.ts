@@ -195,7 +195,10 @@ function statementView(statement: Record<string, unknown>): HTMLElement {
   return h(
     "div",
     { class: "statement" },
-    highlightSql(text(statement.text)),
+    // SQL gets its highlight; a shell command or an HTTP request is shown as recorded, masks marked.
+    text(statement.verb).startsWith("sql:")
+      ? highlightSql(text(statement.text))
+      : h("pre", { class: "code" }, h("code", {}, withMasks(text(statement.text)))),
     tables.length > 0
       ? h("p", { class: "muted small" }, tables.map(([k, v]) => `${k} ${v}`).join(" · "))
       : null,
