@@ -4,12 +4,15 @@ import { z } from "zod";
 import type { LatchConfig } from "../config/schema.js";
 import { isLatchError } from "../errors.js";
 import type { TokenVerifier } from "../identity/identity.js";
+import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
 import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { createCallerAuth } from "./caller-auth.js";
 import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
+import { createConsoleSessions } from "./console-sessions.js";
+import { registerOidcSignIn } from "./oidc-sign-in.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
 
 export interface AdminServerDeps {
@@ -59,10 +62,15 @@ const auditQuery = z.strictObject({
 export async function startAdminServer(deps: AdminServerDeps) {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 
+  const consoleSessions = createConsoleSessions({
+    ttlMs: parseDuration(deps.config.console.session_ttl),
+    secureCookies: deps.config.console.cookie_secure,
+  });
   const callers = createCallerAuth({
     verifier: deps.verifier,
     adminGroups: deps.config.identity.admin_groups,
     auditorGroups: deps.config.identity.auditor_groups,
+    cookieCaller: (request) => consoleSessions.caller(request),
   });
   const { authenticate } = callers;
 
@@ -113,13 +121,17 @@ export async function startAdminServer(deps: AdminServerDeps) {
   });
 
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
+  registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
 
   // Who the caller is and what the API lets them do: the console shows only what these roles allow.
   app.get("/api/me", async (request, reply) => {
     const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     const roles = callers.roles(who);
+    // Signed in through the console: the page needs the CSRF token for its state-changing calls.
+    const cookie = request.headers.authorization === undefined ? consoleSessions.caller(request) : undefined;
     return {
+      ...(cookie === undefined ? { via: "token" } : { via: "cookie", csrf: cookie.csrf }),
       subject: who.subject,
       issuer: who.issuer,
       groups: who.groups,

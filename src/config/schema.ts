@@ -315,6 +315,38 @@ export const configSchema = z.strictObject({
         .describe("signed notifications of request and grant changes"),
     })
     .prefault({}),
+  console: z
+    .strictObject({
+      public_url: z
+        .url()
+        .optional()
+        .describe(
+          "the admin listener's URL as browsers reach it (sign-in redirects come back here); default: the request's Host, loopback only",
+        ),
+      session_ttl: duration
+        .default("8h")
+        .describe("a console sign-in lasts this long, then the person signs in again"),
+      cookie_secure: z
+        .boolean()
+        .default(true)
+        .describe(
+          "mark the sign-in cookie Secure (browsers still send it to http://localhost); turn off only behind no TLS at all",
+        ),
+      oidc: z
+        .array(
+          z.strictObject({
+            id: z.string().regex(/^[a-z0-9-]{1,32}$/, "lower-case letters, digits and dashes"),
+            name: z.string().min(1).max(64).describe("shown on the sign-in button"),
+            issuer: z.url().describe("one of identity.issuers: its groups_claim and prefixes apply"),
+            client_id: z.string().min(1),
+            client_secret: secretRefSchema.optional().describe("absent: a public client (PKCE only)"),
+            scopes: z.string().default("openid profile email groups"),
+          }),
+        )
+        .default([])
+        .describe("single sign-on to the console: OIDC authorization code with PKCE"),
+    })
+    .prefault({}),
   health: z
     .strictObject({
       upstream_check_interval: duration
