@@ -13,6 +13,7 @@ import { createCallerAuth } from "./caller-auth.js";
 import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
 import { createConsoleSessions } from "./console-sessions.js";
 import { registerOidcSignIn } from "./oidc-sign-in.js";
+import { registerSamlSignIn } from "./saml-sign-in.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
 
 export interface AdminServerDeps {
@@ -122,6 +123,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
 
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
   registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+  registerSamlSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
 
   // Who the caller is and what the API lets them do: the console shows only what these roles allow.
   app.get("/api/me", async (request, reply) => {

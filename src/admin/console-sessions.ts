@@ -122,3 +122,10 @@ function readCookie(request: FastifyRequest, name: string): string | undefined {
   }
   return undefined;
 }
+
+/** Only a path inside the console: a sign-in never sends the browser to another site. */
+export function safeReturn(value: string | undefined): string {
+  return value !== undefined && /^\/console\/[A-Za-z0-9/_.~%-]*$/.test(value) && !value.includes("//")
+    ? value
+    : "/console/";
+}

@@ -5,7 +5,7 @@ import type { LatchConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 import { readGroupsClaim } from "../identity/groups-claim.js";
 import type { Identity } from "../identity/identity.js";
-import type { ConsoleSessions } from "./console-sessions.js";
+import { type ConsoleSessions, safeReturn } from "./console-sessions.js";
 
 /**
  * Console single sign-on with OIDC: authorization code with PKCE (S256), state and nonce, through
@@ -70,7 +70,7 @@ export function registerOidcSignIn(
 
   app.get("/console/auth/providers", async () => ({
     oidc: [...providers.values()].map(({ provider }) => ({ id: provider.id, name: provider.name })),
-    saml: [],
+    saml: deps.config.console.saml.map((provider) => ({ id: provider.id, name: provider.name })),
   }));
 
   app.get<{ Params: { id: string }; Querystring: { return?: string } }>(
@@ -167,11 +167,4 @@ function identityFrom(claims: Record<string, unknown>, sub: string, issuer: Issu
     groups: readGroupsClaim(claims, issuer.groups_claim).map((group) => issuer.group_prefix + group),
     expiresAt: typeof claims.exp === "number" ? claims.exp * 1000 : Date.now(),
   };
-}
-
-/** Only a path inside the console: a sign-in never sends the browser to another site. */
-function safeReturn(value: string | undefined): string {
-  return value !== undefined && /^\/console\/[A-Za-z0-9/_.~%-]*$/.test(value) && !value.includes("//")
-    ? value
-    : "/console/";
 }

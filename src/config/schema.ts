@@ -345,6 +345,30 @@ export const configSchema = z.strictObject({
         )
         .default([])
         .describe("single sign-on to the console: OIDC authorization code with PKCE"),
+      saml: z
+        .array(
+          z.strictObject({
+            id: z.string().regex(/^[a-z0-9-]{1,32}$/, "lower-case letters, digits and dashes"),
+            name: z.string().min(1).max(64).describe("shown on the sign-in button"),
+            entry_point: z.url().describe("the IdP's single sign-on URL (HTTP-Redirect binding)"),
+            idp_issuer: z
+              .string()
+              .min(1)
+              .describe("the IdP's entity id: the assertion's Issuer must equal it"),
+            idp_cert_file: z.string().min(1).describe("PEM certificate the IdP signs assertions with"),
+            groups_attribute: z.string().default("groups").describe("assertion attribute holding the groups"),
+            subject_prefix: z.string().default(""),
+            group_prefix: z
+              .string()
+              .default("")
+              .describe("prefix added to every group from this IdP, as identity.issuers[].group_prefix"),
+            clock_skew: duration
+              .default("60s")
+              .describe("tolerated clock difference with the IdP (at most 5m)"),
+          }),
+        )
+        .default([])
+        .describe("single sign-on to the console: SAML 2.0 (signed assertions required)"),
     })
     .prefault({}),
   health: z

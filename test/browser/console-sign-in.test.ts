@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBrowser, type TestBrowser } from "../support/browser.js";
 import { freePort } from "../support/free-port.js";
 import { startOidcProvider, type TestOidcProvider } from "../support/oidc-provider.js";
+import { startSamlIdp, type TestSamlIdp } from "../support/saml-idp.js";
 import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
 
 /**
@@ -13,9 +17,13 @@ import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
 let provider: TestOidcProvider;
 let gw: TestGateway;
 let browser: TestBrowser;
+let idp: TestSamlIdp;
+let scratch: string;
 
 beforeAll(async () => {
   provider = await startOidcProvider({ signIn: true });
+  scratch = mkdtempSync(path.join(os.tmpdir(), "latch-saml-"));
+  idp = await startSamlIdp(scratch);
   provider.setPerson("alice", ["dba", "latch-auditors"]);
   const port = await freePort();
   const client = provider.addSignInClient(`http://127.0.0.1:${port}/console/auth/oidc/corp/callback`);
@@ -38,6 +46,16 @@ beforeAll(async () => {
             client_secret: { env: "LATCH_TEST_CONSOLE_SECRET" },
           },
         ],
+        saml: [
+          {
+            id: "okta",
+            name: "Okta (SAML)",
+            entry_point: idp.ssoUrl,
+            idp_issuer: idp.entityId,
+            idp_cert_file: idp.certFile,
+            group_prefix: "saml:",
+          },
+        ],
       },
     },
   });
@@ -47,6 +65,8 @@ afterAll(async () => {
   await browser?.close();
   await gw?.stop();
   await provider?.close();
+  await idp?.close();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe("console: OIDC sign-in in a real browser", () => {
@@ -114,5 +134,71 @@ describe("console: OIDC sign-in in a real browser", () => {
       .waitFor();
     expect(await page.evaluate(async () => (await fetch("/api/me")).status)).toBe(401);
     await page.close();
+  });
+
+  it("signs in with SAML: a signed assertion from the IdP, groups from its attribute", async () => {
+    idp.tamper(undefined);
+    idp.signInAs("sam@example.com", ["dba"]);
+    const page = await browser.page();
+    await page.goto(`${gw.adminUrl}/console/`);
+    await page.getByRole("link", { name: "Sign in with Okta (SAML)" }).click();
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.getByText("sam@example.com (approver)").waitFor();
+    const me = (await page.evaluate(async () => (await fetch("/api/me")).json())) as { groups: string[] };
+    expect(me.groups).toEqual(["saml:dba"]);
+    await page.close();
+  });
+});
+
+/** One SAML round trip without a browser: the AuthnRequest from our login route, the IdP's answer, our ACS. */
+async function samlAttempt(response?: string): Promise<{ location: string; signedIn: boolean }> {
+  let samlResponse = response;
+  let relay = "/console/";
+  if (samlResponse === undefined) {
+    const login = await fetch(`${gw.adminUrl}/console/auth/saml/okta/login`, { redirect: "manual" });
+    const page = await (await fetch(login.headers.get("location")!)).text();
+    samlResponse = /name="SAMLResponse" value="([^"]+)"/.exec(page)![1]!;
+    relay = /name="RelayState" value="([^"]*)"/.exec(page)![1]!;
+  }
+  const acs = await fetch(`${gw.adminUrl}/console/auth/saml/okta/acs`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ SAMLResponse: samlResponse, RelayState: relay }),
+  });
+  return {
+    location: decodeURIComponent(acs.headers.get("location") ?? ""),
+    signedIn: (acs.headers.getSetCookie() ?? []).some(
+      (line) => /^latch_console=[^;]+;/.test(line) && !line.includes("Max-Age=0"),
+    ),
+  };
+}
+
+describe("console: what the SAML service provider refuses", () => {
+  it("accepts a good response once; the same response again is refused (replay)", async () => {
+    idp.tamper(undefined);
+    idp.signInAs("sam@example.com", ["dba"]);
+    expect(await samlAttempt()).toEqual({ location: "/console/", signedIn: true });
+    const replay = await samlAttempt(idp.lastResponse);
+    expect(replay.signedIn).toBe(false);
+    expect(replay.location).toMatch(/^\/console\/sign-in\?error=.*refused/);
+  });
+
+  it.each([
+    ["an unsigned assertion", { unsigned: true }],
+    ["another audience", { audience: "https://someone-else.example/sp" }],
+    ["another recipient", { recipient: "https://someone-else.example/acs" }],
+  ])("refuses %s", async (_what, change) => {
+    idp.tamper(change);
+    const attempt = await samlAttempt();
+    idp.tamper(undefined);
+    expect(attempt.signedIn).toBe(false);
+    expect(attempt.location).toMatch(/^\/console\/sign-in\?error=.*refused/);
+  });
+
+  it("publishes SP metadata naming its ACS URL", async () => {
+    const metadata = await (await fetch(`${gw.adminUrl}/console/auth/saml/okta/metadata`)).text();
+    expect(metadata).toContain("EntityDescriptor");
+    expect(metadata).toContain(`Location="${gw.adminUrl}/console/auth/saml/okta/acs"`);
   });
 });
