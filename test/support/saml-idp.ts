@@ -26,7 +26,7 @@ export interface TestSamlIdp {
   close(): Promise<void>;
 }
 
-const escape = (text: string) =>
+const xmlText = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 export async function startSamlIdp(dir: string): Promise<TestSamlIdp> {
@@ -61,10 +61,10 @@ export async function startSamlIdp(dir: string): Promise<TestSamlIdp> {
     response
       .writeHead(200, { "content-type": "text/html; charset=utf-8" })
       .end(
-        `<!doctype html><title>Test IdP</title><form method="post" action="${escape(acs)}">` +
+        `<!doctype html><title>Test IdP</title><form method="post" action="${xmlText(acs)}">` +
           `<input type="hidden" name="SAMLResponse" value="${lastResponse}">` +
-          `<input type="hidden" name="RelayState" value="${escape(relay)}">` +
-          `<p>Signing in as ${escape(person.nameId)}</p><button type="submit">Continue</button></form>`,
+          `<input type="hidden" name="RelayState" value="${xmlText(relay)}">` +
+          `<p>Signing in as ${xmlText(person.nameId)}</p><button type="submit">Continue</button></form>`,
       );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -83,16 +83,16 @@ export async function startSamlIdp(dir: string): Promise<TestSamlIdp> {
     const later = new Date(now.getTime() + 5 * 60_000).toISOString();
     const id = `_a${randomUUID().replaceAll("-", "")}`;
     const values = input.groups
-      .map((group) => `<saml:AttributeValue>${escape(group)}</saml:AttributeValue>`)
+      .map((group) => `<saml:AttributeValue>${xmlText(group)}</saml:AttributeValue>`)
       .join("");
     return (
-      `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID().replaceAll("-", "")}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${escape(input.acs)}" InResponseTo="${input.requestId}">` +
+      `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID().replaceAll("-", "")}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${xmlText(input.acs)}" InResponseTo="${input.requestId}">` +
       `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
       `<saml:Assertion ID="${id}" Version="2.0" IssueInstant="${now.toISOString()}">` +
-      `<saml:Issuer>${escape(entityId)}</saml:Issuer>` +
-      `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${escape(input.nameId)}</saml:NameID>` +
-      `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${later}" Recipient="${escape(input.recipient)}" InResponseTo="${input.requestId}"/></saml:SubjectConfirmation></saml:Subject>` +
-      `<saml:Conditions NotBefore="${now.toISOString()}" NotOnOrAfter="${later}"><saml:AudienceRestriction><saml:Audience>${escape(input.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+      `<saml:Issuer>${xmlText(entityId)}</saml:Issuer>` +
+      `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${xmlText(input.nameId)}</saml:NameID>` +
+      `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${later}" Recipient="${xmlText(input.recipient)}" InResponseTo="${input.requestId}"/></saml:SubjectConfirmation></saml:Subject>` +
+      `<saml:Conditions NotBefore="${now.toISOString()}" NotOnOrAfter="${later}"><saml:AudienceRestriction><saml:Audience>${xmlText(input.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
       `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
       `<saml:AttributeStatement><saml:Attribute Name="groups">${values}</saml:Attribute></saml:AttributeStatement>` +
       `</saml:Assertion></samlp:Response>`
