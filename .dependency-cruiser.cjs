@@ -65,6 +65,15 @@ module.exports = {
       to: { path: "^src/server/" },
     },
     {
+      name: "gateway-knows-no-browser-code",
+      comment:
+        "console/ is the web console's browser code (DOM types, bundled by Vite). The gateway serves its built " +
+        "files and never imports it; the two share only the admin API's JSON contract (docs/openapi.yaml).",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^console/" },
+    },
+    {
       name: "no-directory-cycles",
       comment:
         "Directories form layers: if a/ depends on b/, b/ must not depend on a/, not even through a third " +

@@ -1,16 +1,20 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { LatchConfig } from "../config/schema.js";
 import { isLatchError } from "../errors.js";
-import type { Identity, TokenVerifier } from "../identity/identity.js";
+import type { TokenVerifier } from "../identity/identity.js";
+import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
 import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
-import { CONSOLE_CSP, consolePage } from "./console-page.js";
+import { createCallerAuth } from "./caller-auth.js";
+import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
+import { createConsoleSessions } from "./console-sessions.js";
+import { registerOidcSignIn } from "./oidc-sign-in.js";
+import { registerSamlSignIn } from "./saml-sign-in.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
-import { rejectionMessage } from "./token-rejection.js";
 
 export interface AdminServerDeps {
   readonly config: LatchConfig;
@@ -32,12 +36,17 @@ export interface AdminServerDeps {
   readonly reloadPolicies?: () => Promise<{ policies: number; sessionsEnded: number }>;
   /** Session kill and principal blocking (issue 5); absent: those routes are not served. */
   readonly sessionControl?: Omit<SessionRoutesDeps, "authenticate">;
+  /** The built console's folder; default dist/console of this package. */
+  readonly consoleDir?: string;
 }
 
 const sessionQuery = z.strictObject({
   subject: z.string().optional(),
   connection: z.string().optional(),
   active: z.enum(["true", "false"]).optional(),
+  protocol: z.string().max(32).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
@@ -54,33 +63,17 @@ const auditQuery = z.strictObject({
 export async function startAdminServer(deps: AdminServerDeps) {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 
-  const authenticate = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<Identity | undefined> => {
-    const header = request.headers.authorization;
-    if (header === undefined || !header.startsWith("Bearer ")) {
-      await reply.code(401).send({
-        error: "unauthorized",
-        message: "send Authorization: Bearer <token> (latch token or your OIDC token)",
-      });
-      return undefined;
-    }
-    try {
-      const identity = await deps.verifier.verify(header.slice(7).trim());
-      if (!identity.groups.some((group) => deps.config.identity.admin_groups.includes(group))) {
-        await reply.code(403).send({
-          error: "forbidden",
-          message: `the admin API needs one of the groups ${deps.config.identity.admin_groups.join(", ")}`,
-        });
-        return undefined;
-      }
-      return identity;
-    } catch (error) {
-      await reply.code(401).send({ error: "unauthorized", message: rejectionMessage(error) });
-      return undefined;
-    }
-  };
+  const consoleSessions = createConsoleSessions({
+    ttlMs: parseDuration(deps.config.console.session_ttl),
+    secureCookies: deps.config.console.cookie_secure,
+  });
+  const callers = createCallerAuth({
+    verifier: deps.verifier,
+    adminGroups: deps.config.identity.admin_groups,
+    auditorGroups: deps.config.identity.auditor_groups,
+    cookieCaller: (request) => consoleSessions.caller(request),
+  });
+  const { authenticate } = callers;
 
   // Liveness: is this process serving, and can it record? 503 while the audit log refuses writes (the reason
   // says why; the writer retries on its own and this turns 200 again without a restart).
@@ -128,37 +121,59 @@ export async function startAdminServer(deps: AdminServerDeps) {
     return deps.metrics.registry.metrics();
   });
 
-  app.get("/", async (_request, reply) =>
-    reply
-      .headers({
-        "content-security-policy": `${CONSOLE_CSP}; frame-ancestors 'none'`,
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer",
-      })
-      .type("text/html; charset=utf-8")
-      .send(consolePage()),
-  );
+  registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
+  registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+  registerSamlSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+
+  // Who the caller is and what the API lets them do: the console shows only what these roles allow.
+  app.get("/api/me", async (request, reply) => {
+    const who = await authenticate(request, reply, "signed-in");
+    if (who === undefined) return reply;
+    const roles = callers.roles(who);
+    // Signed in through the console: the page needs the CSRF token for its state-changing calls.
+    const cookie = request.headers.authorization === undefined ? consoleSessions.caller(request) : undefined;
+    return {
+      ...(cookie === undefined ? { via: "token" } : { via: "cookie", csrf: cookie.csrf }),
+      subject: who.subject,
+      issuer: who.issuer,
+      groups: who.groups,
+      expiresAt: who.expiresAt,
+      roles: { ...roles, read: roles.admin || roles.auditor },
+    };
+  });
 
   app.get("/api/sessions", async (request, reply) => {
-    if ((await authenticate(request, reply)) === undefined) return reply;
+    if ((await authenticate(request, reply, "read")) === undefined) return reply;
     const query = sessionQuery.safeParse(request.query);
     if (!query.success)
       return reply.code(400).send({
         error: "bad_request",
         message: query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
       });
-    const { active, ...rest } = query.data;
+    const { active, protocol, from, to, limit = 100, ...rest } = query.data;
+    const narrowed = protocol !== undefined || from !== undefined || to !== undefined;
+    // Protocol and time range narrow the newest 1000 sessions the index returns (the index has no such filter).
+    const sessions = await deps.audit.listSessions({
+      ...rest,
+      ...(active === undefined ? {} : { active: active === "true" }),
+      limit: narrowed ? 1000 : limit,
+    });
+    const fromMs = from === undefined ? -Infinity : Date.parse(from);
+    const toMs = to === undefined ? Infinity : Date.parse(to);
     return {
-      sessions: await deps.audit.listSessions({
-        ...rest,
-        ...(active === undefined ? {} : { active: active === "true" }),
-      }),
+      sessions: sessions
+        .filter((session) => protocol === undefined || session.protocol === protocol)
+        .filter((session) => {
+          const started = Date.parse(session.startedAt);
+          const ended = session.endedAt === null ? Infinity : Date.parse(session.endedAt);
+          return started <= toMs && ended >= fromMs; // overlaps the range
+        })
+        .slice(0, limit),
     };
   });
 
   app.get<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
-    if ((await authenticate(request, reply)) === undefined) return reply;
+    if ((await authenticate(request, reply, "read")) === undefined) return reply;
     const session = await deps.audit.getSession(request.params.id);
     if (session === undefined)
       return reply.code(404).send({ error: "not_found", message: `no session ${request.params.id}` });
@@ -166,7 +181,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   });
 
   app.get("/api/audit", async (request, reply) => {
-    if ((await authenticate(request, reply)) === undefined) return reply;
+    if ((await authenticate(request, reply, "read")) === undefined) return reply;
     const query = auditQuery.safeParse(request.query);
     if (!query.success)
       return reply.code(400).send({
@@ -184,7 +199,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   });
 
   app.post("/api/policies/reload", async (request, reply) => {
-    if ((await authenticate(request, reply)) === undefined) return reply;
+    if ((await authenticate(request, reply, "admin")) === undefined) return reply;
     if (deps.reloadPolicies === undefined)
       return reply.code(404).send({ error: "not_found", message: "reload is not available" });
     try {
@@ -198,7 +213,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   });
 
   app.get("/api/audit/verify", async (request, reply) => {
-    if ((await authenticate(request, reply)) === undefined) return reply;
+    if ((await authenticate(request, reply, "read")) === undefined) return reply;
     // Runs off the event loop (the reader's worker): sessions keep flowing while a long chain is hashed.
     return deps.audit.verifyChain();
   });
@@ -208,6 +223,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
       ...deps.approvals,
       verifier: deps.verifier,
       adminGroups: deps.config.identity.admin_groups,
+      authenticate,
     });
   }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { accessKey, parseResource } from "../approvals/approval-binding.js";
 import { isApprovalError } from "../approvals/approval-errors.js";
@@ -13,7 +13,7 @@ import type { UpfrontJudge } from "../approvals/upfront-judge.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { Access } from "../sql/classification.js";
-import { rejectionMessage } from "./token-rejection.js";
+import { type Authenticate, createCallerAuth } from "./caller-auth.js";
 
 export interface ApprovalRoutesDeps {
   readonly service: ApprovalService;
@@ -22,6 +22,8 @@ export interface ApprovalRoutesDeps {
   /** identity.admin_groups: these see and revoke everything; others see what they asked for or may decide. */
   readonly adminGroups: readonly string[];
   readonly judgeUpfront: UpfrontJudge;
+  /** The admin server's caller check (bearer token or console cookie); absent: bearer tokens via `verifier`. */
+  readonly authenticate?: Authenticate;
   /** SSE keep-alive comment interval. Default 15 s. */
   readonly heartbeatMs?: number;
 }
@@ -61,24 +63,11 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   const mayViewGrant = (who: Identity, grant: Grant) =>
     isAdmin(who) || grant.principal === who.subject || who.groups.includes(grant.group);
 
-  const authenticate = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<Identity | undefined> => {
-    const header = request.headers.authorization;
-    if (header === undefined || !header.startsWith("Bearer ")) {
-      await reply
-        .code(401)
-        .send({ error: "unauthorized", message: "send Authorization: Bearer <your OIDC token>" });
-      return undefined;
-    }
-    try {
-      return await deps.verifier.verify(header.slice(7).trim());
-    } catch (error) {
-      await reply.code(401).send({ error: "unauthorized", message: rejectionMessage(error) });
-      return undefined;
-    }
-  };
+  const authenticate =
+    deps.authenticate === undefined
+      ? createCallerAuth({ verifier: deps.verifier, adminGroups: deps.adminGroups, auditorGroups: [] })
+          .authenticate
+      : deps.authenticate;
 
   /** Runs a handler, answering ApprovalErrors and bad input with their 4xx/503. */
   const guarded = async (reply: FastifyReply, run: () => unknown) => {
@@ -96,7 +85,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   };
 
   app.get("/api/requests", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const query = listQuery.parse(request.query);
@@ -110,7 +99,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.get("/api/requests/stream", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     reply.hijack();
     const raw = reply.raw;
@@ -145,7 +134,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.get<{ Params: { id: string } }>("/api/requests/:id", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const found = await deps.service.getRequest(request.params.id);
@@ -159,7 +148,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.post("/api/requests", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const body = createBody.parse(request.body);
@@ -184,7 +173,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.post<{ Params: { id: string } }>("/api/requests/:id/approve", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const body = approveBody.parse(request.body ?? {});
@@ -197,7 +186,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.post<{ Params: { id: string } }>("/api/requests/:id/deny", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const body = denyBody.parse(request.body ?? {});
@@ -206,7 +195,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.get("/api/grants", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const query = grantQuery.parse(request.query);
@@ -220,7 +209,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   });
 
   app.delete<{ Params: { id: string } }>("/api/grants/:id", async (request, reply) => {
-    const who = await authenticate(request, reply);
+    const who = await authenticate(request, reply, "signed-in");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const body = revokeBody.parse(request.body ?? undefined);

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { ClusterEvents } from "../cluster/cluster-events.js";
 import { LatchError } from "../errors.js";
@@ -7,9 +7,10 @@ import type { SessionRegistry } from "../session/session-registry.js";
 import type { LiveSessionStore } from "../store/live-session-store.js";
 import type { PrincipalBlockStore } from "../store/principal-block-store.js";
 import type { AuditEventInput, SessionSummary } from "../store/store.js";
+import type { Authenticate } from "./caller-auth.js";
 
 export interface SessionRoutesDeps {
-  readonly authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<Identity | undefined>;
+  readonly authenticate: Authenticate;
   /** Every live session of every protocol. */
   readonly registry: SessionRegistry;
   readonly blocks: PrincipalBlockStore;
@@ -32,7 +33,7 @@ const KILLED_MESSAGE = "session terminated by an administrator";
 export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesDeps): void {
   // Registered before /api/sessions/:id so "live" is never taken for a session id.
   app.get("/api/sessions/live", async (request, reply) => {
-    if ((await deps.authenticate(request, reply)) === undefined) return reply;
+    if ((await deps.authenticate(request, reply, "read")) === undefined) return reply;
     const here = deps.registry.list().map((session) => ({ ...session, gatewayId: deps.gatewayId }));
     if (!deps.events.shared) return { sessions: here };
     // Every replica's sessions from the store: this gateway's own as they are now, the others' last activity
@@ -44,7 +45,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
   });
 
   app.delete<{ Params: { id: string } }>("/api/sessions/:id", async (request, reply) => {
-    const admin = await deps.authenticate(request, reply);
+    const admin = await deps.authenticate(request, reply, "admin");
     if (admin === undefined) return reply;
     const session = deps.registry.get(request.params.id);
     if (session === undefined) return killElsewhere(request.params.id, admin, reply);
@@ -79,12 +80,12 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
   };
 
   app.get("/api/principals/blocked", async (request, reply) => {
-    if ((await deps.authenticate(request, reply)) === undefined) return reply;
+    if ((await deps.authenticate(request, reply, "read")) === undefined) return reply;
     return { blocked: await deps.blocks.list() };
   });
 
   app.post<{ Params: { sub: string } }>("/api/principals/:sub/block", async (request, reply) => {
-    const admin = await deps.authenticate(request, reply);
+    const admin = await deps.authenticate(request, reply, "admin");
     if (admin === undefined) return reply;
     const body = blockBody.safeParse(request.body ?? undefined);
     if (!body.success)
@@ -109,7 +110,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRoutesD
   });
 
   app.delete<{ Params: { sub: string } }>("/api/principals/:sub/block", async (request, reply) => {
-    const admin = await deps.authenticate(request, reply);
+    const admin = await deps.authenticate(request, reply, "admin");
     if (admin === undefined) return reply;
     const principal = request.params.sub;
     await deps.record({

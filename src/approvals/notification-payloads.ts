@@ -110,14 +110,17 @@ function grantSummary(grant: Grant) {
   };
 }
 
-/** Console pages (the console asks for the approver's token; a link alone decides nothing). */
+/**
+ * Console pages (the console signs the approver in first; a link alone decides nothing). `console_url` is the
+ * admin listener's base URL; one that already ends in /console is taken as is.
+ */
 function links(id: string, consoleUrl: string) {
-  const base = consoleUrl.replace(/\/+$/, "");
+  const base = consoleUrl.replace(/\/+$/, "").replace(/\/console$/, "");
   const encoded = encodeURIComponent(id);
   return {
-    view: `${base}/#/requests/${encoded}`,
-    approve: `${base}/#/requests/${encoded}/approve`,
-    deny: `${base}/#/requests/${encoded}/deny`,
+    view: `${base}/console/requests/${encoded}`,
+    approve: `${base}/console/requests/${encoded}/approve`,
+    deny: `${base}/console/requests/${encoded}/deny`,
     api: `${base}/api/requests/${encoded}`,
   };
 }

@@ -97,7 +97,7 @@ describe("webhook notifications", () => {
         statements: ["UPDATE orders SET total = 10 WHERE id = 1"],
       },
     });
-    expect(body.links.approve).toBe(`https://latch.example/#/requests/${id}/approve`);
+    expect(body.links.approve).toBe(`https://latch.example/console/requests/${id}/approve`);
     // The replay guard is inside the signed body and matches the header.
     expect(String(body.timestamp)).toBe(target.received[2]!.headers["x-latch-timestamp"]);
     expect(body.deliveryId).toBe(target.received[2]!.headers["x-latch-delivery"]);
@@ -144,8 +144,8 @@ describe("webhook notifications", () => {
     expect(message.text).toContain(id);
     const actions = message.blocks.find((block: { type: string }) => block.type === "actions");
     expect(actions.elements.map((button: { url: string }) => button.url)).toEqual([
-      `https://latch.example/#/requests/${id}/approve`,
-      `https://latch.example/#/requests/${id}/deny`,
+      `https://latch.example/console/requests/${id}/approve`,
+      `https://latch.example/console/requests/${id}/deny`,
     ]);
     expect(JSON.stringify(message.blocks)).toContain("2 members");
     notifier.close();

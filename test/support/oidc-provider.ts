@@ -25,6 +25,14 @@ export interface TestOidcProvider {
     claims: Record<string, unknown>,
     opts?: { audience?: string },
   ): Promise<string>;
+  /**
+   * With `startOidcProvider({ signIn: true })`: an authorization-code client for a browser sign-in that
+   * comes back to `redirectUri`. The provider's own login form (oidc-provider's dev interactions) takes any
+   * login name and password; consent is granted at once.
+   */
+  addSignInClient(redirectUri: string): { clientId: string; clientSecret: string };
+  /** The groups a login name's ID token carries (default none). */
+  setPerson(login: string, groups: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -40,7 +48,19 @@ interface TokenLike {
   readonly clientId?: string;
 }
 
-export async function startOidcProvider(): Promise<TestOidcProvider> {
+interface InteractionContext {
+  readonly oidc: {
+    readonly provider: { Grant: new (init: Record<string, string>) => GrantLike };
+    readonly client?: { readonly clientId: string };
+    readonly session?: { readonly accountId?: string };
+  };
+}
+interface GrantLike {
+  addOIDCScope(scope: string): void;
+  save(): Promise<string>;
+}
+
+export async function startOidcProvider(options: { signIn?: boolean } = {}): Promise<TestOidcProvider> {
   // Loaded lazily so suites that never start a provider do not pay for it (or see its Node version notice).
   // @ts-expect-error oidc-provider has no type declarations; ProviderConstructor below describes what we use
   const { default: Provider } = (await import("oidc-provider")) as { default: ProviderConstructor };
@@ -60,14 +80,47 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
   const claimsBySubject = new Map<string, Record<string, unknown>>();
   const secretsBySubject = new Map<string, string>();
   const resourcePrefix = "urn:latch-test:audience:";
+  const people = new Map<string, readonly string[]>();
+  const signIn = options.signIn
+    ? {
+        conformIdTokenClaims: false,
+        claims: { openid: ["sub"], groups: ["groups"], profile: ["name"], email: ["email"] },
+        findAccount: async (_ctx: unknown, id: string) => ({
+          accountId: id,
+          claims: async () => ({ sub: id, name: id, groups: [...(people.get(id) ?? [])] }),
+        }),
+        loadExistingGrant: async (ctx: InteractionContext) => {
+          const grant = new ctx.oidc.provider.Grant({
+            clientId: ctx.oidc.client?.clientId ?? "",
+            accountId: ctx.oidc.session?.accountId ?? "",
+          });
+          grant.addOIDCScope("openid profile email groups");
+          await grant.save();
+          return grant;
+        },
+      }
+    : {};
 
   const provider = new Provider(issuer, {
     adapter: memoryAdapter(clients),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString("hex")] },
-    ttl: { ClientCredentials: 300 },
+    ttl: {
+      ClientCredentials: 300,
+      ...(options.signIn
+        ? {
+            Interaction: 600,
+            Grant: 600,
+            Session: 600,
+            AccessToken: 300,
+            IdToken: 300,
+            AuthorizationCode: 60,
+          }
+        : {}),
+    },
+    ...signIn,
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: options.signIn === true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -143,6 +196,23 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
     resourceFor: (audience) => `${resourcePrefix}${audience}`,
     mintToken: (subject, groups, opts = {}) => mint(subject, { groups: [...groups] }, opts.audience),
     mintTokenWithClaims: (subject, claims, opts = {}) => mint(subject, claims, opts.audience),
+    addSignInClient(redirectUri) {
+      if (!options.signIn) throw new Error("start the provider with { signIn: true } for browser sign-in");
+      const clientId = `console-${clients.size + 1}`;
+      const clientSecret = randomBytes(24).toString("base64url");
+      clients.set(clientId, {
+        client_id: clientId,
+        client_secret: clientSecret,
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        redirect_uris: [redirectUri],
+        token_endpoint_auth_method: "client_secret_basic",
+      });
+      return { clientId, clientSecret };
+    },
+    setPerson(login, groups) {
+      people.set(login, [...groups]);
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

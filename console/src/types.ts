@@ -1,0 +1,99 @@
+/** The admin API's shapes as the console reads them (docs/openapi.yaml is the contract). */
+export interface Me {
+  subject: string;
+  issuer: string;
+  groups: string[];
+  expiresAt: number;
+  roles: { admin: boolean; auditor: boolean; read: boolean };
+  /** Present when signed in through the console (cookie session). */
+  csrf?: string;
+  via?: "cookie" | "token";
+}
+
+export interface Vote {
+  approver: string;
+  vote: "approve" | "deny";
+  reason: string;
+  grantForMs?: number;
+  at: number;
+}
+
+export interface ApprovalRequest {
+  id: string;
+  mode: "hold" | "defer" | "upfront";
+  state: "pending" | "approved" | "denied" | "expired" | "abandoned";
+  sessionId: string | null;
+  connection: string;
+  requester: string;
+  requesterIssuer: string;
+  requesterGroups: string[];
+  statements: string[];
+  parameters: (string | null)[][] | null;
+  accesses: string[];
+  group: string;
+  quorum: number;
+  rules: string[];
+  reason: string;
+  requestedForMs: number | null;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+  decisionReason: string | null;
+  grantId: string | null;
+  votes: Vote[];
+  /** Delegation chain (RFC 8693 `act`), outermost actor first, when the requester acted for someone. */
+  actors?: string[];
+  preview?: string;
+}
+
+export interface Grant {
+  id: string;
+  requestId: string;
+  principal: string;
+  connection: string;
+  accesses: string[];
+  group: string;
+  usesLeft: number | null;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  revokedBy: string | null;
+  revokeReason: string | null;
+}
+
+export interface Session {
+  id: string;
+  protocol: string;
+  connection: string;
+  subject: string;
+  groups: string[];
+  clientAddress: string;
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+  operations: number;
+  denied: number;
+}
+
+export interface LiveSession {
+  id: string;
+  protocol: string;
+  connection: string;
+  subject: string;
+  gatewayId?: string;
+}
+
+export interface AuditEvent {
+  seq: number;
+  ts: string;
+  kind: string;
+  sessionId: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface Blocked {
+  principal: string;
+  blockedBy: string;
+  reason: string;
+  blockedAt: string;
+}

@@ -1,0 +1,67 @@
+import Fastify from "fastify";
+import { describe, expect, it } from "vitest";
+import { createConsoleSessions, FLOW_COOKIE, SESSION_COOKIE } from "../../src/admin/console-sessions.js";
+
+/** Console sign-ins end at their TTL (clock injected), at sign-out, and a flow is good for one callback. */
+describe("console sessions", () => {
+  const setup = () => {
+    let now = 1_000_000;
+    const sessions = createConsoleSessions({ ttlMs: 60_000, secureCookies: true, now: () => now });
+    const app = Fastify();
+    app.post("/in", async (_request, reply) => {
+      sessions.signIn(reply, { subject: "alice", issuer: "corp", groups: ["dba"], expiresAt: now + 5_000 });
+      return {};
+    });
+    app.post("/out", async (request, reply) => {
+      sessions.signOut(request, reply);
+      return {};
+    });
+    app.post("/flow", async (_request, reply) => {
+      sessions.startFlow(reply, { state: "s1" });
+      return {};
+    });
+    app.get("/who", async (request) => ({ who: sessions.caller(request)?.identity.subject ?? null }));
+    app.get("/finish", async (request) => ({ flow: sessions.finishFlow(request) ?? null }));
+    return { app, advance: (ms: number) => (now += ms) };
+  };
+  const cookieOf = (header: string | string[] | undefined, name: string) =>
+    [header ?? []].flat().find((line) => line.startsWith(`${name}=`)) ?? "";
+
+  it("sets an HttpOnly, Secure, SameSite=Strict cookie that lasts the TTL, not the ID token's minutes", async () => {
+    const { app, advance } = setup();
+    const signedIn = await app.inject({ method: "POST", url: "/in" });
+    const line = cookieOf(signedIn.headers["set-cookie"], SESSION_COOKIE);
+    expect(line).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=60; Secure$/);
+    const cookie = line.split(";")[0]!;
+    const who = async () => (await app.inject({ url: "/who", headers: { cookie } })).json().who;
+    expect(await who()).toBe("alice");
+    advance(59_000);
+    expect(await who()).toBe("alice");
+    advance(1_000);
+    expect(await who()).toBeNull();
+  });
+
+  it("ends at sign-out; a made-up cookie is nobody", async () => {
+    const { app } = setup();
+    const cookie = cookieOf(
+      (await app.inject({ method: "POST", url: "/in" })).headers["set-cookie"],
+      SESSION_COOKIE,
+    ).split(";")[0]!;
+    await app.inject({ method: "POST", url: "/out", headers: { cookie } });
+    expect((await app.inject({ url: "/who", headers: { cookie } })).json().who).toBeNull();
+    const forged = `${SESSION_COOKIE}=${"A".repeat(43)}`;
+    expect((await app.inject({ url: "/who", headers: { cookie: forged } })).json().who).toBeNull();
+  });
+
+  it("a sign-in flow (SameSite=Lax, for the provider's redirect back) is used once", async () => {
+    const { app } = setup();
+    const line = cookieOf(
+      (await app.inject({ method: "POST", url: "/flow" })).headers["set-cookie"],
+      FLOW_COOKIE,
+    );
+    expect(line).toContain("SameSite=Lax");
+    const cookie = line.split(";")[0]!;
+    expect((await app.inject({ url: "/finish", headers: { cookie } })).json().flow).toEqual({ state: "s1" });
+    expect((await app.inject({ url: "/finish", headers: { cookie } })).json().flow).toBeNull();
+  });
+});
