@@ -27,6 +27,7 @@ import { bridgeClusterEvents } from "./cluster-bridge.js";
 import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
 import { type GatewayApprovals, startApprovals } from "./start-approvals.js";
+import { startAuditTrust } from "./start-audit-trust.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 type Address = { host: string; port: number };
@@ -240,6 +241,12 @@ export async function startGateway(
         tlsCert: tlsMaterial.certFile,
       },
     });
+    const auditTrust = startAuditTrust({
+      config,
+      stores,
+      recordDurably: (event) => pipeline.recordDurably(event),
+      log,
+    });
     await directory.start();
     const stopBlockSweep = stores.events.shared
       ? startBlockSweep({
@@ -300,6 +307,7 @@ export async function startGateway(
         await pipeline
           .flush()
           .catch((error: unknown) => log.error({ err: error }, "audit log not flushed at shutdown"));
+        await auditTrust.stop();
         await stores.close();
       },
     };

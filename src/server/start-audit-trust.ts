@@ -1,0 +1,54 @@
+import type { Logger } from "pino";
+import { loadCheckpointSigner } from "../audit/checkpoint-key.js";
+import { type Checkpointer, startCheckpointer } from "../audit/checkpointer.js";
+import type { LatchConfig } from "../config/schema.js";
+import { parseDuration } from "../identity/parse-duration.js";
+import type { AuditEventInput } from "../store/store.js";
+import type { Stores } from "../store/stores.js";
+
+export interface AuditTrust {
+  /** Signs a last checkpoint (after gateway_stop) and stops every background job. */
+  stop(): Promise<void>;
+}
+
+export interface AuditTrustOptions {
+  readonly config: LatchConfig;
+  readonly stores: Stores;
+  /** The gateway's one ordered writer; resolves once durable. */
+  readonly recordDurably: (event: AuditEventInput) => Promise<void>;
+  readonly log: Logger;
+}
+
+/**
+ * What makes the audit record trustworthy outside the gateway, all off the statement path: signed checkpoints
+ * of the chain head (audit/checkpointer.ts).
+ */
+export function startAuditTrust(options: AuditTrustOptions): AuditTrust {
+  const { config, stores, log } = options;
+  const signer = loadCheckpointSigner(config, { create: true });
+  let checkpointer: Checkpointer | undefined;
+  if (signer === undefined) {
+    if (config.audit.checkpoints.enabled)
+      log.warn(
+        "audit checkpoints are off: a shared store needs audit.checkpoints.key (one key for every replica)",
+      );
+  } else {
+    checkpointer = startCheckpointer({
+      signer,
+      head: () => stores.audit.head(),
+      record: (event) => options.recordDurably(event),
+      everyEvents: config.audit.checkpoints.every_events,
+      everyMs: parseDuration(config.audit.checkpoints.every),
+      onError: (error) => log.warn({ err: error }, "audit checkpoint not written"),
+    });
+    log.info({ key: signer.verifierKey }, "audit checkpoints signed with this verifier key");
+  }
+  return {
+    async stop() {
+      checkpointer?.stop();
+      await checkpointer
+        ?.checkpoint()
+        .catch((error: unknown) => log.warn({ err: error }, "final audit checkpoint not written"));
+    },
+  };
+}
