@@ -1,8 +1,11 @@
 import type { Logger } from "pino";
 import { loadCheckpointSigner } from "../audit/checkpoint-key.js";
 import { type Checkpointer, startCheckpointer } from "../audit/checkpointer.js";
+import { type AuditExporter, startAuditExporter } from "../audit-export/audit-exporter.js";
+import { createExportSinks } from "../audit-export/create-export-sinks.js";
 import type { LatchConfig } from "../config/schema.js";
 import { parseDuration } from "../identity/parse-duration.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { AuditEventInput } from "../store/store.js";
 import type { Stores } from "../store/stores.js";
 
@@ -17,11 +20,13 @@ export interface AuditTrustOptions {
   /** The gateway's one ordered writer; resolves once durable. */
   readonly recordDurably: (event: AuditEventInput) => Promise<void>;
   readonly log: Logger;
+  readonly metrics: Metrics;
 }
 
 /**
  * What makes the audit record trustworthy outside the gateway, all off the statement path: signed checkpoints
- * of the chain head (audit/checkpointer.ts).
+ * of the chain head (audit/checkpointer.ts) and the export of every event to external sinks
+ * (audit-export/).
  */
 export function startAuditTrust(options: AuditTrustOptions): AuditTrust {
   const { config, stores, log } = options;
@@ -43,12 +48,37 @@ export function startAuditTrust(options: AuditTrustOptions): AuditTrust {
     });
     log.info({ key: signer.verifierKey }, "audit checkpoints signed with this verifier key");
   }
+  const exporter = startExport(options);
   return {
     async stop() {
       checkpointer?.stop();
+      // After gateway_stop and the last checkpoint, so a sink that keeps up has them too on the next start.
+      await exporter?.stop();
       await checkpointer
         ?.checkpoint()
         .catch((error: unknown) => log.warn({ err: error }, "final audit checkpoint not written"));
     },
   };
+}
+
+function startExport(options: AuditTrustOptions): AuditExporter | undefined {
+  const { config, stores, log } = options;
+  if (config.audit.export.length === 0) return undefined;
+  const cursors = stores.exportCursors;
+  if (cursors === undefined) {
+    log.warn("audit.export is not supported on a shared store yet: no events are exported");
+    return undefined;
+  }
+  const exporter = startAuditExporter({
+    sinks: createExportSinks(config),
+    reader: stores.auditReader,
+    cursors,
+    headSeq: () => stores.audit.head().seq,
+    pollMs: parseDuration(config.audit.export_poll),
+    // The message is a status or errno code: sink secrets never reach it.
+    onFailure: (sink, error) =>
+      log.warn({ sink, error: (error as Error).message }, "audit export delivery failed, retrying"),
+  });
+  options.metrics.watchAuditExport(() => exporter.status());
+  return exporter;
 }

@@ -246,6 +246,7 @@ export async function startGateway(
       stores,
       recordDurably: (event) => pipeline.recordDurably(event),
       log,
+      metrics,
     });
     await directory.start();
     const stopBlockSweep = stores.events.shared

@@ -1,5 +1,6 @@
 import type { ApprovalStore } from "../approvals/approval-store.js";
 import type { ClusterEvents } from "../cluster/cluster-events.js";
+import type { AuditExportCursors } from "./audit-export-cursors.js";
 import type { LiveSessionStore } from "./live-session-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
 import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
@@ -17,6 +18,8 @@ export interface Stores {
   readonly approvals: ApprovalStore;
   readonly blocks: PrincipalBlockStore;
   readonly liveSessions: LiveSessionStore;
+  /** Audit export cursors (audit-export/); absent where export is not supported yet (the shared store). */
+  readonly exportCursors?: AuditExportCursors;
   /** Tells the other gateways on this store what changed (none for the embedded store). */
   readonly events: ClusterEvents;
   /** For /healthz: rejects if the store cannot be written. */
