@@ -3,6 +3,7 @@ import { loadCheckpointSigner } from "../audit/checkpoint-key.js";
 import { type Checkpointer, startCheckpointer } from "../audit/checkpointer.js";
 import { type AuditExporter, startAuditExporter } from "../audit-export/audit-exporter.js";
 import { createExportSinks } from "../audit-export/create-export-sinks.js";
+import { type AuditPruner, startAuditPruner } from "../audit-retention/audit-pruner.js";
 import type { LatchConfig } from "../config/schema.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -26,7 +27,7 @@ export interface AuditTrustOptions {
 /**
  * What makes the audit record trustworthy outside the gateway, all off the statement path: signed checkpoints
  * of the chain head (audit/checkpointer.ts) and the export of every event to external sinks
- * (audit-export/).
+ * (audit-export/), and retention (audit-retention/).
  */
 export function startAuditTrust(options: AuditTrustOptions): AuditTrust {
   const { config, stores, log } = options;
@@ -49,8 +50,10 @@ export function startAuditTrust(options: AuditTrustOptions): AuditTrust {
     log.info({ key: signer.verifierKey }, "audit checkpoints signed with this verifier key");
   }
   const exporter = startExport(options);
+  const pruner = startRetention(options);
   return {
     async stop() {
+      pruner?.stop();
       checkpointer?.stop();
       // After gateway_stop and the last checkpoint, so a sink that keeps up has them too on the next start.
       await exporter?.stop();
@@ -81,4 +84,25 @@ function startExport(options: AuditTrustOptions): AuditExporter | undefined {
   });
   options.metrics.watchAuditExport(() => exporter.status());
   return exporter;
+}
+
+function startRetention(options: AuditTrustOptions): AuditPruner | undefined {
+  const { config, stores, log } = options;
+  if (config.audit.retention === undefined) return undefined;
+  if (stores.retention === undefined) {
+    log.warn("audit.retention is not supported on a shared store yet: nothing is pruned");
+    return undefined;
+  }
+  const pruner = startAuditPruner({
+    retention: stores.retention,
+    retentionMs: parseDuration(config.audit.retention),
+    sinks: config.audit.export.map((sink) => sink.name),
+    ...(stores.exportCursors === undefined ? {} : { cursors: stores.exportCursors }),
+    everyMs: parseDuration(config.audit.prune_every),
+    record: (data) => options.recordDurably({ kind: "audit_pruned", sessionId: null, data }),
+    onError: (error) => log.warn({ err: error }, "audit retention did not run; trying again later"),
+  });
+  // A first run soon after start, not one prune_every later.
+  setTimeout(() => void pruner.pruneNow().catch(() => undefined), 1000).unref();
+  return pruner;
 }

@@ -8,6 +8,7 @@ import { openPostgresStores } from "./postgres/open-postgres-stores.js";
 import { postgresStoreConfig } from "./postgres/pg-store-config.js";
 import { createSqliteApprovalStore } from "./sqlite-approvals.js";
 import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
+import { createSqliteAuditRetention } from "./sqlite-audit-retention.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
 import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
@@ -99,6 +100,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(liveSessions);
     const exportCursors = createSqliteExportCursors(file);
     opened.push(exportCursors);
+    const retention = createSqliteAuditRetention(file);
+    opened.push(retention);
     let closing: Promise<void> | undefined;
     return {
       audit,
@@ -107,6 +110,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       blocks,
       liveSessions,
       exportCursors,
+      retention,
       events: createLocalClusterEvents(),
       check: () => audit.check(),
       health: () => audit.health(),

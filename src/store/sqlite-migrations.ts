@@ -170,6 +170,7 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO audit_retention (id, pruned_through, anchor_hash, anchor_seq) VALUES (1, 0, '${"0".repeat(64)}', 0);
   CREATE TRIGGER audit_retention_forward_only BEFORE UPDATE ON audit_retention WHEN NEW.pruned_through < OLD.pruned_through
     BEGIN SELECT RAISE(ABORT, 'retention only moves forward'); END;
+  CREATE INDEX audit_events_checkpoints ON audit_events (seq) WHERE kind = 'audit_checkpoint';
   DROP TRIGGER audit_events_no_delete;
   CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
     WHEN OLD.seq > (SELECT pruned_through FROM audit_retention WHERE id = 1)

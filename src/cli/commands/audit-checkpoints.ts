@@ -10,6 +10,7 @@ import {
   type NoteVerifier,
   parseVerifierKey,
 } from "../../audit/signed-note.js";
+import type { PrunedPrefix } from "../../audit/verify-chain.js";
 import {
   type CheckpointReport,
   checkCheckpointNote,
@@ -107,11 +108,13 @@ export async function checkStoreCheckpoints(
   reader: AuditReader,
   verifier: NoteVerifier,
   externalNotes: readonly string[],
+  pruned?: PrunedPrefix,
 ): Promise<CheckpointReport> {
-  const report = await verifyCheckpoints(checkpointEvents(reader), verifier, hashReader(reader));
+  const hashAt = hashReader(reader, pruned);
+  const report = await verifyCheckpoints(checkpointEvents(reader), verifier, hashAt);
   const problems = [...report.problems];
   for (const file of externalNotes) {
-    const result = await checkCheckpointNote(readFileSync(file, "utf8"), verifier, hashReader(reader));
+    const result = await checkCheckpointNote(readFileSync(file, "utf8"), verifier, hashAt);
     if (result.problem !== undefined) problems.push({ seq: 0, problem: `${file}: ${result.problem}` });
   }
   return { ...report, problems };
@@ -144,8 +147,13 @@ async function* checkpointEvents(reader: AuditReader): AsyncIterable<StoredCheck
   }
 }
 
-function hashReader(reader: AuditReader): (seq: number) => Promise<string | undefined> {
+/** The stored hash of an event; for the pruned prefix only the anchor's is known (signed by its checkpoint). */
+function hashReader(
+  reader: AuditReader,
+  pruned?: PrunedPrefix,
+): (seq: number) => Promise<string | undefined> {
   return async (seq) => {
+    if (pruned !== undefined && seq === pruned.through) return pruned.anchorHash;
     const [event] = await reader.events({ afterSeq: seq - 1, limit: 1 });
     return event?.seq === seq ? event.hash : undefined;
   };

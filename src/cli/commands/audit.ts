@@ -16,6 +16,7 @@ import {
   readVerifierKey,
   registerCheckpointCommands,
 } from "./audit-checkpoints.js";
+import { registerPruneCommand } from "./audit-prune.js";
 
 /** Where to find the store: the same config the gateway runs with, optionally with another data_dir. */
 export interface AuditStoreOptions {
@@ -84,6 +85,7 @@ export function registerAuditCommands(program: Command): void {
     process.exitCode = await runAuditNewSegment(options);
   });
   registerCheckpointCommands(audit, withStoreOptions);
+  registerPruneCommand(audit, withStoreOptions);
   withStoreOptions(
     audit
       .command("search")
@@ -124,7 +126,7 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
     const checkpoints =
       verifier === undefined
         ? undefined
-        : await checkStoreCheckpoints(reader, verifier, options.checkpoint ?? []);
+        : await checkStoreCheckpoints(reader, verifier, options.checkpoint ?? [], report.pruned);
     const head = `${report.head.seq}:${report.head.hash}`;
     const ok = report.ok && (checkpoints === undefined || checkpoints.problems.length === 0);
     if (options.json) {
@@ -135,6 +137,10 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
     }
     if (report.ok) {
       process.stdout.write(`audit chain OK: ${report.events} events, head ${head}\n`);
+      if (report.pruned !== undefined)
+        process.stdout.write(
+          `pruned by retention: events 1..${report.pruned.through}, anchored by the checkpoint at event ${report.pruned.anchorSeq}${verifier === undefined ? " (pass --key to check its signature)" : ""}\n`,
+        );
       printAcknowledged(report);
       process.stdout.write(
         `keep this head somewhere the gateway cannot write, and later run: latch audit verify --expect-head ${head}\n`,
