@@ -32,7 +32,7 @@ describe("audit export to an OTLP/HTTP receiver and a syslog receiver", () => {
     receivers.push(otlp, syslog);
     const overrides = {
       connections: {
-        app: { type: "postgres", upstream: "postgres://root@127.0.0.1:5432/test" },
+        app: { type: "postgres", upstream: "postgres://postgres@127.0.0.1:5432/postgres" },
       },
       audit: {
         checkpoints: { every_events: 25 },

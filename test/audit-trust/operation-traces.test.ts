@@ -25,7 +25,7 @@ describe("OpenTelemetry traces", () => {
     const port = (receiver.address() as { port: number }).port;
     const gw = await startTestGateway(undefined, {
       overrides: {
-        connections: { app: { type: "postgres", upstream: "postgres://root@127.0.0.1:5432/test" } },
+        connections: { app: { type: "postgres", upstream: "postgres://postgres@127.0.0.1:5432/postgres" } },
         observability: { otlp_traces: `http://127.0.0.1:${port}/v1/traces` },
       },
     });
