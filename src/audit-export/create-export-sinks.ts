@@ -29,6 +29,7 @@ export function createExportSinks(config: Pick<LatchConfig, "audit">): ExportSin
         name: sink.name,
         url: sink.url,
         secret: resolveSecret(sink.secret, `audit.export ${sink.name} secret`),
+        ...(sink.ca_file === undefined ? {} : { caFile: sink.ca_file }),
       });
     const at = sink.address.lastIndexOf(":");
     return createSyslogSink({

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
-import { request } from "undici";
+import { readFileSync } from "node:fs";
+import { Agent, request } from "undici";
 import { ExportFailure, type ExportSink, exportRecord } from "./export-sink.js";
 
 export interface NdjsonSinkOptions {
@@ -8,6 +9,8 @@ export interface NdjsonSinkOptions {
   /** HMAC-SHA256 key (resolved from its secret ref): never logged. */
   readonly secret: string;
   readonly timeoutMs?: number;
+  /** PEM CA bundle the endpoint's certificate must chain to; default: the system's. */
+  readonly caFile?: string;
 }
 
 /**
@@ -17,6 +20,8 @@ export interface NdjsonSinkOptions {
  */
 export function createNdjsonSink(options: NdjsonSinkOptions): ExportSink {
   let delivered = 0;
+  const dispatcher =
+    options.caFile === undefined ? undefined : new Agent({ connect: { ca: readFileSync(options.caFile) } });
   return {
     name: options.name,
     async send(events) {
@@ -30,6 +35,7 @@ export function createNdjsonSink(options: NdjsonSinkOptions): ExportSink {
           "x-latch-audit-seqs": `${events[0]!.seq}-${events[events.length - 1]!.seq}`,
         },
         body,
+        ...(dispatcher === undefined ? {} : { dispatcher }),
         headersTimeout: options.timeoutMs ?? 10_000,
         bodyTimeout: options.timeoutMs ?? 10_000,
       }).catch((error: NodeJS.ErrnoException) => {
@@ -41,6 +47,8 @@ export function createNdjsonSink(options: NdjsonSinkOptions): ExportSink {
       delivered = events[events.length - 1]!.seq;
       return delivered;
     },
-    async close() {},
+    async close() {
+      await dispatcher?.close();
+    },
   };
 }

@@ -56,6 +56,10 @@ export const auditExportSinkSchema = z.discriminatedUnion("type", [
     ...exportSinkBase,
     url: z.url().describe("HTTPS endpoint receiving POSTs of newline-delimited JSON events"),
     secret: secretRefSchema.describe("HMAC-SHA256 key for the X-Latch-Signature header"),
+    ca_file: z
+      .string()
+      .optional()
+      .describe("PEM CA bundle for the endpoint's certificate; default: the system's"),
   }),
 ]);
 
