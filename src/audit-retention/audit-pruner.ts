@@ -35,6 +35,8 @@ export interface AuditPruner {
 export function startAuditPruner(
   options: AuditPrunerOptions & {
     readonly everyMs: number;
+    /** When to run the first time; default: after `everyMs`. */
+    readonly firstAfterMs?: number;
     readonly record: (data: Readonly<Record<string, unknown>>) => Promise<void>;
     readonly onError?: (error: unknown) => void;
   },
@@ -58,9 +60,17 @@ export function startAuditPruner(
     });
     return running;
   };
-  const timer = setInterval(() => {
-    pruneNow().catch((error: unknown) => options.onError?.(error));
-  }, options.everyMs);
+  const run = () => void pruneNow().catch((error: unknown) => options.onError?.(error));
+  const timer = setInterval(run, options.everyMs);
   timer.unref();
-  return { pruneNow, stop: () => clearInterval(timer) };
+  // A first run soon after start, not one interval later.
+  const first = options.firstAfterMs === undefined ? undefined : setTimeout(run, options.firstAfterMs);
+  first?.unref();
+  return {
+    pruneNow,
+    stop: () => {
+      clearInterval(timer);
+      clearTimeout(first);
+    },
+  };
 }

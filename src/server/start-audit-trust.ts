@@ -99,10 +99,9 @@ function startRetention(options: AuditTrustOptions): AuditPruner | undefined {
     sinks: config.audit.export.map((sink) => sink.name),
     ...(stores.exportCursors === undefined ? {} : { cursors: stores.exportCursors }),
     everyMs: parseDuration(config.audit.prune_every),
+    firstAfterMs: 1000,
     record: (data) => options.recordDurably({ kind: "audit_pruned", sessionId: null, data }),
     onError: (error) => log.warn({ err: error }, "audit retention did not run; trying again later"),
   });
-  // A first run soon after start, not one prune_every later.
-  setTimeout(() => void pruner.pruneNow().catch(() => undefined), 1000).unref();
   return pruner;
 }
