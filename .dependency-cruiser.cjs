@@ -56,6 +56,16 @@ module.exports = {
       to: { path: "^src/(protocols|sql|store|server|policy)/" },
     },
     {
+      name: "audit-jobs-stay-off-the-statement-path",
+      comment:
+        "Audit export, retention and tracing run beside the gateway, not in it: the composition root " +
+        "wires them to the stores and wraps the pipeline. The statement path (pipeline, session, protocols) " +
+        "and the stores never import them, so with them off nothing on that path changes.",
+      severity: "error",
+      from: { path: "^src/(pipeline|session|protocols|store)/" },
+      to: { path: "^src/(audit-export|audit-retention|tracing)/" },
+    },
+    {
       name: "only-the-composition-root-imports-server",
       comment:
         "src/server/ reads the config, builds the pieces and starts the listeners. Only it and the CLI that " +

@@ -62,6 +62,16 @@ export interface ChainVerificationReport extends ChainVerification {
   readonly head: ChainHead;
   /** The last event read, intact or not (where the next event would go). */
   readonly end: ChainHead;
+  /** Retention deleted events 1..through; the chain starts after them, anchored by a signed checkpoint. */
+  readonly pruned?: PrunedPrefix;
+}
+
+/** A prefix deleted by retention (audit.retention): the first kept event links to `anchorHash`. */
+export interface PrunedPrefix {
+  readonly through: number;
+  readonly anchorHash: string;
+  /** The audit_checkpoint event whose signed head is (through, anchorHash). */
+  readonly anchorSeq: number;
 }
 
 /** More breaks than this is a rewritten log, not an incident to acknowledge event by event. */
@@ -86,8 +96,9 @@ export const MAX_CHAIN_BREAKS = 1000;
 export function verifyEventChain(
   rows: Iterable<StoredEventRow>,
   recordedHead: ChainHead | undefined,
+  start: ChainHead = EMPTY_CHAIN_HEAD,
 ): ChainVerificationReport {
-  const verifier = new ChainVerifier();
+  const verifier = new ChainVerifier(start);
   for (const row of rows) if (!verifier.add(row)) break;
   return verifier.finish(recordedHead);
 }
@@ -97,7 +108,7 @@ export function verifyEventChain(
  * `add` returns false once reading on is pointless (too many breaks); `finish` compares with the head record.
  */
 export class ChainVerifier {
-  private head: ChainHead = EMPTY_CHAIN_HEAD;
+  private head: ChainHead;
   private events = 0;
   private pending: ChainBreak[] = [];
   private readonly acknowledged: AcknowledgedBreak[] = [];
@@ -105,6 +116,11 @@ export class ChainVerifier {
   private headBeforeFirstBreak: ChainHead | undefined;
   private eventsBeforeFirstBreak = 0;
   private overflow: string | undefined;
+
+  /** `start`: where the chain begins (after a pruned prefix: its last event, the anchor). */
+  constructor(start: ChainHead = EMPTY_CHAIN_HEAD) {
+    this.head = start;
+  }
 
   add(row: StoredEventRow): boolean {
     if (this.overflow !== undefined) return false;

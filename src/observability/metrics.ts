@@ -6,10 +6,31 @@ export interface AuditHealthSource {
   readonly refusedSeconds: number;
 }
 
+/** What the audit export metrics read at each scrape, one entry per sink (audit-export/audit-exporter.ts). */
+export interface AuditExportSource {
+  readonly sink: string;
+  readonly lagEvents: number;
+  readonly lagSeconds: number;
+  readonly failures: number;
+  readonly exported: number;
+}
+
 /** Every metric Latch exports, declared in one list: latch_<area>_<thing>_<unit>. */
 export function createMetrics() {
   const registry = new Registry();
   let auditHealth: (() => AuditHealthSource) | undefined;
+  let auditExport: (() => readonly AuditExportSource[]) | undefined;
+  /** A per-sink gauge or counter filled from the exporter's status at each scrape. */
+  const exportCollect = (field: Exclude<keyof AuditExportSource, "sink">) =>
+    function (this: Gauge<"sink">) {
+      this.reset();
+      for (const status of auditExport?.() ?? []) this.set({ sink: status.sink }, status[field]);
+    };
+  const exportCount = (field: "failures" | "exported") =>
+    function (this: Counter<"sink">) {
+      this.reset();
+      for (const status of auditExport?.() ?? []) this.inc({ sink: status.sink }, status[field]);
+    };
   collectDefaultMetrics({ register: registry, prefix: "latch_process_" });
   const metrics = {
     registry,
@@ -100,6 +121,38 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
+    auditExportLagEvents: new Gauge({
+      name: "latch_audit_export_lag_events",
+      help: "Audit events written and not yet delivered to the export sink",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+      collect: exportCollect("lagEvents"),
+    }),
+    auditExportLagSeconds: new Gauge({
+      name: "latch_audit_export_lag_seconds",
+      help: "Age of the oldest audit event not yet delivered to the export sink (0 when caught up)",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+      collect: exportCollect("lagSeconds"),
+    }),
+    auditExportFailures: new Counter({
+      name: "latch_audit_export_failures_total",
+      help: "Failed deliveries to the export sink since start (each retried with backoff)",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+      collect: exportCount("failures"),
+    }),
+    auditExported: new Counter({
+      name: "latch_audit_exported_events_total",
+      help: "Audit events confirmed delivered to the export sink since start",
+      labelNames: ["sink"] as const,
+      registers: [registry],
+      collect: exportCount("exported"),
+    }),
+    /** The export metrics read this at every scrape. */
+    watchAuditExport(source: () => readonly AuditExportSource[]): void {
+      auditExport = source;
+    },
     /** The audit metrics read this at every scrape (the gateway passes its stores' health). */
     watchAuditHealth(source: () => AuditHealthSource): void {
       auditHealth = source;

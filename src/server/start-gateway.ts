@@ -24,11 +24,13 @@ import { SessionRegistry } from "../session/session-registry.js";
 import { openStores } from "../store/open-stores.js";
 import { postgresStoreConfig } from "../store/postgres/pg-store-config.js";
 import type { AuditEventInput, AuditReader } from "../store/store.js";
+import { startOperationTracing } from "../tracing/operation-tracing.js";
 import { createApprovalDesk, createPolicyPreview } from "./agent-services.js";
 import { bridgeClusterEvents } from "./cluster-bridge.js";
 import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
 import { type GatewayApprovals, startApprovals } from "./start-approvals.js";
+import { startAuditTrust } from "./start-audit-trust.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 type Address = { host: string; port: number };
@@ -113,6 +115,7 @@ export async function startGateway(
       log.warn({ err: error, what }, "live session directory could not reach the store"),
   });
   const registry = new SessionRegistry(directory);
+  let tracing: ReturnType<typeof startOperationTracing> | undefined;
   try {
     const tlsMaterial = await loadTlsMaterial(config);
     const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
@@ -147,6 +150,9 @@ export async function startGateway(
       metrics,
       log,
     });
+    // Off by default: then nothing is wrapped and the statement path is untouched.
+    if (config.observability.otlp_traces !== undefined)
+      tracing = startOperationTracing(config.observability.otlp_traces, { pipeline, gate });
 
     // Live revocation: a revoked grant ends its principal's open sessions on that connection at once.
     approval.service.subscribe((update) => {
@@ -249,6 +255,13 @@ export async function startGateway(
         tlsCert: tlsMaterial.certFile,
       },
     });
+    const auditTrust = startAuditTrust({
+      config,
+      stores,
+      recordDurably: (event) => pipeline.recordDurably(event),
+      log,
+      metrics,
+    });
     await directory.start();
     const stopBlockSweep = stores.events.shared
       ? startBlockSweep({
@@ -310,6 +323,8 @@ export async function startGateway(
         await pipeline
           .flush()
           .catch((error: unknown) => log.error({ err: error }, "audit log not flushed at shutdown"));
+        await auditTrust.stop();
+        await tracing?.shutdown().catch(() => undefined);
         await stores.close();
       },
     };
@@ -319,6 +334,7 @@ export async function startGateway(
     for (const listener of listeners.values()) await listener.close().catch(() => undefined);
     for (const mount of httpMounts) await mount.close().catch(() => undefined);
     await approvals?.close();
+    await tracing?.shutdown().catch(() => undefined);
     await stores.close();
     throw error;
   }

@@ -8,7 +8,9 @@ import { openPostgresStores } from "./postgres/open-postgres-stores.js";
 import { postgresStoreConfig } from "./postgres/pg-store-config.js";
 import { createSqliteApprovalStore } from "./sqlite-approvals.js";
 import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
+import { createSqliteAuditRetention } from "./sqlite-audit-retention.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
+import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
 import type { AuditReader } from "./store.js";
@@ -96,6 +98,10 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(blocks);
     const liveSessions = createSqliteLiveSessionStore(file);
     opened.push(liveSessions);
+    const exportCursors = createSqliteExportCursors(file);
+    opened.push(exportCursors);
+    const retention = createSqliteAuditRetention(file);
+    opened.push(retention);
     let closing: Promise<void> | undefined;
     return {
       audit,
@@ -103,6 +109,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       approvals,
       blocks,
       liveSessions,
+      exportCursors,
+      retention,
       events: createLocalClusterEvents(),
       check: () => audit.check(),
       health: () => audit.health(),

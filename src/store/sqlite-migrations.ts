@@ -154,6 +154,28 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE live_sessions ADD COLUMN last_activity INTEGER;  -- epoch ms; NULL: none reported yet
   `,
+  // 7: audit export cursors (audit-export/), and retention: events up to pruned_through may be deleted, no others.
+  `
+  CREATE TABLE audit_export_cursors (
+    sink       TEXT    PRIMARY KEY,
+    seq        INTEGER NOT NULL,  -- every event up to here was delivered to the sink
+    updated_at INTEGER NOT NULL   -- epoch ms
+  ) STRICT;
+  CREATE TABLE audit_retention (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_through INTEGER NOT NULL,  -- events 1..pruned_through were deleted by retention
+    anchor_hash    TEXT    NOT NULL,  -- the hash of event pruned_through (prev_hash of the first kept event)
+    anchor_seq     INTEGER NOT NULL   -- the audit_checkpoint event whose signed head is (pruned_through, anchor_hash)
+  ) STRICT;
+  INSERT INTO audit_retention (id, pruned_through, anchor_hash, anchor_seq) VALUES (1, 0, '${"0".repeat(64)}', 0);
+  CREATE TRIGGER audit_retention_forward_only BEFORE UPDATE ON audit_retention WHEN NEW.pruned_through < OLD.pruned_through
+    BEGIN SELECT RAISE(ABORT, 'retention only moves forward'); END;
+  CREATE INDEX audit_events_checkpoints ON audit_events (seq) WHERE kind = 'audit_checkpoint';
+  DROP TRIGGER audit_events_no_delete;
+  CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    WHEN OLD.seq > (SELECT pruned_through FROM audit_retention WHERE id = 1)
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only (retention deletes only anchored events)'); END;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,8 +1,10 @@
 import type Database from "better-sqlite3";
+import { CHECKPOINT_KIND } from "../audit/checkpoint-note.js";
 import { type IndexedSession, SessionIndexRebuild } from "../audit/session-index.js";
 import {
   type ChainHead,
   type ChainVerificationReport,
+  type PrunedPrefix,
   type StoredEventRow,
   type StoreProblem,
   verifyEventChain,
@@ -26,22 +28,40 @@ export function createSqliteStoreVerification(db: Database.Database, journalFile
   );
   const allSessions = db.prepare("SELECT * FROM sessions ORDER BY id");
   const hashAt = db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck();
+  const hasRetention =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_retention'").get() !==
+    undefined;
+  const retention = hasRetention
+    ? db.prepare("SELECT pruned_through, anchor_hash, anchor_seq FROM audit_retention WHERE id = 1")
+    : undefined;
+  const eventAt = db.prepare("SELECT kind, data FROM audit_events WHERE seq = ?");
 
   return db.transaction((): ChainVerificationReport => {
     const recorded = chainHead.get() as ChainHead | undefined;
+    const pruned = readPruned(retention?.get() as RetentionRow | undefined);
     const sessions = new SessionIndexRebuild();
-    const chain = verifyEventChain(
+    const verified = verifyEventChain(
       rebuildingSessions(allEvents.iterate() as IterableIterator<EventRow>, sessions),
       recorded,
+      pruned === undefined ? undefined : { seq: pruned.through, hash: pruned.anchorHash },
     );
+    const chain = pruned === undefined ? verified : { ...verified, pruned };
     const problems: StoreProblem[] = [];
+    if (pruned !== undefined) {
+      const anchor = anchorProblem(pruned, eventAt.get(pruned.anchorSeq) as AnchorRow | undefined);
+      if (anchor !== undefined) problems.push({ part: "chain", seq: pruned.through, problem: anchor });
+    }
     const sessionProblem = sessions.compare(
       storedSessions(allSessions.iterate() as IterableIterator<SessionRow>),
     );
     if (sessionProblem !== undefined) problems.push({ part: "sessions", seq: 0, problem: sessionProblem });
     if (journalFile !== undefined) {
       // Against what the index holds, intact or not: the journal must agree with it line for line.
-      const journal = verifyJournal(journalFile, chain.end, (seq) => hashAt.get(seq) as string | undefined);
+      // A journal line of a pruned event has nothing left to agree with in the index.
+      const through = pruned?.through ?? 0;
+      const journal = verifyJournal(journalFile, chain.end, (seq) =>
+        seq <= through ? PRUNED : (hashAt.get(seq) as string | undefined),
+      );
       if (journal.problem !== undefined) problems.push({ part: "journal", ...journal.problem });
     }
     return withStoreProblems(chain, problems);
@@ -75,4 +95,39 @@ function* storedSessions(rows: IterableIterator<SessionRow>): Iterable<IndexedSe
       yield { ...toSessionSummary({ ...row, groups: "[]" }), groups: null as unknown as string[] };
     }
   }
+}
+
+interface RetentionRow {
+  readonly pruned_through: number;
+  readonly anchor_hash: string;
+  readonly anchor_seq: number;
+}
+interface AnchorRow {
+  readonly kind: string;
+  readonly data: string;
+}
+
+/** Stands in for the index hash of a pruned event (verify-journal skips lines that carry it). */
+export const PRUNED = "pruned";
+
+function readPruned(row: RetentionRow | undefined): PrunedPrefix | undefined {
+  if (row === undefined || row.pruned_through === 0) return undefined;
+  return { through: row.pruned_through, anchorHash: row.anchor_hash, anchorSeq: row.anchor_seq };
+}
+
+/**
+ * A pruned prefix is accepted only when a kept checkpoint event signs exactly its last event: otherwise the
+ * deletion could hide anything. (The signature itself is checked by `latch audit verify --key`.)
+ */
+function anchorProblem(pruned: PrunedPrefix, anchor: AnchorRow | undefined): string | undefined {
+  const unanchored = `events 1..${pruned.through} were deleted, and`;
+  if (anchor === undefined || anchor.kind !== CHECKPOINT_KIND || pruned.anchorSeq <= pruned.through)
+    return `${unanchored} event ${pruned.anchorSeq} is not a kept checkpoint that anchors them: events were removed`;
+  try {
+    const data = JSON.parse(anchor.data) as { seq?: unknown; head?: unknown };
+    if (data.seq === pruned.through && data.head === pruned.anchorHash) return undefined;
+  } catch {
+    // unreadable: not an anchor
+  }
+  return `${unanchored} the checkpoint at event ${pruned.anchorSeq} does not sign event ${pruned.through} with that hash: events were removed`;
 }

@@ -32,6 +32,8 @@ export const AUDIT_EVENT_KINDS = [
   "principal_blocked",
   "principal_unblocked",
   "audit_segment_start", // an operator went on after a failed verification (latch audit new-segment)
+  "audit_checkpoint", // a signed (seq, head hash, time) note for external witnesses (audit/checkpoint-note.ts)
+  "audit_pruned", // retention removed the events before an anchoring checkpoint (audit.retention)
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

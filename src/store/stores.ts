@@ -1,5 +1,7 @@
 import type { ApprovalStore } from "../approvals/approval-store.js";
 import type { ClusterEvents } from "../cluster/cluster-events.js";
+import type { AuditExportCursors } from "./audit-export-cursors.js";
+import type { AuditRetention } from "./audit-retention.js";
 import type { LiveSessionStore } from "./live-session-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
 import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
@@ -17,6 +19,10 @@ export interface Stores {
   readonly approvals: ApprovalStore;
   readonly blocks: PrincipalBlockStore;
   readonly liveSessions: LiveSessionStore;
+  /** Audit export cursors (audit-export/); absent where export is not supported yet (the shared store). */
+  readonly exportCursors?: AuditExportCursors;
+  /** Retention (audit.retention); absent where not supported yet (the shared store). */
+  readonly retention?: AuditRetention;
   /** Tells the other gateways on this store what changed (none for the embedded store). */
   readonly events: ClusterEvents;
   /** For /healthz: rejects if the store cannot be written. */

@@ -45,6 +45,7 @@ describe("dependency rules", () => {
     const found = (await violations(FIXTURE_DIR)).map((line) => line.replace(/ {2}\(cycle: .*\)$/, ""));
     expect(found).toEqual(
       [
+        "audit-jobs-stay-off-the-statement-path: src/pipeline/traced-pipeline.ts -> src/tracing/operation-tracing.ts",
         "every-import-resolves: src/cli/main.ts -> ./missing.js",
         "masking-core-is-protocol-neutral: src/masking/value-masker.ts -> src/sql/classification.ts",
         "neutral-core-knows-no-sql-dialect: src/pipeline/operation.ts -> src/sql/pg/verbs.ts",

@@ -10,6 +10,13 @@ import { AUDIT_JOURNAL_FILE, assertSqliteStore, sqliteStorePath } from "../../st
 import { startNewSqliteSegment } from "../../store/sqlite-new-segment.js";
 import { AUDIT_EVENT_KINDS, type AuditEvent, type AuditFilter, MAX_PAGE_SIZE } from "../../store/store.js";
 import { printTable } from "../admin-client.js";
+import {
+  checkStoreCheckpoints,
+  printCheckpointReport,
+  readVerifierKey,
+  registerCheckpointCommands,
+} from "./audit-checkpoints.js";
+import { registerPruneCommand } from "./audit-prune.js";
 
 /** Where to find the store: the same config the gateway runs with, optionally with another data_dir. */
 export interface AuditStoreOptions {
@@ -20,6 +27,10 @@ export interface AuditStoreOptions {
 export interface AuditVerifyOptions extends AuditStoreOptions {
   /** `SEQ:HASH` printed by an earlier verify: that event must still be in the chain, unchanged. */
   readonly expectHead?: string;
+  /** Verifier key (or a file holding one): every signed checkpoint must verify and match the chain. */
+  readonly key?: string;
+  /** Checkpoint notes kept outside the store (files), checked against the chain too. */
+  readonly checkpoint?: string[];
   readonly json?: boolean;
 }
 
@@ -50,6 +61,14 @@ export function registerAuditCommands(program: Command): void {
         "recompute the hash chain of the audit log; exits 1 if any event was edited, removed or reordered",
       )
       .option("--expect-head <seq:hash>", "a head printed by an earlier verify, kept outside the store")
+      .option(
+        "--key <verifier-key>",
+        "checkpoint verifier key (name+hash+base64, from latch audit key) or a file holding it: every signed checkpoint must verify and match the chain",
+      )
+      .option(
+        "--checkpoint <file...>",
+        "signed checkpoints kept outside the store (latch audit checkpoint output): each must verify and match the chain (needs --key)",
+      )
       .option("--json", "print the result as JSON"),
   ).action(async (options: AuditVerifyOptions) => {
     process.exitCode = await runAuditVerify(options);
@@ -65,6 +84,8 @@ export function registerAuditCommands(program: Command): void {
   ).action(async (options: AuditNewSegmentOptions) => {
     process.exitCode = await runAuditNewSegment(options);
   });
+  registerCheckpointCommands(audit, withStoreOptions);
+  registerPruneCommand(audit, withStoreOptions);
   withStoreOptions(
     audit
       .command("search")
@@ -91,6 +112,9 @@ function withStoreOptions(command: Command): Command {
 /** Verifies the chain; prints the result; returns the exit code (0 intact, 1 broken). */
 export async function runAuditVerify(options: AuditVerifyOptions): Promise<number> {
   const anchor = options.expectHead === undefined ? undefined : parseChainAnchor(options.expectHead);
+  const verifier = options.key === undefined ? undefined : readVerifierKey(options.key);
+  if (options.checkpoint !== undefined && verifier === undefined)
+    throw invalidOption("--checkpoint needs --key: a checkpoint is only as good as the key that signed it");
   const { reader, where: file, close } = openAuditReader(loadStoreConfig(options));
   try {
     let report = await reader.verifyChain();
@@ -99,13 +123,24 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
       const anchoredHash = event?.seq === anchor.seq ? event.hash : undefined;
       report = checkChainAnchor(report, anchor, (seq) => (seq === anchor.seq ? anchoredHash : undefined));
     }
+    const checkpoints =
+      verifier === undefined
+        ? undefined
+        : await checkStoreCheckpoints(reader, verifier, options.checkpoint ?? [], report.pruned);
     const head = `${report.head.seq}:${report.head.hash}`;
+    const ok = report.ok && (checkpoints === undefined || checkpoints.problems.length === 0);
     if (options.json) {
       process.stdout.write(
-        `${JSON.stringify({ file, ...report, head: report.ok ? head : undefined }, null, 2)}\n`,
+        `${JSON.stringify({ file, ...report, ok, chainOk: report.ok, head: report.ok ? head : undefined, checkpoints }, null, 2)}\n`,
       );
-    } else if (report.ok) {
+      return ok ? 0 : 1;
+    }
+    if (report.ok) {
       process.stdout.write(`audit chain OK: ${report.events} events, head ${head}\n`);
+      if (report.pruned !== undefined)
+        process.stdout.write(
+          `pruned by retention: events 1..${report.pruned.through}, anchored by the checkpoint at event ${report.pruned.anchorSeq}${verifier === undefined ? " (pass --key to check its signature)" : ""}\n`,
+        );
       printAcknowledged(report);
       process.stdout.write(
         `keep this head somewhere the gateway cannot write, and later run: latch audit verify --expect-head ${head}\n`,
@@ -117,7 +152,8 @@ export async function runAuditVerify(options: AuditVerifyOptions): Promise<numbe
       printMoreProblems(report);
       printAcknowledged(report);
     }
-    return report.ok ? 0 : 1;
+    if (checkpoints !== undefined && verifier !== undefined) printCheckpointReport(checkpoints, verifier);
+    return ok ? 0 : 1;
   } finally {
     await close();
   }
