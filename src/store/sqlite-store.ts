@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { chainEvents, type HashedEvent } from "../audit/event-hash.js";
-import { sessionIndexChange } from "../audit/session-index.js";
+import { SESSION_INDEX_KINDS, sessionIndexChange } from "../audit/session-index.js";
 import { type ChainHead, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
 import { createSqliteAuditQueries, type SqliteAuditQueries } from "./sqlite-audit-queries.js";
@@ -46,6 +46,8 @@ export interface SqliteStore extends SqliteAuditQueries {
  * advances only after the transaction commits; any failure (disk full, locked, file removed, closed) throws
  * from append and leaves the head where it was, so the caller can deny the operation and try again later.
  */
+const NO_DATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
 export function createSqliteStore(file: string, options: SqliteStoreOptions = {}): SqliteStore {
   const lock = acquireWriterLock(file);
   let db: Database.Database | undefined;
@@ -80,18 +82,28 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
   const endSession = db.prepare(
     "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
   );
-  const countOperation = db.prepare(
-    "UPDATE sessions SET operations = operations + 1, denied = denied + ? WHERE id = ?",
+  const countOperations = db.prepare(
+    "UPDATE sessions SET operations = operations + ?, denied = denied + ? WHERE id = ?",
   );
   const touchHealth = db.prepare("UPDATE health_check SET checked_at = ? WHERE id = 1");
 
   let head = readHeadAtOpen(db, file);
+
+  /**
+   * Operations counted per session while a batch is inserted, written once per session when it ends: one
+   * UPDATE per session and batch instead of one per statement (the transaction makes the two alike to readers).
+   */
+  type SessionCounts = Map<string, { operations: number; denied: number }>;
+  const writeCounts = (counts: SessionCounts): void => {
+    for (const [id, count] of counts) countOperations.run(count.operations, count.denied, id);
+  };
 
   /** Inserts one already-hashed event after `previous`; runs inside a transaction. */
   const insertHashed = (
     event: HashedEvent,
     previous: ChainHead,
     data: Readonly<Record<string, unknown>>,
+    counts: SessionCounts,
   ): void => {
     if (event.seq !== previous.seq + 1 || event.prevHash !== previous.hash) {
       throw new Error(`event ${event.seq} does not follow the chain head ${previous.seq}`);
@@ -105,10 +117,14 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
       event.prevHash,
       event.hash,
     );
-    indexSession({ kind: event.kind as AuditEventInput["kind"], sessionId: event.sessionId, data }, event.ts);
+    indexSession(
+      { kind: event.kind as AuditEventInput["kind"], sessionId: event.sessionId, data },
+      event.ts,
+      counts,
+    );
   };
 
-  const indexSession = (input: AuditEventInput, ts: string): void => {
+  const indexSession = (input: AuditEventInput, ts: string, counts: SessionCounts): void => {
     const change = sessionIndexChange(input.kind, input.sessionId, ts, input.data);
     if (change === undefined) return;
     if (change.kind === "start") {
@@ -123,19 +139,28 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
         session.startedAt,
       );
     } else if (change.kind === "end") endSession.run(change.endedAt, change.endReason, change.id);
-    else countOperation.run(change.denied ? 1 : 0, change.id);
+    else {
+      const count = counts.get(change.id);
+      if (count === undefined) counts.set(change.id, { operations: 1, denied: change.denied ? 1 : 0 });
+      else {
+        count.operations += 1;
+        if (change.denied) count.denied += 1;
+      }
+    }
   };
 
   const appendBatch = db.transaction((inputs: readonly AuditEventInput[]): AuditEvent[] => {
     const hashed = chainEvents(inputs, head, new Date().toISOString());
     const written: AuditEvent[] = [];
     let position = head;
+    const counts: SessionCounts = new Map();
     hashed.forEach((event, i) => {
       const input = inputs[i]!;
-      insertHashed(event, position, input.data);
+      insertHashed(event, position, input.data, counts);
       written.push({ ...input, seq: event.seq, ts: event.ts, prevHash: event.prevHash, hash: event.hash });
       position = event;
     });
+    writeCounts(counts);
     if (written.length > 0) advanceHead.run(position.seq, position.hash);
     return written;
   });
@@ -155,10 +180,16 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
 
   const appendHashedBatch = db.transaction((events: readonly HashedEvent[]): void => {
     let position = head;
+    const counts: SessionCounts = new Map();
     for (const event of events) {
-      insertHashed(event, position, JSON.parse(event.dataJson) as Record<string, unknown>);
+      // Only bodies that change the sessions index are parsed (results, the most common kind, are not).
+      const data = SESSION_INDEX_KINDS.has(event.kind)
+        ? (JSON.parse(event.dataJson) as Record<string, unknown>)
+        : NO_DATA;
+      insertHashed(event, position, data, counts);
       position = event;
     }
+    writeCounts(counts);
     if (events.length > 0) advanceHead.run(position.seq, position.hash);
   });
 

@@ -156,7 +156,7 @@ describe("normalized-text cache", () => {
     const cached = createCachedClassifier(fresh, 10);
     const first = cached.classify("SELECT 1");
     expect(cached.classify("SELECT 1")).toBe(first);
-    expect(cached.stats).toEqual({ exactHits: 1, normalizedHits: 0, misses: 1 });
+    expect(cached.stats).toEqual({ exactHits: 1, normalizedHits: 0, skeletonHits: 0, misses: 1 });
   });
 
   it("does not serve a multi-statement text from the normalized cache", () => {
@@ -165,6 +165,50 @@ describe("normalized-text cache", () => {
     const result = cached.classify("SELECT 10; SELECT 200");
     expect(cached.stats.normalizedHits).toBe(0);
     expect(result.ok && result.statements.map((s) => s.text)).toEqual(["SELECT 10", "SELECT 200"]);
+  });
+});
+
+describe("literal skeleton (integer variants without libpg-query)", () => {
+  it("serves integer variants of a checked statement, each with its own text", () => {
+    const cached = createCachedClassifier(fresh, 10);
+    cached.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 48213;");
+    const result = cached.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 7;");
+    expect(cached.stats).toMatchObject({ skeletonHits: 1, normalizedHits: 1, misses: 1 });
+    expect(result).toEqual(fresh("SELECT abalance FROM pgbench_accounts WHERE aid = 7;").classification);
+    expect(result.ok && result.statements[0]!.text).toBe(
+      "SELECT abalance FROM pgbench_accounts WHERE aid = 7",
+    );
+  });
+
+  it("never merges texts whose integers libpg-query keeps, or that are not constants", () => {
+    const pairs = [
+      ["EXPLAIN (ANALYZE 0) UPDATE t SET a = 2", "EXPLAIN (ANALYZE 1) UPDATE t SET a = 2"],
+      ["SELECT * FROM t1 WHERE a = 1", "SELECT * FROM t2 WHERE a = 1"],
+      ["SELECT 5 # 3", "SELECT # # 3"],
+      ["FETCH 10 FROM c", "FETCH 11 FROM c"],
+      ["SELECT * FROM t WHERE a = -5", "SELECT * FROM t WHERE a = -6"],
+      ["VACUUM (ANALYZE 0) t", "VACUUM (ANALYZE 1) t"],
+      ["SELECT 1; DELETE FROM t WHERE id = 2", "SELECT 1; DELETE FROM t WHERE id = 3"],
+      ["SELECT * FROM t WHERE a = 1 -- 2", "SELECT * FROM t WHERE a = 1 -- 3"],
+    ];
+    for (const [first, second] of pairs) {
+      const cached = createCachedClassifier(fresh, 10);
+      cached.classify(first!);
+      expect(cached.classify(second!), second).toEqual(fresh(second!).classification);
+      expect(cached.stats.skeletonHits, second).toBe(0);
+    }
+  });
+
+  it("agrees with a fresh classification for every integer variant of the corpus", () => {
+    const cached = createCachedClassifier(fresh, 1000);
+    for (const sql of CORPUS) cached.classify(sql);
+    for (const sql of CORPUS) {
+      for (const shift of [1, 13, 99999]) {
+        const other = sql.replace(/(?<![$\w.])\d+(?![\w.])/g, (n) => String(Number(n) + shift));
+        expect(cached.classify(other), other).toEqual(fresh(other).classification);
+      }
+    }
+    expect(cached.stats.skeletonHits).toBeGreaterThanOrEqual(20);
   });
 });
 

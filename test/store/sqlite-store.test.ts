@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { chainEvents } from "../../src/audit/event-hash.js";
 import { isLatchError } from "../../src/errors.js";
 import { openSqliteAuditReader } from "../../src/store/sqlite-audit-reader.js";
 import { createSqliteStore, type SqliteStore } from "../../src/store/sqlite-store.js";
@@ -142,6 +143,35 @@ describe("SqliteStore tamper detection (verifyChain)", () => {
     for (let i = 0; i < 50; i++) s.append(operation("s1", `SELECT ${i}`));
     expect(await r.verifyChain()).toMatchObject({ ok: true, events: 51 });
     expect((await r.getSession("s1"))?.operations).toBe(50);
+  });
+});
+
+describe("SqliteStore session counts", () => {
+  // Counts are written once per session and batch: the totals must be those of one update per operation.
+  it("counts every operation and denial of a batch, hashed or not, across sessions", async () => {
+    const s = store();
+    s.appendMany([sessionStart("s1"), sessionStart("s2")]);
+    s.appendMany([
+      operation("s1", "SELECT 1"),
+      operation("s2", "SELECT 2", "deny"),
+      { kind: "operation_result", sessionId: "s1", data: { operationId: "x", rows: 1 } },
+      operation("s1", "SELECT 3", "deny"),
+      operation("s1", "SELECT 4"),
+      sessionEnd("s2"),
+      operation("nobody", "SELECT 5"),
+    ]);
+    const head = s.head();
+    const hashed = chainEvents(
+      [operation("s2", "SELECT 6"), sessionStart("s3"), operation("s3", "DELETE 7", "deny")],
+      head,
+      new Date().toISOString(),
+    );
+    s.appendHashed(hashed);
+    const r = reader();
+    expect(await r.getSession("s1")).toMatchObject({ operations: 3, denied: 1 });
+    expect(await r.getSession("s2")).toMatchObject({ operations: 2, denied: 1 });
+    expect(await r.getSession("s3")).toMatchObject({ operations: 1, denied: 1 });
+    expect(await r.verifyChain()).toMatchObject({ ok: true, events: 12 });
   });
 });
 

@@ -11,6 +11,7 @@
  */
 import type { Classification } from "../classification.js";
 import { type ClassifyFresh, withText } from "./classify-statement.js";
+import { literalSkeleton } from "./literal-skeleton.js";
 import { isSqlParserLoaded, normalizeSql } from "./load-parser.js";
 import type { StatementSpan } from "./statement-text.js";
 
@@ -55,6 +56,8 @@ interface Template {
 export interface CacheStats {
   exactHits: number;
   normalizedHits: number;
+  /** Normalized-cache hits found through the literal skeleton, without calling libpg-query. */
+  skeletonHits: number;
   misses: number;
 }
 
@@ -66,7 +69,9 @@ export interface CachedClassifier {
 export function createCachedClassifier(fresh: ClassifyFresh, capacity: number): CachedClassifier {
   const exact = new LruCache<string, Classification>(capacity);
   const normalized = new LruCache<string, Template>(capacity);
-  const stats: CacheStats = { exactHits: 0, normalizedHits: 0, misses: 0 };
+  /** Literal skeleton -> template, stored only once the skeleton was checked against libpg-query's key. */
+  const skeletons = new LruCache<string, Template>(capacity);
+  const stats: CacheStats = { exactHits: 0, normalizedHits: 0, skeletonHits: 0, misses: 0 };
 
   function fromTemplate(template: Template, text: string): Classification {
     const [statement] = template.classification.statements;
@@ -89,10 +94,21 @@ export function createCachedClassifier(fresh: ClassifyFresh, capacity: number): 
         stats.exactHits++;
         return known;
       }
+      const skeleton = literalSkeleton(text);
+      const checked = skeleton === undefined ? undefined : skeletons.get(skeleton.key);
+      if (checked !== undefined) {
+        // Not put in the exact cache: literal variants are mostly seen once, and this lookup is as cheap.
+        stats.normalizedHits++;
+        stats.skeletonHits++;
+        return fromTemplate(checked, text);
+      }
       const key = normalizeSql(text);
+      // The skeleton stands for this key only if libpg-query replaced exactly the integers it replaced.
+      const skeletonKey = skeleton !== undefined && key === skeleton.normalized ? skeleton.key : undefined;
       const template = key === undefined ? undefined : normalized.get(key);
       if (template !== undefined) {
         stats.normalizedHits++;
+        if (skeletonKey !== undefined) skeletons.set(skeletonKey, template);
         const result = fromTemplate(template, text);
         exact.set(text, result);
         return result;
@@ -101,7 +117,9 @@ export function createCachedClassifier(fresh: ClassifyFresh, capacity: number): 
       const { classification, singleSpan, normalizable } = fresh(text);
       exact.set(text, classification);
       if (key !== undefined && classification.ok && singleSpan !== undefined && normalizable) {
-        normalized.set(key, { classification, span: singleSpan });
+        const made = { classification, span: singleSpan };
+        normalized.set(key, made);
+        if (skeletonKey !== undefined) skeletons.set(skeletonKey, made);
       }
       return classification;
     },
