@@ -62,7 +62,7 @@ export function goalRows(pg: PostgresResults | undefined, masking: MaskingCost |
   const idle = pg?.idleSessions;
   add(
     idle?.ok && idle.value.sessions !== 1000
-      ? `RSS growth, 1,000 idle sessions (scaled from ${idle.value.sessions})`
+      ? `RSS growth, 1,000 idle sessions (estimated from ${idle.value.sessions})`
       : "RSS growth, 1,000 idle sessions",
     idle?.ok ? idle.value.growthPer1000Mb : null,
     "< 300 MB",

@@ -8,7 +8,11 @@ export interface IdleSessions {
   rssAfterMb: number;
   growthMb: number;
   perSessionKb: number;
-  /** Growth scaled to 1,000 sessions when fewer were opened (--quick); equal to growthMb otherwise. */
+  /**
+   * Growth estimated for 1,000 sessions when fewer were opened (--quick): the measured growth plus the
+   * remaining sessions at the marginal cost of the second half (the first sessions also pay one-off costs:
+   * JIT, heap growth); equal to growthMb otherwise.
+   */
   growthPer1000Mb: number;
   /** The bench process's open-file limit (each session is one socket here, two in the gateway). */
   fdLimit: string;
@@ -45,7 +49,9 @@ export async function measureIdleSessions(
   };
   try {
     const width = 8;
+    let halfway: { sessions: number; rss: number } | undefined;
     for (let i = 0; i < count; i += width) {
+      if (halfway === undefined && i >= count / 2) halfway = { sessions: i, rss: rssBytes(gatewayPid) };
       await Promise.all(Array.from({ length: Math.min(width, count - i) }, open));
     }
     // Let the gateway settle (buffers released after the handshakes) before reading RSS.
@@ -58,7 +64,13 @@ export async function measureIdleSessions(
       rssAfterMb: after / 2 ** 20,
       growthMb: growth,
       perSessionKb: (after - before) / count / 1024,
-      growthPer1000Mb: (growth * 1000) / count,
+      growthPer1000Mb:
+        count >= 1000 || halfway === undefined
+          ? growth
+          : growth +
+            ((1000 - count) * Math.max(0, after - halfway.rss)) /
+              Math.max(1, count - halfway.sessions) /
+              2 ** 20,
       fdLimit,
     };
   } finally {
