@@ -91,12 +91,20 @@ export function buildContext(
   statement: StatementContext,
   clientIp: string,
   labels: readonly string[],
+  /** False when no policy can read the HTTP fields: they are left out, and evaluation costs what it did before. */
+  withHttp = true,
 ): Context {
   const { command, http, ...facts } = statement;
-  return {
+  const base: Context = {
     time: { ...time },
     statement: facts,
     command,
+    client_ip: { __extn: { fn: "ip", arg: clientIp } },
+    connection_labels: labels as CedarValueJson[],
+  };
+  if (!withHttp) return base;
+  return {
+    ...base,
     path: http?.path ?? "",
     query: httpFieldsRef(HTTP_FIELD_ENTITIES.query),
     headers: httpFieldsRef(HTTP_FIELD_ENTITIES.headers),
@@ -105,7 +113,5 @@ export function buildContext(
       keys: [...(http?.bodyKeys ?? [])],
       values: httpFieldsRef(HTTP_FIELD_ENTITIES.body),
     },
-    client_ip: { __extn: { fn: "ip", arg: clientIp } },
-    connection_labels: labels as CedarValueJson[],
   };
 }
