@@ -106,13 +106,22 @@ export function buildContext(
   localTime: TimeContext = time,
   /** Subjects of the token's delegation chain (`act`), current actor first; empty without delegation. */
   actors: readonly string[] = [],
+  /** False when no policy can read the HTTP fields: they are left out, and evaluation costs what it did before. */
+  withHttp = true,
 ): Context {
   const { command, http, ...facts } = statement;
-  return {
+  const base: Context = {
     time: { ...time },
     local_time: { ...localTime },
     statement: facts,
     command,
+    client_ip: { __extn: { fn: "ip", arg: clientIp } },
+    connection_labels: labels as CedarValueJson[],
+    actors: actors as CedarValueJson[],
+  };
+  if (!withHttp) return base;
+  return {
+    ...base,
     path: http?.path ?? "",
     query: httpFieldsRef(HTTP_FIELD_ENTITIES.query),
     headers: httpFieldsRef(HTTP_FIELD_ENTITIES.headers),
@@ -121,8 +130,5 @@ export function buildContext(
       keys: [...(http?.bodyKeys ?? [])],
       values: httpFieldsRef(HTTP_FIELD_ENTITIES.body),
     },
-    client_ip: { __extn: { fn: "ip", arg: clientIp } },
-    connection_labels: labels as CedarValueJson[],
-    actors: actors as CedarValueJson[],
   };
 }

@@ -60,6 +60,10 @@ export function createCedarPolicyEngine(
   // Tags can only be read with getTag/hasTag: without them the HttpFields entities cannot matter, and leaving
   // them out keeps every other evaluation as cheap as before.
   const readsHttpFields = policies.policies.some((policy) => /\b(getTag|hasTag)\b/.test(policy.text));
+  // Likewise the HTTP context attributes: a policy set that never names them (any mention, even in a comment,
+  // keeps them) evaluates SQL and SSH requests on the smaller context.
+  const readsHttpContext =
+    readsHttpFields || policies.policies.some((policy) => /\b(path|query|headers|body)\b/.test(policy.text));
   const cache = new DecisionCache<AccessOutcome>(options.cacheSize);
   const actionEntities = new Map<string, EntityJson>(
     Object.keys(ACTIONS)
@@ -112,6 +116,7 @@ export function createCedarPolicyEngine(
         scope.labels,
         scope.localTime,
         scope.actors,
+        readsHttpContext,
       ),
       preparsedPolicySetId: policySetId,
       entities,

@@ -70,6 +70,7 @@ const RESPONSE_NOT_FORWARDED = new Set([
   "content-length",
 ]);
 const PREVIEW_CHARS = 256;
+const SMALL_BODY_BYTES = 64 * 1024;
 const RETRY_AFTER_SECONDS = "30";
 
 /**
@@ -271,6 +272,17 @@ export async function runHttpExchange(
     return { status: answer.status, headers: kept, body: masked };
   }
 
+  // A small body of known length is read whole: one write with a Content-Length, not a chunked stream of
+  // small writes (which costs a round of delayed ACKs on keep-alive connections).
+  const declared = Number(headerOf(answer.headers, "content-length") ?? Number.NaN);
+  if (!noBody && Number.isInteger(declared) && declared <= SMALL_BODY_BYTES) {
+    const body = await readCapped(answer.body, SMALL_BODY_BYTES, declared);
+    if (body !== undefined) {
+      const scrubbed = scrubBytes(body, secretBuffers(credential));
+      record(answer.status, { responseBytes: scrubbed.length });
+      return { status: answer.status, headers: responseHeaders, body: scrubbed };
+    }
+  }
   // Passed through as a stream: only the injected secret is scrubbed, and the record is written at its end.
   let bytes = 0;
   const counter = new Transform({

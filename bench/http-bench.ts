@@ -1,0 +1,259 @@
+/**
+ * HTTP section of the benchmark (issue 13): a small JSON GET, direct to the upstream vs through nginx
+ * (`proxy_pass`, Debian's package, TLS with the same certificate) vs through Latch (compiled `latch serve`,
+ * TLS, policy, audit, injection), without and with masking, in one run. Requests/s and p50/p99 latency, and the
+ * latency each proxy adds over direct. Standalone: `node --import tsx bench/http-bench.ts` (after
+ * `npm run build`); `measureHttp()` returns the rows for bench/run.ts.
+ * BENCH_HTTP_SECONDS (default 5) per target, BENCH_HTTP_CONCURRENCY (default 8) requests in flight.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { generate } from "selfsigned";
+import { Agent, request } from "undici";
+import { mintDevToken } from "../src/identity/dev-issuer.js";
+import { freePort } from "../test/support/free-port.js";
+import { percentile } from "./connect-latency.js";
+import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
+import { LATCH_CLI } from "./start-latch.js";
+
+const execFileAsync = promisify(execFile);
+
+export interface HttpBenchRow {
+  readonly target: "direct" | "nginx" | "latch" | "latch+masking";
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** p50/p99 over direct's: what the proxy adds. 0 for direct. */
+  readonly addedP50Ms: number;
+  readonly addedP99Ms: number;
+  readonly errors: number;
+}
+
+const UPSTREAM_SCRIPT = `
+const http = require("node:http");
+const body = Buffer.from(JSON.stringify({ id: 42, name: "Ada", email: "ada@example.com", plan: "pro", active: true }));
+http.createServer((req, res) => {
+  res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+  res.end(body);
+}).listen(Number(process.argv[1]), "127.0.0.1");
+`;
+
+function positive(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** Closed-loop load: `concurrency` workers each sending the next request as soon as the previous answered. */
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  dispatcher: Agent,
+  seconds: number,
+  concurrency: number,
+): Promise<{ rps: number; latencies: number[]; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const until = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const started = performance.now();
+      try {
+        const answer = await request(url, { dispatcher, headers });
+        await answer.body.arrayBuffer();
+        if (answer.statusCode !== 200) errors += 1;
+        else latencies.push(performance.now() - started);
+      } catch {
+        errors += 1;
+      }
+    }
+  };
+  const began = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - began) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { rps: latencies.length / elapsed, latencies, errors };
+}
+
+async function startNginx(
+  dir: string,
+  port: number,
+  upstreamPort: number,
+  cert: string,
+  key: string,
+): Promise<ServiceProcess> {
+  const conf = join(dir, "nginx.conf");
+  await mkdir(join(dir, "nginx-tmp"), { recursive: true });
+  const tmp = join(dir, "nginx-tmp");
+  await writeFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "nginx-error.log")} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
+  upstream api { server 127.0.0.1:${upstreamPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const nginx = spawnService("/usr/sbin/nginx", ["-c", conf, "-p", dir]);
+  await waitForPort(port, nginx, 10_000);
+  return nginx;
+}
+
+async function startLatchHttp(dir: string, port: number, upstreamPort: number, cert: string, key: string) {
+  if (!existsSync(LATCH_CLI)) throw new Error(`${LATCH_CLI} is missing: run \`npm run build\` first`);
+  const dataDir = join(dir, "latch-data");
+  const policies = join(dir, "policies");
+  await mkdir(policies, { recursive: true });
+  await writeFile(
+    join(policies, "bench.cedar"),
+    'permit(principal in Group::"bench", action in Action::"http:read", resource);\n',
+  );
+  const config = join(dir, "latch.yaml");
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  await writeFile(
+    config,
+    [
+      `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:${await freePort()}" }`,
+      `data_dir: ${JSON.stringify(dataDir)}`,
+      `tls: { cert_file: ${JSON.stringify(cert)}, key_file: ${JSON.stringify(key)} }`,
+      "identity: { dev_issuer: true }",
+      `policies: ${JSON.stringify(policies)}`,
+      "masking: { pii: { detectors: [email, credit_card, us_ssn] } }",
+      "connections:",
+      `  api: { type: http, upstream: ${JSON.stringify(upstream)}, inject: { bearer: { env: BENCH_HTTP_SECRET } } }`,
+      `  masked: { type: http, upstream: ${JSON.stringify(upstream)}, masking: [pii], inject: { bearer: { env: BENCH_HTTP_SECRET } } }`,
+      `log_level: ${process.env.BENCH_LATCH_LOG_LEVEL ?? "warn"}`,
+      "",
+    ].join("\n"),
+  );
+  const service = spawnService(process.execPath, [LATCH_CLI, "serve", "--config", config], {
+    env: { ...process.env, BENCH_HTTP_SECRET: "bench-upstream-secret" },
+  });
+  await waitForPort(port, service, 20_000);
+  const token = await mintDevToken(dataDir, { subject: "bench", groups: ["bench"], ttlSeconds: 7200 });
+  return { service, token };
+}
+
+/** Runs the whole HTTP comparison once and returns its rows (direct first). */
+export async function measureHttp(
+  options: { seconds?: number; concurrency?: number; log?: (line: string) => void } = {},
+): Promise<HttpBenchRow[]> {
+  const seconds = options.seconds ?? positive("BENCH_HTTP_SECONDS", 5);
+  const concurrency = options.concurrency ?? positive("BENCH_HTTP_CONCURRENCY", 8);
+  const log = options.log ?? (() => undefined);
+  const dir = await mkdtemp(join(tmpdir(), "latch-http-bench-"));
+  const services: ServiceProcess[] = [];
+  const agents: Agent[] = [];
+  try {
+    const pems = await generate([{ name: "commonName", value: "localhost" }], {
+      keyType: "ec",
+      algorithm: "sha256",
+      extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
+    });
+    const cert = join(dir, "bench.crt");
+    const key = join(dir, "bench.key");
+    await writeFile(cert, pems.cert);
+    await writeFile(key, pems.private, { mode: 0o600 });
+    const [upstreamPort, nginxPort, latchPort] = [await freePort(), await freePort(), await freePort()];
+    const upstream = spawnService(process.execPath, ["-e", UPSTREAM_SCRIPT, String(upstreamPort)]);
+    services.push(upstream);
+    await waitForPort(upstreamPort, upstream, 10_000);
+    services.push(await startNginx(dir, nginxPort, upstreamPort, cert, key));
+    const latch = await startLatchHttp(dir, latchPort, upstreamPort, cert, key);
+    services.push(latch.service);
+    const agent = () => {
+      const made = new Agent({ connections: concurrency, connect: { ca: pems.cert } });
+      agents.push(made);
+      return made;
+    };
+    const auth = { authorization: `Bearer ${latch.token}` };
+    const targets = [
+      { target: "direct", url: `http://127.0.0.1:${upstreamPort}/v1/item`, headers: {} },
+      { target: "nginx", url: `https://127.0.0.1:${nginxPort}/v1/item`, headers: {} },
+      { target: "latch", url: `https://127.0.0.1:${latchPort}/api/v1/item`, headers: auth },
+      { target: "latch+masking", url: `https://127.0.0.1:${latchPort}/masked/v1/item`, headers: auth },
+    ] as const;
+    const measured: {
+      target: HttpBenchRow["target"];
+      rps: number;
+      p50: number;
+      p99: number;
+      errors: number;
+    }[] = [];
+    for (const t of targets) {
+      const dispatcher = agent();
+      await load(t.url, t.headers, dispatcher, 0.5, concurrency); // warm-up: connections, JIT, caches
+      const run = await load(t.url, t.headers, dispatcher, seconds, concurrency);
+      const row = {
+        target: t.target,
+        rps: run.rps,
+        p50: percentile(run.latencies, 0.5),
+        p99: percentile(run.latencies, 0.99),
+        errors: run.errors,
+      };
+      log(
+        `${t.target}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50.toFixed(3)} ms, p99 ${row.p99.toFixed(3)} ms, errors ${row.errors}`,
+      );
+      measured.push(row);
+    }
+    const direct = measured[0]!;
+    return measured.map((m) => ({
+      target: m.target,
+      requestsPerSecond: Math.round(m.rps),
+      p50Ms: round(m.p50),
+      p99Ms: round(m.p99),
+      addedP50Ms: m.target === "direct" ? 0 : round(m.p50 - direct.p50),
+      addedP99Ms: m.target === "direct" ? 0 : round(m.p99 - direct.p99),
+      errors: m.errors,
+    }));
+  } finally {
+    for (const made of agents) await made.close().catch(() => undefined);
+    for (const service of services.reverse()) await service.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** Markdown table of the rows, with each proxy's added p50 as a multiple of nginx's. */
+export function formatHttpTable(rows: readonly HttpBenchRow[]): string {
+  const nginx = rows.find((r) => r.target === "nginx");
+  const lines = [
+    "| target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | added p50 vs nginx | errors |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rows) {
+    const vsNginx =
+      r.target === "direct" || nginx === undefined || nginx.addedP50Ms <= 0
+        ? "-"
+        : `${(r.addedP50Ms / nginx.addedP50Ms).toFixed(2)}x`;
+    lines.push(
+      `| ${r.target} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.addedP50Ms} | ${r.addedP99Ms} | ${vsNginx} | ${r.errors} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await execFileAsync("/usr/sbin/nginx", ["-v"]).catch(() => {
+    console.error("nginx is missing: apt-get install nginx");
+    process.exit(1);
+  });
+  const rows = await measureHttp({ log: (line) => console.log(`[http-bench] ${line}`) });
+  console.log(formatHttpTable(rows));
+}
