@@ -1,7 +1,7 @@
 /**
  * Issue 15 benchmark: sysbench `oltp_point_select` against MariaDB directly, through nginx's stream module as a
  * plain TCP relay (the cost floor of any proxy) and through Latch (policy and recording on), in one run.
- * Text protocol everywhere (--db-ps-mode=disable: Latch refuses server-side prepared statements for now), no
+ * Text protocol everywhere (--db-ps-mode=disable, the classic point-select load), no
  * TLS on any path (tls.allow_plaintext for Latch), so the three differ only in what sits in between.
  * Run: node --import tsx bench/mysql-bench.ts   (BENCH_MYSQL_SECONDS, BENCH_MYSQL_THREADS to change the load)
  */

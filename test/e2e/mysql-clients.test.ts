@@ -188,15 +188,23 @@ describe("mysql2 through latch serve", () => {
     }
   });
 
-  it("refuses prepared statements and LOAD DATA LOCAL in-protocol, the session going on", async () => {
+  it("judges each execution of a prepared statement, refuses LOAD DATA LOCAL, and the session goes on", async () => {
     const c = await connect();
     try {
-      await expect(c.execute("SELECT ?", [1])).rejects.toMatchObject({ errno: 1235 });
+      const [rows] = await c.execute("SELECT name FROM items WHERE id = ?", [2]);
+      expect(rows).toEqual([{ name: "pear" }]);
+      const [again] = await c.execute("SELECT name FROM items WHERE id = ?", [1]);
+      expect(again).toEqual([{ name: "apple" }]);
+      // Preparing a write is harmless; executing it is what policy refuses.
+      await expect(c.execute("DELETE FROM items WHERE id = ?", [1])).rejects.toMatchObject({ errno: 1142 });
+      await expect(c.execute("SELECT * FROM items INTO OUTFILE '/tmp/latch-x'")).rejects.toMatchObject({
+        errno: 1064,
+      });
       await expect(c.query("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE items")).rejects.toMatchObject({
         errno: 1235,
       });
-      const [rows] = await c.query("SELECT 1 AS one");
-      expect(rows).toEqual([{ one: 1 }]);
+      const [count] = await c.query("SELECT count(*) AS n FROM items");
+      expect(count).toEqual([{ n: 2 }]);
     } finally {
       await c.end();
     }
