@@ -224,4 +224,44 @@ describe("mysql2 through latch serve", () => {
       texts.some((t) => t.includes("UPDATE items SET name = 'x' WHERE id = 1") && t.includes("deny")),
     ).toBe(true);
   });
+
+  it("ends a live session on `DELETE /api/sessions/:id` and refuses a blocked principal (the shared session layer)", async () => {
+    const adminToken = await mint("operator", "latch-admins");
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${admin}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        },
+      });
+    const c = await connect();
+    c.on("error", () => undefined);
+    await c.query("SELECT 1");
+    const { sessions } = (await (await api("/api/sessions/live")).json()) as {
+      sessions: { id: string; protocol: string; subject: string }[];
+    };
+    const live = sessions.find((s) => s.protocol === "mysql");
+    expect(live).toBeDefined();
+    const killed = await api(`/api/sessions/${live!.id}`, { method: "DELETE" });
+    expect(killed.status, await killed.clone().text()).toBe(200);
+    await expect(c.query("SELECT 1")).rejects.toThrow();
+    c.destroy();
+
+    const blockedToken = await mint("blocked-bot", "agents");
+    expect(
+      (await api("/api/principals/blocked-bot/block", { method: "POST", body: "{}" })).status,
+    ).toBeLessThan(300);
+    await expect(
+      mysql.createConnection({
+        host: "127.0.0.1",
+        port,
+        user: "blocked-bot",
+        password: blockedToken,
+        database: "shop",
+        ssl: { rejectUnauthorized: false },
+        enableCleartextPlugin: true,
+      }),
+    ).rejects.toMatchObject({ errno: 1045 });
+  });
 });
