@@ -12,7 +12,7 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.js";
 import { LATCH_CLI, startLatchServe } from "../support/latch-serve.js";
-import { scratchDatabase } from "../support/mariadb.js";
+import { rootConnection, scratchDatabase } from "../support/mariadb.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -22,9 +22,12 @@ let admin: string;
 let gateway: ChildProcess;
 let db: Awaited<ReturnType<typeof scratchDatabase>>;
 let token: string;
+const appUser = `latch_app_${Math.random().toString(16).slice(2, 8)}`;
+const appPassword = `pw-${Math.random().toString(36).slice(2)}`;
 
 const POLICY = `
 permit(principal in Group::"agents", action in [Action::"sql:select", Action::"sql:session", Action::"sql:set"], resource in Connection::"shop");
+permit(principal in Group::"agents", action == Action::"sql:select", resource in Connection::"shop-app");
 @id("no-secrets")
 forbid(principal, action, resource == Table::"shop/DB.secrets");
 `;
@@ -39,6 +42,11 @@ beforeAll(async () => {
     "latch_e2e",
     "CREATE TABLE items (id INT PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'apple'), (2, 'pear'); CREATE TABLE secrets (id INT); INSERT INTO secrets VALUES (42);",
   );
+  // A login with a password: the gateway answers the server's mysql_native_password challenge itself.
+  const root = await rootConnection();
+  await root.query(`CREATE USER '${appUser}'@'127.0.0.1' IDENTIFIED BY '${appPassword}'`);
+  await root.query(`GRANT SELECT ON \`${db.name}\`.* TO '${appUser}'@'127.0.0.1'`);
+  await root.end();
   dir = mkdtempSync(path.join(os.tmpdir(), "latch-mysql-"));
   mkdirSync(path.join(dir, "policies"));
   writeFileSync(path.join(dir, "policies", "p.cedar"), POLICY.replace("DB", db.name));
@@ -54,15 +62,16 @@ identity: { dev_issuer: true }
 policies: ./policies
 connections:
   shop: { type: mysql, upstream: "mysql://root@127.0.0.1:3306/${db.name}" }
+  shop-app: { type: mysql, upstream: "mysql://${appUser}@127.0.0.1:3306/${db.name}", password: { env: APP_PASSWORD } }
 `,
   );
-  gateway = await startLatchServe(config);
+  gateway = await startLatchServe(config, { APP_PASSWORD: appPassword });
   token = await mint("mysql-bot", "agents");
 }, 60_000);
 
 afterAll(async () => {
   gateway?.kill("SIGTERM");
-  await db?.drop();
+  await db?.drop([`'${appUser}'@'127.0.0.1'`]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -134,6 +143,17 @@ describe("mariadb CLI through latch serve", () => {
       "SELECT * FROM secrets",
     ]);
     expect(result.stderr).toMatch(/ERROR 1142.*no-secrets/);
+  });
+
+  it("logs in upstream with the injected password (mysql_native_password), never the client's", async () => {
+    const result = await mariadb([
+      "--ssl",
+      "--skip-ssl-verify-server-cert",
+      "shop-app",
+      "-e",
+      "SELECT CURRENT_USER() AS u",
+    ]);
+    expect(result.stdout).toBe(`u\n${appUser}@127.0.0.1\n`);
   });
 
   it("refuses the token in clear without TLS (tls.allow_plaintext is off)", async () => {
