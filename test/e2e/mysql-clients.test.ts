@@ -156,6 +156,33 @@ describe("mariadb CLI through latch serve", () => {
     expect(result.stdout).toBe(`u\n${appUser}@127.0.0.1\n`);
   });
 
+  it("serves USE of the connection (COM_INIT_DB) and refuses another database without sql:use", () => {
+    const result = spawnSync(
+      "mariadb",
+      [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        String(port),
+        "-u",
+        "mysql-bot",
+        `--password=${token}`,
+        "--ssl",
+        "--skip-ssl-verify-server-cert",
+        "--batch",
+        "--force",
+        "shop",
+      ],
+      {
+        input: "USE shop\nSELECT count(*) AS n FROM items;\nUSE mysql\nSELECT count(*) AS n FROM items;\n",
+        encoding: "utf8",
+      },
+    );
+    expect(result.stderr).toMatch(/ERROR 1142.*sql:use/);
+    // The refused USE left the session in the connection's database: the second count reads the same table.
+    expect(result.stdout).toBe("n\n2\nn\n2\n");
+  });
+
   it("refuses the token in clear without TLS (tls.allow_plaintext is off)", async () => {
     const result = await mariadb(["--skip-ssl", "shop", "-e", "SELECT 1"]);
     expect(result.code).not.toBe(0);
