@@ -29,6 +29,15 @@ module.exports = {
       to: { path: "^src/protocols/[^/]+/", pathNot: "^src/protocols/$1/" },
     },
     {
+      name: "sql-dialects-are-independent",
+      comment:
+        "One SQL dialect never imports another (src/sql/postgres <-> src/sql/mysql): what they share is the " +
+        "dialect-neutral src/sql/classification.ts.",
+      severity: "error",
+      from: { path: "^src/sql/([^/]+)/" },
+      to: { path: "^src/sql/[^/]+/", pathNot: "^src/sql/$1/" },
+    },
+    {
       name: "neutral-core-knows-no-sql-dialect",
       comment:
         "The pipeline and the session layer serve every protocol: an Operation arrives already classified. " +

@@ -12,7 +12,7 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.js";
 import { LATCH_CLI, startLatchServe } from "../support/latch-serve.js";
-import { scratchDatabase } from "../support/mariadb.js";
+import { rootConnection, scratchDatabase } from "../support/mariadb.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -22,9 +22,12 @@ let admin: string;
 let gateway: ChildProcess;
 let db: Awaited<ReturnType<typeof scratchDatabase>>;
 let token: string;
+const appUser = `latch_app_${Math.random().toString(16).slice(2, 8)}`;
+const appPassword = `pw-${Math.random().toString(36).slice(2)}`;
 
 const POLICY = `
 permit(principal in Group::"agents", action in [Action::"sql:select", Action::"sql:session", Action::"sql:set"], resource in Connection::"shop");
+permit(principal in Group::"agents", action == Action::"sql:select", resource in Connection::"shop-app");
 @id("no-secrets")
 forbid(principal, action, resource == Table::"shop/DB.secrets");
 `;
@@ -39,6 +42,11 @@ beforeAll(async () => {
     "latch_e2e",
     "CREATE TABLE items (id INT PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'apple'), (2, 'pear'); CREATE TABLE secrets (id INT); INSERT INTO secrets VALUES (42);",
   );
+  // A login with a password: the gateway answers the server's mysql_native_password challenge itself.
+  const root = await rootConnection();
+  await root.query(`CREATE USER '${appUser}'@'127.0.0.1' IDENTIFIED BY '${appPassword}'`);
+  await root.query(`GRANT SELECT ON \`${db.name}\`.* TO '${appUser}'@'127.0.0.1'`);
+  await root.end();
   dir = mkdtempSync(path.join(os.tmpdir(), "latch-mysql-"));
   mkdirSync(path.join(dir, "policies"));
   writeFileSync(path.join(dir, "policies", "p.cedar"), POLICY.replace("DB", db.name));
@@ -54,15 +62,16 @@ identity: { dev_issuer: true }
 policies: ./policies
 connections:
   shop: { type: mysql, upstream: "mysql://root@127.0.0.1:3306/${db.name}" }
+  shop-app: { type: mysql, upstream: "mysql://${appUser}@127.0.0.1:3306/${db.name}", password: { env: APP_PASSWORD } }
 `,
   );
-  gateway = await startLatchServe(config);
+  gateway = await startLatchServe(config, { APP_PASSWORD: appPassword });
   token = await mint("mysql-bot", "agents");
 }, 60_000);
 
 afterAll(async () => {
   gateway?.kill("SIGTERM");
-  await db?.drop();
+  await db?.drop([`'${appUser}'@'127.0.0.1'`]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -136,6 +145,44 @@ describe("mariadb CLI through latch serve", () => {
     expect(result.stderr).toMatch(/ERROR 1142.*no-secrets/);
   });
 
+  it("logs in upstream with the injected password (mysql_native_password), never the client's", async () => {
+    const result = await mariadb([
+      "--ssl",
+      "--skip-ssl-verify-server-cert",
+      "shop-app",
+      "-e",
+      "SELECT CURRENT_USER() AS u",
+    ]);
+    expect(result.stdout).toBe(`u\n${appUser}@127.0.0.1\n`);
+  });
+
+  it("serves USE of the connection (COM_INIT_DB) and refuses another database without sql:use", () => {
+    const result = spawnSync(
+      "mariadb",
+      [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        String(port),
+        "-u",
+        "mysql-bot",
+        `--password=${token}`,
+        "--ssl",
+        "--skip-ssl-verify-server-cert",
+        "--batch",
+        "--force",
+        "shop",
+      ],
+      {
+        input: "USE shop\nSELECT count(*) AS n FROM items;\nUSE mysql\nSELECT count(*) AS n FROM items;\n",
+        encoding: "utf8",
+      },
+    );
+    expect(result.stderr).toMatch(/ERROR 1142.*sql:use/);
+    // The refused USE left the session in the connection's database: the second count reads the same table.
+    expect(result.stdout).toBe("n\n2\nn\n2\n");
+  });
+
   it("refuses the token in clear without TLS (tls.allow_plaintext is off)", async () => {
     const result = await mariadb(["--skip-ssl", "shop", "-e", "SELECT 1"]);
     expect(result.code).not.toBe(0);
@@ -188,15 +235,23 @@ describe("mysql2 through latch serve", () => {
     }
   });
 
-  it("refuses prepared statements and LOAD DATA LOCAL in-protocol, the session going on", async () => {
+  it("judges each execution of a prepared statement, refuses LOAD DATA LOCAL, and the session goes on", async () => {
     const c = await connect();
     try {
-      await expect(c.execute("SELECT ?", [1])).rejects.toMatchObject({ errno: 1235 });
+      const [rows] = await c.execute("SELECT name FROM items WHERE id = ?", [2]);
+      expect(rows).toEqual([{ name: "pear" }]);
+      const [again] = await c.execute("SELECT name FROM items WHERE id = ?", [1]);
+      expect(again).toEqual([{ name: "apple" }]);
+      // Preparing a write is harmless; executing it is what policy refuses.
+      await expect(c.execute("DELETE FROM items WHERE id = ?", [1])).rejects.toMatchObject({ errno: 1142 });
+      await expect(c.execute("SELECT * FROM items INTO OUTFILE '/tmp/latch-x'")).rejects.toMatchObject({
+        errno: 1064,
+      });
       await expect(c.query("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE items")).rejects.toMatchObject({
         errno: 1235,
       });
-      const [rows] = await c.query("SELECT 1 AS one");
-      expect(rows).toEqual([{ one: 1 }]);
+      const [count] = await c.query("SELECT count(*) AS n FROM items");
+      expect(count).toEqual([{ n: 2 }]);
     } finally {
       await c.end();
     }
@@ -215,5 +270,45 @@ describe("mysql2 through latch serve", () => {
     expect(
       texts.some((t) => t.includes("UPDATE items SET name = 'x' WHERE id = 1") && t.includes("deny")),
     ).toBe(true);
+  });
+
+  it("ends a live session on `DELETE /api/sessions/:id` and refuses a blocked principal (the shared session layer)", async () => {
+    const adminToken = await mint("operator", "latch-admins");
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${admin}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        },
+      });
+    const c = await connect();
+    c.on("error", () => undefined);
+    await c.query("SELECT 1");
+    const { sessions } = (await (await api("/api/sessions/live")).json()) as {
+      sessions: { id: string; protocol: string; subject: string }[];
+    };
+    const live = sessions.find((s) => s.protocol === "mysql");
+    expect(live).toBeDefined();
+    const killed = await api(`/api/sessions/${live!.id}`, { method: "DELETE" });
+    expect(killed.status, await killed.clone().text()).toBe(200);
+    await expect(c.query("SELECT 1")).rejects.toThrow();
+    c.destroy();
+
+    const blockedToken = await mint("blocked-bot", "agents");
+    expect(
+      (await api("/api/principals/blocked-bot/block", { method: "POST", body: "{}" })).status,
+    ).toBeLessThan(300);
+    await expect(
+      mysql.createConnection({
+        host: "127.0.0.1",
+        port,
+        user: "blocked-bot",
+        password: blockedToken,
+        database: "shop",
+        ssl: { rejectUnauthorized: false },
+        enableCleartextPlugin: true,
+      }),
+    ).rejects.toMatchObject({ errno: 1045 });
   });
 });

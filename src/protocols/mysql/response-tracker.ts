@@ -13,6 +13,8 @@ export interface ResponseSummary {
   readonly affectedRows: number;
   readonly status: number;
   readonly error?: { readonly code: string; readonly message: string };
+  /** COM_STMT_PREPARE: the statement id the server assigned. */
+  readonly statementId?: number;
 }
 
 type State = "first" | "columns" | "columnsEof" | "rows";
@@ -24,12 +26,20 @@ export class ResponseTracker {
   private affectedRows = 0;
   private readonly deprecateEof: boolean;
 
-  constructor(capabilities: number) {
+  /** COM_STMT_PREPARE answers: packets still to come after PREPARE_OK, and the statement id. */
+  private prepareLeft: number | undefined;
+  private statementId: number | undefined;
+
+  constructor(
+    capabilities: number,
+    private readonly kind: "command" | "prepare" = "command",
+  ) {
     this.deprecateEof = (capabilities & CAPABILITY.DEPRECATE_EOF) !== 0;
   }
 
   /** Feeds one server payload; returns the summary once the command's answer is complete. */
   push(payload: Buffer): ResponseSummary | undefined {
+    if (this.kind === "prepare") return this.pushPrepare(payload);
     const header = payload[0];
     switch (this.state) {
       case "first": {
@@ -60,6 +70,22 @@ export class ResponseTracker {
         return undefined;
       }
     }
+  }
+
+  /** PREPARE_OK (id, column and parameter counts), then the parameter and column definitions, each list + EOF. */
+  private pushPrepare(payload: Buffer): ResponseSummary | undefined {
+    if (this.prepareLeft === undefined) {
+      if (payload[0] === 0xff) return this.failed(payload);
+      if (payload[0] !== 0x00 || payload.length < 12)
+        throw new MysqlProtocolViolation("invalid COM_STMT_PREPARE answer");
+      this.statementId = payload.readUInt32LE(1);
+      const columns = payload.readUInt16LE(5);
+      const params = payload.readUInt16LE(7);
+      const eof = this.deprecateEof ? 0 : 1;
+      this.prepareLeft = params + (params > 0 ? eof : 0) + columns + (columns > 0 ? eof : 0);
+    } else this.prepareLeft--;
+    if (this.prepareLeft > 0) return undefined;
+    return { rows: 0, affectedRows: 0, status: 0, statementId: this.statementId };
   }
 
   private afterOk(payload: Buffer): ResponseSummary | undefined {

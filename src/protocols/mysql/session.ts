@@ -36,6 +36,8 @@ interface Running {
   readonly startedAt: number;
   /** Applied once the server answered without an error. */
   readonly onSuccess?: () => void;
+  /** COM_STMT_PREPARE: told the id the server gave the statement. */
+  readonly onPrepared?: (statementId: number) => void;
 }
 
 export class MysqlSession {
@@ -44,6 +46,8 @@ export class MysqlSession {
   private closed = false;
   private database: string;
   private readonly prepared = new Map<string, MysqlClassifiedStatement>();
+  /** Protocol-level prepared statements by server statement id. */
+  private readonly statements = new Map<number, MysqlClassifiedStatement>();
   private draining: { error: LatchError; reason: string } | undefined;
 
   constructor(
@@ -143,7 +147,24 @@ export class MysqlSession {
       this.end("client quit");
       return;
     }
-    if (code === COMMAND.COM_STMT_CLOSE) return; // no answer in the protocol; nothing was prepared upstream
+    if (code === COMMAND.COM_STMT_CLOSE) {
+      // No answer in the protocol: forwarded, and the statement forgotten.
+      if (message.payload.length >= 5) this.statements.delete(message.payload.readUInt32LE(1));
+      this.server.write(message.raw);
+      return;
+    }
+    if (code === COMMAND.COM_STMT_PREPARE) {
+      this.prepareStatement(message, message.payload.subarray(1).toString("utf8"));
+      return;
+    }
+    if (code === COMMAND.COM_STMT_EXECUTE) {
+      this.executeStatement(message);
+      return;
+    }
+    if (code === COMMAND.COM_STMT_RESET) {
+      this.forward(message, undefined);
+      return;
+    }
     if (typeof handling === "object") {
       const error = new LatchError("feature_refused", { feature: commandName(code), why: handling.refused });
       this.refuse(message, error, `${commandName(code)}`);
@@ -164,6 +185,7 @@ export class MysqlSession {
     if (code === COMMAND.COM_RESET_CONNECTION) {
       this.forward(message, undefined, () => {
         this.prepared.clear();
+        this.statements.clear();
         this.database = this.options.database;
       });
       return;
@@ -174,6 +196,74 @@ export class MysqlSession {
     }
     this.query(message, message.payload.subarray(1).toString("utf8"));
     return;
+  }
+
+  /**
+   * COM_STMT_PREPARE: the text is classified now (refused if it fails or is not one plain statement); the
+   * server's statement id then maps to that classification, which every COM_STMT_EXECUTE is judged by.
+   */
+  private prepareStatement(message: MysqlMessage, text: string): void {
+    const result = this.options.classifier.classify(text, this.database);
+    if (!result.ok) {
+      const error =
+        result.failure === "unparseable"
+          ? new LatchError("statement_unparseable", { reason: result.reason })
+          : new LatchError("statement_unsupported", { what: result.reason });
+      this.refuse(message, error, text);
+      return;
+    }
+    const [statement, extra] = result.statements;
+    if (
+      statement === undefined ||
+      extra !== undefined ||
+      statement.useDatabase !== undefined ||
+      statement.prepares !== undefined ||
+      statement.executes !== undefined ||
+      statement.deallocates !== undefined
+    ) {
+      this.refuse(
+        message,
+        new LatchError("statement_unsupported", {
+          what: "a prepared statement that is not exactly one plain statement",
+        }),
+        text,
+      );
+      return;
+    }
+    this.running = {
+      operation: undefined,
+      tracker: new ResponseTracker(this.options.capabilities, "prepare"),
+      startedAt: performance.now(),
+      onPrepared: (id) => this.statements.set(id, statement),
+    };
+    this.server.write(message.raw);
+  }
+
+  private executeStatement(message: MysqlMessage): void {
+    const id = message.payload.length >= 10 ? message.payload.readUInt32LE(1) : undefined;
+    const statement = id === undefined ? undefined : this.statements.get(id);
+    if (statement === undefined) {
+      this.refuse(
+        message,
+        new LatchError("statement_denied", {
+          reason: "COM_STMT_EXECUTE of a statement not prepared through Latch",
+        }),
+        "COM_STMT_EXECUTE",
+      );
+      return;
+    }
+    if (message.payload[5] !== 0) {
+      this.refuse(
+        message,
+        new LatchError("feature_refused", {
+          feature: "server-side cursors",
+          why: "rows fetched later escape the result record",
+        }),
+        statement.text,
+      );
+      return;
+    }
+    this.admitAndForward(message, statement.text, [statement.step], undefined, "prepared");
   }
 
   private initDb(message: MysqlMessage): void {
@@ -275,6 +365,7 @@ export class MysqlSession {
     _text: string,
     steps: readonly OperationStep[],
     onSuccess?: () => void,
+    mode = "text",
   ): void {
     const session = this.options.session;
     if (steps.length === 0) {
@@ -287,7 +378,7 @@ export class MysqlSession {
       protocol: "mysql",
       connection: session.connection,
       identity: session.identity,
-      mode: "text",
+      mode,
       steps,
       receivedAt: Date.now(),
     };
@@ -396,6 +487,8 @@ export class MysqlSession {
   private completed(running: Running, summary: ResponseSummary): void {
     this.running = undefined;
     if (summary.error === undefined) running.onSuccess?.();
+    if (summary.error === undefined && summary.statementId !== undefined)
+      running.onPrepared?.(summary.statementId);
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,
