@@ -62,8 +62,10 @@ export function createSyslogSink(options: SyslogSinkOptions): ExportSink {
               () => resolve(opened),
             );
       opened.once("error", onError);
-      opened.once("connect", () => opened.off("error", onError));
-      opened.once("secureConnect", () => opened.off("error", onError));
+      // Over TLS the TCP connect comes before the handshake, whose failure must still reject.
+      opened.once(options.tls === undefined ? "connect" : "secureConnect", () =>
+        opened.off("error", onError),
+      );
       opened.setKeepAlive(true, 10_000);
       // A receiver that goes away shows as end/reset on the read side: reading is how we learn of it.
       opened.on("data", () => undefined);

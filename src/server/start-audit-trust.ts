@@ -11,7 +11,7 @@ import type { AuditEventInput } from "../store/store.js";
 import type { Stores } from "../store/stores.js";
 
 export interface AuditTrust {
-  /** Signs a last checkpoint (after gateway_stop) and stops every background job. */
+  /** Signs a last checkpoint and stops every background job (before gateway_stop is written). */
   stop(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export function startAuditTrust(options: AuditTrustOptions): AuditTrust {
     async stop() {
       pruner?.stop();
       checkpointer?.stop();
-      // After gateway_stop and the last checkpoint, so a sink that keeps up has them too on the next start.
+      // After the last checkpoint: the next start exports it and gateway_stop.
       await exporter?.stop();
       await checkpointer
         ?.checkpoint()

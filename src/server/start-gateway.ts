@@ -318,12 +318,13 @@ export async function startGateway(
         await admin.close();
         await approval.close(); // after the sessions, so held requests end as abandoned
         await directory.stop(); // after the sessions: their removal from the store-wide list is written first
+        // A last signed checkpoint, then gateway_stop: a clean stop still ends with gateway_stop.
+        await auditTrust.stop();
         pipeline.record({ kind: "gateway_stop", sessionId: null, data: {} });
         // A broken audit log must not stop the shutdown; it was already failing closed and reported.
         await pipeline
           .flush()
           .catch((error: unknown) => log.error({ err: error }, "audit log not flushed at shutdown"));
-        await auditTrust.stop();
         await tracing?.shutdown().catch(() => undefined);
         await stores.close();
       },
