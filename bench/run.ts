@@ -12,7 +12,7 @@ import { formatGoalTable, goalRows } from "./goals.js";
 import { type MaskingCost, measureMasking } from "./masking.js";
 import { postgresFacts, postgresSection } from "./postgres-section.js";
 import type { PostgresResults } from "./report.js";
-import { type BenchSection, type SectionOutput, selectSections } from "./sections.js";
+import { type BenchSection, rowsSection, type SectionOutput, selectSections } from "./sections.js";
 
 /** Run in this order; `--only` picks by name. Optional benches join with one line each (see sections.ts). */
 const SECTIONS: BenchSection[] = [
@@ -33,6 +33,22 @@ const SECTIONS: BenchSection[] = [
       };
     },
   },
+  rowsSection(
+    "http",
+    "HTTP gateway: small JSON GET, direct vs nginx proxy_pass vs Latch (with and without masking)",
+    async (ctx) =>
+      (await import("./http-bench.js"))
+        .measureHttp({ ...(ctx.quick ? { seconds: 2 } : {}), log: ctx.progress })
+        .then((rows) => rows.map((row) => ({ ...row }))),
+  ),
+  rowsSection(
+    "mysql",
+    "MySQL: sysbench oltp_point_select, direct MariaDB vs nginx stream relay vs Latch",
+    async (ctx) =>
+      (await import("./mysql-bench.js"))
+        .runMysqlBench(ctx.quick ? { seconds: 3 } : {})
+        .then((rows) => rows.map((row) => ({ ...row }))),
+  ),
 ];
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --only <section>[,<section>...]]
