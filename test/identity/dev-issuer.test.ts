@@ -119,12 +119,13 @@ describe("dev tokens", () => {
   });
 
   it("expire: a token past its lifetime plus skew is token_expired", async () => {
-    const token = await mintDevToken(dataDir, { subject: "alice", groups: [], ttlSeconds: 1 });
+    // exp is whole seconds from the mint: a lifetime of 5 s leaves room for a slow machine before the check.
+    const token = await mintDevToken(dataDir, { subject: "alice", groups: [], ttlSeconds: 5 });
     const { identity } = configSchema.parse({ identity: { dev_issuer: true, clock_skew: "0s" } });
     const strict = createTokenVerifier(identity, { dataDir });
     await expect(strict.verify(token)).resolves.toBeDefined();
     // The wall clock moves instead of the test waiting for it.
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 2_100 });
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 6_100 });
     try {
       expect((await rejectionOf(strict.verify(token))).code).toBe("token_expired");
     } finally {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { LatchError } from "../../errors.js";
+import { asLatchError, LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import { compileMaskingProfiles } from "../../masking/masking-profile.js";
 import type { Access } from "../../operation/operation.js";
@@ -27,7 +27,10 @@ export function listConnections(context: ToolContext): CallToolResult {
   return toolResult({ connections });
 }
 
-export function describeConnection(context: ToolContext, args: { connection: string }): CallToolResult {
+export async function describeConnection(
+  context: ToolContext,
+  args: { connection: string },
+): Promise<CallToolResult> {
   const identity = context.session.identity;
   const found = Object.hasOwn(context.config.connections, args.connection)
     ? context.config.connections[args.connection]
@@ -45,11 +48,18 @@ export function describeConnection(context: ToolContext, args: { connection: str
     ]),
   );
   const profile = compileMaskingProfiles(found.masking, context.config.masking);
+  let tables: { table: string; columns: { name: string; masked: boolean }[] }[];
+  try {
+    tables = await readableTables(context, args.connection, profile.columns);
+  } catch (error) {
+    return toolError(asLatchError(error, context.session.id));
+  }
   return toolResult({
     name: args.connection,
     type: found.type,
     labels: found.labels,
     actions,
+    tables,
     maskedColumns: [...profile.columns.keys()],
     contentDetectors: profile.detectors.map((entry) => entry.detector.name),
     maxRows: context.config.mcp.max_rows,
@@ -104,6 +114,47 @@ export async function requestAccess(
   } catch (error) {
     return toolError({ code: "request_refused", message: (error as Error).message });
   }
+}
+
+const CATALOG_SQL =
+  "SELECT table_schema, table_name, column_name FROM information_schema.columns " +
+  "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_toast%' " +
+  "ORDER BY table_schema, table_name, ordinal_position LIMIT 5000";
+const MAX_TABLES = 200;
+
+/**
+ * Tables the caller could SELECT from (policy asked per table), with their columns and which are masked: read
+ * from the upstream's own catalog with the session's injected credential, so it lists what that role can see.
+ */
+async function readableTables(
+  context: ToolContext,
+  connection: string,
+  masked: ReadonlyMap<string, unknown>,
+): Promise<{ table: string; columns: { name: string; masked: boolean }[] }[]> {
+  const upstream = await context.sqlUpstream(connection);
+  const catalog = await upstream.catalog(CATALOG_SQL, []);
+  const byTable = new Map<string, { name: string; masked: boolean }[]>();
+  for (const row of catalog.rows) {
+    const table = `${row.table_schema}.${row.table_name}`.toLowerCase();
+    const column = String(row.column_name);
+    const columns = byTable.get(table) ?? [];
+    columns.push({ name: column, masked: masked.has(`${table}.${column.toLowerCase()}`) });
+    byTable.set(table, columns);
+  }
+  const identity = context.session.identity;
+  const tables: { table: string; columns: { name: string; masked: boolean }[] }[] = [];
+  for (const [table, columns] of byTable) {
+    if (tables.length === MAX_TABLES) break;
+    const could = couldDo(
+      context,
+      identity,
+      connection,
+      [access("sql:select", { type: "Table", name: table })],
+      true,
+    );
+    if (could !== "deny") tables.push({ table, columns });
+  }
+  return tables;
 }
 
 /** `orders`, `public.orders` or `Connection`, folded as PostgreSQL folds unquoted names. */

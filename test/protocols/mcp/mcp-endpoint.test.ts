@@ -79,6 +79,12 @@ describe("built-in tools", () => {
       maskedColumns: ["public.people.ssn"],
       actions: { "sql:select": "allow", "sql:delete": "deny" },
     });
+    const tables = described.structuredContent!.tables as { table: string; columns: unknown[] }[];
+    expect(tables.map((t) => t.table).sort()).toEqual(["public.items", "public.people"]);
+    expect(tables.find((t) => t.table === "public.people")?.columns).toContainEqual({
+      name: "ssn",
+      masked: true,
+    });
     const refused = await call(nobody, "sql_query", { connection: "app", sql: "SELECT 1" });
     expect(refused.isError).toBe(true);
   });

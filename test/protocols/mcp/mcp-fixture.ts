@@ -20,7 +20,12 @@ export interface McpFixture {
   readonly oidc: TestOidcProvider;
   readonly mcp: McpEndpoint;
   /** The admin API with a dev token (approvers, administrators). */
-  api(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: ApiBody }>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +66,7 @@ export async function startMcpFixture(): Promise<McpFixture> {
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, body: (await response.json()) as ApiBody };
     },
     async stop() {
       await mcp.close();
@@ -71,7 +76,10 @@ export async function startMcpFixture(): Promise<McpFixture> {
   };
 }
 
-export type ToolAnswer = { structuredContent?: Record<string, any>; isError?: boolean; content: unknown[] };
+// biome-ignore lint/suspicious/noExplicitAny: tests read tool results and API bodies field by field
+type Loose = Record<string, any>;
+type ApiBody = Loose;
+export type ToolAnswer = { structuredContent?: Loose; isError?: boolean; content: unknown[] };
 
 export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolAnswer> {
   return (await client.callTool({ name, arguments: args })) as ToolAnswer;
