@@ -108,18 +108,27 @@ describe("cached engine", () => {
     const large = engineFor(SWEEP_POLICIES, { cacheSize: 10_000 });
     const uncached = engineFor(SWEEP_POLICIES, { cacheSize: 0 });
     let decisions = new Set<string>();
-    fc.assert(
-      fc.property(fc.array(requestArb, { minLength: 1, maxLength: 12 }), (requests) => {
-        // Repeat the sequence so the second pass is served from the caches.
-        for (const item of [...requests, ...requests]) {
-          const expected = uncached.authorize(item);
-          decisions.add(expected.decision);
-          expect(cached.authorize(item)).toEqual(expected);
-          expect(large.authorize(item)).toEqual(expected);
-        }
-      }),
-      { numRuns: 200, seed: 20250108 },
-    );
+    const compare = (requests: readonly AuthorizationRequest[]) => {
+      // Repeat the sequence so the second pass is served from the caches.
+      for (const item of [...requests, ...requests]) {
+        const expected = uncached.authorize(item);
+        decisions.add(expected.decision);
+        expect(cached.authorize(item)).toEqual(expected);
+        expect(large.authorize(item)).toEqual(expected);
+      }
+    };
+    fc.assert(fc.property(fc.array(requestArb, { minLength: 1, maxLength: 12 }), compare), {
+      numRuns: 200,
+      seed: 20250108,
+    });
+    // One request of each kind as well, so the sweep meets every decision whatever the random draws are (a new
+    // action in the catalogue shifts them).
+    const agent = identity("ci-bot", ["agents"]);
+    compare([
+      request(agent, "demo", [statement([onTable("sql:select", "public.users")])]),
+      request(agent, "demo", [statement([onTable("sql:update", "public.users")], { hasWhere: true })]),
+      request(agent, "prod", [statement([onTable("sql:select", "public.payments")])]),
+    ]);
     // The sweep is only meaningful if it met every kind of decision.
     expect([...decisions].sort()).toEqual(["allow", "approval", "deny"]);
     decisions = new Set();
