@@ -49,6 +49,14 @@ const SECTIONS: BenchSection[] = [
         .runMysqlBench(ctx.quick ? { seconds: 3 } : {})
         .then((rows) => rows.map((row) => ({ ...row }))),
   ),
+  rowsSection(
+    "mcp",
+    "MCP: sql_query by primary key through /mcp vs the same query through the PostgreSQL listener",
+    async (ctx) =>
+      (await import("./mcp-bench.js"))
+        .runMcpBench(ctx.quick ? 200 : 1000)
+        .then((rows) => rows.map((row) => ({ ...row }))),
+  ),
 ];
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --only <section>[,<section>...]]
