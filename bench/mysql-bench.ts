@@ -57,7 +57,11 @@ async function sysbench(
       ...args,
     ],
     { maxBuffer: 16 << 20 },
-  );
+  ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+    // The password is a token (or the server's password): never in a printed error.
+    const said = `${error.stderr ?? ""}${error.stdout ?? ""}`.split(password).join("***").trim();
+    throw new Error(`sysbench ${args.join(" ")} on port ${port} failed: ${said.slice(-600) || "no output"}`);
+  });
   return stdout;
 }
 
