@@ -1,5 +1,10 @@
 import { z } from "zod";
+import { auditExportSinkSchema, auditSchema } from "./audit-config-schema.js";
+import { consoleSchema } from "./console-config-schema.js";
 import { httpConnectionSchema } from "./http-connection-schema.js";
+import { mcpConnectionSchema } from "./mcp-connection-schema.js";
+import { mysqlConnectionSchema } from "./mysql-connection-schema.js";
+import { duration, hostPort, passwordInUrl, sessionLimits, withoutPassword } from "./schema-parts.js";
 import { secretRefSchema } from "./secret-ref-schema.js";
 
 /** An IANA zone name Intl accepts (policy.time_zone). */
@@ -13,92 +18,6 @@ function knownTimeZone(zone: string): boolean {
 }
 
 export { type SecretRef, secretRefSchema } from "./secret-ref-schema.js";
-
-const hostPort = z
-  .string()
-  .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:6432");
-
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, "expected a duration such as 30s, 5m, 1h");
-
-const exportSinkBase = {
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,63}$/)
-    .describe("names the sink's cursor in the store and its metrics: renaming it exports everything again"),
-};
-
-/** Where audit events are streamed (audit-export/), each sink with its own cursor in the store. */
-export const auditExportSinkSchema = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("otlp"),
-    ...exportSinkBase,
-    url: z.url().describe("OTLP/HTTP logs endpoint, e.g. http://collector:4318/v1/logs (JSON encoding)"),
-    headers: z
-      .record(z.string(), secretRefSchema)
-      .default({})
-      .describe("extra request headers (e.g. authorization), each a secret ref"),
-  }),
-  z.strictObject({
-    type: z.literal("syslog"),
-    ...exportSinkBase,
-    address: hostPort.describe("syslog receiver, RFC 5424 over TCP with octet-counting framing (RFC 6587)"),
-    tls: z
-      .union([
-        z.literal(false),
-        z.strictObject({
-          ca_file: z.string().optional().describe("PEM CA bundle; default: the system's"),
-          server_name: z.string().optional(),
-        }),
-      ])
-      .default(false)
-      .describe("TLS (RFC 5425); false: plain TCP"),
-    facility: z.number().int().min(0).max(23).default(13).describe("syslog facility (13: log audit)"),
-    app_name: z
-      .string()
-      .regex(/^\S{1,48}$/)
-      .default("latch"),
-  }),
-  z.strictObject({
-    type: z.literal("ndjson"),
-    ...exportSinkBase,
-    url: z.url().describe("HTTPS endpoint receiving POSTs of newline-delimited JSON events"),
-    secret: secretRefSchema.describe("HMAC-SHA256 key for the X-Latch-Signature header"),
-    ca_file: z
-      .string()
-      .optional()
-      .describe("PEM CA bundle for the endpoint's certificate; default: the system's"),
-  }),
-]);
-
-const auditSchema = z
-  .strictObject({
-    checkpoints: z
-      .strictObject({
-        enabled: z.boolean().default(true),
-        every_events: z.number().int().min(1).default(1000).describe("sign the head after this many events"),
-        every: duration.default("60s").describe("or after this long, when anything was written"),
-        key: secretRefSchema
-          .optional()
-          .describe(
-            "Ed25519 signer key (PRIVATE+KEY+name+hash+base64, `latch audit key --generate`); default on the embedded store: generated under data_dir; required for a shared store",
-          ),
-        name: z
-          .string()
-          .regex(/^[^\s+]+$/)
-          .optional()
-          .describe("key name of a generated key (default latch-audit)"),
-      })
-      .prefault({}),
-    export: z.array(auditExportSinkSchema).default([]).describe("stream every audit event to these sinks"),
-    export_poll: duration.default("1s").describe("how often the exporter looks for new events"),
-    retention: duration
-      .optional()
-      .describe(
-        "delete events older than this (e.g. 400d), anchored by a signed checkpoint; default keep all",
-      ),
-    prune_every: duration.default("1h").describe("how often retention runs"),
-  })
-  .prefault({});
 
 export const issuerSchema = z.strictObject({
   issuer: z.url().describe("exact `iss` value of tokens from this issuer"),
@@ -169,26 +88,6 @@ export const maskingProfileSchema = z.strictObject({
   strict: z.boolean().default(false).describe("refuse masked columns in WHERE/ORDER BY/GROUP BY/JOIN"),
 });
 export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
-
-/** Lifetime limits every protocol's connections take (the session layer enforces them). */
-const sessionLimits = {
-  max_session: duration.optional().describe("longest a session may stay open, e.g. 8h"),
-  idle_timeout: duration.optional().describe("ends a session with no traffic for this long, e.g. 15m"),
-};
-
-/**
- * A URL must not carry a password: it would be a literal secret in the config (and in every log or `latch config
- * check` that shows the URL). The message never repeats the value.
- */
-const withoutPassword = (url: string): boolean => {
-  try {
-    return new URL(url).password === "";
-  } catch {
-    return true; // the format check reports malformed URLs
-  }
-};
-const passwordInUrl = (field: string) =>
-  `the URL must not contain a password (it would be a literal secret): keep only the user in the URL and put the password in ${field}: { env: VAR_NAME } or { file: /path }`;
 
 const storeUrl = z
   .string()
@@ -294,64 +193,6 @@ export const sshConnectionSchema = z.strictObject({
   connect_timeout: duration.default("10s"),
   ...sessionLimits,
 });
-
-// ---- MySQL / MariaDB (issue 15) ----
-export const mysqlConnectionSchema = z.strictObject({
-  type: z.literal("mysql"),
-  upstream: z
-    .string()
-    .regex(/^mysql:\/\/[^@/\s]+@[^/\s]+\/[^/\s]+$/, "expected mysql://user@host:port/database")
-    .refine(withoutPassword, passwordInUrl("password"))
-    .describe("mysql://user@host:port/database (no password here: use `password`)"),
-  password: secretRefSchema.optional(),
-  tls: z
-    .enum(["disable", "require", "verify-full"])
-    .default("disable")
-    .describe("TLS to the upstream server"),
-  ca_file: z.string().optional().describe("CA bundle for verify-full"),
-  masking: z
-    .array(z.string())
-    .default([])
-    .describe("masking profiles (not yet applied to MySQL rows: a non-empty list stops the gateway)"),
-  labels: z
-    .record(z.string(), z.string())
-    .default({})
-    .describe("free-form labels visible to policy, e.g. env: prod"),
-  connect_timeout: duration.default("10s"),
-  ...sessionLimits,
-});
-// ---- end issue 15 ----
-
-// ---- MCP (issue 14) ----
-export const mcpConnectionSchema = z.strictObject({
-  type: z.literal("mcp"),
-  upstream: z
-    .url()
-    .optional()
-    .describe("Streamable HTTP URL of the upstream MCP server (or `command` for a stdio server)"),
-  command: z
-    .array(z.string().min(1))
-    .min(1)
-    .optional()
-    .describe("argv of a stdio MCP server the gateway starts (or `upstream` for a remote one)"),
-  inject: z
-    .strictObject({
-      header: z.strictObject({
-        name: z.string().min(1),
-        value: secretRefSchema,
-        format: z.string().default("{}").describe('how the secret is written, e.g. "Bearer {}"'),
-      }),
-    })
-    .optional()
-    .describe("the upstream credential, sent as a header; the caller's token is never forwarded"),
-  labels: z
-    .record(z.string(), z.string())
-    .default({})
-    .describe("free-form labels visible to policy, e.g. env: prod"),
-  masking: z.array(z.string()).default([]).describe("masking profiles whose detectors apply to results"),
-  ...sessionLimits,
-});
-// ---- end MCP ----
 
 export const connectionSchema = z.discriminatedUnion("type", [
   postgresConnectionSchema,
@@ -520,62 +361,7 @@ export const configSchema = z.strictObject({
         .describe("signed notifications of request and grant changes"),
     })
     .prefault({}),
-  console: z
-    .strictObject({
-      public_url: z
-        .url()
-        .optional()
-        .describe(
-          "the admin listener's URL as browsers reach it (sign-in redirects come back here); default: the request's Host, loopback only",
-        ),
-      session_ttl: duration
-        .default("8h")
-        .describe("a console sign-in lasts this long, then the person signs in again"),
-      cookie_secure: z
-        .boolean()
-        .default(true)
-        .describe(
-          "mark the sign-in cookie Secure (browsers still send it to http://localhost); turn off only behind no TLS at all",
-        ),
-      oidc: z
-        .array(
-          z.strictObject({
-            id: z.string().regex(/^[a-z0-9-]{1,32}$/, "lower-case letters, digits and dashes"),
-            name: z.string().min(1).max(64).describe("shown on the sign-in button"),
-            issuer: z.url().describe("one of identity.issuers: its groups_claim and prefixes apply"),
-            client_id: z.string().min(1),
-            client_secret: secretRefSchema.optional().describe("absent: a public client (PKCE only)"),
-            scopes: z.string().default("openid profile email groups"),
-          }),
-        )
-        .default([])
-        .describe("single sign-on to the console: OIDC authorization code with PKCE"),
-      saml: z
-        .array(
-          z.strictObject({
-            id: z.string().regex(/^[a-z0-9-]{1,32}$/, "lower-case letters, digits and dashes"),
-            name: z.string().min(1).max(64).describe("shown on the sign-in button"),
-            entry_point: z.url().describe("the IdP's single sign-on URL (HTTP-Redirect binding)"),
-            idp_issuer: z
-              .string()
-              .min(1)
-              .describe("the IdP's entity id: the assertion's Issuer must equal it"),
-            idp_cert_file: z.string().min(1).describe("PEM certificate the IdP signs assertions with"),
-            groups_attribute: z.string().default("groups").describe("assertion attribute holding the groups"),
-            subject_prefix: z.string().default(""),
-            group_prefix: z
-              .string()
-              .default("")
-              .describe("prefix added to every group from this IdP, as identity.issuers[].group_prefix"),
-            clock_skew: duration
-              .default("60s")
-              .describe("tolerated clock difference with the IdP (at most 5m)"),
-          }),
-        )
-        .default([])
-        .describe("single sign-on to the console: SAML 2.0 (signed assertions required)"),
-    })
-    .prefault({}),
+  console: consoleSchema,
   health: z
     .strictObject({
       upstream_check_interval: duration
@@ -624,6 +410,7 @@ export const configSchema = z.strictObject({
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
+export { auditExportSinkSchema, mcpConnectionSchema, mysqlConnectionSchema };
 export type LatchConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
