@@ -8,7 +8,6 @@ import type net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
 import type { LatchConfig, MysqlConnectionConfig } from "../../config/schema.js";
-import { resolveSecret } from "../../config/secrets.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Metrics } from "../../observability/metrics.js";
@@ -18,6 +17,8 @@ import type { MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import type { ConnectionTicket } from "../connection-limits.js";
 import { HandshakeDeadline } from "../handshake-deadline.js";
 import { CAPABILITY, GATEWAY_CAPABILITIES, negotiate, REQUIRED_CLIENT_CAPABILITIES } from "./capabilities.js";
+import { mysqlCredentialProvider } from "./credentials.js";
+import type { MysqlEphemeralUsers } from "./ephemeral-users.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import {
   decodeClientHello,
@@ -40,6 +41,8 @@ export interface MysqlFrontDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly ticket?: ConnectionTicket;
+  /** Per-session upstream users per connection name (connections without `ephemeral:` are absent). */
+  readonly ephemeral?: ReadonlyMap<string, MysqlEphemeralUsers>;
 }
 
 /** What clients are told they talk to: a 5.7-compatible server (no client then assumes 8.0-only features). */
@@ -133,25 +136,24 @@ export async function handleMysqlClient(raw: net.Socket, deps: MysqlFrontDeps): 
       clientAddress,
       clientUser: response.user,
       tls: encrypted,
-      credentials: (name, c: MysqlConnectionConfig) => ({
-        issue: async () => ({
-          password: c.password === undefined ? undefined : resolveSecret(c.password, `connection ${name}`),
-        }),
-      }),
+      credentials: (name, c: MysqlConnectionConfig) =>
+        mysqlCredentialProvider(name, c, deps.ephemeral?.get(name)),
     });
     handshake.stage = "upstream";
     handshake.done();
-    const target = mysqlUpstreamTarget(
+    const configured = mysqlUpstreamTarget(
       session.connection,
       connection,
       parseDuration(connection.connect_timeout),
     );
+    const credential = session.credential;
+    const target = { ...configured, user: credential.user ?? configured.user };
     const started = performance.now();
     let upstream: Awaited<ReturnType<typeof connectMysqlUpstream>>;
     try {
       upstream = await connectMysqlUpstream(
         target,
-        session.credential.password,
+        credential.password,
         capabilities,
         response.charset,
         maxBytes,

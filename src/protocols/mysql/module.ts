@@ -6,6 +6,7 @@ import { ConnectionLimits } from "../connection-limits.js";
 import { listenOn } from "../listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
+import { startMysqlEphemeralUsers } from "./ephemeral-reaper.js";
 import { errorPacket, errPayload } from "./errors.js";
 import { handleMysqlClient } from "./front.js";
 
@@ -42,7 +43,9 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
       });
   }
   await loadMysqlParser();
+  const ephemeral = await startMysqlEphemeralUsers(config, context, log);
   const deps = {
+    ephemeral: ephemeral.byConnection,
     config,
     tls: context.tls,
     gate: context.gate,
@@ -67,12 +70,17 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
     socket.once("close", admitted.ticket.closed);
     void handleMysqlClient(socket, { ...deps, ticket: admitted.ticket });
   });
-  const address = await listenOn(server, config.listen.mysql, "mysql");
+  const address = await listenOn(server, config.listen.mysql, "mysql").catch(async (error: unknown) => {
+    await ephemeral.close();
+    throw error;
+  });
   return {
     address,
     stopAccepting: () => void server.close(),
     async close() {
       server.close();
+      // Live sessions were ended through the registry before this: their users are being dropped; wait.
+      await ephemeral.close();
     },
   };
 }
