@@ -21,6 +21,7 @@ import {
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import { type Clock, systemClock } from "../../session/clock.js";
 import { MysqlAdminConnection } from "./admin-client.js";
 import { mysqlUpstreamTarget } from "./upstream.js";
 
@@ -46,6 +47,8 @@ export interface MysqlEphemeralUsersOptions {
   readonly staleGateways?: () => Promise<ReadonlySet<string>>;
   readonly record: Admitter["record"];
   readonly log: Logger;
+  /** When the ttl lock falls due (tests move it themselves). */
+  readonly clock?: Clock;
 }
 
 const ADMIN_QUERY_TIMEOUT_MS = 10_000;
@@ -63,12 +66,15 @@ export class MysqlEphemeralUsers {
   private facts: ServerFacts | undefined;
   /** Host part of each user this instance created and has not dropped yet. */
   private readonly hosts = new Map<string, string>();
-  private readonly lockTimers = new Map<string, NodeJS.Timeout>();
+  /** Cancels the ttl lock of each user not dropped yet. */
+  private readonly lockTimers = new Map<string, () => void>();
   private readonly revoking = new Map<string, Promise<void>>();
   private readonly ttlMs: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: MysqlEphemeralUsersOptions) {
     this.ttlMs = parseDuration(options.settings.ttl);
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Creates the session's user with exactly the configured roles as defaults, and returns its login. */
@@ -113,10 +119,11 @@ export class MysqlEphemeralUsers {
         { cause },
       );
     }
-    const lockAt = new Date(Date.now() + this.ttlMs).toISOString();
-    const timer = setTimeout(() => void this.lock(user), this.ttlMs);
-    timer.unref();
-    this.lockTimers.set(user, timer);
+    const lockAt = new Date(this.clock.now() + this.ttlMs).toISOString();
+    this.lockTimers.set(
+      user,
+      this.clock.after(this.ttlMs, () => void this.lock(user)),
+    );
     this.options.record({
       kind: "ephemeral_role_created",
       sessionId,
@@ -144,7 +151,7 @@ export class MysqlEphemeralUsers {
   ): Promise<void> {
     const running = this.revoking.get(user);
     if (running !== undefined) return running;
-    clearTimeout(this.lockTimers.get(user));
+    this.lockTimers.get(user)?.();
     this.lockTimers.delete(user);
     const work = this.dropOrLock(user, host ?? this.facts?.gatewayHost, sessionId, reason, by).finally(() => {
       this.options.live.delete(user);
@@ -186,7 +193,7 @@ export class MysqlEphemeralUsers {
 
   /** Waits for drops in flight, then closes the admin connection. */
   async close(): Promise<void> {
-    for (const timer of this.lockTimers.values()) clearTimeout(timer);
+    for (const cancel of this.lockTimers.values()) cancel();
     this.lockTimers.clear();
     await Promise.allSettled([...this.revoking.values()]);
     clearTimeout(this.idleTimer);

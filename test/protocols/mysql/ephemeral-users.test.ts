@@ -9,6 +9,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mysqlConnectionSchema } from "../../../src/config/mysql-connection-schema.js";
 import { MysqlEphemeralUsers } from "../../../src/protocols/mysql/ephemeral-users.js";
+import { FakeClock } from "../../support/fake-clock.js";
 import { MARIADB, rootConnection, scratchDatabase } from "../../support/mariadb.js";
 
 const tag = randomBytes(3).toString("hex");
@@ -21,7 +22,15 @@ let db: Awaited<ReturnType<typeof scratchDatabase>>;
 const events: { kind: string; data?: unknown }[] = [];
 const instances: MysqlEphemeralUsers[] = [];
 
-function users(options: { gateway?: string; live?: Set<string>; stale?: string[]; roles?: string[] } = {}) {
+function users(
+  options: {
+    gateway?: string;
+    live?: Set<string>;
+    stale?: string[];
+    roles?: string[];
+    clock?: FakeClock;
+  } = {},
+) {
   const instance = new MysqlEphemeralUsers({
     connectionName: "shop",
     connection: mysqlConnectionSchema.parse({
@@ -44,6 +53,7 @@ function users(options: { gateway?: string; live?: Set<string>; stale?: string[]
     staleGateways: async () => new Set(options.stale ?? []),
     record: (event) => void events.push(event),
     log: pino({ level: "silent" }),
+    clock: options.clock,
   });
   instances.push(instance);
   return instance;
@@ -147,6 +157,30 @@ describe("MySQL per-session users (real MariaDB)", () => {
     const replica = users({ stale: [otherGateway] });
     expect(await replica.reap()).toBe(1);
     expect(await present(strangers.user)).toBe(false);
+  });
+
+  it("locks the user at its ttl (no new login) while the logged-in session runs on", async () => {
+    const clock = new FakeClock();
+    const eph = users({ clock });
+    const credential = await eph.issue("session-ttl");
+    const session = await login(credential.user, credential.password);
+    session.on("error", () => {});
+    clock.advance(60 * 60 * 1000 - 1);
+    (await login(credential.user, credential.password)).destroy(); // not yet
+    clock.advance(1);
+    const deadline = Date.now() + 10_000;
+    let refusal: unknown;
+    while (refusal === undefined && Date.now() < deadline)
+      refusal = await login(credential.user, credential.password).then(
+        (c) => void c.destroy(),
+        (error: unknown) => error,
+      );
+    expect(refusal).toMatchObject({ errno: 4151 }); // ER_ACCOUNT_HAS_BEEN_LOCKED
+    const [rows] = await session.query("SELECT count(*) AS n FROM items");
+    expect((rows as { n: number }[])[0]!.n).toBe(2);
+    await eph.revoke(credential.user, "session-ttl", "test over");
+    expect(await present(credential.user)).toBe(false);
+    expect(clock.pending).toBe(0);
   });
 
   it("refuses the session when the user cannot be made, and leaves nothing behind", async () => {
