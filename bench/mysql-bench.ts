@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../test/support/free-port.js";
+import { CLK_TCK, processTicks } from "./proc-cpu.js";
 import { spawnService, waitForPort } from "./service-process.js";
 import { LATCH_CLI } from "./start-latch.js";
 
@@ -25,6 +26,8 @@ export interface MysqlBenchRow {
   readonly vsRelay: number;
   /** p50 latency added over direct MariaDB, in ms. */
   readonly addedP50Ms: number;
+  /** Latch only: the gateway process's CPU (user + system) per transaction, in microseconds. */
+  readonly gatewayCpuUsPerTx?: number;
 }
 
 const MARIADB_PORT = Number(process.env.BENCH_MYSQL_PORT ?? 3306);
@@ -65,12 +68,13 @@ async function sysbench(
   return stdout;
 }
 
-function parseRun(stdout: string): { tps: number; p50Ms: number } {
+function parseRun(stdout: string): { tps: number; p50Ms: number; transactions: number } {
+  const transactions = Number(/transactions:\s+(\d+)/.exec(stdout)?.[1]);
   const tps = Number(/transactions:\s+\d+\s+\(([\d.]+) per sec/.exec(stdout)?.[1]);
   const p50Ms = Number(/50th percentile:\s+([\d.]+)/.exec(stdout)?.[1]);
   if (!Number.isFinite(tps) || !Number.isFinite(p50Ms))
     throw new Error(`unexpected sysbench output:\n${stdout}`);
-  return { tps, p50Ms };
+  return { tps, p50Ms, transactions };
 }
 
 export async function runMysqlBench(
@@ -129,7 +133,10 @@ connections:
   sb: { type: mysql, upstream: "mysql://root@127.0.0.1:${MARIADB_PORT}/${db}" }
 `,
     );
-    const latch = spawnService(process.execPath, [LATCH_CLI, "serve", "--config", config]);
+    // BENCH_MYSQL_CPU_PROF=<dir>: the gateway writes a V8 CPU profile there when it stops.
+    const profile = process.env.BENCH_MYSQL_CPU_PROF;
+    const nodeArgs = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+    const latch = spawnService(process.execPath, [...nodeArgs, LATCH_CLI, "serve", "--config", config]);
     services.push(latch);
     await waitForPort(latchPort, latch, 30_000);
     const token = (
@@ -149,7 +156,9 @@ connections:
 
     const direct = parseRun(await sysbench(["run"], MARIADB_PORT, "root", "", db, seconds, threads));
     const relay = parseRun(await sysbench(["run"], relayPort, "root", "", db, seconds, threads));
+    const ticksBefore = processTicks(latch.child.pid!);
     const gated = parseRun(await sysbench(["run"], latchPort, "sysbench", token, "sb", seconds, threads));
+    const gatewayCpuUs = ((processTicks(latch.child.pid!) - ticksBefore) * 1e6) / CLK_TCK;
     const row = (target: MysqlBenchRow["target"], r: { tps: number; p50Ms: number }): MysqlBenchRow => ({
       target,
       tps: Math.round(r.tps),
@@ -157,7 +166,11 @@ connections:
       vsRelay: Math.round((100 * r.tps) / relay.tps) / 100,
       addedP50Ms: Math.round((r.p50Ms - direct.p50Ms) * 100) / 100,
     });
-    return [row("direct", direct), row("nginx-stream", relay), row("latch", gated)];
+    return [
+      row("direct", direct),
+      row("nginx-stream", relay),
+      { ...row("latch", gated), gatewayCpuUsPerTx: Math.round(gatewayCpuUs / gated.transactions) },
+    ];
   } finally {
     for (const service of services.reverse()) await service.stop();
     await root(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => undefined);
