@@ -24,6 +24,7 @@ const adminPassword = `admin-${randomBytes(6).toString("hex")}`;
 let dir: string;
 let config: string;
 let port: number;
+let admin: string;
 let db: Awaited<ReturnType<typeof scratchDatabase>>;
 let token: string;
 const children: ChildProcess[] = [];
@@ -89,10 +90,12 @@ beforeAll(async () => {
   mkdirSync(path.join(dir, "policies"));
   writeFileSync(path.join(dir, "policies", "p.cedar"), POLICY);
   port = await freePort();
+  const adminPort = await freePort();
+  admin = `http://127.0.0.1:${adminPort}`;
   config = path.join(dir, "latch.yaml");
   writeFileSync(
     config,
-    `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${await freePort()}" }
+    `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${adminPort}" }
 data_dir: ./data
 identity: { dev_issuer: true }
 policies: ./policies
@@ -159,6 +162,37 @@ describe("MySQL ephemeral users through latch serve", () => {
     await waitFor(async () => (await ephemeralUsers()).length === 0, "the user to be dropped");
   }, 90_000);
 
+  it("drops the user when an operator kills the session (DELETE /api/sessions/:id)", async () => {
+    const operator = (
+      await run(process.execPath, [
+        LATCH_CLI,
+        "token",
+        "--config",
+        config,
+        "--sub",
+        "op",
+        "--group",
+        "latch-admins",
+      ])
+    ).stdout.trim();
+    const api = (route: string, init: RequestInit = {}) =>
+      fetch(`${admin}${route}`, { ...init, headers: { authorization: `Bearer ${operator}` } });
+    const client = await connect();
+    client.on("error", () => {});
+    expect(await ephemeralUsers()).toHaveLength(1);
+    const { sessions } = (await (await api("/api/sessions/live")).json()) as {
+      sessions: { id: string; protocol: string }[];
+    };
+    const live = sessions.find((s) => s.protocol === "mysql");
+    expect((await api(`/api/sessions/${live!.id}`, { method: "DELETE" })).status).toBe(200);
+    await expect(client.query("SELECT 1")).rejects.toThrow();
+    client.destroy();
+    await waitFor(
+      async () => (await ephemeralUsers()).length === 0,
+      "the killed session's user to be dropped",
+    );
+  }, 90_000);
+
   it("reaps the user of a session that outlived a kill -9 of the gateway on the next start", async () => {
     const client = await connect();
     client.on("error", () => {});
@@ -171,6 +205,17 @@ describe("MySQL ephemeral users through latch serve", () => {
     expect(await ephemeralUsers()).toEqual(during); // nobody cleaned up: the process died
 
     await serve(); // the reaper runs before the listener opens
+    expect(await ephemeralUsers()).toEqual([]);
+  }, 90_000);
+
+  it("drops the users of live sessions on a graceful stop (SIGTERM)", async () => {
+    const client = await connect();
+    client.on("error", () => {});
+    expect(await ephemeralUsers()).toHaveLength(1);
+    const gateway = children.at(-1)!;
+    gateway.kill("SIGTERM");
+    await new Promise((resolve) => gateway.once("exit", resolve));
+    client.destroy();
     expect(await ephemeralUsers()).toEqual([]);
   }, 90_000);
 });
