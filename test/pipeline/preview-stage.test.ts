@@ -102,4 +102,17 @@ describe("preview stage", () => {
     expect(admission.allowed).toBe(true);
     expect("rowCeiling" in admission).toBe(false);
   });
+
+  it("holds a deferred re-run to the ceiling of the preview its approver saw, not a fresh one", async () => {
+    const { pipeline, gate, preview } = setup(ran(500));
+    gate.grant = { requestId: "req-7", preview: ran(50) };
+    const admission = await pipeline.admit(update(), context, { preview });
+    expect(admission).toMatchObject({
+      allowed: true,
+      rowCeiling: { maxRows: 57, previewedRows: 50, requestId: "req-7" },
+    });
+    // A grant (a window of time over many statements) carries no ceiling.
+    gate.grant = { requestId: "req-8", grantId: "grt-1", grantExpiresAt: Date.now() + 60_000 };
+    expect("rowCeiling" in (await pipeline.admit(update(), context, { preview }))).toBe(false);
+  });
 });

@@ -23,6 +23,12 @@ import type { CeilingState, ForwardedEntry, ResponseTracker } from "./response-t
  * with the real status, only after the decision. Client messages wait in the reader meanwhile.
  */
 
+/** Fail closed: a Flush-ended batch gets no ReadyForQuery, where the count would be judged. */
+export const CEILING_NEEDS_SYNC = new LatchError("feature_refused", {
+  feature: "a statement held to a row ceiling in a batch ended by Flush",
+  why: "its row count is judged before Sync; send Sync after it",
+});
+
 const BEGIN = encodeQuery("BEGIN /* latch: row ceiling */");
 const COMMIT = encodeQuery("COMMIT /* latch: row ceiling */");
 const ROLLBACK = encodeQuery("ROLLBACK /* latch: row ceiling */");

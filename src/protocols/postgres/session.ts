@@ -21,7 +21,7 @@ import { maskingRefusal, refusedOperation } from "./refused-batch.js";
 import { ResponseRelay } from "./response-relay.js";
 import { type CeilingState, type ForwardedEntry, ResponseTracker, resultOf } from "./response-tracker.js";
 import type { ResultMasker } from "./result-masker.js";
-import { openCeiling, settleCeiling } from "./row-ceiling.js";
+import { CEILING_NEEDS_SYNC, openCeiling, settleCeiling } from "./row-ceiling.js";
 import { heldNotice } from "./session-notices.js";
 import type { SessionPreviewer } from "./session-preview.js";
 
@@ -291,13 +291,19 @@ export class PgSession {
           const toClientNow: Buffer[] = [];
           if (admission.allowed) {
             if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
-            const ceiling =
-              admission.rowCeiling === undefined || !endsWithReady
-                ? undefined
-                : openCeiling(admission.rowCeiling, this.responses.status, toServerNow, this.tracker);
-            this.forward(frames, admitted, endsWithReady, toServerNow, messages, ceiling);
-            // Nothing else goes upstream until the statement's count is judged (settleCeiling).
-            if (ceiling !== undefined) this.awaitingAdmission = true;
+            if (admission.rowCeiling !== undefined && !endsWithReady) {
+              // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
+              this.registry.rollback();
+              this.deny(CEILING_NEEDS_SYNC, endsWithReady, toServerNow, toClientNow);
+            } else {
+              const ceiling =
+                admission.rowCeiling === undefined
+                  ? undefined
+                  : openCeiling(admission.rowCeiling, this.responses.status, toServerNow, this.tracker);
+              this.forward(frames, admitted, endsWithReady, toServerNow, messages, ceiling);
+              // Nothing else goes upstream until the statement's count is judged (settleCeiling).
+              if (ceiling !== undefined) this.awaitingAdmission = true;
+            }
           } else {
             this.registry.rollback();
             this.deny(admission.error, endsWithReady, toServerNow, toClientNow);
