@@ -110,6 +110,12 @@ export const ERRORS = {
     sqlstate: "42501",
     message: "held for approval, so the statement was not run: {reason}",
   },
+  row_ceiling_exceeded: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      "the statement changed {rows} rows, more than its preview showed ({previewed}, ceiling {ceiling}{request}), so Latch rolled it back: nothing changed; re-run it to be previewed and decided again",
+  },
   approval_unavailable: {
     class: "infrastructure",
     sqlstate: "42501",

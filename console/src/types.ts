@@ -43,8 +43,24 @@ export interface ApprovalRequest {
   votes: Vote[];
   /** Delegation chain (RFC 8693 `act`), outermost actor first, when the requester acted for someone. */
   actors?: string[];
-  preview?: string;
+  /** The rolled-back preview of a held write (docs/approvals.md, "Preview, then commit"). */
+  preview?: StatementPreview | null;
 }
+
+export type StatementPreview =
+  | {
+      status: "ran";
+      rows: number;
+      tagRows: number;
+      commandTag: string;
+      tables: { table: string; inserted: number; updated: number; deleted: number }[];
+      plan: string;
+      sample?: { columns: string[]; rows: (string | null)[][]; truncated: boolean };
+      notes?: string[];
+      durationMs: number;
+      at: number;
+    }
+  | { status: "refused" | "failed"; reason: string; at: number };
 
 export interface Grant {
   id: string;

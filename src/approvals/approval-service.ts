@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Identity } from "../identity/identity.js";
 import type { Operation, Verdict } from "../operation/operation.js";
+import type { StatementPreview } from "../operation/statement-preview.js";
 import { grantCovers, operationAccessKeys, operationTexts, statementBinding } from "./approval-binding.js";
 import { ApprovalError } from "./approval-errors.js";
 import { decidedData, deferred, outcomeOf, requestedData } from "./approval-records.js";
@@ -151,6 +152,7 @@ export class ApprovalService implements ApprovalGate {
         parameters: operation.parameters ?? null,
         accesses: operationAccessKeys(operation),
         reason: verdict.reason,
+        preview: input.preview ?? null,
       });
     } catch (error) {
       return {
@@ -176,7 +178,9 @@ export class ApprovalService implements ApprovalGate {
   async checkGrant(
     operation: Operation,
     verdict: Verdict,
-  ): Promise<{ requestId: string; grantId?: string; grantExpiresAt?: number } | undefined> {
+  ): Promise<
+    { requestId: string; grantId?: string; grantExpiresAt?: number; preview?: StatementPreview } | undefined
+  > {
     const required = verdict.approval;
     if (verdict.decision !== "approval" || required === undefined) return undefined;
     const satisfies = (found: { group: string; quorum: number }) =>
@@ -186,7 +190,7 @@ export class ApprovalService implements ApprovalGate {
       const store = this.options.store;
       for (const request of await store.findReleasable(statementBinding(operation), now)) {
         if (!satisfies(request) || !(await store.consumeRequest(request.id, now))) continue;
-        return { requestId: request.id };
+        return { requestId: request.id, ...(request.preview === null ? {} : { preview: request.preview }) };
       }
       const accesses = operationAccessKeys(operation);
       for (const grant of await store.liveGrants(operation.identity.subject, operation.connection, now)) {
@@ -228,6 +232,7 @@ export class ApprovalService implements ApprovalGate {
       accesses,
       reason: input.reason.trim(),
       requestedForMs: input.forMs ?? null,
+      preview: null,
     });
   }
 

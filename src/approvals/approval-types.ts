@@ -1,4 +1,5 @@
 import type { Operation, Verdict } from "../operation/operation.js";
+import type { StatementPreview } from "../operation/statement-preview.js";
 
 /**
  * The shapes of just-in-time approval: requests (one statement batch, or an access asked for up front),
@@ -65,6 +66,8 @@ export interface ApprovalRequest {
   readonly consumedAt: number | null;
   readonly grantId: string | null;
   readonly votes: readonly ApprovalVote[];
+  /** What the rolled-back preview found (policies with @preview("true")); null when none was asked for. */
+  readonly preview?: StatementPreview | null;
 }
 
 export interface Grant {
@@ -108,6 +111,8 @@ export interface ApprovalInput {
   readonly beforeRequest?: (request: { readonly id: string; readonly expiresAt: number }) => Promise<void>;
   /** The request is stored (approvers can find and decide it): the moment to tell the client it is held. */
   readonly onRequested?: (request: { readonly id: string; readonly expiresAt: number }) => void;
+  /** The preview the pipeline ran before deciding: stored with the request for approvers to see. */
+  readonly preview?: StatementPreview;
 }
 
 /** The contract the pipeline calls. */
@@ -120,7 +125,9 @@ export interface ApprovalGate {
   checkGrant(
     operation: Operation,
     verdict: Verdict,
-  ): Promise<{ requestId: string; grantId?: string; grantExpiresAt?: number } | undefined>;
+  ): Promise<
+    { requestId: string; grantId?: string; grantExpiresAt?: number; preview?: StatementPreview } | undefined
+  >;
 }
 
 /** Audit callback; the composition root maps kinds onto the audit log (see APPROVAL_AUDIT_KINDS). */

@@ -1,4 +1,5 @@
 import type { ApprovalRequest, ApprovalUpdate, Grant } from "./approval-types.js";
+import { previewLines } from "./preview-text.js";
 
 /**
  * The bodies of outgoing notifications: Latch's own JSON, and a Slack incoming-webhook message with links to
@@ -57,6 +58,17 @@ export function slackPayload(update: ApprovalUpdate, consoleUrl?: string): strin
       },
     },
     { type: "section", text: { type: "mrkdwn", text: what } },
+    ...(request.preview == null
+      ? []
+      : [
+          {
+            type: "section",
+            text: {
+              type: "mrkdwn",
+              text: `\`\`\`${escapeMrkdwn(truncate(previewLines(request.preview, { planLines: 8 }).join("\n"), 2500)).replaceAll("```", "` ` `")}\`\`\``,
+            },
+          },
+        ]),
     {
       type: "context",
       elements: [
@@ -95,6 +107,7 @@ function summary(request: ApprovalRequest) {
     approvals: request.votes.filter((vote) => vote.vote === "approve").map((vote) => vote.approver),
     decisionReason: request.decisionReason,
     expiresAt: iso(request.expiresAt),
+    ...(request.preview == null ? {} : { preview: request.preview }),
   };
 }
 

@@ -4,6 +4,7 @@ import { consoleSchema } from "./console-config-schema.js";
 import { httpConnectionSchema } from "./http-connection-schema.js";
 import { mcpConnectionSchema } from "./mcp-connection-schema.js";
 import { mysqlConnectionSchema } from "./mysql-connection-schema.js";
+import { previewConfigSchema } from "./preview-config-schema.js";
 import { duration, hostPort, passwordInUrl, sessionLimits, withoutPassword } from "./schema-parts.js";
 import { secretRefSchema } from "./secret-ref-schema.js";
 
@@ -359,6 +360,7 @@ export const configSchema = z.strictObject({
         )
         .default([])
         .describe("signed notifications of request and grant changes"),
+      preview: previewConfigSchema.describe('how held writes under @preview("true") policies are previewed'),
     })
     .prefault({}),
   console: consoleSchema,

@@ -3,10 +3,12 @@ import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals
 import { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Operation, Verdict } from "../operation/operation.js";
+import { type RowCeiling, rowCeilingOf, type StatementPreview } from "../operation/statement-preview.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
 import { approvalError, operationRecord, withoutUndefined } from "./operation-record.js";
+import { runPreview, wantsPreview } from "./preview-stage.js";
 
 export interface OperationContext {
   readonly clientAddress: string;
@@ -28,6 +30,11 @@ export type Admission =
       readonly verdict: Verdict;
       /** When a grant let the operation through: the session using it ends when the grant does. */
       readonly grantExpiresAt?: number;
+      /**
+       * The decision rested on a preview: the protocol runs the operation so that it is rolled back and refused
+       * when it changes more rows than this (docs/approvals.md, "Preview, then commit").
+       */
+      readonly rowCeiling?: RowCeiling;
     }
   | {
       readonly allowed: false;
@@ -68,6 +75,17 @@ export interface AdmitOptions {
    * a progress token) defers, and the same call made again after approval runs once.
    */
   readonly mode?: "hold" | "defer";
+  /**
+   * The protocol can preview this operation (run it in a transaction it rolls back): asked only when a
+   * `@preview("true")` permit's scope covers it (preview-stage.ts). Absent: never previewed.
+   */
+  readonly preview?: PreviewOption;
+}
+
+export interface PreviewOption {
+  readonly run: () => Promise<StatementPreview>;
+  /** approvals.preview.row_slack: how far beyond the previewed rows the real run may go. */
+  readonly slack: { readonly rows: number; readonly percent: number };
 }
 
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
@@ -110,6 +128,37 @@ export class OperationPipeline implements Admitter {
    */
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
     const verdict = this.authorize(operation, context);
+    if (
+      options.preview !== undefined &&
+      wantsPreview(this.policy(), verdict, this.request(operation, context))
+    )
+      return this.admitPreviewed(operation, context, options, options.preview);
+    return this.admitDecided(operation, verdict, context, options);
+  }
+
+  /** Stage "preview" (preview-stage.ts): the preview runs, then the final decision is taken with it. */
+  private async admitPreviewed(
+    operation: Operation,
+    context: OperationContext,
+    options: AdmitOptions,
+    preview: PreviewOption,
+  ): Promise<Admission> {
+    const found = await runPreview(preview, this.log, operation.id);
+    const facts = found.status === "ran" ? { rows: found.rows } : undefined;
+    const verdict = this.authorize(operation, context, facts);
+    const admission = await this.admitDecided(operation, verdict, context, { ...options, found });
+    // Allowed outright on the preview's count: the real run is held to that count too.
+    if (!admission.allowed || verdict.decision !== "allow") return admission;
+    const rowCeiling = rowCeilingOf(found, preview.slack, "");
+    return rowCeiling === undefined ? admission : { ...admission, rowCeiling };
+  }
+
+  private admitDecided(
+    operation: Operation,
+    verdict: Verdict,
+    context: OperationContext,
+    options: AdmitOptions & { readonly found?: StatementPreview },
+  ): Promise<Admission> {
     // The common case (no approval) stays one promise: this runs for every statement.
     if (verdict.decision !== "approval") return this.decide(operation, verdict, undefined, context);
     const approvals = this.approvals();
@@ -163,10 +212,15 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     approvals: PipelineApprovals,
-    options: AdmitOptions & { readonly context?: OperationContext },
+    options: AdmitOptions & { readonly context?: OperationContext; readonly found?: StatementPreview },
   ): Promise<Admission> {
     const granted = await approvals.gate.checkGrant(operation, verdict);
     if (granted !== undefined) {
+      // A deferred re-run is held to the ceiling of the preview its approver saw, not to a fresh one.
+      const approvedCeiling =
+        options.preview === undefined || granted.grantId !== undefined
+          ? undefined
+          : rowCeilingOf(granted.preview, options.preview.slack, granted.requestId);
       const by =
         granted.grantId === undefined
           ? `approved request ${granted.requestId}`
@@ -194,6 +248,7 @@ export class OperationPipeline implements Admitter {
         allowed: true,
         verdict: released,
         ...(granted.grantExpiresAt === undefined ? {} : { grantExpiresAt: granted.grantExpiresAt }),
+        ...(approvedCeiling === undefined ? {} : { rowCeiling: approvedCeiling }),
       };
     }
     const controller = new AbortController();
@@ -210,6 +265,7 @@ export class OperationPipeline implements Admitter {
         mode: approvals.mode,
         timeoutMs: approvals.timeoutMs,
         signal: controller.signal,
+        ...(options.found === undefined ? {} : { preview: options.found }),
         // The held operation is on record before the request exists: the chain reads operation, then request.
         beforeRequest: async (request) => {
           try {
@@ -264,6 +320,10 @@ export class OperationPipeline implements Admitter {
       return this.auditFailure(operation, failure);
     }
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
+    const rowCeiling =
+      options.preview === undefined
+        ? undefined
+        : rowCeilingOf(options.found, options.preview.slack, outcome.requestId);
     return {
       allowed: true,
       verdict: {
@@ -271,6 +331,7 @@ export class OperationPipeline implements Admitter {
         decision: "allow",
         reason: `${verdict.reason}; approved (request ${outcome.requestId})`,
       },
+      ...(rowCeiling === undefined ? {} : { rowCeiling }),
     };
   }
 
@@ -400,16 +461,21 @@ export class OperationPipeline implements Admitter {
     });
   }
 
-  private authorize(operation: Operation, context: OperationContext): Verdict {
+  private request(operation: Operation, context: OperationContext, preview?: { rows: number }) {
+    return {
+      identity: operation.identity,
+      connection: operation.connection,
+      connectionLabels: context.connectionLabels,
+      steps: operation.steps,
+      clientAddress: context.clientAddress,
+      now: new Date(operation.receivedAt),
+      ...(preview === undefined ? {} : { preview }),
+    };
+  }
+
+  private authorize(operation: Operation, context: OperationContext, preview?: { rows: number }): Verdict {
     try {
-      return this.policy().authorize({
-        identity: operation.identity,
-        connection: operation.connection,
-        connectionLabels: context.connectionLabels,
-        steps: operation.steps,
-        clientAddress: context.clientAddress,
-        now: new Date(operation.receivedAt),
-      });
+      return this.policy().authorize(this.request(operation, context, preview));
     } catch (cause) {
       this.log.error({ err: cause }, "policy evaluation threw; denying");
       return { decision: "deny", rules: [], reason: "policy evaluation failed" };

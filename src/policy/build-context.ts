@@ -23,6 +23,8 @@ export interface StatementContext {
   readonly command: string;
   /** HTTP requests: what context.path/query/headers/body read (absent elsewhere: empty values). */
   readonly http: HttpStepFacts | undefined;
+  /** `context.preview`: present only when a rolled-back preview of the operation ran (docs/approvals.md). */
+  readonly preview?: { readonly rows: number };
 }
 
 const NO_SENSITIVITY = { sensitivity: "none", touchesMasked: false } as const;
@@ -109,8 +111,9 @@ export function buildContext(
   /** False when no policy can read the HTTP fields: they are left out, and evaluation costs what it did before. */
   withHttp = true,
 ): Context {
-  const { command, http, ...facts } = statement;
+  const { command, http, preview, ...facts } = statement;
   const base: Context = {
+    ...(preview === undefined ? {} : { preview: { rows: preview.rows } }),
     time: { ...time },
     local_time: { ...localTime },
     statement: facts,

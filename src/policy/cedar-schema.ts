@@ -48,6 +48,12 @@ type Statement = {
   touches_masked: Bool,
 };
 
+// What the rolled-back preview of a write found (only present when one ran: test with context has preview).
+// rows: rows the statement changed (docs/approvals.md, "Preview, then commit").
+type Preview = {
+  rows: Long,
+};
+
 // Name -> value pairs of an HTTP request (query parameters, selected headers, JSON body values), as tags:
 // context.query.hasTag("limit") && context.query.getTag("limit") == "10".
 entity HttpFields tags String;
@@ -75,6 +81,7 @@ type SqlContext = {
   query: HttpFields,
   headers: HttpFields,
   body: HttpBody,
+  preview?: Preview,
 };
 `;
 

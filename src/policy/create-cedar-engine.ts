@@ -21,6 +21,7 @@ import type { LoadedPolicies, LoadedPolicy } from "./load-policies.js";
 import { localTimeIn } from "./local-time.js";
 import { ACTIONS, isKnownAction } from "./policy-actions.js";
 import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
+import { createPreviewScope } from "./preview-scope.js";
 import { type SensitivityMap, stepSensitivity, tableSensitivity } from "./sensitivity.js";
 
 export interface CedarPolicyEngineOptions {
@@ -138,13 +139,15 @@ export function createCedarPolicyEngine(
               stepSensitivity(sensitivity, request.connection, accessesOf(step)),
             );
       const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
+      // A decision on a preview's row count is not cached: counts vary, and previews are rare and costly anyway.
+      const previewed = request.preview === undefined ? facts : { ...facts, preview: request.preview };
       for (const access of accessesOf(step)) {
         const key = `${statementKey}|${accessKeyOf(access)}`;
-        let outcome = cache.get(key);
+        let outcome = previewed === facts ? cache.get(key) : undefined;
         if (outcome === undefined) {
-          outcome = evaluate(request, scope, access, facts);
+          outcome = evaluate(request, scope, access, previewed);
           // Errors are not remembered: the next request re-evaluates and reports afresh.
-          if (outcome.kind !== "error") cache.set(key, outcome);
+          if (outcome.kind !== "error" && previewed === facts) cache.set(key, outcome);
         }
         evaluated.push({ access, statementNumber: index + 1, outcome });
         // One refused access refuses the whole operation: no need to evaluate the rest.
@@ -154,8 +157,10 @@ export function createCedarPolicyEngine(
     return buildVerdict(request, evaluated);
   }
 
+  const previewScope = createPreviewScope(policies.policies, sensitivity);
   return {
     policyCount: policies.policies.length,
+    ...(previewScope === undefined ? {} : { wantsPreview: previewScope }),
     authorize(request: AuthorizationRequest): Verdict {
       try {
         return decide(request);

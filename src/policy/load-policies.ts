@@ -11,6 +11,7 @@ import {
   positionOfIndex,
   splitPolicyText,
 } from "./policy-source.js";
+import { readPreviewAnnotation } from "./preview-annotation.js";
 
 export interface LoadedPolicy {
   /** `@id("...")` when present, else "<file basename>:<index in file, from 0>", e.g. "agents.cedar:2". */
@@ -23,6 +24,8 @@ export interface LoadedPolicy {
   readonly text: string;
   /** Set on permits annotated `@approval("group")`: they allow only after approval. */
   readonly approval?: ApprovalRequirement;
+  /** Set on permits annotated `@preview("true")`: writes they could allow are previewed first. */
+  readonly preview?: true;
 }
 
 export interface PolicyProblem {
@@ -164,12 +167,15 @@ function readPolicy(
   }
   const approval = readApprovalAnnotations(json.json.effect, annotations);
   if (!approval.ok) return approval.problem;
+  const preview = readPreviewAnnotation(json.json.effect, annotations);
+  if (!preview.ok) return preview.problem;
   return {
     id,
     file: source.file,
     effect: json.json.effect,
     text: chunk.text,
     ...(approval.approval === undefined ? {} : { approval: approval.approval }),
+    ...(preview.preview ? { preview: true as const } : {}),
   };
 }
 

@@ -10,11 +10,19 @@ export interface AuthorizationRequest {
   readonly steps: readonly OperationStep[];
   readonly clientAddress: string;
   readonly now: Date;
+  /** What a rolled-back preview of the operation found (`context.preview`); absent when none ran. */
+  readonly preview?: { readonly rows: number };
 }
 
 export interface PolicyEngine {
   /** Never throws: evaluation errors come back as a deny verdict naming the problem (fail closed). */
   authorize(request: AuthorizationRequest): Verdict;
+  /**
+   * True when a permit annotated `@preview("true")` has a scope (principal, action, resource; its conditions are
+   * not evaluated) that covers an access of a step that can change data: the pipeline then runs a preview and
+   * decides again with `context.preview`. Absent or false: no preview.
+   */
+  wantsPreview?(request: AuthorizationRequest): boolean;
   /** Number of policies loaded, for logs and /healthz. */
   readonly policyCount: number;
 }

@@ -9,6 +9,7 @@ import type {
   VoteResult,
 } from "../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../approvals/approval-types.js";
+import type { StatementPreview } from "../operation/statement-preview.js";
 import { guardSideStore, openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface SqliteApprovalStoreOptions {
@@ -60,6 +61,7 @@ interface RequestRow {
   decision_reason: string | null;
   consumed_at: number | null;
   grant_id: string | null;
+  preview: string | null;
 }
 
 interface VoteRow {
@@ -94,10 +96,10 @@ function buildApprovalStore(db: Database.Database, file: string): SqliteApproval
   const insertRequest = db.prepare(`INSERT INTO approval_requests
     (id, mode, state, binding, session_id, operation_id, connection, requester, requester_issuer, requester_groups,
      statements, parameters, accesses, approval_group, quorum, rules, reason, requested_for_ms, created_at,
-     expires_at, decided_at, decision_reason, consumed_at, grant_id)
+     expires_at, decided_at, decision_reason, consumed_at, grant_id, preview)
     VALUES (@id, @mode, @state, @binding, @session_id, @operation_id, @connection, @requester, @requester_issuer,
      @requester_groups, @statements, @parameters, @accesses, @approval_group, @quorum, @rules, @reason,
-     @requested_for_ms, @created_at, @expires_at, @decided_at, @decision_reason, @consumed_at, @grant_id)`);
+     @requested_for_ms, @created_at, @expires_at, @decided_at, @decision_reason, @consumed_at, @grant_id, @preview)`);
   const selectRequest = db.prepare("SELECT * FROM approval_requests WHERE id = ?");
   const selectVotes = db.prepare(
     "SELECT approver, approver_issuer, vote, reason, grant_for_ms, at FROM approval_votes WHERE request_id = ? ORDER BY at, approver",
@@ -170,6 +172,7 @@ function buildApprovalStore(db: Database.Database, file: string): SqliteApproval
     decisionReason: row.decision_reason,
     consumedAt: row.consumed_at,
     grantId: row.grant_id,
+    ...(row.preview === null ? {} : { preview: JSON.parse(row.preview) as StatementPreview }),
     votes: (selectVotes.all(row.id) as VoteRow[]).map(
       (vote): ApprovalVote => ({
         approver: vote.approver,
@@ -275,6 +278,7 @@ function buildApprovalStore(db: Database.Database, file: string): SqliteApproval
           decision_reason: request.decisionReason,
           consumed_at: request.consumedAt,
           grant_id: request.grantId,
+          preview: request.preview == null ? null : JSON.stringify(request.preview),
         }),
       );
     },

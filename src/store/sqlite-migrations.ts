@@ -176,6 +176,8 @@ const MIGRATIONS: readonly string[] = [
     WHEN OLD.seq > (SELECT pruned_through FROM audit_retention WHERE id = 1)
     BEGIN SELECT RAISE(ABORT, 'audit_events is append-only (retention deletes only anchored events)'); END;
   `,
+  // approval request previews (docs/approvals.md, "Preview, then commit"): JSON, null when none ran
+  `ALTER TABLE approval_requests ADD COLUMN preview TEXT;`,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

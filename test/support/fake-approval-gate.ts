@@ -1,7 +1,8 @@
 import type { ApprovalGate, ApprovalInput, ApprovalOutcome } from "../../src/approvals/approval-types.js";
 import type { Operation, Verdict } from "../../src/operation/operation.js";
+import type { StatementPreview } from "../../src/operation/statement-preview.js";
 
-type Grant = { requestId: string; grantId?: string; grantExpiresAt?: number };
+type Grant = { requestId: string; grantId?: string; grantExpiresAt?: number; preview?: StatementPreview };
 
 /**
  * An ApprovalGate that behaves like the real service in the parts the pipeline relies on: a new request first

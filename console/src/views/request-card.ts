@@ -1,8 +1,9 @@
 import { ApiError, api } from "../api.js";
 import { h, toast } from "../dom.js";
 import { duration, timeLeft, when } from "../format.js";
-import { highlightSql, withMasks } from "../sql-highlight.js";
+import { highlightSql } from "../sql-highlight.js";
 import type { ApprovalRequest, Me } from "../types.js";
+import { previewView } from "./preview-view.js";
 
 const GRANT_WINDOWS: [string, string][] = [
   ["", "This statement only"],
@@ -65,7 +66,7 @@ export function requestCard(
   for (const statement of request.statements) card.append(highlightSql(statement));
   if (request.statements.length === 0 && request.accesses.length > 0)
     card.append(h("p", {}, h("span", { class: "label" }, "Asks for: "), request.accesses.join(", ")));
-  if (request.preview) card.append(h("p", { class: "muted" }, "Preview: ", withMasks(request.preview)));
+  if (request.preview) card.append(previewView(request.preview));
   const facts = h("dl", { class: "facts" });
   const add = (label: string, value: string | Node | null | undefined) => {
     if (value !== null && value !== undefined && value !== "")

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { ApprovalRequest } from "../../approvals/approval-types.js";
+import { previewLines } from "../../approvals/preview-text.js";
 import { type AdminClientOptions, adminGet, printTable, withAdminOptions } from "../admin-client.js";
 
 type Json = { json?: boolean };
@@ -219,6 +220,7 @@ function describeRequest(r: ApprovalRequest): string {
     ...r.votes.map(
       (v) => `  vote        ${v.vote} by ${v.approver} at ${iso(v.at)}${v.reason ? `: ${v.reason}` : ""}`,
     ),
+    ...(r.preview == null ? [] : previewLines(r.preview).map((line) => `  ${line}`)),
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -16,6 +16,8 @@ import { upstreamTarget } from "./upstream.js";
 export interface ConnectionMasking {
   /** A per-session masker, or undefined when the connection masks nothing. */
   createMasker(onFailure: (reason: string) => void): ResultMasker | undefined;
+  /** The compiled profile (previews mask their sample rows with it). */
+  readonly profile: CompiledMaskingProfile;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export function createConnectionMasking(
     return provenance;
   };
   return {
+    profile,
     createMasker(onFailure) {
       if (connection.masking.length === 0) return undefined;
       const masker = createResultMasker(profile, catalog(), { onFailure });

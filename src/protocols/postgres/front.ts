@@ -31,8 +31,9 @@ import {
 import { asLatchError, errorFrame } from "./errors.js";
 import { HandshakeClosed, HandshakeReader, HandshakeTimeout } from "./handshake-reader.js";
 import { PgSession } from "./session.js";
+import { createSessionPreviewer, type SessionPreviewer } from "./session-preview.js";
 import { acceptStartupParameters } from "./startup-parameters.js";
-import { connectUpstream, upstreamTarget } from "./upstream.js";
+import { connectUpstream, type UpstreamTarget, upstreamTarget } from "./upstream.js";
 
 export interface PostgresFrontDeps {
   readonly config: LatchConfig;
@@ -237,6 +238,7 @@ async function startSession(
         data: { code: "masking_failed", message: `result withheld: ${reason}` },
       });
     }),
+    preview: sessionPreviewer(deps, target, session.credential, name),
     onClose: (reason) => {
       if (key !== undefined) deps.cancels.unregister(key.processId);
       session.end(reason);
@@ -246,6 +248,33 @@ async function startSession(
   // during the upstream connect).
   session.attach(pgSession);
   if (!session.isEnded) pgSession.start();
+}
+
+/** Previews of held writes run with this session's own credential (docs/approvals.md). */
+function sessionPreviewer(
+  deps: PostgresFrontDeps,
+  target: UpstreamTarget,
+  credential: PostgresCredential,
+  name: string,
+): SessionPreviewer {
+  const settings = deps.config.approvals.preview;
+  const masking = deps.masking.get(name)?.profile;
+  return createSessionPreviewer(
+    {
+      target,
+      credential,
+      classifier: deps.classifier,
+      settings: {
+        statementTimeoutMs: parseDuration(settings.statement_timeout),
+        lockTimeoutMs: parseDuration(settings.lock_timeout),
+        sampleRows: settings.sample_rows,
+        sampleBytes: settings.sample_bytes,
+        planBytes: settings.plan_bytes,
+      },
+      ...(masking === undefined ? {} : { masking }),
+    },
+    settings.row_slack,
+  );
 }
 
 /** The password message's text up to its terminator; the gate judges it (missing, too large, invalid). */

@@ -4,7 +4,12 @@ import { decodeBackend } from "./decode-backend.js";
 import { BACKEND, readyStatus } from "./message-codes.js";
 import type { Frame, TransactionStatus } from "./messages.js";
 import { guardParameterStatus } from "./parameter-status-guard.js";
-import { noteCommandComplete, type ResponseTracker, resultOf } from "./response-tracker.js";
+import {
+  type ForwardedEntry,
+  noteCommandComplete,
+  type ResponseTracker,
+  resultOf,
+} from "./response-tracker.js";
 import type { ResultMasker } from "./result-masker.js";
 
 /**
@@ -26,6 +31,8 @@ export class ResponseRelay {
       readonly complete: (operation: Operation, result: OperationResult) => void;
       /** A batch that removed statement names was answered (successfully or not). */
       readonly settled?: (removedNames: readonly string[], succeeded: boolean) => void;
+      /** A statement held to a row ceiling finished running (not yet committed): judge its count. */
+      readonly settleCeiling?: (entry: ForwardedEntry, toClient: Buffer[]) => void;
     },
   ) {
     this.status = options.initialStatus;
@@ -56,6 +63,7 @@ export class ResponseRelay {
     if (frame === undefined) return;
     const type = frame.type;
     if (head?.kind === "poison") {
+      if (type === BACKEND.ErrorResponse) head.errors?.push(Buffer.from(frame.raw));
       if (type === BACKEND.ReadyForQuery) {
         this.status = readyStatus(frame.body);
         this.tracker.shift();
@@ -70,6 +78,10 @@ export class ResponseRelay {
         break;
       case BACKEND.CommandComplete:
         if (entry !== undefined) noteCommandComplete(entry, frame);
+        if (entry?.ceiling !== undefined) {
+          entry.ceiling.heldTags.push(Buffer.from(frame.raw));
+          return;
+        }
         break;
       case BACKEND.ErrorResponse:
         if (entry !== undefined && entry.error === undefined) {
@@ -86,6 +98,12 @@ export class ResponseRelay {
       case BACKEND.ReadyForQuery:
         this.status = readyStatus(frame.body);
         this.copyIn = false;
+        if (entry?.ceiling !== undefined) {
+          // The count is judged before the client hears the statement finished (row-ceiling.ts).
+          this.tracker.shift();
+          this.options.settleCeiling?.(entry, toClient);
+          return;
+        }
         toClient.push(frame.raw);
         this.tracker.finishThroughReady((done) => {
           if (done.removedNames !== undefined)

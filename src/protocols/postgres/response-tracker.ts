@@ -1,4 +1,5 @@
 import type { Operation } from "../../operation/operation.js";
+import type { RowCeiling } from "../../operation/statement-preview.js";
 import type { OperationResult } from "../../pipeline/operation-pipeline.js";
 import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
 import type { Frame } from "./messages.js";
@@ -23,11 +24,25 @@ export type PendingEntry =
       /** RowDescription/NoData answers seen so far, and which of them answer gateway-inserted Describes. */
       describeAnswers?: number;
       readonly hiddenAnswers?: ReadonlySet<number>;
+      /** Held to a row ceiling (row-ceiling.ts): its command tags wait until the count is judged. */
+      readonly ceiling?: CeilingState;
     }
-  /** A deliberately failing query sent to put the server's transaction into the failed state; its replies are swallowed. */
-  | { readonly kind: "poison" }
+  /**
+   * A statement the gateway sent on its own (a query that can only fail, or BEGIN/COMMIT/ROLLBACK around a
+   * statement held to a row ceiling); its replies are swallowed, errors kept in `errors` when given.
+   */
+  | { readonly kind: "poison"; readonly errors?: Buffer[] }
   /** Bytes the gateway answers itself; built when sent, so a ReadyForQuery carries the current status. */
   | { readonly kind: "synthetic"; readonly build: () => Buffer };
+
+/** A statement held to a row ceiling (row-ceiling.ts). */
+export interface CeilingState {
+  readonly ceiling: RowCeiling;
+  /** Latch sent BEGIN (the client was idle): Latch ends the transaction too. */
+  readonly opened: boolean;
+  /** CommandComplete frames of the statement, withheld until the count is judged. */
+  readonly heldTags: Buffer[];
+}
 
 export class ResponseTracker {
   private readonly queue: PendingEntry[] = [];

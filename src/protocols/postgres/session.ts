@@ -19,9 +19,11 @@ import { describePortalsBeforeExecute } from "./portal-describe.js";
 import { PreparedRegistry } from "./prepared-registry.js";
 import { maskingRefusal, refusedOperation } from "./refused-batch.js";
 import { ResponseRelay } from "./response-relay.js";
-import { ResponseTracker, resultOf } from "./response-tracker.js";
+import { type CeilingState, type ForwardedEntry, ResponseTracker, resultOf } from "./response-tracker.js";
 import type { ResultMasker } from "./result-masker.js";
+import { CEILING_NEEDS_SYNC, openCeiling, settleCeiling } from "./row-ceiling.js";
 import { heldNotice } from "./session-notices.js";
+import type { SessionPreviewer } from "./session-preview.js";
 
 export interface PgSessionOptions {
   readonly session: SessionHandle;
@@ -34,6 +36,8 @@ export interface PgSessionOptions {
   readonly initialStatus: TransactionStatus;
   /** Masks results on the way to the client; absent when the connection masks nothing. */
   readonly masker?: ResultMasker;
+  /** Previews of held writes (docs/approvals.md); the pipeline asks only when a @preview policy covers one. */
+  readonly preview?: SessionPreviewer;
   readonly onClose: (reason: string) => void;
 }
 
@@ -74,6 +78,7 @@ export class PgSession {
       initialStatus: options.initialStatus,
       complete: (operation, result) => options.pipeline.complete(operation, result),
       settled: (names, succeeded) => this.registry.settleRemovals(names, succeeded),
+      settleCeiling: (entry, toClient) => this.settleCeiling(entry, toClient),
     });
   }
 
@@ -271,7 +276,13 @@ export class PgSession {
         .admit(
           operation,
           { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-          { onHeld: (hold) => this.tellHeld(hold), signal: session.signal },
+          {
+            onHeld: (hold) => this.tellHeld(hold),
+            signal: session.signal,
+            ...(this.options.preview === undefined
+              ? {}
+              : { preview: this.options.preview(operation, messages.length === 1 && last.kind === "Query") }),
+          },
         )
         .then((admission) => {
           this.awaitingAdmission = false;
@@ -280,7 +291,19 @@ export class PgSession {
           const toClientNow: Buffer[] = [];
           if (admission.allowed) {
             if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
-            this.forward(frames, admitted, endsWithReady, toServerNow, messages);
+            if (admission.rowCeiling !== undefined && !endsWithReady) {
+              // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
+              this.registry.rollback();
+              this.deny(CEILING_NEEDS_SYNC, endsWithReady, toServerNow, toClientNow);
+            } else {
+              const ceiling =
+                admission.rowCeiling === undefined
+                  ? undefined
+                  : openCeiling(admission.rowCeiling, this.responses.status, toServerNow, this.tracker);
+              this.forward(frames, admitted, endsWithReady, toServerNow, messages, ceiling);
+              // Nothing else goes upstream until the statement's count is judged (settleCeiling).
+              if (ceiling !== undefined) this.awaitingAdmission = true;
+            }
           } else {
             this.registry.rollback();
             this.deny(admission.error, endsWithReady, toServerNow, toClientNow);
@@ -305,6 +328,7 @@ export class PgSession {
     endsWithReady: boolean,
     toServer: Buffer[],
     messages?: readonly FrontendMessage[],
+    ceiling?: CeilingState,
   ): void {
     const removedNames = this.registry.commit();
     if (operation !== undefined) this.options.session.remember(operation.steps);
@@ -325,7 +349,37 @@ export class PgSession {
       ...(described === undefined || described.hiddenAnswers.size === 0
         ? {}
         : { describeAnswers: 0, hiddenAnswers: described.hiddenAnswers }),
+      ...(ceiling === undefined ? {} : { ceiling }),
     });
+  }
+
+  /** A statement held to its preview's row count finished: keep or roll back, then let the client go on. */
+  private settleCeiling(entry: ForwardedEntry, toClient: Buffer[]): void {
+    const state = entry.ceiling!;
+    const operation = entry.operation;
+    const verdict = settleCeiling(
+      entry,
+      state,
+      () => this.responses.status,
+      this.tracker,
+      POISON_QUERY,
+      (commitError) => {
+        if (operation === undefined) return;
+        const error = verdictError ?? commitError;
+        this.options.pipeline.complete(operation, {
+          ...resultOf(entry, performance.now()),
+          ...(error === undefined ? {} : { error }),
+        });
+      },
+    );
+    const verdictError =
+      verdict.refusal === undefined
+        ? undefined
+        : { code: verdict.refusal.code, message: verdict.refusal.message };
+    this.send(this.server, verdict.toServer, this.client);
+    this.tracker.drainSynthetic(toClient);
+    this.awaitingAdmission = false;
+    queueMicrotask(() => this.onClientData(undefined));
   }
 
   private recordRefusal(error: LatchError, messages: readonly FrontendMessage[], receivedAt: number): void {

@@ -8,6 +8,7 @@ import type {
   VoteResult,
 } from "../../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../../approvals/approval-types.js";
+import type { StatementPreview } from "../../operation/statement-preview.js";
 
 /** bigint columns come back from pg as strings. */
 interface RequestRow {
@@ -35,6 +36,7 @@ interface RequestRow {
   decision_reason: string | null;
   consumed_at: string | null;
   grant_id: string | null;
+  preview: StatementPreview | null;
   /** Built by VOTES_OF_REQUEST: numbers inside JSON are plain numbers. */
   votes: VoteJson[];
 }
@@ -92,9 +94,9 @@ export function createPgApprovalStore(pool: pg.Pool): ApprovalStore {
         `INSERT INTO latch_approval_requests
           (id, mode, state, binding, session_id, operation_id, connection, requester, requester_issuer,
            requester_groups, statements, parameters, accesses, approval_group, quorum, rules, reason,
-           requested_for_ms, created_at, expires_at, decided_at, decision_reason, consumed_at, grant_id)
+           requested_for_ms, created_at, expires_at, decided_at, decision_reason, consumed_at, grant_id, preview)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15,
-           $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24)`,
+           $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb)`,
         [
           request.id,
           request.mode,
@@ -120,6 +122,7 @@ export function createPgApprovalStore(pool: pg.Pool): ApprovalStore {
           request.decisionReason,
           request.consumedAt,
           request.grantId,
+          request.preview == null ? null : JSON.stringify(request.preview),
         ],
       );
     },
@@ -349,6 +352,7 @@ function toRequest(row: RequestRow): ApprovalRequest {
     decisionReason: row.decision_reason,
     consumedAt: toMs(row.consumed_at),
     grantId: row.grant_id,
+    ...(row.preview === null || row.preview === undefined ? {} : { preview: row.preview }),
     votes: row.votes.map(
       (vote): ApprovalVote => ({
         approver: vote.approver,

@@ -93,6 +93,27 @@ export function describeApprovalsConformance(implementation: StoreImplementation
       expect(await stores.approvals.getRequest("req_nope")).toBeUndefined();
     });
 
+    test("keeps a request's preview as it was stored", async ({ stores }) => {
+      const preview = {
+        status: "ran" as const,
+        rows: 3,
+        tagRows: 3,
+        commandTag: "UPDATE 3",
+        tables: [{ table: "public.orders", inserted: 0, updated: 3, deleted: 0 }],
+        plan: "Update on orders\n  ->  Seq Scan on orders",
+        sample: { columns: ["id", "total"], rows: [["1", null]], truncated: true },
+        durationMs: 4,
+        at: T0,
+        notes: ["a note"],
+      };
+      const previewed = request({ preview });
+      await stores.approvals.insertRequest(previewed);
+      expect((await stores.approvals.getRequest(previewed.id))?.preview).toEqual(preview);
+      const refused = request({ preview: { status: "refused", reason: "it calls nextval()", at: T0 } });
+      await stores.approvals.insertRequest(refused);
+      expect((await stores.approvals.getRequest(refused.id))?.preview).toEqual(refused.preview);
+    });
+
     test("refuses a second request with the same id", async ({ stores }) => {
       const created = request();
       await stores.approvals.insertRequest(created);
