@@ -8,6 +8,10 @@ import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
 import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
+import {
+  registerTokenExchangeRoutes,
+  type TokenExchangeEndpoints,
+} from "../token-exchange/token-exchange-routes.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { createCallerAuth } from "./caller-auth.js";
 import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
@@ -36,6 +40,8 @@ export interface AdminServerDeps {
   readonly reloadPolicies?: () => Promise<{ policies: number; sessionsEnded: number }>;
   /** Session kill and principal blocking (issue 5); absent: those routes are not served. */
   readonly sessionControl?: Omit<SessionRoutesDeps, "authenticate">;
+  /** RFC 8693 token exchange and Latch's issuer metadata (identity.token_exchange); absent: not served. */
+  readonly tokenExchange?: TokenExchangeEndpoints;
   /** The built console's folder; default dist/console of this package. */
   readonly consoleDir?: string;
 }
@@ -124,6 +130,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
   registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
   registerSamlSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+  if (deps.tokenExchange !== undefined) registerTokenExchangeRoutes(app, deps.tokenExchange);
 
   // Who the caller is and what the API lets them do: the console shows only what these roles allow.
   app.get("/api/me", async (request, reply) => {
