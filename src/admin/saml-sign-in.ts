@@ -126,7 +126,7 @@ export function registerSamlSignIn(
             seenAssertions,
             now(),
           );
-          deps.sessions.signIn(reply, samlIdentity(profile, provider, now() + SAML_REQUEST_TTL_MS));
+          await deps.sessions.signIn(reply, samlIdentity(profile, provider, now() + SAML_REQUEST_TTL_MS));
           return reply.redirect(safeReturn(request.body.RelayState), 303);
         } catch (error) {
           deps.log.warn({ err: error, idp: provider.idp_issuer }, "console SAML sign-in refused");

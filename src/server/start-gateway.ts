@@ -239,6 +239,7 @@ export async function startGateway(
     const admin = await startAdminServer({
       config,
       audit: stores.auditReader,
+      consoleSessions: stores.consoleSessions,
       checkStore: () => stores.check(),
       storeHealth: () => stores.health(),
       readiness,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayFixture, startGatewayFixture } from "../e2e/pg-fixture.js";
 import { startOidcProvider, type TestOidcProvider } from "../support/oidc-provider.js";
 import { startSamlIdp, type TestSamlIdp } from "../support/saml-idp.js";
+import { TEST_POLICY } from "../support/test-gateway.js";
 
 // RFC 8693 token exchange end to end: a real signed SAML assertion (the browser tests' IdP substitute, RSA-SHA256
 // with xml-crypto) and real JWTs from oidc-provider go in; the Latch token that comes out is used by real psql
@@ -29,6 +30,9 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "latch-exchange-"));
   [idp, oidc] = await Promise.all([startSamlIdp(dir), startOidcProvider()]);
   fx = await startGatewayFixture({
+    policy: `${TEST_POLICY}
+@id("agents-update-approved") @approval("dba")
+permit(principal in Group::"agents", action == Action::"sql:update", resource in Connection::"app");`,
     overrides: {
       identity: {
         dev_issuer: true,
@@ -314,6 +318,33 @@ describe("token exchange: a JWT with an actor token (delegation)", () => {
       { subject: "oidc:sub-subagent", issuer: oidc.issuer },
       { subject: "oidc:subagent-bot", issuer: oidc.issuer },
     ]);
+
+    // Asking for approval with it: the approvals API (and so the console inbox) shows who acts for whom.
+    const asked = await fetch(`${fx.gw.adminUrl}/api/requests`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${twice.body.access_token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        connection: "app",
+        actions: ["sql:update"],
+        resources: ["public.items"],
+        reason: "fix",
+      }),
+    });
+    expect(asked.status).toBe(201);
+    const { request } = (await asked.json()) as { request: { id: string } };
+    const dba = await fx.gw.token("dana", ["dba"]);
+    const seen = (await (
+      await fetch(`${fx.gw.adminUrl}/api/requests/${request.id}`, {
+        headers: { authorization: `Bearer ${dba}` },
+      })
+    ).json()) as { request: { requester: string; actors: unknown } };
+    expect(seen.request).toMatchObject({
+      requester: "oidc:orchestrator-user",
+      actors: [
+        { subject: "oidc:sub-subagent", issuer: oidc.issuer },
+        { subject: "oidc:subagent-bot", issuer: oidc.issuer },
+      ],
+    });
   }, 60_000);
 
   it("refuses an actor token without its type, and a forged subject JWT", async () => {

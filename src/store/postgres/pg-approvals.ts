@@ -8,6 +8,7 @@ import type {
   VoteResult,
 } from "../../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../../approvals/approval-types.js";
+import type { Actor } from "../../identity/act-claim.js";
 
 /** bigint columns come back from pg as strings. */
 interface RequestRow {
@@ -21,6 +22,7 @@ interface RequestRow {
   requester: string;
   requester_issuer: string;
   requester_groups: string[];
+  requester_actors: Actor[] | null;
   statements: string[];
   parameters: (string | null)[][] | null;
   accesses: string[];
@@ -92,9 +94,10 @@ export function createPgApprovalStore(pool: pg.Pool): ApprovalStore {
         `INSERT INTO latch_approval_requests
           (id, mode, state, binding, session_id, operation_id, connection, requester, requester_issuer,
            requester_groups, statements, parameters, accesses, approval_group, quorum, rules, reason,
-           requested_for_ms, created_at, expires_at, decided_at, decision_reason, consumed_at, grant_id)
+           requested_for_ms, created_at, expires_at, decided_at, decision_reason, consumed_at, grant_id,
+           requester_actors)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15,
-           $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24)`,
+           $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb)`,
         [
           request.id,
           request.mode,
@@ -120,6 +123,7 @@ export function createPgApprovalStore(pool: pg.Pool): ApprovalStore {
           request.decisionReason,
           request.consumedAt,
           request.grantId,
+          request.actors === undefined ? null : JSON.stringify(request.actors),
         ],
       );
     },
@@ -335,6 +339,7 @@ function toRequest(row: RequestRow): ApprovalRequest {
     requester: row.requester,
     requesterIssuer: row.requester_issuer,
     requesterGroups: row.requester_groups,
+    ...(row.requester_actors === null ? {} : { actors: row.requester_actors }),
     statements: row.statements,
     parameters: row.parameters,
     accesses: row.accesses,
