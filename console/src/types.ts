@@ -41,8 +41,8 @@ export interface ApprovalRequest {
   decisionReason: string | null;
   grantId: string | null;
   votes: Vote[];
-  /** Delegation chain (RFC 8693 `act`), outermost actor first, when the requester acted for someone. */
-  actors?: string[];
+  /** Delegation chain (RFC 8693 `act`), the current actor first, when someone acted for the requester. */
+  actors?: { subject: string; issuer?: string }[];
   /** The rolled-back preview of a held write (docs/approvals.md, "Preview, then commit"). */
   preview?: StatementPreview | null;
 }

@@ -7,7 +7,12 @@ import type { TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
+import type { ConsoleSessionStore } from "../store/console-session-store.js";
 import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
+import {
+  registerTokenExchangeRoutes,
+  type TokenExchangeEndpoints,
+} from "../token-exchange/token-exchange-routes.js";
 import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-routes.js";
 import { createCallerAuth } from "./caller-auth.js";
 import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
@@ -36,6 +41,10 @@ export interface AdminServerDeps {
   readonly reloadPolicies?: () => Promise<{ policies: number; sessionsEnded: number }>;
   /** Session kill and principal blocking (issue 5); absent: those routes are not served. */
   readonly sessionControl?: Omit<SessionRoutesDeps, "authenticate">;
+  /** RFC 8693 token exchange and Latch's issuer metadata (identity.token_exchange); absent: not served. */
+  readonly tokenExchange?: TokenExchangeEndpoints;
+  /** Where console sign-ins are kept (every replica of the store accepts them); default: this process's memory. */
+  readonly consoleSessions?: ConsoleSessionStore;
   /** The built console's folder; default dist/console of this package. */
   readonly consoleDir?: string;
 }
@@ -66,6 +75,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   const consoleSessions = createConsoleSessions({
     ttlMs: parseDuration(deps.config.console.session_ttl),
     secureCookies: deps.config.console.cookie_secure,
+    ...(deps.consoleSessions === undefined ? {} : { store: deps.consoleSessions }),
   });
   const callers = createCallerAuth({
     verifier: deps.verifier,
@@ -124,6 +134,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
   registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
   registerSamlSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+  if (deps.tokenExchange !== undefined) registerTokenExchangeRoutes(app, deps.tokenExchange);
 
   // Who the caller is and what the API lets them do: the console shows only what these roles allow.
   app.get("/api/me", async (request, reply) => {
@@ -131,7 +142,8 @@ export async function startAdminServer(deps: AdminServerDeps) {
     if (who === undefined) return reply;
     const roles = callers.roles(who);
     // Signed in through the console: the page needs the CSRF token for its state-changing calls.
-    const cookie = request.headers.authorization === undefined ? consoleSessions.caller(request) : undefined;
+    const cookie =
+      request.headers.authorization === undefined ? await consoleSessions.caller(request) : undefined;
     return {
       ...(cookie === undefined ? { via: "token" } : { via: "cookie", csrf: cookie.csrf }),
       subject: who.subject,

@@ -19,7 +19,7 @@ export interface ApprovalRoutesDeps {
   readonly service: ApprovalService;
   /** Verifies the caller's own bearer token (approvers approve with their own OIDC token). */
   readonly verifier: TokenVerifier;
-  /** identity.admin_groups: these see and revoke everything; others see what they asked for or may decide. */
+  /** identity.admin_groups: these see everything and alone revoke grants; others see what they asked for or may decide. */
   readonly adminGroups: readonly string[];
   readonly judgeUpfront: UpfrontJudge;
   /** The admin server's caller check (bearer token or console cookie); absent: bearer tokens via `verifier`. */
@@ -208,13 +208,15 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
     });
   });
 
+  // Revoking ends access (and the holder's live sessions on that connection): an admin's act (issue 16 roles),
+  // not the grant's holder's or its approver group's, who see it but cannot take it back.
   app.delete<{ Params: { id: string } }>("/api/grants/:id", async (request, reply) => {
-    const who = await authenticate(request, reply, "signed-in");
+    const who = await authenticate(request, reply, "admin");
     if (who === undefined) return reply;
     return guarded(reply, async () => {
       const body = revokeBody.parse(request.body ?? undefined);
       const grant = await deps.service.getGrant(request.params.id);
-      if (grant === undefined || !mayViewGrant(who, grant))
+      if (grant === undefined)
         return reply.code(404).send({ error: "grant_not_found", message: `no grant ${request.params.id}` });
       return { grant: await deps.service.revokeGrant(grant.id, who, body?.reason ?? "") };
     });

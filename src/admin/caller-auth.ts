@@ -27,7 +27,7 @@ export interface CallerAuthOptions {
   readonly adminGroups: readonly string[];
   readonly auditorGroups: readonly string[];
   /** The console session behind the request's cookie, if any (absent: bearer tokens only). */
-  readonly cookieCaller?: (request: FastifyRequest) => CookieCaller | undefined;
+  readonly cookieCaller?: (request: FastifyRequest) => Promise<CookieCaller | undefined>;
 }
 
 export type Authenticate = (
@@ -54,7 +54,7 @@ export function createCallerAuth(options: CallerAuthOptions) {
         return undefined;
       }
     }
-    const caller = options.cookieCaller?.(request);
+    const caller = await options.cookieCaller?.(request);
     if (caller !== undefined) {
       // A cookie rides along on any request the browser makes, a forged cross-site one included: every
       // state-changing call must also prove it was made by the console page, which alone can read the token.

@@ -1,12 +1,15 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Identity } from "../identity/identity.js";
+import type { ConsoleSessionStore, ConsoleSignIn } from "../store/console-session-store.js";
 import type { CookieCaller } from "./caller-auth.js";
 
 /**
- * Console sign-ins, held in this gateway's memory: a random id in an HttpOnly, SameSite=Strict cookie names
- * one, which carries the identity the identity provider vouched for and a CSRF token. Nothing about the
- * identity is in the cookie itself, so a sign-out or expiry here ends it at once. A restart signs everyone out.
+ * Console sign-ins: a random id in an HttpOnly, SameSite=Strict cookie names one, kept in the store (only the
+ * id's SHA-256 hash), so every replica accepts it and a restart keeps it. It carries the identity the identity
+ * provider vouched for; its CSRF token is derived from the id, so only the holder of the cookie can know it.
+ * Nothing about the identity is in the cookie itself, so a sign-out or expiry ends it at once, on every replica.
+ * Sign-in flows in progress (state, nonce, PKCE verifier) stay in this gateway's memory for their ten minutes.
  */
 export const SESSION_COOKIE = "latch_console";
 /** The sign-in flow in progress (state, nonce, PKCE verifier stay server-side; the cookie only names it). */
@@ -19,6 +22,38 @@ export interface ConsoleSessionsOptions {
   readonly ttlMs: number;
   readonly secureCookies: boolean;
   readonly now?: () => number;
+  /** Where sign-ins are kept; default: this process's memory (tests, a gateway without a store). */
+  readonly store?: ConsoleSessionStore;
+}
+
+const hashOf = (id: string) => createHash("sha256").update(id).digest("hex");
+const csrfOf = (id: string) => createHash("sha256").update(`latch-console-csrf\0${id}`).digest("base64url");
+
+/** Sign-ins in memory, bounded (oldest out first). */
+export function createMemoryConsoleSessionStore(): ConsoleSessionStore {
+  const held = new Map<string, ConsoleSignIn>();
+  return {
+    async save(idHash, signIn) {
+      while (held.size >= MAX_SESSIONS) held.delete(held.keys().next().value as string);
+      held.set(idHash, signIn);
+    },
+    async find(idHash, now) {
+      const found = held.get(idHash);
+      return found !== undefined && found.expiresAt > now ? found : undefined;
+    },
+    async remove(idHash) {
+      held.delete(idHash);
+    },
+    async sweep(now) {
+      let removed = 0;
+      for (const [key, signIn] of held)
+        if (signIn.expiresAt <= now) {
+          held.delete(key);
+          removed += 1;
+        }
+      return removed;
+    },
+  };
 }
 
 interface Held<T> {
@@ -28,7 +63,7 @@ interface Held<T> {
 
 export function createConsoleSessions(options: ConsoleSessionsOptions) {
   const now = options.now ?? Date.now;
-  const sessions = new Map<string, Held<CookieCaller>>();
+  const store = options.store ?? createMemoryConsoleSessionStore();
   const flows = new Map<string, Held<Record<string, string>>>();
 
   const sweep = <T>(map: Map<string, Held<T>>, max: number) => {
@@ -58,32 +93,34 @@ export function createConsoleSessions(options: ConsoleSessionsOptions) {
     ].join("; ");
 
   return {
-    /** The signed-in caller behind the request's cookie (for createCallerAuth). */
-    caller(request: FastifyRequest): CookieCaller | undefined {
-      return take(sessions, readCookie(request, SESSION_COOKIE));
+    /** The signed-in caller behind the request's cookie (for createCallerAuth); rejects if the store fails. */
+    async caller(request: FastifyRequest): Promise<CookieCaller | undefined> {
+      const id = readCookie(request, SESSION_COOKIE);
+      if (id === undefined) return undefined;
+      const found = await store.find(hashOf(id), now());
+      return found === undefined
+        ? undefined
+        : { identity: { ...found.identity, expiresAt: found.expiresAt }, csrf: csrfOf(id) };
     },
     /**
      * Signs `identity` in for the session TTL. The ID token's own expiry (often minutes) does not bound it:
      * the provider vouched for the person at sign-in, and the TTL says how long that stands.
      */
-    signIn(reply: FastifyReply, identity: Identity): void {
-      sweep(sessions, MAX_SESSIONS);
+    async signIn(reply: FastifyReply, identity: Identity): Promise<void> {
+      const at = now();
+      await store.sweep(at);
       const id = randomBytes(32).toString("base64url");
-      const expiresAt = now() + options.ttlMs;
-      const caller: CookieCaller = {
-        identity: { ...identity, expiresAt },
-        csrf: randomBytes(24).toString("base64url"),
-      };
-      sessions.set(id, { value: caller, expiresAt });
+      const expiresAt = at + options.ttlMs;
+      await store.save(hashOf(id), { identity: { ...identity, expiresAt }, expiresAt });
       reply.header("set-cookie", [
         cookie(SESSION_COOKIE, id, Math.floor(options.ttlMs / 1000), "Strict"),
         cookie(FLOW_COOKIE, "", 0, "Lax"),
       ]);
     },
-    signOut(request: FastifyRequest, reply: FastifyReply): void {
+    async signOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
       const id = readCookie(request, SESSION_COOKIE);
-      if (id !== undefined) sessions.delete(id);
       reply.header("set-cookie", cookie(SESSION_COOKIE, "", 0, "Strict"));
+      if (id !== undefined) await store.remove(hashOf(id));
     },
     /**
      * Starts a sign-in flow. Its cookie is SameSite=Lax: the identity provider's redirect back is a
@@ -101,9 +138,6 @@ export function createConsoleSessions(options: ConsoleSessionsOptions) {
       const flow = take(flows, id);
       if (id !== undefined) flows.delete(id);
       return flow;
-    },
-    get size(): number {
-      return sessions.size;
     },
   };
 }

@@ -139,7 +139,7 @@ export function registerOidcSignIn(
         // Providers that keep groups out of the ID token answer them at userinfo.
         source = { ...claims, ...(await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)) };
       }
-      deps.sessions.signIn(reply, identityFrom(source, claims.sub, entry.issuer));
+      await deps.sessions.signIn(reply, identityFrom(source, claims.sub, entry.issuer));
       return reply.redirect(flow.returnTo ?? "/console/", 303);
     } catch (error) {
       deps.log.warn({ err: error, issuer: entry.provider.issuer }, "console sign-in refused");
@@ -149,10 +149,10 @@ export function registerOidcSignIn(
   });
 
   app.post("/console/auth/logout", async (request, reply) => {
-    const caller = deps.sessions.caller(request);
+    const caller = await deps.sessions.caller(request);
     if (caller !== undefined && request.headers["x-csrf-token"] !== caller.csrf)
       return reply.code(403).send({ error: "csrf", message: "missing or wrong X-CSRF-Token" });
-    deps.sessions.signOut(request, reply);
+    await deps.sessions.signOut(request, reply);
     return { signedOut: true };
   });
 }

@@ -1,11 +1,17 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
+import type { SAML } from "@node-saml/node-saml";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { LatchConfig } from "../config/schema.js";
-import type { Identity } from "../identity/identity.js";
-import { parseDuration } from "../identity/parse-duration.js";
+import {
+  checkAssertion,
+  checkSamlProviderSettings,
+  createAssertionReplayCache,
+  createSamlServiceProvider,
+  SAML_REQUEST_TTL_MS,
+  type SamlProvider,
+  samlIdentity,
+} from "../identity/saml-assertion.js";
 import { type ConsoleSessions, safeReturn } from "./console-sessions.js";
 
 /**
@@ -13,32 +19,12 @@ import { type ConsoleSessions, safeReturn } from "./console-sessions.js";
  * signed assertion from the configured IdP certificate and Issuer, our entity id as audience, our ACS URL as the
  * SubjectConfirmation Recipient, an InResponseTo naming an AuthnRequest this gateway issued in the last ten
  * minutes (used once), an assertion id never seen before, and times within the configured skew (at most 5 min).
+ * The checks themselves are identity/saml-assertion.ts, shared with token exchange.
  */
-type Provider = LatchConfig["console"]["saml"][number];
+type Provider = SamlProvider;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
-const REQUEST_TTL_MS = 10 * 60_000;
-const MAX_SKEW_MS = 5 * 60_000;
-const MAX_SEEN = 10_000;
 const MAX_FORM_BYTES = 256 * 1024;
-const SAML_ASSERTION_NS = "urn:oasis:names:tc:SAML:2.0:assertion";
-
-// @xmldom/xmldom (node-saml's own XML parser) is loaded untyped: its declarations pull the browser's DOM types
-// into the whole Node build. These few members are all this file reads.
-interface XmlElement {
-  readonly localName: string;
-  getAttribute(name: string): string | null;
-}
-interface XmlDocument {
-  readonly documentElement: XmlElement | null;
-  getElementsByTagNameNS(
-    ns: string,
-    name: string,
-  ): { readonly length: number; item(i: number): XmlElement | null };
-}
-const { DOMParser } = createRequire(import.meta.url)("@xmldom/xmldom") as {
-  DOMParser: new () => { parseFromString(xml: string, type: string): XmlDocument };
-};
 
 export function registerSamlSignIn(
   app: FastifyInstance,
@@ -48,8 +34,7 @@ export function registerSamlSignIn(
   const providers = new Map(deps.config.console.saml.map((provider) => [provider.id, provider]));
   const certs = new Map<string, string>();
   for (const provider of providers.values()) {
-    if (parseDuration(provider.clock_skew) > MAX_SKEW_MS)
-      throw new Error(`console.saml ${provider.id}: clock_skew is at most 5m`);
+    checkSamlProviderSettings(provider, "console.saml");
     try {
       certs.set(provider.id, readFileSync(provider.idp_cert_file, "utf8"));
     } catch {
@@ -58,7 +43,7 @@ export function registerSamlSignIn(
   }
   // One SP per provider and base URL (its ACS URL is part of every check); their caches hold issued request ids.
   const sps = new Map<string, SAML>();
-  const seenAssertions = new Map<string, number>();
+  const seenAssertions = createAssertionReplayCache();
 
   const baseUrl = (request: FastifyRequest) =>
     (
@@ -74,20 +59,11 @@ export function registerSamlSignIn(
     let found = sps.get(key);
     if (found === undefined) {
       const { acs, entityId } = urls(base, provider.id);
-      found = new SAML({
-        callbackUrl: acs,
-        entryPoint: provider.entry_point,
-        issuer: entityId,
-        audience: entityId,
+      found = createSamlServiceProvider(provider, {
+        recipient: acs,
+        entityId,
+        inResponseTo: "always",
         idpCert: certs.get(provider.id)!,
-        idpIssuer: provider.idp_issuer,
-        wantAssertionsSigned: true,
-        wantAuthnResponseSigned: false,
-        acceptedClockSkewMs: parseDuration(provider.clock_skew),
-        maxAssertionAgeMs: REQUEST_TTL_MS,
-        validateInResponseTo: ValidateInResponseTo.always,
-        requestIdExpirationPeriodMs: REQUEST_TTL_MS,
-        disableRequestedAuthnContext: true,
       });
       sps.set(key, found);
     }
@@ -150,7 +126,7 @@ export function registerSamlSignIn(
             seenAssertions,
             now(),
           );
-          deps.sessions.signIn(reply, identityFrom(profile, provider, now()));
+          await deps.sessions.signIn(reply, samlIdentity(profile, provider, now() + SAML_REQUEST_TTL_MS));
           return reply.redirect(safeReturn(request.body.RelayState), 303);
         } catch (error) {
           deps.log.warn({ err: error, idp: provider.idp_issuer }, "console SAML sign-in refused");
@@ -160,40 +136,4 @@ export function registerSamlSignIn(
       },
     );
   });
-}
-
-/** What node-saml leaves to the caller: the Recipient, and that this assertion was never used before. */
-function checkAssertion(xml: string, acs: string, seen: Map<string, number>, at: number): void {
-  const doc = new DOMParser().parseFromString(xml, "text/xml");
-  const confirmations = doc.getElementsByTagNameNS(SAML_ASSERTION_NS, "SubjectConfirmationData");
-  const recipients = Array.from({ length: confirmations.length }, (_, i) =>
-    confirmations.item(i)?.getAttribute("Recipient"),
-  );
-  if (recipients.length === 0 || recipients.some((recipient) => recipient !== acs))
-    throw new Error(`the assertion's Recipient is not ${acs}`);
-  const root = doc.documentElement;
-  const id = root?.localName === "Assertion" ? root.getAttribute("ID") : null;
-  if (!id) throw new Error("the assertion has no ID");
-  for (const [key, until] of seen) if (until <= at) seen.delete(key);
-  if (seen.has(id)) throw new Error("this assertion was already used");
-  while (seen.size >= MAX_SEEN) seen.delete(seen.keys().next().value as string);
-  seen.set(id, at + REQUEST_TTL_MS + MAX_SKEW_MS);
-}
-
-function identityFrom(profile: Record<string, unknown>, provider: Provider, at: number): Identity {
-  const nameId = String(profile.nameID);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the subject lands in policy and audit records
-  if (nameId.trim() === "" || /[\u0000-\u001f\u007f]/.test(nameId)) throw new Error("the NameID is unusable");
-  const raw =
-    profile[provider.groups_attribute] ??
-    (profile.attributes as Record<string, unknown> | undefined)?.[provider.groups_attribute];
-  const groups = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
-    .filter((group): group is string => typeof group === "string" && group.trim() !== "")
-    .map((group) => provider.group_prefix + group.trim());
-  return {
-    subject: provider.subject_prefix + nameId,
-    issuer: provider.idp_issuer,
-    groups: [...new Set(groups)],
-    expiresAt: at + REQUEST_TTL_MS,
-  };
 }

@@ -527,6 +527,9 @@ export class ApprovalService implements ApprovalGate {
       requester: identity.subject,
       requesterIssuer: identity.issuer,
       requesterGroups: [...identity.groups],
+      ...(identity.actors === undefined || identity.actors.length === 0
+        ? {}
+        : { actors: [...identity.actors] }),
       group: verdict.approval?.group ?? "",
       quorum: verdict.approval?.quorum ?? 1,
       rules: [...verdict.rules],

@@ -1,3 +1,4 @@
+import type { Actor } from "../identity/act-claim.js";
 import type { Operation, Verdict } from "../operation/operation.js";
 import type { StatementPreview } from "../operation/statement-preview.js";
 
@@ -46,6 +47,8 @@ export interface ApprovalRequest {
   readonly requester: string;
   readonly requesterIssuer: string;
   readonly requesterGroups: readonly string[];
+  /** The requester's delegation chain (RFC 8693 `act`), the current actor first; absent when none. */
+  readonly actors?: readonly Actor[];
   /** Exact statement texts (upfront requests: none). */
   readonly statements: readonly string[];
   readonly parameters: readonly (readonly (string | null)[])[] | null;

@@ -7,6 +7,7 @@ import { mysqlConnectionSchema } from "./mysql-connection-schema.js";
 import { previewConfigSchema } from "./preview-config-schema.js";
 import { duration, hostPort, passwordInUrl, sessionLimits, withoutPassword } from "./schema-parts.js";
 import { secretRefSchema } from "./secret-ref-schema.js";
+import { tokenExchangeSchema } from "./token-exchange-config-schema.js";
 
 /** An IANA zone name Intl accepts (policy.time_zone). */
 function knownTimeZone(zone: string): boolean {
@@ -265,6 +266,7 @@ export const configSchema = z.strictObject({
         .array(z.string())
         .default([])
         .describe("groups that may read sessions, recordings and the audit log (not kill, block or revoke)"),
+      token_exchange: tokenExchangeSchema,
     })
     .prefault({}),
   connections: z

@@ -46,6 +46,16 @@ export interface TokenVerifierOptions {
   readonly retryAfterFailureMs?: number;
   /** Milliseconds since the epoch, for exp and nbf. Default `Date.now`. */
   readonly now?: () => number;
+  /** Latch's own issuer (token exchange): its keys are local, never fetched. */
+  readonly localIssuer?: LocalIssuer;
+}
+
+/** An issuer whose public keys the gateway holds itself (its own token-exchange issuer). */
+export interface LocalIssuer {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly algorithms: readonly string[];
+  readonly keys: JWTVerifyGetKey;
 }
 
 interface TrustedIssuer {
@@ -219,6 +229,23 @@ function trustedIssuers(
         }
       },
       unknownKeyHint: ` (was it minted with a different --data-dir than this gateway's ${options.dataDir}?)`,
+    });
+  }
+  const local = options.localIssuer;
+  if (local !== undefined) {
+    if (trusted.has(local.issuer))
+      configError(`identity.token_exchange.issuer ${local.issuer} is also listed in identity.issuers`);
+    // Its tokens already carry prefixed subjects and groups and the act chain Latch built: taken as they are.
+    trusted.set(local.issuer, {
+      issuer: local.issuer,
+      audience: local.audience,
+      algorithms: local.algorithms,
+      groupsClaim: "groups",
+      subjectPrefix: "",
+      groupPrefix: "",
+      delegation: true,
+      keys: local.keys,
+      unknownKeyHint: " (was it issued with a signing key this gateway no longer has?)",
     });
   }
   return trusted;

@@ -24,6 +24,7 @@ import { SessionRegistry } from "../session/session-registry.js";
 import { openStores } from "../store/open-stores.js";
 import { postgresStoreConfig } from "../store/postgres/pg-store-config.js";
 import type { AuditEventInput, AuditReader } from "../store/store.js";
+import { tokenExchangeMount } from "../token-exchange/token-exchange-routes.js";
 import { startOperationTracing } from "../tracing/operation-tracing.js";
 import { createApprovalDesk, createPolicyPreview } from "./agent-services.js";
 import { bridgeClusterEvents } from "./cluster-bridge.js";
@@ -31,6 +32,7 @@ import { createLogger } from "./logger.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
 import { type GatewayApprovals, startApprovals } from "./start-approvals.js";
 import { startAuditTrust } from "./start-audit-trust.js";
+import { prepareLatchIssuer, startTokenExchange } from "./start-token-exchange.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 type Address = { host: string; port: number };
@@ -118,7 +120,11 @@ export async function startGateway(
   let tracing: ReturnType<typeof startOperationTracing> | undefined;
   try {
     const tlsMaterial = await loadTlsMaterial(config);
-    const verifier = createTokenVerifier(config.identity, { dataDir: config.data_dir });
+    const latchIssuer = await prepareLatchIssuer(config);
+    const verifier = createTokenVerifier(config.identity, {
+      dataDir: config.data_dir,
+      ...(latchIssuer === undefined ? {} : { localIssuer: latchIssuer.local }),
+    });
     // One ordered writer for every event of the gateway (operations, approvals, sessions).
     const startHead = { ...stores.audit.head() };
     const audit = new AuditBatcher(stores.audit);
@@ -183,6 +189,16 @@ export async function startGateway(
       const mount = await module.httpMount?.(context);
       if (mount !== undefined) httpMounts.push(mount);
     }
+    const tokenExchange =
+      latchIssuer === undefined
+        ? undefined
+        : startTokenExchange(latchIssuer, {
+            config,
+            verifier,
+            recordDurably: (event) => pipeline.recordDurably(event),
+            log,
+          });
+    if (tokenExchange !== undefined) httpMounts.push(tokenExchangeMount(tokenExchange.exchange));
     for (const module of PROTOCOL_MODULES) {
       const used =
         Object.values(config.connections).some((c) => c.type === module.connectionType) ||
@@ -223,6 +239,7 @@ export async function startGateway(
     const admin = await startAdminServer({
       config,
       audit: stores.auditReader,
+      consoleSessions: stores.consoleSessions,
       checkStore: () => stores.check(),
       storeHealth: () => stores.health(),
       readiness,
@@ -232,6 +249,7 @@ export async function startGateway(
       live: registry,
       policyCount: () => policy.policyCount,
       reloadPolicies,
+      ...(tokenExchange === undefined ? {} : { tokenExchange }),
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront },
       sessionControl: {
         registry,

@@ -10,6 +10,7 @@ import { createSqliteApprovalStore } from "./sqlite-approvals.js";
 import { openSqliteAuditReader } from "./sqlite-audit-reader.js";
 import { createSqliteAuditRetention } from "./sqlite-audit-retention.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
+import { createSqliteConsoleSessionStore } from "./sqlite-console-sessions.js";
 import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
@@ -98,6 +99,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(blocks);
     const liveSessions = createSqliteLiveSessionStore(file);
     opened.push(liveSessions);
+    const consoleSessions = createSqliteConsoleSessionStore(file);
+    opened.push(consoleSessions);
     const exportCursors = createSqliteExportCursors(file);
     opened.push(exportCursors);
     const retention = createSqliteAuditRetention(file);
@@ -109,6 +112,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       approvals,
       blocks,
       liveSessions,
+      consoleSessions,
       exportCursors,
       retention,
       events: createLocalClusterEvents(),

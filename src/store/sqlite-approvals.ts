@@ -9,6 +9,7 @@ import type {
   VoteResult,
 } from "../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../approvals/approval-types.js";
+import type { Actor } from "../identity/act-claim.js";
 import type { StatementPreview } from "../operation/statement-preview.js";
 import { guardSideStore, openSqliteSideConnection } from "./sqlite-side-connection.js";
 
@@ -47,6 +48,7 @@ interface RequestRow {
   requester: string;
   requester_issuer: string;
   requester_groups: string;
+  requester_actors: string | null;
   statements: string;
   parameters: string | null;
   accesses: string;
@@ -95,10 +97,10 @@ function buildApprovalStore(db: Database.Database, file: string): SqliteApproval
   const fileIdentity = statSync(file);
   const insertRequest = db.prepare(`INSERT INTO approval_requests
     (id, mode, state, binding, session_id, operation_id, connection, requester, requester_issuer, requester_groups,
-     statements, parameters, accesses, approval_group, quorum, rules, reason, requested_for_ms, created_at,
+     requester_actors, statements, parameters, accesses, approval_group, quorum, rules, reason, requested_for_ms, created_at,
      expires_at, decided_at, decision_reason, consumed_at, grant_id, preview)
     VALUES (@id, @mode, @state, @binding, @session_id, @operation_id, @connection, @requester, @requester_issuer,
-     @requester_groups, @statements, @parameters, @accesses, @approval_group, @quorum, @rules, @reason,
+     @requester_groups, @requester_actors, @statements, @parameters, @accesses, @approval_group, @quorum, @rules, @reason,
      @requested_for_ms, @created_at, @expires_at, @decided_at, @decision_reason, @consumed_at, @grant_id, @preview)`);
   const selectRequest = db.prepare("SELECT * FROM approval_requests WHERE id = ?");
   const selectVotes = db.prepare(
@@ -158,6 +160,7 @@ function buildApprovalStore(db: Database.Database, file: string): SqliteApproval
     requester: row.requester,
     requesterIssuer: row.requester_issuer,
     requesterGroups: JSON.parse(row.requester_groups) as string[],
+    ...(row.requester_actors === null ? {} : { actors: JSON.parse(row.requester_actors) as Actor[] }),
     statements: JSON.parse(row.statements) as string[],
     parameters: row.parameters === null ? null : (JSON.parse(row.parameters) as (string | null)[][]),
     accesses: JSON.parse(row.accesses) as string[],
@@ -264,6 +267,7 @@ function buildApprovalStore(db: Database.Database, file: string): SqliteApproval
           requester: request.requester,
           requester_issuer: request.requesterIssuer,
           requester_groups: JSON.stringify(request.requesterGroups),
+          requester_actors: request.actors === undefined ? null : JSON.stringify(request.actors),
           statements: JSON.stringify(request.statements),
           parameters: request.parameters === null ? null : JSON.stringify(request.parameters),
           accesses: JSON.stringify(request.accesses),

@@ -178,6 +178,17 @@ const MIGRATIONS: readonly string[] = [
   `,
   // approval request previews (docs/approvals.md, "Preview, then commit"): JSON, null when none ran
   `ALTER TABLE approval_requests ADD COLUMN preview TEXT;`,
+  // Console sign-ins kept in the store (only a SHA-256 hash of the cookie's id), and the requester's delegation
+  // chain on approval requests (JSON array of {subject, issuer?}, current actor first; NULL: no chain).
+  `
+  CREATE TABLE console_sessions (
+    id_hash    TEXT    PRIMARY KEY CHECK (length(id_hash) = 64),
+    identity   TEXT    NOT NULL,  -- JSON object: subject, issuer, groups, ...
+    expires_at INTEGER NOT NULL   -- epoch ms
+  ) STRICT;
+  CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+  ALTER TABLE approval_requests ADD COLUMN requester_actors TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -34,6 +34,7 @@ export const AUDIT_EVENT_KINDS = [
   "audit_segment_start", // an operator went on after a failed verification (latch audit new-segment)
   "audit_checkpoint", // a signed (seq, head hash, time) note for external witnesses (audit/checkpoint-note.ts)
   "audit_pruned", // retention removed the events before an anchoring checkpoint (audit.retention)
+  "token_exchange", // POST /oauth/token issued a Latch token, or refused to (never holds a token)
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

@@ -9,18 +9,23 @@ describe("console sessions", () => {
     const sessions = createConsoleSessions({ ttlMs: 60_000, secureCookies: true, now: () => now });
     const app = Fastify();
     app.post("/in", async (_request, reply) => {
-      sessions.signIn(reply, { subject: "alice", issuer: "corp", groups: ["dba"], expiresAt: now + 5_000 });
+      await sessions.signIn(reply, {
+        subject: "alice",
+        issuer: "corp",
+        groups: ["dba"],
+        expiresAt: now + 5_000,
+      });
       return {};
     });
     app.post("/out", async (request, reply) => {
-      sessions.signOut(request, reply);
+      await sessions.signOut(request, reply);
       return {};
     });
     app.post("/flow", async (_request, reply) => {
       sessions.startFlow(reply, { state: "s1" });
       return {};
     });
-    app.get("/who", async (request) => ({ who: sessions.caller(request)?.identity.subject ?? null }));
+    app.get("/who", async (request) => ({ who: (await sessions.caller(request))?.identity.subject ?? null }));
     app.get("/finish", async (request) => ({ flow: sessions.finishFlow(request) ?? null }));
     return { app, advance: (ms: number) => (now += ms) };
   };

@@ -47,6 +47,7 @@ beforeEach(async () => {
   tokens.alice = await mint("alice", ["dba"]);
   tokens.bob = await mint("bob", ["dba"]);
   tokens.mallory = await mint("mallory", ["analysts"]);
+  tokens.root = await mint("root", ["latch-admins"]);
 });
 afterEach(async () => {
   await app.close();
@@ -141,11 +142,15 @@ describe("approval API", () => {
       grantId,
     });
 
-    expect((await call("DELETE", `/api/grants/${grantId}`, "mallory")).statusCode).toBe(404);
-    expect((await call("DELETE", `/api/grants/${grantId}`, "alice", { reason: "done" })).statusCode).toBe(
-      200,
-    );
-    expect((await call("DELETE", `/api/grants/${grantId}`, "alice")).statusCode).toBe(409);
+    // Only admins revoke: not an outsider, not the approver, not the grant's holder.
+    for (const who of ["mallory", "alice", "agent"]) {
+      const refused = await call("DELETE", `/api/grants/${grantId}`, who, { reason: "mine" });
+      expect([who, refused.statusCode, refused.json().error]).toEqual([who, 403, "forbidden"]);
+    }
+    expect(await service.checkGrant(operation(), approvalVerdict())).toBeDefined();
+    expect((await call("DELETE", `/api/grants/grt_nope`, "root")).statusCode).toBe(404);
+    expect((await call("DELETE", `/api/grants/${grantId}`, "root", { reason: "done" })).statusCode).toBe(200);
+    expect((await call("DELETE", `/api/grants/${grantId}`, "root")).statusCode).toBe(409);
     expect(await service.checkGrant(operation(), approvalVerdict())).toBeUndefined();
     expect((await call("GET", "/api/grants?active=true", "agent")).json().grants).toEqual([]);
   });

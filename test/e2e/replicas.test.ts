@@ -266,7 +266,7 @@ describe("replicas sharing one PostgreSQL store", () => {
     expect((await client.query("UPDATE items SET name = 'grant two' WHERE id = 11")).rowCount).toBe(1);
 
     const ended = sessionEnd(client);
-    const revoke = await api(a, "DELETE", `/api/grants/${grantId}`, alice, { reason: "done" });
+    const revoke = await api(a, "DELETE", `/api/grants/${grantId}`, admin, { reason: "done" });
     const revokedAt = performance.now();
     expect(revoke.status).toBe(200);
     const end = await within(ended, revokedAt, CROSS_REPLICA_MS, "session on B ended");

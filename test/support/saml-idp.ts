@@ -23,6 +23,19 @@ export interface TestSamlIdp {
   tamper(change: { audience?: string; recipient?: string; unsigned?: boolean } | undefined): void;
   /** The last SAMLResponse posted (base64), to replay it. */
   readonly lastResponse: string | undefined;
+  /**
+   * A bare assertion (no Response, no InResponseTo) as a subagent's IdP issues for RFC 8693 token exchange,
+   * signed unless `unsigned`; times are relative to now (`validForMs` default 5 min, `issuedAgoMs` default 0).
+   */
+  assertion(input: {
+    nameId: string;
+    groups: readonly string[];
+    audience: string;
+    recipient: string;
+    unsigned?: boolean;
+    validForMs?: number;
+    issuedAgoMs?: number;
+  }): string;
   close(): Promise<void>;
 }
 
@@ -111,6 +124,24 @@ export async function startSamlIdp(dir: string): Promise<TestSamlIdp> {
     },
     get lastResponse() {
       return lastResponse;
+    },
+    assertion(input) {
+      const issued = new Date(Date.now() - (input.issuedAgoMs ?? 0));
+      const until = new Date(issued.getTime() + (input.validForMs ?? 5 * 60_000)).toISOString();
+      const id = `_a${randomUUID().replaceAll("-", "")}`;
+      const values = input.groups
+        .map((group) => `<saml:AttributeValue>${xmlText(group)}</saml:AttributeValue>`)
+        .join("");
+      const xml =
+        `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${issued.toISOString()}">` +
+        `<saml:Issuer>${xmlText(entityId)}</saml:Issuer>` +
+        `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${xmlText(input.nameId)}</saml:NameID>` +
+        `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${until}" Recipient="${xmlText(input.recipient)}"/></saml:SubjectConfirmation></saml:Subject>` +
+        `<saml:Conditions NotBefore="${issued.toISOString()}" NotOnOrAfter="${until}"><saml:AudienceRestriction><saml:Audience>${xmlText(input.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+        `<saml:AuthnStatement AuthnInstant="${issued.toISOString()}" SessionIndex="${id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+        `<saml:AttributeStatement><saml:Attribute Name="groups">${values}</saml:Attribute></saml:AttributeStatement>` +
+        `</saml:Assertion>`;
+      return input.unsigned ? xml : sign(xml, pems.private, pems.cert);
     },
     async close() {
       server.closeAllConnections();

@@ -6,7 +6,7 @@ import type { AuditEvent, Blocked, Grant, Me } from "../types.js";
 
 const problemText = (problem: unknown) => (problem instanceof ApiError ? problem.message : String(problem));
 
-/** Grants open now (or all), with Revoke for those the API lets this person revoke. */
+/** Grants open now (or all), with Revoke for admins (the API refuses everyone else). */
 export async function grantsView(main: HTMLElement, me: Me): Promise<void> {
   const body = h("tbody", {});
   main.replaceChildren(
@@ -71,11 +71,7 @@ export async function grantsView(main: HTMLElement, me: Me): Promise<void> {
           h("td", { class: "mono wrap" }, grant.accesses.join(", ")),
           h("td", {}, grant.group),
           h("td", {}, `${when(grant.expiresAt)} (${timeLeft(grant.expiresAt)})`),
-          h(
-            "td",
-            {},
-            me.roles.admin || me.groups.includes(grant.group) || grant.principal === me.subject ? revoke : "",
-          ),
+          h("td", {}, me.roles.admin ? revoke : ""),
         ),
       );
     }

@@ -60,7 +60,12 @@ export function requestCard(
   );
   if (request.actors && request.actors.length > 0)
     card.append(
-      h("p", { class: "chain" }, "Acting for: ", [request.requester, ...request.actors].join(" ← ")),
+      h(
+        "p",
+        { class: "chain" },
+        "Acting for: ",
+        [request.requester, ...request.actors.map((actor) => actor.subject)].join(" ← "),
+      ),
     );
   card.append(h("p", { class: "reason" }, h("span", { class: "label" }, "Why approval: "), request.reason));
   for (const statement of request.statements) card.append(highlightSql(statement));

@@ -7,6 +7,7 @@ import { createPgApprovalStore } from "./pg-approvals.js";
 import { createPgAuditReader } from "./pg-audit-reader.js";
 import { createPgAuditSink, readPgChainHead } from "./pg-audit-sink.js";
 import { createPgClusterEvents } from "./pg-cluster-events.js";
+import { createPgConsoleSessionStore } from "./pg-console-sessions.js";
 import { createPgLiveSessionStore } from "./pg-live-sessions.js";
 import { migratePgStore } from "./pg-migrations.js";
 import { createPgPrincipalBlockStore } from "./pg-principal-blocks.js";
@@ -64,6 +65,7 @@ export async function openPostgresStores(
     approvals: createPgApprovalStore(pool),
     blocks: createPgPrincipalBlockStore(pool),
     liveSessions: createPgLiveSessionStore(pool),
+    consoleSessions: createPgConsoleSessionStore(pool),
     events,
     check: () => audit.check(),
     health: () => audit.health(),

@@ -8,6 +8,7 @@ import type {
   VoteResult,
 } from "../../approvals/approval-store.js";
 import type { ApprovalRequest, ApprovalState, ApprovalVote, Grant } from "../../approvals/approval-types.js";
+import type { Actor } from "../../identity/act-claim.js";
 import type { StatementPreview } from "../../operation/statement-preview.js";
 
 /** bigint columns come back from pg as strings. */
@@ -22,6 +23,7 @@ interface RequestRow {
   requester: string;
   requester_issuer: string;
   requester_groups: string[];
+  requester_actors: Actor[] | null;
   statements: string[];
   parameters: (string | null)[][] | null;
   accesses: string[];
@@ -94,9 +96,10 @@ export function createPgApprovalStore(pool: pg.Pool): ApprovalStore {
         `INSERT INTO latch_approval_requests
           (id, mode, state, binding, session_id, operation_id, connection, requester, requester_issuer,
            requester_groups, statements, parameters, accesses, approval_group, quorum, rules, reason,
-           requested_for_ms, created_at, expires_at, decided_at, decision_reason, consumed_at, grant_id, preview)
+           requested_for_ms, created_at, expires_at, decided_at, decision_reason, consumed_at, grant_id, preview,
+           requester_actors)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15,
-           $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb)`,
+           $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb, $26::jsonb)`,
         [
           request.id,
           request.mode,
@@ -123,6 +126,7 @@ export function createPgApprovalStore(pool: pg.Pool): ApprovalStore {
           request.consumedAt,
           request.grantId,
           request.preview == null ? null : JSON.stringify(request.preview),
+          request.actors === undefined ? null : JSON.stringify(request.actors),
         ],
       );
     },
@@ -338,6 +342,7 @@ function toRequest(row: RequestRow): ApprovalRequest {
     requester: row.requester,
     requesterIssuer: row.requester_issuer,
     requesterGroups: row.requester_groups,
+    ...(row.requester_actors === null ? {} : { actors: row.requester_actors }),
     statements: row.statements,
     parameters: row.parameters,
     accesses: row.accesses,

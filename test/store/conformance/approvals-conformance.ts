@@ -114,6 +114,15 @@ export function describeApprovalsConformance(implementation: StoreImplementation
       expect((await stores.approvals.getRequest(refused.id))?.preview).toEqual(refused.preview);
     });
 
+    test("keeps the requester's delegation chain, current actor first", async ({ stores }) => {
+      const actors = [{ subject: "subagent-2", issuer: "https://idp.example" }, { subject: "orchestrator" }];
+      const delegated = request({ actors });
+      await stores.approvals.insertRequest(delegated);
+      expect((await stores.approvals.getRequest(delegated.id))?.actors).toEqual(actors);
+      const [listed] = await stores.approvals.listRequests({ limit: 1 });
+      expect(listed?.actors).toEqual(actors);
+    });
+
     test("refuses a second request with the same id", async ({ stores }) => {
       const created = request();
       await stores.approvals.insertRequest(created);

@@ -3,6 +3,7 @@ import { describeApprovalsConformance } from "./approvals-conformance.js";
 import { describeAuditConformance } from "./audit-conformance.js";
 import { describeBlocksConformance } from "./blocks-conformance.js";
 import type { StoreImplementation } from "./conformance-harness.js";
+import { describeConsoleSessionsConformance } from "./console-sessions-conformance.js";
 import { describeLiveSessionsConformance } from "./live-sessions-conformance.js";
 
 export type { OpenedStores, StoreImplementation } from "./conformance-harness.js";
@@ -10,7 +11,7 @@ export type { OpenedStores, StoreImplementation } from "./conformance-harness.js
 /**
  * The behaviour every implementation of `Stores` (src/store/stores.ts) must have: the audit log (order, hash
  * chain, search, sessions index, verification, restart), approvals (requests, votes and their effects, one-time
- * approvals, grants, races), principal blocks and live sessions. An implementation runs it from its own test
+ * approvals, grants, races), principal blocks, live sessions and console sign-ins. An implementation runs it from its own test
  * file, e.g. test/store/sqlite-conformance.test.ts; a case it cannot pass is skipped by title with its reason.
  */
 export function describeStoreConformance(name: string, implementation: StoreImplementation): void {
@@ -19,5 +20,6 @@ export function describeStoreConformance(name: string, implementation: StoreImpl
     describeApprovalsConformance(implementation);
     describeBlocksConformance(implementation);
     describeLiveSessionsConformance(implementation);
+    describeConsoleSessionsConformance(implementation);
   });
 }

@@ -1,0 +1,149 @@
+import { createRequire } from "node:module";
+import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
+import type { LatchConfig } from "../config/schema.js";
+import type { Identity } from "./identity.js";
+import { parseDuration } from "./parse-duration.js";
+
+/**
+ * The one SAML 2.0 assertion check Latch has, shared by console sign-in (an IdP's Response posted to the ACS)
+ * and token exchange (a bare assertion posted to /oauth/token). node-saml checks the signature (a signed
+ * assertion from the IdP's certificate is required), the Issuer, the audience, the validity window within the
+ * bounded skew and, for sign-in, InResponseTo; this file adds what node-saml leaves to the caller: the
+ * SubjectConfirmation Recipient, a replay cache of assertion ids, and the groups attribute.
+ */
+export type SamlProvider = LatchConfig["console"]["saml"][number];
+
+export const SAML_REQUEST_TTL_MS = 10 * 60_000;
+export const MAX_SAML_SKEW_MS = 5 * 60_000;
+const MAX_SEEN = 10_000;
+const SAML_ASSERTION_NS = "urn:oasis:names:tc:SAML:2.0:assertion";
+
+// @xmldom/xmldom (node-saml's own XML parser) is loaded untyped: its declarations pull the browser's DOM types
+// into the whole Node build. These few members are all this file reads.
+interface XmlElement {
+  readonly localName: string;
+  getAttribute(name: string): string | null;
+}
+interface XmlElements {
+  readonly length: number;
+  item(i: number): XmlElement | null;
+}
+interface XmlDocument {
+  readonly documentElement: XmlElement | null;
+  getElementsByTagNameNS(ns: string, name: string): XmlElements;
+}
+const { DOMParser } = createRequire(import.meta.url)("@xmldom/xmldom") as {
+  DOMParser: new () => { parseFromString(xml: string, type: string): XmlDocument };
+};
+
+export interface SamlServiceProviderOptions {
+  /** Where the assertion must be addressed (SubjectConfirmationData Recipient): the ACS or token endpoint. */
+  readonly recipient: string;
+  /** Our entity id: the assertion's Audience must name it. */
+  readonly entityId: string;
+  /** Sign-in: an AuthnRequest this SP issued must be answered. Exchange: no request exists (never). */
+  readonly inResponseTo: "always" | "never";
+  readonly idpCert: string;
+}
+
+/** Refuses a provider whose skew is beyond what any check here will bound. */
+export function checkSamlProviderSettings(provider: SamlProvider, where: string): void {
+  if (parseDuration(provider.clock_skew) > MAX_SAML_SKEW_MS)
+    throw new Error(`${where} ${provider.id}: clock_skew is at most 5m`);
+}
+
+export function createSamlServiceProvider(provider: SamlProvider, options: SamlServiceProviderOptions): SAML {
+  return new SAML({
+    callbackUrl: options.recipient,
+    entryPoint: provider.entry_point,
+    issuer: options.entityId,
+    audience: options.entityId,
+    idpCert: options.idpCert,
+    idpIssuer: provider.idp_issuer,
+    wantAssertionsSigned: true,
+    wantAuthnResponseSigned: false,
+    acceptedClockSkewMs: parseDuration(provider.clock_skew),
+    maxAssertionAgeMs: SAML_REQUEST_TTL_MS,
+    validateInResponseTo:
+      options.inResponseTo === "always" ? ValidateInResponseTo.always : ValidateInResponseTo.never,
+    requestIdExpirationPeriodMs: SAML_REQUEST_TTL_MS,
+    disableRequestedAuthnContext: true,
+  });
+}
+
+/** Assertion ids already used, each kept until it could no longer be valid anyway; bounded in size. */
+export function createAssertionReplayCache() {
+  const seen = new Map<string, number>();
+  return {
+    /** Records `id`; throws when it was used before. */
+    use(id: string, at: number): void {
+      for (const [key, until] of seen) if (until <= at) seen.delete(key);
+      if (seen.has(id)) throw new Error("this assertion was already used");
+      while (seen.size >= MAX_SEEN) seen.delete(seen.keys().next().value as string);
+      seen.set(id, at + SAML_REQUEST_TTL_MS + MAX_SAML_SKEW_MS);
+    },
+  };
+}
+export type AssertionReplayCache = ReturnType<typeof createAssertionReplayCache>;
+
+export interface CheckedAssertion {
+  readonly id: string;
+  /** The earliest NotOnOrAfter of the assertion (Conditions, SubjectConfirmationData), epoch ms; undefined: none. */
+  readonly notOnOrAfter: number | undefined;
+}
+
+/** What node-saml leaves to the caller: the Recipient, and that this assertion was never used before. */
+export function checkAssertion(
+  xml: string,
+  recipient: string,
+  seen: AssertionReplayCache,
+  at: number,
+): CheckedAssertion {
+  const doc = new DOMParser().parseFromString(xml, "text/xml");
+  const confirmations = doc.getElementsByTagNameNS(SAML_ASSERTION_NS, "SubjectConfirmationData");
+  const recipients = Array.from({ length: confirmations.length }, (_, i) =>
+    confirmations.item(i)?.getAttribute("Recipient"),
+  );
+  if (recipients.length === 0 || recipients.some((found) => found !== recipient))
+    throw new Error(`the assertion's Recipient is not ${recipient}`);
+  const root = doc.documentElement;
+  const id = root?.localName === "Assertion" ? root.getAttribute("ID") : null;
+  if (!id) throw new Error("the assertion has no ID");
+  const ends = [
+    ...attributeValues(confirmations, "NotOnOrAfter"),
+    ...attributeValues(doc.getElementsByTagNameNS(SAML_ASSERTION_NS, "Conditions"), "NotOnOrAfter"),
+  ]
+    .map((text) => Date.parse(text))
+    .filter((ms) => Number.isFinite(ms));
+  seen.use(id, at);
+  return { id, notOnOrAfter: ends.length === 0 ? undefined : Math.min(...ends) };
+}
+
+function attributeValues(elements: XmlElements, name: string): string[] {
+  return Array.from({ length: elements.length }, (_, i) => elements.item(i)?.getAttribute(name) ?? "").filter(
+    (value) => value !== "",
+  );
+}
+
+/** The identity a validated assertion vouches for: NameID (prefixed) and the groups attribute (prefixed). */
+export function samlIdentity(
+  profile: Record<string, unknown>,
+  provider: SamlProvider,
+  expiresAt: number,
+): Identity {
+  const nameId = String(profile.nameID);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the subject lands in policy and audit records
+  if (nameId.trim() === "" || /[\u0000-\u001f\u007f]/.test(nameId)) throw new Error("the NameID is unusable");
+  const raw =
+    profile[provider.groups_attribute] ??
+    (profile.attributes as Record<string, unknown> | undefined)?.[provider.groups_attribute];
+  const groups = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
+    .filter((group): group is string => typeof group === "string" && group.trim() !== "")
+    .map((group) => provider.group_prefix + group.trim());
+  return {
+    subject: provider.subject_prefix + nameId,
+    issuer: provider.idp_issuer,
+    groups: [...new Set(groups)],
+    expiresAt,
+  };
+}
