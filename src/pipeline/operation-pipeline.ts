@@ -68,6 +68,11 @@ export interface AdmitOptions {
    * a progress token) defers, and the same call made again after approval runs once.
    */
   readonly mode?: "hold" | "defer";
+  /**
+   * A protocol's own rule (an MCP proxy connection's argument rule in latch.yaml) that makes an allowed operation
+   * wait for approval by `group`. It only ever tightens: a denial stays a denial, a policy approval stays as is.
+   */
+  readonly requireApproval?: { readonly group: string; readonly rule: string; readonly reason: string };
 }
 
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
@@ -109,7 +114,17 @@ export class OperationPipeline implements Admitter {
    * denies). The protocol forwards only after it resolves with `allowed`. Never rejects.
    */
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
-    const verdict = this.authorize(operation, context);
+    const judged = this.authorize(operation, context);
+    const floor = options.requireApproval;
+    const verdict: Verdict =
+      floor === undefined || judged.decision !== "allow"
+        ? judged
+        : {
+            decision: "approval",
+            rules: [...judged.rules, floor.rule],
+            reason: `${judged.reason}; ${floor.reason}`,
+            approval: { group: floor.group, quorum: 1 },
+          };
     // The common case (no approval) stays one promise: this runs for every statement.
     if (verdict.decision !== "approval") return this.decide(operation, verdict, undefined, context);
     const approvals = this.approvals();

@@ -169,6 +169,7 @@ export async function startGateway(
       httpMounts,
       policyPreview: createPolicyPreview(() => policy),
       approvalDesk: createApprovalDesk(approval.service, approval.judgeUpfront, config.approvals.console_url),
+      toolPins: stores.mcpToolPins,
       config,
       gate,
       pipeline,
@@ -233,6 +234,7 @@ export async function startGateway(
       policyCount: () => policy.policyCount,
       reloadPolicies,
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront },
+      mcpPins: { pins: stores.mcpToolPins, record: (event) => pipeline.recordDurably(event) },
       sessionControl: {
         registry,
         blocks,

@@ -12,6 +12,7 @@ import { createSqliteAuditRetention } from "./sqlite-audit-retention.js";
 import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
 import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
+import { createSqliteMcpToolPinStore } from "./sqlite-mcp-tool-pins.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
 import type { AuditReader } from "./store.js";
 import type { Stores } from "./stores.js";
@@ -98,6 +99,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(blocks);
     const liveSessions = createSqliteLiveSessionStore(file);
     opened.push(liveSessions);
+    const mcpToolPins = createSqliteMcpToolPinStore(file);
+    opened.push(mcpToolPins);
     const exportCursors = createSqliteExportCursors(file);
     opened.push(exportCursors);
     const retention = createSqliteAuditRetention(file);
@@ -109,6 +112,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       approvals,
       blocks,
       liveSessions,
+      mcpToolPins,
       exportCursors,
       retention,
       events: createLocalClusterEvents(),

@@ -176,6 +176,21 @@ const MIGRATIONS: readonly string[] = [
     WHEN OLD.seq > (SELECT pruned_through FROM audit_retention WHERE id = 1)
     BEGIN SELECT RAISE(ABORT, 'audit_events is append-only (retention deletes only anchored events)'); END;
   `,
+  // MCP proxy connections: each upstream tool's pinned definition, and a changed one awaiting an admin's accept.
+  `
+  CREATE TABLE mcp_tool_pins (
+    connection         TEXT NOT NULL,
+    tool               TEXT NOT NULL,
+    pinned_hash        TEXT,     -- NULL: never accepted (pinning: admin)
+    pinned_definition  TEXT,
+    pinned_at          INTEGER,  -- epoch ms
+    pinned_by          TEXT,     -- "first-use" or the accepting administrator
+    pending_hash       TEXT,     -- a different definition seen since, refused until accepted
+    pending_definition TEXT,
+    pending_since      INTEGER,  -- epoch ms
+    PRIMARY KEY (connection, tool)
+  ) STRICT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,6 +3,7 @@ import type { ClusterEvents } from "../cluster/cluster-events.js";
 import type { AuditExportCursors } from "./audit-export-cursors.js";
 import type { AuditRetention } from "./audit-retention.js";
 import type { LiveSessionStore } from "./live-session-store.js";
+import type { McpToolPinStore } from "./mcp-tool-pin-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
 import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
 
@@ -19,6 +20,8 @@ export interface Stores {
   readonly approvals: ApprovalStore;
   readonly blocks: PrincipalBlockStore;
   readonly liveSessions: LiveSessionStore;
+  /** Pinned tool definitions of MCP proxy connections (rug-pull protection). */
+  readonly mcpToolPins: McpToolPinStore;
   /** Audit export cursors (audit-export/); absent where export is not supported yet (the shared store). */
   readonly exportCursors?: AuditExportCursors;
   /** Retention (audit.retention); absent where not supported yet (the shared store). */

@@ -8,6 +8,7 @@ import { createPgAuditReader } from "./pg-audit-reader.js";
 import { createPgAuditSink, readPgChainHead } from "./pg-audit-sink.js";
 import { createPgClusterEvents } from "./pg-cluster-events.js";
 import { createPgLiveSessionStore } from "./pg-live-sessions.js";
+import { createPgMcpToolPinStore } from "./pg-mcp-tool-pins.js";
 import { migratePgStore } from "./pg-migrations.js";
 import { createPgPrincipalBlockStore } from "./pg-principal-blocks.js";
 import { createPgStorePool } from "./pg-store-config.js";
@@ -64,6 +65,7 @@ export async function openPostgresStores(
     approvals: createPgApprovalStore(pool),
     blocks: createPgPrincipalBlockStore(pool),
     liveSessions: createPgLiveSessionStore(pool),
+    mcpToolPins: createPgMcpToolPinStore(pool),
     events,
     check: () => audit.check(),
     health: () => audit.health(),

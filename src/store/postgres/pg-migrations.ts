@@ -2,10 +2,16 @@ import type pg from "pg";
 import { LatchError } from "../../errors.js";
 import { PG_AUDIT_SCHEMA } from "./pg-audit-schema.js";
 import { PG_CLUSTER_SCHEMA } from "./pg-cluster-schema.js";
+import { PG_MCP_PIN_SCHEMA } from "./pg-mcp-pin-schema.js";
 import type { PgMigration } from "./pg-migration.js";
 import { PG_STATE_SCHEMA } from "./pg-state-schema.js";
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [PG_AUDIT_SCHEMA, PG_STATE_SCHEMA, PG_CLUSTER_SCHEMA];
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  PG_AUDIT_SCHEMA,
+  PG_STATE_SCHEMA,
+  PG_CLUSTER_SCHEMA,
+  PG_MCP_PIN_SCHEMA,
+];
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 
 /**

@@ -4,6 +4,7 @@ import { describeAuditConformance } from "./audit-conformance.js";
 import { describeBlocksConformance } from "./blocks-conformance.js";
 import type { StoreImplementation } from "./conformance-harness.js";
 import { describeLiveSessionsConformance } from "./live-sessions-conformance.js";
+import { describeMcpPinsConformance } from "./mcp-pins-conformance.js";
 
 export type { OpenedStores, StoreImplementation } from "./conformance-harness.js";
 
@@ -19,5 +20,6 @@ export function describeStoreConformance(name: string, implementation: StoreImpl
     describeApprovalsConformance(implementation);
     describeBlocksConformance(implementation);
     describeLiveSessionsConformance(implementation);
+    describeMcpPinsConformance(implementation);
   });
 }
