@@ -1,7 +1,10 @@
+import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LATCH_CLI } from "../../../support/latch-serve.js";
 import { type McpEndpoint, serveMcpEndpoint } from "../../../support/mcp-endpoint.js";
 import { startTestGateway, type TestGateway } from "../../../support/test-gateway.js";
 import { call } from "../mcp-fixture.js";
@@ -18,6 +21,8 @@ permit(principal in Group::"agents", action == Action::"mcp:call_tool", resource
 permit(principal in Group::"agents", action == Action::"mcp:call_tool", resource == Tool::"oauthed/echo_headers");
 @id("agents-tight")
 permit(principal in Group::"agents", action == Action::"mcp:call_tool", resource == Tool::"tight/lookup");
+@id("agents-strict")
+permit(principal in Group::"agents", action == Action::"mcp:call_tool", resource in Connection::"strict");
 @id("readers-lookup")
 permit(principal in Group::"readers", action == Action::"mcp:call_tool", resource == Tool::"tools/lookup");
 @id("nobody-deletes")
@@ -81,6 +86,7 @@ beforeAll(async () => {
           },
         },
         tight: { type: "mcp", upstream: upstream.url, budget: { calls: 2 } },
+        strict: { type: "mcp", upstream: upstream.url, pinning: "admin" },
       },
     },
   });
@@ -247,6 +253,29 @@ describe("MCP proxy connections", () => {
     expect(text(answer)).not.toContain("ops@example.com");
   });
 
+  it("with pinning: admin, offers a tool only once an administrator accepted it", async () => {
+    const session = await mcp.connect(agentToken);
+    expect((await names(session)).filter((name) => name.startsWith("strict__"))).toEqual([]);
+    const refused = await call(session, "strict__lookup", { id: "1" });
+    expect(refused.structuredContent).toMatchObject({ error: "mcp_tool_unaccepted" });
+    expect(text(refused)).toContain("latch mcp pins accept strict lookup");
+    const admin = await gw.token("root", ["latch-admins"]);
+    const accepted = await api("POST", "/api/mcp/pins/strict/accept", admin, {});
+    expect(accepted.status).toBe(200);
+    expect((accepted.body.accepted as unknown as { tool: string }[]).map((pin) => pin.tool)).toEqual([
+      "ask_model",
+      "delete_everything",
+      "echo_headers",
+      "lookup",
+    ]);
+    expect(await names(session)).toEqual(
+      expect.arrayContaining(["strict__lookup", "strict__ask_model", "strict__echo_headers"]),
+    );
+    expect((await call(session, "strict__lookup", { id: "1" })).isError).toBeFalsy();
+    // Nothing left to accept.
+    expect((await api("POST", "/api/mcp/pins/strict/accept", admin, {})).status).toBe(404);
+  });
+
   // Last: it changes the upstream for every connection on it.
   it("refuses a tool whose definition changed (rug pull) until an administrator accepts it", async () => {
     const session = await mcp.connect(agentToken);
@@ -275,8 +304,22 @@ describe("MCP proxy connections", () => {
     expect((await api("POST", "/api/mcp/pins/tools/accept", agentToken, { tool: "lookup" })).status).toBe(
       403,
     );
-    const accepted = await api("POST", "/api/mcp/pins/tools/accept", admin, { tool: "lookup" });
-    expect(accepted.status).toBe(200);
+    // `latch mcp pins` (the compiled CLI) through the admin API, as an operator would.
+    const cli = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [
+        LATCH_CLI,
+        "mcp",
+        "pins",
+        ...args,
+        "--server",
+        gw.adminUrl,
+        "--token",
+        admin,
+      ]);
+    const table = (await cli("list", "tools")).stdout;
+    expect(table).toMatch(/tools\s+lookup\s+changed/);
+    const accepted = await cli("accept", "tools", "lookup");
+    expect(accepted.stdout).toMatch(/^tools lookup: pinned [0-9a-f]{12}$/m);
     expect((await events("mcp_tool_accepted")).some((event) => event.data.by === "root")).toBe(true);
     expect(await names(session)).toContain("tools__lookup");
     expect((await call(session, "tools__lookup", { id: "u-3" })).isError).toBeFalsy();
