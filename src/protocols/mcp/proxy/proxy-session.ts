@@ -38,24 +38,30 @@ export class ProxySession {
 
   /** Every upstream tool that is pinned as it is now and that policy could allow this caller. */
   async listTools(): Promise<Tool[]> {
+    // Upstreams are asked side by side; each one's tools are checked in its own order.
+    const perConnection = await Promise.all(
+      [...this.proxies.connections.values()].map((connection) => this.listOf(connection)),
+    );
+    return perConnection.flat();
+  }
+
+  private async listOf(connection: ProxyConnection): Promise<Tool[]> {
+    let tools: Tool[];
+    try {
+      tools = await (await this.upstream(connection.name)).listTools(this.context.session.signal);
+    } catch (error) {
+      this.proxies.log.warn(
+        { err: error, connection: connection.name },
+        "MCP proxy: the upstream did not list its tools; they are not offered",
+      );
+      return [];
+    }
     const listed: Tool[] = [];
-    for (const connection of this.proxies.connections.values()) {
-      let tools: Tool[];
-      try {
-        tools = await (await this.upstream(connection.name)).listTools(this.context.session.signal);
-      } catch (error) {
-        this.proxies.log.warn(
-          { err: error, connection: connection.name },
-          "MCP proxy: the upstream did not list its tools; they are not offered",
-        );
-        continue;
-      }
-      for (const tool of tools) {
-        const checked = await this.checkPin(connection, tool);
-        if (!checked.ok) continue;
-        if (this.could(connection.name, tool.name) === "deny") continue;
-        listed.push(this.exposed(checked.tool));
-      }
+    for (const tool of tools) {
+      const checked = await this.checkPin(connection, tool);
+      if (!checked.ok) continue;
+      if (this.could(connection.name, tool.name) === "deny") continue;
+      listed.push(this.exposed(checked.tool));
     }
     return listed;
   }

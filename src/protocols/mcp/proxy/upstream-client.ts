@@ -64,10 +64,9 @@ export async function connectMcpUpstream(options: UpstreamOptions): Promise<McpU
       const tools: Tool[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
-        const result = await client.listTools(cursor === undefined ? {} : { cursor }, {
-          timeout: timeoutMs,
-          ...(signal === undefined ? {} : { signal }),
-        });
+        const result = await scoped(signal, (own) =>
+          client.listTools(cursor === undefined ? {} : { cursor }, { timeout: timeoutMs, signal: own }),
+        );
         tools.push(...result.tools);
         cursor = result.nextCursor;
         if (cursor === undefined || tools.length >= MAX_TOOLS) break;
@@ -77,13 +76,31 @@ export async function connectMcpUpstream(options: UpstreamOptions): Promise<McpU
     async callTool(tool, args, signal) {
       // The SDK client validates structured output against an outputSchema it cached from tools/list: the
       // result is the upstream's to answer for, and Latch masks it anyway, so it is taken as it came.
-      return (await client.callTool({ name: tool, arguments: args }, undefined, {
-        timeout: timeoutMs,
-        signal,
-      })) as CallToolResult;
+      return (await scoped(signal, (own) =>
+        client.callTool({ name: tool, arguments: args }, undefined, { timeout: timeoutMs, signal: own }),
+      )) as CallToolResult;
     },
     close: () => client.close().catch(() => undefined),
   };
+}
+
+/**
+ * The SDK adds an abort listener to a request's signal and never removes it: a session-long signal would
+ * collect one per request. Each request gets its own signal, unlinked from the caller's when it settles.
+ */
+async function scoped<T>(
+  parent: AbortSignal | undefined,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const abort = () => controller.abort(parent?.reason);
+  if (parent?.aborted === true) abort();
+  else parent?.addEventListener("abort", abort, { once: true });
+  try {
+    return await run(controller.signal);
+  } finally {
+    parent?.removeEventListener("abort", abort);
+  }
 }
 
 function transportFor(options: UpstreamOptions): Transport {

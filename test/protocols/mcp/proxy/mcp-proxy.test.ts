@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LATCH_CLI } from "../../../support/latch-serve.js";
 import { type McpEndpoint, serveMcpEndpoint } from "../../../support/mcp-endpoint.js";
@@ -246,11 +247,27 @@ describe("MCP proxy connections", () => {
       expect(JSON.stringify(headers)).not.toContain(agentToken.split(".")[2]!);
   });
 
-  it("runs a stdio server with its secret from env, masked", async () => {
-    const answer = await call(agent, "local__whoami", {});
+  it("runs a stdio server per session with its secret from env, masked, and stops it with the session", async () => {
+    const session = await mcp.connect(agentToken);
+    const answer = await call(session, "local__whoami", {});
     expect(answer.isError).toBeFalsy();
     expect(text(answer)).toContain("secret arrived");
     expect(text(answer)).not.toContain("ops@example.com");
+    const pid = Number(/pid (\d+)/.exec(text(answer))![1]);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    // DELETE of the MCP session (Client.close alone leaves the session open until its idle timeout).
+    await (session.transport as StreamableHTTPClientTransport).terminateSession();
+    for (let waited = 0; alive() && waited < 200; waited++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alive()).toBe(false);
   });
 
   it("with pinning: admin, offers a tool only once an administrator accepted it", async () => {
