@@ -121,6 +121,30 @@ export const ERRORS = {
     sqlstate: "42501",
     message: "approval could not be requested, so the statement was not run: {reason}",
   },
+  mcp_tool_changed: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      'the definition of tool "{tool}" on MCP connection "{connection}" changed since it was pinned (a possible rug pull), so it is refused until an administrator reviews and accepts it: {accept}',
+  },
+  mcp_tool_unaccepted: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      'tool "{tool}" on MCP connection "{connection}" is new and this connection pins only what an administrator accepted: {accept}',
+  },
+  mcp_budget_exceeded: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      'this MCP session used its budget on connection "{connection}" ({what}); start a new session or ask the operator to raise connections.{connection}.budget',
+  },
+  mcp_upstream_request_refused: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      'the upstream MCP server of connection "{name}" sent a {method} request; Latch refuses sampling, elicitation and roots requests from upstream servers',
+  },
   response_withheld: {
     class: "denial",
     sqlstate: "42501",

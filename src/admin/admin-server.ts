@@ -17,6 +17,7 @@ import { type ApprovalRoutesDeps, registerApprovalRoutes } from "./approval-rout
 import { createCallerAuth } from "./caller-auth.js";
 import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
 import { createConsoleSessions } from "./console-sessions.js";
+import { type McpPinRoutesDeps, registerMcpPinRoutes } from "./mcp-pin-routes.js";
 import { registerOidcSignIn } from "./oidc-sign-in.js";
 import { registerSamlSignIn } from "./saml-sign-in.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
@@ -45,6 +46,8 @@ export interface AdminServerDeps {
   readonly tokenExchange?: TokenExchangeEndpoints;
   /** Where console sign-ins are kept (every replica of the store accepts them); default: this process's memory. */
   readonly consoleSessions?: ConsoleSessionStore;
+  /** Pinned MCP tool definitions (`latch mcp pins`); absent: those routes are not served. */
+  readonly mcpPins?: Omit<McpPinRoutesDeps, "authenticate">;
   /** The built console's folder; default dist/console of this package. */
   readonly consoleDir?: string;
 }
@@ -240,6 +243,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
   }
 
   if (deps.sessionControl !== undefined) registerSessionRoutes(app, { ...deps.sessionControl, authenticate });
+  if (deps.mcpPins !== undefined) registerMcpPinRoutes(app, { ...deps.mcpPins, authenticate });
 
   app.setErrorHandler(async (error, _request, reply) => {
     deps.log.error({ err: error }, "admin API error");

@@ -18,7 +18,9 @@ export type ResourceRef =
   /** Schema-qualified, lower-cased as PostgreSQL folds it: "public.users". Unqualified names resolve to public. */
   | { readonly type: "Table"; readonly name: string }
   /** Schema-qualified function name: "pg_catalog.pg_terminate_backend", "public.my_udf". */
-  | { readonly type: "Function"; readonly name: string };
+  | { readonly type: "Function"; readonly name: string }
+  /** A tool of an MCP proxy connection, by the upstream's own name: "create_issue". */
+  | { readonly type: "Tool"; readonly name: string };
 
 /** What policy may read about one step besides its accesses (Cedar `context.statement` and `context.command`). */
 export interface StepFacts {

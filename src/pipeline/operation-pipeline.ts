@@ -76,6 +76,11 @@ export interface AdmitOptions {
    */
   readonly mode?: "hold" | "defer";
   /**
+   * A protocol's own rule (an MCP proxy connection's argument rule in latch.yaml) that makes an allowed operation
+   * wait for approval by `group`. It only ever tightens: a denial stays a denial, a policy approval stays as is.
+   */
+  readonly requireApproval?: { readonly group: string; readonly rule: string; readonly reason: string };
+  /**
    * The protocol can preview this operation (run it in a transaction it rolls back): asked only when a
    * `@preview("true")` permit's scope covers it (preview-stage.ts). Absent: never previewed.
    */
@@ -127,7 +132,7 @@ export class OperationPipeline implements Admitter {
    * denies). The protocol forwards only after it resolves with `allowed`. Never rejects.
    */
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
-    const verdict = this.authorize(operation, context);
+    const verdict = this.withApprovalFloor(this.authorize(operation, context), options);
     if (
       options.preview !== undefined &&
       wantsPreview(this.policy(), verdict, this.request(operation, context))
@@ -145,12 +150,24 @@ export class OperationPipeline implements Admitter {
   ): Promise<Admission> {
     const found = await runPreview(preview, this.log, operation.id);
     const facts = found.status === "ran" ? { rows: found.rows } : undefined;
-    const verdict = this.authorize(operation, context, facts);
+    const verdict = this.withApprovalFloor(this.authorize(operation, context, facts), options);
     const admission = await this.admitDecided(operation, verdict, context, { ...options, found });
     // Allowed outright on the preview's count: the real run is held to that count too.
     if (!admission.allowed || verdict.decision !== "allow") return admission;
     const rowCeiling = rowCeilingOf(found, preview.slack, "");
     return rowCeiling === undefined ? admission : { ...admission, rowCeiling };
+  }
+
+  /** A protocol's own approval rule (AdmitOptions.requireApproval) only ever turns an allow into a hold. */
+  private withApprovalFloor(judged: Verdict, options: AdmitOptions): Verdict {
+    const floor = options.requireApproval;
+    if (floor === undefined || judged.decision !== "allow") return judged;
+    return {
+      decision: "approval",
+      rules: [...judged.rules, floor.rule],
+      reason: `${judged.reason}; ${floor.reason}`,
+      approval: { group: floor.group, quorum: 1 },
+    };
   }
 
   private admitDecided(

@@ -58,5 +58,5 @@ export function resourceEntity(
 /** "table public.users", "function pg_catalog.pg_sleep", "connection analytics": for reasons in English. */
 export function describeResource(connection: string, resource: ResourceRef): string {
   if (resource.type === "Connection") return `connection ${connection}`;
-  return `${resource.type === "Table" ? "table" : "function"} ${resource.name}`;
+  return `${resource.type.toLowerCase()} ${resource.name}`;
 }

@@ -28,6 +28,8 @@ entity Table in [Connection] {
 };
 // "<connection>/<schema.function>", e.g. Function::"analytics/pg_catalog.pg_sleep".
 entity Function in [Connection];
+// "<connection>/<tool>", e.g. Tool::"github/create_issue": a tool of an MCP proxy connection.
+entity Tool in [Connection];
 
 // All UTC. weekday: 1 = Monday .. 7 = Sunday. date: "YYYY-MM-DD".
 type Time = {
@@ -91,6 +93,8 @@ const FAMILY_APPLIES_TO: Record<ActionFamily, string> = {
   // schema-conformance test) serves every family.
   ssh: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
   http: "appliesTo { principal: [User], resource: [Connection, Table, Function], context: SqlContext }",
+  // MCP proxy resources are Tools (and the Connection); Table and Function as for SSH and HTTP.
+  mcp: "appliesTo { principal: [User], resource: [Connection, Table, Function, Tool], context: SqlContext }",
 };
 
 function actionDeclarations(): string {

@@ -16,7 +16,7 @@ export const ACTION_GROUPS = {
 
 export type ActionGroup = keyof typeof ACTION_GROUPS;
 
-export type ActionFamily = "sql" | "ssh" | "http";
+export type ActionFamily = "sql" | "ssh" | "http" | "mcp";
 
 interface ActionSpec {
   readonly family: ActionFamily;
@@ -119,6 +119,12 @@ export const ACTIONS = {
     family: "http",
     group: null,
     description: "a WebSocket upgrade (GET with Upgrade: websocket); its frames are not inspected",
+  },
+  "mcp:call_tool": {
+    family: "mcp",
+    group: null,
+    description:
+      'a tool of an MCP proxy connection (resource Tool::"<connection>/<tool>"); context.body holds its arguments',
   },
 } as const satisfies Record<string, ActionSpec>;
 

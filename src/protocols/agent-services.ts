@@ -46,3 +46,25 @@ export interface ApprovalDesk {
   /** Base URL of the console for links (approvals.console_url), if configured. */
   readonly consoleUrl?: string;
 }
+
+/**
+ * Rug-pull pinning as the MCP proxy sees it (the composition root lends the store's pins): what the gateway
+ * pinned for an upstream tool, compared with what the upstream offers now.
+ */
+export interface ToolPinBook {
+  /**
+   * pinned_now: first sight, pinned; pinned: matches; changed: differs from the pin; unaccepted: never
+   * accepted (pinning: admin). `fresh`: this definition was not waiting for acceptance before.
+   */
+  observe(
+    connection: string,
+    tool: string,
+    hash: string,
+    definition: string,
+    trustOnFirstUse: boolean,
+  ): Promise<{
+    readonly state: "pinned_now" | "pinned" | "changed" | "unaccepted";
+    readonly fresh?: boolean;
+    readonly pin: { readonly pinnedHash: string | null };
+  }>;
+}

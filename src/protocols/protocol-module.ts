@@ -5,7 +5,7 @@ import type { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Admitter } from "../pipeline/operation-pipeline.js";
 import type { SessionGate } from "../session/session-gate.js";
-import type { ApprovalDesk, PolicyPreview } from "./agent-services.js";
+import type { ApprovalDesk, PolicyPreview, ToolPinBook } from "./agent-services.js";
 import type { HttpMount } from "./http-mount.js";
 
 /** What the composition root hands every protocol: the shared pieces, never a store or a policy engine. */
@@ -34,6 +34,8 @@ export interface ProtocolContext {
   readonly policyPreview?: PolicyPreview;
   /** Approval requests as agents see them (MCP `request_access`, `access_status`). */
   readonly approvalDesk?: ApprovalDesk;
+  /** Pinned tool definitions of MCP proxy connections; absent, `type: mcp` connections are refused. */
+  readonly toolPins?: ToolPinBook;
 }
 
 export interface ProtocolListener {

@@ -175,6 +175,7 @@ export async function startGateway(
       httpMounts,
       policyPreview: createPolicyPreview(() => policy),
       approvalDesk: createApprovalDesk(approval.service, approval.judgeUpfront, config.approvals.console_url),
+      toolPins: stores.mcpToolPins,
       config,
       gate,
       pipeline,
@@ -251,6 +252,7 @@ export async function startGateway(
       reloadPolicies,
       ...(tokenExchange === undefined ? {} : { tokenExchange }),
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront },
+      mcpPins: { pins: stores.mcpToolPins, record: (event) => pipeline.recordDurably(event) },
       sessionControl: {
         registry,
         blocks,

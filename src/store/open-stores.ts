@@ -13,6 +13,7 @@ import { openSqliteAuditSink } from "./sqlite-audit-sink.js";
 import { createSqliteConsoleSessionStore } from "./sqlite-console-sessions.js";
 import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
+import { createSqliteMcpToolPinStore } from "./sqlite-mcp-tool-pins.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
 import type { AuditReader } from "./store.js";
 import type { Stores } from "./stores.js";
@@ -101,6 +102,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(liveSessions);
     const consoleSessions = createSqliteConsoleSessionStore(file);
     opened.push(consoleSessions);
+    const mcpToolPins = createSqliteMcpToolPinStore(file);
+    opened.push(mcpToolPins);
     const exportCursors = createSqliteExportCursors(file);
     opened.push(exportCursors);
     const retention = createSqliteAuditRetention(file);
@@ -113,6 +116,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       blocks,
       liveSessions,
       consoleSessions,
+      mcpToolPins,
       exportCursors,
       retention,
       events: createLocalClusterEvents(),

@@ -189,6 +189,21 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
   ALTER TABLE approval_requests ADD COLUMN requester_actors TEXT;
   `,
+  // MCP proxy connections: each upstream tool's pinned definition, and a changed one awaiting an admin's accept.
+  `
+  CREATE TABLE mcp_tool_pins (
+    connection         TEXT NOT NULL,
+    tool               TEXT NOT NULL,
+    pinned_hash        TEXT,     -- NULL: never accepted (pinning: admin)
+    pinned_definition  TEXT,
+    pinned_at          INTEGER,  -- epoch ms
+    pinned_by          TEXT,     -- "first-use" or the accepting administrator
+    pending_hash       TEXT,     -- a different definition seen since, refused until accepted
+    pending_definition TEXT,
+    pending_since      INTEGER,  -- epoch ms
+    PRIMARY KEY (connection, tool)
+  ) STRICT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

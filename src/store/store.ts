@@ -35,6 +35,9 @@ export const AUDIT_EVENT_KINDS = [
   "audit_checkpoint", // a signed (seq, head hash, time) note for external witnesses (audit/checkpoint-note.ts)
   "audit_pruned", // retention removed the events before an anchoring checkpoint (audit.retention)
   "token_exchange", // POST /oauth/token issued a Latch token, or refused to (never holds a token)
+  "mcp_tool_pinned", // an MCP proxy connection's upstream tool definition was pinned on first sight
+  "mcp_tool_changed", // an upstream tool definition differs from its pin (a rug pull?): refused until accepted
+  "mcp_tool_accepted", // an administrator accepted a changed (or new) upstream tool definition
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

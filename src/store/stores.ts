@@ -4,6 +4,7 @@ import type { AuditExportCursors } from "./audit-export-cursors.js";
 import type { AuditRetention } from "./audit-retention.js";
 import type { ConsoleSessionStore } from "./console-session-store.js";
 import type { LiveSessionStore } from "./live-session-store.js";
+import type { McpToolPinStore } from "./mcp-tool-pin-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
 import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
 
@@ -22,6 +23,8 @@ export interface Stores {
   readonly liveSessions: LiveSessionStore;
   /** Console sign-ins (any replica accepts them). */
   readonly consoleSessions: ConsoleSessionStore;
+  /** Pinned tool definitions of MCP proxy connections (rug-pull protection). */
+  readonly mcpToolPins: McpToolPinStore;
   /** Audit export cursors (audit-export/); absent where export is not supported yet (the shared store). */
   readonly exportCursors?: AuditExportCursors;
   /** Retention (audit.retention); absent where not supported yet (the shared store). */

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { bridgeToken, runMcpBridge } from "../mcp-bridge.js";
+import { registerMcpPinsCommands } from "./mcp-pins.js";
 
 const EXAMPLES = `
 Examples:
@@ -13,14 +14,19 @@ with NODE_EXTRA_CA_CERTS=<the gateway's cert file>.`;
 
 /** `latch mcp`: a stdio <-> Streamable HTTP bridge to the gateway's MCP endpoint. */
 export function registerMcpCommand(program: Command): void {
-  program
+  const mcp = program
     .command("mcp")
-    .description("bridge a stdio MCP client to the gateway's MCP endpoint (/mcp)")
-    .requiredOption("--server <url>", "the gateway's MCP endpoint, e.g. https://127.0.0.1:8443/mcp")
+    .description("bridge a stdio MCP client to the gateway's MCP endpoint (/mcp); `mcp pins` for tool pins")
+    // Not requiredOption: commander would demand it of the `pins` subcommands too.
+    .option("--server <url>", "the gateway's MCP endpoint, e.g. https://127.0.0.1:8443/mcp (required)")
     .option("--token <token>", "bearer token (default: LATCH_TOKEN)")
     .option("--token-command <command>", "shell command that prints a token (run once at start)")
     .addHelpText("after", EXAMPLES)
-    .action(async (options: { server: string; token?: string; tokenCommand?: string }) => {
+    .action(async (options: { server?: string; token?: string; tokenCommand?: string }) => {
+      if (options.server === undefined)
+        throw new Error(
+          "--server <url> is required: the gateway's MCP endpoint, e.g. https://127.0.0.1:8443/mcp",
+        );
       let server: URL;
       try {
         server = new URL(options.server);
@@ -35,4 +41,5 @@ export function registerMcpCommand(program: Command): void {
       });
       await runMcpBridge(server, token);
     });
+  registerMcpPinsCommands(mcp);
 }

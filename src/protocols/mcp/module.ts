@@ -8,6 +8,8 @@ import { createMcpConnectionMasking, type McpConnectionMasking } from "./connect
 import { mcpErrorBody } from "./errors.js";
 import { createMcpFront } from "./front.js";
 import type { HttpRequestRunner } from "./http-request-runner.js";
+import { checkMcpProxyConfig } from "./proxy/proxy-config-check.js";
+import { createMcpProxies } from "./proxy/proxy-connections.js";
 
 /**
  * MCP: the endpoint at https://<listen.http>/mcp, served on the HTTP listener through an HttpMount, whose
@@ -50,6 +52,7 @@ export async function createMcpMount(
     desk: context.approvalDesk,
     http,
     sql: { classifier, masking: (name) => maskings.get(name) },
+    ...proxiesOf(context),
   });
   return {
     paths: front.paths,
@@ -61,10 +64,37 @@ export async function createMcpMount(
   };
 }
 
-/** `type: mcp` connections (a policy proxy for MCP servers) are refused until the proxy exists. */
-async function start(_context: ProtocolContext): Promise<ProtocolListener> {
-  throw new LatchError("config_invalid", {
-    detail:
-      "connections of type mcp (a policy proxy for MCP servers) are not supported by this build yet; remove them, and use the built-in tools at /mcp (docs/mcp.md)",
-  });
+/** `type: mcp` connections: the policy proxy, served by the endpoint's sessions (proxy/). */
+function proxiesOf(context: ProtocolContext) {
+  const { config } = context;
+  if (!Object.values(config.connections).some((c) => c.type === "mcp")) return {};
+  if (context.toolPins === undefined)
+    throw new LatchError("config_invalid", {
+      detail: "connections of type mcp need the gateway's pin store (rug-pull protection); none was given",
+    });
+  return { proxies: createMcpProxies(config, context.toolPins, context.log) };
+}
+
+/**
+ * `type: mcp` connections have no listener of their own: their tools are offered at /mcp on the HTTP listener.
+ * Start checks them (the endpoint is on, masking profiles compile, secrets resolve) so a bad one stops the
+ * gateway here, and reports where they are served.
+ */
+async function start(context: ProtocolContext): Promise<ProtocolListener> {
+  const address = checkMcpProxyConfig(context.config);
+  const split = address.lastIndexOf(":");
+  return {
+    address: {
+      host: address.slice(0, split).replace(/^\[|\]$/g, ""),
+      port: Number(address.slice(split + 1)),
+    },
+    details: {
+      mcpProxies: Object.entries(context.config.connections)
+        .filter(([, c]) => c.type === "mcp")
+        .map(([name]) => name)
+        .join(","),
+    },
+    stopAccepting: () => undefined,
+    close: async () => undefined,
+  };
 }

@@ -14,6 +14,9 @@ import type { LiveSession } from "../../session/live-session.js";
 import type { ApprovalDesk, PolicyPreview } from "../agent-services.js";
 import { accessStatus, describeConnection, listConnections, requestAccess } from "./gateway-tools.js";
 import type { HttpRequestRunner } from "./http-request-runner.js";
+import { callProxiedTool } from "./proxy/proxy-call.js";
+import type { McpProxies } from "./proxy/proxy-connections.js";
+import { ProxySession } from "./proxy/proxy-session.js";
 import { runSqlQuery, type SqlToolDeps } from "./sql-query-tool.js";
 import { listBuiltInTools } from "./tool-catalog.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";
@@ -50,6 +53,8 @@ export interface McpSessionDeps {
   readonly desk: ApprovalDesk | undefined;
   readonly http: HttpRequestRunner | undefined;
   readonly sql: SqlToolDeps;
+  /** `type: mcp` connections (the policy proxy); absent when none is configured. */
+  readonly proxies?: McpProxies;
 }
 
 /**
@@ -61,6 +66,7 @@ export class McpSession {
   readonly server: Server;
   private readonly upstreams = new Map<string, Promise<SqlUpstream>>();
   private readonly context: ToolContext;
+  private readonly proxy: ProxySession | undefined;
 
   constructor(
     readonly live: LiveSession<undefined>,
@@ -81,9 +87,11 @@ export class McpSession {
       http: deps.http,
       sqlUpstream: (name) => this.sqlUpstream(name),
     };
-    this.server.setRequestHandler(ListToolsRequestSchema, () => {
+    this.proxy = deps.proxies === undefined ? undefined : new ProxySession(deps.proxies, this.context);
+    this.server.setRequestHandler(ListToolsRequestSchema, async () => {
       live.touch();
-      return { tools: listBuiltInTools(this.context) };
+      const proxied = this.proxy === undefined ? [] : await this.proxy.listTools();
+      return { tools: [...listBuiltInTools(this.context), ...proxied] };
     });
     this.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const progressToken = request.params._meta?.progressToken;
@@ -108,6 +116,8 @@ export class McpSession {
     if (this.live.isEnded)
       return toolError(new LatchError("session_terminated", { reason: "the session ended" }));
     const schema = Object.hasOwn(ARGUMENTS, name) ? ARGUMENTS[name as keyof typeof ARGUMENTS] : undefined;
+    if (schema === undefined && this.proxy?.owns(name) === true)
+      return callProxiedTool(this.proxy, name, raw, extras);
     const listed = listBuiltInTools(this.context).some((tool) => tool.name === name);
     if (schema === undefined || !listed)
       return toolError(
@@ -170,6 +180,7 @@ export class McpSession {
   async close(): Promise<void> {
     const upstreams = [...this.upstreams.values()];
     this.upstreams.clear();
+    await this.proxy?.close();
     await Promise.all(upstreams.map((u) => u.then((client) => client.close()).catch(() => undefined)));
     await this.server.close().catch(() => undefined);
   }

@@ -9,6 +9,7 @@ import { createPgAuditSink, readPgChainHead } from "./pg-audit-sink.js";
 import { createPgClusterEvents } from "./pg-cluster-events.js";
 import { createPgConsoleSessionStore } from "./pg-console-sessions.js";
 import { createPgLiveSessionStore } from "./pg-live-sessions.js";
+import { createPgMcpToolPinStore } from "./pg-mcp-tool-pins.js";
 import { migratePgStore } from "./pg-migrations.js";
 import { createPgPrincipalBlockStore } from "./pg-principal-blocks.js";
 import { createPgStorePool } from "./pg-store-config.js";
@@ -66,6 +67,7 @@ export async function openPostgresStores(
     blocks: createPgPrincipalBlockStore(pool),
     liveSessions: createPgLiveSessionStore(pool),
     consoleSessions: createPgConsoleSessionStore(pool),
+    mcpToolPins: createPgMcpToolPinStore(pool),
     events,
     check: () => audit.check(),
     health: () => audit.health(),

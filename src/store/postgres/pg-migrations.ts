@@ -4,6 +4,7 @@ import { PG_APPROVAL_PREVIEW_SCHEMA } from "./pg-approval-preview-schema.js";
 import { PG_AUDIT_SCHEMA } from "./pg-audit-schema.js";
 import { PG_CLUSTER_SCHEMA } from "./pg-cluster-schema.js";
 import { PG_CONSOLE_SCHEMA } from "./pg-console-schema.js";
+import { PG_MCP_PIN_SCHEMA } from "./pg-mcp-pin-schema.js";
 import type { PgMigration } from "./pg-migration.js";
 import { PG_STATE_SCHEMA } from "./pg-state-schema.js";
 
@@ -13,6 +14,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_CLUSTER_SCHEMA,
   PG_APPROVAL_PREVIEW_SCHEMA,
   PG_CONSOLE_SCHEMA,
+  PG_MCP_PIN_SCHEMA,
 ];
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 

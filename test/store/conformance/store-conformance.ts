@@ -5,6 +5,7 @@ import { describeBlocksConformance } from "./blocks-conformance.js";
 import type { StoreImplementation } from "./conformance-harness.js";
 import { describeConsoleSessionsConformance } from "./console-sessions-conformance.js";
 import { describeLiveSessionsConformance } from "./live-sessions-conformance.js";
+import { describeMcpPinsConformance } from "./mcp-pins-conformance.js";
 
 export type { OpenedStores, StoreImplementation } from "./conformance-harness.js";
 
@@ -21,5 +22,6 @@ export function describeStoreConformance(name: string, implementation: StoreImpl
     describeBlocksConformance(implementation);
     describeLiveSessionsConformance(implementation);
     describeConsoleSessionsConformance(implementation);
+    describeMcpPinsConformance(implementation);
   });
 }
