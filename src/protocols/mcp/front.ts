@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -43,15 +44,24 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
       );
     const token = bearerOf(request);
     const clientAddress = request.socket.remoteAddress ?? "";
+    const sessionId = request.headers[SESSION_HEADER];
+    const known = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
+    const digest = token === undefined ? undefined : bearerDigest(token);
+    const who = { protocol: "mcp", connectionName: "mcp", token, clientAddress };
     let identity: Identity;
     try {
-      identity = await deps.gate.identify({ protocol: "mcp", connectionName: "mcp", token, clientAddress });
+      // The token this session verified last, sent again (every request carries it): its signature cannot
+      // have changed, so only expiry and the block list are checked again. Any other token is verified whole.
+      const cached = known?.bearer;
+      identity =
+        cached !== undefined && digest !== undefined && timingSafeEqual(cached.digest, digest)
+          ? await deps.gate.reidentify(who, cached.identity)
+          : await deps.gate.identify(who);
     } catch (error) {
       return refuse(response, config, asLatchError(error, "mcp"), token === undefined);
     }
-    const sessionId = request.headers[SESSION_HEADER];
     if (typeof sessionId === "string") {
-      const session = sessions.get(sessionId);
+      const session = known;
       if (session === undefined || session.live.isEnded)
         return jsonRpcError(response, 404, -32001, "MCP session not found (it ended): initialize a new one");
       if (
@@ -59,6 +69,7 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
         session.live.identity.issuer !== identity.issuer
       )
         return jsonRpcError(response, 403, -32001, "this MCP session belongs to another principal");
+      if (digest !== undefined) session.bearer = { digest, identity };
       session.live.touch();
       return session.transport.handleRequest(request, response);
     }
@@ -78,6 +89,7 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
     } catch (error) {
       return refuse(response, config, asLatchError(error, "mcp"), false);
     }
+    if (digest !== undefined) session.bearer = { digest, identity: session.live.identity };
     await session.transport.handleRequest(request, response, body);
   }
 
@@ -165,6 +177,11 @@ function jsonRpcError(response: ServerResponse, status: number, code: number, me
   response
     .writeHead(status, { "content-type": "application/json" })
     .end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
+}
+
+/** What a session keeps of the token it verified: a digest to recognise it by, never the token. */
+function bearerDigest(token: string): Buffer {
+  return createHash("sha256").update(token.trim()).digest();
 }
 
 function bearerOf(request: IncomingMessage): string | undefined {
