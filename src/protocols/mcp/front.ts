@@ -14,6 +14,8 @@ import { bearerChallenge, MCP_PATH, METADATA_PATH, protectedResourceMetadata } f
 import { McpSession, type McpSessionDeps } from "./session.js";
 
 const MAX_INITIALIZE_BYTES = 1024 * 1024;
+/** The SDK's own default bound on a request body. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const SESSION_HEADER = "mcp-session-id";
 
 export interface McpFrontDeps extends McpSessionDeps {
@@ -71,11 +73,20 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
         return jsonRpcError(response, 403, -32001, "this MCP session belongs to another principal");
       if (digest !== undefined) session.bearer = { digest, identity };
       session.live.touch();
-      return session.transport.handleRequest(request, response);
+      if (request.method !== "POST") return session.transport.handleRequest(request, response);
+      // Read with Node streams and handed over parsed: the SDK would read it through a Web stream of the
+      // converted request, a good part of a call's cost.
+      const read = await readBody(request, MAX_REQUEST_BYTES);
+      if (read.status !== "ok")
+        return read.status === "too_large"
+          ? jsonRpcError(response, 413, -32000, `the request body is larger than ${MAX_REQUEST_BYTES} bytes`)
+          : jsonRpcError(response, 400, -32700, "Parse error: Invalid JSON");
+      return session.transport.handleRequest(request, response, read.value);
     }
     if (request.method !== "POST")
       return jsonRpcError(response, 400, -32000, "no MCP session: POST an initialize request first");
-    const body = await readJson(request);
+    const read = await readBody(request, MAX_INITIALIZE_BYTES);
+    const body = read.status === "ok" ? read.value : undefined;
     if (body === undefined || !isInitializeRequest(body))
       return jsonRpcError(
         response,
@@ -190,17 +201,27 @@ function bearerOf(request: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+async function readBody(
+  request: IncomingMessage,
+  limit: number,
+): Promise<{ status: "ok"; value: unknown } | { status: "too_large" | "invalid" }> {
+  if (Number(request.headers["content-length"]) > limit) {
+    request.resume();
+    return { status: "too_large" };
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_INITIALIZE_BYTES) return undefined;
+    if (size > limit) {
+      request.resume();
+      return { status: "too_large" };
+    }
     chunks.push(chunk);
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return { status: "ok", value: JSON.parse(Buffer.concat(chunks).toString("utf8")) };
   } catch {
-    return undefined;
+    return { status: "invalid" };
   }
 }

@@ -76,7 +76,13 @@ export async function runHttpRequest(
   if (admitted !== undefined && !admitted.allowed) return refusedResult(context, admitted);
   // Refused before policy was asked (a method Latch does not judge, a path that does not normalise): the
   // answer is the core's own problem+json. After admission, a failure the core recorded is Latch's too.
-  const problem = admitted === undefined ? latchProblem(response.body) : admission.failure();
+  // (A body cut short is recorded as aborted: that is the cap, not a failure.)
+  const problem =
+    admitted === undefined
+      ? latchProblem(response.body)
+      : response.truncated
+        ? undefined
+        : admission.failure();
   if (problem !== undefined) return toolError(problem, { status: response.status, classification });
   return toolResult({
     status: response.status,

@@ -19,7 +19,7 @@ import { elicitApproval } from "./approval-elicitation.js";
 import { accessStatus, describeConnection, listConnections, requestAccess } from "./gateway-tools.js";
 import { runHttpRequest, runSshExec } from "./remote-tools.js";
 import { runSqlQuery, type SqlToolDeps } from "./sql-query-tool.js";
-import { listBuiltInTools } from "./tool-catalog.js";
+import { listBuiltInTools, offersTool } from "./tool-catalog.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";
 import { toolError } from "./tool-results.js";
 import { createSqlUpstream, type SqlUpstream } from "./upstream.js";
@@ -146,7 +146,7 @@ export class McpSession {
     if (this.live.isEnded)
       return toolError(new LatchError("session_terminated", { reason: "the session ended" }));
     const schema = Object.hasOwn(ARGUMENTS, name) ? ARGUMENTS[name as keyof typeof ARGUMENTS] : undefined;
-    const listed = listBuiltInTools(this.context).some((tool) => tool.name === name);
+    const listed = offersTool(this.context, name);
     if (schema === undefined || !listed)
       return toolError(
         new LatchError("tool_arguments_invalid", {

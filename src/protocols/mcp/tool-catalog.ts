@@ -121,19 +121,56 @@ export function listBuiltInTools(context: ToolContext): Tool[] {
   return tools;
 }
 
-const HTTP_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
+export const HTTP_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 
 /**
  * Connections of a tool the caller could use: the preview allows or holds one of the actions, or (a permit
  * whose condition needs the request's facts, which a preview has not) policy reaches it.
  */
-function reachable(context: ToolContext, names: readonly string[], actions: readonly string[]): string[] {
+export function reachable(
+  context: ToolContext,
+  names: readonly string[],
+  actions: readonly string[],
+): string[] {
   const identity = context.session.identity;
   return names.filter(
     (name) =>
       actions.some((action) => couldDo(context, identity, name, [access(action)], false) !== "deny") ||
       context.reach?.({ identity, connection: name, actions }) === true,
   );
+}
+
+/**
+ * Whether the caller is offered `name` now: what listBuiltInTools decides for that one tool, without building
+ * descriptions and hints (every call asks this).
+ */
+export function offersTool(context: ToolContext, name: string): boolean {
+  const identity = context.session.identity;
+  const postgres = () => Object.entries(context.config.connections).filter(([, c]) => c.type === "postgres");
+  switch (name) {
+    case "list_connections":
+    case "describe_connection":
+    case "access_status":
+      return true;
+    case "sql_query":
+      return postgres().some(
+        ([connection]) => couldDo(context, identity, connection, [access("sql:select")], true) !== "deny",
+      );
+    case "request_access":
+      return postgres().length > 0 && context.desk !== undefined;
+    case "ssh_exec":
+      return reachable(context, context.ssh?.connections() ?? [], ["ssh:exec"]).length > 0;
+    case "http_request":
+      return (
+        reachable(
+          context,
+          context.http?.connections() ?? [],
+          HTTP_METHODS.map((method) => `http:${method}`),
+        ).length > 0
+      );
+    default:
+      return false;
+  }
 }
 
 export function access(action: string, resource: Access["resource"] = { type: "Connection" }): Access {

@@ -118,6 +118,73 @@ describe("tools/list over SSH and HTTP connections", () => {
     });
     expect((await call(reader, "ssh_exec", { connection: "web-1", command: "uname -s" })).isError).toBe(true);
   });
+
+  it("list_connections and describe_connection show the SSH and HTTP connections the caller could use", async () => {
+    const agent = await mcp.connect(agentToken);
+    expect((await call(agent, "list_connections", {})).structuredContent).toEqual({
+      connections: [
+        { name: "web-1", type: "ssh", labels: {} },
+        { name: "api", type: "http", labels: {} },
+      ],
+    });
+    const reader = await mcp.connect(await gw.token("reader-2", ["readers"]));
+    expect((await call(reader, "list_connections", {})).structuredContent).toEqual({
+      connections: [{ name: "api", type: "http", labels: {} }],
+    });
+    expect(
+      (await call(reader, "describe_connection", { connection: "web-1" })).structuredContent,
+    ).toMatchObject({
+      error: "connection_unknown",
+    });
+    expect(
+      (await call(reader, "describe_connection", { connection: "api" })).structuredContent,
+    ).toMatchObject({
+      type: "http",
+      tool: "http_request",
+      actions: { "http:GET": "allow", "http:DELETE": "deny" },
+    });
+  });
+});
+
+describe("the bearer a session verified", () => {
+  it("any other token on the session is verified whole: a forged signature is refused with 401", async () => {
+    const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
+      requestInit: { headers: { authorization: `Bearer ${agentToken}` } },
+    });
+    const client = new Client({ name: "latch-test-forged", version: "1.0.0" });
+    await client.connect(transport);
+    const sessionId = transport.sessionId!;
+    const post = (token: string) =>
+      fetch(mcp.url, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "mcp-session-id": sessionId,
+          "mcp-protocol-version": "2025-11-25",
+          accept: "application/json, text/event-stream",
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+      });
+    const [head, payload, signature] = agentToken.split(".") as [string, string, string];
+    const flipped = `${signature.slice(0, -2)}${signature.endsWith("AA") ? "BB" : "AA"}`;
+    const forged = await post(`${head}.${payload}.${flipped}`);
+    expect(forged.status).toBe(401);
+    await forged.arrayBuffer();
+    const genuine = await post(agentToken);
+    expect(genuine.status).toBe(200);
+    await genuine.arrayBuffer();
+    await client.close();
+  });
+
+  it("is not verified again, but its expiry still ends the session's use (fail closed)", async () => {
+    const token = await gw.token("agent-short", ["agents"], 4);
+    const expiresAt = Date.now() + 4000;
+    const agent = await mcp.connect(token);
+    expect((await call(agent, "list_connections", {})).isError).toBeFalsy();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1500));
+    await expect(call(agent, "list_connections", {})).rejects.toThrow();
+  }, 60_000);
 });
 
 describe("ssh_exec", () => {
