@@ -26,6 +26,8 @@ export async function elicitApproval(options: {
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
   readonly ask: (params: ElicitRequestURLParams) => Promise<ElicitResult>;
+  /** notifications/elicitation/complete for this elicitation: the decision is in, whichever it was. */
+  readonly completed: (elicitationId: string) => Promise<void>;
   readonly rerun: () => Promise<CallToolResult>;
 }): Promise<CallToolResult> {
   const { pending, desk, session } = options;
@@ -53,6 +55,7 @@ export async function elicitApproval(options: {
   while (!stop.aborted && Date.now() < deadline) {
     const status = await desk.status(requestId, session.identity);
     if (status === undefined) return pending;
+    if (status.state !== "pending") await options.completed(requestId).catch(() => undefined);
     if (status.state === "approved") return options.rerun();
     if (status.state === "denied")
       return toolError(

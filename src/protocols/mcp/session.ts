@@ -137,6 +137,8 @@ export class McpSession {
         timeoutMs: this.deps.approvalTimeoutMs,
         signal: extra.signal,
         ask: (params) => extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema),
+        completed: (id) =>
+          this.server.createElicitationCompletionNotifier(id, { relatedRequestId: extra.requestId })(),
         rerun: () => this.call(name, args, extras),
       });
     });

@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ElicitationCompleteNotificationSchema,
+  ElicitRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../../src/store/store.js";
 import { type EchoUpstream, startEchoUpstream } from "../../support/echo-upstream.js";
@@ -378,6 +381,10 @@ describe("URL-mode elicitation", () => {
       { capabilities: { elicitation: { url: {} } } },
     );
     const approver = await gw.token("ap-2", ["approvers"]);
+    const completed: string[] = [];
+    client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => {
+      completed.push(notification.params.elicitationId);
+    });
     const asked: { url: string; elicitationId: string }[] = [];
     client.setRequestHandler(ElicitRequestSchema, async (request) => {
       const params = request.params as { mode?: string; url: string; elicitationId: string };
@@ -403,6 +410,8 @@ describe("URL-mode elicitation", () => {
     expect(answer.isError).toBeFalsy();
     expect(answer.structuredContent).toMatchObject({ status: 200 });
     expect(upstream.received.filter((r) => r.url === path)).toHaveLength(1);
+    // The client hears that the out-of-band step is over.
+    await expect.poll(() => completed).toEqual([asked[0]!.elicitationId]);
     await client.close();
   }, 90_000);
 
