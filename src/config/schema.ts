@@ -395,6 +395,15 @@ export const configSchema = z.strictObject({
           "this endpoint's URL as agents reach it (RFC 9728 `resource`); default https://<listen.http>/mcp",
         ),
       max_rows: z.number().int().min(1).max(100_000).default(500).describe("rows sql_query returns at most"),
+      max_output_bytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * 1024 * 1024)
+        .default(64 * 1024)
+        .describe(
+          "bytes of ssh_exec output (per stream) and of an http_request response body a call returns at most",
+        ),
       max_session: duration.optional().describe("longest an MCP session may last"),
       idle_timeout: duration.optional().describe("an MCP session idle this long is ended"),
     })

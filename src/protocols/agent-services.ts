@@ -16,6 +16,17 @@ export type PolicyPreview = (question: {
   readonly clientAddress: string;
 }) => "allow" | "approval" | "deny";
 
+/**
+ * "Could any permit apply to one of these actions on this connection or anything in it, whatever the
+ * request's facts?": policy scopes only (principal, action, resource), conditions taken as possibly true, so
+ * `false` proves the caller can never be allowed them there. Tool annotations claim read-only only on that.
+ */
+export type PolicyReach = (question: {
+  readonly identity: Identity;
+  readonly connection: string;
+  readonly actions: readonly string[];
+}) => boolean;
+
 /** An approval request as an agent may see it: its own, never anyone else's. */
 export interface AccessStatus {
   readonly requestId: string;

@@ -5,7 +5,8 @@ import type { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Admitter } from "../pipeline/operation-pipeline.js";
 import type { SessionGate } from "../session/session-gate.js";
-import type { ApprovalDesk, PolicyPreview, ToolPinBook } from "./agent-services.js";
+import type { ApprovalDesk, PolicyPreview, PolicyReach, ToolPinBook } from "./agent-services.js";
+import type { AgentToolRunners } from "./agent-tools.js";
 import type { HttpMount } from "./http-mount.js";
 
 /** What the composition root hands every protocol: the shared pieces, never a store or a policy engine. */
@@ -32,10 +33,14 @@ export interface ProtocolContext {
   readonly httpMounts: readonly HttpMount[];
   /** Policy asked ahead of an operation (which tools an MCP caller may see); absent in unit contexts. */
   readonly policyPreview?: PolicyPreview;
+  /** What policy could ever permit (tool annotations); absent in unit contexts, then no tool claims read-only. */
+  readonly policyReach?: PolicyReach;
   /** Approval requests as agents see them (MCP `request_access`, `access_status`). */
   readonly approvalDesk?: ApprovalDesk;
   /** Pinned tool definitions of MCP proxy connections; absent, `type: mcp` connections are refused. */
   readonly toolPins?: ToolPinBook;
+  /** What protocols lend the MCP tools (ssh_exec, http_request), filled from `agentTools` before mounts are made. */
+  readonly agentTools?: AgentToolRunners;
 }
 
 export interface ProtocolListener {
@@ -79,4 +84,9 @@ export interface ProtocolModule {
    * undefined when it has nothing to serve there under this config.
    */
   httpMount?(context: ProtocolContext): Promise<HttpMount | undefined>;
+  /**
+   * The way in this protocol lends the MCP endpoint's tools to its connections (HTTP: http_request, SSH:
+   * ssh_exec), made before any mount; nothing when it has no connection configured.
+   */
+  agentTools?(context: ProtocolContext): AgentToolRunners;
 }

@@ -14,6 +14,9 @@ import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
 import { engineOptionsOf } from "../policy/engine-options.js";
 import { loadPolicies } from "../policy/load-policies.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
+import { createPolicyReach } from "../policy/policy-reach.js";
+import type { PolicyReach } from "../protocols/agent-services.js";
+import type { AgentToolRunners } from "../protocols/agent-tools.js";
 import type { HttpMount } from "../protocols/http-mount.js";
 import type { ProtocolListener } from "../protocols/protocol-module.js";
 import { startBlockSweep } from "../session/block-sweep.js";
@@ -67,7 +70,9 @@ export async function startGateway(
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
   const policyOptions = engineOptionsOf(config);
-  let policy: PolicyEngine = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
+  let loadedPolicies = await loadPolicies(config.policies);
+  let policy: PolicyEngine = createCedarPolicyEngine(loadedPolicies, policyOptions);
+  let policyReach = createPolicyReach(loadedPolicies);
   for (const warning of startupWarnings(config, policy.policyCount))
     log.warn({ code: warning.code }, warning.message);
   // Seconds per million events (docs/audit.md): say so before, not only after.
@@ -171,9 +176,12 @@ export async function startGateway(
       );
     });
 
+    const agentTools: AgentToolRunners = {};
     const context = {
       httpMounts,
+      agentTools,
       policyPreview: createPolicyPreview(() => policy),
+      policyReach: (question: Parameters<PolicyReach>[0]) => policyReach(question),
       approvalDesk: createApprovalDesk(approval.service, approval.judgeUpfront, config.approvals.console_url),
       toolPins: stores.mcpToolPins,
       config,
@@ -186,6 +194,7 @@ export async function startGateway(
       staleGateways: () => directory.staleGateways(),
       onGatewaysGone: (listener: () => void) => directory.onGatewaysGone(listener),
     };
+    for (const module of PROTOCOL_MODULES) Object.assign(agentTools, module.agentTools?.(context));
     for (const module of PROTOCOL_MODULES) {
       const mount = await module.httpMount?.(context);
       if (mount !== undefined) httpMounts.push(mount);
@@ -216,7 +225,9 @@ export async function startGateway(
 
     /** New policies apply to new operations at once, and end live sessions whose recent operations they deny. */
     const reloadHere = async (): Promise<{ policies: number; sessionsEnded: number }> => {
-      policy = createCedarPolicyEngine(await loadPolicies(config.policies), policyOptions);
+      loadedPolicies = await loadPolicies(config.policies);
+      policy = createCedarPolicyEngine(loadedPolicies, policyOptions);
+      policyReach = createPolicyReach(loadedPolicies);
       const sessionsEnded = registry.revalidate(policy);
       log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
       return { policies: policy.policyCount, sessionsEnded };

@@ -152,6 +152,26 @@ export class SessionGate {
     return identity;
   }
 
+  /**
+   * The same token again on a session that verified it (the MCP endpoint's bearer on each request): its
+   * signature, issuer and audience cannot have changed, so only what can is checked again, with the same
+   * refusals on record as identify(): expiry, and the principal block list (a store that cannot answer
+   * refuses). Callers must compare the token itself before trusting `verified`.
+   */
+  async reidentify(request: IdentifyRequest, verified: Identity): Promise<Identity> {
+    const refuse = this.refuser(request);
+    if (this.clock.now() >= verified.expiresAt)
+      return refuse(
+        new LatchError("token_expired", { expiredAt: new Date(verified.expiresAt).toISOString() }),
+        verified.subject,
+      );
+    const blockedNow = await this.blocked(verified.subject).catch((error: LatchError) =>
+      refuse(error, verified.subject),
+    );
+    if (blockedNow) return refuse(new LatchError("principal_blocked"), verified.subject);
+    return verified;
+  }
+
   private refuser(request: IdentifyRequest): (error: LatchError, subject?: string) => never {
     const { deps } = this;
     return (error, subject) => {

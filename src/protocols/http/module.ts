@@ -10,6 +10,7 @@ import type { HttpConnectionRuntime } from "./exchange.js";
 import { startHttpListener } from "./front.js";
 import { compileConnectionMasking } from "./response-masker.js";
 import { HttpSessions } from "./session.js";
+import { createHttpToolRunner } from "./tool-runner.js";
 import { HttpUpstream } from "./upstream.js";
 
 /** HTTP APIs: /<connection>/<path>, the caller's bearer token is its identity, every request an http:* operation. */
@@ -22,6 +23,10 @@ export const httpModule: ProtocolModule = {
   renderError: (error: LatchError) => Buffer.from(problemOf(error).body),
   start,
   probe,
+  agentTools: (context) => {
+    const http = createHttpToolRunner(context);
+    return http === undefined ? {} : { http };
+  },
 };
 
 /**

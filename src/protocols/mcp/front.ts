@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -13,6 +14,8 @@ import { bearerChallenge, MCP_PATH, METADATA_PATH, protectedResourceMetadata } f
 import { McpSession, type McpSessionDeps } from "./session.js";
 
 const MAX_INITIALIZE_BYTES = 1024 * 1024;
+/** The SDK's own default bound on a request body. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const SESSION_HEADER = "mcp-session-id";
 
 export interface McpFrontDeps extends McpSessionDeps {
@@ -43,15 +46,24 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
       );
     const token = bearerOf(request);
     const clientAddress = request.socket.remoteAddress ?? "";
+    const sessionId = request.headers[SESSION_HEADER];
+    const known = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
+    const digest = token === undefined ? undefined : bearerDigest(token);
+    const who = { protocol: "mcp", connectionName: "mcp", token, clientAddress };
     let identity: Identity;
     try {
-      identity = await deps.gate.identify({ protocol: "mcp", connectionName: "mcp", token, clientAddress });
+      // The token this session verified last, sent again (every request carries it): its signature cannot
+      // have changed, so only expiry and the block list are checked again. Any other token is verified whole.
+      const cached = known?.bearer;
+      identity =
+        cached !== undefined && digest !== undefined && timingSafeEqual(cached.digest, digest)
+          ? await deps.gate.reidentify(who, cached.identity)
+          : await deps.gate.identify(who);
     } catch (error) {
       return refuse(response, config, asLatchError(error, "mcp"), token === undefined);
     }
-    const sessionId = request.headers[SESSION_HEADER];
     if (typeof sessionId === "string") {
-      const session = sessions.get(sessionId);
+      const session = known;
       if (session === undefined || session.live.isEnded)
         return jsonRpcError(response, 404, -32001, "MCP session not found (it ended): initialize a new one");
       if (
@@ -59,12 +71,22 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
         session.live.identity.issuer !== identity.issuer
       )
         return jsonRpcError(response, 403, -32001, "this MCP session belongs to another principal");
+      if (digest !== undefined) session.bearer = { digest, identity };
       session.live.touch();
-      return session.transport.handleRequest(request, response);
+      if (request.method !== "POST") return session.transport.handleRequest(request, response);
+      // Read with Node streams and handed over parsed: the SDK would read it through a Web stream of the
+      // converted request, a good part of a call's cost.
+      const read = await readBody(request, MAX_REQUEST_BYTES);
+      if (read.status !== "ok")
+        return read.status === "too_large"
+          ? jsonRpcError(response, 413, -32000, `the request body is larger than ${MAX_REQUEST_BYTES} bytes`)
+          : jsonRpcError(response, 400, -32700, "Parse error: Invalid JSON");
+      return session.transport.handleRequest(request, response, read.value);
     }
     if (request.method !== "POST")
       return jsonRpcError(response, 400, -32000, "no MCP session: POST an initialize request first");
-    const body = await readJson(request);
+    const read = await readBody(request, MAX_INITIALIZE_BYTES);
+    const body = read.status === "ok" ? read.value : undefined;
     if (body === undefined || !isInitializeRequest(body))
       return jsonRpcError(
         response,
@@ -78,6 +100,7 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
     } catch (error) {
       return refuse(response, config, asLatchError(error, "mcp"), false);
     }
+    if (digest !== undefined) session.bearer = { digest, identity: session.live.identity };
     await session.transport.handleRequest(request, response, body);
   }
 
@@ -167,23 +190,38 @@ function jsonRpcError(response: ServerResponse, status: number, code: number, me
     .end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
 }
 
+/** What a session keeps of the token it verified: a digest to recognise it by, never the token. */
+function bearerDigest(token: string): Buffer {
+  return createHash("sha256").update(token.trim()).digest();
+}
+
 function bearerOf(request: IncomingMessage): string | undefined {
   const header = request.headers.authorization;
   const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+async function readBody(
+  request: IncomingMessage,
+  limit: number,
+): Promise<{ status: "ok"; value: unknown } | { status: "too_large" | "invalid" }> {
+  if (Number(request.headers["content-length"]) > limit) {
+    request.resume();
+    return { status: "too_large" };
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_INITIALIZE_BYTES) return undefined;
+    if (size > limit) {
+      request.resume();
+      return { status: "too_large" };
+    }
     chunks.push(chunk);
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return { status: "ok", value: JSON.parse(Buffer.concat(chunks).toString("utf8")) };
   } catch {
-    return undefined;
+    return { status: "invalid" };
   }
 }

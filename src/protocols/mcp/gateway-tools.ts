@@ -5,7 +5,7 @@ import { parseDuration } from "../../identity/parse-duration.js";
 import { compileMaskingProfiles } from "../../masking/masking-profile.js";
 import type { Access } from "../../operation/operation.js";
 import { argumentsHash } from "./arguments-hash.js";
-import { access } from "./tool-catalog.js";
+import { access, HTTP_METHODS, reachable } from "./tool-catalog.js";
 import { couldDo, type ToolContext } from "./tool-context.js";
 import { toolError, toolResult } from "./tool-results.js";
 
@@ -23,6 +23,9 @@ export function listConnections(context: ToolContext): CallToolResult {
         c.type === "postgres" && couldDo(context, identity, name, [access("sql:select")], true) !== "deny",
     )
     .map(([name, c]) => ({ name, type: c.type, labels: c.labels }));
+  for (const [type, names, actions] of remoteConnections(context))
+    for (const name of reachable(context, names, actions))
+      connections.push({ name, type, labels: context.config.connections[name]?.labels ?? {} });
   record(context, "list_connections", {});
   return toolResult({ connections });
 }
@@ -39,6 +42,27 @@ export async function describeConnection(
     found?.type !== "postgres" ||
     couldDo(context, identity, args.connection, [access("sql:select")], true) === "deny";
   record(context, "describe_connection", args);
+  const remote = remoteConnections(context).find(([, names]) => names.includes(args.connection));
+  if (remote !== undefined && found !== undefined) {
+    const [type, , actions] = remote;
+    if (reachable(context, [args.connection], actions).length === 0)
+      return toolError(new LatchError("connection_unknown", { name: args.connection.slice(0, 63) }));
+    return toolResult({
+      name: args.connection,
+      type,
+      labels: found.labels,
+      // What the preview says for a request without facts; permits conditioned on the command, path or body
+      // are decided per call.
+      actions: Object.fromEntries(
+        actions.map((action) => [
+          action,
+          couldDo(context, identity, args.connection, [access(action)], action === "http:GET"),
+        ]),
+      ),
+      tool: type === "ssh" ? "ssh_exec" : "http_request",
+      maxOutputBytes: context.config.mcp.max_output_bytes,
+    });
+  }
   // A connection the caller may not use is described exactly like one that does not exist.
   if (hidden) return toolError(new LatchError("connection_unknown", { name: args.connection.slice(0, 63) }));
   const actions = Object.fromEntries(
@@ -164,6 +188,14 @@ function parseResourceName(text: string): Access["resource"] | undefined {
   if (!/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/.test(trimmed)) return undefined;
   const name = trimmed.toLowerCase();
   return { type: "Table", name: name.includes(".") ? name : `public.${name}` };
+}
+
+/** SSH and HTTP connections the tools reach, with the actions that make them usable. */
+function remoteConnections(context: ToolContext): ["ssh" | "http", readonly string[], string[]][] {
+  return [
+    ["ssh", context.ssh?.connections() ?? [], ["ssh:exec"]],
+    ["http", context.http?.connections() ?? [], HTTP_METHODS.map((method) => `http:${method}`)],
+  ];
 }
 
 function record(context: ToolContext, tool: string, args: unknown): void {

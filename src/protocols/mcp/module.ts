@@ -1,13 +1,14 @@
 import type { LatchConfig } from "../../config/schema.js";
 import { LatchError } from "../../errors.js";
+import { parseDuration } from "../../identity/parse-duration.js";
 import { createStatementClassifier, loadSqlParser } from "../../sql/postgres/create-classifier.js";
+import type { AgentToolRunners } from "../agent-tools.js";
 import { httpListenAddress } from "../http-listen-address.js";
 import type { HttpMount } from "../http-mount.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { createMcpConnectionMasking, type McpConnectionMasking } from "./connection-masking.js";
 import { mcpErrorBody } from "./errors.js";
 import { createMcpFront } from "./front.js";
-import type { HttpRequestRunner } from "./http-request-runner.js";
 import { checkMcpProxyConfig } from "./proxy/proxy-config-check.js";
 import { createMcpProxies } from "./proxy/proxy-connections.js";
 
@@ -22,13 +23,16 @@ export const mcpModule: ProtocolModule = {
   listenAddress: (config: LatchConfig) => httpListenAddress(config),
   renderError: (error: LatchError) => Buffer.from(mcpErrorBody(error)),
   start,
-  httpMount: (context) => createMcpMount(context),
+  httpMount: (context) => createMcpMount(context, context.agentTools),
 };
 
-/** The endpoint, mounted whenever the HTTP listener opens (see http-listen-address.ts). `http` is the HTTP protocol's request core, once wired. */
+/**
+ * The endpoint, mounted whenever the HTTP listener opens (see http-listen-address.ts). `tools` are what the
+ * SSH and HTTP protocols lend for ssh_exec and http_request (the composition root fills it first).
+ */
 export async function createMcpMount(
   context: ProtocolContext,
-  http?: HttpRequestRunner,
+  tools: AgentToolRunners = {},
 ): Promise<HttpMount | undefined> {
   const { config } = context;
   if (httpListenAddress(config) === undefined) return undefined;
@@ -49,8 +53,10 @@ export async function createMcpMount(
     pipeline: context.pipeline,
     log: context.log,
     preview: context.policyPreview,
+    reach: context.policyReach,
     desk: context.approvalDesk,
-    http,
+    tools,
+    approvalTimeoutMs: parseDuration(config.approvals.timeout),
     sql: { classifier, masking: (name) => maskings.get(name) },
     ...proxiesOf(context),
   });
@@ -59,6 +65,7 @@ export async function createMcpMount(
     handle: front.handle,
     async close() {
       await front.close();
+      await Promise.all([tools.http?.close(), tools.ssh?.close()]);
       await Promise.all([...maskings.values()].map((masking) => masking.close()));
     },
   };

@@ -3,22 +3,26 @@ import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/se
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  ElicitResultSchema,
   ListToolsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { LatchConfig } from "../../config/schema.js";
 import { postgresCredentialProvider } from "../../credentials/postgres-credentials.js";
 import { LatchError } from "../../errors.js";
+import type { Identity } from "../../identity/identity.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { LiveSession } from "../../session/live-session.js";
-import type { ApprovalDesk, PolicyPreview } from "../agent-services.js";
+import type { ApprovalDesk, PolicyPreview, PolicyReach } from "../agent-services.js";
+import type { AgentToolRunners } from "../agent-tools.js";
+import { elicitApproval } from "./approval-elicitation.js";
 import { accessStatus, describeConnection, listConnections, requestAccess } from "./gateway-tools.js";
-import type { HttpRequestRunner } from "./http-request-runner.js";
 import { callProxiedTool } from "./proxy/proxy-call.js";
 import type { McpProxies } from "./proxy/proxy-connections.js";
 import { ProxySession } from "./proxy/proxy-session.js";
+import { runHttpRequest, runSshExec } from "./remote-tools.js";
 import { runSqlQuery, type SqlToolDeps } from "./sql-query-tool.js";
-import { listBuiltInTools } from "./tool-catalog.js";
+import { listBuiltInTools, offersTool } from "./tool-catalog.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";
 import { toolError } from "./tool-results.js";
 import { createSqlUpstream, type SqlUpstream } from "./upstream.js";
@@ -33,6 +37,16 @@ const ARGUMENTS = {
     connection: z.string().min(1).max(63),
     sql: z.string(),
     params: z.array(z.string().nullable()).optional(),
+  }),
+  ssh_exec: z.strictObject({
+    connection: z.string().min(1).max(63),
+    command: z.string().min(1),
+  }),
+  http_request: z.strictObject({
+    connection: z.string().min(1).max(63),
+    method: z.string().min(1).max(16),
+    path: z.string().min(1).max(8192),
+    body: z.string().optional(),
   }),
   request_access: z.strictObject({
     connection: z.string().min(1).max(63),
@@ -50,8 +64,12 @@ export interface McpSessionDeps {
   readonly config: LatchConfig;
   readonly pipeline: Admitter;
   readonly preview: PolicyPreview | undefined;
+  readonly reach: PolicyReach | undefined;
   readonly desk: ApprovalDesk | undefined;
-  readonly http: HttpRequestRunner | undefined;
+  /** approvals.timeout: how long a call whose client opened the console URL waits for the decision. */
+  readonly approvalTimeoutMs: number;
+  /** What other protocols lend (ssh_exec, http_request); read at each call, filled before the first. */
+  readonly tools: AgentToolRunners;
   readonly sql: SqlToolDeps;
   /** `type: mcp` connections (the policy proxy); absent when none is configured. */
   readonly proxies?: McpProxies;
@@ -67,6 +85,8 @@ export class McpSession {
   private readonly upstreams = new Map<string, Promise<SqlUpstream>>();
   private readonly context: ToolContext;
   private readonly proxy: ProxySession | undefined;
+  /** The token this session verified last (its digest) and what it said: see front.ts. */
+  bearer: { readonly digest: Buffer; readonly identity: Identity } | undefined;
 
   constructor(
     readonly live: LiveSession<undefined>,
@@ -83,8 +103,10 @@ export class McpSession {
       session: live,
       pipeline: deps.pipeline,
       preview: deps.preview,
+      reach: deps.reach,
       desk: deps.desk,
-      http: deps.http,
+      http: deps.tools.http,
+      ssh: deps.tools.ssh,
       sqlUpstream: (name) => this.sqlUpstream(name),
     };
     this.proxy = deps.proxies === undefined ? undefined : new ProxySession(deps.proxies, this.context);
@@ -108,7 +130,25 @@ export class McpSession {
                 }),
             }),
       };
-      return this.call(request.params.name, request.params.arguments ?? {}, extras);
+      const name = request.params.name;
+      const args = request.params.arguments ?? {};
+      const result = await this.call(name, args, extras);
+      // A client that can open a URL for its user (URL-mode elicitation) is shown the request in the
+      // console, and the call goes on once it is decided; any other gets the pending result as is.
+      const elicit = this.server.getClientCapabilities()?.elicitation?.url !== undefined;
+      if (!elicit || extras.progress !== undefined || !isPending(result) || this.deps.desk === undefined)
+        return result;
+      return elicitApproval({
+        desk: this.deps.desk,
+        session: live,
+        pending: result,
+        timeoutMs: this.deps.approvalTimeoutMs,
+        signal: extra.signal,
+        ask: (params) => extra.sendRequest({ method: "elicitation/create", params }, ElicitResultSchema),
+        completed: (id) =>
+          this.server.createElicitationCompletionNotifier(id, { relatedRequestId: extra.requestId })(),
+        rerun: () => this.call(name, args, extras),
+      });
     });
   }
 
@@ -118,7 +158,7 @@ export class McpSession {
     const schema = Object.hasOwn(ARGUMENTS, name) ? ARGUMENTS[name as keyof typeof ARGUMENTS] : undefined;
     if (schema === undefined && this.proxy?.owns(name) === true)
       return callProxiedTool(this.proxy, name, raw, extras);
-    const listed = listBuiltInTools(this.context).some((tool) => tool.name === name);
+    const listed = offersTool(this.context, name);
     if (schema === undefined || !listed)
       return toolError(
         new LatchError("tool_arguments_invalid", {
@@ -146,6 +186,10 @@ export class McpSession {
         return requestAccess(this.context, args);
       case "sql_query":
         return runSqlQuery(this.context, this.deps.sql, args, extras);
+      case "ssh_exec":
+        return runSshExec(this.context, args, extras);
+      case "http_request":
+        return runHttpRequest(this.context, args, extras);
       default:
         return toolError(new LatchError("tool_arguments_invalid", { name, reason: "no such tool" }));
     }
@@ -184,4 +228,8 @@ export class McpSession {
     await Promise.all(upstreams.map((u) => u.then((client) => client.close()).catch(() => undefined)));
     await this.server.close().catch(() => undefined);
   }
+}
+
+function isPending(result: CallToolResult): boolean {
+  return (result.structuredContent as { status?: unknown } | undefined)?.status === "pending_approval";
 }

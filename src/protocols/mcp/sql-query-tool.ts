@@ -6,6 +6,7 @@ import type { Operation } from "../../operation/operation.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { argumentsHash } from "./arguments-hash.js";
 import type { RowMasking } from "./row-masking.js";
+import { classificationOf } from "./tool-admission.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";
 import { pendingResult, toolError, toolResult } from "./tool-results.js";
 
@@ -164,6 +165,7 @@ export async function runSqlQuery(
       truncated: result.rows.length > maxRows,
       maskedColumns: masked.maskedColumns,
       command: result.command,
+      classification: classificationOf(operation),
     });
   } catch (cause) {
     const failure =

@@ -1,13 +1,14 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Access } from "../../operation/operation.js";
 import { couldDo, type ToolContext } from "./tool-context.js";
+import { HTTP_REQUEST_CLASSES, hintsFor, SQL_QUERY_CLASSES, SSH_EXEC_HINTS } from "./tool-hints.js";
 
 const connection = { type: "string", description: "connection name (list_connections)" } as const;
 
 /**
  * The built-in tools a caller may see: a tool is listed only when policy could allow it on at least one
- * connection. Hints are Latch's own, never an upstream's: a tool that only reads says so; sql_query runs
- * whatever its classification and policy allow, so it is never hinted read-only.
+ * connection. Hints are Latch's own, never an upstream's (tool-hints.ts): read-only only when policy proves
+ * the caller can never be allowed a change through that tool.
  */
 export function listBuiltInTools(context: ToolContext): Tool[] {
   const identity = context.session.identity;
@@ -59,14 +60,11 @@ export function listBuiltInTools(context: ToolContext): Tool[] {
         },
         required: ["connection", "sql"],
       },
-      // Policy may permit writes on single tables, which a preview on the connection cannot see: the hints
-      // claim read-only only when it is proven, and it never is for arbitrary SQL. Each call is classified.
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: true,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: hintsFor(
+        context,
+        readable.map(([name]) => name),
+        SQL_QUERY_CLASSES,
+      ),
     });
   }
   if (postgres.length > 0 && context.desk !== undefined)
@@ -87,23 +85,92 @@ export function listBuiltInTools(context: ToolContext): Tool[] {
       },
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     });
-  if (context.http !== undefined && context.http.connections().length > 0)
+  const ssh = reachable(context, context.ssh?.connections() ?? [], ["ssh:exec"]);
+  if (ssh.length > 0)
+    tools.push({
+      name: "ssh_exec",
+      description: `Run one command on an SSH connection (${ssh.join(", ")}), judged by Latch policy as \`ssh host 'command'\` is (action ssh:exec, context.command); stdin is closed, output is masked and capped at ${context.config.mcp.max_output_bytes} bytes per stream, the exit code is returned. A command that needs approval returns pending_approval: call again with the same arguments once approved.`,
+      inputSchema: {
+        type: "object",
+        properties: { connection, command: { type: "string", description: "the command line" } },
+        required: ["connection", "command"],
+      },
+      annotations: SSH_EXEC_HINTS,
+    });
+  const http = reachable(
+    context,
+    context.http?.connections() ?? [],
+    HTTP_METHODS.map((method) => `http:${method}`),
+  );
+  if (http.length > 0)
     tools.push({
       name: "http_request",
-      description: `Send an HTTP request through an HTTP connection (${context.http.connections().join(", ")}).`,
+      description: `Send an HTTP request through an HTTP connection (${http.join(", ")}), judged by Latch policy as a direct call is (action http:<METHOD>, path, query, body); the connection's credential is added by Latch, the response is masked and capped at ${context.config.mcp.max_output_bytes} bytes. A body that parses as JSON is sent as application/json.`,
       inputSchema: {
         type: "object",
         properties: {
           connection,
-          method: { type: "string" },
-          path: { type: "string" },
+          method: { type: "string", enum: HTTP_METHODS },
+          path: { type: "string", description: "path under the connection, with an optional ?query" },
           body: { type: "string" },
         },
         required: ["connection", "method", "path"],
       },
-      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+      annotations: hintsFor(context, http, HTTP_REQUEST_CLASSES),
     });
   return tools;
+}
+
+export const HTTP_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
+
+/**
+ * Connections of a tool the caller could use: the preview allows or holds one of the actions, or (a permit
+ * whose condition needs the request's facts, which a preview has not) policy reaches it.
+ */
+export function reachable(
+  context: ToolContext,
+  names: readonly string[],
+  actions: readonly string[],
+): string[] {
+  const identity = context.session.identity;
+  return names.filter(
+    (name) =>
+      actions.some((action) => couldDo(context, identity, name, [access(action)], false) !== "deny") ||
+      context.reach?.({ identity, connection: name, actions }) === true,
+  );
+}
+
+/**
+ * Whether the caller is offered `name` now: what listBuiltInTools decides for that one tool, without building
+ * descriptions and hints (every call asks this).
+ */
+export function offersTool(context: ToolContext, name: string): boolean {
+  const identity = context.session.identity;
+  const postgres = () => Object.entries(context.config.connections).filter(([, c]) => c.type === "postgres");
+  switch (name) {
+    case "list_connections":
+    case "describe_connection":
+    case "access_status":
+      return true;
+    case "sql_query":
+      return postgres().some(
+        ([connection]) => couldDo(context, identity, connection, [access("sql:select")], true) !== "deny",
+      );
+    case "request_access":
+      return postgres().length > 0 && context.desk !== undefined;
+    case "ssh_exec":
+      return reachable(context, context.ssh?.connections() ?? [], ["ssh:exec"]).length > 0;
+    case "http_request":
+      return (
+        reachable(
+          context,
+          context.http?.connections() ?? [],
+          HTTP_METHODS.map((method) => `http:${method}`),
+        ).length > 0
+      );
+    default:
+      return false;
+  }
 }
 
 export function access(action: string, resource: Access["resource"] = { type: "Connection" }): Access {

@@ -3,8 +3,8 @@ import type { Identity } from "../../identity/identity.js";
 import type { Access } from "../../operation/operation.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { LiveSession } from "../../session/live-session.js";
-import type { ApprovalDesk, PolicyPreview } from "../agent-services.js";
-import type { HttpRequestRunner } from "./http-request-runner.js";
+import type { ApprovalDesk, PolicyPreview, PolicyReach } from "../agent-services.js";
+import type { HttpRequestRunner, SshExecRunner } from "../agent-tools.js";
 import type { SqlUpstream } from "./upstream.js";
 
 /** What a tool call may ask of the MCP session it runs in. */
@@ -13,8 +13,10 @@ export interface ToolContext {
   readonly session: LiveSession<undefined>;
   readonly pipeline: Admitter;
   readonly preview: PolicyPreview | undefined;
+  readonly reach: PolicyReach | undefined;
   readonly desk: ApprovalDesk | undefined;
   readonly http: HttpRequestRunner | undefined;
+  readonly ssh: SshExecRunner | undefined;
   /** The session's upstream on a PostgreSQL connection, connected with a credential issued for this session. */
   sqlUpstream(connection: string): Promise<SqlUpstream>;
 }

@@ -5,6 +5,7 @@ import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../proto
 import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
 import { sshErrorLine } from "./errors.js";
 import { startSshListener } from "./front.js";
+import { createSshToolRunner } from "./tool-runner.js";
 
 /** SSH: token login, the SSH user name names the connection, every request an ssh:* operation. */
 export const sshModule: ProtocolModule = {
@@ -14,6 +15,10 @@ export const sshModule: ProtocolModule = {
   renderError: (error: LatchError) => Buffer.from(sshErrorLine(error, "\r\n")),
   start,
   probe,
+  agentTools: (context) => {
+    const ssh = createSshToolRunner(context);
+    return ssh === undefined ? {} : { ssh };
+  },
 };
 
 /**
