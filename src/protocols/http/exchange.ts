@@ -157,6 +157,9 @@ export async function runHttpExchange(
     body: bodyFacts,
   });
   let heldRequest: string | undefined;
+  // Combined only when read: the pipeline reads it for an approval hold, and AbortSignal.any on every
+  // request was a measurable share of the request path (bench/http-bench.ts profile).
+  let combined: AbortSignal | undefined;
   const admission = await deps.pipeline.admit(
     operation,
     { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
@@ -164,8 +167,11 @@ export async function runHttpExchange(
       onHeld: (hold: ApprovalHold) => {
         heldRequest = hold.requestId;
       },
-      signal:
-        options.signal === undefined ? session.signal : AbortSignal.any([session.signal, options.signal]),
+      get signal() {
+        combined ??=
+          options.signal === undefined ? session.signal : AbortSignal.any([session.signal, options.signal]);
+        return combined;
+      },
     },
   );
   if (!admission.allowed) {
@@ -255,7 +261,7 @@ export async function runHttpExchange(
       }
     }
     if (failure !== undefined || masked === undefined) {
-      answer.body.destroy();
+      discard(answer.body);
       const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
       deps.log.warn(
         { connection: runtime.name, reason: failure },
@@ -338,12 +344,21 @@ async function readCapped(
   for await (const chunk of body) {
     size += (chunk as Buffer).length;
     if (size > cap) {
-      body.destroy();
+      discard(body);
       return undefined;
     }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Drops a body Latch will not pass on. undici's body stream reports an early destroy as an "error" event
+ * (RequestAbortedError), which would be an uncaught exception without a listener.
+ */
+export function discard(body: Readable): void {
+  body.on("error", () => undefined);
+  body.destroy();
 }
 
 function joinQuery(query: string, [name, value]: readonly [string, string]): string {

@@ -67,6 +67,9 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
       });
     },
   );
+  // A client that half-closes (shutdown of its write side) after its request still gets the answer: Node's
+  // server otherwise aborts the request on the client's FIN. The socket closes once the answer is out.
+  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(deps, request, socket, head).catch((error: unknown) => {
       log.error({ err: error }, "websocket upgrade failed");
@@ -85,7 +88,7 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
     config.limits.max_connections,
     config.limits.max_handshakes_per_address,
   );
-  const tcp = net.createServer({ noDelay: true }, (socket) => {
+  const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     const ticket = admitConnection(socket, {
       limits,
       protocol: "http",
@@ -203,7 +206,10 @@ async function openAndRun(
       problemResponseOf(new LatchError("connection_unknown", { name: name.slice(0, 63) })),
     );
   const aborted = new AbortController();
-  response.once("close", () => aborted.abort());
+  // "close" also follows every finished response; aborting then would build a DOMException per request.
+  response.once("close", () => {
+    if (!response.writableFinished) aborted.abort();
+  });
   const running = deps.sessions.begin(socket, session, (error) => {
     if (!response.headersSent) send(response, problemResponseOf(error, true));
   });
