@@ -62,6 +62,8 @@ export interface HttpExchangeOptions {
 const RESPONSE_NOT_FORWARDED = new Set([
   "connection",
   "keep-alive",
+  "proxy-connection",
+  "http2-settings",
   "transfer-encoding",
   "upgrade",
   "proxy-authenticate",
@@ -329,27 +331,30 @@ export function problemResponseOf(error: LatchError, close = false): HttpExchang
   return problemResponse(error, [], undefined, close);
 }
 
-/** Reads a body up to `cap` bytes; undefined when it is (or says it is) larger. */
-async function readCapped(
-  body: Readable,
-  cap: number,
-  declared: number | undefined,
-): Promise<Buffer | undefined> {
+/**
+ * Reads a body up to `cap` bytes; undefined when it is (or says it is) larger. Plain "data" events rather than
+ * an async iterator, and no copy of a body that came in one chunk: this runs for every small response.
+ */
+function readCapped(body: Readable, cap: number, declared: number | undefined): Promise<Buffer | undefined> {
   if (declared !== undefined && declared > cap) {
     body.resume();
-    return undefined;
+    return Promise.resolve(undefined);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > cap) {
-      discard(body);
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > cap) {
+        discard(body);
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    body.once("error", reject);
+  });
 }
 
 /**
@@ -374,8 +379,16 @@ function headerOf(
   return Array.isArray(value) ? value.join(", ") : value;
 }
 
+const secretBufferCache = new WeakMap<HttpCredential, Buffer[]>();
+
+/** The secrets as bytes to scrub, made once per credential (a session's), not per response. */
 function secretBuffers(credential: HttpCredential): Buffer[] {
-  return credential.secrets.filter((s) => s.length >= 4).map((s) => Buffer.from(s));
+  let buffers = secretBufferCache.get(credential);
+  if (buffers === undefined) {
+    buffers = credential.secrets.filter((s) => s.length >= 4).map((s) => Buffer.from(s));
+    secretBufferCache.set(credential, buffers);
+  }
+  return buffers;
 }
 
 /** A request body's preview: masked whole first, so a value cut by the preview's end is not half-shown. */
