@@ -18,6 +18,7 @@ import { Agent, request } from "undici";
 import { mintDevToken } from "../src/identity/dev-issuer.js";
 import { freePort } from "../test/support/free-port.js";
 import { percentile } from "./connect-latency.js";
+import { treeCpuSeconds } from "./proc-cpu.js";
 import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
 import { LATCH_CLI } from "./start-latch.js";
 
@@ -32,6 +33,8 @@ export interface HttpBenchRow {
   readonly addedP50Ms: number;
   readonly addedP99Ms: number;
   readonly errors: number;
+  /** CPU time the proxy process used per request (utime+stime from /proc over the run); null for direct. */
+  readonly cpuUsPerRequest: number | null;
 }
 
 const UPSTREAM_SCRIPT = `
@@ -141,7 +144,9 @@ async function startLatchHttp(dir: string, port: number, upstreamPort: number, c
       "",
     ].join("\n"),
   );
-  const service = spawnService(process.execPath, [LATCH_CLI, "serve", "--config", config], {
+  // BENCH_LATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under this load.
+  const nodeArgs = (process.env.BENCH_LATCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const service = spawnService(process.execPath, [...nodeArgs, LATCH_CLI, "serve", "--config", config], {
     env: { ...process.env, BENCH_HTTP_SECRET: "bench-upstream-secret" },
   });
   await waitForPort(port, service, 20_000);
@@ -182,11 +187,18 @@ export async function measureHttp(
       return made;
     };
     const auth = { authorization: `Bearer ${latch.token}` };
+    const nginxPid = services[1]!.child.pid;
+    const latchPid = latch.service.child.pid;
     const targets = [
-      { target: "direct", url: `http://127.0.0.1:${upstreamPort}/v1/item`, headers: {} },
-      { target: "nginx", url: `https://127.0.0.1:${nginxPort}/v1/item`, headers: {} },
-      { target: "latch", url: `https://127.0.0.1:${latchPort}/api/v1/item`, headers: auth },
-      { target: "latch+masking", url: `https://127.0.0.1:${latchPort}/masked/v1/item`, headers: auth },
+      { target: "direct", url: `http://127.0.0.1:${upstreamPort}/v1/item`, headers: {}, pid: undefined },
+      { target: "nginx", url: `https://127.0.0.1:${nginxPort}/v1/item`, headers: {}, pid: nginxPid },
+      { target: "latch", url: `https://127.0.0.1:${latchPort}/api/v1/item`, headers: auth, pid: latchPid },
+      {
+        target: "latch+masking",
+        url: `https://127.0.0.1:${latchPort}/masked/v1/item`,
+        headers: auth,
+        pid: latchPid,
+      },
     ] as const;
     const measured: {
       target: HttpBenchRow["target"];
@@ -194,12 +206,16 @@ export async function measureHttp(
       p50: number;
       p99: number;
       errors: number;
+      cpuUs: number | undefined;
     }[] = [];
     for (const t of targets) {
       const dispatcher = agent();
       await load(t.url, t.headers, dispatcher, 0.5, concurrency); // warm-up: connections, JIT, caches
+      const cpuBefore = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
       const run = await load(t.url, t.headers, dispatcher, seconds, concurrency);
+      const cpuSeconds = t.pid === undefined ? undefined : treeCpuSeconds(t.pid) - cpuBefore;
       const row = {
+        cpuUs: cpuSeconds === undefined ? undefined : (cpuSeconds * 1e6) / Math.max(1, run.latencies.length),
         target: t.target,
         rps: run.rps,
         p50: percentile(run.latencies, 0.5),
@@ -207,7 +223,7 @@ export async function measureHttp(
         errors: run.errors,
       };
       log(
-        `${t.target}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50.toFixed(3)} ms, p99 ${row.p99.toFixed(3)} ms, errors ${row.errors}`,
+        `${t.target}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50.toFixed(3)} ms, p99 ${row.p99.toFixed(3)} ms, errors ${row.errors}${row.cpuUs === undefined ? "" : `, ${row.cpuUs.toFixed(0)} CPU us/request`}`,
       );
       measured.push(row);
     }
@@ -220,6 +236,7 @@ export async function measureHttp(
       addedP50Ms: m.target === "direct" ? 0 : round(m.p50 - direct.p50),
       addedP99Ms: m.target === "direct" ? 0 : round(m.p99 - direct.p99),
       errors: m.errors,
+      cpuUsPerRequest: m.cpuUs === undefined ? null : Math.round(m.cpuUs),
     }));
   } finally {
     for (const made of agents) await made.close().catch(() => undefined);
@@ -234,8 +251,8 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 export function formatHttpTable(rows: readonly HttpBenchRow[]): string {
   const nginx = rows.find((r) => r.target === "nginx");
   const lines = [
-    "| target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | added p50 vs nginx | errors |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | added p50 vs nginx | CPU µs/request | errors |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of rows) {
     const vsNginx =
@@ -243,7 +260,7 @@ export function formatHttpTable(rows: readonly HttpBenchRow[]): string {
         ? "-"
         : `${(r.addedP50Ms / nginx.addedP50Ms).toFixed(2)}x`;
     lines.push(
-      `| ${r.target} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.addedP50Ms} | ${r.addedP99Ms} | ${vsNginx} | ${r.errors} |`,
+      `| ${r.target} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.addedP50Ms} | ${r.addedP99Ms} | ${vsNginx} | ${r.cpuUsPerRequest ?? "-"} | ${r.errors} |`,
     );
   }
   return lines.join("\n");

@@ -73,7 +73,7 @@ describe("HTTP gateway end to end", () => {
 
   it("identity: no token is 401 with WWW-Authenticate, a bad token 401, an unknown connection 404", async () => {
     const none = await h.curl(["-i", `${h.base}/api/echo/x`]);
-    expect(none.stdout).toMatch(/^HTTP\/1.1 401/);
+    expect(none.stdout).toMatch(/^HTTP\/(1\.1|2) 401/); // curl picks HTTP/2 by ALPN
     expect(none.stdout.toLowerCase()).toContain("www-authenticate: bearer");
     expect(none.stdout).toContain('"code":"token_missing"');
     const bad = await h.send("GET", "/api/echo/x", { token: "not.a.jwt" });

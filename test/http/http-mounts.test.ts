@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import http2 from "node:http2";
 import { pino } from "pino";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -64,7 +65,21 @@ describe("HTTP mounts", () => {
           const answer = await request(`https://127.0.0.1:${port}${path}`, { dispatcher: agent });
           expect(await answer.body.text()).toBe("mounted");
         }
-        expect(seen).toEqual(["/mcp", "/mcp/x", "/.well-known/oauth-protected-resource"]);
+        // Over HTTP/2 too: the mount gets Node's compatibility objects and the normalised path.
+        const h2 = http2.connect(`https://127.0.0.1:${port}`, {
+          ca: readFileSync(`${h.gw.dataDir}/mounts/tls/gateway.crt`),
+          servername: "localhost",
+        });
+        const overH2 = await new Promise<string>((resolve, reject) => {
+          const stream = h2.request({ ":path": "//mcp/./h2" });
+          const chunks: Buffer[] = [];
+          stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+          stream.on("end", () => resolve(Buffer.concat(chunks).toString()));
+          stream.on("error", reject);
+        });
+        h2.close();
+        expect(overH2).toBe("mounted");
+        expect(seen).toEqual(["/mcp", "/mcp/x", "/.well-known/oauth-protected-resource", "/mcp/h2"]);
         const other = await request(`https://127.0.0.1:${port}/mcpx/y`, { dispatcher: agent });
         expect(other.statusCode).toBe(401); // not a mount: a connection name, and no token
         await other.body.text();

@@ -32,6 +32,8 @@ export const FAKE_CUSTOMERS = {
  * received (method, URL, headers, body); /customers serves fake PII (also gzip-encoded with ?gzip=1);
  * /text a text/plain line with a card number; /big?bytes=N a streamed application/octet-stream body;
  * /reflect the credential it received, in a header and in the body; /image a small image/png; /zstd a body with an encoding Latch cannot decode; /small a tiny JSON object.
+ * WebSocket upgrades echo text frames; "key" is answered with the credential (fragmented), "rsv" with a frame
+ * flagged compressed; /ws-reflect and /ws-extension shape the 101 (see the upgrade handler).
  */
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const received: Echoed[] = [];
@@ -119,19 +121,40 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     const accept = createHash("sha1")
       .update(`${request.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
       .digest("base64");
+    // /ws-reflect puts the credential it received in its 101 headers; /ws-extension claims permessage-deflate.
+    const key = String(request.headers["x-api-key"] ?? request.headers.authorization ?? "");
+    const extra = request.url?.startsWith("/ws-reflect")
+      ? `X-Echo-Key: ${key}\r\n`
+      : request.url?.startsWith("/ws-extension")
+        ? "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+        : "";
     socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`,
     );
+    const frameOf = (first: number, payload: Buffer) =>
+      Buffer.concat([Buffer.from([first, payload.length]), payload]);
     socket.on("data", (frame: Buffer) => {
       const opcode = frame[0]! & 0x0f;
       if (opcode === 0x8) return socket.end(Buffer.from([0x88, 0x00]));
       const length = frame[1]! & 0x7f; // small frames only: this is a test server
       const mask = frame.subarray(2, 6);
       const payload = Buffer.from(frame.subarray(6, 6 + length).map((byte, i) => byte ^ mask[i % 4]!));
+      const text = payload.toString();
+      // "key": the credential, in two fragments cut in its middle, each written on its own.
+      if (text === "key") {
+        const half = Math.floor(key.length / 2);
+        socket.write(frameOf(0x01, Buffer.from(`you sent ${key.slice(0, half)}`)));
+        setTimeout(() => socket.write(frameOf(0x80, Buffer.from(`${key.slice(half)} to me`))), 20);
+        return;
+      }
+      // "rsv": a frame flagged compressed (RSV1), which Latch cannot read through.
+      if (text === "rsv") return socket.write(frameOf(0xc1, Buffer.from("zz")));
       const reply = Buffer.concat([Buffer.from("echo:"), payload]);
-      socket.write(Buffer.concat([Buffer.from([0x81, reply.length]), reply]));
+      socket.write(frameOf(0x81, reply));
     });
     socket.on("error", () => socket.destroy());
+    // Node's server keeps sockets half-open: a peer that hangs up without a close frame ends this one too.
+    socket.on("end", () => socket.end());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;

@@ -62,6 +62,8 @@ export interface HttpExchangeOptions {
 const RESPONSE_NOT_FORWARDED = new Set([
   "connection",
   "keep-alive",
+  "proxy-connection",
+  "http2-settings",
   "transfer-encoding",
   "upgrade",
   "proxy-authenticate",
@@ -157,6 +159,9 @@ export async function runHttpExchange(
     body: bodyFacts,
   });
   let heldRequest: string | undefined;
+  // Combined only when read: the pipeline reads it for an approval hold, and AbortSignal.any on every
+  // request was a measurable share of the request path (bench/http-bench.ts profile).
+  let combined: AbortSignal | undefined;
   const admission = await deps.pipeline.admit(
     operation,
     { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
@@ -164,8 +169,11 @@ export async function runHttpExchange(
       onHeld: (hold: ApprovalHold) => {
         heldRequest = hold.requestId;
       },
-      signal:
-        options.signal === undefined ? session.signal : AbortSignal.any([session.signal, options.signal]),
+      get signal() {
+        combined ??=
+          options.signal === undefined ? session.signal : AbortSignal.any([session.signal, options.signal]);
+        return combined;
+      },
     },
   );
   if (!admission.allowed) {
@@ -255,7 +263,7 @@ export async function runHttpExchange(
       }
     }
     if (failure !== undefined || masked === undefined) {
-      answer.body.destroy();
+      discard(answer.body);
       const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
       deps.log.warn(
         { connection: runtime.name, reason: failure },
@@ -323,27 +331,39 @@ export function problemResponseOf(error: LatchError, close = false): HttpExchang
   return problemResponse(error, [], undefined, close);
 }
 
-/** Reads a body up to `cap` bytes; undefined when it is (or says it is) larger. */
-async function readCapped(
-  body: Readable,
-  cap: number,
-  declared: number | undefined,
-): Promise<Buffer | undefined> {
+/**
+ * Reads a body up to `cap` bytes; undefined when it is (or says it is) larger. Plain "data" events rather than
+ * an async iterator, and no copy of a body that came in one chunk: this runs for every small response.
+ */
+function readCapped(body: Readable, cap: number, declared: number | undefined): Promise<Buffer | undefined> {
   if (declared !== undefined && declared > cap) {
     body.resume();
-    return undefined;
+    return Promise.resolve(undefined);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > cap) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > cap) {
+        discard(body);
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    body.once("error", reject);
+  });
+}
+
+/**
+ * Drops a body Latch will not pass on. undici's body stream reports an early destroy as an "error" event
+ * (RequestAbortedError), which would be an uncaught exception without a listener.
+ */
+export function discard(body: Readable): void {
+  body.on("error", () => undefined);
+  body.destroy();
 }
 
 function joinQuery(query: string, [name, value]: readonly [string, string]): string {
@@ -359,8 +379,16 @@ function headerOf(
   return Array.isArray(value) ? value.join(", ") : value;
 }
 
+const secretBufferCache = new WeakMap<HttpCredential, Buffer[]>();
+
+/** The secrets as bytes to scrub, made once per credential (a session's), not per response. */
 function secretBuffers(credential: HttpCredential): Buffer[] {
-  return credential.secrets.filter((s) => s.length >= 4).map((s) => Buffer.from(s));
+  let buffers = secretBufferCache.get(credential);
+  if (buffers === undefined) {
+    buffers = credential.secrets.filter((s) => s.length >= 4).map((s) => Buffer.from(s));
+    secretBufferCache.set(credential, buffers);
+  }
+  return buffers;
 }
 
 /** A request body's preview: masked whole first, so a value cut by the preview's end is not half-shown. */

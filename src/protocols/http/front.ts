@@ -1,41 +1,31 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { pipeline as pipeStreams } from "node:stream/promises";
 import tls from "node:tls";
-import type { Logger } from "pino";
-import type { HttpConnectionConfig, LatchConfig } from "../../config/schema.js";
+import type { HttpConnectionConfig } from "../../config/schema.js";
 import { asLatchError, LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
-import type { Metrics } from "../../observability/metrics.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import { admitConnection } from "../admit-connection.js";
 import { ConnectionLimits } from "../connection-limits.js";
 import { DEFAULT_HTTP_LISTEN, httpListenAddress } from "../http-listen-address.js";
-import type { HttpMount } from "../http-mount.js";
 import { listenOn } from "../listen-address.js";
 import { rawProblemResponse } from "./errors.js";
+import { problemResponseOf } from "./exchange.js";
+import { createHttp2Front } from "./front-h2.js";
 import {
-  type HttpConnectionRuntime,
-  type HttpExchangeResponse,
-  problemResponseOf,
-  runHttpExchange,
-} from "./exchange.js";
+  type FrontResponse,
+  type HttpFrontDeps,
+  handleRequest,
+  routeRequest,
+  writeAnswer,
+} from "./front-request.js";
 import { guardHeaders } from "./header-guard.js";
-import { parseRequestTarget, type RequestTarget, splitConnection } from "./request-target.js";
+import { parseRequestTarget } from "./request-target.js";
 import type { HttpSessions } from "./session.js";
 import { relayWebSocket } from "./websocket.js";
 
-export interface HttpFrontDeps {
-  readonly config: LatchConfig;
-  readonly sessions: HttpSessions;
-  readonly pipeline: Admitter;
-  readonly metrics: Metrics;
-  readonly log: Logger;
+export interface HttpListenerDeps extends HttpFrontDeps {
   readonly tls: tls.SecureContext;
-  readonly mounts: readonly HttpMount[];
-  /** Every configured http connection, by name. */
-  readonly connections: ReadonlyMap<string, HttpConnectionRuntime>;
 }
 
 export interface HttpListener {
@@ -45,11 +35,11 @@ export interface HttpListener {
 }
 
 /**
- * The HTTP front: TLS with the gateway's certificate (like the PostgreSQL listener), HTTP/1.1 by Node's
- * parser in strict mode, then per request: mounts (/mcp) -> connection routing -> headers guard -> the
- * session (token -> SessionGate) -> runHttpExchange. Parser errors are answered in problem+json too.
+ * The HTTP front: TLS with the gateway's certificate (like the PostgreSQL listener); ALPN picks HTTP/2
+ * (front-h2.ts) or HTTP/1.1 (Node's parser in strict mode, a client without ALPN too); then every request,
+ * whichever version, takes the same path (front-request.ts). Parser errors are answered in problem+json too.
  */
-export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListener> {
+export async function startHttpListener(deps: HttpListenerDeps): Promise<HttpListener> {
   const { config, log } = deps;
   const server = http.createServer(
     {
@@ -60,13 +50,18 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
       maxHeaderSize: 32 * 1024,
     },
     (request, response) => {
-      handleRequest(deps, request, response).catch((error: unknown) => {
+      const answer = http1Response(response);
+      handleRequest(deps, http1Request(request, response), answer).catch((error: unknown) => {
         log.error({ err: error }, "http request failed");
-        if (!response.headersSent) send(response, problemResponseOf(asLatchError(error, "http"), true));
+        if (!response.headersSent) void answer.send(problemResponseOf(asLatchError(error, "http"), true));
         else response.destroy();
       });
     },
   );
+  const h2 = createHttp2Front(deps);
+  // A client that half-closes (shutdown of its write side) after its request still gets the answer: Node's
+  // server otherwise aborts the request on the client's FIN. The socket closes once the answer is out.
+  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(deps, request, socket, head).catch((error: unknown) => {
       log.error({ err: error }, "websocket upgrade failed");
@@ -85,7 +80,7 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
     config.limits.max_connections,
     config.limits.max_handshakes_per_address,
   );
-  const tcp = net.createServer({ noDelay: true }, (socket) => {
+  const tcp = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     const ticket = admitConnection(socket, {
       limits,
       protocol: "http",
@@ -97,17 +92,19 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
     const secure = new tls.TLSSocket(socket, {
       isServer: true,
       secureContext: deps.tls,
-      ALPNProtocols: ["http/1.1"],
+      ALPNProtocols: ["h2", "http/1.1"],
     });
     const deadline = setTimeout(() => secure.destroy(), parseDuration(config.limits.startup_timeout));
     deadline.unref();
     secure.once("secure", () => {
       clearTimeout(deadline);
       ticket.handshakeDone();
+      // The protocol is known once the handshake is done: "h2" only when the client offered it.
+      if (secure.alpnProtocol === "h2") h2.accept(secure);
+      else server.emit("connection", secure);
     });
     secure.on("error", () => secure.destroy());
     secure.once("close", () => clearTimeout(deadline));
-    server.emit("connection", secure);
   });
   const address = await listenOn(tcp, httpListenAddress(config) ?? DEFAULT_HTTP_LISTEN, "http");
   const closed = new Promise<void>((resolve) => tcp.once("close", () => resolve()));
@@ -118,122 +115,15 @@ export async function startHttpListener(deps: HttpFrontDeps): Promise<HttpListen
     close: async () => {
       tcp.close();
       server.closeAllConnections();
+      h2.closeAll();
       await closed;
     },
   };
 }
 
-async function handleRequest(
-  deps: HttpFrontDeps,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  const raw = request.url ?? "";
-  const parsed = parseRequestTarget(raw, { pathCase: "sensitive" });
-  if (!parsed.ok)
-    return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
-  const target = parsed.target;
-  for (const mount of deps.mounts) {
-    if (mount.paths.some((p) => target.path === p || target.path.startsWith(`${p}/`))) {
-      // The mount reads the path Latch normalised, not the bytes that were sent.
-      request.url = `${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`;
-      await mount.handle(request, response);
-      return;
-    }
-  }
-  const routed = route(deps, request, target);
-  if (routed === undefined) {
-    // Tell nothing about connections before the caller is identified: the gate refuses the token or the name.
-    return openAndRun(deps, request, response, target.segments[0] ?? "", "/", target.queryString);
-  }
-  return openAndRun(deps, request, response, routed.name, routed.rest, target.queryString);
-}
-
-function route(
-  deps: HttpFrontDeps,
-  request: IncomingMessage,
-  target: RequestTarget,
-): { name: string; rest: string } | undefined {
-  const host = (request.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
-  const label = host.split(".")[0] ?? "";
-  const byHost = deps.connections.get(label);
-  if (byHost !== undefined && byHost.config.routing === "host" && host.includes("."))
-    return { name: label, rest: target.path };
-  return splitConnection(target);
-}
-
-async function openAndRun(
-  deps: HttpFrontDeps,
-  request: IncomingMessage,
-  response: ServerResponse,
-  name: string,
-  rest: string,
-  query: string,
-): Promise<void> {
-  const guarded = guardHeaders(request.rawHeaders);
-  if (!guarded.ok)
-    return refuse(deps, response, new LatchError("http_request_refused", { reason: guarded.reason }));
-  const token = guarded.headers.token;
-  if (token !== undefined && (request.url ?? "").includes(token))
-    return refuse(
-      deps,
-      response,
-      new LatchError("http_request_refused", {
-        reason: "your token also appears in the URL: it would reach the upstream",
-      }),
-    );
-  const socket = request.socket;
-  const clientAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
-  let session: Awaited<ReturnType<HttpSessions["sessionFor"]>>;
-  try {
-    session = await deps.sessions.sessionFor(socket, {
-      connection: name,
-      token,
-      clientAddress,
-    });
-  } catch (error) {
-    const latchError = asLatchError(error, clientAddress);
-    if (latchError.code === "internal") deps.log.error({ err: error }, "http login failed");
-    return send(response, problemResponseOf(latchError));
-  }
-  const runtime = deps.connections.get(name);
-  if (runtime === undefined)
-    return send(
-      response,
-      problemResponseOf(new LatchError("connection_unknown", { name: name.slice(0, 63) })),
-    );
-  const aborted = new AbortController();
-  response.once("close", () => aborted.abort());
-  const running = deps.sessions.begin(socket, session, (error) => {
-    if (!response.headersSent) send(response, problemResponseOf(error, true));
-  });
-  try {
-    const answer = await runHttpExchange(
-      deps,
-      runtime,
-      session,
-      {
-        method: request.method ?? "",
-        target: `${rest}${query === "" ? "" : `?${query}`}`,
-        headers: guarded.headers,
-        body: request,
-      },
-      { signal: aborted.signal },
-    );
-    if (session.isEnded) {
-      if (!Buffer.isBuffer(answer.body)) answer.body.destroy();
-      return;
-    }
-    running.started();
-    await send(response, answer);
-  } finally {
-    running.done();
-  }
-}
-
 /** Upgrade requests: the same routing, guard and session as any request, then relayWebSocket. */
 async function handleUpgrade(
-  deps: HttpFrontDeps,
+  deps: HttpListenerDeps,
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -250,7 +140,10 @@ async function handleUpgrade(
     return refuseRaw(
       new LatchError("http_request_refused", { reason: "only WebSocket upgrades are relayed" }),
     );
-  const routed = route(deps, request, parsed.target) ?? { name: "", rest: "/" };
+  const routed = routeRequest(deps, guarded.headers.byName.get("host"), parsed.target) ?? {
+    name: "",
+    rest: "/",
+  };
   const tlsSocket = request.socket;
   const clientAddress = `${tlsSocket.remoteAddress ?? "?"}:${tlsSocket.remotePort ?? 0}`;
   let session: Awaited<ReturnType<HttpSessions["sessionFor"]>>;
@@ -279,24 +172,42 @@ async function handleUpgrade(
   );
 }
 
-function refuse(deps: HttpFrontDeps, response: ServerResponse, error: LatchError): Promise<void> {
-  deps.pipeline.recordProtocolError(null, error);
-  return send(response, problemResponseOf(error, true));
+/** An HTTP/1.1 request as the shared request path reads it; the session belongs to its TLS socket. */
+function http1Request(request: IncomingMessage, response: ServerResponse) {
+  const socket = request.socket;
+  return {
+    method: request.method ?? "",
+    url: request.url ?? "",
+    rawHeaders: request.rawHeaders,
+    bodyFollows: false, // HTTP/1.1 says it with Content-Length or Transfer-Encoding
+    body: request,
+    connection: socket,
+    clientAddress: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
+    serveMount: (
+      mount: { handle(q: IncomingMessage, r: ServerResponse): void | Promise<void> },
+      url: string,
+    ) => {
+      request.url = url;
+      return mount.handle(request, response);
+    },
+  };
 }
 
-async function send(response: ServerResponse, answer: HttpExchangeResponse): Promise<void> {
-  if (response.headersSent || response.destroyed) return;
-  const flat: string[] = [];
-  for (const [name, value] of answer.headers) flat.push(name, value);
-  if (answer.close === true) flat.push("connection", "close");
-  if (Buffer.isBuffer(answer.body)) {
-    flat.push("content-length", String(answer.body.length));
-    response.writeHead(answer.status, flat);
-    response.end(answer.body);
-    return;
-  }
-  response.writeHead(answer.status, flat);
-  await pipeStreams(answer.body, response).catch(() => response.destroy());
+function http1Response(response: ServerResponse): FrontResponse {
+  return {
+    get headersSent() {
+      return response.headersSent;
+    },
+    get gone() {
+      return response.headersSent || response.destroyed;
+    },
+    onClose: (run) => response.once("close", () => run(response.writableFinished)),
+    send: async (answer) => {
+      if (response.headersSent || response.destroyed) return;
+      // A refusal before the body was read: the connection closes after it (the body is not parsed as requests).
+      await writeAnswer(response, answer, answer.close === true ? ["connection", "close"] : []);
+    },
+  };
 }
 
-export type { HttpConnectionConfig };
+export type { HttpConnectionConfig, HttpSessions };

@@ -1,4 +1,3 @@
-import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { HttpConnectionConfig } from "../../config/schema.js";
 import { asLatchError, type LatchError } from "../../errors.js";
@@ -17,6 +16,19 @@ import { type HttpCredential, httpCredentialProvider } from "./upstream.js";
  */
 export type HttpLiveSession = LiveSession<HttpCredential>;
 
+/**
+ * The client connection a session lives on: the TLS socket of an HTTP/1.1 client, or an HTTP/2 connection
+ * (front-h2.ts). Ending it ends every session on it.
+ */
+export interface ClientConnection {
+  readonly destroyed: boolean;
+  once(event: "close", listener: () => void): unknown;
+  /** Ends it gracefully: HTTP/1.1 closes after the queued answers; HTTP/2 sends GOAWAY, open streams finish. */
+  end(): void;
+  /** Ends it now: HTTP/2 resets the streams still open. */
+  destroy(): void;
+}
+
 /** Sessions one socket may carry at once (different connections or tokens); more is refused as abuse. */
 const MAX_SESSIONS_PER_SOCKET = 8;
 
@@ -31,7 +43,7 @@ interface SocketSessions {
 }
 
 export class HttpSessions {
-  private readonly sockets = new WeakMap<Socket, SocketSessions>();
+  private readonly sockets = new WeakMap<ClientConnection, SocketSessions>();
 
   constructor(
     private readonly deps: {
@@ -42,7 +54,7 @@ export class HttpSessions {
 
   /** The session this request belongs to, opened on first use; rejects with the gate's LatchError. */
   async sessionFor(
-    socket: Socket,
+    socket: ClientConnection,
     request: { connection: string; token: string | undefined; clientAddress: string },
   ): Promise<HttpLiveSession> {
     const sessions = this.socketSessions(socket);
@@ -93,7 +105,7 @@ export class HttpSessions {
 
   /** Marks a request of `session` running until the returned function is called. */
   begin(
-    socket: Socket,
+    socket: ClientConnection,
     session: HttpLiveSession,
     answerPending: (error: LatchError) => void,
   ): { started(): void; done(): void } {
@@ -117,7 +129,7 @@ export class HttpSessions {
     };
   }
 
-  private socketSessions(socket: Socket): SocketSessions {
+  private socketSessions(socket: ClientConnection): SocketSessions {
     let sessions = this.sockets.get(socket);
     if (sessions === undefined) {
       const created: SocketSessions = {
@@ -140,7 +152,7 @@ export class HttpSessions {
     return sessions;
   }
 
-  private terminatorFor(socket: Socket, session: HttpLiveSession): SessionTerminator {
+  private terminatorFor(socket: ClientConnection, session: HttpLiveSession): SessionTerminator {
     const sessions = this.socketSessions(socket);
     return {
       terminate: (error, reason) => {
