@@ -7,7 +7,7 @@ import { type RowCeiling, rowCeilingOf, type StatementPreview } from "../operati
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
-import { approvalError, operationRecord, withoutUndefined } from "./operation-record.js";
+import { approvalError, operationRecord, resultRecord, withoutUndefined } from "./operation-record.js";
 import { runPreview, wantsPreview } from "./preview-stage.js";
 
 export interface OperationContext {
@@ -407,7 +407,8 @@ export class OperationPipeline implements Admitter {
     approval: Record<string, unknown>,
     context?: OperationContext,
   ): Promise<void> {
-    const data = { ...operationRecord(operation, verdict, context), approval: withoutUndefined(approval) };
+    // "approval" first keeps the body's keys sorted (see operation-record.ts).
+    const data = { approval: withoutUndefined(approval), ...operationRecord(operation, verdict, context) };
     return this.audit.appendDurably({ kind: "operation", sessionId: operation.sessionId, data });
   }
 
@@ -445,14 +446,7 @@ export class OperationPipeline implements Admitter {
       {
         kind: "operation_result",
         sessionId: operation.sessionId,
-        data: {
-          operationId: operation.id,
-          durationMs: Math.round(result.durationMs * 1000) / 1000,
-          rows: result.rows,
-          commandTags: result.commandTags,
-          ...(result.error === undefined ? {} : { error: result.error }),
-          ...result.details,
-        },
+        data: resultRecord(operation, result),
       },
       { lazy: true },
     );

@@ -16,38 +16,56 @@ export function operationRecord(
   verdict: Verdict,
   context?: { readonly clientAddress: string; readonly connectionLabels: Readonly<Record<string, string>> },
 ): Record<string, unknown> {
-  return {
-    operationId: operation.id,
-    mode: operation.mode,
-    statements: operation.steps.map((step) => ({
-      text: step.text.length > MAX_RECORDED_TEXT ? `${step.text.slice(0, MAX_RECORDED_TEXT)}…` : step.text,
-      verb: step.action,
-      ...step.recorded,
-    })),
-    ...(operation.parameters === undefined
-      ? {}
-      : {
-          parameters: operation.parameters.map((row) =>
-            row.map((value) =>
-              value !== null && value.length > MAX_RECORDED_PARAM
-                ? `${value.slice(0, MAX_RECORDED_PARAM)}…`
-                : value,
-            ),
-          ),
-        }),
-    verdict: { decision: verdict.decision, rules: verdict.rules, reason: verdict.reason },
-    ...(context === undefined
-      ? {}
-      : {
-          policyInput: recordPolicyInput(
-            operation.identity,
-            operation.connection,
-            context,
-            operation.receivedAt,
-            operation.steps,
-          ),
-        }),
+  // Keys inserted in sorted order at every level: the canonical encoding then takes its native path (one string
+  // instead of one per member); the recorded JSON is the same either way.
+  const record: Record<string, unknown> = { mode: operation.mode, operationId: operation.id };
+  if (operation.parameters !== undefined) {
+    record.parameters = operation.parameters.map((row) =>
+      row.map((value) =>
+        value !== null && value.length > MAX_RECORDED_PARAM
+          ? `${value.slice(0, MAX_RECORDED_PARAM)}…`
+          : value,
+      ),
+    );
+  }
+  if (context !== undefined) {
+    record.policyInput = recordPolicyInput(
+      operation.identity,
+      operation.connection,
+      context,
+      operation.receivedAt,
+      operation.steps,
+    );
+  }
+  // The protocol's own fields first (SQL: tablesRead, tablesWritten), then the text and verb, which are ours.
+  record.statements = operation.steps.map((step) => ({
+    ...step.recorded,
+    text: step.text.length > MAX_RECORDED_TEXT ? `${step.text.slice(0, MAX_RECORDED_TEXT)}…` : step.text,
+    verb: step.action,
+  }));
+  record.verdict = { decision: verdict.decision, reason: verdict.reason, rules: verdict.rules };
+  return record;
+}
+
+/** The `operation_result` body: keys in sorted order like the operation's, the protocol's details last. */
+export function resultRecord(
+  operation: Operation,
+  result: {
+    readonly durationMs: number;
+    readonly rows: number;
+    readonly commandTags: readonly string[];
+    readonly error?: { readonly code: string; readonly message: string };
+    readonly details?: Readonly<Record<string, unknown>>;
+  },
+): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    commandTags: result.commandTags,
+    durationMs: Math.round(result.durationMs * 1000) / 1000,
   };
+  if (result.error !== undefined) record.error = result.error;
+  record.operationId = operation.id;
+  record.rows = result.rows;
+  return result.details === undefined ? record : { ...record, ...result.details };
 }
 
 /** What the client hears when an approval does not release its operation. */

@@ -31,7 +31,10 @@ export interface RecordedStep {
   readonly facts: StepFacts;
 }
 
-/** Built on every operation: it reuses the operation's own objects (the record serialises them anyway). */
+/**
+ * Built on every operation. Every object is written with its keys in sorted order, so the audit log's
+ * canonical encoding takes its native path (audit/canonical-json.ts); the JSON is what it always was.
+ */
 export function recordPolicyInput(
   identity: Identity,
   connection: string,
@@ -40,15 +43,47 @@ export function recordPolicyInput(
   steps: readonly OperationStep[],
 ): RecordedPolicyInput {
   return {
-    v: POLICY_INPUT_VERSION,
-    subject: identity.subject,
-    issuer: identity.issuer,
-    groups: identity.groups,
-    connection,
-    labels: context.connectionLabels,
-    clientAddress: context.clientAddress,
     at: receivedAt,
-    steps: steps.map((step) => ({ action: step.action, accesses: step.accesses, facts: step.facts })),
+    clientAddress: context.clientAddress,
+    connection,
+    groups: identity.groups,
+    issuer: identity.issuer,
+    labels: context.connectionLabels,
+    steps: steps.map(recordStep),
+    subject: identity.subject,
+    v: POLICY_INPUT_VERSION,
+  };
+}
+
+function recordStep(step: OperationStep): RecordedStep {
+  const facts = step.facts;
+  return {
+    accesses: step.accesses.map(recordAccess),
+    action: step.action,
+    facts:
+      facts.http === undefined
+        ? {
+            command: facts.command,
+            hasWhere: facts.hasWhere,
+            readOnly: facts.readOnly,
+            tableCount: facts.tableCount,
+          }
+        : {
+            command: facts.command,
+            hasWhere: facts.hasWhere,
+            http: facts.http,
+            readOnly: facts.readOnly,
+            tableCount: facts.tableCount,
+          },
+  };
+}
+
+function recordAccess(access: Access): Access {
+  const resource = access.resource;
+  return {
+    action: access.action,
+    resource:
+      resource.type === "Connection" ? { type: "Connection" } : { name: resource.name, type: resource.type },
   };
 }
 

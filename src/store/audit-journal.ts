@@ -9,12 +9,16 @@ import {
   writeSync,
 } from "node:fs";
 import { chainEvents, computeEventHash, type HashedEvent } from "../audit/event-hash.js";
+import { Utf8Scratch } from "../audit/utf8-scratch.js";
 import type { ChainHead } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
 import { readJournalFile } from "./audit-journal-lines.js";
 import type { AuditEventInput } from "./store.js";
 
 const ROTATE_BYTES = 16 * 1024 * 1024;
+
+/** One per process: appends are synchronous, so no two use it at once. */
+const journalBytes = new Utf8Scratch(64 * 1024);
 
 /**
  * The durability point of the audit log: an append-only file of hashed, chained events, one JSON line each,
@@ -81,13 +85,17 @@ export class AuditJournal {
   /** Chains and writes the events; throws (and leaves no partial line) if the write fails. */
   append(inputs: readonly AuditEventInput[]): HashedEvent[] {
     const events = chainEvents(inputs, this.head, new Date().toISOString());
-    let text = "";
+    // Written piece by piece into a reused buffer: joining the lines into one string first made V8 copy it.
+    const line = journalBytes.reset();
     for (const event of events) {
-      text += `{"seq":${event.seq},"ts":${JSON.stringify(event.ts)},"kind":${JSON.stringify(event.kind)},"sessionId":${
-        event.sessionId === null ? "null" : JSON.stringify(event.sessionId)
-      },"prevHash":"${event.prevHash}","hash":"${event.hash}","data":${event.dataJson}}\n`;
+      line.append(
+        `{"seq":${event.seq},"ts":${JSON.stringify(event.ts)},"kind":${JSON.stringify(event.kind)},"sessionId":${
+          event.sessionId === null ? "null" : JSON.stringify(event.sessionId)
+        },"prevHash":"${event.prevHash}","hash":"${event.hash}","data":`,
+      );
+      line.append(event.dataJson).append("}\n");
     }
-    const bytes = Buffer.from(text, "utf8");
+    const bytes = line.bytes();
     try {
       for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
     } catch (cause) {

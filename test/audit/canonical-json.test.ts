@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { canonicalJson } from "../../src/audit/canonical-json.js";
+import { canonicalJson, canonicalJsonByWalk } from "../../src/audit/canonical-json.js";
 
 describe("canonicalJson", () => {
   it("sorts keys recursively, keeps array order and drops whitespace", () => {
@@ -49,6 +49,62 @@ describe("canonicalJson", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+// canonicalJson hands plain trees to JSON.stringify with a sorted property list and the rest to the walk:
+// the two must give the same bytes (or the same refusal) for anything, including the trees that must not take
+// the native path.
+describe("canonicalJson's native path against the reference walk", () => {
+  const sameAsWalk = (value: unknown) => {
+    let expected: string | Error;
+    try {
+      expected = canonicalJsonByWalk(value);
+    } catch (error) {
+      expected = error as Error;
+    }
+    if (typeof expected === "string") expect(canonicalJson(value)).toBe(expected);
+    else expect(() => canonicalJson(value)).toThrow(expected.message);
+  };
+
+  it("agrees on arbitrary values, keys in any order", () => {
+    fc.assert(
+      fc.property(
+        fc.anything({ withNullPrototype: true, withDate: true, withSparseArray: true }),
+        (value) => {
+          sameAsWalk(value);
+          sameAsWalk(reverseKeys(value));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("agrees on the trees a property list could get wrong", () => {
+    class Point {
+      x = 1;
+      y = 2;
+    }
+    const cases: unknown[] = [
+      JSON.parse('{"__proto__":{"a":1},"b":2}'),
+      { inner: JSON.parse('{"__proto__":1}'), other: {} },
+      { constructor: "c", a: {} },
+      { toString: "t", other: { x: 1 } },
+      { "10": 1, "2": 2, b: { "1": 3, a: 4 } },
+      { when: new Date(Date.UTC(2025, 0, 2)), a: 1 },
+      { toJSON: "not a function", a: 1 },
+      { point: new Point() },
+      { nested: Object.assign(Object.create(null), { b: 1, a: 2 }) },
+      { list: new Array<number>(3).fill(1, 0, 1).fill(3, 2) }, // a hole at [1]
+      { a: undefined, b: [null, { c: undefined }] },
+      { big: 1n },
+      { fn: () => 1 },
+      { nan: [Number.NaN] },
+      { wide: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${99 - i}`, i])) },
+    ];
+    for (const value of cases) sameAsWalk(value);
+    expect(canonicalJson(cases[0])).toBe('{"__proto__":{"a":1},"b":2}');
+    expect(canonicalJson(cases[4])).toBe('{"10":1,"2":2,"b":{"1":3,"a":4}}');
   });
 });
 
