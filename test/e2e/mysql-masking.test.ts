@@ -341,6 +341,18 @@ describe("errors and warnings", () => {
     expectNoClearValue();
   });
 
+  it("scrubs a prepared SHOW WARNINGS (binary rows, known by its columns)", async () => {
+    const c = await connect();
+    try {
+      await c.query("SELECT count(*) AS n FROM users WHERE notes = 0");
+      const [rows] = await c.execute("SHOW WARNINGS");
+      expect(JSON.stringify(rows)).toMatch(/Truncated incorrect \w+ value: '\[masked\]'/);
+    } finally {
+      await c.end();
+    }
+    expectNoClearValue();
+  });
+
   it("refuses GET DIAGNOSTICS (it would copy the message into a variable)", async () => {
     const { error } = await query("GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT");
     expect(error?.errno).toBe(1235);

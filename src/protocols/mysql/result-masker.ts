@@ -36,6 +36,12 @@ export function readsDiagnostics(text: string): boolean {
   return /\bSHOW\s+(?:WARNINGS|ERRORS)\b/i.test(text);
 }
 
+/** The Level / Code / Message columns of SHOW WARNINGS and SHOW ERRORS, computed by the server. */
+function isDiagnosticsResult(columns: readonly ColumnDefinition[]): boolean {
+  const names = columns.filter((column) => column.orgTable === "").map((column) => column.name.toLowerCase());
+  return names.includes("level") && names.includes("code") && names.includes("message");
+}
+
 export class MysqlResultMasker {
   private readonly values: ValueMasker;
   private readonly rows: MysqlRowMasker;
@@ -149,7 +155,9 @@ export class MysqlResultMasker {
   }
 
   private releaseHeader(): Buffer {
-    this.rows.describe(this.columns, { scrubQuotes: this.options.echoesDiagnostics });
+    // A prepared or EXECUTEd SHOW WARNINGS is known by its columns rather than its text.
+    const scrubQuotes = this.options.echoesDiagnostics || isDiagnosticsResult(this.columns);
+    this.rows.describe(this.columns, { scrubQuotes });
     const out = this.header.map((message) => this.send(message, message.payload));
     this.header = [];
     return Buffer.concat(out);

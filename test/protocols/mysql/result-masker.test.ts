@@ -49,6 +49,18 @@ function columnDef(db: string, orgTable: string, orgName: string, type: number, 
   ]);
 }
 
+/** A column definition with another display name (the `name` field), everything else kept. */
+function renamed(definition: Buffer, name: string): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let field = 0; field < 6; field++) {
+    const length = definition[at]!;
+    parts.push(field === 4 ? lenenc(name) : definition.subarray(at, at + 1 + length));
+    at += 1 + length;
+  }
+  return Buffer.concat([...parts, definition.subarray(at)]);
+}
+
 const textRow = (...values: (string | null)[]) =>
   Buffer.concat(values.map((v) => (v === null ? Buffer.from([0xfb]) : lenenc(v))));
 const okEnd = Buffer.from([0xfe, 0, 0, 0x02, 0, 0, 0]);
@@ -329,6 +341,28 @@ describe("errors", () => {
     const m = masker([]);
     const out = readBack(relay([err("Duplicate entry '123-45-6789' for key 'u'")], m));
     expect(decodeErr(out[0]!.payload).message).toBe("Duplicate entry '***-**-6789' for key 'u'");
+  });
+
+  it("scrubs quoted values in SHOW WARNINGS rows, known by their columns even when prepared", () => {
+    const m = masker(["users.notes"]);
+    const out = readBack(
+      relay(
+        [
+          Buffer.from([3]),
+          columnDef("", "", "", COLUMN_TYPE.VAR_STRING, 0),
+          columnDef("", "", "", COLUMN_TYPE.LONG, 0),
+          columnDef("", "", "", COLUMN_TYPE.VAR_STRING, 0),
+          textRow("Warning", "1292", "Truncated incorrect DOUBLE value: 'free text'"),
+          okEnd,
+        ].map((payload, i) =>
+          i >= 1 && i <= 3 ? renamed(payload, ["Level", "Code", "Message"][i - 1]!) : payload,
+        ),
+        m,
+      ),
+    );
+    expect(out[4]!.payload).toEqual(
+      textRow("Warning", "1292", "Truncated incorrect DOUBLE value: '[masked]'"),
+    );
   });
 
   it("scrubQuotedValues leaves no piece of a value that holds quotes", () => {
