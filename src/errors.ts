@@ -151,6 +151,12 @@ export const ERRORS = {
     message:
       "the response was withheld because Latch could not mask it ({reason}); ask the operator to list its type in unmasked_types or fix the masking profile",
   },
+  result_withheld: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      "result withheld by Latch masking: {reason}; nothing of it was sent in clear (ask the operator to adjust the masking profile)",
+  },
   policy_error: {
     class: "infrastructure",
     sqlstate: "42501",

@@ -47,7 +47,9 @@ export const mysqlConnectionSchema = z.strictObject({
   masking: z
     .array(z.string())
     .default([])
-    .describe("masking profiles (not yet applied to MySQL rows: a non-empty list stops the gateway)"),
+    .describe(
+      "masking profiles applied to result rows, errors and warnings (table.column means this database)",
+    ),
   labels: z
     .record(z.string(), z.string())
     .default({})

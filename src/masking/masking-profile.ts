@@ -27,10 +27,13 @@ export interface CompiledMaskingProfile {
 
 export type SecretResolver = (ref: SecretRef, purpose: string) => string;
 
-/** Qualifies `table.column` with public and lower-cases it; refuses anything that is not 2 or 3 parts. */
-export function qualifyColumn(name: string): string {
+/**
+ * Qualifies `table.column` with the default schema (PostgreSQL: public; MySQL: the connection's database) and
+ * lower-cases it; refuses anything that is not 2 or 3 parts.
+ */
+export function qualifyColumn(name: string, defaultSchema = "public"): string {
   const parts = name.split(".");
-  if (parts.length === 2) parts.unshift("public");
+  if (parts.length === 2) parts.unshift(defaultSchema);
   if (parts.length !== 3 || parts.some((part) => part === "")) {
     throw new LatchError("config_invalid", {
       detail: `masking column "${name}": expected schema.table.column or table.column`,
@@ -50,6 +53,7 @@ export function compileMaskingProfiles(
   names: readonly string[],
   profiles: Readonly<Record<string, MaskingProfileConfig>>,
   resolve: SecretResolver = resolveSecret,
+  defaultSchema = "public",
 ): CompiledMaskingProfile {
   const detectors = new Map<string, MaskingDetector>();
   const columns = new Map<string, MaskingStrategy>();
@@ -95,7 +99,7 @@ export function compileMaskingProfiles(
     }
     for (const entry of profile.columns) {
       const spec = typeof entry === "string" ? { column: entry } : entry;
-      columns.set(qualifyColumn(spec.column), strategyFor(spec.strategy, spec.keep_last));
+      columns.set(qualifyColumn(spec.column, defaultSchema), strategyFor(spec.strategy, spec.keep_last));
     }
     if (profile.on_derived === "deny") onDerived = "deny";
     if (profile.strict) strict = true;

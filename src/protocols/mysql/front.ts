@@ -19,6 +19,7 @@ import { HandshakeDeadline } from "../handshake-deadline.js";
 import { CAPABILITY, GATEWAY_CAPABILITIES, negotiate, REQUIRED_CLIENT_CAPABILITIES } from "./capabilities.js";
 import { mysqlCredentialProvider } from "./credentials.js";
 import type { MysqlEphemeralUsers } from "./ephemeral-users.js";
+import type { MysqlConnectionMasking } from "./connection-masking.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import {
   decodeClientHello,
@@ -38,6 +39,8 @@ export interface MysqlFrontDeps {
   readonly gate: SessionGate;
   readonly classifier: MysqlClassifier;
   readonly pipeline: Admitter;
+  /** Masking per connection name (connections with profiles only). */
+  readonly masking?: ReadonlyMap<string, MysqlConnectionMasking>;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly ticket?: ConnectionTicket;
@@ -183,6 +186,14 @@ export async function handleMysqlClient(raw: net.Socket, deps: MysqlFrontDeps): 
       log: log.child({ session: session.id }),
       capabilities: upstream.capabilities,
       database: target.database,
+      masker: deps.masking?.get(session.connection)?.createMasker(upstream.capabilities, (reason) => {
+        log.warn({ connection: session.connection, reason }, "result withheld: it could not be masked");
+        deps.pipeline.record({
+          kind: "protocol_error",
+          sessionId: session.id,
+          data: { code: "masking_failed", message: `result withheld: ${reason}` },
+        });
+      }),
       onClose: (reason) => session.end(reason),
     });
     session.attach(mysqlSession);

@@ -1,12 +1,13 @@
 import net from "node:net";
 import type { ConnectionConfig, LatchConfig } from "../../config/schema.js";
-import { LatchError } from "../../errors.js";
+import type { LatchError } from "../../errors.js";
 import { createMysqlClassifier, loadMysqlParser } from "../../sql/mysql/create-classifier.js";
 import { ConnectionLimits } from "../connection-limits.js";
 import { listenOn } from "../listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
 import { startMysqlEphemeralUsers } from "./ephemeral-reaper.js";
+import { createMysqlConnectionMasking, type MysqlConnectionMasking } from "./connection-masking.js";
 import { errorPacket, errPayload } from "./errors.js";
 import { handleMysqlClient } from "./front.js";
 
@@ -34,13 +35,12 @@ function probe(connection: ConnectionConfig, timeoutMs: number): Promise<void> {
 
 async function start(context: ProtocolContext): Promise<ProtocolListener> {
   const { config, log } = context;
+  // Built at start-up so an unknown masking profile or a bad detector stops the gateway with a clear error.
+  const masking = new Map<string, MysqlConnectionMasking>();
   for (const [name, connection] of Object.entries(config.connections)) {
     if (connection.type !== "mysql") continue;
-    // Fail closed: a profile that would not be applied must not look applied.
-    if (connection.masking.length > 0)
-      throw new LatchError("config_invalid", {
-        detail: `connection ${name}: masking is not applied to MySQL results yet; remove masking: from this connection`,
-      });
+    const compiled = createMysqlConnectionMasking(connection, config);
+    if (compiled !== undefined) masking.set(name, compiled);
   }
   await loadMysqlParser();
   const ephemeral = await startMysqlEphemeralUsers(config, context, log);
@@ -51,6 +51,7 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
     gate: context.gate,
     classifier: createMysqlClassifier(),
     pipeline: context.pipeline,
+    masking,
     metrics: context.metrics,
     log,
   };

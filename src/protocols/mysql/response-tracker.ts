@@ -15,12 +15,27 @@ export interface ResponseSummary {
   readonly error?: { readonly code: string; readonly message: string };
   /** COM_STMT_PREPARE: the statement id the server assigned. */
   readonly statementId?: number;
+  /** COM_STMT_PREPARE: how many parameters the statement takes. */
+  readonly parameterCount?: number;
 }
 
 type State = "first" | "columns" | "columnsEof" | "rows";
 
+/** What the last payload pushed was, for a stage (masking) that acts on some packets of the answer. */
+export type ResponsePacketKind =
+  | "ok"
+  | "err"
+  | "column-count"
+  | "column"
+  | "columns-eof"
+  | "row"
+  | "end"
+  | "prepare";
+
 export class ResponseTracker {
   private state: State = "first";
+  /** The kind of the payload last pushed. */
+  kind: ResponsePacketKind = "ok";
   private columnsLeft = 0;
   private rows = 0;
   private affectedRows = 0;
@@ -29,20 +44,25 @@ export class ResponseTracker {
   /** COM_STMT_PREPARE answers: packets still to come after PREPARE_OK, and the statement id. */
   private prepareLeft: number | undefined;
   private statementId: number | undefined;
+  private parameterCount = 0;
 
   constructor(
     capabilities: number,
-    private readonly kind: "command" | "prepare" = "command",
+    private readonly mode: "command" | "prepare" = "command",
   ) {
     this.deprecateEof = (capabilities & CAPABILITY.DEPRECATE_EOF) !== 0;
   }
 
   /** Feeds one server payload; returns the summary once the command's answer is complete. */
   push(payload: Buffer): ResponseSummary | undefined {
-    if (this.kind === "prepare") return this.pushPrepare(payload);
+    if (this.mode === "prepare") {
+      this.kind = "prepare";
+      return this.pushPrepare(payload);
+    }
     const header = payload[0];
     switch (this.state) {
       case "first": {
+        this.kind = header === 0xff ? "err" : header === 0x00 ? "ok" : "column-count";
         if (header === 0x00) return this.afterOk(payload);
         if (header === 0xff) return this.failed(payload);
         if (header === 0xfb)
@@ -54,15 +74,19 @@ export class ResponseTracker {
         return undefined;
       }
       case "columns":
+        this.kind = "column";
         if (--this.columnsLeft === 0) this.state = this.deprecateEof ? "rows" : "columnsEof";
         return undefined;
       case "columnsEof":
+        this.kind = "columns-eof";
         if (header !== 0xfe) throw new MysqlProtocolViolation("expected EOF after the column definitions");
         this.state = "rows";
         return undefined;
       case "rows": {
+        this.kind = header === 0xff ? "err" : "row";
         if (header === 0xff) return this.failed(payload);
         if (header === 0xfe && payload.length < 0xffffff && (this.deprecateEof || payload.length < 9)) {
+          this.kind = "end";
           const status = this.deprecateEof ? decodeOk(payload).status : decodeEof(payload).status;
           return this.next(status);
         }
@@ -81,11 +105,18 @@ export class ResponseTracker {
       this.statementId = payload.readUInt32LE(1);
       const columns = payload.readUInt16LE(5);
       const params = payload.readUInt16LE(7);
+      this.parameterCount = params;
       const eof = this.deprecateEof ? 0 : 1;
       this.prepareLeft = params + (params > 0 ? eof : 0) + columns + (columns > 0 ? eof : 0);
     } else this.prepareLeft--;
     if (this.prepareLeft > 0) return undefined;
-    return { rows: 0, affectedRows: 0, status: 0, statementId: this.statementId };
+    return {
+      rows: 0,
+      affectedRows: 0,
+      status: 0,
+      statementId: this.statementId,
+      parameterCount: this.parameterCount,
+    };
   }
 
   private afterOk(payload: Buffer): ResponseSummary | undefined {

@@ -8,15 +8,18 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
-import type { Access, Operation, OperationStep } from "../../operation/operation.js";
+import type { Operation, OperationStep } from "../../operation/operation.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlClassifiedStatement, MysqlClassifier } from "../../sql/mysql/create-classifier.js";
+import { PreparedParameters } from "./bound-values.js";
 import { COMMAND, commandName, handlingOf } from "./command-codes.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import type { MysqlMessage, PacketReader } from "./packet-reader.js";
 import { encodePacket } from "./packet-writer.js";
 import { type ResponseSummary, ResponseTracker } from "./response-tracker.js";
+import { type MysqlResultMasker, readsDiagnostics } from "./result-masker.js";
+import { classificationError, refusedOperation, singlePlainStatement, useStep } from "./session-steps.js";
 
 export interface MysqlSessionOptions {
   readonly session: SessionHandle;
@@ -27,6 +30,8 @@ export interface MysqlSessionOptions {
   readonly capabilities: number;
   /** The connection's upstream database: where unqualified names resolve until a USE changes it. */
   readonly database: string;
+  /** The connection's masking, when it has profiles: statement checks, rows, errors, recorded parameters. */
+  readonly masker?: MysqlResultMasker;
   readonly onClose: (reason: string) => void;
 }
 
@@ -37,7 +42,7 @@ interface Running {
   /** Applied once the server answered without an error. */
   readonly onSuccess?: () => void;
   /** COM_STMT_PREPARE: told the id the server gave the statement. */
-  readonly onPrepared?: (statementId: number) => void;
+  readonly onPrepared?: (statementId: number, parameterCount: number) => void;
 }
 
 export class MysqlSession {
@@ -49,6 +54,7 @@ export class MysqlSession {
   /** Protocol-level prepared statements by server statement id. */
   private readonly statements = new Map<number, MysqlClassifiedStatement>();
   private draining: { error: LatchError; reason: string } | undefined;
+  private readonly parameters: PreparedParameters;
 
   constructor(
     private readonly client: Duplex,
@@ -58,6 +64,8 @@ export class MysqlSession {
     private readonly options: MysqlSessionOptions,
   ) {
     this.database = options.database;
+    const masker = options.masker;
+    this.parameters = new PreparedParameters(masker && ((text) => masker.scrubText(text)));
   }
 
   start(): void {
@@ -149,7 +157,10 @@ export class MysqlSession {
     }
     if (code === COMMAND.COM_STMT_CLOSE) {
       // No answer in the protocol: forwarded, and the statement forgotten.
-      if (message.payload.length >= 5) this.statements.delete(message.payload.readUInt32LE(1));
+      if (message.payload.length >= 5) {
+        this.statements.delete(message.payload.readUInt32LE(1));
+        this.parameters.closed(message.payload.readUInt32LE(1));
+      }
       this.server.write(message.raw);
       return;
     }
@@ -186,6 +197,7 @@ export class MysqlSession {
       this.forward(message, undefined, () => {
         this.prepared.clear();
         this.statements.clear();
+        this.parameters.clear();
         this.database = this.options.database;
       });
       return;
@@ -205,36 +217,24 @@ export class MysqlSession {
   private prepareStatement(message: MysqlMessage, text: string): void {
     const result = this.options.classifier.classify(text, this.database);
     if (!result.ok) {
-      const error =
-        result.failure === "unparseable"
-          ? new LatchError("statement_unparseable", { reason: result.reason })
-          : new LatchError("statement_unsupported", { what: result.reason });
-      this.refuse(message, error, text);
+      this.refuse(message, classificationError(result), text);
       return;
     }
-    const [statement, extra] = result.statements;
-    if (
-      statement === undefined ||
-      extra !== undefined ||
-      statement.useDatabase !== undefined ||
-      statement.prepares !== undefined ||
-      statement.executes !== undefined ||
-      statement.deallocates !== undefined
-    ) {
-      this.refuse(
-        message,
-        new LatchError("statement_unsupported", {
-          what: "a prepared statement that is not exactly one plain statement",
-        }),
-        text,
-      );
+    const statement = singlePlainStatement(result.statements);
+    if (statement === undefined) {
+      const what = "a prepared statement that is not exactly one plain statement";
+      this.refuse(message, new LatchError("statement_unsupported", { what }), text);
       return;
     }
+    if (this.maskingRefused(message, text)) return;
     this.running = {
       operation: undefined,
       tracker: new ResponseTracker(this.options.capabilities, "prepare"),
       startedAt: performance.now(),
-      onPrepared: (id) => this.statements.set(id, statement),
+      onPrepared: (id, parameterCount) => {
+        this.statements.set(id, statement);
+        this.parameters.prepared(id, parameterCount);
+      },
     };
     this.server.write(message.raw);
   }
@@ -263,7 +263,19 @@ export class MysqlSession {
       );
       return;
     }
-    this.admitAndForward(message, statement.text, [statement.step], undefined, "prepared");
+    let bound: ReturnType<PreparedParameters["read"]>;
+    try {
+      bound = this.parameters.read(message.payload);
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.refuse(
+        message,
+        new LatchError("statement_unsupported", { what: `COM_STMT_EXECUTE: ${reason}` }),
+        statement.text,
+      );
+      return;
+    }
+    this.admitAndForward(message, [statement.step], undefined, "prepared", bound);
   }
 
   private initDb(message: MysqlMessage): void {
@@ -274,40 +286,18 @@ export class MysqlSession {
       Buffer.concat([Buffer.from([COMMAND.COM_INIT_DB]), Buffer.from(name, "utf8")]),
       0,
     );
-    this.admitAndForward(
-      { ...message, raw },
-      `USE \`${name.replaceAll("`", "``")}\``,
-      [this.useStep(name)],
-      () => {
-        this.database = name;
-      },
-    );
-  }
-
-  private useStep(database: string, text = `USE \`${database}\``): OperationStep {
-    const other = database !== this.options.database;
-    const accesses: Access[] = [
-      { action: other ? "sql:use" : "sql:session", resource: { type: "Connection" } },
-    ];
-    return {
-      text,
-      action: accesses[0]!.action,
-      accesses,
-      facts: { readOnly: true, hasWhere: true, tableCount: 0, command: "" },
-      recorded: { tablesRead: [], tablesWritten: [], database },
-    };
+    this.admitAndForward({ ...message, raw }, [useStep(name, this.options.database)], () => {
+      this.database = name;
+    });
   }
 
   private query(message: MysqlMessage, text: string): void {
     const result = this.options.classifier.classify(text, this.database);
     if (!result.ok) {
-      const error =
-        result.failure === "unparseable"
-          ? new LatchError("statement_unparseable", { reason: result.reason })
-          : new LatchError("statement_unsupported", { what: result.reason });
-      this.refuse(message, error, text);
+      this.refuse(message, classificationError(result), text);
       return;
     }
+    if (this.maskingRefused(message, text)) return;
     const steps: OperationStep[] = [];
     let useDatabase: string | undefined;
     const preparing = new Map<string, MysqlClassifiedStatement | undefined>();
@@ -323,7 +313,7 @@ export class MysqlSession {
           return;
         }
         useDatabase = statement.useDatabase;
-        steps.push(this.useStep(useDatabase, statement.text));
+        steps.push(useStep(useDatabase, this.options.database, statement.text));
         continue;
       }
       if (statement.executes !== undefined) {
@@ -351,7 +341,7 @@ export class MysqlSession {
       if (statement.deallocates !== undefined) preparing.set(statement.deallocates, undefined);
       steps.push(statement.step);
     }
-    this.admitAndForward(message, text, steps, () => {
+    this.admitAndForward(message, steps, () => {
       for (const [name, inner] of preparing) {
         if (inner === undefined) this.prepared.delete(name);
         else this.prepared.set(name, inner);
@@ -362,10 +352,10 @@ export class MysqlSession {
 
   private admitAndForward(
     message: MysqlMessage,
-    _text: string,
     steps: readonly OperationStep[],
     onSuccess?: () => void,
     mode = "text",
+    bound?: { readonly previews: (string | null)[]; readonly digests: (string | null)[] },
   ): void {
     const session = this.options.session;
     if (steps.length === 0) {
@@ -380,6 +370,9 @@ export class MysqlSession {
       identity: session.identity,
       mode,
       steps,
+      ...(bound !== undefined && bound.previews.length > 0
+        ? { parameters: [bound.previews], parameterDigests: [bound.digests] }
+        : {}),
       receivedAt: Date.now(),
     };
     this.admitting = true;
@@ -410,33 +403,27 @@ export class MysqlSession {
       startedAt: performance.now(),
       onSuccess,
     };
+    const code = message.payload[0];
+    this.options.masker?.begin({
+      binary: code === COMMAND.COM_STMT_EXECUTE,
+      echoesDiagnostics:
+        code === COMMAND.COM_QUERY && readsDiagnostics(message.payload.toString("latin1", 1)),
+    });
     this.server.write(message.raw);
   }
 
   /** A refusal before policy (parse failure, refused command): recorded, then answered. */
   private refuse(message: MysqlMessage, error: LatchError, text: string): void {
-    const session = this.options.session;
-    this.options.pipeline.recordRefusal(
-      {
-        id: randomUUID(),
-        sessionId: session.id,
-        protocol: "mysql",
-        connection: session.connection,
-        identity: session.identity,
-        mode: "text",
-        steps: [
-          {
-            text,
-            action: "sql:unclassified",
-            accesses: [],
-            facts: { readOnly: false, hasWhere: true, tableCount: 0, command: "" },
-          },
-        ],
-        receivedAt: Date.now(),
-      },
-      error,
-    );
+    this.options.pipeline.recordRefusal(refusedOperation(this.options.session, text), error);
     this.answer(message, error);
+  }
+
+  /** The masking rules that refuse a text outright (masked columns in expressions, or probed with strict). */
+  private maskingRefused(message: MysqlMessage, text: string): boolean {
+    const check = this.options.masker?.checkStatement(text, this.database);
+    if (check === undefined || check.ok) return false;
+    this.refuse(message, new LatchError("statement_denied", { reason: check.reason }), text);
+    return true;
   }
 
   private answer(message: MysqlMessage, error: LatchError): void {
@@ -464,8 +451,10 @@ export class MysqlSession {
           out.push(Buffer.from(message.raw));
           continue;
         }
-        out.push(Buffer.from(message.raw));
         const done = running.tracker.push(message.payload);
+        const masker = running.tracker.kind === "prepare" ? undefined : this.options.masker;
+        const relayed = masker === undefined ? message.raw : masker.relay(message, running.tracker.kind);
+        if (relayed !== undefined && relayed.length > 0) out.push(Buffer.from(relayed));
         if (done !== undefined) this.completed(running, done);
       }
     } catch (error) {
@@ -488,13 +477,20 @@ export class MysqlSession {
     this.running = undefined;
     if (summary.error === undefined) running.onSuccess?.();
     if (summary.error === undefined && summary.statementId !== undefined)
-      running.onPrepared?.(summary.statementId);
+      running.onPrepared?.(summary.statementId, summary.parameterCount ?? 0);
+    const error = summary.error;
+    const masker = this.options.masker;
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,
         rows: summary.rows > 0 ? summary.rows : summary.affectedRows,
         commandTags: [],
-        ...(summary.error === undefined ? {} : { error: summary.error }),
+        // The server's message may echo a value (duplicate keys): it is recorded as the client received it.
+        ...(error === undefined
+          ? {}
+          : {
+              error: { code: error.code, message: masker ? masker.scrubText(error.message) : error.message },
+            }),
       });
   }
 

@@ -190,6 +190,12 @@ describe("ResponseTracker", () => {
     expect(tracker.push(ok)).toBeUndefined();
     expect(tracker.push(Buffer.from([1]))).toBeUndefined();
     expect(tracker.push(Buffer.from([1]))).toBeUndefined();
-    expect(tracker.push(Buffer.from([1]))).toEqual({ rows: 0, affectedRows: 0, status: 0, statementId: 9 });
+    expect(tracker.push(Buffer.from([1]))).toEqual({
+      rows: 0,
+      affectedRows: 0,
+      status: 0,
+      statementId: 9,
+      parameterCount: 2,
+    });
   });
 });

@@ -1,0 +1,151 @@
+/**
+ * The values a client binds to a prepared statement in COM_STMT_EXECUTE, read for the record the way the
+ * PostgreSQL path records Bind parameters: a text preview of each value (cut at 256 characters, and passed
+ * through the connection's content detectors when it masks), and the SHA-256 of each full value (type and
+ * bytes), which approvals bind to. Parameter types are sent with the first execute and may be omitted after
+ * (new_params_bound_flag 0), so they are remembered per statement.
+ */
+import { createHash } from "node:crypto";
+import { COLUMN_TYPE } from "./column-definition.js";
+import { MysqlProtocolViolation } from "./packet-reader.js";
+import { PayloadCursor } from "./payload-cursor.js";
+
+const MAX_PREVIEW = 256;
+const UNSIGNED = 0x80;
+
+export interface BoundValues {
+  readonly previews: (string | null)[];
+  readonly digests: (string | null)[];
+}
+
+interface StatementParameters {
+  readonly count: number;
+  /** Two bytes per parameter (type, flags), from the last execute that sent them. */
+  types: Buffer | undefined;
+}
+
+export class PreparedParameters {
+  private readonly statements = new Map<number, StatementParameters>();
+
+  constructor(private readonly maskPreview: (text: string) => string = (text) => text) {}
+
+  prepared(statementId: number, count: number): void {
+    this.statements.set(statementId, { count, types: undefined });
+  }
+
+  closed(statementId: number): void {
+    this.statements.delete(statementId);
+  }
+
+  clear(): void {
+    this.statements.clear();
+  }
+
+  /**
+   * The values of one COM_STMT_EXECUTE payload (command byte included). Throws a protocol violation when the
+   * payload does not hold what the statement takes: the execute is then refused, never relayed unread.
+   */
+  read(payload: Buffer): BoundValues {
+    const c = new PayloadCursor(payload, "COM_STMT_EXECUTE");
+    c.u8();
+    const statement = this.statements.get(c.u32());
+    if (statement === undefined) throw new MysqlProtocolViolation("COM_STMT_EXECUTE of an unknown statement");
+    c.u8(); // flags (cursor type: refused by the session when not 0)
+    c.u32(); // iteration count
+    const previews: (string | null)[] = [];
+    const digests: (string | null)[] = [];
+    const count = statement.count;
+    if (count === 0) return { previews, digests };
+    const nulls = c.bytes((count + 7) >> 3);
+    if (c.u8() === 1) statement.types = Buffer.from(c.bytes(2 * count));
+    const types = statement.types;
+    if (types === undefined) throw new MysqlProtocolViolation("COM_STMT_EXECUTE without parameter types");
+    for (let i = 0; i < count; i++) {
+      if ((nulls[i >> 3]! & (1 << (i & 7))) !== 0) {
+        previews.push(null);
+        digests.push(null);
+        continue;
+      }
+      const type = types[2 * i]!;
+      const unsigned = (types[2 * i + 1]! & UNSIGNED) !== 0;
+      const value = readValue(c, type);
+      const text = renderValue(value, type, unsigned);
+      const cut = text.length > MAX_PREVIEW ? `${text.slice(0, MAX_PREVIEW)}…` : text;
+      previews.push(this.maskPreview(cut));
+      digests.push(
+        createHash("sha256")
+          .update(types.subarray(2 * i, 2 * i + 2))
+          .update(value)
+          .digest("hex"),
+      );
+    }
+    return { previews, digests };
+  }
+}
+
+const FIXED_WIDTH = new Map<number, number>([
+  [COLUMN_TYPE.TINY, 1],
+  [COLUMN_TYPE.SHORT, 2],
+  [COLUMN_TYPE.YEAR, 2],
+  [COLUMN_TYPE.LONG, 4],
+  [COLUMN_TYPE.INT24, 4],
+  [COLUMN_TYPE.FLOAT, 4],
+  [COLUMN_TYPE.LONGLONG, 8],
+  [COLUMN_TYPE.DOUBLE, 8],
+]);
+
+const BYTE_LENGTH = new Set<number>([
+  COLUMN_TYPE.DATE,
+  COLUMN_TYPE.DATETIME,
+  COLUMN_TYPE.TIMESTAMP,
+  COLUMN_TYPE.TIME,
+]);
+
+function readValue(c: PayloadCursor, type: number): Buffer {
+  const width = FIXED_WIDTH.get(type);
+  if (width !== undefined) return c.bytes(width);
+  if (BYTE_LENGTH.has(type)) return c.bytes(c.u8());
+  if (type === COLUMN_TYPE.NULL) return Buffer.alloc(0);
+  const value = c.lenencBytes();
+  if (value === null) throw new MysqlProtocolViolation("COM_STMT_EXECUTE: a parameter without a length");
+  return value;
+}
+
+function renderValue(value: Buffer, type: number, unsigned: boolean): string {
+  switch (type) {
+    case COLUMN_TYPE.TINY:
+      return String(unsigned ? value.readUInt8(0) : value.readInt8(0));
+    case COLUMN_TYPE.SHORT:
+    case COLUMN_TYPE.YEAR:
+      return String(unsigned ? value.readUInt16LE(0) : value.readInt16LE(0));
+    case COLUMN_TYPE.LONG:
+    case COLUMN_TYPE.INT24:
+      return String(unsigned ? value.readUInt32LE(0) : value.readInt32LE(0));
+    case COLUMN_TYPE.LONGLONG:
+      return String(unsigned ? value.readBigUInt64LE(0) : value.readBigInt64LE(0));
+    case COLUMN_TYPE.FLOAT:
+      return String(value.readFloatLE(0));
+    case COLUMN_TYPE.DOUBLE:
+      return String(value.readDoubleLE(0));
+    case COLUMN_TYPE.DATE:
+    case COLUMN_TYPE.DATETIME:
+    case COLUMN_TYPE.TIMESTAMP:
+      return renderDateTime(value);
+    case COLUMN_TYPE.TIME:
+      return `\\x${value.toString("hex")}`;
+    default: {
+      const text = value.toString("utf8");
+      // Bytes that are not UTF-8 (a BLOB) are shown as hex, as PostgreSQL's binary parameters are.
+      return Buffer.from(text, "utf8").equals(value) ? text : `\\x${value.toString("hex")}`;
+    }
+  }
+}
+
+function renderDateTime(value: Buffer): string {
+  if (value.length < 4) return "0000-00-00";
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  const date = `${pad(value.readUInt16LE(0), 4)}-${pad(value[2]!)}-${pad(value[3]!)}`;
+  if (value.length < 7) return date;
+  const time = `${pad(value[4]!)}:${pad(value[5]!)}:${pad(value[6]!)}`;
+  return value.length < 11 ? `${date} ${time}` : `${date} ${time}.${pad(value.readUInt32LE(7), 6)}`;
+}

@@ -1,0 +1,70 @@
+/**
+ * Operation steps the MySQL session builds itself rather than from the classifier: a database switch
+ * (COM_INIT_DB, USE) and the record of a command refused before policy could judge it.
+ */
+import { randomUUID } from "node:crypto";
+import { LatchError } from "../../errors.js";
+import type { Access, Operation, OperationStep } from "../../operation/operation.js";
+import type { SessionHandle } from "../../session/session-handle.js";
+import type { MysqlClassification, MysqlClassifiedStatement } from "../../sql/mysql/create-classifier.js";
+
+/** What the client hears when the classifier could not read or does not support a text. */
+export function classificationError(result: Extract<MysqlClassification, { ok: false }>): LatchError {
+  return result.failure === "unparseable"
+    ? new LatchError("statement_unparseable", { reason: result.reason })
+    : new LatchError("statement_unsupported", { what: result.reason });
+}
+
+/** COM_STMT_PREPARE takes exactly one plain statement (no USE, PREPARE, EXECUTE or DEALLOCATE). */
+export function singlePlainStatement(
+  statements: readonly MysqlClassifiedStatement[],
+): MysqlClassifiedStatement | undefined {
+  const [statement, extra] = statements;
+  if (statement === undefined || extra !== undefined) return undefined;
+  const plain =
+    statement.useDatabase === undefined &&
+    statement.prepares === undefined &&
+    statement.executes === undefined &&
+    statement.deallocates === undefined;
+  return plain ? statement : undefined;
+}
+
+/** USE / COM_INIT_DB: the connection's own database is `sql:session`, any other `sql:use`. */
+export function useStep(
+  database: string,
+  connectionDatabase: string,
+  text = `USE \`${database}\``,
+): OperationStep {
+  const other = database !== connectionDatabase;
+  const accesses: Access[] = [
+    { action: other ? "sql:use" : "sql:session", resource: { type: "Connection" } },
+  ];
+  return {
+    text,
+    action: accesses[0]!.action,
+    accesses,
+    facts: { readOnly: true, hasWhere: true, tableCount: 0, command: "" },
+    recorded: { tablesRead: [], tablesWritten: [], database },
+  };
+}
+
+/** A command refused before policy (parse failure, refused command, masking rule), for the record. */
+export function refusedOperation(session: SessionHandle, text: string): Operation {
+  return {
+    id: randomUUID(),
+    sessionId: session.id,
+    protocol: "mysql",
+    connection: session.connection,
+    identity: session.identity,
+    mode: "text",
+    steps: [
+      {
+        text,
+        action: "sql:unclassified",
+        accesses: [],
+        facts: { readOnly: false, hasWhere: true, tableCount: 0, command: "" },
+      },
+    ],
+    receivedAt: Date.now(),
+  };
+}
