@@ -10,6 +10,7 @@ import { createMcpFront } from "./front.js";
 import type { HttpRequestRunner } from "./http-request-runner.js";
 import { checkMcpProxyConfig } from "./proxy/proxy-config-check.js";
 import { createMcpProxies } from "./proxy/proxy-connections.js";
+import { probeMcpUpstream } from "./proxy/upstream-probe.js";
 
 /**
  * MCP: the endpoint at https://<listen.http>/mcp, served on the HTTP listener through an HttpMount, whose
@@ -22,6 +23,7 @@ export const mcpModule: ProtocolModule = {
   listenAddress: (config: LatchConfig) => httpListenAddress(config),
   renderError: (error: LatchError) => Buffer.from(mcpErrorBody(error)),
   start,
+  probe: probeMcpUpstream,
   httpMount: (context) => createMcpMount(context),
 };
 

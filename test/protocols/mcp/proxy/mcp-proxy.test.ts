@@ -293,6 +293,17 @@ describe("MCP proxy connections", () => {
     expect((await api("POST", "/api/mcp/pins/strict/accept", admin, {})).status).toBe(404);
   });
 
+  it("reports proxy upstreams in /readyz (HTTP answered, stdio executable found)", async () => {
+    let body: { connections: Record<string, { ready: boolean }> } = { connections: {} };
+    for (let tries = 0; tries < 100; tries++) {
+      body = (await (await fetch(`${gw.adminUrl}/readyz`)).json()) as typeof body;
+      if (body.connections.tools?.ready && body.connections.local?.ready) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(body.connections.tools).toMatchObject({ ready: true, protocol: "mcp" });
+    expect(body.connections.local).toMatchObject({ ready: true, protocol: "mcp" });
+  });
+
   // Last: it changes the upstream for every connection on it.
   it("refuses a tool whose definition changed (rug pull) until an administrator accepts it", async () => {
     const session = await mcp.connect(agentToken);
