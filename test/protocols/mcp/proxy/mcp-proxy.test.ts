@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readPolicyInput } from "../../../../src/policy/recorded-input.js";
 import { LATCH_CLI } from "../../../support/latch-serve.js";
 import { type McpEndpoint, serveMcpEndpoint } from "../../../support/mcp-endpoint.js";
 import { startTestGateway, type TestGateway } from "../../../support/test-gateway.js";
@@ -169,6 +170,15 @@ describe("MCP proxy connections", () => {
     expect(recorded?.data).toMatchObject({ resultBlocks: 1, withheldBlocks: 0 });
     expect(String(recorded?.data.resultPreview)).not.toContain("ada@example.com");
     expect(recorded?.data.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
+    // The question Cedar answered is on record and can be replayed (latch policy replay): the Tool resource
+    // and the arguments as context.body values.
+    const operation = (await events("operation")).find(
+      (event) => event.data.operationId === recorded?.data.operationId,
+    );
+    const input = readPolicyInput(operation?.data.policyInput);
+    if (typeof input === "string") throw new Error(input);
+    expect(input.steps[0]?.accesses[0]?.resource).toEqual({ type: "Tool", name: "lookup" });
+    expect(input.steps[0]?.facts.http?.bodyValues).toEqual({ "/id": "u-1" });
   });
 
   it("denies the dangerous tool and arguments policy or the argument rules refuse, without calling upstream", async () => {
