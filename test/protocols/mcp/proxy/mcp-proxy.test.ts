@@ -220,6 +220,28 @@ describe("MCP proxy connections", () => {
     );
   });
 
+  it("with a progress token a held call waits, says so, and runs once approved", async () => {
+    let heard: (message: string) => void = () => undefined;
+    const notice = new Promise<string>((resolve) => {
+      heard = resolve;
+    });
+    const result = agent.callTool({ name: "tools__lookup", arguments: { id: "admin-9" } }, undefined, {
+      onprogress: (progress) => heard(progress.message ?? ""),
+      timeout: 60_000,
+    });
+    const message = await notice;
+    expect(message).toMatch(/held for approval by group "dba" \(request (\S+)\)/);
+    expect(upstream.calls.some((c) => c.args.id === "admin-9")).toBe(false);
+    const requestId = /request (\S+)\)/.exec(message)![1]!;
+    expect(
+      (await api("POST", `/api/requests/${requestId}/approve`, await gw.token("dana", ["dba"]), {})).status,
+    ).toBe(200);
+    const answer = (await result) as { isError?: boolean; content: unknown[] };
+    expect(answer.isError).toBeFalsy();
+    expect(text(answer)).toContain("user admin-9");
+    expect(upstream.calls.filter((c) => c.args.id === "admin-9")).toHaveLength(1);
+  });
+
   it("refuses the upstream's sampling request and records the refusal", async () => {
     const answer = await call(agent, "tools__ask_model", {});
     expect(text(answer)).toContain("sampling refused");
