@@ -134,7 +134,8 @@ function stepProblem(value: unknown): string | undefined {
       return "a policyInput access is malformed";
     }
     const { type, name } = a.resource;
-    if (type !== "Connection" && !((type === "Table" || type === "Function") && typeof name === "string")) {
+    const named = type === "Table" || type === "Function" || type === "Tool";
+    if (type !== "Connection" && !(named && typeof name === "string")) {
       return "a policyInput access names an unknown resource";
     }
   }

@@ -11,6 +11,7 @@ import { mcpErrorBody } from "./errors.js";
 import { createMcpFront } from "./front.js";
 import { checkMcpProxyConfig } from "./proxy/proxy-config-check.js";
 import { createMcpProxies } from "./proxy/proxy-connections.js";
+import { probeMcpUpstream } from "./proxy/upstream-probe.js";
 
 /**
  * MCP: the endpoint at https://<listen.http>/mcp, served on the HTTP listener through an HttpMount, whose
@@ -23,6 +24,7 @@ export const mcpModule: ProtocolModule = {
   listenAddress: (config: LatchConfig) => httpListenAddress(config),
   renderError: (error: LatchError) => Buffer.from(mcpErrorBody(error)),
   start,
+  probe: probeMcpUpstream,
   httpMount: (context) => createMcpMount(context, context.agentTools),
 };
 

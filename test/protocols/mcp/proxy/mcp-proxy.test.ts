@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readPolicyInput } from "../../../../src/policy/recorded-input.js";
 import { LATCH_CLI } from "../../../support/latch-serve.js";
 import { type McpEndpoint, serveMcpEndpoint } from "../../../support/mcp-endpoint.js";
 import { startTestGateway, type TestGateway } from "../../../support/test-gateway.js";
@@ -169,6 +170,15 @@ describe("MCP proxy connections", () => {
     expect(recorded?.data).toMatchObject({ resultBlocks: 1, withheldBlocks: 0 });
     expect(String(recorded?.data.resultPreview)).not.toContain("ada@example.com");
     expect(recorded?.data.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
+    // The question Cedar answered is on record and can be replayed (latch policy replay): the Tool resource
+    // and the arguments as context.body values.
+    const operation = (await events("operation")).find(
+      (event) => event.data.operationId === recorded?.data.operationId,
+    );
+    const input = readPolicyInput(operation?.data.policyInput);
+    if (typeof input === "string") throw new Error(input);
+    expect(input.steps[0]?.accesses[0]?.resource).toEqual({ type: "Tool", name: "lookup" });
+    expect(input.steps[0]?.facts.http?.bodyValues).toEqual({ "/id": "u-1" });
   });
 
   it("denies the dangerous tool and arguments policy or the argument rules refuse, without calling upstream", async () => {
@@ -208,6 +218,28 @@ describe("MCP proxy connections", () => {
     expect(upstream.calls.filter((c) => c.tool === "lookup" && c.args.id === "admin-7").length).toBe(
       before + 1,
     );
+  });
+
+  it("with a progress token a held call waits, says so, and runs once approved", async () => {
+    let heard: (message: string) => void = () => undefined;
+    const notice = new Promise<string>((resolve) => {
+      heard = resolve;
+    });
+    const result = agent.callTool({ name: "tools__lookup", arguments: { id: "admin-9" } }, undefined, {
+      onprogress: (progress) => heard(progress.message ?? ""),
+      timeout: 60_000,
+    });
+    const message = await notice;
+    expect(message).toMatch(/held for approval by group "dba" \(request (\S+)\)/);
+    expect(upstream.calls.some((c) => c.args.id === "admin-9")).toBe(false);
+    const requestId = /request (\S+)\)/.exec(message)![1]!;
+    expect(
+      (await api("POST", `/api/requests/${requestId}/approve`, await gw.token("dana", ["dba"]), {})).status,
+    ).toBe(200);
+    const answer = (await result) as { isError?: boolean; content: unknown[] };
+    expect(answer.isError).toBeFalsy();
+    expect(text(answer)).toContain("user admin-9");
+    expect(upstream.calls.filter((c) => c.args.id === "admin-9")).toHaveLength(1);
   });
 
   it("refuses the upstream's sampling request and records the refusal", async () => {
@@ -291,6 +323,17 @@ describe("MCP proxy connections", () => {
     expect((await call(session, "strict__lookup", { id: "1" })).isError).toBeFalsy();
     // Nothing left to accept.
     expect((await api("POST", "/api/mcp/pins/strict/accept", admin, {})).status).toBe(404);
+  });
+
+  it("reports proxy upstreams in /readyz (HTTP answered, stdio executable found)", async () => {
+    let body: { connections: Record<string, { ready: boolean }> } = { connections: {} };
+    for (let tries = 0; tries < 100; tries++) {
+      body = (await (await fetch(`${gw.adminUrl}/readyz`)).json()) as typeof body;
+      if (body.connections.tools?.ready && body.connections.local?.ready) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(body.connections.tools).toMatchObject({ ready: true, protocol: "mcp" });
+    expect(body.connections.local).toMatchObject({ ready: true, protocol: "mcp" });
   });
 
   // Last: it changes the upstream for every connection on it.

@@ -97,6 +97,8 @@ export async function startUpstreamMcpServer(): Promise<UpstreamMcpServer> {
   };
 
   const http: HttpServer = createServer((request, response) => {
+    // The gateway's readiness probe (`OPTIONS *`, no credential by design) is not an MCP request.
+    if (request.method === "OPTIONS") return void response.writeHead(204).end();
     seenHeaders.push({ ...request.headers });
     void (async () => {
       const id = request.headers["mcp-session-id"];
