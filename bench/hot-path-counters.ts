@@ -151,7 +151,7 @@ function allTasksTraced(pid: number): boolean {
   });
 }
 
-async function traced<T>(pid: number, work: () => Promise<T>): Promise<Record<string, number>> {
+export async function traced<T>(pid: number, work: () => Promise<T>): Promise<Record<string, number>> {
   const dir = await mkdtemp(join(tmpdir(), "latch-strace-"));
   const output = join(dir, "summary");
   const strace: ChildProcess = spawn(STRACE, ["-f", "-c", "-qq", "-o", output, "-p", String(pid)], {

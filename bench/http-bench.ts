@@ -37,7 +37,7 @@ export interface HttpBenchRow {
   readonly cpuUsPerRequest: number | null;
 }
 
-const UPSTREAM_SCRIPT = `
+export const UPSTREAM_SCRIPT = `
 const http = require("node:http");
 const body = Buffer.from(JSON.stringify({ id: 42, name: "Ada", email: "ada@example.com", plan: "pro", active: true }));
 http.createServer((req, res) => {
@@ -117,7 +117,13 @@ http {
   return nginx;
 }
 
-async function startLatchHttp(dir: string, port: number, upstreamPort: number, cert: string, key: string) {
+export async function startLatchHttp(
+  dir: string,
+  port: number,
+  upstreamPort: number,
+  cert: string,
+  key: string,
+) {
   if (!existsSync(LATCH_CLI)) throw new Error(`${LATCH_CLI} is missing: run \`npm run build\` first`);
   const dataDir = join(dir, "latch-data");
   const policies = join(dir, "policies");
