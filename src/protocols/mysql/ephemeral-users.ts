@@ -22,7 +22,7 @@ import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import { type Clock, systemClock } from "../../session/clock.js";
-import { MysqlAdminConnection } from "./admin-client.js";
+import { type AdminResult, MysqlAdminConnection } from "./admin-client.js";
 import { mysqlUpstreamTarget } from "./upstream.js";
 
 export type MysqlEphemeralSettings = NonNullable<MysqlConnectionConfig["ephemeral"]>;
@@ -49,6 +49,15 @@ export interface MysqlEphemeralUsersOptions {
   readonly log: Logger;
   /** When the ttl lock falls due (tests move it themselves). */
   readonly clock?: Clock;
+  /** How the admin connection is opened; tests wrap the real one to inject server failures. */
+  readonly openAdmin?: (open: () => Promise<AdminLink>) => Promise<AdminLink>;
+}
+
+/** What the users need of an admin connection. */
+export interface AdminLink {
+  readonly usable: boolean;
+  query(sql: string): Promise<AdminResult>;
+  close(): void;
 }
 
 const ADMIN_QUERY_TIMEOUT_MS = 10_000;
@@ -61,7 +70,7 @@ interface ServerFacts {
 }
 
 export class MysqlEphemeralUsers {
-  private admin: Promise<MysqlAdminConnection> | undefined;
+  private admin: Promise<AdminLink> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private facts: ServerFacts | undefined;
   /** Host part of each user this instance created and has not dropped yet. */
@@ -104,19 +113,24 @@ export class MysqlEphemeralUsers {
           this.hosts.set(user, host);
         }
       }
-    } catch (cause) {
+    } catch (failure) {
       // Never a half-made user: whatever was created goes again (or the reaper takes it).
       if (created) await this.revoke(user, sessionId, "its creation failed");
       else live.delete(user);
+      if (failure instanceof LatchError && failure.code === "config_invalid") throw failure;
+      // A server error may quote the statement it failed on (1064 does): the password is cut out of it
+      // before the message goes anywhere, and the original error is not kept as the cause.
+      const reason = String((failure as Error).message ?? failure)
+        .split(password)
+        .join("***");
       this.options.log.warn(
-        { connection: connectionName, user, err: (cause as Error).message },
+        { connection: connectionName, user, err: reason },
         "could not create the per-session database user",
       );
-      if (cause instanceof LatchError && cause.code === "config_invalid") throw cause;
       throw new LatchError(
         "upstream_unavailable",
         { name: connectionName, reason: "could not create the per-session database user" },
-        { cause },
+        { cause: new Error(reason) },
       );
     }
     const lockAt = new Date(this.clock.now() + this.ttlMs).toISOString();
@@ -250,6 +264,9 @@ export class MysqlEphemeralUsers {
       await this.run(`ALTER USER ${account} ACCOUNT LOCK`);
       for (const role of this.options.settings.grant_roles)
         await this.run(`REVOKE ${mysqlRoleIdentifier(role)} FROM ${account}`).catch(() => undefined);
+      // A revoked role stays the user's default role on MariaDB until it is cleared.
+      const to = this.facts?.dialect === "mysql" ? "TO" : "FOR";
+      await this.run(`SET DEFAULT ROLE NONE ${to} ${account}`).catch(() => undefined);
       record({ outcome: "disabled", why: "DROP USER failed: ACCOUNT LOCK and roles revoked" });
     } catch (error) {
       this.options.log.error(
@@ -316,16 +333,18 @@ export class MysqlEphemeralUsers {
     }
   }
 
-  private connection(): Promise<MysqlAdminConnection> {
+  private connection(): Promise<AdminLink> {
     if (this.admin !== undefined) return this.admin;
     const { connectionName, connection, settings } = this.options;
     const target = mysqlUpstreamTarget(connectionName, connection, parseDuration(connection.connect_timeout));
-    const opening = MysqlAdminConnection.open(
-      { ...target, user: settings.admin_user },
-      // Resolved at each connect: the secret never sits in config objects and may rotate underneath us.
-      resolveSecret(settings.admin_password, `connection ${connectionName} ephemeral.admin_password`),
-      ADMIN_QUERY_TIMEOUT_MS,
-    );
+    const open = (): Promise<AdminLink> =>
+      MysqlAdminConnection.open(
+        { ...target, user: settings.admin_user },
+        // Resolved at each connect: the secret never sits in config objects and may rotate underneath us.
+        resolveSecret(settings.admin_password, `connection ${connectionName} ephemeral.admin_password`),
+        ADMIN_QUERY_TIMEOUT_MS,
+      );
+    const opening = this.options.openAdmin?.(open) ?? open();
     this.admin = opening;
     opening.catch(() => {
       if (this.admin === opening) this.admin = undefined;

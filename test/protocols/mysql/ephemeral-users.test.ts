@@ -8,7 +8,11 @@ import mysql from "mysql2/promise";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mysqlConnectionSchema } from "../../../src/config/mysql-connection-schema.js";
-import { MysqlEphemeralUsers } from "../../../src/protocols/mysql/ephemeral-users.js";
+import { MysqlAdminError } from "../../../src/protocols/mysql/admin-client.js";
+import {
+  MysqlEphemeralUsers,
+  type MysqlEphemeralUsersOptions,
+} from "../../../src/protocols/mysql/ephemeral-users.js";
 import { FakeClock } from "../../support/fake-clock.js";
 import { MARIADB, rootConnection, scratchDatabase } from "../../support/mariadb.js";
 
@@ -29,6 +33,7 @@ function users(
     stale?: string[];
     roles?: string[];
     clock?: FakeClock;
+    openAdmin?: MysqlEphemeralUsersOptions["openAdmin"];
   } = {},
 ) {
   const instance = new MysqlEphemeralUsers({
@@ -54,6 +59,7 @@ function users(
     record: (event) => void events.push(event),
     log: pino({ level: "silent" }),
     clock: options.clock,
+    openAdmin: options.openAdmin,
   });
   instances.push(instance);
   return instance;
@@ -186,6 +192,41 @@ describe("MySQL per-session users (real MariaDB)", () => {
     await eph.revoke(credential.user, "session-ttl", "test over");
     expect(await present(credential.user)).toBe(false);
     expect(clock.pending).toBe(0);
+  });
+
+  it("locks the user and takes its role when DROP USER fails (the server refusing is injected)", async () => {
+    // MariaDB drops users whatever depends on them, so the failure is made here: the real admin connection,
+    // with every DROP USER answered by the error MySQL gives for an account that cannot be dropped.
+    const eph = users({
+      openAdmin: async (open) => {
+        const real = await open();
+        return {
+          get usable() {
+            return real.usable;
+          },
+          close: () => real.close(),
+          query: (sql) =>
+            sql.startsWith("DROP USER")
+              ? Promise.reject(new MysqlAdminError(1396, "Operation DROP USER failed"))
+              : real.query(sql),
+        };
+      },
+    });
+    const credential = await eph.issue("session-undroppable");
+    await eph.revoke(credential.user, "session-undroppable", "test over");
+    expect(await present(credential.user)).toBe(true);
+    const relogin = await login(credential.user, credential.password).then(
+      () => undefined,
+      (error: { errno?: number }) => error.errno,
+    );
+    expect(relogin).toBe(4151); // ER_ACCOUNT_HAS_BEEN_LOCKED
+    const root = await rootConnection();
+    const [grants] = await root.query(`SHOW GRANTS FOR '${credential.user}'@'127.0.0.1'`);
+    await root.query(`DROP USER '${credential.user}'@'127.0.0.1'`); // what an operator would do next
+    await root.end();
+    expect(JSON.stringify(grants)).not.toContain(role);
+    const dropped = events.filter((e) => e.kind === "ephemeral_role_dropped").at(-1);
+    expect(dropped?.data).toMatchObject({ role: credential.user, outcome: "disabled" });
   });
 
   it("refuses the session when the user cannot be made, and leaves nothing behind", async () => {
