@@ -8,6 +8,7 @@ import { createPgAuditReader } from "./pg-audit-reader.js";
 import { createPgAuditSink, readPgChainHead } from "./pg-audit-sink.js";
 import { createPgClusterEvents } from "./pg-cluster-events.js";
 import { createPgConsoleSessionStore } from "./pg-console-sessions.js";
+import { createPgExportCursors } from "./pg-export-cursors.js";
 import { createPgLiveSessionStore } from "./pg-live-sessions.js";
 import { migratePgStore } from "./pg-migrations.js";
 import { createPgPrincipalBlockStore } from "./pg-principal-blocks.js";
@@ -66,6 +67,7 @@ export async function openPostgresStores(
     blocks: createPgPrincipalBlockStore(pool),
     liveSessions: createPgLiveSessionStore(pool),
     consoleSessions: createPgConsoleSessionStore(pool),
+    exportCursors: createPgExportCursors(pool, { holder: options.gatewayId }),
     events,
     check: () => audit.check(),
     health: () => audit.health(),
