@@ -24,6 +24,11 @@ export interface AuditExporterOptions {
   readonly batch?: number;
   readonly retry?: { readonly firstMs: number; readonly maxMs: number };
   readonly now?: () => number;
+  /**
+   * How long a sink's lease lasts on a shared store (cursors.claim): renewed before every batch, so another
+   * replica takes the sink over this long after its exporter stopped renewing. Default 15 s.
+   */
+  readonly leaseMs?: number;
   /** Told of each failed delivery: a message with no secret in it (ExportFailure). */
   readonly onFailure?: (sink: string, error: unknown) => void;
 }
@@ -37,12 +42,14 @@ export interface AuditExporter {
 /**
  * Streams every audit event, in order and at least once, to each sink: one loop per sink, off the statement
  * path, reading committed events after the sink's cursor (kept in the store). A failure rewinds to the last
- * seq the sink confirmed and retries with backoff; audit writes never wait for a sink.
+ * seq the sink confirmed and retries with backoff; audit writes never wait for a sink. On a shared store the
+ * loop exports only while this replica holds the sink's lease, and otherwise stands by, following the cursor.
  */
 export function startAuditExporter(options: AuditExporterOptions): AuditExporter {
   const now = options.now ?? Date.now;
   const retry = options.retry ?? { firstMs: 500, maxMs: 30_000 };
   const batch = options.batch ?? 500;
+  const leaseMs = options.leaseMs ?? 15_000;
   let stopped = false;
   const wakeAll: (() => void)[] = [];
   const sleep = (ms: number): Promise<void> =>
@@ -82,9 +89,24 @@ export function startAuditExporter(options: AuditExporterOptions): AuditExporter
       }
     }
     let position = state.cursor;
+    let holding = options.cursors.claim === undefined;
     delay = retry.firstMs;
     while (!stopped) {
       try {
+        if (options.cursors.claim !== undefined) {
+          const held = await options.cursors.claim(sink.name, leaseMs);
+          if (!held || !holding) {
+            // Another replica exports this sink (or did until now): go on from where it got.
+            state.cursor = await options.cursors.get(sink.name);
+            position = state.cursor;
+            state.oldestPendingTs = undefined;
+          }
+          holding = held;
+          if (!held) {
+            await sleep(options.pollMs);
+            continue;
+          }
+        }
         const events = await options.reader.events({ afterSeq: position, limit: batch });
         if (position === state.cursor) state.oldestPendingTs = events[0] && Date.parse(events[0].ts);
         const confirmed = await sink.send(events);
@@ -130,6 +152,10 @@ export function startAuditExporter(options: AuditExporterOptions): AuditExporter
       stopped = true;
       for (const done of wakeAll.splice(0)) done();
       await Promise.all(running);
+      // Leases given up at a clean stop: another replica takes the sinks over without waiting for them to run out.
+      await Promise.all(
+        options.sinks.map((sink) => options.cursors.release?.(sink.name).catch(() => undefined)),
+      );
       await Promise.all(options.sinks.map((sink) => sink.close().catch(() => undefined)));
     },
   };

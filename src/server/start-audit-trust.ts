@@ -69,7 +69,7 @@ function startExport(options: AuditTrustOptions): AuditExporter | undefined {
   if (config.audit.export.length === 0) return undefined;
   const cursors = stores.exportCursors;
   if (cursors === undefined) {
-    log.warn("audit.export is not supported on a shared store yet: no events are exported");
+    log.warn("audit.export is not supported on this store: no events are exported");
     return undefined;
   }
   const exporter = startAuditExporter({

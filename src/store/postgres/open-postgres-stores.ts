@@ -8,6 +8,7 @@ import { createPgAuditReader } from "./pg-audit-reader.js";
 import { createPgAuditSink, readPgChainHead } from "./pg-audit-sink.js";
 import { createPgClusterEvents } from "./pg-cluster-events.js";
 import { createPgConsoleSessionStore } from "./pg-console-sessions.js";
+import { createPgExportCursors } from "./pg-export-cursors.js";
 import { createPgLiveSessionStore } from "./pg-live-sessions.js";
 import { createPgMcpToolPinStore } from "./pg-mcp-tool-pins.js";
 import { migratePgStore } from "./pg-migrations.js";
@@ -68,6 +69,7 @@ export async function openPostgresStores(
     liveSessions: createPgLiveSessionStore(pool),
     consoleSessions: createPgConsoleSessionStore(pool),
     mcpToolPins: createPgMcpToolPinStore(pool),
+    exportCursors: createPgExportCursors(pool, { holder: options.gatewayId }),
     events,
     check: () => audit.check(),
     health: () => audit.health(),
