@@ -118,6 +118,13 @@ describe("preview, then commit", () => {
     expect(preview.sample?.rows).toHaveLength(3);
     expect(preview.sample?.rows[0]?.[1]).toMatch(/\(bulk\)$/);
     expect(preview.sample?.truncated).toBe(true);
+    // The requester sees the request, not the preview: its rows and counts are for approvers.
+    const own = await fetch(`${fx.gw.adminUrl}/api/requests/${id}`, {
+      headers: { authorization: `Bearer ${agent}` },
+    });
+    const seen = ((await own.json()) as { request: ApprovalRequest }).request;
+    expect(seen.id).toBe(id);
+    expect(seen.preview).toBeUndefined();
     // Rolled back: the database never saw the change.
     expect((await names("name LIKE '%(bulk)'")).length).toBe(0);
     expect((await api("POST", `/api/requests/${id}/approve`, { reason: "looks right" })).status).toBe(200);
