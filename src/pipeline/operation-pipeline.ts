@@ -3,7 +3,12 @@ import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals
 import { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Operation, Verdict } from "../operation/operation.js";
-import { type RowCeiling, rowCeilingOf, type StatementPreview } from "../operation/statement-preview.js";
+import {
+  previewSummary,
+  type RowCeiling,
+  rowCeilingOf,
+  type StatementPreview,
+} from "../operation/statement-preview.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
@@ -160,7 +165,8 @@ export class OperationPipeline implements Admitter {
     options: AdmitOptions & { readonly found?: StatementPreview },
   ): Promise<Admission> {
     // The common case (no approval) stays one promise: this runs for every statement.
-    if (verdict.decision !== "approval") return this.decide(operation, verdict, undefined, context);
+    if (verdict.decision !== "approval")
+      return this.decide(operation, verdict, undefined, context, options.found);
     const approvals = this.approvals();
     if (approvals === undefined) {
       const refusal = new LatchError("statement_denied", {
@@ -185,13 +191,16 @@ export class OperationPipeline implements Admitter {
     verdict: Verdict,
     refusal?: LatchError,
     context?: OperationContext,
+    /** The preview the verdict rests on: its counts go on the record (approval requests carry their own). */
+    found?: StatementPreview,
   ): Promise<Admission> {
+    const data = operationRecord(operation, verdict, context);
     return new Promise((resolve) => {
       this.audit.append(
         {
           kind: "operation",
           sessionId: operation.sessionId,
-          data: operationRecord(operation, verdict, context),
+          data: found === undefined ? data : { ...data, preview: previewSummary(found) },
         },
         (failure) => {
           if (failure !== undefined) return resolve(this.auditFailure(operation, failure));

@@ -143,6 +143,12 @@ describe("preview, then commit", () => {
     expect(result.rowCount).toBe(2);
     expect(noticed).toBe(false);
     expect(await names("id IN (11, 12)")).toEqual(["small change", "small change"]);
+    // The record says what the decision rested on.
+    await fx.gw.gateway.flushAudit();
+    const recorded = (await fx.gw.gateway.audit.events({ kind: "operation", limit: 1000 })).find((event) =>
+      JSON.stringify(event.data).includes("small change"),
+    );
+    expect(recorded?.data.preview).toMatchObject({ status: "ran", rows: 2, commandTag: "UPDATE 2" });
     await client.end();
   }, 60_000);
 
