@@ -81,16 +81,23 @@ export interface AdmitOptions {
    */
   readonly mode?: "hold" | "defer";
   /**
-   * The protocol can preview this operation (run it in a transaction it rolls back): asked only when a
-   * `@preview("true")` permit's scope covers it (preview-stage.ts). Absent: never previewed.
+   * The protocol can preview this operation (run it in a transaction it rolls back): called only when a
+   * `@preview("true")` permit's scope covers it (preview-stage.ts), so the common case allocates nothing.
+   * Absent: never previewed.
    */
-  readonly preview?: PreviewOption;
+  readonly preview?: ((operation: Operation) => PreviewOption) | undefined;
 }
 
 export interface PreviewOption {
   readonly run: () => Promise<StatementPreview>;
   /** approvals.preview.row_slack: how far beyond the previewed rows the real run may go. */
   readonly slack: { readonly rows: number; readonly percent: number };
+}
+
+/** An admission the preview stage decided: the preview the verdict rests on, and the slack of its ceiling. */
+interface Previewed {
+  readonly found?: StatementPreview;
+  readonly slack?: PreviewOption["slack"];
 }
 
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
@@ -133,11 +140,9 @@ export class OperationPipeline implements Admitter {
    */
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
     const verdict = this.authorize(operation, context);
-    if (
-      options.preview !== undefined &&
-      wantsPreview(this.policy(), verdict, this.request(operation, context))
-    )
-      return this.admitPreviewed(operation, context, options, options.preview);
+    const policy = options.preview === undefined ? undefined : this.policy();
+    if (policy?.wantsPreview !== undefined && wantsPreview(policy, verdict, this.request(operation, context)))
+      return this.admitPreviewed(operation, context, options, options.preview!(operation));
     return this.admitDecided(operation, verdict, context, options);
   }
 
@@ -151,7 +156,11 @@ export class OperationPipeline implements Admitter {
     const found = await runPreview(preview, this.log, operation.id);
     const facts = found.status === "ran" ? { rows: found.rows } : undefined;
     const verdict = this.authorize(operation, context, facts);
-    const admission = await this.admitDecided(operation, verdict, context, { ...options, found });
+    const admission = await this.admitDecided(operation, verdict, context, {
+      ...options,
+      found,
+      slack: preview.slack,
+    });
     // Allowed outright on the preview's count: the real run is held to that count too.
     if (!admission.allowed || verdict.decision !== "allow") return admission;
     const rowCeiling = rowCeilingOf(found, preview.slack, "");
@@ -162,7 +171,7 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     context: OperationContext,
-    options: AdmitOptions & { readonly found?: StatementPreview },
+    options: AdmitOptions & Previewed,
   ): Promise<Admission> {
     // The common case (no approval) stays one promise: this runs for every statement.
     if (verdict.decision !== "approval")
@@ -221,15 +230,15 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     approvals: PipelineApprovals,
-    options: AdmitOptions & { readonly context?: OperationContext; readonly found?: StatementPreview },
+    options: AdmitOptions & Previewed & { readonly context?: OperationContext },
   ): Promise<Admission> {
     const granted = await approvals.gate.checkGrant(operation, verdict);
     if (granted !== undefined) {
       // A deferred re-run is held to the ceiling of the preview its approver saw, not to a fresh one.
       const approvedCeiling =
-        options.preview === undefined || granted.grantId !== undefined
+        options.slack === undefined || granted.grantId !== undefined
           ? undefined
-          : rowCeilingOf(granted.preview, options.preview.slack, granted.requestId);
+          : rowCeilingOf(granted.preview, options.slack, granted.requestId);
       const by =
         granted.grantId === undefined
           ? `approved request ${granted.requestId}`
@@ -330,9 +339,7 @@ export class OperationPipeline implements Admitter {
     }
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
     const rowCeiling =
-      options.preview === undefined
-        ? undefined
-        : rowCeilingOf(options.found, options.preview.slack, outcome.requestId);
+      options.slack === undefined ? undefined : rowCeilingOf(options.found, options.slack, outcome.requestId);
     return {
       allowed: true,
       verdict: {

@@ -192,6 +192,20 @@ describe("preview, then commit", () => {
     await client.end();
   }, 60_000);
 
+  it("does not preview a statement with bound parameters (extended protocol), and says so", async () => {
+    const client = await fx.gw.connect(agent);
+    const requestId = held(client);
+    const result = client.query("UPDATE items SET name = $1 WHERE id = $2", ["bound", 1]);
+    const id = await requestId;
+    expect((await getRequest(id)).preview).toMatchObject({
+      status: "refused",
+      reason: expect.stringMatching(/simple query \(no bound parameters\)/),
+    });
+    expect((await api("POST", `/api/requests/${id}/approve`, {})).status).toBe(200);
+    expect((await result).rowCount).toBe(1);
+    await client.end();
+  }, 60_000);
+
   it("refuses to preview NOTIFY, saying why", async () => {
     const client = await fx.gw.connect(agent);
     const requestId = held(client);
