@@ -60,6 +60,16 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
   const isAdmin = (who: Identity) => who.groups.some((group) => deps.adminGroups.includes(group));
   const mayView = (who: Identity, request: ApprovalRequest) =>
     isAdmin(who) || request.requester === who.subject || who.groups.includes(request.group);
+  /**
+   * The preview is for approvers and admins: its sample and counts could show the requester rows their own
+   * read policy does not let them see (an UPDATE ... RETURNING * they may write but not read, a count as an
+   * oracle), so a requester who is neither sees the request without it.
+   */
+  const shown = (who: Identity, request: ApprovalRequest): ApprovalRequest => {
+    if (request.preview == null || isAdmin(who) || who.groups.includes(request.group)) return request;
+    const { preview: _withheld, ...rest } = request;
+    return rest;
+  };
   const mayViewGrant = (who: Identity, grant: Grant) =>
     isAdmin(who) || grant.principal === who.subject || who.groups.includes(grant.group);
 
@@ -94,7 +104,12 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
         ...(query.state ? { state: query.state as ApprovalRequest["state"] } : {}),
         limit: isAdmin(who) ? limit : 1000,
       });
-      return { requests: all.filter((item) => mayView(who, item)).slice(0, limit) };
+      return {
+        requests: all
+          .filter((item) => mayView(who, item))
+          .slice(0, limit)
+          .map((item) => shown(who, item)),
+      };
     });
   });
 
@@ -112,7 +127,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
     const send = (update: ApprovalUpdate) => {
       if (update.type === "request" ? !mayView(who, update.request) : !mayViewGrant(who, update.grant))
         return;
-      const body = update.type === "request" ? update.request : update.grant;
+      const body = update.type === "request" ? shown(who, update.request) : update.grant;
       raw.write(`event: ${update.type}\nid: ${body.id}\ndata: ${JSON.stringify(body)}\n\n`);
     };
     // Start with what is pending now, so a watcher that connects late misses nothing it could still decide.
@@ -143,7 +158,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
         return reply
           .code(404)
           .send({ error: "request_not_found", message: `no request ${request.params.id}` });
-      return { request: found };
+      return { request: shown(who, found) };
     });
   });
 

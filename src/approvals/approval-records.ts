@@ -1,3 +1,4 @@
+import { previewSummary } from "../operation/statement-preview.js";
 import type { ApprovalOutcome, ApprovalRequest } from "./approval-types.js";
 
 /** How a request reads to the pipeline (its outcome) and to the audit log (event bodies). Pure. */
@@ -44,14 +45,8 @@ export function requestedData(request: ApprovalRequest): Record<string, unknown>
     reason: request.reason,
     expiresAt: new Date(request.expiresAt).toISOString(),
     ...(request.operationId === null ? {} : { operationId: request.operationId }),
-    ...(request.preview == null ? {} : { preview: previewRecord(request.preview) }),
+    ...(request.preview == null ? {} : { preview: previewSummary(request.preview) }),
   };
-}
-
-/** The audit record keeps what the preview counted or why there was none; the plan and sample stay in the request. */
-function previewRecord(preview: NonNullable<ApprovalRequest["preview"]>): Record<string, unknown> {
-  if (preview.status !== "ran") return { status: preview.status, reason: preview.reason };
-  return { status: "ran", rows: preview.rows, commandTag: preview.commandTag, tables: preview.tables };
 }
 
 export function decidedData(request: ApprovalRequest): Record<string, unknown> {

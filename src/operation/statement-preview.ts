@@ -80,3 +80,9 @@ export function rowCeilingOf(
 
 /** Runs a preview of one operation; never rejects (a failure is a `failed` preview). */
 export type OperationPreviewer = () => Promise<StatementPreview>;
+
+/** What the audit record keeps of a preview: the counts or why there was none (plan and sample stay out). */
+export function previewSummary(preview: StatementPreview): Record<string, unknown> {
+  if (preview.status !== "ran") return { status: preview.status, reason: preview.reason };
+  return { status: "ran", rows: preview.rows, commandTag: preview.commandTag, tables: preview.tables };
+}

@@ -3,7 +3,12 @@ import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals
 import { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Operation, Verdict } from "../operation/operation.js";
-import { type RowCeiling, rowCeilingOf, type StatementPreview } from "../operation/statement-preview.js";
+import {
+  previewSummary,
+  type RowCeiling,
+  rowCeilingOf,
+  type StatementPreview,
+} from "../operation/statement-preview.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type AuditAppender, AuditBatcher } from "./audit-batcher.js";
@@ -81,16 +86,23 @@ export interface AdmitOptions {
    */
   readonly requireApproval?: { readonly group: string; readonly rule: string; readonly reason: string };
   /**
-   * The protocol can preview this operation (run it in a transaction it rolls back): asked only when a
-   * `@preview("true")` permit's scope covers it (preview-stage.ts). Absent: never previewed.
+   * The protocol can preview this operation (run it in a transaction it rolls back): called only when a
+   * `@preview("true")` permit's scope covers it (preview-stage.ts), so the common case allocates nothing.
+   * Absent: never previewed.
    */
-  readonly preview?: PreviewOption;
+  readonly preview?: ((operation: Operation) => PreviewOption) | undefined;
 }
 
 export interface PreviewOption {
   readonly run: () => Promise<StatementPreview>;
   /** approvals.preview.row_slack: how far beyond the previewed rows the real run may go. */
   readonly slack: { readonly rows: number; readonly percent: number };
+}
+
+/** An admission the preview stage decided: the preview the verdict rests on, and the slack of its ceiling. */
+interface Previewed {
+  readonly found?: StatementPreview;
+  readonly slack?: PreviewOption["slack"];
 }
 
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
@@ -133,11 +145,9 @@ export class OperationPipeline implements Admitter {
    */
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
     const verdict = this.withApprovalFloor(this.authorize(operation, context), options);
-    if (
-      options.preview !== undefined &&
-      wantsPreview(this.policy(), verdict, this.request(operation, context))
-    )
-      return this.admitPreviewed(operation, context, options, options.preview);
+    const policy = options.preview === undefined ? undefined : this.policy();
+    if (policy?.wantsPreview !== undefined && wantsPreview(policy, verdict, this.request(operation, context)))
+      return this.admitPreviewed(operation, context, options, options.preview!(operation));
     return this.admitDecided(operation, verdict, context, options);
   }
 
@@ -151,7 +161,11 @@ export class OperationPipeline implements Admitter {
     const found = await runPreview(preview, this.log, operation.id);
     const facts = found.status === "ran" ? { rows: found.rows } : undefined;
     const verdict = this.withApprovalFloor(this.authorize(operation, context, facts), options);
-    const admission = await this.admitDecided(operation, verdict, context, { ...options, found });
+    const admission = await this.admitDecided(operation, verdict, context, {
+      ...options,
+      found,
+      slack: preview.slack,
+    });
     // Allowed outright on the preview's count: the real run is held to that count too.
     if (!admission.allowed || verdict.decision !== "allow") return admission;
     const rowCeiling = rowCeilingOf(found, preview.slack, "");
@@ -174,10 +188,11 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     context: OperationContext,
-    options: AdmitOptions & { readonly found?: StatementPreview },
+    options: AdmitOptions & Previewed,
   ): Promise<Admission> {
     // The common case (no approval) stays one promise: this runs for every statement.
-    if (verdict.decision !== "approval") return this.decide(operation, verdict, undefined, context);
+    if (verdict.decision !== "approval")
+      return this.decide(operation, verdict, undefined, context, options.found);
     const approvals = this.approvals();
     if (approvals === undefined) {
       const refusal = new LatchError("statement_denied", {
@@ -202,13 +217,16 @@ export class OperationPipeline implements Admitter {
     verdict: Verdict,
     refusal?: LatchError,
     context?: OperationContext,
+    /** The preview the verdict rests on: its counts go on the record (approval requests carry their own). */
+    found?: StatementPreview,
   ): Promise<Admission> {
+    const data = operationRecord(operation, verdict, context);
     return new Promise((resolve) => {
       this.audit.append(
         {
           kind: "operation",
           sessionId: operation.sessionId,
-          data: operationRecord(operation, verdict, context),
+          data: found === undefined ? data : { ...data, preview: previewSummary(found) },
         },
         (failure) => {
           if (failure !== undefined) return resolve(this.auditFailure(operation, failure));
@@ -229,15 +247,15 @@ export class OperationPipeline implements Admitter {
     operation: Operation,
     verdict: Verdict,
     approvals: PipelineApprovals,
-    options: AdmitOptions & { readonly context?: OperationContext; readonly found?: StatementPreview },
+    options: AdmitOptions & Previewed & { readonly context?: OperationContext },
   ): Promise<Admission> {
     const granted = await approvals.gate.checkGrant(operation, verdict);
     if (granted !== undefined) {
       // A deferred re-run is held to the ceiling of the preview its approver saw, not to a fresh one.
       const approvedCeiling =
-        options.preview === undefined || granted.grantId !== undefined
+        options.slack === undefined || granted.grantId !== undefined
           ? undefined
-          : rowCeilingOf(granted.preview, options.preview.slack, granted.requestId);
+          : rowCeilingOf(granted.preview, options.slack, granted.requestId);
       const by =
         granted.grantId === undefined
           ? `approved request ${granted.requestId}`
@@ -338,9 +356,7 @@ export class OperationPipeline implements Admitter {
     }
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
     const rowCeiling =
-      options.preview === undefined
-        ? undefined
-        : rowCeilingOf(options.found, options.preview.slack, outcome.requestId);
+      options.slack === undefined ? undefined : rowCeilingOf(options.found, options.slack, outcome.requestId);
     return {
       allowed: true,
       verdict: {

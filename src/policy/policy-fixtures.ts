@@ -24,6 +24,14 @@ const caseSchema = z
     at: z.iso.datetime({ offset: true }).optional().describe("ISO time the statement runs at; default: now"),
     client_ip: z.string().default("127.0.0.1"),
     issuer: z.string().default("https://latch.invalid/policy-test"),
+    preview_rows: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "rows the rolled-back preview changes, when a @preview policy asks for one (context.preview.rows)",
+      ),
   })
   .strict();
 
@@ -71,7 +79,7 @@ export function runPolicyTests(
       const reason = `the statement was refused before policy (${classification.failure}): ${classification.reason}`;
       return { testCase, passed: testCase.expect === "deny", actual: "deny", reason };
     }
-    const verdict = engine.authorize({
+    const request = {
       identity: {
         subject: testCase.principal,
         issuer: testCase.issuer,
@@ -83,7 +91,16 @@ export function runPolicyTests(
       steps: classification.statements.map((statement) => statement.step),
       clientAddress: testCase.client_ip,
       now: testCase.at === undefined ? now : new Date(testCase.at),
-    });
+    };
+    const first = engine.authorize(request);
+    // As the gateway decides (pipeline/preview-stage.ts): a forbid stands, a @preview scope decides again.
+    const previewed =
+      testCase.preview_rows !== undefined &&
+      !(first.decision === "deny" && first.rules.length > 0) &&
+      engine.wantsPreview?.(request) === true;
+    const verdict = previewed
+      ? engine.authorize({ ...request, preview: { rows: testCase.preview_rows! } })
+      : first;
     return {
       testCase,
       passed: verdict.decision === testCase.expect,

@@ -118,6 +118,13 @@ describe("preview, then commit", () => {
     expect(preview.sample?.rows).toHaveLength(3);
     expect(preview.sample?.rows[0]?.[1]).toMatch(/\(bulk\)$/);
     expect(preview.sample?.truncated).toBe(true);
+    // The requester sees the request, not the preview: its rows and counts are for approvers.
+    const own = await fetch(`${fx.gw.adminUrl}/api/requests/${id}`, {
+      headers: { authorization: `Bearer ${agent}` },
+    });
+    const seen = ((await own.json()) as { request: ApprovalRequest }).request;
+    expect(seen.id).toBe(id);
+    expect(seen.preview).toBeUndefined();
     // Rolled back: the database never saw the change.
     expect((await names("name LIKE '%(bulk)'")).length).toBe(0);
     expect((await api("POST", `/api/requests/${id}/approve`, { reason: "looks right" })).status).toBe(200);
@@ -136,6 +143,12 @@ describe("preview, then commit", () => {
     expect(result.rowCount).toBe(2);
     expect(noticed).toBe(false);
     expect(await names("id IN (11, 12)")).toEqual(["small change", "small change"]);
+    // The record says what the decision rested on.
+    await fx.gw.gateway.flushAudit();
+    const recorded = (await fx.gw.gateway.audit.events({ kind: "operation", limit: 1000 })).find((event) =>
+      JSON.stringify(event.data).includes("small change"),
+    );
+    expect(recorded?.data.preview).toMatchObject({ status: "ran", rows: 2, commandTag: "UPDATE 2" });
     await client.end();
   }, 60_000);
 
@@ -176,6 +189,20 @@ describe("preview, then commit", () => {
     expect((await api("POST", `/api/requests/${id}/approve`, {})).status).toBe(200);
     expect((await result).rowCount).toBe(1);
     expect((await fx.direct("SELECT id, what FROM events")).rows).toEqual([{ id: 1, what: "deploy" }]);
+    await client.end();
+  }, 60_000);
+
+  it("does not preview a statement with bound parameters (extended protocol), and says so", async () => {
+    const client = await fx.gw.connect(agent);
+    const requestId = held(client);
+    const result = client.query("UPDATE items SET name = $1 WHERE id = $2", ["bound", 1]);
+    const id = await requestId;
+    expect((await getRequest(id)).preview).toMatchObject({
+      status: "refused",
+      reason: expect.stringMatching(/simple query \(no bound parameters\)/),
+    });
+    expect((await api("POST", `/api/requests/${id}/approve`, {})).status).toBe(200);
+    expect((await result).rowCount).toBe(1);
     await client.end();
   }, 60_000);
 

@@ -49,13 +49,15 @@ function setup(found: StatementPreview) {
     () => ({ gate, mode: "hold", timeoutMs: 60_000 }),
   );
   let runs = 0;
-  const preview = {
+  const option = {
     slack: { rows: 2, percent: 10 },
     run: async () => {
       runs += 1;
       return found;
     },
   };
+  // As a protocol offers it: asked for an operation's preview only when the preview stage wants one.
+  const preview = () => option;
   return { pipeline, gate, preview, runs: () => runs };
 }
 

@@ -360,7 +360,8 @@ describe("Cedar policy engine", () => {
         resource: { type: "Table", id: "demo/public.users" },
         context: buildContext(
           timeContextOf(TUESDAY_MORNING),
-          statementContextOf(selectUsers, 1),
+          // context.preview is optional: present here, so both shapes are checked (absent in every other test).
+          { ...statementContextOf(selectUsers, 1), preview: { rows: 3 } },
           "10.0.0.1",
           ["env=dev"],
         ),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compilePolicySources } from "../../src/policy/load-policies.js";
+import { runPolicyTests } from "../../src/policy/policy-fixtures.js";
+import { createStatementClassifier, loadSqlParser } from "../../src/sql/postgres/create-classifier.js";
 import { engineFor, identity, onTable, request, statement } from "./policy-test-helpers.js";
 
 /** @preview("true") and context.preview: what policy sees of a rolled-back preview (docs/approvals.md). */
@@ -79,5 +81,33 @@ forbid (principal, action == Action::"sql:update", resource)
 when { context has preview && context.preview.rows > 10000 };`);
     const verdict = engine.authorize(request(ciBot, "prod", [updateOrders], { preview: { rows: 20_000 } }));
     expect(verdict).toMatchObject({ decision: "deny", rules: ["no-huge-updates"] });
+  });
+
+  it("latch policy test cases can give the preview's row count", async () => {
+    await loadSqlParser();
+    const classifier = createStatementClassifier({ dangerousFunctions: [], safeFunctions: [] });
+    const base = {
+      principal: "ci-bot",
+      groups: ["agents"],
+      connection: "prod",
+      labels: {},
+      client_ip: "127.0.0.1",
+      issuer: "i",
+    };
+    const sql = "UPDATE orders SET status = 'x' WHERE id < 50";
+    const results = runPolicyTests(
+      [
+        { ...base, name: "small", sql, preview_rows: 49, expect: "allow" },
+        { ...base, name: "large", sql, preview_rows: 500, expect: "approval" },
+        { ...base, name: "no preview", sql, expect: "approval" },
+      ],
+      engineFor(THRESHOLD),
+      classifier,
+    );
+    expect(results.map((result) => [result.testCase.name, result.actual, result.passed])).toEqual([
+      ["small", "allow", true],
+      ["large", "approval", true],
+      ["no preview", "approval", true],
+    ]);
   });
 });

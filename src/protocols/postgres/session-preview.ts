@@ -7,16 +7,17 @@ import { type PreviewRunnerOptions, runPreview } from "./preview-runner.js";
  * the preview runner; anything else (several statements, the extended protocol with bound parameters) is
  * refused with the reason, and its approval works as before, without a preview.
  */
-export type SessionPreviewer = (operation: Operation, simpleQuery: boolean) => PreviewOption;
+export type SessionPreviewer = (operation: Operation) => PreviewOption;
 
 export function createSessionPreviewer(
   runner: PreviewRunnerOptions,
   slack: PreviewOption["slack"],
 ): SessionPreviewer {
-  return (operation, simpleQuery) => ({
+  return (operation) => ({
     slack,
     run: async () => {
-      if (!simpleQuery || operation.steps.length !== 1) {
+      // A simple Query carries its statement whole; bound parameters exist only as (cut) previews here.
+      if (operation.mode !== "simple" || operation.parameters !== undefined || operation.steps.length !== 1) {
         return {
           status: "refused",
           reason: "only one statement sent as a simple query (no bound parameters) is previewed",

@@ -276,13 +276,7 @@ export class PgSession {
         .admit(
           operation,
           { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-          {
-            onHeld: (hold) => this.tellHeld(hold),
-            signal: session.signal,
-            ...(this.options.preview === undefined
-              ? {}
-              : { preview: this.options.preview(operation, messages.length === 1 && last.kind === "Query") }),
-          },
+          { onHeld: (hold) => this.tellHeld(hold), signal: session.signal, preview: this.options.preview },
         )
         .then((admission) => {
           this.awaitingAdmission = false;
