@@ -5,9 +5,10 @@
  */
 
 /**
- * Counts and shapes gathered in one pass over a value's bytes; detectors declare which of them they need. The
- * shapes are necessary conditions read off the patterns below (digit groups and the separators between them), so
- * a timestamp such as 2024-05-17 12:34:56 rules out cards, SSNs and phone numbers without running a regex.
+ * Counts and shapes gathered from a value's bytes; detectors declare which of them they need. The shapes are
+ * necessary conditions read off the patterns below (digit groups and the separators between them), so a
+ * timestamp such as 2024-05-17 12:34:56 rules out cards, SSNs and phone numbers without running a regex. The
+ * shapes are followed only in values with enough digits for one (see takeCensus); otherwise they are 0/false.
  */
 export interface ByteCensus {
   length: number;
@@ -17,6 +18,8 @@ export interface ByteCensus {
   dots: number;
   dashes: number;
   underscores: number;
+  /** Lower-case x: a Slack token starts with "xox". */
+  lowerX: number;
   /** Bytes >= 0x80: zero means the value is ASCII, so byte offsets and string offsets are the same. */
   nonAscii: number;
   /** Most digits in one chain of digits joined by single spaces or dashes (a card is 13-19 of them). */
@@ -57,6 +60,7 @@ const SPACE = 7;
 const PLUS = 8;
 const PAREN = 9;
 const NON_ASCII = 10;
+const LOWER_X = 11;
 
 const BYTE_CLASS = (() => {
   const table = new Uint8Array(256);
@@ -70,18 +74,52 @@ const BYTE_CLASS = (() => {
   table[0x2b] = PLUS;
   table[0x28] = PAREN;
   table[0x29] = PAREN;
+  table[0x78] = LOWER_X;
   for (let b = 0x80; b <= 0xff; b++) table[b] = NON_ASCII;
   return table;
 })();
 
-/** Fills `census` from bytes [start, end) of `bytes`. */
+/** Every digit shape needs at least this many digits (an SSN 3+2+4; a card 13, a phone number 10). */
+const MIN_SHAPE_DIGITS = 9;
+/** Bytes per class of the value being counted; reused (takeCensus is synchronous). */
+const classCounts = new Int32Array(LOWER_X + 1);
+
+/**
+ * Fills `census` from bytes [start, end) of `bytes`. Most values (names, ids, short numbers, e-mail addresses)
+ * hold fewer digits than any digit shape needs, so a first pass only counts byte classes, and the digit chains
+ * are followed only when there are enough digits for one; below that every shape is 0/false, which is exact
+ * for the question the detectors ask (each shape needs MIN_SHAPE_DIGITS digits or more).
+ */
 export function takeCensus(bytes: Uint8Array, start: number, end: number, census: ByteCensus): ByteCensus {
+  const counts = classCounts;
+  counts.fill(0);
+  for (let i = start; i < end; i++) counts[BYTE_CLASS[bytes[i]!]!]!++;
+  if (counts[DIGIT]! >= MIN_SHAPE_DIGITS) return takeShapedCensus(bytes, start, end, census);
+  census.length = end - start;
+  census.digits = counts[DIGIT]!;
+  census.upper = counts[UPPER]!;
+  census.at = counts[AT]!;
+  census.dots = counts[DOT]!;
+  census.dashes = counts[DASH]!;
+  census.underscores = counts[UNDERSCORE]!;
+  census.lowerX = counts[LOWER_X]!;
+  census.nonAscii = counts[NON_ASCII]!;
+  census.longestCardChain = 0;
+  census.ssnShape = false;
+  census.phoneShape = false;
+  census.longestPrefixedPhoneRun = 0;
+  return census;
+}
+
+/** The whole census, digit chains included, in one pass. */
+function takeShapedCensus(bytes: Uint8Array, start: number, end: number, census: ByteCensus): ByteCensus {
   let digits = 0;
   let upper = 0;
   let at = 0;
   let dots = 0;
   let dashes = 0;
   let underscores = 0;
+  let lowerX = 0;
   let nonAscii = 0;
   // Chain joined by [ -] (card, SSN): digits so far, the current group, the two groups before it.
   let cardChain = 0;
@@ -134,6 +172,7 @@ export function takeCensus(bytes: Uint8Array, start: number, end: number, census
     else if (kind === DOT) dots++;
     else if (kind === DASH) dashes++;
     else if (kind === UNDERSCORE) underscores++;
+    else if (kind === LOWER_X) lowerX++;
     else if (kind === NON_ASCII) nonAscii++;
     // Card / SSN chain: one space or dash after a digit group keeps the chain; anything else ends it.
     if (cardGroup > 0) {
@@ -168,6 +207,7 @@ export function takeCensus(bytes: Uint8Array, start: number, end: number, census
   census.dots = dots;
   census.dashes = dashes;
   census.underscores = underscores;
+  census.lowerX = lowerX;
   census.nonAscii = nonAscii;
   census.longestCardChain = longestCardChain;
   census.ssnShape = ssnShape;
@@ -190,6 +230,7 @@ export function emptyCensus(): ByteCensus {
     dots: 0,
     dashes: 0,
     underscores: 0,
+    lowerX: 0,
     nonAscii: 0,
     longestCardChain: 0,
     ssnShape: false,
@@ -318,7 +359,8 @@ export const BUILTIN_DETECTORS: Readonly<Record<string, Detector>> = {
   slack_token: {
     name: "slack_token",
     pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g,
-    mayMatch: (c) => c.dashes > 0 && c.length >= 15,
+    // "xox" (two x), a dash, 15 characters: a timestamp such as 2024-05-17 12:34:56 never gets to the regex.
+    mayMatch: (c) => c.lowerX >= 2 && c.dashes > 0 && c.length >= 15,
   },
   stripe_key: {
     name: "stripe_key",
@@ -328,7 +370,8 @@ export const BUILTIN_DETECTORS: Readonly<Record<string, Detector>> = {
   jwt: {
     name: "jwt",
     pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
-    mayMatch: (c) => c.dots >= 2 && c.length >= 20,
+    // Two "eyJ" segments (two upper-case J) and two dots.
+    mayMatch: (c) => c.upper >= 2 && c.dots >= 2 && c.length >= 20,
   },
   private_key: {
     name: "private_key",

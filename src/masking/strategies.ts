@@ -13,6 +13,11 @@ export interface MaskingStrategy {
   apply(value: string): string | null;
   /** Same result on UTF-8 bytes [start, end) without decoding, when the strategy can do it cheaply. */
   applyBytes?(bytes: Buffer, start: number, end: number): Buffer | null;
+  /**
+   * Masks UTF-8 bytes [start, end) where they lie, when the masked form has the same length (so a row can be
+   * masked in one copy of itself, with no Buffer per value); false when it cannot, and nothing was changed.
+   */
+  applyInPlace?(bytes: Buffer, start: number, end: number): boolean;
 }
 
 export const REDACTED = "[redacted]";
@@ -68,6 +73,30 @@ export function keepLastBytes(bytes: Buffer, start: number, end: number, keepLas
   return out;
 }
 
+/** Per byte: 1 for an ASCII letter or digit, 2 for a byte of a multi-byte UTF-8 character, 0 otherwise. */
+const BYTE_KIND = (() => {
+  const table = new Uint8Array(256);
+  for (let b = 0; b < 0x80; b++) if (isMaskableAscii(b)) table[b] = 1;
+  for (let b = 0x80; b <= 0xff; b++) table[b] = 2;
+  return table;
+})();
+
+/** keepLastBytes where the bytes lie, for ASCII (same length); false, with nothing changed, for anything else. */
+export function keepLastInPlace(bytes: Buffer, start: number, end: number, keepLastCount: number): boolean {
+  let maskable = 0;
+  for (let i = start; i < end; i++) {
+    const kind = BYTE_KIND[bytes[i]!]!;
+    if (kind === 2) return false;
+    maskable += kind;
+  }
+  let keep = Math.min(keepLastCount, maskable >>> 1);
+  let i = end - 1;
+  // The last `keep` letters and digits stay; every one before them becomes *.
+  for (; i >= start && keep > 0; i--) keep -= BYTE_KIND[bytes[i]!]!;
+  for (; i >= start; i--) if (BYTE_KIND[bytes[i]!] === 1) bytes[i] = 0x2a; // *
+  return true;
+}
+
 function keepLastUnicode(value: string, keepLastCount: number): string {
   const chars = Array.from(value);
   let maskable = 0;
@@ -103,6 +132,7 @@ export function createStrategy(spec: StrategySpec): MaskingStrategy {
         name: "partial",
         apply: (value) => keepLast(value, count),
         applyBytes: (bytes, start, end) => keepLastBytes(bytes, start, end, count),
+        applyInPlace: (bytes, start, end) => keepLastInPlace(bytes, start, end, count),
       };
     }
     case "hash": {

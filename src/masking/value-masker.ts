@@ -4,6 +4,7 @@
  * values and put the masked ones back.
  */
 import { type ByteCensus, type DetectedSpan, emptyCensus, findSpans, takeCensus } from "./detectors.js";
+import { MaskingFailure } from "./masking-failure.js";
 import type { MaskingDetector } from "./masking-profile.js";
 import type { MaskingStrategy } from "./strategies.js";
 
@@ -84,6 +85,9 @@ export class ValueMasker {
     const text = bytes.toString("latin1", start, end);
     const spans = findSpans(text, this.detectors, this.census);
     if (spans.length === 0) return UNCHANGED;
+    if (spans.every((span) => this.strategyByDetector.get(span.detector)!.applyInPlace !== undefined)) {
+      return this.maskAsciiInPlace(bytes, start, end, spans);
+    }
     const replacements: Buffer[] = [];
     let size = end - start;
     for (const span of spans) {
@@ -107,6 +111,29 @@ export class ValueMasker {
     // A strategy may leave a span as it was; the value is then unchanged, as on the string path.
     if (size === end - start && out.equals(bytes.subarray(start, end))) return UNCHANGED;
     return { changed: true, value: out };
+  }
+
+  /** Every span's strategy keeps its length (partial on ASCII): one copy of the value, masked where it lies. */
+  private maskAsciiInPlace(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    spans: readonly DetectedSpan[],
+  ): MaskOutcome {
+    const out = Buffer.allocUnsafe(end - start);
+    bytes.copy(out, 0, start, end);
+    let changed = false;
+    for (const span of spans) {
+      // ASCII, so applyInPlace cannot refuse; if it ever did, the span would stay clear: refuse the value instead.
+      if (!this.strategyByDetector.get(span.detector)!.applyInPlace!(out, span.start, span.end)) {
+        throw new MaskingFailure(
+          `masking strategy for ${span.detector} could not mask an ASCII span in place`,
+        );
+      }
+      if (!changed)
+        changed = out.compare(bytes, start + span.start, start + span.end, span.start, span.end) !== 0;
+    }
+    return changed ? { changed: true, value: out } : UNCHANGED;
   }
 
   private maskedSpan(

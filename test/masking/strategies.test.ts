@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createStrategy, keepLast, REDACTED } from "../../src/masking/strategies.js";
 
@@ -15,6 +16,30 @@ describe("masking strategies", () => {
       const bytes = Buffer.from(`xx${value}yy`);
       expect(partial.applyBytes!(bytes, 2, bytes.length - 2)!.toString()).toBe(partial.apply(value));
     }
+  });
+
+  it("partial in place gives the bytes of the text path for ASCII, and leaves anything else untouched", () => {
+    const partial = createStrategy({ strategy: "partial", keepLast: 4 });
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 40 }),
+        fc.integer({ min: 0, max: 8 }),
+        (value, keep) => {
+          const strategy = keep === 4 ? partial : createStrategy({ strategy: "partial", keepLast: keep });
+          const bytes = Buffer.from(`xx${value}yy`);
+          const before = Buffer.from(bytes);
+          const done = strategy.applyInPlace!(bytes, 2, bytes.length - 2);
+          if (Buffer.byteLength(value) === value.length) {
+            expect(done).toBe(true);
+            expect(bytes.toString()).toBe(`xx${keepLast(value, keep)}yy`);
+          } else {
+            expect(done).toBe(false);
+            expect(bytes.equals(before)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it("partial never shows more than half of a short value", () => {

@@ -71,22 +71,35 @@ export class RowMasker {
       throw new MaskingFailure(`a row has ${count} values but its description has ${plan.length} columns`);
     }
     if (!this.planNeedsWork) return frame.raw;
-    // Replacements by column; undefined keeps the value. Reused across rows: the hot path allocates nothing
-    // for a row that stays clear.
+    // Values whose masked form keeps their length are masked in one copy of the row (`copy`, made at the first
+    // change), with no Buffer per value; the others are collected in `replaced` (undefined keeps the value) and
+    // the row is rebuilt around them. Reused across rows: a row that stays clear allocates nothing.
     const replaced = this.replaced;
-    let changed = false;
+    let copy: Buffer | undefined;
+    let resized = false;
     for (let i = 0; i < count; i++) {
       replaced[i] = undefined;
       const column = plan[i]!;
       const length = spans[2 * i + 1]!;
       if (column.action === Action.Pass || length === -1) continue;
       const start = spans[2 * i]!;
+      if (column.action === Action.Rule && column.strategy!.applyInPlace !== undefined) {
+        copy ??= Buffer.from(frame.raw);
+        // The body starts after the type byte and the length (5 bytes) in the raw frame.
+        if (column.strategy!.applyInPlace(copy, 5 + start, 5 + start + length)) continue;
+      }
       const outcome = this.maskValue(column, body, start, start + length);
       if (outcome === undefined) continue;
+      if (outcome !== null && outcome.length === length) {
+        copy ??= Buffer.from(frame.raw);
+        outcome.copy(copy, 5 + start);
+        continue;
+      }
       replaced[i] = outcome;
-      changed = true;
+      resized = true;
     }
-    return changed ? rebuildDataRow(body, spans, count, replaced) : frame.raw;
+    if (resized) return rebuildDataRow(copy === undefined ? body : copy.subarray(5), spans, count, replaced);
+    return copy ?? frame.raw;
   }
 
   // ---- planning -------------------------------------------------------------------------------------------
