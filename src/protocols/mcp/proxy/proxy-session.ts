@@ -30,6 +30,11 @@ export interface BudgetUse {
 export class ProxySession {
   private readonly upstreams = new Map<string, Promise<McpUpstream>>();
   private readonly budgets = new Map<string, BudgetUse>();
+  /**
+   * "connection/tool" -> the hash this session already found pinned. A pin only ever moves by an accept, which
+   * the store would answer the same way for this hash, so the same definition seen again needs no store trip.
+   */
+  private readonly pinnedSeen = new Map<string, string>();
 
   constructor(
     readonly proxies: McpProxies,
@@ -97,6 +102,8 @@ export class ProxySession {
         }),
       };
     const { hash, definition } = pinnedForm(tool);
+    const seenKey = `${connection.name}/${tool.name}`;
+    if (this.pinnedSeen.get(seenKey) === hash) return { ok: true, tool: { connection, tool, exposedName } };
     const trust = connection.config.pinning === "first_use";
     let seen: Awaited<ReturnType<McpProxies["pins"]["observe"]>>;
     try {
@@ -108,8 +115,12 @@ export class ProxySession {
     const base = { connection: connection.name, tool: tool.name, hash, seenBy: this.context.session.id };
     if (seen.state === "pinned_now")
       this.context.pipeline.record({ kind: "mcp_tool_pinned", sessionId: null, data: base });
-    if (seen.state === "pinned" || seen.state === "pinned_now")
+    if (seen.state === "pinned" || seen.state === "pinned_now") {
+      this.pinnedSeen.set(seenKey, hash);
       return { ok: true, tool: { connection, tool, exposedName } };
+    }
+    // Once a change was seen, only the store says what is pinned (an accept may have moved it meanwhile).
+    this.pinnedSeen.delete(seenKey);
     if (seen.fresh === true)
       this.context.pipeline.record({
         kind: "mcp_tool_changed",

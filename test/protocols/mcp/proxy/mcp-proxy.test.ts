@@ -383,5 +383,11 @@ describe("MCP proxy connections", () => {
     expect((await events("mcp_tool_accepted")).some((event) => event.data.by === "root")).toBe(true);
     expect(await names(session)).toContain("tools__lookup");
     expect((await call(session, "tools__lookup", { id: "u-3" })).isError).toBeFalsy();
+    // The accepted definition is the pin now: going back to the old one is a change as well.
+    upstream.lookupDescription = "Look a user up by id.";
+    expect((await call(session, "tools__lookup", { id: "u-4" })).structuredContent).toMatchObject({
+      error: "mcp_tool_changed",
+    });
+    expect(upstream.calls.some((c) => c.args.id === "u-4")).toBe(false);
   });
 });
