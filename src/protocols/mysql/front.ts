@@ -17,9 +17,9 @@ import type { MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import type { ConnectionTicket } from "../connection-limits.js";
 import { HandshakeDeadline } from "../handshake-deadline.js";
 import { CAPABILITY, GATEWAY_CAPABILITIES, negotiate, REQUIRED_CLIENT_CAPABILITIES } from "./capabilities.js";
+import type { MysqlConnectionMasking } from "./connection-masking.js";
 import { mysqlCredentialProvider } from "./credentials.js";
 import type { MysqlEphemeralUsers } from "./ephemeral-users.js";
-import type { MysqlConnectionMasking } from "./connection-masking.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import {
   decodeClientHello,

@@ -6,8 +6,8 @@ import { ConnectionLimits } from "../connection-limits.js";
 import { listenOn } from "../listen-address.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
-import { startMysqlEphemeralUsers } from "./ephemeral-reaper.js";
 import { createMysqlConnectionMasking, type MysqlConnectionMasking } from "./connection-masking.js";
+import { startMysqlEphemeralUsers } from "./ephemeral-reaper.js";
 import { errorPacket, errPayload } from "./errors.js";
 import { handleMysqlClient } from "./front.js";
 
