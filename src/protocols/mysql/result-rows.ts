@@ -90,8 +90,6 @@ function writeLenenc(out: Buffer, at: number, value: number): number {
   return at + 9;
 }
 
-const NULL_MARKER = Buffer.of(0xfb);
-
 /** Fixed widths of binary-protocol values; 0 marks a length-encoded value, -1 a 1-byte length then bytes. */
 const BINARY_WIDTH = new Map<number, number>([
   [COLUMN_TYPE.TINY, 1],
