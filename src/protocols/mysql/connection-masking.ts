@@ -5,6 +5,7 @@
  */
 import type { LatchConfig, MysqlConnectionConfig } from "../../config/schema.js";
 import { type CompiledMaskingProfile, compileMaskingProfiles } from "../../masking/masking-profile.js";
+import { createMaskedUseAnalyzer } from "../../sql/mysql/masking-facts.js";
 import { createMysqlResultMasker, type MysqlResultMasker } from "./result-masker.js";
 
 export interface MysqlConnectionMasking {
@@ -23,7 +24,10 @@ export function createMysqlConnectionMasking(
     undefined,
     database.toLowerCase(),
   );
+  // One statement-analysis cache per connection, shared by its sessions.
+  const analyze = createMaskedUseAnalyzer(profile.columns.keys());
   return {
-    createMasker: (capabilities, onFailure) => createMysqlResultMasker(profile, capabilities, onFailure),
+    createMasker: (capabilities, onFailure) =>
+      createMysqlResultMasker(profile, capabilities, onFailure, analyze),
   };
 }

@@ -11,7 +11,7 @@ import { LatchError } from "../../errors.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { ValueMasker } from "../../masking/value-masker.js";
-import { findMysqlMaskedColumnUses } from "../../sql/mysql/masking-facts.js";
+import { createMaskedUseAnalyzer, type MaskingFacts } from "../../sql/mysql/masking-facts.js";
 import { CAPABILITY } from "./capabilities.js";
 import { type ColumnDefinition, decodeColumnDefinition } from "./column-definition.js";
 import { errorPacket } from "./errors.js";
@@ -61,6 +61,10 @@ export class MysqlResultMasker {
     private readonly profile: CompiledMaskingProfile,
     capabilities: number,
     private readonly onFailure: (reason: string) => void,
+    /** Shared by the connection's sessions (its cache); one of its own otherwise. */
+    private readonly analyze: (text: string, database: string) => MaskingFacts = createMaskedUseAnalyzer(
+      profile.columns.keys(),
+    ),
   ) {
     this.values = new ValueMasker(profile.detectors);
     this.rows = new MysqlRowMasker(profile, this.values);
@@ -71,7 +75,7 @@ export class MysqlResultMasker {
   /** on_derived and strict rules for one text, before it is forwarded. */
   checkStatement(text: string, database: string): StatementCheck {
     if (!this.hasColumnRules) return { ok: true };
-    const facts = findMysqlMaskedColumnUses(text, database, this.profile.columns.keys());
+    const facts = this.analyze(text, database);
     if (!facts.ok) return { ok: false, reason: "the statement could not be analysed for masked columns" };
     for (const use of facts.uses) {
       if (use.place === "derived" && this.profile.onDerived === "deny")
@@ -187,6 +191,7 @@ export function createMysqlResultMasker(
   profile: CompiledMaskingProfile,
   capabilities: number,
   onFailure: (reason: string) => void,
+  analyze?: (text: string, database: string) => MaskingFacts,
 ): MysqlResultMasker | undefined {
-  return profile.active ? new MysqlResultMasker(profile, capabilities, onFailure) : undefined;
+  return profile.active ? new MysqlResultMasker(profile, capabilities, onFailure, analyze) : undefined;
 }

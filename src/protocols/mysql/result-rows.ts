@@ -42,19 +42,53 @@ export function rebuildTextRow(
   spans: RowSpans,
   replaced: RowReplacements,
 ): Buffer {
-  const parts: Buffer[] = [];
+  // Sized first and written once: no Buffer per value on the hot path.
+  let size = 0;
   for (let i = 0; i < columns; i++) {
     const value = replaced[i];
-    if (value === null) parts.push(NULL_MARKER);
-    else if (value === undefined) {
-      const start = spans[3 * i]!;
-      parts.push(start === -1 ? NULL_MARKER : payload.subarray(start, spans[3 * i + 2]!));
-    } else parts.push(new PayloadWriter().lenencString(value).build());
+    const start = spans[3 * i]!;
+    if (value === null || (value === undefined && start === -1)) size += 1;
+    else if (value === undefined) size += spans[3 * i + 2]! - start;
+    else size += lenencSize(value.length) + value.length;
   }
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < columns; i++) {
+    const value = replaced[i];
+    const start = spans[3 * i]!;
+    if (value === null || (value === undefined && start === -1)) out[at++] = 0xfb;
+    else if (value === undefined) at += payload.copy(out, at, start, spans[3 * i + 2]!);
+    else {
+      at = writeLenenc(out, at, value.length);
+      at += value.copy(out, at);
+    }
+  }
+  return out;
 }
 
-const NULL_MARKER = Buffer.of(0xfb);
+function lenencSize(value: number): number {
+  return value < 251 ? 1 : value < 0x10000 ? 3 : value < 0x1000000 ? 4 : 9;
+}
+
+function writeLenenc(out: Buffer, at: number, value: number): number {
+  if (value < 251) {
+    out[at] = value;
+    return at + 1;
+  }
+  if (value < 0x10000) {
+    out[at] = 0xfc;
+    out.writeUInt16LE(value, at + 1);
+    return at + 3;
+  }
+  if (value < 0x1000000) {
+    out[at] = 0xfd;
+    out.writeUIntLE(value, at + 1, 3);
+    return at + 4;
+  }
+  out[at] = 0xfe;
+  out.writeBigUInt64LE(BigInt(value), at + 1);
+  return at + 9;
+}
 
 /** Fixed widths of binary-protocol values; 0 marks a length-encoded value, -1 a 1-byte length then bytes. */
 const BINARY_WIDTH = new Map<number, number>([

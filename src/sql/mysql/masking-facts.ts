@@ -126,6 +126,37 @@ export function findMysqlMaskedColumnUses(
   return { ok: true, uses: dedupe(uses) };
 }
 
+/** Statements whose literal is itself SQL (PREPARE ... FROM '...'), or a value worth keeping apart: exact text. */
+const LITERAL_SENSITIVE = new Set(["PREPARE", "SET"]);
+
+/**
+ * findMysqlMaskedColumnUses behind a small LRU cache keyed by database and statement shape (literals blanked:
+ * the analysis reads names and structure only), so a masked connection parses each shape once.
+ */
+export function createMaskedUseAnalyzer(
+  maskedColumns: Iterable<string>,
+  cacheSize = 2000,
+): (text: string, database: string) => MaskingFacts {
+  const columns = [...maskedColumns];
+  const cache = new Map<string, MaskingFacts>();
+  return (text, database) => {
+    const split = splitStatements(text);
+    if (!split.ok) return { ok: false, reason: split.reason };
+    const byShape = split.statements.every((s) => !LITERAL_SENSITIVE.has(leadingWords(s.code, 1)[0] ?? ""));
+    const key = `${database}\u0000${byShape ? split.statements.map((s) => s.shape).join("\u0000;") : `=${text}`}`;
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
+    }
+    const facts = findMysqlMaskedColumnUses(text, database, columns);
+    cache.set(key, facts);
+    if (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
+    return facts;
+  };
+}
+
 function namesInText(code: string, masked: MaskedColumns): MaskedColumnUse[] {
   const lower = code.toLowerCase();
   const found: MaskedColumnUse[] = [];

@@ -1,7 +1,7 @@
 /** Where MySQL statements use masked columns (on_derived / strict), read from the sqlparser-rs tree. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadMysqlParser } from "../../../src/sql/mysql/load-parser.js";
-import { findMysqlMaskedColumnUses } from "../../../src/sql/mysql/masking-facts.js";
+import { createMaskedUseAnalyzer, findMysqlMaskedColumnUses } from "../../../src/sql/mysql/masking-facts.js";
 
 const MASKED = ["shop.users.ssn", "shop.users.notes"];
 
@@ -69,5 +69,20 @@ describe("findMysqlMaskedColumnUses", () => {
 
   it("fails closed on a text it cannot split", () => {
     expect(findMysqlMaskedColumnUses("SELECT 'unterminated", "shop", MASKED).ok).toBe(false);
+  });
+
+  it("caches by shape, except where a literal is SQL (PREPARE)", () => {
+    const analyze = createMaskedUseAnalyzer(MASKED);
+    const first = analyze("SELECT concat(ssn, 'a') FROM users WHERE id = 1", "shop");
+    expect(analyze("SELECT concat(ssn, 'b') FROM users WHERE id = 2", "shop")).toBe(first);
+    // Another database is another key: the same text reads other tables there.
+    expect(analyze("SELECT concat(ssn, 'b') FROM users WHERE id = 2", "other")).toEqual({
+      ok: true,
+      uses: [],
+    });
+    const harmless = analyze("PREPARE s FROM 'SELECT id FROM users'", "shop");
+    expect(harmless).toEqual({ ok: true, uses: [] });
+    const prepared = analyze("PREPARE s FROM 'SELECT concat(ssn) FROM users'", "shop");
+    expect(prepared.ok && prepared.uses.some((use) => use.place === "derived")).toBe(true);
   });
 });
