@@ -123,6 +123,26 @@ describe("HTTP/2", () => {
     c.session.close();
   });
 
+  it("a JSON body over inspect_limit is 413 and the stream is closed; the connection goes on", async () => {
+    const token = await h.token();
+    const c = h2Client();
+    const big = JSON.stringify({ blob: "x".repeat(2 * 1024 * 1024) });
+    const refused = await c.send(
+      {
+        ":method": "POST",
+        ":path": "/api/echo/orders",
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "content-length": String(big.length),
+      },
+      big,
+    );
+    expect(refused.status).toBe(413);
+    expect(JSON.parse(refused.text).code).toBe("message_too_large");
+    expect((await c.get(token, "/api/small")).status).toBe(200);
+    c.session.close();
+  });
+
   it("masks JSON responses over HTTP/2", async () => {
     const c = h2Client();
     const answer = await c.get(await h.token(), "/masked/customers");

@@ -183,9 +183,14 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
       return response.headersSent || response.stream.destroyed;
     },
     onClose: (run) => response.once("close", () => run(finished)),
-    // `close` is an HTTP/1.1 matter: an unread HTTP/2 body ends with its stream, the connection goes on.
     send: async (answer) => {
       if (response.headersSent || response.stream.destroyed) return;
+      // A refusal before the body was read: once the answer is out, RST_STREAM NO_ERROR tells the client to
+      // stop sending it (RFC 9113 8.1); the connection and its other streams go on.
+      if (answer.close === true)
+        response.once("finish", () => {
+          if (!response.stream.destroyed) response.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        });
       await writeAnswer(response as unknown as Parameters<typeof writeAnswer>[0], answer, []);
     },
   };
