@@ -47,6 +47,8 @@ export function startAuditPruner(
       const plan = await planPrune(options);
       if (plan === undefined) return undefined;
       const deleted = await options.retention.prune(plan);
+      // Another replica of a shared store pruned this far first: nothing to record here.
+      if (deleted === 0) return undefined;
       await options.record({
         through: plan.through,
         anchorHash: plan.anchorHash,

@@ -90,7 +90,7 @@ function startRetention(options: AuditTrustOptions): AuditPruner | undefined {
   const { config, stores, log } = options;
   if (config.audit.retention === undefined) return undefined;
   if (stores.retention === undefined) {
-    log.warn("audit.retention is not supported on a shared store yet: nothing is pruned");
+    log.warn("audit.retention is not supported on this store: nothing is pruned");
     return undefined;
   }
   const pruner = startAuditPruner({

@@ -1,15 +1,14 @@
 import type Database from "better-sqlite3";
-import { CHECKPOINT_KIND } from "../audit/checkpoint-note.js";
 import { type IndexedSession, SessionIndexRebuild } from "../audit/session-index.js";
 import {
   type ChainHead,
   type ChainVerificationReport,
-  type PrunedPrefix,
   type StoredEventRow,
   type StoreProblem,
   verifyEventChain,
   withStoreProblems,
 } from "../audit/verify-chain.js";
+import { type AnchorRow, anchorProblem, type RetentionRow, readPruned } from "./pruned-prefix.js";
 import { type EventRow, type SessionRow, toSessionSummary } from "./sqlite-audit-rows.js";
 import { verifyJournal } from "./verify-journal.js";
 
@@ -97,37 +96,5 @@ function* storedSessions(rows: IterableIterator<SessionRow>): Iterable<IndexedSe
   }
 }
 
-interface RetentionRow {
-  readonly pruned_through: number;
-  readonly anchor_hash: string;
-  readonly anchor_seq: number;
-}
-interface AnchorRow {
-  readonly kind: string;
-  readonly data: string;
-}
-
 /** Stands in for the index hash of a pruned event (verify-journal skips lines that carry it). */
 export const PRUNED = "pruned";
-
-function readPruned(row: RetentionRow | undefined): PrunedPrefix | undefined {
-  if (row === undefined || row.pruned_through === 0) return undefined;
-  return { through: row.pruned_through, anchorHash: row.anchor_hash, anchorSeq: row.anchor_seq };
-}
-
-/**
- * A pruned prefix is accepted only when a kept checkpoint event signs exactly its last event: otherwise the
- * deletion could hide anything. (The signature itself is checked by `latch audit verify --key`.)
- */
-function anchorProblem(pruned: PrunedPrefix, anchor: AnchorRow | undefined): string | undefined {
-  const unanchored = `events 1..${pruned.through} were deleted, and`;
-  if (anchor === undefined || anchor.kind !== CHECKPOINT_KIND || pruned.anchorSeq <= pruned.through)
-    return `${unanchored} event ${pruned.anchorSeq} is not a kept checkpoint that anchors them: events were removed`;
-  try {
-    const data = JSON.parse(anchor.data) as { seq?: unknown; head?: unknown };
-    if (data.seq === pruned.through && data.head === pruned.anchorHash) return undefined;
-  } catch {
-    // unreadable: not an anchor
-  }
-  return `${unanchored} the checkpoint at event ${pruned.anchorSeq} does not sign event ${pruned.through} with that hash: events were removed`;
-}

@@ -5,6 +5,7 @@ import { LatchError } from "../../errors.js";
 import type { Stores } from "../stores.js";
 import { createPgApprovalStore } from "./pg-approvals.js";
 import { createPgAuditReader } from "./pg-audit-reader.js";
+import { createPgAuditRetention } from "./pg-audit-retention.js";
 import { createPgAuditSink, readPgChainHead } from "./pg-audit-sink.js";
 import { createPgClusterEvents } from "./pg-cluster-events.js";
 import { createPgConsoleSessionStore } from "./pg-console-sessions.js";
@@ -70,6 +71,7 @@ export async function openPostgresStores(
     consoleSessions: createPgConsoleSessionStore(pool),
     mcpToolPins: createPgMcpToolPinStore(pool),
     exportCursors: createPgExportCursors(pool, { holder: options.gatewayId }),
+    retention: createPgAuditRetention(pool),
     events,
     check: () => audit.check(),
     health: () => audit.health(),

@@ -4,8 +4,10 @@ import {
   type ChainHead,
   type ChainVerificationReport,
   ChainVerifier,
+  type StoreProblem,
   withStoreProblems,
 } from "../../audit/verify-chain.js";
+import { type AnchorRow, anchorProblem, type RetentionRow, readPruned } from "../pruned-prefix.js";
 import type {
   AuditEvent,
   AuditEventKind,
@@ -126,7 +128,17 @@ export async function verifyPgStore(pool: pg.Pool): Promise<ChainVerificationRep
       ).rows[0];
       const recordedHead: ChainHead | undefined =
         recorded === undefined ? undefined : { seq: Number(recorded.seq), hash: recorded.hash };
-      const verifier = new ChainVerifier();
+      // Retention may have deleted a prefix: the chain then starts at its anchor, which a kept checkpoint signs.
+      const pruned = readPruned(
+        (
+          await client.query<RetentionRow>(
+            "SELECT pruned_through, anchor_hash, anchor_seq FROM latch_audit_retention WHERE id = 1",
+          )
+        ).rows[0],
+      );
+      const verifier = new ChainVerifier(
+        pruned === undefined ? undefined : { seq: pruned.through, hash: pruned.anchorHash },
+      );
       const sessions = new SessionIndexRebuild();
       await client.query(
         `DECLARE latch_verify NO SCROLL CURSOR FOR SELECT ${EVENT_COLUMNS} FROM latch_audit_events e ORDER BY e.seq`,
@@ -144,13 +156,22 @@ export async function verifyPgStore(pool: pg.Pool): Promise<ChainVerificationRep
         if (rows.length < VERIFY_CHUNK) reading = false;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      const chain = verifier.finish(recordedHead);
+      const verified = verifier.finish(recordedHead);
+      const chain = pruned === undefined ? verified : { ...verified, pruned };
+      const problems: StoreProblem[] = [];
+      if (pruned !== undefined) {
+        const anchor = (
+          await client.query<AnchorRow>("SELECT kind, data FROM latch_audit_events WHERE seq = $1", [
+            pruned.anchorSeq,
+          ])
+        ).rows[0];
+        const problem = anchorProblem(pruned, anchor);
+        if (problem !== undefined) problems.push({ part: "chain", seq: pruned.through, problem });
+      }
       const stored = (await client.query<SessionRow>("SELECT * FROM latch_sessions ORDER BY id")).rows;
       const sessionProblem = sessions.compare(stored.map(toIndexedSession));
-      return withStoreProblems(
-        chain,
-        sessionProblem === undefined ? [] : [{ part: "sessions", seq: 0, problem: sessionProblem }],
-      );
+      if (sessionProblem !== undefined) problems.push({ part: "sessions", seq: 0, problem: sessionProblem });
+      return withStoreProblems(chain, problems);
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
     }
