@@ -1,3 +1,4 @@
+import type { Actor } from "../identity/act-claim.js";
 import type { ApprovalRequest, ApprovalUpdate, Grant } from "./approval-types.js";
 import { previewLines } from "./preview-text.js";
 
@@ -54,7 +55,7 @@ export function slackPayload(update: ApprovalUpdate, consoleUrl?: string): strin
       type: "section",
       text: {
         type: "mrkdwn",
-        text: `${head}\n*${escapeMrkdwn(request.requester)}* on connection *${escapeMrkdwn(request.connection)}* (request \`${request.id}\`)`,
+        text: `${head}\n*${escapeMrkdwn(request.requester)}* on connection *${escapeMrkdwn(request.connection)}* (request \`${request.id}\`)${actingFor(request)}`,
       },
     },
     { type: "section", text: { type: "mrkdwn", text: what } },
@@ -108,7 +109,25 @@ function summary(request: ApprovalRequest) {
     decisionReason: request.decisionReason,
     expiresAt: iso(request.expiresAt),
     ...(request.preview == null ? {} : { preview: request.preview }),
+    // The delegation chain (RFC 8693 act), current actor first, as the request API has it; absent when none.
+    ...(request.actors === undefined || request.actors.length === 0
+      ? {}
+      : { actors: request.actors.map((actor) => ({ ...actor })) }),
   };
+}
+
+/**
+ * The Slack line that says who really asked: the current actor acting for the requester, then the rest of the
+ * chain. Empty without a chain. An approver deciding for `alice` should see that an agent sent it.
+ */
+function actingFor(request: ApprovalRequest): string {
+  const actors = request.actors;
+  if (actors === undefined || actors.length === 0) return "";
+  const name = (actor: Actor) =>
+    `*${escapeMrkdwn(actor.subject)}*${actor.issuer === undefined ? "" : ` (${escapeMrkdwn(actor.issuer)})`}`;
+  const [current, ...earlier] = actors;
+  const chain = earlier.length === 0 ? "" : `, delegated through ${earlier.map(name).join(" ← ")}`;
+  return `\n${name(current!)} acting for *${escapeMrkdwn(request.requester)}*${chain}`;
 }
 
 function grantSummary(grant: Grant) {

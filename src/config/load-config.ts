@@ -60,6 +60,8 @@ export function formatIssues(source: string, issues: readonly z.core.$ZodIssue[]
   const lines = issues.map((issue) => {
     const key = issue.path.length === 0 ? "(top level)" : issue.path.join(".");
     let message = issue.message;
+    // A refused record key (a reserved connection name) says why, not only "Invalid key in record".
+    if (issue.code === "invalid_key") message = issue.issues.map((inner) => inner.message).join("; ");
     if (issue.code === "unrecognized_keys")
       message = `unknown key(s) ${issue.keys.join(", ")}: remove or fix the spelling`;
     if (issue.code === "invalid_union" && key.endsWith("password")) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { auditExportSinkSchema, auditSchema } from "./audit-config-schema.js";
+import { connectionNameSchema } from "./connection-name.js";
 import { consoleSchema } from "./console-config-schema.js";
 import { httpConnectionSchema } from "./http-connection-schema.js";
 import { mcpConnectionSchema } from "./mcp-connection-schema.js";
@@ -270,17 +271,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   connections: z
-    .record(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]{1,63}$/)
-        // The HTTP listener serves /mcp and /.well-known/... itself: such names could never be reached.
-        .refine(
-          (name) => name !== "mcp" && !name.startsWith("."),
-          "mcp and names starting with . are reserved",
-        ),
-      connectionSchema,
-    )
+    // The HTTP listener serves /mcp, /oauth/token and /.well-known/... itself (connection-name.ts).
+    .record(connectionNameSchema, connectionSchema)
     .default({}),
   masking: z.record(z.string(), maskingProfileSchema).default({}),
   policies: z.string().default("./policies").describe("directory of *.cedar files"),

@@ -90,3 +90,30 @@ describe("preview text and notifications", () => {
     expect(slack).toContain("public.order_lines: 30 deleted");
   });
 });
+
+describe("the delegation chain in notifications", () => {
+  const delegated: ApprovalRequest = {
+    ...request(ran),
+    requester: "alice",
+    actors: [{ subject: "agent-<7>" }, { subject: "orchestrator", issuer: "https://idp.test" }],
+  };
+
+  it("carries actors (current actor first) in the webhook JSON, and leaves the key out without a chain", () => {
+    const json = JSON.parse(jsonPayload({ type: "request", request: delegated }, "d", 1));
+    expect(json.request.actors).toEqual([
+      { subject: "agent-<7>" },
+      { subject: "orchestrator", issuer: "https://idp.test" },
+    ]);
+    const plain = JSON.parse(jsonPayload({ type: "request", request: request(ran) }, "d", 1));
+    expect(plain.request).not.toHaveProperty("actors");
+  });
+
+  it("says in the Slack message who acts for the requester, through whom (escaped)", () => {
+    const slack = JSON.stringify(JSON.parse(slackPayload({ type: "request", request: delegated })));
+    expect(slack).toContain(
+      "*agent-&lt;7&gt;* acting for *alice*, delegated through *orchestrator* (https://idp.test)",
+    );
+    const plain = JSON.stringify(JSON.parse(slackPayload({ type: "request", request: request(ran) })));
+    expect(plain).not.toContain("acting for");
+  });
+});

@@ -56,6 +56,8 @@ export class MysqlResultMasker {
   private columnCount = 0;
   /** Set once the answer was withheld: everything after is dropped. */
   private withheld = false;
+  /** Why the current answer was withheld (undefined while it was not): its operation_result says so. */
+  withheldReason: string | undefined;
 
   constructor(
     private readonly profile: CompiledMaskingProfile,
@@ -96,6 +98,7 @@ export class MysqlResultMasker {
     this.header = [];
     this.columns = [];
     this.withheld = false;
+    this.withheldReason = undefined;
   }
 
   /** Error and warning text: detectors, and with column rules every quoted (echoed) value. */
@@ -180,6 +183,7 @@ export class MysqlResultMasker {
   /** An ERR in place of `at` (the first held header packet, or the row that failed); the rest is dropped. */
   private withhold(reason: string, at: MysqlMessage): Buffer {
     this.withheld = true;
+    this.withheldReason = reason;
     this.header = [];
     this.onFailure(reason);
     return errorPacket(new LatchError("result_withheld", { reason }), (at.sequenceId + this.shift) & 0xff);

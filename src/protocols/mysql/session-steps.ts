@@ -7,6 +7,8 @@ import { LatchError } from "../../errors.js";
 import type { Access, Operation, OperationStep } from "../../operation/operation.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlClassification, MysqlClassifiedStatement } from "../../sql/mysql/create-classifier.js";
+import type { ResponseSummary } from "./response-tracker.js";
+import type { MysqlResultMasker } from "./result-masker.js";
 
 /** What the client hears when the classifier could not read or does not support a text. */
 export function classificationError(result: Extract<MysqlClassification, { ok: false }>): LatchError {
@@ -67,4 +69,21 @@ export function refusedOperation(session: SessionHandle, text: string): Operatio
     ],
     receivedAt: Date.now(),
   };
+}
+
+/**
+ * The error of a finished command's operation_result, as the client saw it: a result the masker withheld is
+ * `result_withheld` (the client got that ERR, not the server's answer); a server error is recorded with its
+ * message scrubbed like the client's copy (a duplicate key echoes the value).
+ */
+export function answeredError(
+  summary: ResponseSummary,
+  masker: MysqlResultMasker | undefined,
+): { readonly code: string; readonly message: string } | undefined {
+  const reason = masker?.withheldReason;
+  if (reason !== undefined)
+    return { code: "result_withheld", message: new LatchError("result_withheld", { reason }).message };
+  const error = summary.error;
+  if (error === undefined) return undefined;
+  return { code: error.code, message: masker ? masker.scrubText(error.message) : error.message };
 }

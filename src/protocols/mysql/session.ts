@@ -19,7 +19,13 @@ import type { MysqlMessage, PacketReader } from "./packet-reader.js";
 import { encodePacket } from "./packet-writer.js";
 import { type ResponseSummary, ResponseTracker } from "./response-tracker.js";
 import { type MysqlResultMasker, readsDiagnostics } from "./result-masker.js";
-import { classificationError, refusedOperation, singlePlainStatement, useStep } from "./session-steps.js";
+import {
+  answeredError,
+  classificationError,
+  refusedOperation,
+  singlePlainStatement,
+  useStep,
+} from "./session-steps.js";
 
 export interface MysqlSessionOptions {
   readonly session: SessionHandle;
@@ -478,19 +484,14 @@ export class MysqlSession {
     if (summary.error === undefined) running.onSuccess?.();
     if (summary.error === undefined && summary.statementId !== undefined)
       running.onPrepared?.(summary.statementId, summary.parameterCount ?? 0);
-    const error = summary.error;
-    const masker = this.options.masker;
+    // As the client saw it: the masker's result_withheld, or the server's error scrubbed (it may echo a value).
+    const error = answeredError(summary, this.options.masker);
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,
         rows: summary.rows > 0 ? summary.rows : summary.affectedRows,
         commandTags: [],
-        // The server's message may echo a value (duplicate keys): it is recorded as the client received it.
-        ...(error === undefined
-          ? {}
-          : {
-              error: { code: error.code, message: masker ? masker.scrubText(error.message) : error.message },
-            }),
+        ...(error === undefined ? {} : { error }),
       });
   }
 

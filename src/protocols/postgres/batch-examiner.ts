@@ -18,6 +18,14 @@ export type Examination =
   | { readonly ok: false; readonly error: LatchError };
 
 const MAX_PARAMETER_PREVIEW = 256;
+/**
+ * On a masked connection the detectors read this much more than the preview keeps, so a card number or SSN
+ * that straddles the cut is still whole when they look at it (its kept part is masked, not left in clear).
+ */
+const MASK_LOOKAHEAD = 64;
+
+/** Masks one text parameter preview (the connection's content detectors); identity when it does not mask. */
+export type ParameterPreviewMask = (text: string) => string;
 
 /** A portal as this examiner binds it: the registry keeps it as is, digests included. */
 interface DigestedPortal extends BoundPortal {
@@ -32,6 +40,7 @@ export function examineBatch(
   messages: readonly FrontendMessage[],
   registry: PreparedRegistry,
   classifier: StatementClassifier,
+  maskPreview?: ParameterPreviewMask,
 ): Examination {
   const steps: OperationStep[] = [];
   const parameters: (string | null)[][] = [];
@@ -59,7 +68,7 @@ export function examineBatch(
         const portal: DigestedPortal = {
           statement,
           parameters: message.params.map((value, index) =>
-            previewParameter(value, formatOf(message.paramFormats, index)),
+            previewParameter(value, formatOf(message.paramFormats, index), maskPreview),
           ),
           parameterDigests: message.params.map((value, index) =>
             digestParameter(value, formatOf(message.paramFormats, index)),
@@ -151,8 +160,21 @@ function formatOf(formats: readonly number[], index: number): number {
   return formats[index] ?? 0;
 }
 
-function previewParameter(value: Buffer | null, format: number): string | null {
+function previewParameter(
+  value: Buffer | null,
+  format: number,
+  maskPreview: ParameterPreviewMask | undefined,
+): string | null {
   if (value === null) return null;
+  // Binary values carry no type here (an int8 card number is just 8 bytes): the detectors cannot read them, so
+  // a masked connection records only their size. The digest still binds approvals to the value.
+  if (maskPreview !== undefined && format === 1) return `[binary value, ${value.length} bytes]`;
+  if (maskPreview !== undefined) {
+    // Masked before the cut (with a look-ahead): a value cut first could leave a detector too few digits.
+    const masked = maskPreview(value.subarray(0, MAX_PARAMETER_PREVIEW + MASK_LOOKAHEAD).toString("utf8"));
+    const cut = value.length > MAX_PARAMETER_PREVIEW || masked.length > MAX_PARAMETER_PREVIEW;
+    return cut ? `${masked.slice(0, MAX_PARAMETER_PREVIEW)}…` : masked;
+  }
   const slice = value.subarray(0, MAX_PARAMETER_PREVIEW);
   const suffix = value.length > MAX_PARAMETER_PREVIEW ? "…" : "";
   return format === 1 ? `\\x${slice.toString("hex")}${suffix}` : `${slice.toString("utf8")}${suffix}`;

@@ -53,6 +53,11 @@ export interface ResultMasker {
   prepare(frame: Frame): Promise<void> | undefined;
   /** The frame to send for `frame` (same Buffer when untouched), or null to send nothing. */
   onServerFrame(frame: Frame): Buffer | null;
+  /**
+   * A bound parameter's text preview for the record, through the content detectors. Column rules cannot
+   * apply: a parameter has no column (the statement decides where it goes).
+   */
+  maskParameterPreview(text: string): string;
 }
 
 export interface ResultMaskerOptions {
@@ -107,6 +112,10 @@ class StreamingResultMasker implements ResultMasker {
       }
     }
     return { ok: true };
+  }
+
+  maskParameterPreview(text: string): string {
+    return this.values.detects ? (this.values.maskText(text, false) ?? "") : text;
   }
 
   prepare(frame: Frame): Promise<void> | undefined {

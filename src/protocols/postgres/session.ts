@@ -64,6 +64,8 @@ export class PgSession {
   private awaitingCatalog = false;
   /** A server frame waiting for its catalog lookup (copied: the reader's buffer moves on). */
   private heldServerFrame: Frame | undefined;
+  /** Bound parameter previews on a masked connection go through its detectors before they are recorded. */
+  private readonly maskParameterPreview: ((text: string) => string) | undefined;
 
   constructor(
     private readonly client: Duplex,
@@ -72,6 +74,8 @@ export class PgSession {
     private readonly serverFrames: FrameReader,
     private readonly options: PgSessionOptions,
   ) {
+    const masker = options.masker;
+    this.maskParameterPreview = masker && ((text) => masker.maskParameterPreview(text));
     this.responses = new ResponseRelay(this.tracker, {
       masker: options.masker,
       visibleUser: options.visibleUser,
@@ -247,7 +251,7 @@ export class PgSession {
     const receivedAt = Date.now();
     const examination =
       maskingRefusal(this.options.masker, messages) ??
-      examineBatch(messages, this.registry, this.options.classifier);
+      examineBatch(messages, this.registry, this.options.classifier, this.maskParameterPreview);
     if (!examination.ok) {
       this.registry.rollback();
       this.recordRefusal(examination.error, messages, receivedAt);

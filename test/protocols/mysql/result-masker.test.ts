@@ -9,9 +9,10 @@ import { CAPABILITY } from "../../../src/protocols/mysql/capabilities.js";
 import { COLUMN_TYPE, decodeColumnDefinition } from "../../../src/protocols/mysql/column-definition.js";
 import { type MysqlMessage, PacketReader } from "../../../src/protocols/mysql/packet-reader.js";
 import { decodeErr } from "../../../src/protocols/mysql/response-packets.js";
-import { ResponseTracker } from "../../../src/protocols/mysql/response-tracker.js";
+import { type ResponseSummary, ResponseTracker } from "../../../src/protocols/mysql/response-tracker.js";
 import { MysqlResultMasker } from "../../../src/protocols/mysql/result-masker.js";
 import { scrubQuotedValues } from "../../../src/protocols/mysql/row-masker.js";
+import { answeredError } from "../../../src/protocols/mysql/session-steps.js";
 import { naiveMessage } from "../../support/naive-mysql-bytes.js";
 
 const CAPS = CAPABILITY.PROTOCOL_41 | CAPABILITY.DEPRECATE_EOF;
@@ -115,7 +116,7 @@ function masker(
         on_derived: "deny",
         strict: false,
       },
-    } as never,
+    },
     undefined,
     "shop",
   );
@@ -320,6 +321,50 @@ describe("withholding", () => {
     );
     expect(out).toHaveLength(1);
     expect(decodeErr(out[0]!.payload).message).toMatch(/column definition could not be read/);
+  });
+});
+
+describe("the operation_result of a withheld answer", () => {
+  const summary = (error?: { code: string; message: string }): ResponseSummary => ({
+    rows: 1,
+    affectedRows: 0,
+    status: 2,
+    ...(error === undefined ? {} : { error }),
+  });
+
+  it("records result_withheld for an answer the masker withheld, though the server answered fine", () => {
+    const m = masker(["users.ssn"]);
+    relay([Buffer.from([1]), columnDef("shop", "users", "ssn", 200), textRow("123-45-6789"), okEnd], m);
+    expect(m.withheldReason).toMatch(/unknown type 200/);
+    const error = answeredError(summary(), m);
+    expect(error).toEqual({
+      code: "result_withheld",
+      message: expect.stringMatching(/^result withheld by Latch masking: column ssn has an unknown type 200/),
+    });
+    expect(JSON.stringify(error)).not.toContain("123-45-6789");
+  });
+
+  it("forgets the withheld state when the next command's answer begins", () => {
+    const m = masker(["users.ssn"]);
+    relay([Buffer.from([1]), columnDef("shop", "users", "ssn", 200), textRow("123-45-6789"), okEnd], m);
+    relay(
+      [Buffer.from([1]), columnDef("shop", "users", "ssn", COLUMN_TYPE.VAR_STRING), textRow("x"), okEnd],
+      m,
+    );
+    expect(m.withheldReason).toBeUndefined();
+    expect(answeredError(summary(), m)).toBeUndefined();
+  });
+
+  it("records a server error scrubbed, and nothing without masking", () => {
+    const m = masker(["users.ssn"]);
+    m.begin({ binary: false, echoesDiagnostics: false });
+    const duplicate = { code: "1062", message: "Duplicate entry '123-45-6789' for key 'u'" };
+    expect(answeredError(summary(duplicate), m)).toEqual({
+      code: "1062",
+      message: "Duplicate entry '[masked]'",
+    });
+    expect(answeredError(summary(duplicate), undefined)).toEqual(duplicate);
+    expect(answeredError(summary(), undefined)).toBeUndefined();
   });
 });
 

@@ -246,6 +246,50 @@ describe("examineBatch: parameter previews and digests", () => {
   });
 });
 
+describe("examineBatch: parameter previews on a masked connection", () => {
+  /** Stands in for the connection's detectors: every run of 16 digits is a card. */
+  const maskCards = (text: string) => text.replace(/\d{16}/g, "[card]");
+  const CARD = "4111111111111111";
+
+  it("passes each text preview through the mask, and digests the clear value", () => {
+    const messages = wire(
+      parse("", "INSERT INTO t VALUES ($1, $2)"),
+      bind("", [CARD, null]),
+      execute(),
+      sync,
+    );
+    const masked = allowed(examineBatch(messages, new PreparedRegistry(), classifier, maskCards));
+    const clear = allowed(examineBatch(messages, new PreparedRegistry(), classifier));
+    expect(masked.parameters).toEqual([["[card]", null]]);
+    expect(clear.parameters).toEqual([[CARD, null]]);
+    expect(masked.parameterDigests).toEqual(clear.parameterDigests);
+    expect(masked.parameterDigests[0]![0]).toBe(sha256(0, Buffer.from(CARD)));
+  });
+
+  it("masks a value that straddles the 256-byte cut before cutting it (no digits of it are kept)", () => {
+    const value = `${"a".repeat(248)}${CARD}tail`;
+    const result = allowed(
+      examineBatch(
+        wire(parse("", "SELECT $1"), bind("", [value]), execute(), sync),
+        new PreparedRegistry(),
+        classifier,
+        maskCards,
+      ),
+    );
+    expect(result.parameters).toEqual([[`${"a".repeat(248)}[card]ta…`]]);
+    expect(result.parameters[0]![0]).not.toMatch(/4111/);
+  });
+
+  it("records only the size of a binary-format parameter (the detectors cannot read it)", () => {
+    const card = Buffer.alloc(8);
+    card.writeBigInt64BE(BigInt(CARD));
+    const messages = wire(parse("", "SELECT $1::int8"), bind("", [card], [1]), execute(), sync);
+    const masked = allowed(examineBatch(messages, new PreparedRegistry(), classifier, maskCards));
+    expect(masked.parameters).toEqual([["[binary value, 8 bytes]"]]);
+    expect(masked.parameterDigests).toEqual([[sha256(1, card)]]);
+  });
+});
+
 describe("examineBatch: SQL-level PREPARE / EXECUTE / DEALLOCATE", () => {
   it("authorizes EXECUTE as the statement it runs, under the EXECUTE's own text", () => {
     const registry = new PreparedRegistry();

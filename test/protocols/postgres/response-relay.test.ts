@@ -241,6 +241,7 @@ describe("ResponseRelay: masking and gateway-sent statements", () => {
       seen: [],
       checkStatement: () => ({ ok: true }),
       prepare: () => undefined,
+      maskParameterPreview: (text) => text,
       onServerFrame(frame: Frame) {
         this.seen.push(frame.type);
         if (frame.type === 0x44) return masked;
