@@ -480,6 +480,10 @@ export class MysqlSession {
       running.onPrepared?.(summary.statementId, summary.parameterCount ?? 0);
     const error = summary.error;
     const masker = this.options.masker;
+    if (running.operation !== undefined && masker?.tally.touched === true) {
+      this.options.pipeline.traceMask?.(running.operation, masker.tally);
+      masker.tally.reset();
+    }
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,

@@ -9,6 +9,7 @@
  * frame and, when it returns a promise, stops reading server frames until it settles, then hands the frame in.
  */
 
+import type { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { ValueMasker } from "../../masking/value-masker.js";
@@ -53,6 +54,8 @@ export interface ResultMasker {
   prepare(frame: Frame): Promise<void> | undefined;
   /** The frame to send for `frame` (same Buffer when untouched), or null to send nothing. */
   onServerFrame(frame: Frame): Buffer | null;
+  /** What was masked since the relay last reset it (at each ReadyForQuery): counts for the `mask` span. */
+  readonly tally: MaskTally;
 }
 
 export interface ResultMaskerOptions {
@@ -73,6 +76,7 @@ export function createResultMasker(
 
 class StreamingResultMasker implements ResultMasker {
   readonly active: boolean;
+  readonly tally: MaskTally;
   private readonly values: ValueMasker;
   private readonly hasColumnRules: boolean;
   private readonly rows: RowMasker;
@@ -87,6 +91,7 @@ class StreamingResultMasker implements ResultMasker {
   ) {
     this.active = profile.active;
     this.values = new ValueMasker(profile.detectors);
+    this.tally = this.values.tally;
     this.hasColumnRules = profile.columns.size > 0;
     this.rows = new RowMasker(profile, provenance, this.values);
   }
@@ -177,6 +182,7 @@ class StreamingResultMasker implements ResultMasker {
   private withhold(reason: string, frame: Frame): Buffer | null {
     if (this.withheld === undefined) {
       this.withheld = reason;
+      this.tally.noteWithheld();
       this.options.onFailure?.(reason);
     }
     // A failure on a frame that ends the result must still end it for the client.
@@ -219,6 +225,7 @@ class StreamingResultMasker implements ResultMasker {
     }
     const outcome = this.values.detect(body, 0, body.length, false);
     if (!outcome.changed || outcome.value === null) return frame.raw;
+    this.tally.noteMaskedRow(1);
     return encodeCopyData(outcome.value);
   }
 
