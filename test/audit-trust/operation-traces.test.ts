@@ -14,6 +14,7 @@ interface OtlpSpan {
   traceId: string;
   spanId: string;
   parentSpanId?: string;
+  status?: { code?: number; message?: string };
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   attributes: { key: string; value: OtlpValue }[];
@@ -58,7 +59,7 @@ async function traced(
       ...(protocol === "mysql"
         ? { listen: { mysql: "127.0.0.1:0", admin: "127.0.0.1:0" }, tls: { allow_plaintext: true } }
         : {}),
-      masking: { pii: { detectors: ["us_ssn", "email"] } },
+      masking: { pii: { detectors: ["us_ssn", "email", "credit_card"] } },
       connections: { app },
       observability: { otlp_traces: `http://127.0.0.1:${port}/v1/traces` },
     },
@@ -120,6 +121,14 @@ describe("OpenTelemetry traces", () => {
       );
       masked.push(...result.rows.map((row: { v: string }) => row.v));
       await client.query("SELECT 'nothing to mask' AS v"); // masked connection, clear result: no mask span
+      // A card number in a binary bigint cannot be rewritten: the result is withheld.
+      await expect(
+        client.query({
+          text: "SELECT 4111111111111111::bigint AS n",
+          binary: true,
+          queryMode: "extended",
+        } as never),
+      ).rejects.toThrow(/withheld/);
       await client.end();
     });
     expect(masked).toHaveLength(4);
@@ -127,8 +136,9 @@ describe("OpenTelemetry traces", () => {
     expect(masked.join(" ")).not.toContain("ann@example.com");
 
     const maskSpans = spans.filter((span) => span.name === "mask");
-    expect(maskSpans).toHaveLength(1);
-    const mask = maskSpans[0]!;
+    expect(maskSpans).toHaveLength(2);
+    const mask = maskSpans.find((span) => attr(span, "latch.mask.withheld")?.boolValue === false)!;
+    expect(mask).toBeDefined();
     const root = spans.find((span) => span.name === "latch.operation" && span.traceId === mask.traceId);
     expect(root).toBeDefined();
     expect(mask.parentSpanId).toBe(root!.spanId);
@@ -145,13 +155,27 @@ describe("OpenTelemetry traces", () => {
     const sent = JSON.stringify(spans);
     expect(sent).not.toContain("123-45-6789");
     expect(sent).not.toContain("ann@example.com");
+    expect(sent).not.toContain("4111111111111111");
+
+    // The withheld result: its own operation, a detector hit, nothing masked, an error status.
+    const withheld = maskSpans.find((span) => attr(span, "latch.mask.withheld")?.boolValue === true)!;
+    expect(withheld).toBeDefined();
+    expect(withheld.traceId).not.toBe(mask.traceId);
+    const withheldRoot = spans.find(
+      (span) => span.name === "latch.operation" && span.traceId === withheld.traceId,
+    );
+    expect(withheld.parentSpanId).toBe(withheldRoot!.spanId);
+    expect(count(withheld, "latch.mask.values")).toBe(0);
+    expect(count(withheld, "latch.mask.detector_hits")).toBe(1);
+    expect(withheld.status?.code).toBe(2); // ERROR
+    expect(withheld.status?.message).toBe("masking_failed");
 
     // The clear SELECT on the same connection has its own operation and no mask span.
     const roots = spans.filter(
       (span) =>
         span.name === "latch.operation" && text(span, "latch.session.id") === text(mask, "latch.session.id"),
     );
-    expect(roots).toHaveLength(2);
+    expect(roots).toHaveLength(3);
   }, 60_000);
 
   it("sends a `mask` span for a masked MySQL result too", async () => {
