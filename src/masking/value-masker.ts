@@ -4,6 +4,7 @@
  * values and put the masked ones back.
  */
 import { type ByteCensus, type DetectedSpan, emptyCensus, findSpans, takeCensus } from "./detectors.js";
+import { MaskTally } from "./mask-tally.js";
 import { MaskingFailure } from "./masking-failure.js";
 import type { MaskingDetector } from "./masking-profile.js";
 import type { MaskingStrategy } from "./strategies.js";
@@ -20,7 +21,11 @@ export class ValueMasker {
   private readonly strategyByDetector = new Map<string, MaskingStrategy>();
   private readonly detectors;
 
-  constructor(detectors: readonly MaskingDetector[]) {
+  constructor(
+    detectors: readonly MaskingDetector[],
+    /** Counts detector hits (for the `mask` trace span); the payload adapter counts masked values. */
+    readonly tally: MaskTally = new MaskTally(),
+  ) {
     this.detectors = detectors.map((entry) => entry.detector);
     for (const entry of detectors) this.strategyByDetector.set(entry.detector.name, entry.strategy);
   }
@@ -51,7 +56,9 @@ export class ValueMasker {
   finds(text: string): boolean {
     const bytes = Buffer.from(text, "latin1");
     takeCensus(bytes, 0, bytes.length, this.census);
-    return findSpans(text, this.detectors, this.census).length > 0;
+    const hits = findSpans(text, this.detectors, this.census).length;
+    this.tally.detectorHits += hits;
+    return hits > 0;
   }
 
   /** `text` with every detected span masked; null when a span's strategy is `null` and nulls are allowed. */
@@ -65,6 +72,7 @@ export class ValueMasker {
   private maskSpans(text: string, nullable: boolean): string | null {
     const spans = findSpans(text, this.detectors, this.census);
     if (spans.length === 0) return text;
+    this.tally.detectorHits += spans.length;
     let out = "";
     let cursor = 0;
     for (const span of spans) {
@@ -85,6 +93,7 @@ export class ValueMasker {
     const text = bytes.toString("latin1", start, end);
     const spans = findSpans(text, this.detectors, this.census);
     if (spans.length === 0) return UNCHANGED;
+    this.tally.detectorHits += spans.length;
     if (spans.every((span) => this.strategyByDetector.get(span.detector)!.applyInPlace !== undefined)) {
       return this.maskAsciiInPlace(bytes, start, end, spans);
     }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ApprovalGate, ApprovalOutcome, ApprovalUpdate } from "../approvals/approval-types.js";
 import { LatchError } from "../errors.js";
+import type { MaskTally } from "../masking/mask-tally.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Operation, Verdict } from "../operation/operation.js";
 import {
@@ -115,6 +116,12 @@ export interface Admitter {
   recordDurably(event: AuditEventInput): Promise<void>;
   /** Fire and forget; failures are logged and counted. */
   record(event: AuditEventInput, options?: { lazy?: boolean }): void;
+  /**
+   * Set only while tracing is on (src/tracing/operation-tracing.ts): told what masking did to an operation's
+   * result just before `complete`. Protocols call it as `traceMask?.(...)`, so with tracing off it costs a
+   * property read and allocates nothing.
+   */
+  traceMask?: (operation: Operation, tally: MaskTally) => void;
 }
 
 /**

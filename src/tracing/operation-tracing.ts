@@ -21,10 +21,12 @@ interface OpenOperation {
 /**
  * OpenTelemetry traces of each operation, sent as OTLP/HTTP JSON to `url`: a `latch.operation` span per
  * operation with children `authorize` (the policy decision), `approve` (the approval stage and the audit
- * write before forwarding) and `forward` (upstream round trip, response masking included: masking runs inside
- * the protocol's response path), and an `identify` span per session open; each carries the session and
- * operation ids. Installed by wrapping the gate's and pipeline's methods at the composition root only when
- * `observability.otlp_traces` is set, so with tracing off nothing on the statement path changes.
+ * write before forwarding), `forward` (upstream round trip, masking included, as it runs inside the protocol's
+ * response path) and, when masking changed or withheld something, `mask` (from the first masked row to the end
+ * of the result, with counts only), and an `identify` span per session open; each carries the session and
+ * operation ids. Installed by wrapping the gate's and pipeline's methods (and setting `pipeline.traceMask`) at
+ * the composition root only when `observability.otlp_traces` is set, so with tracing off nothing on the
+ * statement path changes.
  */
 export function startOperationTracing(
   url: string,
@@ -70,6 +72,30 @@ export function startOperationTracing(
       }
       return result;
     });
+  };
+  // Called by the protocol just before complete(), so the operation is still open. The span is made whole here:
+  // it starts when the first masked row did (tally.startedAt, a performance.now() time) and ends now.
+  pipeline.traceMask = (operation, tally) => {
+    const state = open.get(operation.id);
+    if (state === undefined) return;
+    const span = tracer.startSpan(
+      "mask",
+      {
+        startTime: tally.startedAt,
+        attributes: {
+          "latch.session.id": operation.sessionId,
+          "latch.operation.id": operation.id,
+          "latch.protocol": operation.protocol,
+          "latch.mask.rows": tally.rowsMasked,
+          "latch.mask.values": tally.valuesMasked,
+          "latch.mask.detector_hits": tally.detectorHits,
+          "latch.mask.withheld": tally.withheld,
+        },
+      },
+      trace.setSpan(ROOT_CONTEXT, state.root),
+    );
+    if (tally.withheld) span.setStatus({ code: SpanStatusCode.ERROR, message: "masking_failed" });
+    span.end(performance.now()); // the same clock as the start, so the duration is exact
   };
   const complete = pipeline.complete.bind(pipeline);
   pipeline.complete = (operation, result) => {

@@ -8,6 +8,7 @@
  * Never fails open: anything unreadable withholds the result.
  */
 import { LatchError } from "../../errors.js";
+import type { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { ValueMasker } from "../../masking/value-masker.js";
@@ -43,6 +44,8 @@ function isDiagnosticsResult(columns: readonly ColumnDefinition[]): boolean {
 }
 
 export class MysqlResultMasker {
+  /** What masking did to the running command's answer (the `mask` trace span); reset at begin(). */
+  readonly tally: MaskTally;
   private readonly values: ValueMasker;
   private readonly rows: MysqlRowMasker;
   private readonly hasColumnRules: boolean;
@@ -69,6 +72,7 @@ export class MysqlResultMasker {
     ),
   ) {
     this.values = new ValueMasker(profile.detectors);
+    this.tally = this.values.tally;
     this.rows = new MysqlRowMasker(profile, this.values);
     this.hasColumnRules = profile.columns.size > 0;
     this.deprecateEof = (capabilities & CAPABILITY.DEPRECATE_EOF) !== 0;
@@ -99,6 +103,7 @@ export class MysqlResultMasker {
     this.columns = [];
     this.withheld = false;
     this.withheldReason = undefined;
+    this.tally.reset();
   }
 
   /** Error and warning text: detectors, and with column rules every quoted (echoed) value. */
@@ -184,6 +189,7 @@ export class MysqlResultMasker {
   private withhold(reason: string, at: MysqlMessage): Buffer {
     this.withheld = true;
     this.withheldReason = reason;
+    this.tally.noteWithheld();
     this.header = [];
     this.onFailure(reason);
     return errorPacket(new LatchError("result_withheld", { reason }), (at.sequenceId + this.shift) & 0xff);

@@ -83,7 +83,7 @@ export class MysqlRowMasker {
       throw error;
     }
     if (!this.needsWork) return payload;
-    let changed = false;
+    let masked = 0;
     for (let i = 0; i < count; i++) {
       this.replaced[i] = undefined;
       const start = this.spans[3 * i]!;
@@ -92,9 +92,10 @@ export class MysqlRowMasker {
       const outcome = this.maskValue(column, payload, this.spans[3 * i + 1]!, this.spans[3 * i + 2]!, binary);
       if (outcome === undefined) continue;
       this.replaced[i] = outcome;
-      changed = true;
+      masked++;
     }
-    if (!changed) return payload;
+    if (masked === 0) return payload;
+    this.values.tally.noteMaskedRow(masked);
     return binary
       ? rebuildBinaryRow(payload, this.types, this.spans, this.replaced)
       : rebuildTextRow(payload, count, this.spans, this.replaced);

@@ -486,6 +486,11 @@ export class MysqlSession {
       running.onPrepared?.(summary.statementId, summary.parameterCount ?? 0);
     // As the client saw it: the masker's result_withheld, or the server's error scrubbed (it may echo a value).
     const error = answeredError(summary, this.options.masker);
+    const masker = this.options.masker;
+    if (running.operation !== undefined && masker?.tally.touched === true) {
+      this.options.pipeline.traceMask?.(running.operation, masker.tally);
+      masker.tally.reset();
+    }
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,

@@ -1,3 +1,4 @@
+import type { MaskTally } from "../../masking/mask-tally.js";
 import type { Operation } from "../../operation/operation.js";
 import type { OperationResult } from "../../pipeline/operation-pipeline.js";
 import { decodeBackend } from "./decode-backend.js";
@@ -29,6 +30,8 @@ export class ResponseRelay {
       readonly visibleUser: string;
       readonly initialStatus: TransactionStatus;
       readonly complete: (operation: Operation, result: OperationResult) => void;
+      /** Told what masking did to an operation's result, just before it completes (the `mask` trace span). */
+      readonly masked?: (operation: Operation, tally: MaskTally) => void;
       /** A batch that removed statement names was answered (successfully or not). */
       readonly settled?: (removedNames: readonly string[], succeeded: boolean) => void;
       /** A statement held to a row ceiling finished running (not yet committed): judge its count. */
@@ -101,6 +104,7 @@ export class ResponseRelay {
         if (entry?.ceiling !== undefined) {
           // The count is judged before the client hears the statement finished (row-ceiling.ts).
           this.tracker.shift();
+          this.options.masker?.tally.reset(); // the ceiling's verdict, not masking, ends this result
           this.options.settleCeiling?.(entry, toClient);
           return;
         }
@@ -108,9 +112,17 @@ export class ResponseRelay {
         this.tracker.finishThroughReady((done) => {
           if (done.removedNames !== undefined)
             this.options.settled?.(done.removedNames, done.error === undefined);
-          if (done.operation !== undefined)
+          if (done.operation !== undefined) {
+            const tally = this.options.masker?.tally;
+            // The result up to this ReadyForQuery is the operation's: its tally goes to the first one finished.
+            if (tally?.touched === true) {
+              this.options.masked?.(done.operation, tally);
+              tally.reset();
+            }
             this.options.complete(done.operation, resultOf(done, performance.now()));
+          }
         });
+        this.options.masker?.tally.reset(); // masked answers no operation claimed (hidden Describes) count for none
         this.tracker.drainSynthetic(toClient);
         return;
     }

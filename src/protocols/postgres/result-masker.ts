@@ -9,6 +9,7 @@
  * frame and, when it returns a promise, stops reading server frames until it settles, then hands the frame in.
  */
 
+import type { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { ValueMasker } from "../../masking/value-masker.js";
@@ -58,6 +59,8 @@ export interface ResultMasker {
    * apply: a parameter has no column (the statement decides where it goes).
    */
   maskParameterPreview(text: string): string;
+  /** What was masked since the relay last reset it (at each ReadyForQuery): counts for the `mask` span. */
+  readonly tally: MaskTally;
 }
 
 export interface ResultMaskerOptions {
@@ -78,6 +81,7 @@ export function createResultMasker(
 
 class StreamingResultMasker implements ResultMasker {
   readonly active: boolean;
+  readonly tally: MaskTally;
   private readonly values: ValueMasker;
   private readonly hasColumnRules: boolean;
   private readonly rows: RowMasker;
@@ -92,6 +96,7 @@ class StreamingResultMasker implements ResultMasker {
   ) {
     this.active = profile.active;
     this.values = new ValueMasker(profile.detectors);
+    this.tally = this.values.tally;
     this.hasColumnRules = profile.columns.size > 0;
     this.rows = new RowMasker(profile, provenance, this.values);
   }
@@ -186,6 +191,7 @@ class StreamingResultMasker implements ResultMasker {
   private withhold(reason: string, frame: Frame): Buffer | null {
     if (this.withheld === undefined) {
       this.withheld = reason;
+      this.tally.noteWithheld();
       this.options.onFailure?.(reason);
     }
     // A failure on a frame that ends the result must still end it for the client.
@@ -228,6 +234,7 @@ class StreamingResultMasker implements ResultMasker {
     }
     const outcome = this.values.detect(body, 0, body.length, false);
     if (!outcome.changed || outcome.value === null) return frame.raw;
+    this.tally.noteMaskedRow(1);
     return encodeCopyData(outcome.value);
   }
 

@@ -77,6 +77,7 @@ export class RowMasker {
     const replaced = this.replaced;
     let copy: Buffer | undefined;
     let resized = false;
+    let masked = 0;
     for (let i = 0; i < count; i++) {
       replaced[i] = undefined;
       const column = plan[i]!;
@@ -86,10 +87,14 @@ export class RowMasker {
       if (column.action === Action.Rule && column.strategy!.applyInPlace !== undefined) {
         copy ??= Buffer.from(frame.raw);
         // The body starts after the type byte and the length (5 bytes) in the raw frame.
-        if (column.strategy!.applyInPlace(copy, 5 + start, 5 + start + length)) continue;
+        if (column.strategy!.applyInPlace(copy, 5 + start, 5 + start + length)) {
+          masked++;
+          continue;
+        }
       }
       const outcome = this.maskValue(column, body, start, start + length);
       if (outcome === undefined) continue;
+      masked++;
       if (outcome !== null && outcome.length === length) {
         copy ??= Buffer.from(frame.raw);
         outcome.copy(copy, 5 + start);
@@ -98,6 +103,7 @@ export class RowMasker {
       replaced[i] = outcome;
       resized = true;
     }
+    if (masked > 0) this.values.tally.noteMaskedRow(masked);
     if (resized) return rebuildDataRow(copy === undefined ? body : copy.subarray(5), spans, count, replaced);
     return copy ?? frame.raw;
   }

@@ -81,6 +81,7 @@ export class PgSession {
       visibleUser: options.visibleUser,
       initialStatus: options.initialStatus,
       complete: (operation, result) => options.pipeline.complete(operation, result),
+      masked: (operation, tally) => options.pipeline.traceMask?.(operation, tally),
       settled: (names, succeeded) => this.registry.settleRemovals(names, succeeded),
       settleCeiling: (entry, toClient) => this.settleCeiling(entry, toClient),
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LatchError } from "../../../src/errors.js";
+import { MaskTally } from "../../../src/masking/mask-tally.js";
 import type { Operation } from "../../../src/operation/operation.js";
 import type { OperationResult } from "../../../src/pipeline/operation-pipeline.js";
 import {
@@ -27,11 +28,20 @@ const noData = toBuffer(typed("n"));
 function setup(options: { masker?: ResultMasker; initialStatus?: TransactionStatus } = {}) {
   const tracker = new ResponseTracker();
   const completed: { operation: Operation; result: OperationResult }[] = [];
+  /** What the relay reported about masking, in order with the completions ("complete <id>"). */
+  const events: string[] = [];
   const relay = new ResponseRelay(tracker, {
     masker: options.masker,
     visibleUser: "agent-7",
     initialStatus: options.initialStatus ?? "I",
-    complete: (op, result) => completed.push({ operation: op, result }),
+    complete: (op, result) => {
+      events.push(`complete ${op.id}`);
+      completed.push({ operation: op, result });
+    },
+    masked: (op, tally) =>
+      events.push(
+        `masked ${op.id} rows=${tally.rowsMasked} values=${tally.valuesMasked} withheld=${tally.withheld}`,
+      ),
   });
   const reader = new FrameReader({ maxFrameBytes: 1 << 20, startup: false });
   /** Server bytes in (cut into frames by the real reader), what the client receives out. */
@@ -55,7 +65,7 @@ function setup(options: { masker?: ResultMasker; initialStatus?: TransactionStat
       error: undefined,
       ...extra,
     });
-  return { tracker, relay, completed, serve, forwarded };
+  return { tracker, relay, completed, events, serve, forwarded };
 }
 
 const selectResult = [
@@ -239,12 +249,16 @@ describe("ResponseRelay: masking and gateway-sent statements", () => {
     return {
       active: true,
       seen: [],
+      tally: new MaskTally(),
       checkStatement: () => ({ ok: true }),
       prepare: () => undefined,
       maskParameterPreview: (text) => text,
       onServerFrame(frame: Frame) {
         this.seen.push(frame.type);
-        if (frame.type === 0x44) return masked;
+        if (frame.type === 0x44) {
+          this.tally.noteMaskedRow(1);
+          return masked;
+        }
         if (frame.type === 0x4e) return null;
         return frame.raw;
       },
@@ -266,6 +280,30 @@ describe("ResponseRelay: masking and gateway-sent statements", () => {
     );
     expect(out.includes("123-45-6789")).toBe(false);
     expect(completed[0]?.result.rows).toBe(1);
+  });
+
+  it("reports one masking tally per operation, just before it completes, and none for an unmasked one", () => {
+    const masker = fakeMasker();
+    const { serve, forwarded, events } = setup({ masker });
+    const first = operation();
+    const second = operation();
+    forwarded(first);
+    forwarded(second);
+    serve(
+      encodeDataRow(["123-45-6789"]),
+      encodeDataRow(["987-65-4321"]),
+      encodeCommandComplete("SELECT 2"),
+      encodeReadyForQuery("I"),
+      encodeCommandComplete("SELECT 0"),
+      encodeReadyForQuery("I"),
+    );
+    expect(first.id).not.toBe(second.id);
+    expect(events).toEqual([
+      `masked ${first.id} rows=2 values=2 withheld=false`,
+      `complete ${first.id}`,
+      `complete ${second.id}`,
+    ]);
+    expect(masker.tally.touched).toBe(false);
   });
 
   it("hides the answers to Describes the gateway inserted, but lets the masker learn from them", () => {
