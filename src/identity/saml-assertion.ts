@@ -96,6 +96,13 @@ export function createMemoryAssertionClaims(): SamlAssertionClaims {
   };
 }
 
+/** The store could not say whether the assertion was used before: it is refused (fail closed). */
+export class ReplayCheckUnavailable extends Error {
+  constructor(cause: unknown) {
+    super("the store of used assertions could not be reached, so it cannot be checked for replay", { cause });
+  }
+}
+
 export const hashAssertionId = (id: string) => createHash("sha256").update(id, "utf8").digest("hex");
 
 export interface CheckedAssertion {
@@ -136,8 +143,8 @@ export async function checkAssertion(
   let first: boolean;
   try {
     first = await claims.store.claim(hashAssertionId(id), claims.issuer, keepUntil, at);
-  } catch {
-    throw new Error("the store of used assertions could not be reached, so it cannot be checked for replay");
+  } catch (cause) {
+    throw new ReplayCheckUnavailable(cause);
   }
   if (!first) throw new Error("this assertion was already used");
   return { id, notOnOrAfter: ends.length === 0 ? undefined : Math.min(...ends) };

@@ -7,6 +7,7 @@ import {
   checkSamlProviderSettings,
   createMemoryAssertionClaims,
   createSamlServiceProvider,
+  ReplayCheckUnavailable,
   SAML_REQUEST_TTL_MS,
   type SamlAssertionClaims,
   type SamlProvider,
@@ -90,6 +91,12 @@ export function createSamlSubjectTokens(
         return { identity: samlIdentity(profile, provider, expiresAt), idp: provider.id };
       } catch (error) {
         if (error instanceof OAuthError) throw error;
+        if (error instanceof ReplayCheckUnavailable)
+          throw new OAuthError(
+            "temporarily_unavailable",
+            `the SAML assertion was refused: ${error.message}`,
+            503,
+          );
         const reason = error instanceof Error ? error.message : "unknown error";
         throw new OAuthError("invalid_request", `the SAML assertion was refused: ${reason}`);
       }

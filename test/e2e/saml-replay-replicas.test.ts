@@ -122,7 +122,8 @@ describe("SAML assertion replay on a shared store", () => {
     await storeQuery("ALTER TABLE latch_saml_assertion_claims RENAME TO latch_saml_claims_gone");
     try {
       const refused = await exchangeThrough(b, assertionFor("subagent-2"));
-      expect(refused.status).toBe(400);
+      expect(refused.status).toBe(503);
+      expect(refused.body.error).toBe("temporarily_unavailable");
       expect(refused.body.error_description).toMatch(/could not be reached.*replay/);
     } finally {
       await storeQuery("ALTER TABLE latch_saml_claims_gone RENAME TO latch_saml_assertion_claims");
