@@ -5,6 +5,7 @@ import type { LatchConfig } from "../config/schema.js";
 import { isLatchError } from "../errors.js";
 import type { TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
+import type { SamlAssertionClaims } from "../identity/saml-assertion.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
 import type { ConsoleSessionStore } from "../store/console-session-store.js";
@@ -46,6 +47,8 @@ export interface AdminServerDeps {
   readonly tokenExchange?: TokenExchangeEndpoints;
   /** Where console sign-ins are kept (every replica of the store accepts them); default: this process's memory. */
   readonly consoleSessions?: ConsoleSessionStore;
+  /** Used SAML assertion ids (console sign-in replay check, shared by every replica); default: this process's memory. */
+  readonly samlAssertionClaims?: SamlAssertionClaims;
   /** Pinned MCP tool definitions (`latch mcp pins`); absent: those routes are not served. */
   readonly mcpPins?: Omit<McpPinRoutesDeps, "authenticate">;
   /** The built console's folder; default dist/console of this package. */
@@ -136,7 +139,12 @@ export async function startAdminServer(deps: AdminServerDeps) {
 
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
   registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
-  registerSamlSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+  registerSamlSignIn(app, {
+    config: deps.config,
+    sessions: consoleSessions,
+    log: deps.log,
+    ...(deps.samlAssertionClaims === undefined ? {} : { assertionClaims: deps.samlAssertionClaims }),
+  });
   if (deps.tokenExchange !== undefined) registerTokenExchangeRoutes(app, deps.tokenExchange);
 
   // Who the caller is and what the API lets them do: the console shows only what these roles allow.

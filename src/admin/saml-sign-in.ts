@@ -6,9 +6,10 @@ import type { LatchConfig } from "../config/schema.js";
 import {
   checkAssertion,
   checkSamlProviderSettings,
-  createAssertionReplayCache,
+  createMemoryAssertionClaims,
   createSamlServiceProvider,
   SAML_REQUEST_TTL_MS,
+  type SamlAssertionClaims,
   type SamlProvider,
   samlIdentity,
 } from "../identity/saml-assertion.js";
@@ -28,7 +29,14 @@ const MAX_FORM_BYTES = 256 * 1024;
 
 export function registerSamlSignIn(
   app: FastifyInstance,
-  deps: { config: LatchConfig; sessions: ConsoleSessions; log: Logger; now?: () => number },
+  deps: {
+    config: LatchConfig;
+    sessions: ConsoleSessions;
+    log: Logger;
+    /** Used assertion ids, shared by every replica of the store; default: this process's memory. */
+    assertionClaims?: SamlAssertionClaims;
+    now?: () => number;
+  },
 ): void {
   const now = deps.now ?? Date.now;
   const providers = new Map(deps.config.console.saml.map((provider) => [provider.id, provider]));
@@ -43,7 +51,7 @@ export function registerSamlSignIn(
   }
   // One SP per provider and base URL (its ACS URL is part of every check); their caches hold issued request ids.
   const sps = new Map<string, SAML>();
-  const seenAssertions = createAssertionReplayCache();
+  const assertionClaims = deps.assertionClaims ?? createMemoryAssertionClaims();
 
   const baseUrl = (request: FastifyRequest) =>
     (
@@ -120,10 +128,10 @@ export function registerSamlSignIn(
           const { profile } = await sp(provider, base).validatePostResponseAsync({ SAMLResponse: response });
           if (profile === null || typeof profile.nameID !== "string")
             throw new Error("no NameID in the assertion");
-          checkAssertion(
+          await checkAssertion(
             profile.getAssertionXml?.() ?? "",
             urls(base, provider.id).acs,
-            seenAssertions,
+            { store: assertionClaims, issuer: provider.idp_issuer },
             now(),
           );
           await deps.sessions.signIn(reply, samlIdentity(profile, provider, now() + SAML_REQUEST_TTL_MS));

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import type { LatchConfig } from "../config/schema.js";
@@ -9,13 +10,12 @@ import { parseDuration } from "./parse-duration.js";
  * and token exchange (a bare assertion posted to /oauth/token). node-saml checks the signature (a signed
  * assertion from the IdP's certificate is required), the Issuer, the audience, the validity window within the
  * bounded skew and, for sign-in, InResponseTo; this file adds what node-saml leaves to the caller: the
- * SubjectConfirmation Recipient, a replay cache of assertion ids, and the groups attribute.
+ * SubjectConfirmation Recipient, a replay check of assertion ids kept in the shared store, and the groups attribute.
  */
 export type SamlProvider = LatchConfig["console"]["saml"][number];
 
 export const SAML_REQUEST_TTL_MS = 10 * 60_000;
 export const MAX_SAML_SKEW_MS = 5 * 60_000;
-const MAX_SEEN = 10_000;
 const SAML_ASSERTION_NS = "urn:oasis:names:tc:SAML:2.0:assertion";
 
 // @xmldom/xmldom (node-saml's own XML parser) is loaded untyped: its declarations pull the browser's DOM types
@@ -71,20 +71,39 @@ export function createSamlServiceProvider(provider: SamlProvider, options: SamlS
   });
 }
 
-/** Assertion ids already used, each kept until it could no longer be valid anyway; bounded in size. */
-export function createAssertionReplayCache() {
+/**
+ * Assertion ids already used, kept in the store every replica shares (a per-process cache would let one
+ * assertion be used once per replica). `claim` inserts if absent and resolves true only for the first claim of
+ * (issuer, id); it sweeps entries past their `keepUntil` and rejects on a store failure (the assertion is then
+ * refused). Implementations: store/sqlite-saml-assertion-claims.ts, store/postgres/pg-saml-assertion-claims.ts.
+ */
+export interface SamlAssertionClaims {
+  /** `idHash`: SHA-256 hex of the assertion ID; `keepUntil`: epoch ms after which it could not be accepted. */
+  claim(idHash: string, issuer: string, keepUntil: number, now: number): Promise<boolean>;
+}
+
+/** One process's claims, for tests and callers without a store (a gateway always passes its store's). */
+export function createMemoryAssertionClaims(): SamlAssertionClaims {
   const seen = new Map<string, number>();
   return {
-    /** Records `id`; throws when it was used before. */
-    use(id: string, at: number): void {
-      for (const [key, until] of seen) if (until <= at) seen.delete(key);
-      if (seen.has(id)) throw new Error("this assertion was already used");
-      while (seen.size >= MAX_SEEN) seen.delete(seen.keys().next().value as string);
-      seen.set(id, at + SAML_REQUEST_TTL_MS + MAX_SAML_SKEW_MS);
+    async claim(idHash, issuer, keepUntil, now) {
+      for (const [key, until] of seen) if (until <= now) seen.delete(key);
+      const key = `${issuer}\n${idHash}`;
+      if (seen.has(key)) return false;
+      seen.set(key, keepUntil);
+      return true;
     },
   };
 }
-export type AssertionReplayCache = ReturnType<typeof createAssertionReplayCache>;
+
+/** The store could not say whether the assertion was used before: it is refused (fail closed). */
+export class ReplayCheckUnavailable extends Error {
+  constructor(cause: unknown) {
+    super("the store of used assertions could not be reached, so it cannot be checked for replay", { cause });
+  }
+}
+
+export const hashAssertionId = (id: string) => createHash("sha256").update(id, "utf8").digest("hex");
 
 export interface CheckedAssertion {
   readonly id: string;
@@ -92,13 +111,16 @@ export interface CheckedAssertion {
   readonly notOnOrAfter: number | undefined;
 }
 
-/** What node-saml leaves to the caller: the Recipient, and that this assertion was never used before. */
-export function checkAssertion(
+/**
+ * What node-saml leaves to the caller: the Recipient, and that this assertion was never used before through any
+ * replica of the store. A store failure refuses the assertion (fail closed).
+ */
+export async function checkAssertion(
   xml: string,
   recipient: string,
-  seen: AssertionReplayCache,
+  claims: { store: SamlAssertionClaims; issuer: string },
   at: number,
-): CheckedAssertion {
+): Promise<CheckedAssertion> {
   const doc = new DOMParser().parseFromString(xml, "text/xml");
   const confirmations = doc.getElementsByTagNameNS(SAML_ASSERTION_NS, "SubjectConfirmationData");
   const recipients = Array.from({ length: confirmations.length }, (_, i) =>
@@ -115,7 +137,16 @@ export function checkAssertion(
   ]
     .map((text) => Date.parse(text))
     .filter((ms) => Number.isFinite(ms));
-  seen.use(id, at);
+  // Kept as long as node-saml could accept it again: past the latest NotOnOrAfter (any one confirmation may
+  // satisfy it) plus the largest skew, and never shorter than the request window.
+  const keepUntil = Math.max(at + SAML_REQUEST_TTL_MS, ...ends) + MAX_SAML_SKEW_MS;
+  let first: boolean;
+  try {
+    first = await claims.store.claim(hashAssertionId(id), claims.issuer, keepUntil, at);
+  } catch (cause) {
+    throw new ReplayCheckUnavailable(cause);
+  }
+  if (!first) throw new Error("this assertion was already used");
   return { id, notOnOrAfter: ends.length === 0 ? undefined : Math.min(...ends) };
 }
 

@@ -207,6 +207,7 @@ export async function startGateway(
             verifier,
             recordDurably: (event) => pipeline.recordDurably(event),
             log,
+            assertionClaims: stores.samlAssertionClaims,
           });
     if (tokenExchange !== undefined) httpMounts.push(tokenExchangeMount(tokenExchange.exchange));
     for (const module of PROTOCOL_MODULES) {
@@ -252,6 +253,7 @@ export async function startGateway(
       config,
       audit: stores.auditReader,
       consoleSessions: stores.consoleSessions,
+      samlAssertionClaims: stores.samlAssertionClaims,
       checkStore: () => stores.check(),
       storeHealth: () => stores.health(),
       readiness,

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { LatchConfig } from "../config/schema.js";
 import type { LocalIssuer } from "../identity/create-token-verifier.js";
 import type { TokenVerifier } from "../identity/identity.js";
+import type { SamlAssertionClaims } from "../identity/saml-assertion.js";
 import type { AuditEventInput } from "../store/store.js";
 import { type LatchSigningKey, loadLatchSigningKey } from "../token-exchange/latch-signing-key.js";
 import type { TokenExchangeEndpoints } from "../token-exchange/token-exchange-routes.js";
@@ -45,6 +46,7 @@ export function startTokenExchange(
     verifier: TokenVerifier;
     recordDurably: (event: AuditEventInput) => Promise<unknown>;
     log: Logger;
+    assertionClaims: SamlAssertionClaims;
   },
 ): TokenExchangeEndpoints {
   const exchange = createTokenExchange({ ...deps, key: latch.key, issuer: latch.issuer });

@@ -15,6 +15,7 @@ import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqliteMcpToolPinStore } from "./sqlite-mcp-tool-pins.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
+import { createSqliteSamlAssertionClaims } from "./sqlite-saml-assertion-claims.js";
 import type { AuditReader } from "./store.js";
 import type { Stores } from "./stores.js";
 import { refuseBrokenReport, refuseUnverifiedStore, storeIsCurrent } from "./verify-at-start.js";
@@ -102,6 +103,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(liveSessions);
     const consoleSessions = createSqliteConsoleSessionStore(file);
     opened.push(consoleSessions);
+    const samlAssertionClaims = createSqliteSamlAssertionClaims(file);
+    opened.push(samlAssertionClaims);
     const mcpToolPins = createSqliteMcpToolPinStore(file);
     opened.push(mcpToolPins);
     const exportCursors = createSqliteExportCursors(file);
@@ -116,6 +119,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       blocks,
       liveSessions,
       consoleSessions,
+      samlAssertionClaims,
       mcpToolPins,
       exportCursors,
       retention,

@@ -204,6 +204,17 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (connection, tool)
   ) STRICT;
   `,
+  // SAML assertion ids already used (token exchange, console sign-in): a SHA-256 hash of the ID per IdP issuer,
+  // kept until the assertion could no longer be accepted anyway.
+  `
+  CREATE TABLE saml_assertion_claims (
+    issuer     TEXT    NOT NULL,
+    id_hash    TEXT    NOT NULL CHECK (length(id_hash) = 64),
+    keep_until INTEGER NOT NULL, -- epoch ms
+    PRIMARY KEY (issuer, id_hash)
+  ) STRICT;
+  CREATE INDEX saml_assertion_claims_by_expiry ON saml_assertion_claims (keep_until);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,6 @@
 import type { ApprovalStore } from "../approvals/approval-store.js";
 import type { ClusterEvents } from "../cluster/cluster-events.js";
+import type { SamlAssertionClaims } from "../identity/saml-assertion.js";
 import type { AuditExportCursors } from "./audit-export-cursors.js";
 import type { AuditRetention } from "./audit-retention.js";
 import type { ConsoleSessionStore } from "./console-session-store.js";
@@ -23,6 +24,8 @@ export interface Stores {
   readonly liveSessions: LiveSessionStore;
   /** Console sign-ins (any replica accepts them). */
   readonly consoleSessions: ConsoleSessionStore;
+  /** Used SAML assertion ids (token exchange and console sign-in refuse a replay through any replica). */
+  readonly samlAssertionClaims: SamlAssertionClaims;
   /** Pinned tool definitions of MCP proxy connections (rug-pull protection). */
   readonly mcpToolPins: McpToolPinStore;
   /** Audit export cursors (audit-export/); absent where export is not supported yet (the shared store). */

@@ -23,7 +23,9 @@ export type OAuthErrorCode =
   | "invalid_request"
   | "invalid_target"
   | "unsupported_grant_type"
-  | "invalid_grant";
+  | "invalid_grant"
+  /** Not RFC 6749 §5.2 (a common extension): the store could not check the assertion for replay. */
+  | "temporarily_unavailable";
 
 export class OAuthError extends Error {
   constructor(

@@ -5,9 +5,11 @@ import type { Identity } from "../identity/identity.js";
 import {
   checkAssertion,
   checkSamlProviderSettings,
-  createAssertionReplayCache,
+  createMemoryAssertionClaims,
   createSamlServiceProvider,
+  ReplayCheckUnavailable,
   SAML_REQUEST_TTL_MS,
+  type SamlAssertionClaims,
   type SamlProvider,
   samlIdentity,
 } from "../identity/saml-assertion.js";
@@ -31,6 +33,8 @@ const wrap = (assertion: string) =>
 export function createSamlSubjectTokens(
   config: LatchConfig,
   urls: { tokenEndpoint: string; entityBase: string },
+  /** Used assertion ids, shared by every replica of the store; default: this process's memory. */
+  claims: SamlAssertionClaims = createMemoryAssertionClaims(),
 ): SamlSubjectTokens {
   const byIssuer = new Map<string, { provider: SamlProvider; sp: SAML }>();
   for (const id of config.identity.token_exchange.accept.saml) {
@@ -52,8 +56,6 @@ export function createSamlSubjectTokens(
     });
     byIssuer.set(provider.idp_issuer, { provider, sp });
   }
-  const seen = createAssertionReplayCache();
-
   return {
     async validate(token, at) {
       if (byIssuer.size === 0)
@@ -79,11 +81,22 @@ export function createSamlSubjectTokens(
         });
         if (profile === null || typeof profile.nameID !== "string")
           throw new Error("no NameID in the assertion");
-        const checked = checkAssertion(profile.getAssertionXml?.() ?? "", urls.tokenEndpoint, seen, at);
+        const checked = await checkAssertion(
+          profile.getAssertionXml?.() ?? "",
+          urls.tokenEndpoint,
+          { store: claims, issuer: provider.idp_issuer },
+          at,
+        );
         const expiresAt = checked.notOnOrAfter ?? at + SAML_REQUEST_TTL_MS;
         return { identity: samlIdentity(profile, provider, expiresAt), idp: provider.id };
       } catch (error) {
         if (error instanceof OAuthError) throw error;
+        if (error instanceof ReplayCheckUnavailable)
+          throw new OAuthError(
+            "temporarily_unavailable",
+            `the SAML assertion was refused: ${error.message}`,
+            503,
+          );
         const reason = error instanceof Error ? error.message : "unknown error";
         throw new OAuthError("invalid_request", `the SAML assertion was refused: ${reason}`);
       }

@@ -6,6 +6,7 @@ import { isLatchError } from "../errors.js";
 import { type Actor, MAX_ACTOR_DEPTH } from "../identity/act-claim.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
+import type { SamlAssertionClaims } from "../identity/saml-assertion.js";
 import type { AuditEventInput } from "../store/store.js";
 import {
   type ExchangeRequest,
@@ -35,6 +36,8 @@ export interface TokenExchangeDeps {
   readonly issuer: string;
   readonly recordDurably: (event: AuditEventInput) => Promise<unknown>;
   readonly log: Logger;
+  /** Used SAML assertion ids, shared by every replica of the store; default: this process's memory. */
+  readonly assertionClaims?: SamlAssertionClaims;
   readonly now?: () => number;
 }
 
@@ -57,10 +60,11 @@ export function createTokenExchange(deps: TokenExchangeDeps) {
   if (lifetimeMs > MAX_EXCHANGE_LIFETIME_MS || lifetimeMs < 1000)
     throw new Error("identity.token_exchange.lifetime must be between 1s and 1h");
   const tokenEndpoint = tokenEndpointOf(deps.issuer);
-  const saml = createSamlSubjectTokens(deps.config, {
-    tokenEndpoint,
-    entityBase: (deps.config.console.public_url ?? deps.issuer).replace(/\/+$/, ""),
-  });
+  const saml = createSamlSubjectTokens(
+    deps.config,
+    { tokenEndpoint, entityBase: (deps.config.console.public_url ?? deps.issuer).replace(/\/+$/, "") },
+    deps.assertionClaims,
+  );
   const acceptedIssuers = new Set(
     settings.accept.issuers ?? [
       ...deps.config.identity.issuers.map((issuer) => issuer.issuer),

@@ -14,6 +14,7 @@ import { createPgLiveSessionStore } from "./pg-live-sessions.js";
 import { createPgMcpToolPinStore } from "./pg-mcp-tool-pins.js";
 import { migratePgStore } from "./pg-migrations.js";
 import { createPgPrincipalBlockStore } from "./pg-principal-blocks.js";
+import { createPgSamlAssertionClaims } from "./pg-saml-assertion-claims.js";
 import { createPgStorePool } from "./pg-store-config.js";
 
 /**
@@ -69,6 +70,7 @@ export async function openPostgresStores(
     blocks: createPgPrincipalBlockStore(pool),
     liveSessions: createPgLiveSessionStore(pool),
     consoleSessions: createPgConsoleSessionStore(pool),
+    samlAssertionClaims: createPgSamlAssertionClaims(pool),
     mcpToolPins: createPgMcpToolPinStore(pool),
     exportCursors: createPgExportCursors(pool, { holder: options.gatewayId }),
     retention: createPgAuditRetention(pool),

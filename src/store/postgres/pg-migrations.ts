@@ -7,6 +7,7 @@ import { PG_CONSOLE_SCHEMA } from "./pg-console-schema.js";
 import { PG_MCP_PIN_SCHEMA } from "./pg-mcp-pin-schema.js";
 import type { PgMigration } from "./pg-migration.js";
 import { PG_RETENTION_SCHEMA } from "./pg-retention-schema.js";
+import { PG_SAML_CLAIMS_SCHEMA } from "./pg-saml-claims-schema.js";
 import { PG_STATE_SCHEMA } from "./pg-state-schema.js";
 
 export const PG_MIGRATIONS: readonly PgMigration[] = [
@@ -17,6 +18,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_CONSOLE_SCHEMA,
   PG_MCP_PIN_SCHEMA,
   PG_RETENTION_SCHEMA,
+  PG_SAML_CLAIMS_SCHEMA,
 ];
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 
