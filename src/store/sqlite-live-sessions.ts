@@ -4,6 +4,7 @@ import type {
   LiveSessionStore,
   NewLiveSession,
 } from "./live-session-store.js";
+import { ReportedActivity } from "./reported-activity.js";
 import { guardSideStore, openSqliteSideConnection } from "./sqlite-side-connection.js";
 
 export interface SqliteLiveSessionStore extends LiveSessionStore {
@@ -39,14 +40,31 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
   const seenGateway = db.prepare(
     "INSERT INTO gateways (id, last_seen) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
   );
-  const active = db.prepare(
-    "UPDATE live_sessions SET last_activity = max(coalesce(last_activity, 0), ?) WHERE id = ? AND gateway_id = ?",
-  );
+  // Every session that had traffic since the last beat in one statement ([[id, at], ...] as JSON), instead of
+  // one statement per session: with 1,000 live sessions that was 1,000 autocommit writes on the main thread.
+  // The unary + keeps the planner off the gateway_id index (that plan scanned the JSON once per session of the
+  // gateway). The last condition keeps last activity from moving back and leaves alone the rows it would not
+  // change, including a session without traffic yet (reported at its start, which it lists already).
+  const active = db.prepare(`UPDATE live_sessions SET last_activity = reported.at
+    FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each(?)) AS reported
+    WHERE live_sessions.id = reported.id AND +live_sessions.gateway_id = ?
+      AND coalesce(live_sessions.last_activity, live_sessions.started_at) < reported.at`);
+  const reported = new ReportedActivity();
+  const beat = db.transaction((gatewayId: string, at: number, changed: [string, number][]): number => {
+    // A heartbeat never moves last_seen back (a late timer after a newer one).
+    touch.run(at, gatewayId, at);
+    if (changed.length > 0) active.run(JSON.stringify(changed), gatewayId);
+    seenGateway.run(gatewayId, at);
+    return (countOf.get(gatewayId) as { n: number }).n;
+  });
   const staleGateways = db.prepare("SELECT id FROM gateways WHERE last_seen < ? ORDER BY id").pluck();
   const stale = db.prepare("SELECT * FROM live_sessions WHERE last_seen < ? ORDER BY started_at, id");
   const removeStale = db.transaction((before: number): LiveSessionRow[] => {
     const rows = stale.all(before) as LiveSessionRow[];
-    for (const row of rows) remove.run(row.id);
+    for (const row of rows) {
+      remove.run(row.id);
+      reported.forget(row.id);
+    }
     return rows;
   });
 
@@ -67,6 +85,7 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
       });
     },
     async remove(id) {
+      reported.forget(id);
       return remove.run(id).changes === 1;
     },
     async list(filter: LiveSessionFilter = {}) {
@@ -88,11 +107,11 @@ export function createSqliteLiveSessionStore(file: string): SqliteLiveSessionSto
       return (db.prepare(sql).all(params) as LiveSessionRow[]).map(toRecord);
     },
     async heartbeat(gatewayId, at, activity) {
-      // A heartbeat never moves last_seen back (a late timer after a newer one).
-      touch.run(at, gatewayId, at);
-      for (const [id, lastActivity] of activity ?? []) active.run(lastActivity, id, gatewayId);
-      seenGateway.run(gatewayId, at);
-      return (countOf.get(gatewayId) as { n: number }).n;
+      // One write transaction per beat, and only the sessions whose last activity changed since the last one.
+      const changed = activity === undefined ? [] : reported.newer(gatewayId, activity);
+      const touched = beat.immediate(gatewayId, at, changed);
+      reported.written(gatewayId, changed);
+      return touched;
     },
     async staleGateways(before) {
       return staleGateways.all(before) as string[];
