@@ -11,6 +11,8 @@ import { MysqlProtocolViolation } from "./packet-reader.js";
 import { PayloadCursor } from "./payload-cursor.js";
 
 const MAX_PREVIEW = 256;
+/** Characters past the cut the detectors still read, so a value straddling the cut is masked, not half-kept. */
+const MASK_LOOKAHEAD = 64;
 const UNSIGNED = 0x80;
 
 export interface BoundValues {
@@ -70,8 +72,10 @@ export class PreparedParameters {
       const unsigned = (types[2 * i + 1]! & UNSIGNED) !== 0;
       const value = readValue(c, type);
       const text = renderValue(value, type, unsigned);
-      const cut = text.length > MAX_PREVIEW ? `${text.slice(0, MAX_PREVIEW)}…` : text;
-      previews.push(this.maskPreview(cut));
+      // Masked before the cut (with a look-ahead), as on PostgreSQL: cut first, a detector could see too few digits.
+      const masked = this.maskPreview(text.slice(0, MAX_PREVIEW + MASK_LOOKAHEAD));
+      const cut = text.length > MAX_PREVIEW || masked.length > MAX_PREVIEW;
+      previews.push(cut ? `${masked.slice(0, MAX_PREVIEW)}…` : masked);
       digests.push(
         createHash("sha256")
           .update(types.subarray(2 * i, 2 * i + 2))

@@ -60,6 +60,21 @@ describe("PreparedParameters", () => {
     );
   });
 
+  it("masks a value that straddles the 256-character cut before cutting it", () => {
+    const card = /\b4111 1111 1111 1111\b/g;
+    const parameters = new PreparedParameters((text) => text.replace(card, "[card]"));
+    parameters.prepared(3, 1);
+    const text = `${"a".repeat(250)} 4111 1111 1111 1111 and more`;
+    const value = Buffer.concat([
+      Buffer.from([0xfc, text.length & 0xff, text.length >> 8]),
+      Buffer.from(text),
+    ]);
+    const [preview] = parameters.read(execute(3, [0], [252, 0], [value])).previews;
+    // Cut first, "4111 1" would have been kept: too few digits for the detector, yet a prefix of the card.
+    expect(preview).toBe(`${`${"a".repeat(250)} [card]`.slice(0, 256)}…`);
+    expect(preview).not.toContain("4111");
+  });
+
   it("refuses an execute it cannot read: unknown statement, missing types, truncated values", () => {
     const parameters = new PreparedParameters();
     expect(() => parameters.read(execute(9, [0], [253, 0], [str("a")]))).toThrow(/unknown statement/);
