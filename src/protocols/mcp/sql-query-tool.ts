@@ -5,6 +5,7 @@ import type { ValueMasker } from "../../masking/value-masker.js";
 import type { Operation } from "../../operation/operation.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { argumentsHash } from "./arguments-hash.js";
+import { waitingOptions } from "./call-waiting.js";
 import type { RowMasking } from "./row-masking.js";
 import { classificationOf } from "./tool-admission.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";
@@ -115,15 +116,7 @@ export async function runSqlQuery(
     { clientAddress: session.clientAddress, connectionLabels: connection.labels },
     {
       signal: AbortSignal.any([extras.signal, session.signal]),
-      mode: extras.progress === undefined ? "defer" : "hold",
-      ...(extras.progress === undefined
-        ? {}
-        : {
-            onHeld: (hold) =>
-              void extras.progress?.(
-                `held for approval by group "${hold.approval.group}" (request ${hold.requestId}); waiting up to ${Math.round(hold.timeoutMs / 1000)}s`,
-              ),
-          }),
+      ...waitingOptions(extras),
     },
   );
   if (!admission.allowed) {

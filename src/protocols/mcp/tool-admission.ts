@@ -2,6 +2,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Operation } from "../../operation/operation.js";
 import type { Admission, AdmitOptions, Admitter } from "../../pipeline/operation-pipeline.js";
 import type { SessionHandle } from "../../session/session-handle.js";
+import { heldProgressText } from "./call-waiting.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";
 import { pendingResult, toolError } from "./tool-results.js";
 
@@ -73,9 +74,7 @@ export function toolAdmission(
         mode: progress === undefined ? "defer" : "hold",
         onHeld: (hold) => {
           options.onHeld?.(hold);
-          void progress?.(
-            `held for approval by group "${hold.approval.group}" (request ${hold.requestId}); waiting up to ${Math.round(hold.timeoutMs / 1000)}s`,
-          );
+          void progress?.(heldProgressText(hold));
         },
       });
       return admission;

@@ -6,6 +6,7 @@ import { parseDuration } from "../../../identity/parse-duration.js";
 import { MaskingFailure } from "../../../masking/masking-failure.js";
 import type { Operation } from "../../../operation/operation.js";
 import { argumentsHash } from "../arguments-hash.js";
+import { waitingOptions } from "../call-waiting.js";
 import type { CallExtras } from "../tool-context.js";
 import { pendingResult, toolError } from "../tool-results.js";
 import { argumentFacts, checkArgumentRules, MAX_ARGUMENT_BYTES } from "./argument-rules.js";
@@ -134,7 +135,6 @@ export async function callProxiedTool(
     { clientAddress: session.clientAddress, connectionLabels: connection.config.labels },
     {
       signal: AbortSignal.any([extras.signal, session.signal]),
-      mode: extras.progress === undefined ? "defer" : "hold",
       ...(rule.kind === "approval"
         ? {
             requireApproval: {
@@ -144,14 +144,7 @@ export async function callProxiedTool(
             },
           }
         : {}),
-      ...(extras.progress === undefined
-        ? {}
-        : {
-            onHeld: (hold) =>
-              void extras.progress?.(
-                `held for approval by group "${hold.approval.group}" (request ${hold.requestId}); waiting up to ${Math.round(hold.timeoutMs / 1000)}s`,
-              ),
-          }),
+      ...waitingOptions(extras),
     },
   );
   if (!admission.allowed) {
