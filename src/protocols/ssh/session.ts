@@ -1,40 +1,13 @@
-import type { Logger } from "pino";
-import type { Client, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from "ssh2";
+import type { ClientChannel, Connection, ServerChannel, Session } from "ssh2";
 import { LatchError } from "../../errors.js";
 import type { Operation } from "../../operation/operation.js";
-import type {
-  Admission,
-  Admitter,
-  ApprovalHold,
-  OperationResult,
-} from "../../pipeline/operation-pipeline.js";
-import type { SessionHandle } from "../../session/session-handle.js";
-import { AsciicastRecorder, type RecordingChunk } from "./asciicast-recorder.js";
-import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
-import { DENIED_EXIT_STATUS, sshErrorLine, sshExitStatusOf, UPSTREAM_FAILED_EXIT_STATUS } from "./errors.js";
-import { MAX_COMMAND_BYTES, type SshVerb, sshOperation } from "./ssh-operation.js";
-
-export interface SshSessionOptions {
-  readonly session: SessionHandle;
-  readonly pipeline: Admitter;
-  /** The logged-in target (connected once, shared by the session's channels); rejects with a LatchError. */
-  readonly upstream: () => Promise<Client>;
-  /** Durable append of one recording chunk; rejects when the store cannot write. */
-  readonly recordChunk: (chunk: RecordingChunk) => Promise<void>;
-  readonly log: Logger;
-  readonly maskOutput?: (text: string) => string;
-  readonly onClose: (reason: string) => void;
-}
-
-/** Per session-channel state gathered from requests that come before exec/shell. */
-interface ChannelState {
-  pty?: PseudoTtyInfo;
-  readonly env: Record<string, string>;
-  /** Pending env/agent decisions: exec and shell wait for them so they start with the env policy allowed. */
-  queue: Promise<void>;
-  up?: ClientChannel;
-  recorder?: AsciicastRecorder;
-}
+import type { Admission, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import { hangUp } from "./channel-relay.js";
+import { runChannel } from "./channel-run.js";
+import { forwardDirectTcpip } from "./direct-tcpip.js";
+import { sshErrorLine, sshExitStatusOf } from "./errors.js";
+import type { ChannelState, SshSessionContext, SshSessionOptions } from "./session-context.js";
+import { type SshVerb, sshOperation } from "./ssh-operation.js";
 
 export { DENIED_EXIT_STATUS, UPSTREAM_FAILED_EXIT_STATUS } from "./errors.js";
 
@@ -48,16 +21,30 @@ export class SshSession {
   private closed = false;
   private readonly fronts = new Set<ServerChannel>();
   private readonly ups = new Set<ClientChannel>();
+  /** This session as its channels' handlers see it. */
+  private readonly context: SshSessionContext;
 
   constructor(
     private readonly client: Connection,
     private readonly options: SshSessionOptions,
-  ) {}
+  ) {
+    this.context = {
+      options,
+      isClosed: () => this.closed,
+      admit: (operation, admitOptions) => this.admit(operation, admitOptions),
+      operation: (verb, text, mode) => this.operation(verb, text, mode),
+      isOpen: (front) => this.fronts.has(front),
+      trackUpstream: (up) => {
+        this.ups.add(up);
+        up.on("close", () => this.ups.delete(up));
+      },
+    };
+  }
 
   start(): void {
     this.client.on("session", (accept) => this.onSession(accept()));
     this.client.on("tcpip", (accept, reject, info) => {
-      void this.onDirectTcpip(accept, reject, `${info.destIP}:${info.destPort}`, info);
+      void forwardDirectTcpip(this.context, accept, reject, `${info.destIP}:${info.destPort}`, info);
     });
     this.client.on("request", (_accept, reject, name, info) => {
       if (name === "tcpip-forward") {
@@ -134,16 +121,16 @@ export class SshSession {
     // then refuses the late accept, so the client would wait forever.
     session.on("exec", (accept, _reject, info) => {
       const front = this.acceptChannel(accept);
-      later(() => this.runChannel(front, state, number, "ssh:exec", info.command, "exec"));
+      later(() => runChannel(this.context, front, state, number, "ssh:exec", info.command, "exec"));
     });
     session.on("shell", (accept) => {
       const front = this.acceptChannel(accept);
-      later(() => this.runChannel(front, state, number, "ssh:shell", "", "shell"));
+      later(() => runChannel(this.context, front, state, number, "ssh:shell", "", "shell"));
     });
     session.on("subsystem", (accept, _reject, info) => {
       const front = this.acceptChannel(accept);
       const verb = info.name === "sftp" ? "ssh:sftp" : "ssh:subsystem";
-      later(() => this.runChannel(front, state, number, verb, info.name, "subsystem"));
+      later(() => runChannel(this.context, front, state, number, verb, info.name, "subsystem"));
     });
   }
 
@@ -216,247 +203,4 @@ export class SshSession {
       });
     }
   }
-
-  private async runChannel(
-    front: ServerChannel | undefined,
-    state: ChannelState,
-    number: number,
-    verb: SshVerb,
-    text: string,
-    mode: string,
-  ): Promise<void> {
-    if (front === undefined) return;
-    const newline = state.pty === undefined ? "\n" : "\r\n";
-    const operation = this.operation(verb, text, mode);
-    const started = performance.now();
-    let recorder: AsciicastRecorder | undefined;
-    let up: ClientChannel | undefined;
-    const failClosed = (error: unknown) => {
-      this.options.log.error({ err: error, operationId: operation.id }, "recording failed; channel stopped");
-      front.stderr.write(sshErrorLine(new LatchError("audit_unavailable"), newline));
-      if (up !== undefined) hangUp(up);
-      front.close();
-    };
-    const record = (write: () => void) => {
-      try {
-        write();
-      } catch (error) {
-        failClosed(error);
-      }
-    };
-    const tapped = (write: () => void) => {
-      record(write);
-      return recorder?.backlog();
-    };
-    const say = (line: string) => {
-      const text = sshErrorLine(line, newline);
-      front.stderr.write(text);
-      if (recorder !== undefined) record(() => recorder?.output(Buffer.from(text), "stderr"));
-    };
-    const finish = (status: number, result: Omit<OperationResult, "durationMs" | "rows" | "commandTags">) => {
-      front.exit(status);
-      front.end();
-      if (recorder !== undefined) record(() => recorder?.close());
-      this.options.pipeline.complete(operation, {
-        durationMs: performance.now() - started,
-        rows: 0,
-        commandTags: [`exit ${status}`],
-        ...result,
-      });
-    };
-
-    if (verb === "ssh:exec" || verb === "ssh:shell") {
-      try {
-        recorder = new AsciicastRecorder({
-          recording: number,
-          header: {
-            width: state.pty?.cols ?? 80,
-            height: state.pty?.rows ?? 24,
-            ...(verb === "ssh:exec" ? { command: text } : {}),
-            ...(state.pty === undefined ? {} : { env: { TERM: state.pty.term } }),
-          },
-          write: this.options.recordChunk,
-          onFailure: failClosed,
-          ...(this.options.maskOutput === undefined ? {} : { maskOutput: this.options.maskOutput }),
-        });
-        state.recorder = recorder;
-        await recorder.ready;
-      } catch (error) {
-        // No recording, no command.
-        this.options.log.error({ err: error }, "recording could not start");
-        front.stderr.write(sshErrorLine(new LatchError("audit_unavailable"), newline));
-        front.exit(DENIED_EXIT_STATUS);
-        front.end();
-        return;
-      }
-    }
-    if (Buffer.byteLength(text) > MAX_COMMAND_BYTES) {
-      const error = new LatchError("message_too_large", {
-        size: Buffer.byteLength(text),
-        limit: MAX_COMMAND_BYTES,
-      });
-      this.options.pipeline.recordRefusal(operation, error);
-      say(error.message);
-      return finish(DENIED_EXIT_STATUS, { error: { code: error.code, message: error.message } });
-    }
-
-    // A held command is abandoned when its channel or the whole session goes away: it must never run later.
-    const channelGone = new AbortController();
-    const abandon = () => channelGone.abort();
-    front.once("close", abandon);
-    this.options.session.signal.addEventListener("abort", abandon, { once: true });
-    const admission = await this.admit(operation, {
-      signal: channelGone.signal,
-      onHeld: (hold) =>
-        say(
-          `waiting for approval by ${hold.approval.quorum === 1 ? "one member" : `${hold.approval.quorum} members`} of group "${hold.approval.group}" (request ${hold.requestId}; approve with: latch requests approve ${hold.requestId}) ...`,
-        ),
-    });
-    front.removeListener("close", abandon);
-    this.options.session.signal.removeEventListener("abort", abandon);
-    if (!this.fronts.has(front)) {
-      recorder?.close();
-      if (admission.allowed) {
-        this.options.pipeline.complete(operation, {
-          durationMs: performance.now() - started,
-          rows: 0,
-          commandTags: [],
-          error: { code: "client_disconnected", message: "the client left before the command started" },
-        });
-      }
-      return;
-    }
-    if (!admission.allowed) {
-      say(admission.error.message);
-      return finish(DENIED_EXIT_STATUS, {});
-    }
-
-    try {
-      up = await openUpstreamChannel(await this.options.upstream(), verb, text, state);
-    } catch (error) {
-      const latchError =
-        error instanceof LatchError
-          ? error
-          : new LatchError("upstream_unavailable", {
-              name: this.options.session.connection,
-              reason: (error as Error).message ?? "channel refused",
-            });
-      say(latchError.message);
-      return finish(UPSTREAM_FAILED_EXIT_STATUS, {
-        error: { code: latchError.code, message: latchError.message },
-      });
-    }
-    const upChannel = up;
-    state.up = upChannel;
-    this.ups.add(upChannel);
-    upChannel.on("close", () => this.ups.delete(upChannel));
-    const session = this.options.session;
-    const outcome = await relayChannel(front, upChannel, {
-      output: (chunk, stream) => {
-        session.touch();
-        return recorder === undefined ? undefined : tapped(() => recorder?.output(chunk, stream));
-      },
-      input: (chunk) => {
-        session.touch();
-        return recorder === undefined ? undefined : tapped(() => recorder?.input(chunk));
-      },
-    });
-    if (recorder !== undefined) record(() => recorder?.close());
-    this.options.pipeline.complete(operation, {
-      durationMs: performance.now() - started,
-      rows: 0,
-      commandTags: [tagOf(outcome)],
-      ...(outcome.clientGone
-        ? {
-            error: {
-              code: "client_disconnected",
-              message: "the client disconnected; the remote process was sent TERM",
-            },
-          }
-        : {}),
-    });
-  }
-
-  private async onDirectTcpip(
-    accept: () => ServerChannel | undefined,
-    reject: () => void,
-    destination: string,
-    info: { srcIP: string; srcPort: number; destIP: string; destPort: number },
-  ): Promise<void> {
-    const operation = this.operation("ssh:port_forward", destination, "direct-tcpip");
-    const started = performance.now();
-    const admission = await this.admit(operation);
-    if (!admission.allowed || this.closed) return reject();
-    let target: Client;
-    try {
-      target = await this.options.upstream();
-    } catch {
-      return reject();
-    }
-    target.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (error, up) => {
-      const done = (result: Partial<OperationResult>) =>
-        this.options.pipeline.complete(operation, {
-          durationMs: performance.now() - started,
-          rows: 0,
-          commandTags: ["forward"],
-          ...result,
-        });
-      if (error !== undefined && error !== null) {
-        reject();
-        return done({
-          error: {
-            code: "upstream_unavailable",
-            message: `the target refused the forward: ${error.message}`,
-          },
-        });
-      }
-      const front = accept();
-      if (front === undefined) return up.close();
-      this.ups.add(up);
-      front.pipe(up).pipe(front);
-      front.on("close", () => up.close());
-      up.on("close", () => {
-        this.ups.delete(up);
-        front.close();
-        done({});
-      });
-    });
-  }
-}
-
-function openUpstreamChannel(
-  client: Client,
-  verb: SshVerb,
-  text: string,
-  state: ChannelState,
-): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => {
-    const done = (error: Error | undefined, channel: ClientChannel) => {
-      if (error) return reject(error);
-      // A fast command's exit status can arrive in the same read as the channel's opening, before the relay
-      // is attached after the await below: capture it now.
-      captureChannelEnd(channel);
-      resolve(channel);
-    };
-    const pty =
-      state.pty === undefined
-        ? undefined
-        : {
-            rows: state.pty.rows,
-            cols: state.pty.cols,
-            height: state.pty.height,
-            width: state.pty.width,
-            term: state.pty.term,
-          };
-    if (verb === "ssh:exec")
-      client.exec(text, { env: state.env, ...(pty === undefined ? {} : { pty }) }, done);
-    else if (verb === "ssh:shell") client.shell(pty ?? false, { env: state.env }, done);
-    else client.subsys(text, done);
-  });
-}
-
-function tagOf(outcome: RelayOutcome): string {
-  if (outcome.code !== undefined) return `exit ${outcome.code}`;
-  if (outcome.signal !== undefined) return `signal ${outcome.signal}`;
-  return "closed";
 }
