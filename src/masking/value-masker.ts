@@ -3,7 +3,8 @@
  * on UTF-8 bytes or strings and knows no protocol: payload adapters (PostgreSQL rows, text, JSON) find the
  * values and put the masked ones back.
  */
-import { type ByteCensus, type DetectedSpan, emptyCensus, findSpans, takeCensus } from "./detectors.js";
+import { type ByteCensus, emptyCensus, takeCensus } from "./byte-census.js";
+import { type DetectedSpan, findSpans } from "./detectors.js";
 import { MaskTally } from "./mask-tally.js";
 import { MaskingFailure } from "./masking-failure.js";
 import type { MaskingDetector } from "./masking-profile.js";

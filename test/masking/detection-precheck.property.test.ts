@@ -1,13 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  BUILTIN_DETECTORS,
-  censusOf,
-  type Detector,
-  emptyCensus,
-  findSpans,
-  takeCensus,
-} from "../../src/masking/detectors.js";
+import { censusOf, emptyCensus, takeCensus } from "../../src/masking/byte-census.js";
+import { BUILTIN_DETECTORS, type Detector, findSpans } from "../../src/masking/detectors.js";
 import { compileMaskingProfiles } from "../../src/masking/masking-profile.js";
 import { ValueMasker } from "../../src/masking/value-masker.js";
 
