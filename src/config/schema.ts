@@ -3,12 +3,16 @@ import { auditExportSinkSchema, auditSchema } from "./audit-config-schema.js";
 import { connectionNameSchema } from "./connection-name.js";
 import { consoleSchema } from "./console-config-schema.js";
 import { httpConnectionSchema } from "./http-connection-schema.js";
+import { identitySchema, type issuerSchema } from "./identity-config-schema.js";
+import { maskingProfileSchema } from "./masking-config-schema.js";
 import { mcpConnectionSchema } from "./mcp-connection-schema.js";
 import { mysqlConnectionSchema } from "./mysql-connection-schema.js";
+import { postgresConnectionSchema } from "./postgres-connection-schema.js";
 import { previewConfigSchema } from "./preview-config-schema.js";
-import { duration, hostPort, passwordInUrl, sessionLimits, withoutPassword } from "./schema-parts.js";
+import { duration, hostPort } from "./schema-parts.js";
 import { secretRefSchema } from "./secret-ref-schema.js";
-import { tokenExchangeSchema } from "./token-exchange-config-schema.js";
+import { sshConnectionSchema } from "./ssh-connection-schema.js";
+import { postgresStoreSchema, storeUrl } from "./store-config-schema.js";
 
 /** An IANA zone name Intl accepts (policy.time_zone). */
 function knownTimeZone(zone: string): boolean {
@@ -21,181 +25,6 @@ function knownTimeZone(zone: string): boolean {
 }
 
 export { type SecretRef, secretRefSchema } from "./secret-ref-schema.js";
-
-export const issuerSchema = z.strictObject({
-  issuer: z.url().describe("exact `iss` value of tokens from this issuer"),
-  audience: z.string().min(1).default("latch").describe("this gateway's audience; `aud` must contain it"),
-  jwks_uri: z.url().optional().describe("JWKS location; default: from OIDC discovery"),
-  groups_claim: z
-    .string()
-    .default("groups")
-    .describe("claim holding the groups; dotted path for nested claims, e.g. realm_access.roles"),
-  subject_prefix: z.string().default("").describe("prefix added to `sub` to form the principal id"),
-  group_prefix: z
-    .string()
-    .default("")
-    .describe(
-      "prefix added to every group from this issuer (e.g. `ci:`), so groups from different issuers never share a name: with two issuers, whoever controls group names at one must not be able to claim the other's groups",
-    ),
-  delegation: z
-    .boolean()
-    .default(false)
-    .describe(
-      "accept tokens with an RFC 8693 `act` claim (an agent acting for the subject); the chain is recorded and is context.actors in policy. Without it such tokens are refused",
-    ),
-  algorithms: z
-    .array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
-    .default(["RS256", "ES256", "EdDSA"])
-    .describe("accepted signature algorithms (asymmetric only)"),
-});
-
-const maskingStrategy = z
-  .enum(["redact", "partial", "hash", "null"])
-  .describe(
-    "redact: [redacted]; partial: keep the last keep_last letters/digits; hash: keyed HMAC; null: SQL NULL",
-  );
-const keepLast = z.number().int().min(0).max(64);
-const maskingOverride = { strategy: maskingStrategy.optional(), keep_last: keepLast.optional() };
-
-export const maskingProfileSchema = z.strictObject({
-  detectors: z
-    .array(z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), ...maskingOverride })]))
-    .default([])
-    .describe("built-in content detectors (card, ssn, email, phone, iban, aws_access_key, ...), or `all`"),
-  custom_detectors: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1),
-        pattern: z.string().min(1).describe("JavaScript regular expression"),
-        flags: z
-          .string()
-          .regex(/^[imsu]*$/)
-          .default(""),
-        ...maskingOverride,
-      }),
-    )
-    .default([]),
-  columns: z
-    .array(z.union([z.string().min(1), z.strictObject({ column: z.string().min(1), ...maskingOverride })]))
-    .default([])
-    .describe("schema.table.column (or table.column in public), matched by provenance, not by name"),
-  strategy: maskingStrategy.default("partial"),
-  keep_last: keepLast.default(4),
-  hash_key: secretRefSchema.optional().describe("HMAC key for the hash strategy (at least 16 bytes)"),
-  on_derived: z
-    .enum(["mask", "deny"])
-    .default("deny")
-    .describe(
-      "expressions over masked columns: refuse the statement (deny, the default) or rely on content detection (mask; replace(), reverse(), md5() etc. then get through in clear)",
-    ),
-  strict: z.boolean().default(false).describe("refuse masked columns in WHERE/ORDER BY/GROUP BY/JOIN"),
-});
-export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
-
-const storeUrl = z
-  .string()
-  .regex(/^postgres(ql)?:\/\//, "expected sqlite or a postgres:// URL")
-  .refine(withoutPassword, passwordInUrl("store.password"));
-
-/** The shared store of several replicas (issue 11). */
-export const postgresStoreSchema = z.strictObject({
-  url: storeUrl.describe("postgres://user@host:port/database (no password here: use `password`)"),
-  password: secretRefSchema.optional(),
-  tls: z
-    .enum(["disable", "require", "verify-full"])
-    .default("disable")
-    .describe("TLS to the store's server (a store on another machine should use verify-full)"),
-  ca_file: z.string().optional().describe("CA bundle for verify-full"),
-  pool_size: z
-    .number()
-    .int()
-    .min(2)
-    .max(100)
-    .default(10)
-    .describe("connections this replica keeps to the store"),
-});
-export type PostgresStoreConfig = z.infer<typeof postgresStoreSchema>;
-
-export const postgresConnectionSchema = z.strictObject({
-  type: z.literal("postgres"),
-  upstream: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
-    .refine(withoutPassword, passwordInUrl("password"))
-    .describe("postgres://user@host:port/database (no password here: use `password`)"),
-  password: secretRefSchema.optional(),
-  tls: z
-    .enum(["disable", "require", "verify-full"])
-    .default("disable")
-    .describe("TLS to the upstream server"),
-  ca_file: z.string().optional().describe("CA bundle for verify-full"),
-  masking: z.array(z.string()).default([]),
-  // ---- sensitivity labels (issue 17 §4) ----
-  sensitivity: z
-    .strictObject({
-      low: z.array(z.string().min(1)).optional(),
-      medium: z.array(z.string().min(1)).optional(),
-      high: z.array(z.string().min(1)).optional(),
-    })
-    .optional()
-    .describe(
-      "tables (schema.table) and columns (schema.table.column) by level, visible to policy as resource.sensitivity and context.statement.sensitivity; masked columns count as medium",
-    ),
-  // ---- end sensitivity labels ----
-  labels: z
-    .record(z.string(), z.string())
-    .default({})
-    .describe("free-form labels visible to policy, e.g. env: prod"),
-  connect_timeout: duration.default("10s"),
-  // ---- ephemeral users and session lifetime (issue 5) ----
-  ephemeral: z
-    .strictObject({
-      admin_user: z
-        .string()
-        .min(1)
-        .describe("upstream role with CREATEROLE that creates the per-session roles"),
-      admin_password: secretRefSchema,
-      grant_roles: z
-        .array(z.string().min(1).max(63))
-        .default([])
-        .describe("database roles each per-session role is made a member of"),
-      ttl: duration.default("1h").describe("VALID UNTIL backstop on each per-session role"),
-    })
-    .optional()
-    .describe("connect upstream as a fresh login role per session, dropped when the session ends"),
-  ...sessionLimits,
-  // ---- end issue 5 ----
-});
-
-export const sshConnectionSchema = z.strictObject({
-  type: z.literal("ssh"),
-  upstream: z
-    .string()
-    .regex(/^ssh:\/\/[^@/\s]+@[^/\s]+$/, "expected ssh://user@host[:port]")
-    .refine(withoutPassword, passwordInUrl("private_key"))
-    .describe("ssh://user@host:port of the target sshd (the user Latch logs in as)"),
-  private_key: secretRefSchema.describe(
-    "OpenSSH/PEM private key Latch logs in with; the caller never sees it",
-  ),
-  host_key: z
-    .string()
-    .min(1)
-    .describe(
-      'the target\'s host key: a known_hosts-style "ssh-ed25519 AAAA..." line or a "SHA256:..." fingerprint; a mismatch refuses the connection',
-    ),
-  labels: z
-    .record(z.string(), z.string())
-    .default({})
-    .describe("free-form labels visible to policy, e.g. env: prod"),
-  masking: z
-    .array(z.string())
-    .default([])
-    .describe(
-      "masking profiles whose content detectors apply to recorded output (column rules do not apply)",
-    ),
-  connect_timeout: duration.default("10s"),
-  ...sessionLimits,
-});
 
 export const connectionSchema = z.discriminatedUnion("type", [
   postgresConnectionSchema,
@@ -251,25 +80,7 @@ export const configSchema = z.strictObject({
         .describe("accept clients that do not ask for TLS (tokens then cross the network in clear)"),
     })
     .prefault({}),
-  identity: z
-    .strictObject({
-      issuers: z.array(issuerSchema).default([]),
-      dev_issuer: z
-        .boolean()
-        .default(false)
-        .describe("trust the local dev issuer (`latch token`); never in prod"),
-      clock_skew: duration.default("30s"),
-      admin_groups: z
-        .array(z.string())
-        .default(["latch-admins"])
-        .describe("groups allowed to use the admin API"),
-      auditor_groups: z
-        .array(z.string())
-        .default([])
-        .describe("groups that may read sessions, recordings and the audit log (not kill, block or revoke)"),
-      token_exchange: tokenExchangeSchema,
-    })
-    .prefault({}),
+  identity: identitySchema,
   connections: z
     // The HTTP listener serves /mcp, /oauth/token and /.well-known/... itself (connection-name.ts).
     .record(connectionNameSchema, connectionSchema)
@@ -424,3 +235,5 @@ export type { HttpConnectionConfig } from "./http-connection-schema.js";
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type McpConnectionConfig = z.infer<typeof mcpConnectionSchema>;
 export type IssuerConfig = z.infer<typeof issuerSchema>;
+export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
+export type PostgresStoreConfig = z.infer<typeof postgresStoreSchema>;
