@@ -9,6 +9,13 @@
  * unresolvable reference counts as masked if any table the statement reads has a masked column of that name.
  * A statement the parser does not open (PREPARE, DO, ...) counts every masked column name in its text as derived.
  */
+import {
+  dedupeUses,
+  MaskedColumns,
+  MaskedUseTally,
+  type MaskedColumnUse as NeutralMaskedColumnUse,
+  type MaskingFacts as NeutralMaskingFacts,
+} from "../masked-column-uses.js";
 import { keywordRule } from "./keyword-statements.js";
 import { parseMysql } from "./load-parser.js";
 import { leadingWords, splitStatements } from "./statement-text.js";
@@ -16,15 +23,10 @@ import { isNode, type Node, nameParts } from "./walk-facts.js";
 
 export type MaskedUsePlace = "output" | "derived" | "predicate";
 
-export interface MaskedColumnUse {
-  /** Qualified masked column, "db.table.column". */
-  readonly column: string;
-  readonly place: MaskedUsePlace;
-}
+/** A masked column use; the column is "db.table.column". */
+export type MaskedColumnUse = NeutralMaskedColumnUse<MaskedUsePlace>;
 
-export type MaskingFacts =
-  | { readonly ok: true; readonly uses: readonly MaskedColumnUse[] }
-  | { readonly ok: false; readonly reason: string };
+export type MaskingFacts = NeutralMaskingFacts<MaskedUsePlace>;
 
 /** Keys whose subtree filters, groups or orders: a masked column there can be probed one guess at a time. */
 const PREDICATE_KEYS = new Set([
@@ -58,40 +60,13 @@ const NAME_KEYS = new Set([
   "into",
 ]);
 
-class MaskedColumns {
-  /** "db.table" -> masked column names */
-  readonly byTable = new Map<string, Set<string>>();
-  /** column name -> qualified masked columns with that name */
-  readonly byName = new Map<string, string[]>();
-
-  constructor(qualified: Iterable<string>) {
-    for (const column of qualified) {
-      const dot = column.lastIndexOf(".");
-      const table = column.slice(0, dot);
-      const name = column.slice(dot + 1);
-      const names = this.byTable.get(table) ?? new Set<string>();
-      this.byTable.set(table, names);
-      names.add(name);
-      this.byName.set(name, [...(this.byName.get(name) ?? []), column]);
-    }
-  }
-}
-
-class Analysis {
-  readonly uses: MaskedColumnUse[] = [];
-  /** alias, table name or db.table -> "db.table", for every table the statement names. */
-  readonly tables = new Map<string, string>();
-  readonly maskedTables = new Set<string>();
-  /** Output aliases whose value carries masked columns. */
-  readonly tainted = new Map<string, Set<string>>();
-
+/** The tally of one statement; unqualified tables are in `database` (tables maps them to "db.table"). */
+class Analysis extends MaskedUseTally<MaskedUsePlace> {
   constructor(
-    readonly masked: MaskedColumns,
+    masked: MaskedColumns,
     readonly database: string,
-  ) {}
-
-  add(columns: Iterable<string>, place: MaskedUsePlace): void {
-    for (const column of columns) this.uses.push({ column, place });
+  ) {
+    super(masked);
   }
 }
 
@@ -123,7 +98,7 @@ export function findMysqlMaskedColumnUses(
     }
     uses.push(...analysis.uses);
   }
-  return { ok: true, uses: dedupe(uses) };
+  return { ok: true, uses: dedupeUses(uses) };
 }
 
 /** Statements whose literal is itself SQL (PREPARE ... FROM '...'), or a value worth keeping apart: exact text. */
@@ -166,16 +141,6 @@ function namesInText(code: string, masked: MaskedColumns): MaskedColumnUse[] {
       for (const column of columns) found.push({ column, place: "derived" });
   }
   return found;
-}
-
-function dedupe(uses: readonly MaskedColumnUse[]): MaskedColumnUse[] {
-  const seen = new Set<string>();
-  return uses.filter((use) => {
-    const key = `${use.place} ${use.column}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 function collectTables(node: unknown, analysis: Analysis): void {

@@ -7,19 +7,21 @@
  * if any referenced table has a masked column of that name, and output aliases of masked values are followed,
  * so a doubt always lands on the side of "uses a masked column".
  */
+import {
+  dedupeUses,
+  MaskedColumns,
+  MaskedUseTally,
+  type MaskedColumnUse as NeutralMaskedColumnUse,
+  type MaskingFacts as NeutralMaskingFacts,
+} from "../masked-column-uses.js";
 import { parseSql } from "./load-parser.js";
 
 export type MaskedUsePlace = "output" | "derived" | "predicate" | "copy";
 
-export interface MaskedColumnUse {
-  /** Qualified masked column, "schema.table.column". */
-  readonly column: string;
-  readonly place: MaskedUsePlace;
-}
+/** A masked column use; the column is "schema.table.column". */
+export type MaskedColumnUse = NeutralMaskedColumnUse<MaskedUsePlace>;
 
-export type MaskingFacts =
-  | { readonly ok: true; readonly uses: readonly MaskedColumnUse[] }
-  | { readonly ok: false; readonly reason: string };
+export type MaskingFacts = NeutralMaskingFacts<MaskedUsePlace>;
 
 /** Keys whose subtree is a predicate or an ordering: a masked column there can be probed. */
 const PREDICATE_KEYS = new Set([
@@ -54,40 +56,8 @@ const OPAQUE_BODY_STATEMENTS = new Set(["DoStmt", "CreateFunctionStmt"]);
 
 type Place = "output" | "derived" | "predicate";
 
-class MaskedColumns {
-  /** table -> masked column names */
-  readonly byTable = new Map<string, Set<string>>();
-  /** column name -> qualified masked columns with that name */
-  readonly byName = new Map<string, string[]>();
-
-  constructor(qualified: Iterable<string>) {
-    for (const column of qualified) {
-      const dot = column.lastIndexOf(".");
-      const table = column.slice(0, dot);
-      const name = column.slice(dot + 1);
-      const names = this.byTable.get(table) ?? new Set<string>();
-      this.byTable.set(table, names);
-      names.add(name);
-      this.byName.set(name, [...(this.byName.get(name) ?? []), column]);
-    }
-  }
-}
-
-class Analysis {
-  readonly uses: MaskedColumnUse[] = [];
-  /** alias or table name -> qualified table, for every RangeVar in the statement. */
-  readonly tables = new Map<string, string>();
-  /** Tables the statement reads that hold masked columns. */
-  readonly maskedTables = new Set<string>();
-  /** Output names (ResTarget aliases) whose value carries masked columns: followed in outer queries. */
-  readonly tainted = new Map<string, Set<string>>();
-
-  constructor(readonly masked: MaskedColumns) {}
-
-  add(columns: Iterable<string>, place: MaskedUsePlace): void {
-    for (const column of columns) this.uses.push({ column, place });
-  }
-}
+/** The tally of one statement (tables: alias or table name -> qualified table, for every RangeVar). */
+type Analysis = MaskedUseTally<MaskedUsePlace>;
 
 /**
  * Masked column uses of every statement in `text`. `maskedColumns` are qualified lower-case names.
@@ -100,7 +70,7 @@ export function findMaskedColumnUses(text: string, maskedColumns: Iterable<strin
   if (!parsed.ok) return { ok: false, reason: parsed.reason };
   const uses: MaskedColumnUse[] = [];
   for (const statement of parsed.statements) {
-    const analysis = new Analysis(masked);
+    const analysis: Analysis = new MaskedUseTally(masked);
     collectTables(statement.node, analysis);
     // Two passes: the first finds aliases of masked values, the second sees references to those aliases.
     walk(statement.node, "output", analysis);
@@ -109,19 +79,9 @@ export function findMaskedColumnUses(text: string, maskedColumns: Iterable<strin
       analysis.uses.length = 0;
       walk(statement.node, "output", analysis);
     }
-    uses.push(...dedupe(analysis.uses));
+    uses.push(...dedupeUses(analysis.uses));
   }
   return { ok: true, uses };
-}
-
-function dedupe(uses: readonly MaskedColumnUse[]): MaskedColumnUse[] {
-  const seen = new Set<string>();
-  return uses.filter((use) => {
-    const key = `${use.place} ${use.column}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 function qualifiedTable(rangeVar: Record<string, unknown>): string {
