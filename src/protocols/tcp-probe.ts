@@ -10,7 +10,9 @@ export interface TcpProbe {
   readonly judge: (received: Buffer) => "ok" | "more" | "unexpected";
 }
 
-const failure = (code: string) => Object.assign(new Error(`upstream check failed: ${code}`), { code });
+/** A failed readiness check: the Error /readyz reports, its `code` the reason. */
+export const probeFailure = (code: string) =>
+  Object.assign(new Error(`upstream check failed: ${code}`), { code });
 
 /**
  * The readiness check protocol modules share: connect, optionally send a few bytes, read the server's first
@@ -30,7 +32,7 @@ export function probeTcp(probe: TcpProbe): Promise<void> {
       if (error === undefined) resolve();
       else reject(error);
     };
-    const timer = setTimeout(() => finish(failure("timeout")), probe.timeoutMs);
+    const timer = setTimeout(() => finish(probeFailure("timeout")), probe.timeoutMs);
     socket.once("connect", () => {
       if (probe.send !== undefined) socket.write(probe.send);
     });
@@ -38,10 +40,12 @@ export function probeTcp(probe: TcpProbe): Promise<void> {
       received = Buffer.concat([received, chunk]);
       const verdict = received.length > 4096 ? "unexpected" : probe.judge(received);
       if (verdict === "ok") finish();
-      else if (verdict === "unexpected") finish(failure("unexpected_reply"));
+      else if (verdict === "unexpected") finish(probeFailure("unexpected_reply"));
     });
-    socket.once("error", (error: NodeJS.ErrnoException) => finish(failure(error.code ?? "socket_error")));
-    socket.once("close", () => finish(failure("closed")));
+    socket.once("error", (error: NodeJS.ErrnoException) =>
+      finish(probeFailure(error.code ?? "socket_error")),
+    );
+    socket.once("close", () => finish(probeFailure("closed")));
   });
 }
 

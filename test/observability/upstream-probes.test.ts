@@ -1,6 +1,8 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ConnectionConfig } from "../../src/config/schema.js";
+import { httpModule } from "../../src/protocols/http/module.js";
+import { probeMcpUpstream } from "../../src/protocols/mcp/proxy/upstream-probe.js";
 import { postgresModule } from "../../src/protocols/postgres/module.js";
 import { sshModule } from "../../src/protocols/ssh/module.js";
 import { freePort } from "../support/free-port.js";
@@ -21,7 +23,28 @@ const pg = (port: number) =>
 const ssh = (port: number) =>
   ({ type: "ssh", upstream: `ssh://deploy@127.0.0.1:${port}` }) as ConnectionConfig;
 
+const http = (port: number) => ({ type: "http", upstream: `http://127.0.0.1:${port}` }) as ConnectionConfig;
+const mcp = (port: number) => ({ type: "mcp", upstream: `http://127.0.0.1:${port}/mcp` }) as ConnectionConfig;
+
 describe("upstream probes", () => {
+  it("HTTP and MCP over http: ready when OPTIONS * gets an HTTP/1.x status line; not on another protocol", async () => {
+    const requests: string[] = [];
+    const port = await serve((socket) =>
+      socket.once("data", (chunk) => {
+        requests.push(chunk.toString("latin1"));
+        socket.write("HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+      }),
+    );
+    await expect(httpModule.probe!(http(port), 1000)).resolves.toBeUndefined();
+    await expect(probeMcpUpstream(mcp(port), 1000)).resolves.toBeUndefined();
+    expect(requests).toHaveLength(2);
+    for (const request of requests)
+      expect(request).toMatch(/^OPTIONS \* HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\n/);
+    const notHttp = await serve((socket) => socket.write("SSH-2.0-OpenSSH_9.2\r\n"));
+    await expect(httpModule.probe!(http(notHttp), 1000)).rejects.toMatchObject({ code: "unexpected_reply" });
+    await expect(probeMcpUpstream(mcp(notHttp), 1000)).rejects.toMatchObject({ code: "unexpected_reply" });
+  });
+
   it("PostgreSQL: ready when an SSLRequest is answered with N or S", async () => {
     const port = await serve((socket) => socket.once("data", () => socket.write("N")));
     await expect(postgresModule.probe!(pg(port), 1000)).resolves.toBeUndefined();

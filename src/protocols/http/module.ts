@@ -1,10 +1,8 @@
-import { readFileSync } from "node:fs";
-import tls from "node:tls";
 import type { ConnectionConfig, LatchConfig } from "../../config/schema.js";
 import type { LatchError } from "../../errors.js";
 import { httpListenAddress } from "../http-listen-address.js";
+import { probeHttpUpstream } from "../http-upstream-probe.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
-import { probeTcp, upstreamEndpoint } from "../tcp-probe.js";
 import { problemOf } from "./errors.js";
 import type { HttpConnectionRuntime } from "./exchange.js";
 import { startHttpListener } from "./front.js";
@@ -29,63 +27,11 @@ export const httpModule: ProtocolModule = {
   },
 };
 
-/**
- * Ready when a plain-http upstream answers `OPTIONS *` with any HTTP/1.x status line (no credential is sent),
- * or an https upstream completes a verified TLS handshake.
- */
+/** Ready when the upstream answers without a credential (http-upstream-probe.ts). */
 function probe(connection: ConnectionConfig, timeoutMs: number): Promise<void> {
   if (connection.type !== "http")
     return Promise.reject(new Error(`not an http connection: ${connection.type}`));
-  const url = new URL(connection.upstream);
-  const { host, port } = upstreamEndpoint(connection.upstream, url.protocol === "https:" ? 443 : 80);
-  if (url.protocol === "https:") {
-    const caFile = connection.type === "http" ? connection.ca_file : undefined;
-    return probeTls(host, port, url.hostname, caFile, timeoutMs);
-  }
-  return probeTcp({
-    host,
-    port,
-    timeoutMs,
-    send: Buffer.from(`OPTIONS * HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`),
-    judge: (received) => {
-      const text = received.toString("latin1");
-      if (text.length < 9) return "more";
-      return text.startsWith("HTTP/1.") ? "ok" : "unexpected";
-    },
-  });
-}
-
-function probeTls(
-  host: string,
-  port: number,
-  servername: string,
-  caFile: string | undefined,
-  timeoutMs: number,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host,
-      port,
-      servername,
-      rejectUnauthorized: true,
-      ...(caFile === undefined ? {} : { ca: readFileSync(caFile) }),
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error("upstream check failed: timeout"), { code: "timeout" }));
-    }, timeoutMs);
-    socket.once("secureConnect", () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        Object.assign(new Error(`upstream check failed: ${error.code}`), { code: error.code ?? "tls_error" }),
-      );
-    });
-  });
+  return probeHttpUpstream(connection.upstream, timeoutMs, connection.ca_file);
 }
 
 async function start(context: ProtocolContext): Promise<ProtocolListener> {

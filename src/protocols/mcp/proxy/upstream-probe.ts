@@ -1,11 +1,9 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import path from "node:path";
-import tls from "node:tls";
 import type { ConnectionConfig } from "../../../config/schema.js";
-import { probeTcp, upstreamEndpoint } from "../../tcp-probe.js";
-
-const failure = (code: string) => Object.assign(new Error(`upstream check failed: ${code}`), { code });
+import { probeHttpUpstream } from "../../http-upstream-probe.js";
+import { probeFailure as failure } from "../../tcp-probe.js";
 
 /**
  * Readiness of a `type: mcp` connection (/readyz), without a credential and without opening an MCP session: an
@@ -15,36 +13,8 @@ const failure = (code: string) => Object.assign(new Error(`upstream check failed
 export async function probeMcpUpstream(connection: ConnectionConfig, timeoutMs: number): Promise<void> {
   if (connection.type !== "mcp") throw failure("not_mcp");
   if (connection.command !== undefined) return executableExists(connection.command[0]!, connection.cwd);
-  const url = new URL(connection.upstream!);
-  const { host, port } = upstreamEndpoint(connection.upstream, url.protocol === "https:" ? 443 : 80);
-  if (url.protocol === "https:")
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host, port, servername: url.hostname, rejectUnauthorized: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(failure("timeout"));
-      }, timeoutMs);
-      socket.once("secureConnect", () => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(failure(error.code ?? "tls_error"));
-      });
-    });
-  return probeTcp({
-    host,
-    port,
-    timeoutMs,
-    send: Buffer.from(`OPTIONS * HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`),
-    judge: (received) => {
-      const text = received.toString("latin1");
-      if (text.length < 9) return "more";
-      return text.startsWith("HTTP/1.") ? "ok" : "unexpected";
-    },
-  });
+  // An mcp connection names no CA bundle: an https server is verified against the system CAs.
+  return probeHttpUpstream(connection.upstream!, timeoutMs);
 }
 
 async function executableExists(command: string, cwd: string | undefined): Promise<void> {
