@@ -1,49 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
-import { startSamlIdp, type TestSamlIdp } from "../support/saml-idp.js";
-import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
+import { type SamlReplicas, startSamlReplicas } from "../support/saml-replicas.js";
+import type { TestGateway } from "../support/test-gateway.js";
 
 // Two gateways on one PostgreSQL store: a console sign-in made through one is accepted by the other (the store
 // keeps it, as a hash of the cookie's id), and a sign-out through either ends it on both.
-let cluster: PgCluster;
-let idp: TestSamlIdp;
-let scratch: string;
-const gateways: TestGateway[] = [];
+let replicas: SamlReplicas;
 
 beforeAll(async () => {
-  scratch = mkdtempSync(path.join(os.tmpdir(), "latch-console-replicas-"));
-  [cluster, idp] = await Promise.all([startPgCluster({ auth: "trust" }), startSamlIdp(scratch)]);
-  await cluster.query("CREATE DATABASE latch_store ENCODING 'UTF8' TEMPLATE template0");
-  const overrides = {
-    store: { url: `postgres://postgres@127.0.0.1:${cluster.port}/latch_store`, tls: "disable" },
-    identity: { dev_issuer: true, auditor_groups: ["saml:auditors"] },
-    console: {
-      cookie_secure: false,
-      saml: [
-        {
-          id: "idp",
-          name: "IdP",
-          entry_point: idp.ssoUrl,
-          idp_issuer: idp.entityId,
-          idp_cert_file: idp.certFile,
-          group_prefix: "saml:",
-        },
-      ],
-    },
-  };
-  for (let i = 0; i < 2; i++) gateways.push(await startTestGateway(undefined, { overrides }));
+  replicas = await startSamlReplicas({
+    scratchPrefix: "latch-console-replicas-",
+    identity: () => ({ dev_issuer: true, auditor_groups: ["saml:auditors"] }),
+    saml: { group_prefix: "saml:" },
+  });
 }, 120_000);
 
-afterAll(async () => {
-  for (const gateway of gateways) await gateway.stop().catch(() => undefined);
-  await idp?.close();
-  await cluster?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => replicas?.stop());
 
 /** A real SAML round trip through `gateway`'s SP; resolves the console cookie it set. */
 async function signIn(gateway: TestGateway): Promise<string> {
@@ -70,8 +41,8 @@ const me = (gateway: TestGateway, cookie: string) =>
 
 describe("console sign-ins on a shared store", () => {
   it("a sign-in through one replica is accepted by the other, and a sign-out through it ends both", async () => {
-    const [a, b] = gateways as [TestGateway, TestGateway];
-    idp.signInAs("carol", ["auditors"]);
+    const [a, b] = replicas.gateways;
+    replicas.idp.signInAs("carol", ["auditors"]);
     const cookie = await signIn(a);
     const onB = await me(b, cookie);
     expect(onB.status).toBe(200);
@@ -84,17 +55,9 @@ describe("console sign-ins on a shared store", () => {
 
     // The store holds only a hash of the cookie's id.
     const id = cookie.split("=")[1]!;
-    const store = new pg.Client({
-      host: "127.0.0.1",
-      port: cluster.port,
-      user: "postgres",
-      database: "latch_store",
-    });
-    await store.connect();
-    const { rows } = await store.query(
+    const rows = await replicas.storeQuery(
       "SELECT id_hash, identity::text AS identity FROM latch_console_sessions",
     );
-    await store.end();
     expect(rows.length).toBeGreaterThan(0);
     expect(JSON.stringify(rows)).not.toContain(id);
 

@@ -1,12 +1,9 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
-import { startSamlIdp, type TestSamlIdp } from "../support/saml-idp.js";
-import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
+import { type SamlReplicas, startSamlReplicas } from "../support/saml-replicas.js";
+import type { TestGateway } from "../support/test-gateway.js";
 
 // Two gateways on one PostgreSQL store: a SAML assertion exchanged (RFC 8693) through one is refused through the
 // other, because the used assertion ids are kept in the store, not in either process. A store that cannot answer
@@ -17,55 +14,33 @@ const SP_ENTITY = `${ISSUER}/console/auth/saml/idp/metadata`;
 const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SAML2 = "urn:ietf:params:oauth:token-type:saml2";
 
-let cluster: PgCluster;
-let idp: TestSamlIdp;
-let scratch: string;
-const gateways: TestGateway[] = [];
+let replicas: SamlReplicas;
 
 beforeAll(async () => {
-  scratch = mkdtempSync(path.join(os.tmpdir(), "latch-saml-replay-"));
-  [cluster, idp] = await Promise.all([startPgCluster({ auth: "trust" }), startSamlIdp(scratch)]);
-  await cluster.query("CREATE DATABASE latch_store ENCODING 'UTF8' TEMPLATE template0");
-  // A shared store needs one signing key for every replica.
-  const keyFile = path.join(scratch, "latch-signing.pem");
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  writeFileSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-  const overrides = {
-    store: { url: `postgres://postgres@127.0.0.1:${cluster.port}/latch_store`, tls: "disable" },
-    identity: {
-      dev_issuer: true,
-      token_exchange: {
-        enabled: true,
-        issuer: ISSUER,
-        lifetime: "5m",
-        signing_key: { file: keyFile },
-        accept: { saml: ["idp"] },
-        max_failures_per_minute: 1000,
-      },
-    },
-    console: {
-      cookie_secure: false,
-      saml: [
-        {
-          id: "idp",
-          name: "IdP",
-          entry_point: idp.ssoUrl,
-          idp_issuer: idp.entityId,
-          idp_cert_file: idp.certFile,
-          subject_prefix: "saml:",
+  replicas = await startSamlReplicas({
+    scratchPrefix: "latch-saml-replay-",
+    identity: (scratch) => {
+      // A shared store needs one signing key for every replica.
+      const keyFile = path.join(scratch, "latch-signing.pem");
+      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      writeFileSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+      return {
+        dev_issuer: true,
+        token_exchange: {
+          enabled: true,
+          issuer: ISSUER,
+          lifetime: "5m",
+          signing_key: { file: keyFile },
+          accept: { saml: ["idp"] },
+          max_failures_per_minute: 1000,
         },
-      ],
+      };
     },
-  };
-  for (let i = 0; i < 2; i++) gateways.push(await startTestGateway(undefined, { overrides }));
+    saml: { subject_prefix: "saml:" },
+  });
 }, 180_000);
 
-afterAll(async () => {
-  for (const gateway of gateways) await gateway.stop().catch(() => undefined);
-  await idp?.close();
-  await cluster?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => replicas?.stop());
 
 const exchangeThrough = async (gateway: TestGateway, assertion: string) => {
   const response = await fetch(`${gateway.adminUrl}/oauth/token`, {
@@ -80,26 +55,13 @@ const exchangeThrough = async (gateway: TestGateway, assertion: string) => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 const assertionFor = (nameId: string) =>
-  idp.assertion({ nameId, groups: ["agents"], audience: SP_ENTITY, recipient: TOKEN_ENDPOINT });
+  replicas.idp.assertion({ nameId, groups: ["agents"], audience: SP_ENTITY, recipient: TOKEN_ENDPOINT });
 
-async function storeQuery(sql: string) {
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: cluster.port,
-    user: "postgres",
-    database: "latch_store",
-  });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const storeQuery = (sql: string) => replicas.storeQuery(sql);
 
 describe("SAML assertion replay on a shared store", () => {
   it("an assertion exchanged through one replica is refused through the other", async () => {
-    const [a, b] = gateways as [TestGateway, TestGateway];
+    const [a, b] = replicas.gateways;
     const assertion = assertionFor("subagent-1");
     const first = await exchangeThrough(a, assertion);
     expect(first.status, JSON.stringify(first.body)).toBe(200);
@@ -113,12 +75,12 @@ describe("SAML assertion replay on a shared store", () => {
     // The store keeps a hash of the ID, never the ID itself.
     const id = /<(?:\w+:)?Assertion[^>]*\sID="([^"]+)"/.exec(assertion)![1]!;
     const rows = await storeQuery("SELECT issuer, id_hash FROM latch_saml_assertion_claims");
-    expect(rows).toContainEqual(expect.objectContaining({ issuer: idp.entityId }));
+    expect(rows).toContainEqual(expect.objectContaining({ issuer: replicas.idp.entityId }));
     expect(JSON.stringify(rows)).not.toContain(id);
   });
 
   it("refuses an assertion when the store cannot check it for replay, and audits the refusal", async () => {
-    const [, b] = gateways as [TestGateway, TestGateway];
+    const [, b] = replicas.gateways;
     await storeQuery("ALTER TABLE latch_saml_assertion_claims RENAME TO latch_saml_claims_gone");
     try {
       const refused = await exchangeThrough(b, assertionFor("subagent-2"));
