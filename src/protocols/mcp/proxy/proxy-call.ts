@@ -3,6 +3,7 @@ import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { canonicalJson } from "../../../audit/canonical-json.js";
 import { asLatchError, LatchError } from "../../../errors.js";
 import { parseDuration } from "../../../identity/parse-duration.js";
+import { MaskTally } from "../../../masking/mask-tally.js";
 import { MaskingFailure } from "../../../masking/masking-failure.js";
 import type { Operation } from "../../../operation/operation.js";
 import { argumentsHash } from "../arguments-hash.js";
@@ -191,11 +192,18 @@ export async function callProxiedTool(
     return toolError({ code: failure.code, message });
   }
   let masked: ReturnType<typeof connection.masker.mask>;
+  // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this call's.
+  const tally = pipeline.traceMask === undefined ? undefined : new MaskTally();
+  const since = tally === undefined ? 0 : performance.now();
   try {
-    masked = connection.masker.mask(answer);
+    masked = connection.masker.mask(answer, tally);
   } catch (cause) {
     const reason = cause instanceof MaskingFailure ? cause.reason : "the result could not be masked";
     const error = new LatchError("response_withheld", { reason });
+    if (tally !== undefined) {
+      tally.noteWithheld(since);
+      pipeline.traceMask?.(operation, tally);
+    }
     pipeline.complete(operation, {
       durationMs: performance.now() - started,
       rows: 0,
@@ -213,6 +221,7 @@ export async function callProxiedTool(
         what: `${budget.result_bytes} result bytes (this call ran, its ${masked.summary.bytes}-byte result is withheld)`,
       })
     : undefined;
+  if (tally?.touched === true) pipeline.traceMask?.(operation, tally);
   pipeline.complete(operation, {
     durationMs: performance.now() - started,
     rows: 0,
