@@ -84,14 +84,13 @@ export function toolAdmission(
       failure ??= result.error;
       inner.complete(asToolCall(operation), result);
     },
-    // Set only when tracing is (the protocol checks for it before it counts anything).
-    ...(inner.traceMask === undefined
-      ? {}
-      : { traceMask: (operation, tally) => inner.traceMask?.(asToolCall(operation), tally) }),
     recordProtocolError: (sessionId, error) => inner.recordProtocolError(sessionId, error),
     recordDurably: (event) => inner.recordDurably(event),
     record: (event, options) => inner.record(event, options),
   };
+  // Set only when tracing is (the protocol checks for it before it counts anything).
+  if (inner.traceMask !== undefined)
+    pipeline.traceMask = (operation, tally) => inner.traceMask?.(asToolCall(operation), tally);
   return {
     pipeline,
     admission: () => admission,
