@@ -12,6 +12,7 @@ import type { CallExtras } from "../tool-context.js";
 import { pendingResult, toolError } from "../tool-results.js";
 import { argumentFacts, checkArgumentRules, MAX_ARGUMENT_BYTES } from "./argument-rules.js";
 import type { ProxySession } from "./proxy-session.js";
+import { resultBytes } from "./result-size.js";
 
 /** The recorded text of a call is cut here; the approval binds the full arguments by their hash. */
 const MAX_TEXT_CHARS = 4096;
@@ -190,6 +191,25 @@ export async function callProxiedTool(
       details: { tool: name, argumentsHash: hash },
     });
     return toolError({ code: failure.code, message });
+  }
+  // Refused before masking: a huge result would be masked, recorded and sent whole otherwise.
+  const limit = connection.config.max_result_bytes;
+  const size = resultBytes(answer, limit);
+  if (size > limit) {
+    const error = new LatchError("mcp_result_too_large", {
+      tool: name,
+      connection: connection.name,
+      size,
+      limit,
+    });
+    pipeline.complete(operation, {
+      durationMs: performance.now() - started,
+      rows: 0,
+      commandTags: [],
+      error: { code: error.code, message: error.message },
+      details: { tool: name, argumentsHash: hash, resultBytes: size },
+    });
+    return toolError(error);
   }
   let masked: ReturnType<typeof connection.masker.mask>;
   // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this call's.
