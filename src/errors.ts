@@ -139,6 +139,12 @@ export const ERRORS = {
     message:
       'this MCP session used its budget on connection "{connection}" ({what}); start a new session or ask the operator to raise connections.{connection}.budget',
   },
+  mcp_result_too_large: {
+    class: "denial",
+    sqlstate: "42501",
+    message:
+      'the result of tool "{tool}" on MCP connection "{connection}" is larger than the limit of {limit} bytes (at least {size}), so none of it was sent; ask for less (a page, a narrower query) or ask the operator to raise connections.{connection}.max_result_bytes',
+  },
   mcp_upstream_request_refused: {
     class: "denial",
     sqlstate: "42501",

@@ -124,6 +124,15 @@ export const mcpConnectionSchema = z
           .describe("most result bytes (masked JSON) per MCP session on this connection"),
       })
       .default({}),
+    max_result_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(8 * 1024 * 1024)
+      .describe(
+        "largest upstream tool result Latch masks and passes on (its texts, binary data and structured content as JSON, before masking); a larger one is refused with mcp_result_too_large",
+      ),
     timeout: duration.default("60s").describe("longest an upstream call may take"),
     labels: z
       .record(z.string(), z.string())

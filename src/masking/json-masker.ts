@@ -20,6 +20,7 @@
  * original bytes. Numbers are masked as JSON.parse left them: digits past 2^53 are already rounded there.
  */
 
+import type { MaskTally } from "./mask-tally.js";
 import { MaskingFailure } from "./masking-failure.js";
 import type { MaskingDetector } from "./masking-profile.js";
 import type { MaskingStrategy } from "./strategies.js";
@@ -40,8 +41,12 @@ export interface JsonMaskingRules {
 export interface JsonMasker {
   /** False when there are no rules at all: mask() would return every value unchanged. */
   readonly active: boolean;
-  /** `value` with its sensitive parts masked; the same value when nothing was masked. */
-  mask(value: JsonValue): JsonValue;
+  /**
+   * `value` with its sensitive parts masked; the same value when nothing was masked. With a `tally` (tracing
+   * on), the document counts as one row of the values it rewrote (strings, numbers, keys, leaves under a field
+   * rule), and the detector hits it took are added; on a MaskingFailure only the hits are.
+   */
+  mask(value: JsonValue, tally?: MaskTally): JsonValue;
 }
 
 const DEFAULT_MAX_DEPTH = 256;
@@ -58,6 +63,8 @@ class TreeJsonMasker implements JsonMasker {
   /** Rules for one path from the root, by lower-cased dotted path. */
   private readonly byPath = new Map<string, MaskingStrategy>();
   private readonly maxDepth: number;
+  /** Values rewritten by the mask() running now (mask() is synchronous, so a shared masker counts one call). */
+  private rewritten = 0;
 
   constructor(rules: JsonMaskingRules) {
     this.values = new ValueMasker(rules.detectors);
@@ -69,16 +76,30 @@ class TreeJsonMasker implements JsonMasker {
     this.active = this.values.detects || this.byName.size > 0 || this.byPath.size > 0;
   }
 
-  mask(value: JsonValue): JsonValue {
+  mask(value: JsonValue, tally?: MaskTally): JsonValue {
     if (!this.active) return value;
-    return this.walk(value, "", 0);
+    this.rewritten = 0;
+    if (tally === undefined) return this.walk(value, "", 0);
+    const since = performance.now();
+    const hits = this.values.tally.detectorHits;
+    try {
+      const masked = this.walk(value, "", 0);
+      if (this.rewritten > 0) tally.noteMaskedRow(this.rewritten, since);
+      return masked;
+    } finally {
+      tally.detectorHits += this.values.tally.detectorHits - hits;
+    }
   }
 
   /** Content detection on `value`, and field rules for the keys below it; `path` is its lower-cased path. */
   private walk(value: JsonValue, path: string, depth: number): JsonValue {
     switch (typeof value) {
-      case "string":
-        return this.values.detects ? this.values.maskText(value) : value;
+      case "string": {
+        if (!this.values.detects) return value;
+        const masked = this.values.maskText(value);
+        if (masked !== value) this.rewritten++;
+        return masked;
+      }
       case "number":
         return this.detectInNumber(value);
       case "boolean":
@@ -104,9 +125,11 @@ class TreeJsonMasker implements JsonMasker {
   private maskWhole(value: JsonValue, strategy: MaskingStrategy, depth: number): JsonValue {
     switch (typeof value) {
       case "string":
+        this.rewritten++;
         return strategy.apply(value);
       case "number":
       case "boolean":
+        this.rewritten++;
         return strategy.apply(String(value));
       case "object":
         if (value === null) return null;
@@ -132,7 +155,9 @@ class TreeJsonMasker implements JsonMasker {
     if (!this.values.detects) return value;
     const text = String(value);
     const masked = this.values.maskText(text);
-    return masked === text ? value : masked;
+    if (masked === text) return value;
+    this.rewritten++;
+    return masked;
   }
 
   private mapArray(items: readonly JsonValue[], mapItem: (item: JsonValue) => JsonValue): JsonValue {
@@ -165,6 +190,7 @@ class TreeJsonMasker implements JsonMasker {
         writable: true,
         configurable: true,
       });
+      if (maskedKey !== key) this.rewritten++;
       if (masked !== child || maskedKey !== key) changed = true;
     }
     return changed ? out : (object as JsonValue);

@@ -69,6 +69,21 @@ export class ValueMasker {
     return this.maskSpans(text, nullable);
   }
 
+  /**
+   * maskText() of a whole text body or block for the `mask` span: with a `tally` (tracing on), a text that
+   * changed counts as one row of the spans masked in it, and its detector hits are added.
+   */
+  maskTextTallied(text: string, nullable: boolean, tally: MaskTally | undefined): string | null {
+    if (tally === undefined) return this.maskText(text, nullable);
+    const since = performance.now();
+    const before = this.tally.detectorHits;
+    const masked = this.maskText(text, nullable);
+    const hits = this.tally.detectorHits - before;
+    tally.detectorHits += hits;
+    if (masked !== text) tally.noteMaskedRow(hits, since);
+    return masked;
+  }
+
   /** Masks the spans of `text`; the census must already describe `text`. */
   private maskSpans(text: string, nullable: boolean): string | null {
     const spans = findSpans(text, this.detectors, this.census);

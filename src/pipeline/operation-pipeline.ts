@@ -275,7 +275,7 @@ export class OperationPipeline implements Admitter {
       const link = withoutUndefined({ requestId: granted.requestId, grantId: granted.grantId });
       try {
         // In this order in the chain: the operation, then what released it.
-        const recorded = this.appendOperation(operation, released, link, options.context);
+        const recorded = this.appendOperation(operation, released, link, options.context, options.found);
         const release = this.audit.appendDurably({
           kind: "approval_released",
           sessionId: operation.sessionId,
@@ -320,6 +320,7 @@ export class OperationPipeline implements Admitter {
                 expiresAt: new Date(request.expiresAt).toISOString(),
               },
               options.context,
+              options.found,
             );
           } catch (failure) {
             recordFailure = failure;
@@ -345,6 +346,7 @@ export class OperationPipeline implements Admitter {
           verdict,
           { requestId: outcome.requestId, mode: approvals.mode },
           options.context,
+          options.found,
         );
       } catch (failure) {
         return this.auditFailure(operation, failure);
@@ -429,10 +431,16 @@ export class OperationPipeline implements Admitter {
     verdict: Verdict,
     approval: Record<string, unknown>,
     context?: OperationContext,
+    /** The preview the verdict rests on, on the record as for a decided operation (`latch policy replay` reads it). */
+    found?: StatementPreview,
   ): Promise<void> {
     // "approval" first keeps the body's keys sorted (see operation-record.ts).
     const data = { approval: withoutUndefined(approval), ...operationRecord(operation, verdict, context) };
-    return this.audit.appendDurably({ kind: "operation", sessionId: operation.sessionId, data });
+    return this.audit.appendDurably({
+      kind: "operation",
+      sessionId: operation.sessionId,
+      data: found === undefined ? data : { ...data, preview: previewSummary(found) },
+    });
   }
 
   private auditFailure(operation: Operation, failure: unknown): Admission {

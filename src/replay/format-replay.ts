@@ -35,6 +35,10 @@ export function formatReplayReport(report: ReplayReport): string[] {
     for (const [reason, count] of Object.entries(report.notRedecidable.reasons)) {
       lines.push(`  ${count}  ${reason}`);
     }
+    if (report.notRedecidable.needsPreview > 0)
+      lines.push(
+        "  (a preview cannot be re-run on past data: these are neither counted as changed nor as unchanged)",
+      );
   }
   if (report.regressions.count > 0) {
     lines.push(

@@ -28,6 +28,13 @@ export interface RecordedOperation {
   readonly at: number;
   /** The question policy answered, or why it was not recorded (old events, refused before policy). */
   readonly input: RecordedPolicyInput | string;
+  /** How the protocol carried it ("simple", "extended" on PostgreSQL): whether it could have been previewed. */
+  readonly mode: string;
+  /**
+   * The preview the decision rested on (`data.preview`): the rows it counted when it ran, `null` when it was
+   * refused or failed (decided without one), undefined when none was tried, or why the summary is unusable.
+   */
+  readonly preview: { readonly rows: number } | null | undefined | string;
 }
 
 export type HistoryItem =
@@ -85,8 +92,20 @@ function historyItem(event: AuditEvent): HistoryItem | undefined {
       texts: statements.map((statement) => (typeof statement.text === "string" ? statement.text : "")),
       at: typeof input === "string" ? Date.parse(event.ts) : input.at,
       input,
+      mode: typeof data.mode === "string" ? data.mode : "",
+      preview: readPreview(data.preview),
     },
   };
+}
+
+/** `data.preview` as operation-pipeline.ts writes it (statement-preview.ts previewSummary), checked field by field. */
+function readPreview(value: unknown): RecordedOperation["preview"] {
+  if (value === undefined) return undefined;
+  const summary = value as { status?: unknown; rows?: unknown } | null;
+  if (summary?.status === "refused" || summary?.status === "failed") return null;
+  if (summary?.status === "ran" && typeof summary.rows === "number" && Number.isSafeInteger(summary.rows))
+    return { rows: summary.rows };
+  return "the recorded preview summary is malformed";
 }
 
 /** The highest seq whose event is older than `time` (0 when none is): binary search, O(log n) one-row reads. */

@@ -9,6 +9,7 @@ import {
   type RecordedOperation,
   recordedHistory,
 } from "./recorded-operations.js";
+import { type NotRedecided, redecide } from "./redecide.js";
 
 /**
  * Re-decides every recorded operation of a window against the current and a candidate policy set and counts
@@ -45,8 +46,11 @@ export interface ReplayReport {
   operations: number;
   redecided: number;
   unchanged: number;
-  /** Operations the record does not allow re-deciding, by reason. */
-  readonly notRedecidable: { count: number; readonly reasons: Record<string, number> };
+  /**
+   * Operations the record does not allow re-deciding, by reason; `needsPreview` of them were never previewed
+   * while a `@preview` permit would preview them now (redecide.ts): a preview cannot be re-run on past data.
+   */
+  readonly notRedecidable: { count: number; needsPreview: number; readonly reasons: Record<string, number> };
   /** Re-decided by the current policies differently from what was recorded (policies changed since). */
   driftFromRecorded: number;
   readonly changes: Record<Change, { count: number; readonly groups: ChangeGroup[] }>;
@@ -119,8 +123,17 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayRepor
     report.operations += 1;
     const identity = interner.identityOf(input);
     const request = { ...requestOfInput(input, identity), connectionLabels: interner.labelsOf(input) };
-    const current = options.current.authorize(request);
-    const candidate = options.candidate.authorize(request);
+    const currently = redecide(options.current, request, operation, "current");
+    const candidately = redecide(options.candidate, request, operation, "candidate");
+    if ("reason" in currently || "reason" in candidately) {
+      const { reason, needsPreview } = "reason" in currently ? currently : (candidately as NotRedecided);
+      report.notRedecidable.count += 1;
+      if (needsPreview) report.notRedecidable.needsPreview += 1;
+      report.notRedecidable.reasons[reason] = (report.notRedecidable.reasons[reason] ?? 0) + 1;
+      continue;
+    }
+    const current = currently.verdict;
+    const candidate = candidately.verdict;
     report.redecided += 1;
     if (current.decision !== operation.recorded && operation.recorded !== "unknown")
       report.driftFromRecorded += 1;
@@ -187,7 +200,7 @@ function emptyReport(window: HistoryWindow): ReplayReport {
     operations: 0,
     redecided: 0,
     unchanged: 0,
-    notRedecidable: { count: 0, reasons: {} },
+    notRedecidable: { count: 0, needsPreview: 0, reasons: {} },
     driftFromRecorded: 0,
     changes: { newly_denied: change(), newly_allowed: change(), newly_approval: change() },
     regressions: { count: 0, examples: [] },

@@ -1,6 +1,10 @@
 import { createServer } from "node:http";
 import mysql from "mysql2/promise";
+import { Agent, request } from "undici";
 import { describe, expect, it } from "vitest";
+import { startUpstreamMcpServer } from "../protocols/mcp/proxy/upstream-mcp-server.js";
+import { startEchoUpstream } from "../support/echo-upstream.js";
+import { serveMcpEndpoint } from "../support/mcp-endpoint.js";
 import { startTestGateway } from "../support/test-gateway.js";
 
 interface OtlpValue {
@@ -33,6 +37,8 @@ async function traced(
   masking: readonly string[],
   work: (gw: Gateway) => Promise<void>,
   protocol: "postgres" | "mysql" = "postgres",
+  /** More connections (HTTP, MCP), with the HTTP listener on and a policy letting agents do anything. */
+  more?: Record<string, unknown>,
 ): Promise<OtlpSpan[]> {
   const bodies: string[] = [];
   const receiver = createServer((request, response) => {
@@ -54,13 +60,17 @@ async function traced(
   const gw = await startTestGateway(undefined, {
     ...(protocol === "mysql"
       ? { policy: 'permit(principal in Group::"agents", action, resource == Connection::"app");\n' }
-      : {}),
+      : more !== undefined
+        ? { policy: 'permit(principal in Group::"agents", action, resource);\n' }
+        : {}),
     overrides: {
       ...(protocol === "mysql"
         ? { listen: { mysql: "127.0.0.1:0", admin: "127.0.0.1:0" }, tls: { allow_plaintext: true } }
-        : {}),
+        : more !== undefined
+          ? { listen: { postgres: "127.0.0.1:0", admin: "127.0.0.1:0", http: "127.0.0.1:0" } }
+          : {}),
       masking: { pii: { detectors: ["us_ssn", "email", "credit_card"] } },
-      connections: { app },
+      connections: { app, ...more },
       observability: { otlp_traces: `http://127.0.0.1:${port}/v1/traces` },
     },
   });
@@ -212,5 +222,128 @@ describe("OpenTelemetry traces", () => {
     expect(count(mask, "latch.mask.detector_hits")).toBe(1);
     expect(attr(mask, "latch.mask.withheld")?.boolValue).toBe(false);
     expect(JSON.stringify(spans)).not.toContain("123-45-6789");
+  }, 60_000);
+
+  it("sends `mask` spans for HTTP responses: a masked JSON body, a withheld body, none for a clear one", async () => {
+    const upstream = await startEchoUpstream();
+    const agent = new Agent({ connect: { rejectUnauthorized: false } });
+    const answers: { status: number; text: string }[] = [];
+    let spans: OtlpSpan[];
+    try {
+      spans = await traced(
+        [],
+        async (gw) => {
+          const port = gw.gateway.listeners.get("http")?.port;
+          const token = await gw.token("agent-1", ["agents"]);
+          for (const path of ["/customers", "/big?bytes=1024", "/small"]) {
+            const answer = await request(`https://127.0.0.1:${port}/web${path}`, {
+              dispatcher: agent,
+              headers: { authorization: `Bearer ${token}` },
+            });
+            answers.push({ status: answer.statusCode, text: await answer.body.text() });
+          }
+        },
+        "postgres",
+        {
+          web: {
+            type: "http",
+            upstream: upstream.url,
+            masking: ["pii"],
+            mask_fields: ["/customers/*/name"],
+          },
+        },
+      );
+    } finally {
+      await agent.close();
+      await upstream.close();
+    }
+    expect(answers.map((answer) => answer.status)).toEqual([200, 502, 200]);
+    expect(answers[0]!.text).not.toContain("123-45-6789");
+    const roots = spans.filter(
+      (span) => span.name === "latch.operation" && text(span, "latch.protocol") === "http",
+    );
+    expect(roots).toHaveLength(3);
+    const maskSpans = spans.filter((span) => span.name === "mask");
+    expect(maskSpans).toHaveLength(2);
+    for (const mask of maskSpans) {
+      const root = roots.find((span) => span.traceId === mask.traceId);
+      expect(mask.parentSpanId).toBe(root!.spanId);
+      expect(text(mask, "latch.operation.id")).toBe(text(root!, "latch.operation.id"));
+      expect(text(mask, "latch.protocol")).toBe("http");
+      expect(BigInt(mask.endTimeUnixNano) >= BigInt(mask.startTimeUnixNano)).toBe(true);
+    }
+    // The customers body is one row: two names by the field rule, two each of e-mail, SSN and card by detectors.
+    const masked = maskSpans.find((span) => attr(span, "latch.mask.withheld")?.boolValue === false)!;
+    expect(count(masked, "latch.mask.rows")).toBe(1);
+    expect(count(masked, "latch.mask.values")).toBe(8);
+    expect(count(masked, "latch.mask.detector_hits")).toBe(6);
+    expect(masked.status?.code ?? 0).toBe(0);
+    // An octet-stream cannot be masked: withheld, an ERROR span with nothing masked.
+    const withheld = maskSpans.find((span) => attr(span, "latch.mask.withheld")?.boolValue === true)!;
+    expect(withheld.traceId).not.toBe(masked.traceId);
+    expect(count(withheld, "latch.mask.values")).toBe(0);
+    expect(withheld.status?.code).toBe(2);
+    expect(withheld.status?.message).toBe("masking_failed");
+    const sent = JSON.stringify(spans);
+    for (const clear of ["123-45-6789", "ada@example.com", "4111 1111 1111 1111"])
+      expect(sent).not.toContain(clear);
+  }, 60_000);
+
+  it("sends `mask` spans for MCP: a masked proxied tool result and sql_query rows, none for a clear result", async () => {
+    const upstream = await startUpstreamMcpServer();
+    const results: { content: unknown[]; structuredContent?: unknown }[] = [];
+    let spans: OtlpSpan[];
+    try {
+      spans = await traced(
+        ["pii"],
+        async (gw) => {
+          const mcp = await serveMcpEndpoint(gw.gateway);
+          try {
+            const client = await mcp.connect(await gw.token("agent-1", ["agents"]));
+            for (const [name, args] of [
+              ["tools__lookup", { id: "7" }],
+              ["tools__delete_everything", {}],
+              ["sql_query", { connection: "app", sql: "SELECT '123-45-6789' AS v UNION ALL SELECT 'plain'" }],
+              ["sql_query", { connection: "app", sql: "SELECT 'nothing to mask' AS v" }],
+            ] as const)
+              results.push((await client.callTool({ name, arguments: args })) as (typeof results)[number]);
+          } finally {
+            await mcp.close();
+          }
+        },
+        "postgres",
+        { tools: { type: "mcp", upstream: upstream.url, masking: ["pii"] } },
+      );
+    } finally {
+      await upstream.close();
+    }
+    expect(JSON.stringify(results[0])).not.toContain("ada@example.com");
+    expect(JSON.stringify(results[0])).toContain("plan");
+    expect(JSON.stringify(results[2])).not.toContain("123-45-6789");
+    const roots = spans.filter(
+      (span) => span.name === "latch.operation" && text(span, "latch.protocol") === "mcp",
+    );
+    expect(roots).toHaveLength(4);
+    const maskSpans = spans.filter((span) => span.name === "mask");
+    expect(maskSpans).toHaveLength(2);
+    for (const mask of maskSpans) {
+      const root = roots.find((span) => span.traceId === mask.traceId);
+      expect(mask.parentSpanId).toBe(root!.spanId);
+      expect(text(mask, "latch.protocol")).toBe("mcp");
+      expect(attr(mask, "latch.mask.withheld")?.boolValue).toBe(false);
+    }
+    // The tool result: its text block and its structured content, one e-mail address each.
+    const tool = maskSpans.find((span) => count(span, "latch.mask.rows") === 2)!;
+    expect(tool).toBeDefined();
+    expect(count(tool, "latch.mask.values")).toBe(2);
+    expect(count(tool, "latch.mask.detector_hits")).toBe(2);
+    // sql_query: one of its two rows held an SSN.
+    const sql = maskSpans.find((span) => span !== tool)!;
+    expect(count(sql, "latch.mask.rows")).toBe(1);
+    expect(count(sql, "latch.mask.values")).toBe(1);
+    expect(count(sql, "latch.mask.detector_hits")).toBe(1);
+    const sent = JSON.stringify(spans);
+    expect(sent).not.toContain("ada@example.com");
+    expect(sent).not.toContain("123-45-6789");
   }, 60_000);
 });

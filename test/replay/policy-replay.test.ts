@@ -177,6 +177,7 @@ describe("events recorded before operations carried their policy input", () => {
     expect(report.redecided).toBe(before.redecided);
     expect(report.notRedecidable).toEqual({
       count: 1,
+      needsPreview: 0,
       reasons: { "recorded before operations carried their policy input": 1 },
     });
   });

@@ -3,6 +3,7 @@ import { pipeline as pipeStreams } from "node:stream/promises";
 import type { Logger } from "pino";
 import type { HttpConnectionConfig } from "../../config/schema.js";
 import { asLatchError, LatchError } from "../../errors.js";
+import { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { Metrics } from "../../observability/metrics.js";
 import type { Operation } from "../../operation/operation.js";
@@ -245,6 +246,9 @@ export async function runHttpExchange(
 
   if (plan === "withhold" || plan === "json" || plan === "text") {
     const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
+    // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
+    const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
+    const since = tally === undefined ? 0 : performance.now();
     let failure: string | undefined;
     let masked: Buffer | undefined;
     if (plan === "withhold")
@@ -255,13 +259,18 @@ export async function runHttpExchange(
         failure = `the body is larger than the inspect_limit of ${config.inspect_limit} bytes`;
       else {
         try {
-          masked = scrubBytes(await runtime.masking.mask(plan, body, encoding), secretBuffers(credential));
+          masked = scrubBytes(
+            await runtime.masking.mask(plan, body, encoding, tally),
+            secretBuffers(credential),
+          );
         } catch (error) {
           if (!(error instanceof MaskingFailure)) throw error;
           failure = error.reason;
         }
       }
     }
+    if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
+    if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
     if (failure !== undefined || masked === undefined) {
       discard(answer.body);
       const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });

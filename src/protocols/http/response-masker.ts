@@ -3,10 +3,11 @@ import zlib from "node:zlib";
 import type { LatchConfig } from "../../config/schema.js";
 import { LatchError } from "../../errors.js";
 import { createJsonMasker, type JsonMasker, type JsonValue } from "../../masking/json-masker.js";
+import type { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import { compileMaskingProfiles } from "../../masking/masking-profile.js";
 import { createStrategy, type MaskingStrategy } from "../../masking/strategies.js";
-import { createTextMasker, type TextMasker } from "../../masking/text-masker.js";
+import { ValueMasker } from "../../masking/value-masker.js";
 
 /**
  * The HTTP payload adapter of the masking core (docs/http.md, "Masking"): which responses are masked and how.
@@ -18,8 +19,11 @@ export interface ConnectionMasking {
   readonly active: boolean;
   /** How a response of this content type (and encoding) is treated. */
   planFor(contentType: string | undefined): "json" | "text" | "pass" | "withhold";
-  /** The masked body (identity-encoded); throws MaskingFailure. */
-  mask(plan: "json" | "text", body: Buffer, encoding: string | undefined): Promise<Buffer>;
+  /**
+   * The masked body (identity-encoded); throws MaskingFailure. With a `tally` (tracing on) the body counts as
+   * one row of the values masked in it (docs/audit.md, "Traces").
+   */
+  mask(plan: "json" | "text", body: Buffer, encoding: string | undefined, tally?: MaskTally): Promise<Buffer>;
   /** Masks a preview for the record (content detectors only). */
   maskPreview(text: string): string;
 }
@@ -63,7 +67,10 @@ export function compileConnectionMasking(
     ]),
   );
   const json: JsonMasker = createJsonMasker({ detectors: compiled.detectors, fields });
-  const text: TextMasker | undefined = createTextMasker(compiled);
+  // Text has no columns: only detectors apply, and a `null` strategy redacts (text cannot become null).
+  const text = compiled.detectors.length === 0 ? undefined : new ValueMasker(compiled.detectors);
+  const maskText = (value: string, tally?: MaskTally) =>
+    text === undefined ? value : (text.maskTextTallied(value, false, tally) ?? value);
   const active = json.active;
   const passes = (type: string) =>
     connection.unmasked_types.some((allowed) =>
@@ -79,19 +86,20 @@ export function compileConnectionMasking(
       if (type !== "" && passes(type)) return "pass";
       return "withhold";
     },
-    async mask(plan, body, encoding) {
+    async mask(plan, body, encoding, tally) {
       const decoded = await decode(body, encoding);
-      if (plan === "text") return text === undefined ? decoded : Buffer.from(text(decoded.toString("utf8")));
+      if (plan === "text")
+        return text === undefined ? decoded : Buffer.from(maskText(decoded.toString("utf8"), tally));
       let value: JsonValue;
       try {
         value = JSON.parse(decoded.toString("utf8")) as JsonValue;
       } catch {
         throw new MaskingFailure("the body is not valid JSON");
       }
-      const masked = json.mask(value);
+      const masked = json.mask(value, tally);
       return masked === value && encoding === undefined ? body : Buffer.from(JSON.stringify(masked));
     },
-    maskPreview: (preview) => (text === undefined ? preview : text(preview)),
+    maskPreview: (preview) => maskText(preview),
   };
 }
 

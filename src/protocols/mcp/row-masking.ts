@@ -1,3 +1,4 @@
+import type { MaskTally } from "../../masking/mask-tally.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { ValueMasker } from "../../masking/value-masker.js";
 import { type ColumnProvenance, UNKNOWN_PROVENANCE } from "../../sql/postgres/column-provenance.js";
@@ -43,23 +44,33 @@ export class RowMasking {
 
   /**
    * The rows with masked values, and the names of the columns masked by rule; throws when a column's
-   * provenance cannot be resolved (the caller withholds the result).
+   * provenance cannot be resolved (the caller withholds the result). With a `tally` (tracing on), each row with
+   * a masked value counts, as on PostgreSQL.
    */
   async mask(
     fields: readonly ResultField[],
     rows: readonly (readonly (string | null)[])[],
+    tally?: MaskTally,
   ): Promise<{ rows: (string | null)[][]; maskedColumns: string[] }> {
     if (!this.profile.active) return { rows: rows.map((row) => [...row]), maskedColumns: [] };
     const rules = await this.columnRules(fields);
     const maskedColumns = fields.filter((_, i) => rules[i] !== undefined).map((field) => field.name);
-    const masked = rows.map((row) =>
-      row.map((value, i) => {
+    // From here on synchronous, so the shared value masker's hits are this result's.
+    const hits = this.values.tally.detectorHits;
+    const masked = rows.map((row) => {
+      let changed = 0;
+      const out = row.map((value, i) => {
         if (value === null) return null;
         const rule = rules[i];
-        if (rule !== undefined) return rule.apply(value);
-        return this.values.detects ? this.values.maskText(value) : value;
-      }),
-    );
+        const result =
+          rule !== undefined ? rule.apply(value) : this.values.detects ? this.values.maskText(value) : value;
+        if (result !== value) changed++;
+        return result;
+      });
+      if (changed > 0) tally?.noteMaskedRow(changed);
+      return out;
+    });
+    if (tally !== undefined) tally.detectorHits += this.values.tally.detectorHits - hits;
     return { rows: masked, maskedColumns };
   }
 

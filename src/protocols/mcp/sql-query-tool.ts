@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { asLatchError, LatchError } from "../../errors.js";
+import { MaskTally } from "../../masking/mask-tally.js";
 import type { ValueMasker } from "../../masking/value-masker.js";
 import type { Operation } from "../../operation/operation.js";
 import type { StatementClassifier } from "../../sql/classification.js";
@@ -142,10 +143,20 @@ export async function runSqlQuery(
     const result = await upstream.query(args.sql, params, session.signal);
     const maxRows = config.mcp.max_rows;
     const kept = result.rows.slice(0, maxRows);
-    const masked =
-      masking === undefined
-        ? { rows: kept, maskedColumns: [] }
-        : await masking.rows.mask(result.fields, kept);
+    // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this call's.
+    const tally = masking === undefined || pipeline.traceMask === undefined ? undefined : new MaskTally();
+    let masked: { rows: (string | null)[][] | typeof kept; maskedColumns: string[] };
+    try {
+      masked =
+        masking === undefined
+          ? { rows: kept, maskedColumns: [] }
+          : await masking.rows.mask(result.fields, kept, tally);
+    } catch (cause) {
+      tally?.noteWithheld();
+      throw cause;
+    } finally {
+      if (tally?.touched === true) pipeline.traceMask?.(operation, tally);
+    }
     pipeline.complete(operation, {
       durationMs: performance.now() - started,
       rows: result.rows.length,

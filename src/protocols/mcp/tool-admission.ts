@@ -88,6 +88,9 @@ export function toolAdmission(
     recordDurably: (event) => inner.recordDurably(event),
     record: (event, options) => inner.record(event, options),
   };
+  // Set only when tracing is (the protocol checks for it before it counts anything).
+  if (inner.traceMask !== undefined)
+    pipeline.traceMask = (operation, tally) => inner.traceMask?.(asToolCall(operation), tally);
   return {
     pipeline,
     admission: () => admission,

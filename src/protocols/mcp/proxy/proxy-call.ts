@@ -3,6 +3,7 @@ import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { canonicalJson } from "../../../audit/canonical-json.js";
 import { asLatchError, LatchError } from "../../../errors.js";
 import { parseDuration } from "../../../identity/parse-duration.js";
+import { MaskTally } from "../../../masking/mask-tally.js";
 import { MaskingFailure } from "../../../masking/masking-failure.js";
 import type { Operation } from "../../../operation/operation.js";
 import { argumentsHash } from "../arguments-hash.js";
@@ -11,6 +12,7 @@ import type { CallExtras } from "../tool-context.js";
 import { pendingResult, toolError } from "../tool-results.js";
 import { argumentFacts, checkArgumentRules, MAX_ARGUMENT_BYTES } from "./argument-rules.js";
 import type { ProxySession } from "./proxy-session.js";
+import { resultBytes } from "./result-size.js";
 
 /** The recorded text of a call is cut here; the approval binds the full arguments by their hash. */
 const MAX_TEXT_CHARS = 4096;
@@ -190,12 +192,38 @@ export async function callProxiedTool(
     });
     return toolError({ code: failure.code, message });
   }
+  // Refused before masking: a huge result would be masked, recorded and sent whole otherwise.
+  const limit = connection.config.max_result_bytes;
+  const size = resultBytes(answer, limit);
+  if (size > limit) {
+    const error = new LatchError("mcp_result_too_large", {
+      tool: name,
+      connection: connection.name,
+      size,
+      limit,
+    });
+    pipeline.complete(operation, {
+      durationMs: performance.now() - started,
+      rows: 0,
+      commandTags: [],
+      error: { code: error.code, message: error.message },
+      details: { tool: name, argumentsHash: hash, resultBytes: size },
+    });
+    return toolError(error);
+  }
   let masked: ReturnType<typeof connection.masker.mask>;
+  // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this call's.
+  const tally = pipeline.traceMask === undefined ? undefined : new MaskTally();
+  const since = tally === undefined ? 0 : performance.now();
   try {
-    masked = connection.masker.mask(answer);
+    masked = connection.masker.mask(answer, tally);
   } catch (cause) {
     const reason = cause instanceof MaskingFailure ? cause.reason : "the result could not be masked";
     const error = new LatchError("response_withheld", { reason });
+    if (tally !== undefined) {
+      tally.noteWithheld(since);
+      pipeline.traceMask?.(operation, tally);
+    }
     pipeline.complete(operation, {
       durationMs: performance.now() - started,
       rows: 0,
@@ -213,6 +241,7 @@ export async function callProxiedTool(
         what: `${budget.result_bytes} result bytes (this call ran, its ${masked.summary.bytes}-byte result is withheld)`,
       })
     : undefined;
+  if (tally?.touched === true) pipeline.traceMask?.(operation, tally);
   pipeline.complete(operation, {
     durationMs: performance.now() - started,
     rows: 0,

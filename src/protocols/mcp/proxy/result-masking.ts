@@ -1,5 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { createJsonMasker, type JsonMasker, type JsonValue } from "../../../masking/json-masker.js";
+import type { MaskTally } from "../../../masking/mask-tally.js";
 import type { CompiledMaskingProfile } from "../../../masking/masking-profile.js";
 import { ValueMasker } from "../../../masking/value-masker.js";
 
@@ -21,6 +22,9 @@ const PREVIEW_CHARS = 200;
  * Binary blocks (image, audio, blob resources) cannot be inspected, so on a masked connection they are
  * withheld and replaced by a note. Upstream `_meta` is dropped: it is not the tool's answer. Throws a
  * MaskingFailure (json-masker) when the structured content cannot be masked safely.
+ *
+ * With a `tally` (tracing on), each text and the structured content count as a row when something in them was
+ * masked, and a withheld binary block marks the result withheld (part of it did not reach the agent).
  */
 export class ToolResultMasker {
   private readonly text: ValueMasker;
@@ -31,10 +35,11 @@ export class ToolResultMasker {
     this.json = createJsonMasker({ detectors: profile.detectors });
   }
 
-  mask(result: CallToolResult): { result: CallToolResult; summary: ResultSummary } {
+  mask(result: CallToolResult, tally?: MaskTally): { result: CallToolResult; summary: ResultSummary } {
     let withheld = 0;
     const active = this.profile.active;
-    const maskText = (value: string) => (active ? (this.text.maskText(value, false) ?? "") : value);
+    const maskText = (value: string) =>
+      active ? (this.text.maskTextTallied(value, false, tally) ?? "") : value;
     const content = (Array.isArray(result.content) ? result.content : []).map((block): Content => {
       switch (block.type) {
         case "text":
@@ -68,11 +73,12 @@ export class ToolResultMasker {
         ? {}
         : {
             structuredContent: (active
-              ? this.json.mask(result.structuredContent as JsonValue)
+              ? this.json.mask(result.structuredContent as JsonValue, tally)
               : result.structuredContent) as Record<string, unknown>,
           }),
       ...(result.isError === true ? { isError: true } : {}),
     };
+    if (withheld > 0) tally?.noteWithheld();
     const firstText = content.find((block) => block.type === "text");
     return {
       result: masked,

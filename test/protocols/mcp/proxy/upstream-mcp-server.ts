@@ -28,7 +28,11 @@ export interface UpstreamMcpServer {
   close(): Promise<void>;
 }
 
-export async function startUpstreamMcpServer(): Promise<UpstreamMcpServer> {
+/**
+ * `big`: also a tool answering `bytes` bytes of text, an e-mail address and then short words (result size caps).
+ * Short words: a long run of letters after an address makes the e-mail detector quadratic (see the report).
+ */
+export async function startUpstreamMcpServer(options: { big?: boolean } = {}): Promise<UpstreamMcpServer> {
   const seenHeaders: IncomingHttpHeaders[] = [];
   const calls: { tool: string; args: Record<string, unknown> }[] = [];
   const state = { lookupDescription: "Look a user up by id." };
@@ -48,6 +52,15 @@ export async function startUpstreamMcpServer(): Promise<UpstreamMcpServer> {
     },
     { name: "ask_model", description: "Ask the client's model.", inputSchema: { type: "object" } },
     { name: "echo_headers", description: "The request headers.", inputSchema: { type: "object" } },
+    ...(options.big === true
+      ? [
+          {
+            name: "big",
+            description: "A text of the bytes asked for.",
+            inputSchema: { type: "object" as const, properties: { bytes: { type: "number" } } },
+          },
+        ]
+      : []),
   ];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
 
@@ -82,6 +95,10 @@ export async function startUpstreamMcpServer(): Promise<UpstreamMcpServer> {
           } catch (error) {
             return { content: [{ type: "text", text: `sampling refused: ${(error as Error).message}` }] };
           }
+        case "big": {
+          const head = "ada@example.com ";
+          return { content: [{ type: "text", text: head.padEnd(Number(args.bytes), "x ") }] };
+        }
         case "echo_headers":
           return { content: [{ type: "text", text: JSON.stringify(extra.requestInfo?.headers ?? {}) }] };
         default:
