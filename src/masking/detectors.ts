@@ -5,6 +5,7 @@
  */
 import type { ByteCensus } from "./byte-census.js";
 import { isIban, isPaymentCard, isPhoneNumber, isSocialSecurityNumber } from "./detector-validators.js";
+import { nextEmail } from "./email-scan.js";
 
 export interface Detector {
   readonly name: string;
@@ -14,6 +15,11 @@ export interface Detector {
   readonly mayMatch: (census: ByteCensus) => boolean;
   /** Confirms a candidate; absent means every match counts. */
   readonly validate?: (match: string) => boolean;
+  /**
+   * Finds the next candidate at or after `from` instead of `pattern` (which then only documents the shape),
+   * for a detector whose regex would backtrack quadratically on hostile input (email-scan.ts).
+   */
+  readonly next?: (text: string, from: number) => readonly [number, number] | undefined;
 }
 
 export interface DetectedSpan {
@@ -43,6 +49,7 @@ export const BUILTIN_DETECTORS: Readonly<Record<string, Detector>> = {
     pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
     // local@label.tld: an @, a dot after it, at least 6 characters.
     mayMatch: (c) => c.at > 0 && c.dots > 0 && c.length >= 6,
+    next: nextEmail,
   },
   phone: {
     name: "phone",
@@ -120,6 +127,14 @@ export function findSpans(text: string, detectors: readonly Detector[], census: 
   const spans: DetectedSpan[] = [];
   for (const detector of detectors) {
     if (!detector.mayMatch(census)) continue;
+    if (detector.next !== undefined) {
+      for (let found = detector.next(text, 0); found !== undefined; found = detector.next(text, found[1])) {
+        const [start, end] = found;
+        if (detector.validate === undefined || detector.validate(text.slice(start, end)))
+          spans.push({ start, end, detector: detector.name });
+      }
+      continue;
+    }
     const pattern = detector.pattern;
     pattern.lastIndex = 0;
     for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
