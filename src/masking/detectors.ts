@@ -6,6 +6,7 @@
 import type { ByteCensus } from "./byte-census.js";
 import { isIban, isPaymentCard, isPhoneNumber, isSocialSecurityNumber } from "./detector-validators.js";
 import { nextEmail } from "./email-scan.js";
+import { nextJwt } from "./jwt-scan.js";
 
 export interface Detector {
   readonly name: string;
@@ -95,6 +96,7 @@ export const BUILTIN_DETECTORS: Readonly<Record<string, Detector>> = {
     pattern: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
     // Two "eyJ" segments (two upper-case J) and two dots.
     mayMatch: (c) => c.upper >= 2 && c.dots >= 2 && c.length >= 20,
+    next: nextJwt,
   },
   private_key: {
     name: "private_key",
