@@ -3,11 +3,16 @@
  * machine's MariaDB behind it, approvers deciding through the admin API. Counts, rollback, the masked sample,
  * refusals and the row ceiling are checked against the database itself.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApprovalRequest } from "../../src/approvals/approval-types.js";
+import { LATCH_CLI } from "../support/latch-serve.js";
 import { rootConnection, scratchDatabase } from "../support/mariadb.js";
 import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
+
+const run = promisify(execFile);
 
 let gw: TestGateway;
 let db: Awaited<ReturnType<typeof scratchDatabase>>;
@@ -133,6 +138,20 @@ describe("MySQL preview, then commit", () => {
     expect(preview.sample).toBeUndefined();
     expect(preview.notes?.join(" ")).toMatch(/counts only/);
     expect((await names("name LIKE '%(bulk)'")).length).toBe(0);
+    // The approver's command line shows it as it shows a PostgreSQL preview.
+    const shown = await run(process.execPath, [
+      LATCH_CLI,
+      "requests",
+      "show",
+      request.id,
+      "--server",
+      gw.adminUrl,
+      "--token",
+      alice,
+    ]);
+    expect(shown.stdout).toMatch(/preview: 10 rows changed \(UPDATE 10\), rolled back/);
+    expect(shown.stdout).toContain(`${db.name}.items: 10 updated`);
+    expect(shown.stdout).toMatch(/note: no sample: MySQL and MariaDB have no UPDATE/);
     expect((await api("POST", `/api/requests/${request.id}/approve`, { reason: "ok" })).status).toBe(200);
     const [ok] = (await result) as [mysql.ResultSetHeader, unknown];
     expect(ok.affectedRows).toBe(10);
