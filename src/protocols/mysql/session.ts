@@ -34,6 +34,7 @@ import type { MysqlSessionPreviewer } from "./session-preview.js";
 import {
   answeredError,
   classificationError,
+  deliveredRows,
   refusedOperation,
   singlePlainStatement,
   useStep,
@@ -656,7 +657,7 @@ export class MysqlSession {
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,
-        rows: summary.rows > 0 ? summary.rows : summary.affectedRows,
+        ...deliveredRows(summary, masker),
         commandTags: [],
         ...(error === undefined ? {} : { error }),
       });
