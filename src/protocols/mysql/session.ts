@@ -14,6 +14,7 @@ import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlClassifiedStatement, MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import { PreparedParameters } from "./bound-values.js";
+import { type CeilingContext, type CeilingStep, hiddenAnswered, statementFinished } from "./ceiling-steps.js";
 import { COMMAND, commandName, handlingOf } from "./command-codes.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import type { MysqlMessage, PacketReader } from "./packet-reader.js";
@@ -21,15 +22,7 @@ import { encodePacket } from "./packet-writer.js";
 import { SERVER_STATUS } from "./response-packets.js";
 import { type ResponseSummary, ResponseTracker } from "./response-tracker.js";
 import { type MysqlResultMasker, readsDiagnostics } from "./result-masker.js";
-import {
-  afterRolledBack,
-  type CeilingRun,
-  judgeCeiling,
-  opensTransaction,
-  START_TRANSACTION,
-  sequenceOf,
-  withStatus,
-} from "./row-ceiling.js";
+import { afterRolledBack, type CeilingRun, opensTransaction, START_TRANSACTION } from "./row-ceiling.js";
 import type { MysqlSessionPreviewer } from "./session-preview.js";
 import {
   answeredError,
@@ -542,22 +535,21 @@ export class MysqlSession {
         const ceiling = running.ceiling;
         if (ceiling?.hidden !== undefined) {
           // Latch's own START TRANSACTION / COMMIT / ROLLBACK: answered to Latch, never to the client.
-          const hiddenDone = ceiling.hidden.push(message.payload);
-          if (hiddenDone !== undefined) this.ceilingAnswered(running, ceiling, hiddenDone, out);
+          const answer = ceiling.hidden.push(message.payload);
+          if (answer === undefined) continue;
+          ceiling.hidden = undefined;
+          this.ceilingStep(running, hiddenAnswered(ceiling, answer, this.ceilingContext(ceiling)), out);
           continue;
         }
         const done = running.tracker.push(message.payload);
         const masker = running.tracker.kind === "prepare" ? undefined : this.options.masker;
         const relayed = masker === undefined ? message.raw : masker.relay(message, running.tracker.kind);
         if (done !== undefined && ceiling !== undefined) {
-          ceiling.held = relayed === undefined ? undefined : Buffer.from(relayed);
-          const next = judgeCeiling(ceiling, done);
-          if (next === undefined) this.ceilingDone(running, ceiling, out);
-          else {
-            ceiling.stage = "settle";
-            ceiling.hidden = new ResponseTracker(this.options.capabilities);
-            this.server.write(next);
-          }
+          this.ceilingStep(
+            running,
+            statementFinished(ceiling, done, relayed, this.ceilingContext(ceiling)),
+            out,
+          );
           continue;
         }
         if (relayed !== undefined && relayed.length > 0) out.push(Buffer.from(relayed));
@@ -579,66 +571,29 @@ export class MysqlSession {
     if (this.running === undefined) this.onClientData(undefined);
   }
 
-  /** The answer to Latch's own BEGIN, COMMIT or ROLLBACK of a ceiling run. */
-  private ceilingAnswered(
-    running: Running,
-    ceiling: NonNullable<Running["ceiling"]>,
-    answer: ResponseSummary,
-    out: Buffer[],
-  ): void {
-    ceiling.hidden = undefined;
-    if (ceiling.stage === "begin") {
-      if (answer.error !== undefined) {
-        // Fail closed: never run the statement unguarded.
-        this.running = undefined;
-        const error = new LatchError("upstream_unavailable", {
-          name: this.options.session.connection,
-          reason: `START TRANSACTION for the row ceiling failed: ${answer.error.message}`,
-        });
-        out.push(errorPacket(error, (ceiling.message.lastSequenceId + 1) & 0xff));
-        if (running.operation !== undefined)
-          this.options.pipeline.complete(running.operation, {
-            durationMs: performance.now() - running.startedAt,
-            rows: 0,
-            commandTags: [],
-            error: { code: error.code, message: error.message },
-          });
-        return;
-      }
-      ceiling.stage = "statement";
+  /** Carries out one step of a ceiling run (ceiling-steps.ts decides). */
+  private ceilingStep(running: Running, step: CeilingStep, out: Buffer[]): void {
+    const ceiling = running.ceiling!;
+    if (step.kind === "send") {
+      ceiling.hidden = new ResponseTracker(this.options.capabilities);
+      this.server.write(step.toServer);
+    } else if (step.kind === "run")
       this.forward(ceiling.message, running.operation, running.onSuccess, ceiling);
-      return;
+    else {
+      this.status = step.status;
+      if (step.rolledBack !== undefined) this.rolledBack = step.rolledBack;
+      if (step.toClient !== undefined) out.push(step.toClient);
+      this.completed(running, step.summary);
     }
-    if (answer.error !== undefined && ceiling.refusal === undefined && ceiling.summary?.error === undefined) {
-      // The COMMIT failed: the client hears that error instead of the statement's success.
-      ceiling.refusal = new LatchError("upstream_unavailable", {
-        name: this.options.session.connection,
-        reason: `COMMIT after the statement failed: ${answer.error.message}`,
-      });
-    }
-    if (answer.error === undefined) this.status = answer.status;
-    this.ceilingDone(running, ceiling, out);
   }
 
-  /** The client hears the statement's own final packet, or the ceiling's (or COMMIT's) error in its place. */
-  private ceilingDone(running: Running, ceiling: NonNullable<Running["ceiling"]>, out: Buffer[]): void {
-    const summary = ceiling.summary!;
-    const refusal = ceiling.refusal;
-    if (refusal !== undefined) {
-      if (!ceiling.opened && refusal.code === "row_ceiling_exceeded")
-        this.rolledBack = `a statement in it changed more rows than its preview showed (ceiling ${ceiling.ceiling.maxRows})`;
-      out.push(errorPacket(refusal, sequenceOf(ceiling.held, 1)));
-      this.completed(running, { ...summary, error: { code: refusal.code, message: refusal.message } });
-      return;
-    }
-    const held = ceiling.held;
-    if (held !== undefined && held.length > 0)
-      out.push(
-        ceiling.opened && summary.error === undefined
-          ? withStatus(held, this.status, this.options.capabilities)
-          : held,
-      );
-    this.completed(running, ceiling.opened ? { ...summary, status: this.status } : summary);
+  private ceilingContext(ceiling: NonNullable<Running["ceiling"]>): CeilingContext {
+    return {
+      status: this.status,
+      capabilities: this.options.capabilities,
+      connection: this.options.session.connection,
+      answerSequence: (ceiling.message.lastSequenceId + 1) & 0xff,
+    };
   }
 
   private completed(running: Running, summary: ResponseSummary): void {

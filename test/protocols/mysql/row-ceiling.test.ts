@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { CAPABILITY } from "../../../src/protocols/mysql/capabilities.js";
+import { hiddenAnswered, statementFinished } from "../../../src/protocols/mysql/ceiling-steps.js";
 import { COMMAND } from "../../../src/protocols/mysql/command-codes.js";
 import { encodePacket } from "../../../src/protocols/mysql/packet-writer.js";
 import {
   decodeEof,
+  decodeErr,
   decodeOk,
   encodeEof,
   encodeOk,
@@ -99,5 +101,78 @@ describe("MySQL row ceiling", () => {
     expect(afterRolledBack(COMMAND.COM_STMT_EXECUTE, "")).toBe("refuse");
     expect(afterRolledBack(COMMAND.COM_PING, "")).toBe("pass");
     expect(afterRolledBack(COMMAND.COM_RESET_CONNECTION, "")).toBe("pass");
+  });
+});
+
+describe("MySQL row ceiling steps", () => {
+  const context = {
+    status: SERVER_STATUS.AUTOCOMMIT,
+    capabilities: 0,
+    connection: "shop",
+    answerSequence: 1,
+  };
+  const begun = (): CeilingRun => ({ ceiling, opened: true, stage: "begin" });
+
+  it("never runs the statement when START TRANSACTION failed: the client gets an error in its place", () => {
+    const run = begun();
+    const step = hiddenAnswered(
+      run,
+      { ...summary(0), error: { code: "1792", message: "read only" } },
+      context,
+    );
+    expect(step.kind).toBe("done");
+    if (step.kind !== "done") return;
+    expect(step.toClient?.[3]).toBe(1);
+    expect(decodeErr(step.toClient!.subarray(4)).message).toMatch(
+      /START TRANSACTION for the row ceiling failed/,
+    );
+    expect(step.summary.error?.code).toBe("upstream_unavailable");
+  });
+
+  it("runs, commits within the ceiling and hands the client its OK with the status after COMMIT", () => {
+    const run = begun();
+    expect(hiddenAnswered(run, summary(0), context)).toEqual({ kind: "run" });
+    const ok = encodePacket(
+      encodeOk({ affectedRows: 8, status: SERVER_STATUS.IN_TRANS | SERVER_STATUS.AUTOCOMMIT }),
+      1,
+    );
+    expect(statementFinished(run, summary(8), ok, context)).toEqual({ kind: "send", toServer: COMMIT });
+    const step = hiddenAnswered(run, { rows: 0, affectedRows: 0, status: SERVER_STATUS.AUTOCOMMIT }, context);
+    if (step.kind !== "done") throw new Error("not done");
+    expect(decodeOk(step.toClient!.subarray(4))).toMatchObject({
+      affectedRows: 8,
+      status: SERVER_STATUS.AUTOCOMMIT,
+    });
+    expect(step.summary.error).toBeUndefined();
+  });
+
+  it("answers a failed COMMIT with an error instead of the statement's success", () => {
+    const run = begun();
+    hiddenAnswered(run, summary(0), context);
+    statementFinished(
+      run,
+      summary(2),
+      encodePacket(encodeOk({ affectedRows: 2, status: SERVER_STATUS.IN_TRANS }), 1),
+      context,
+    );
+    const step = hiddenAnswered(
+      run,
+      { ...summary(0), error: { code: "1180", message: "commit failed" } },
+      context,
+    );
+    if (step.kind !== "done") throw new Error("not done");
+    expect(decodeErr(step.toClient!.subarray(4)).message).toMatch(
+      /COMMIT after the statement failed: commit failed/,
+    );
+  });
+
+  it("over the ceiling inside the client's transaction rolls it back and says the session must ROLLBACK", () => {
+    const run: CeilingRun = { ceiling, opened: false, stage: "statement" };
+    const ok = encodePacket(encodeOk({ affectedRows: 9, status: SERVER_STATUS.IN_TRANS }), 1);
+    expect(statementFinished(run, summary(9), ok, context)).toEqual({ kind: "send", toServer: ROLLBACK });
+    const step = hiddenAnswered(run, { rows: 0, affectedRows: 0, status: SERVER_STATUS.AUTOCOMMIT }, context);
+    if (step.kind !== "done") throw new Error("not done");
+    expect(step.rolledBack).toMatch(/ceiling 8/);
+    expect(step.summary.error?.code).toBe("row_ceiling_exceeded");
   });
 });
