@@ -135,8 +135,12 @@ describe("MySQL preview, then commit", () => {
     if (preview.status !== "ran") return;
     expect(preview.tables).toEqual([{ table: `${db.name}.items`, inserted: 0, updated: 10, deleted: 0 }]);
     expect(preview.plan).toMatch(/items/);
-    expect(preview.sample).toBeUndefined();
-    expect(preview.notes?.join(" ")).toMatch(/counts only/);
+    // No UPDATE ... RETURNING: the matched rows are read back by primary key, after the change.
+    expect(preview.sample?.columns).toEqual(["id", "name"]);
+    expect(preview.sample?.rows).toHaveLength(3);
+    expect(preview.sample?.rows[0]).toEqual(["1", "item 1 (bulk)"]);
+    expect(preview.sample?.truncated).toBe(true);
+    expect(preview.notes?.join(" ")).toMatch(/read back by primary key/);
     expect((await names("name LIKE '%(bulk)'")).length).toBe(0);
     // The approver's command line shows it as it shows a PostgreSQL preview.
     const shown = await run(process.execPath, [
@@ -151,7 +155,9 @@ describe("MySQL preview, then commit", () => {
     ]);
     expect(shown.stdout).toMatch(/preview: 10 rows changed \(UPDATE 10\), rolled back/);
     expect(shown.stdout).toContain(`${db.name}.items: 10 updated`);
-    expect(shown.stdout).toMatch(/note: no sample: MySQL and MariaDB have no UPDATE/);
+    expect(shown.stdout).toMatch(
+      /sample \(masked, first rows only\):\n\s+id \| name\n\s+1 \| item 1 \(bulk\)/,
+    );
     expect((await api("POST", `/api/requests/${request.id}/approve`, { reason: "ok" })).status).toBe(200);
     const [ok] = (await result) as [mysql.ResultSetHeader, unknown];
     expect(ok.affectedRows).toBe(10);

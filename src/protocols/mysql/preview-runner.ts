@@ -20,6 +20,7 @@ import { splitStatements } from "../../sql/mysql/statement-text.js";
 import { type AdminResult, MysqlAdminConnection, MysqlAdminError } from "./admin-client.js";
 import { catalogFacts } from "./preview-catalog.js";
 import { drawsAutoIncrement, mysqlPreviewRefusal } from "./preview-side-effects.js";
+import { keysBeforeUpdate } from "./preview-update-sample.js";
 import type { MysqlUpstreamTarget } from "./upstream.js";
 
 export interface MysqlPreviewSettings {
@@ -87,14 +88,15 @@ export async function runMysqlPreview(
     await query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     await query("START TRANSACTION");
     const plan = await explain(query, split.statements[0]!.code, settings.planBytes);
-    const ran = await runStatement(query, statement, split.statements[0]!.code, mariadb, settings.sampleRows);
-    await query("ROLLBACK");
+    const code = split.statements[0]!.code;
     const notes: string[] = [];
-    if (ran.sample === undefined)
+    const ran = await (statement.nodeType === "Update"
+      ? runUpdate(query, statement, code, settings.sampleRows, notes)
+      : runStatement(query, statement, code, mariadb, settings.sampleRows));
+    await query("ROLLBACK");
+    if (ran.sample === undefined && statement.nodeType !== "Update")
       notes.push(
-        statement.nodeType === "Update"
-          ? "no sample: MySQL and MariaDB have no UPDATE ... RETURNING, so an UPDATE shows counts only"
-          : "no sample: the statement cannot take a RETURNING whose rows are its count (REPLACE, ON DUPLICATE KEY UPDATE, several tables, MySQL)",
+        "no sample: the statement cannot take a RETURNING whose rows are its count (REPLACE, ON DUPLICATE KEY UPDATE, several tables, MySQL)",
       );
     const tables = tableRows(statement, ran);
     if (tables.length === 0)
@@ -185,6 +187,41 @@ async function runStatement(
   const result = await query(body, 0);
   return {
     rows: result.rowCount !== undefined && result.rowCount > 0 ? result.rowCount : result.affectedRows,
+  };
+}
+
+/**
+ * An UPDATE (no RETURNING in MySQL or MariaDB): the keys of the first rows it matches are read first, the rows
+ * read back by key after it ran (preview-update-sample.ts). Where that is not safe, counts only, and why.
+ */
+async function runUpdate(
+  query: Query,
+  statement: MysqlClassifiedStatement,
+  code: string,
+  sampleRows: number,
+  notes: string[],
+): Promise<RawRun> {
+  const body = code.trim().replace(/;+\s*$/, "");
+  const keyed =
+    sampleRows === 0 || statement.tablesWritten.length !== 1
+      ? { why: "the UPDATE writes several tables" }
+      : await keysBeforeUpdate(query, statement.tablesWritten[0]!, body, sampleRows);
+  const result = await query(body, 0);
+  const rows = result.affectedRows;
+  if ("why" in keyed) {
+    if (sampleRows > 0)
+      notes.push(`no sample (MySQL and MariaDB have no UPDATE ... RETURNING): ${keyed.why}`);
+    return { rows };
+  }
+  const after = await keyed.read();
+  notes.push("sample: the first rows the UPDATE matched, read back by primary key after it ran");
+  return {
+    rows,
+    sample: {
+      columns: [...(after.columns ?? [])],
+      rows: after.rows.slice(0, sampleRows),
+      truncated: rows > after.rows.length,
+    },
   };
 }
 
