@@ -5,7 +5,8 @@
  * a table with triggers (their bodies may do anything), and for INSERT/REPLACE an AUTO_INCREMENT column (the
  * values drawn are not given back by a rollback). information_schema.TRIGGERS lists a table's triggers only
  * to a user with the TRIGGER privilege on it: without it the answer "no triggers" means nothing, so the
- * preview is refused (fail closed).
+ * preview is refused (fail closed). The privilege is read from SHOW GRANTS, the only place that also lists
+ * what the session's active role grants (information_schema's privilege views leave role grants out).
  */
 import type { AdminResult } from "./admin-client.js";
 
@@ -15,10 +16,6 @@ export interface CatalogFacts {
   /** Tables whose foreign keys cascade from a written table: their rows are not in the affected count. */
   readonly cascades: readonly string[];
 }
-
-/** 'user'@'host' as information_schema's GRANTEE column writes it, and the enabled role ('role'). */
-const GRANTEES =
-  "(CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), ''''), CONCAT('''', IFNULL(CURRENT_ROLE(), ''), ''''))";
 
 /** A string as a hex literal: table names may hold any character, and nothing of them is parsed as SQL. */
 export function hexText(text: string): string {
@@ -36,19 +33,15 @@ export async function catalogFacts(
          WHERE g.EVENT_OBJECT_SCHEMA = t.TABLE_SCHEMA AND g.EVENT_OBJECT_TABLE = t.TABLE_NAME),
        (SELECT MIN(c.COLUMN_NAME) FROM information_schema.COLUMNS c
          WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.EXTRA LIKE '%auto_increment%'),
-       (SELECT GROUP_CONCAT(DISTINCT CONCAT(r.CONSTRAINT_SCHEMA, '.', r.TABLE_NAME)) FROM information_schema.REFERENTIAL_CONSTRAINTS r
+       (SELECT GROUP_CONCAT(DISTINCT CONCAT(r.CONSTRAINT_SCHEMA, '.', r.TABLE_NAME))
+          FROM information_schema.REFERENTIAL_CONSTRAINTS r
          WHERE r.UNIQUE_CONSTRAINT_SCHEMA = t.TABLE_SCHEMA AND r.REFERENCED_TABLE_NAME = t.TABLE_NAME
            AND (r.DELETE_RULE NOT IN ('RESTRICT', 'NO ACTION') OR r.UPDATE_RULE NOT IN ('RESTRICT', 'NO ACTION'))),
-       (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES p
-                 WHERE p.PRIVILEGE_TYPE = 'TRIGGER' AND p.GRANTEE IN ${GRANTEES})
-        OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES p
-                 WHERE p.PRIVILEGE_TYPE = 'TRIGGER' AND p.GRANTEE IN ${GRANTEES} AND p.TABLE_SCHEMA = t.TABLE_SCHEMA)
-        OR EXISTS (SELECT 1 FROM information_schema.TABLE_PRIVILEGES p
-                 WHERE p.PRIVILEGE_TYPE = 'TRIGGER' AND p.GRANTEE IN ${GRANTEES}
-                   AND p.TABLE_SCHEMA = t.TABLE_SCHEMA AND p.TABLE_NAME = t.TABLE_NAME))
+       t.TABLE_SCHEMA, t.TABLE_NAME
      FROM information_schema.TABLES t
      WHERE LOWER(CONCAT(t.TABLE_SCHEMA, '.', t.TABLE_NAME)) IN (${tables.map(hexText).join(", ")})`,
   );
+  const grants = (await query("SHOW GRANTS")).rows.map((row) => row[0] ?? "");
   const cascades = new Set<string>();
   // Fail closed: a table the catalog does not answer for (no privilege, a case-sensitive name) cannot be judged.
   const found = new Set(rows.map((row) => row[0]));
@@ -58,29 +51,51 @@ export async function catalogFacts(
       refusal: `${missing} could not be looked up in information_schema, so its engine and triggers are unknown`,
       cascades: [],
     };
-  for (const [name, type, engine, triggers, autoColumn, children, seesTriggers] of rows) {
-    if (type === "VIEW")
-      return { refusal: `${name} is a view; preview writes to its base table`, cascades: [] };
-    if (type === "SEQUENCE")
-      return { refusal: `${name} is a sequence, which a rollback does not move back`, cascades: [] };
+  const refuse = (refusal: string): CatalogFacts => ({ refusal, cascades: [] });
+  for (const [name, type, engine, triggers, autoColumn, children, schema, table] of rows) {
+    if (type === "VIEW") return refuse(`${name} is a view; preview writes to its base table`);
+    if (type === "SEQUENCE") return refuse(`${name} is a sequence, which a rollback does not move back`);
     if (engine?.toLowerCase() !== "innodb")
-      return {
-        refusal: `${name} uses the ${engine || "unknown"} engine, which is not transactional: a rollback would not undo the write`,
-        cascades: [],
-      };
-    if (seesTriggers !== "1")
-      return {
-        refusal: `the session's user cannot see whether ${name} has triggers (it lacks the TRIGGER privilege), so their side effects are unknown`,
-        cascades: [],
-      };
-    if (triggers !== "0")
-      return { refusal: `${name} has triggers, whose side effects Latch cannot see`, cascades: [] };
+      return refuse(
+        `${name} uses the ${engine || "unknown"} engine, which is not transactional: a rollback would not undo the write`,
+      );
+    if (!grantsTrigger(grants, schema ?? "", table ?? ""))
+      return refuse(
+        `the session's user cannot see whether ${name} has triggers (it lacks the TRIGGER privilege), so their side effects are unknown`,
+      );
+    if (triggers !== "0") return refuse(`${name} has triggers, whose side effects Latch cannot see`);
     if (drawsAutoIncrement && autoColumn !== null)
-      return {
-        refusal: `it would draw AUTO_INCREMENT values for ${name}.${autoColumn}, which a rollback does not give back`,
-        cascades: [],
-      };
+      return refuse(
+        `it would draw AUTO_INCREMENT values for ${name}.${autoColumn}, which a rollback does not give back`,
+      );
     for (const child of children?.split(",") ?? []) if (child !== "") cascades.add(child.toLowerCase());
   }
   return { cascades: [...cascades].sort() };
+}
+
+const OBJECT_PART = "(\\*|`(?:[^`]|``)*`)";
+const GRANT_LINE = new RegExp(
+  `^GRANT\\s+(.+?)\\s+ON\\s+(?:TABLE\\s+)?${OBJECT_PART}\\.${OBJECT_PART}\\s+TO\\s`,
+  "is",
+);
+
+/**
+ * Whether SHOW GRANTS lines give the TRIGGER privilege (or ALL PRIVILEGES) on `schema`.`table`: globally, on
+ * the schema or on the table. Pure; a line it cannot read counts as granting nothing (fail closed).
+ */
+export function grantsTrigger(grants: readonly string[], schema: string, table: string): boolean {
+  const unquote = (part: string) => (part === "*" ? "*" : part.slice(1, -1).replaceAll("``", "`"));
+  return grants.some((line) => {
+    const match = GRANT_LINE.exec(line);
+    if (match === null) return false;
+    // Column lists ("UPDATE (a, b)") are cut first: their commas are not privilege separators.
+    const privileges = match[1]!.replace(/\([^)]*\)/g, "").toUpperCase();
+    if (!/(^|,)\s*(TRIGGER|ALL PRIVILEGES|ALL)\s*(,|$)/.test(privileges)) return false;
+    const [db, name] = [unquote(match[2]!), unquote(match[3]!)];
+    if (db === "*") return name === "*";
+    return (
+      db.toLowerCase() === schema.toLowerCase() &&
+      (name === "*" || name.toLowerCase() === table.toLowerCase())
+    );
+  });
 }
