@@ -319,3 +319,62 @@ describe("MySQL preview, then commit", () => {
     await client.end();
   }, 60_000);
 });
+
+describe("MySQL preview in defer mode", () => {
+  let deferGw: TestGateway;
+  let deferPort: number;
+
+  beforeAll(async () => {
+    deferGw = await startTestGateway(undefined, {
+      policy: policy(db.name),
+      overrides: {
+        listen: { mysql: "127.0.0.1:0", admin: "127.0.0.1:0" },
+        tls: { allow_plaintext: true },
+        approvals: { timeout: "20s", mode: "defer" },
+        connections: { shop: { type: "mysql", upstream: `mysql://root@127.0.0.1:3306/${db.name}` } },
+      },
+    });
+    deferPort = deferGw.gateway.listeners.get("mysql")?.port ?? 0;
+  }, 60_000);
+  afterAll(async () => deferGw?.stop());
+
+  it("holds the re-run after approval to the ceiling of the preview its approver saw", async () => {
+    await root.query("DELETE FROM items WHERE id > 20");
+    await root.query("UPDATE items SET name = 'later' WHERE id BETWEEN 1 AND 5");
+    const client = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: deferPort,
+      user: "ci-bot",
+      password: await deferGw.token("ci-bot", ["agents"]),
+      database: "shop",
+      enableCleartextPlugin: true,
+    });
+    const text = "UPDATE items SET name = 'later, done' WHERE name = 'later'";
+    const first = await failure(client.query(text));
+    const id = /request (req_[A-Za-z0-9_-]+)/.exec(first.message)?.[1];
+    expect(id, first.message).toBeDefined();
+    const dba = await deferGw.token("alice", ["dba"]);
+    const decide = (path: string) =>
+      fetch(`${deferGw.adminUrl}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${dba}`, "content-type": "application/json" },
+        body: "{}",
+      });
+    const seen = await fetch(`${deferGw.adminUrl}/api/requests/${id}`, {
+      headers: { authorization: `Bearer ${dba}` },
+    });
+    expect(((await seen.json()) as { request: ApprovalRequest }).request.preview).toMatchObject({
+      status: "ran",
+      rows: 5,
+    });
+    expect((await decide(`/api/requests/${id}/approve`)).status).toBe(200);
+    // Another session adds a matching row after the approver looked: the re-run would change 6.
+    await root.query("INSERT INTO items VALUES (23, 'later')");
+    const error = await failure(client.query(text));
+    expect(error.message).toMatch(
+      new RegExp(`changed 6 rows, more than its preview showed \\(5, ceiling 5, request ${id}\\)`),
+    );
+    expect(await names("name = 'later, done'")).toEqual([]);
+    await client.end();
+  }, 60_000);
+});
