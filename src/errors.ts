@@ -116,6 +116,12 @@ export const ERRORS = {
     message:
       "the statement changed {rows} rows, more than its preview showed ({previewed}, ceiling {ceiling}{request}), so Latch rolled it back: nothing changed; re-run it to be previewed and decided again",
   },
+  transaction_rolled_back: {
+    class: "denial",
+    sqlstate: "25P02",
+    message:
+      "Latch rolled back this transaction ({reason}); nothing in it was kept: send ROLLBACK, then start again",
+  },
   approval_unavailable: {
     class: "infrastructure",
     sqlstate: "42501",

@@ -38,6 +38,7 @@ export const AUDIT_EVENT_KINDS = [
   "mcp_tool_pinned", // an MCP proxy connection's upstream tool definition was pinned on first sight
   "mcp_tool_changed", // an upstream tool definition differs from its pin (a rug pull?): refused until accepted
   "mcp_tool_accepted", // an administrator accepted a changed (or new) upstream tool definition
+  "ephemeral_role_locked", // a per-session MySQL user reached its ttl: ACCOUNT LOCK, no new logins (or it failed)
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

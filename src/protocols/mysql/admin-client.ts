@@ -6,6 +6,7 @@
 import type net from "node:net";
 import type tls from "node:tls";
 import { CAPABILITY, REQUIRED_CLIENT_CAPABILITIES } from "./capabilities.js";
+import { decodeColumnDefinition } from "./column-definition.js";
 import { COMMAND } from "./command-codes.js";
 import type { PacketReader } from "./packet-reader.js";
 import { MysqlProtocolViolation } from "./packet-reader.js";
@@ -28,6 +29,10 @@ export class MysqlAdminError extends Error {
 export interface AdminResult {
   readonly rows: (string | null)[][];
   readonly affectedRows: number;
+  /** Column names of a result set (empty for an OK answer). */
+  readonly columns?: readonly string[];
+  /** Rows the server sent, also those past `keepRows` (not kept). */
+  readonly rowCount?: number;
 }
 
 /** No DEPRECATE_EOF, no multi-statements: the simplest result layout, one statement per query. */
@@ -48,6 +53,11 @@ export class TextResultCollector {
   private columns = 0;
   private columnsLeft = 0;
   private readonly rows: (string | null)[][] = [];
+  private readonly names: string[] = [];
+  private rowCount = 0;
+
+  /** `keepRows`: rows past it are counted and dropped (a preview's RETURNING may send every deleted row). */
+  constructor(private readonly keepRows = Number.POSITIVE_INFINITY) {}
 
   /** Returns the result (or throws the server's error) once complete; undefined while more is to come. */
   push(payload: Buffer): AdminResult | undefined {
@@ -63,6 +73,7 @@ export class TextResultCollector {
       return undefined;
     }
     if (this.state === "columns") {
+      this.names.push(decodeColumnDefinition(payload).name);
       if (--this.columnsLeft === 0) this.state = "columnsEof";
       return undefined;
     }
@@ -72,7 +83,9 @@ export class TextResultCollector {
       return undefined;
     }
     if (header === 0xff) throw serverError(payload);
-    if (header === 0xfe && payload.length < 9) return { rows: this.rows, affectedRows: 0 };
+    if (header === 0xfe && payload.length < 9)
+      return { rows: this.rows, affectedRows: 0, columns: this.names, rowCount: this.rowCount };
+    if (++this.rowCount > this.keepRows) return undefined;
     const cursor = new PayloadCursor(payload, "row");
     const row: (string | null)[] = [];
     for (let i = 0; i < this.columns; i++) {
@@ -116,16 +129,21 @@ export class MysqlAdminConnection {
     socket.on("close", () => this.fail(new Error("the admin connection closed")));
   }
 
-  /** Logs in as `target.user` with `password` (no database selected: the admin user may have none). */
+  /**
+   * Logs in as `target.user` with `password`, no database selected unless `options.database` names one (the
+   * admin user may have none). `options.capabilities` adds client flags (a preview asks for FOUND_ROWS when its
+   * session did, so both count UPDATE rows the same way).
+   */
   static async open(
     target: MysqlUpstreamTarget,
     password: string,
     queryTimeoutMs: number,
+    options: { readonly database?: string; readonly capabilities?: number } = {},
   ): Promise<MysqlAdminConnection> {
     const upstream = await connectMysqlUpstream(
-      { ...target, database: "" },
+      { ...target, database: options.database ?? "" },
       password,
-      ADMIN_CAPABILITIES,
+      ADMIN_CAPABILITIES | (options.capabilities ?? 0),
       UTF8MB4_GENERAL_CI,
       MAX_ADMIN_MESSAGE_BYTES,
     );
@@ -139,8 +157,8 @@ export class MysqlAdminConnection {
   }
 
   /** Runs one statement; rejects with MysqlAdminError for a server error, or any error that broke the link. */
-  query(sql: string): Promise<AdminResult> {
-    const run = this.queue.then(() => this.send(sql));
+  query(sql: string, keepRows?: number): Promise<AdminResult> {
+    const run = this.queue.then(() => this.send(sql, keepRows));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -153,7 +171,7 @@ export class MysqlAdminConnection {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
-  private send(sql: string): Promise<AdminResult> {
+  private send(sql: string, keepRows?: number): Promise<AdminResult> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise<AdminResult>((resolve, reject) => {
       const timer = setTimeout(
@@ -161,7 +179,7 @@ export class MysqlAdminConnection {
         this.queryTimeoutMs,
       );
       this.current = {
-        collector: new TextResultCollector(),
+        collector: new TextResultCollector(keepRows),
         resolve: (result) => {
           clearTimeout(timer);
           resolve(result);

@@ -9,6 +9,8 @@ import { createMaskedUseAnalyzer } from "../../sql/mysql/masking-facts.js";
 import { createMysqlResultMasker, type MysqlResultMasker } from "./result-masker.js";
 
 export interface MysqlConnectionMasking {
+  /** The compiled rules: previews mask their sample with them. */
+  readonly profile: CompiledMaskingProfile;
   createMasker(capabilities: number, onFailure: (reason: string) => void): MysqlResultMasker | undefined;
 }
 
@@ -27,6 +29,7 @@ export function createMysqlConnectionMasking(
   // One statement-analysis cache per connection, shared by its sessions.
   const analyze = createMaskedUseAnalyzer(profile.columns.keys());
   return {
+    profile,
     createMasker: (capabilities, onFailure) =>
       createMysqlResultMasker(profile, capabilities, onFailure, analyze),
   };

@@ -77,6 +77,8 @@ export class MysqlEphemeralUsers {
   private readonly hosts = new Map<string, string>();
   /** Cancels the ttl lock of each user not dropped yet. */
   private readonly lockTimers = new Map<string, () => void>();
+  /** The session each user was made for: the ttl lock's audit event names it. */
+  private readonly sessions = new Map<string, string>();
   private readonly revoking = new Map<string, Promise<void>>();
   private readonly ttlMs: number;
   private readonly clock: Clock;
@@ -134,6 +136,7 @@ export class MysqlEphemeralUsers {
       );
     }
     const lockAt = new Date(this.clock.now() + this.ttlMs).toISOString();
+    this.sessions.set(user, sessionId);
     this.lockTimers.set(
       user,
       this.clock.after(this.ttlMs, () => void this.lock(user)),
@@ -169,6 +172,7 @@ export class MysqlEphemeralUsers {
     this.lockTimers.delete(user);
     const work = this.dropOrLock(user, host ?? this.facts?.gatewayHost, sessionId, reason, by).finally(() => {
       this.options.live.delete(user);
+      this.sessions.delete(user);
       this.hosts.delete(user);
       this.revoking.delete(user);
     });
@@ -216,22 +220,39 @@ export class MysqlEphemeralUsers {
     (await admin?.catch(() => undefined))?.close();
   }
 
-  /** The ttl backstop, as VALID UNTIL is for PostgreSQL: no new login as this user, the session carries on. */
+  /**
+   * The ttl backstop, as VALID UNTIL is for PostgreSQL: no new login as this user, the session carries on.
+   * Audited either way: a user that should be locked and is not is worth knowing about.
+   */
   private async lock(user: string): Promise<void> {
     this.lockTimers.delete(user);
     const host = this.hosts.get(user);
     if (host === undefined) return;
+    const data = {
+      connection: this.options.connectionName,
+      role: user,
+      host,
+      reason: `its ttl (${this.options.settings.ttl}) passed`,
+    };
+    const sessionId = this.sessions.get(user) ?? null;
     try {
       await this.run(`ALTER USER ${mysqlAccount(user, host)} ACCOUNT LOCK`);
       this.options.log.info(
         { connection: this.options.connectionName, user },
         "per-session database user locked: its ttl passed",
       );
+      this.options.record({ kind: "ephemeral_role_locked", sessionId, data: { ...data, outcome: "locked" } });
     } catch (error) {
+      const message = (error as Error).message.slice(0, 300);
       this.options.log.warn(
-        { connection: this.options.connectionName, user, err: (error as Error).message },
+        { connection: this.options.connectionName, user, err: message },
         "could not lock the per-session database user at its ttl",
       );
+      this.options.record({
+        kind: "ephemeral_role_locked",
+        sessionId,
+        data: { ...data, outcome: "failed", error: message },
+      });
     }
   }
 

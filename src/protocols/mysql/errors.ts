@@ -9,6 +9,8 @@ const NUMBERS: Partial<Record<ErrorCode, readonly [number, string]>> = {
   approval_denied: [1142, "42000"],
   approval_expired: [1142, "42000"],
   approval_deferred: [1142, "42000"],
+  row_ceiling_exceeded: [1142, "42000"],
+  transaction_rolled_back: [1142, "42000"],
   result_withheld: [1142, "42000"],
   statement_unparseable: [1064, "42000"], // ER_PARSE_ERROR
   statement_unsupported: [1235, "42000"], // ER_NOT_SUPPORTED_YET

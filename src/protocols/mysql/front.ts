@@ -18,7 +18,7 @@ import type { ConnectionTicket } from "../connection-limits.js";
 import { HandshakeDeadline } from "../handshake-deadline.js";
 import { CAPABILITY, GATEWAY_CAPABILITIES, negotiate, REQUIRED_CLIENT_CAPABILITIES } from "./capabilities.js";
 import type { MysqlConnectionMasking } from "./connection-masking.js";
-import { mysqlCredentialProvider } from "./credentials.js";
+import { type MysqlCredential, mysqlCredentialProvider } from "./credentials.js";
 import type { MysqlEphemeralUsers } from "./ephemeral-users.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import {
@@ -31,7 +31,8 @@ import { HandshakeClosed, MysqlHandshakeReader } from "./handshake-reader.js";
 import { encodePacket } from "./packet-writer.js";
 import { encodeOk, SERVER_STATUS } from "./response-packets.js";
 import { MysqlSession } from "./session.js";
-import { connectMysqlUpstream, mysqlUpstreamTarget } from "./upstream.js";
+import { createMysqlSessionPreviewer, type MysqlSessionPreviewer } from "./session-preview.js";
+import { connectMysqlUpstream, type MysqlUpstreamTarget, mysqlUpstreamTarget } from "./upstream.js";
 
 export interface MysqlFrontDeps {
   readonly config: LatchConfig;
@@ -194,6 +195,8 @@ export async function handleMysqlClient(raw: net.Socket, deps: MysqlFrontDeps): 
           data: { code: "masking_failed", message: `result withheld: ${reason}` },
         });
       }),
+      preview: sessionPreviewer(deps, configured, credential, upstream.capabilities, session.connection),
+      initialStatus: upstream.status,
       onClose: (reason) => session.end(reason),
     });
     session.attach(mysqlSession);
@@ -212,6 +215,35 @@ export async function handleMysqlClient(raw: net.Socket, deps: MysqlFrontDeps): 
       deps.metrics.protocolErrors.inc({ protocol: "mysql", side: "client" });
     fail(latchError);
   }
+}
+
+/** Previews of held writes run with this session's own credential (docs/approvals.md). */
+function sessionPreviewer(
+  deps: MysqlFrontDeps,
+  target: MysqlUpstreamTarget,
+  credential: MysqlCredential,
+  capabilities: number,
+  name: string,
+): MysqlSessionPreviewer {
+  const settings = deps.config.approvals.preview;
+  const masking = deps.masking?.get(name)?.profile;
+  return createMysqlSessionPreviewer(
+    {
+      target,
+      credential,
+      classifier: deps.classifier,
+      capabilities: capabilities & CAPABILITY.FOUND_ROWS,
+      settings: {
+        statementTimeoutMs: parseDuration(settings.statement_timeout),
+        lockTimeoutMs: parseDuration(settings.lock_timeout),
+        sampleRows: settings.sample_rows,
+        sampleBytes: settings.sample_bytes,
+        planBytes: settings.plan_bytes,
+      },
+      ...(masking === undefined ? {} : { masking }),
+    },
+    settings.row_slack,
+  );
 }
 
 function upgradeToTls(

@@ -87,3 +87,17 @@ export function answeredError(
   if (error === undefined) return undefined;
   return { code: error.code, message: masker ? masker.scrubText(error.message) : error.message };
 }
+
+/**
+ * The rows of a finished command's operation_result, as the client got them: a result the masker withheld
+ * delivered none (the client got an ERR), so `rows` is 0 and what the server answered is kept beside it as
+ * `serverRows`; otherwise the result set's rows, or the OK packet's affected rows.
+ */
+export function deliveredRows(
+  summary: ResponseSummary,
+  masker: MysqlResultMasker | undefined,
+): { readonly rows: number; readonly details?: { readonly serverRows: number } } {
+  const rows = summary.rows > 0 ? summary.rows : summary.affectedRows;
+  if (masker?.withheldReason === undefined) return { rows };
+  return { rows: 0, details: { serverRows: rows } };
+}

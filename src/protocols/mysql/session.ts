@@ -9,19 +9,25 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { LatchError } from "../../errors.js";
 import type { Operation, OperationStep } from "../../operation/operation.js";
+import type { RowCeiling } from "../../operation/statement-preview.js";
 import type { Admitter } from "../../pipeline/operation-pipeline.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlClassifiedStatement, MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import { PreparedParameters } from "./bound-values.js";
+import { type CeilingContext, type CeilingStep, hiddenAnswered, statementFinished } from "./ceiling-steps.js";
 import { COMMAND, commandName, handlingOf } from "./command-codes.js";
 import { asLatchError, errorPacket } from "./errors.js";
 import type { MysqlMessage, PacketReader } from "./packet-reader.js";
 import { encodePacket } from "./packet-writer.js";
+import { SERVER_STATUS } from "./response-packets.js";
 import { type ResponseSummary, ResponseTracker } from "./response-tracker.js";
 import { type MysqlResultMasker, readsDiagnostics } from "./result-masker.js";
+import { afterRolledBack, type CeilingRun, opensTransaction, START_TRANSACTION } from "./row-ceiling.js";
+import type { MysqlSessionPreviewer } from "./session-preview.js";
 import {
   answeredError,
   classificationError,
+  deliveredRows,
   refusedOperation,
   singlePlainStatement,
   useStep,
@@ -38,6 +44,10 @@ export interface MysqlSessionOptions {
   readonly database: string;
   /** The connection's masking, when it has profiles: statement checks, rows, errors, recorded parameters. */
   readonly masker?: MysqlResultMasker;
+  /** Previews of held writes (docs/approvals.md); the pipeline asks only when a @preview policy covers one. */
+  readonly preview?: MysqlSessionPreviewer;
+  /** The server status of the upstream login (autocommit, in transaction). */
+  readonly initialStatus?: number;
   readonly onClose: (reason: string) => void;
 }
 
@@ -49,6 +59,8 @@ interface Running {
   readonly onSuccess?: () => void;
   /** COM_STMT_PREPARE: told the id the server gave the statement. */
   readonly onPrepared?: (statementId: number, parameterCount: number) => void;
+  /** Held to a row ceiling (row-ceiling.ts); `message` is the client's command, sent once the BEGIN is done. */
+  readonly ceiling?: CeilingRun & { readonly message: MysqlMessage; hidden?: ResponseTracker };
 }
 
 export class MysqlSession {
@@ -61,6 +73,10 @@ export class MysqlSession {
   private readonly statements = new Map<number, MysqlClassifiedStatement>();
   private draining: { error: LatchError; reason: string } | undefined;
   private readonly parameters: PreparedParameters;
+  /** The server status of the last complete answer: autocommit and whether a transaction is open. */
+  private status: number;
+  /** Set when Latch rolled back the client's transaction (row ceiling): only ROLLBACK/COMMIT end it. */
+  private rolledBack: string | undefined;
 
   constructor(
     private readonly client: Duplex,
@@ -70,6 +86,7 @@ export class MysqlSession {
     private readonly options: MysqlSessionOptions,
   ) {
     this.database = options.database;
+    this.status = options.initialStatus ?? SERVER_STATUS.AUTOCOMMIT;
     const masker = options.masker;
     this.parameters = new PreparedParameters(masker && ((text) => masker.scrubText(text)));
   }
@@ -161,6 +178,7 @@ export class MysqlSession {
       this.end("client quit");
       return;
     }
+    if (this.rolledBack !== undefined && this.afterRollback(message, code)) return;
     if (code === COMMAND.COM_STMT_CLOSE) {
       // No answer in the protocol: forwarded, and the statement forgotten.
       if (message.payload.length >= 5) {
@@ -201,6 +219,7 @@ export class MysqlSession {
     }
     if (code === COMMAND.COM_RESET_CONNECTION) {
       this.forward(message, undefined, () => {
+        this.rolledBack = undefined;
         this.prepared.clear();
         this.statements.clear();
         this.parameters.clear();
@@ -214,6 +233,24 @@ export class MysqlSession {
     }
     this.query(message, message.payload.subarray(1).toString("utf8"));
     return;
+  }
+
+  /** While the client's transaction is rolled back (row ceiling): true when the command was answered here. */
+  private afterRollback(message: MysqlMessage, code: number): boolean {
+    const text = code === COMMAND.COM_QUERY ? message.payload.subarray(1).toString("utf8") : "";
+    const allowed = afterRolledBack(code, text);
+    if (allowed === "pass") return false;
+    if (allowed === "forward") {
+      // Judged and recorded as any ROLLBACK; the state ends once the server answered it.
+      this.query(message, text, () => {
+        this.rolledBack = undefined;
+      });
+      return true;
+    }
+    const error = new LatchError("transaction_rolled_back", { reason: this.rolledBack ?? "" });
+    if (allowed === "refuse-and-end") this.rolledBack = undefined;
+    this.refuse(message, error, text || commandName(code));
+    return true;
   }
 
   /**
@@ -297,7 +334,7 @@ export class MysqlSession {
     });
   }
 
-  private query(message: MysqlMessage, text: string): void {
+  private query(message: MysqlMessage, text: string, afterSuccess?: () => void): void {
     const result = this.options.classifier.classify(text, this.database);
     if (!result.ok) {
       this.refuse(message, classificationError(result), text);
@@ -353,6 +390,7 @@ export class MysqlSession {
         else this.prepared.set(name, inner);
       }
       if (useDatabase !== undefined) this.database = useDatabase;
+      afterSuccess?.();
     });
   }
 
@@ -382,11 +420,16 @@ export class MysqlSession {
       receivedAt: Date.now(),
     };
     this.admitting = true;
+    const previewer = this.options.preview;
+    const database = this.database;
     void this.options.pipeline
       .admit(
         operation,
         { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-        { signal: session.signal },
+        {
+          signal: session.signal,
+          preview: previewer && ((previewed: Operation) => previewer(previewed, database)),
+        },
       )
       .then((admission) => {
         this.admitting = false;
@@ -394,7 +437,9 @@ export class MysqlSession {
         if (admission.allowed) {
           if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
           session.remember(operation.steps);
-          this.forward(message, operation, onSuccess);
+          if (admission.rowCeiling !== undefined)
+            this.forwardCeiling(message, operation, admission.rowCeiling, onSuccess);
+          else this.forward(message, operation, onSuccess);
         } else {
           this.answer(message, admission.error);
         }
@@ -402,12 +447,42 @@ export class MysqlSession {
       });
   }
 
-  private forward(message: MysqlMessage, operation: Operation | undefined, onSuccess?: () => void): void {
+  /** Runs the statement held to its row ceiling (row-ceiling.ts): BEGIN first when the client has none open. */
+  private forwardCeiling(
+    message: MysqlMessage,
+    operation: Operation,
+    ceiling: RowCeiling,
+    onSuccess?: () => void,
+  ): void {
+    const opened = opensTransaction(this.status);
+    const run = { ceiling, opened, stage: "statement" as CeilingRun["stage"], message };
+    if (!opened) {
+      this.forward(message, operation, onSuccess, run);
+      return;
+    }
+    run.stage = "begin";
     this.running = {
       operation,
       tracker: new ResponseTracker(this.options.capabilities),
       startedAt: performance.now(),
       onSuccess,
+      ceiling: { ...run, hidden: new ResponseTracker(this.options.capabilities) },
+    };
+    this.server.write(START_TRANSACTION);
+  }
+
+  private forward(
+    message: MysqlMessage,
+    operation: Operation | undefined,
+    onSuccess?: () => void,
+    ceiling?: Running["ceiling"],
+  ): void {
+    this.running = {
+      operation,
+      tracker: new ResponseTracker(this.options.capabilities),
+      startedAt: performance.now(),
+      onSuccess,
+      ...(ceiling === undefined ? {} : { ceiling }),
     };
     const code = message.payload[0];
     this.options.masker?.begin({
@@ -457,9 +532,26 @@ export class MysqlSession {
           out.push(Buffer.from(message.raw));
           continue;
         }
+        const ceiling = running.ceiling;
+        if (ceiling?.hidden !== undefined) {
+          // Latch's own START TRANSACTION / COMMIT / ROLLBACK: answered to Latch, never to the client.
+          const answer = ceiling.hidden.push(message.payload);
+          if (answer === undefined) continue;
+          ceiling.hidden = undefined;
+          this.ceilingStep(running, hiddenAnswered(ceiling, answer, this.ceilingContext(ceiling)), out);
+          continue;
+        }
         const done = running.tracker.push(message.payload);
         const masker = running.tracker.kind === "prepare" ? undefined : this.options.masker;
         const relayed = masker === undefined ? message.raw : masker.relay(message, running.tracker.kind);
+        if (done !== undefined && ceiling !== undefined) {
+          this.ceilingStep(
+            running,
+            statementFinished(ceiling, done, relayed, this.ceilingContext(ceiling)),
+            out,
+          );
+          continue;
+        }
         if (relayed !== undefined && relayed.length > 0) out.push(Buffer.from(relayed));
         if (done !== undefined) this.completed(running, done);
       }
@@ -479,8 +571,34 @@ export class MysqlSession {
     if (this.running === undefined) this.onClientData(undefined);
   }
 
+  /** Carries out one step of a ceiling run (ceiling-steps.ts decides). */
+  private ceilingStep(running: Running, step: CeilingStep, out: Buffer[]): void {
+    const ceiling = running.ceiling!;
+    if (step.kind === "send") {
+      ceiling.hidden = new ResponseTracker(this.options.capabilities);
+      this.server.write(step.toServer);
+    } else if (step.kind === "run")
+      this.forward(ceiling.message, running.operation, running.onSuccess, ceiling);
+    else {
+      this.status = step.status;
+      if (step.rolledBack !== undefined) this.rolledBack = step.rolledBack;
+      if (step.toClient !== undefined) out.push(step.toClient);
+      this.completed(running, step.summary);
+    }
+  }
+
+  private ceilingContext(ceiling: NonNullable<Running["ceiling"]>): CeilingContext {
+    return {
+      status: this.status,
+      capabilities: this.options.capabilities,
+      connection: this.options.session.connection,
+      answerSequence: (ceiling.message.lastSequenceId + 1) & 0xff,
+    };
+  }
+
   private completed(running: Running, summary: ResponseSummary): void {
     this.running = undefined;
+    if (summary.error === undefined) this.status = summary.status;
     if (summary.error === undefined) running.onSuccess?.();
     if (summary.error === undefined && summary.statementId !== undefined)
       running.onPrepared?.(summary.statementId, summary.parameterCount ?? 0);
@@ -494,7 +612,7 @@ export class MysqlSession {
     if (running.operation !== undefined)
       this.options.pipeline.complete(running.operation, {
         durationMs: performance.now() - running.startedAt,
-        rows: summary.rows > 0 ? summary.rows : summary.affectedRows,
+        ...deliveredRows(summary, masker),
         commandTags: [],
         ...(error === undefined ? {} : { error }),
       });

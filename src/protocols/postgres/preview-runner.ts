@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import pg from "pg";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
+import { maskSample } from "../../masking/preview-sample.js";
 import type { PreviewSample, PreviewTableRows, StatementPreview } from "../../operation/statement-preview.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import { catalogRefusal } from "./preview-catalog.js";
-import { maskSample } from "./preview-sample.js";
 import { previewRefusal } from "./preview-side-effects.js";
 import type { UpstreamTarget } from "./upstream.js";
 

@@ -187,6 +187,21 @@ describe("MySQL per-session users (real MariaDB)", () => {
         (error: unknown) => error,
       );
     expect(refusal).toMatchObject({ errno: 4151 }); // ER_ACCOUNT_HAS_BEEN_LOCKED
+    // The lock is on the audit record, with the session the user was made for.
+    const locked = events.filter((event) => event.kind === "ephemeral_role_locked");
+    expect(locked).toEqual([
+      {
+        kind: "ephemeral_role_locked",
+        sessionId: "session-ttl",
+        data: {
+          connection: "shop",
+          role: credential.user,
+          host: expect.any(String),
+          reason: "its ttl (1h) passed",
+          outcome: "locked",
+        },
+      },
+    ]);
     const [rows] = await session.query("SELECT count(*) AS n FROM items");
     expect((rows as { n: number }[])[0]!.n).toBe(2);
     await eph.revoke(credential.user, "session-ttl", "test over");

@@ -12,7 +12,7 @@ import { decodeErr } from "../../../src/protocols/mysql/response-packets.js";
 import { type ResponseSummary, ResponseTracker } from "../../../src/protocols/mysql/response-tracker.js";
 import { MysqlResultMasker } from "../../../src/protocols/mysql/result-masker.js";
 import { scrubQuotedValues } from "../../../src/protocols/mysql/row-masker.js";
-import { answeredError } from "../../../src/protocols/mysql/session-steps.js";
+import { answeredError, deliveredRows } from "../../../src/protocols/mysql/session-steps.js";
 import { naiveMessage } from "../../support/naive-mysql-bytes.js";
 
 const CAPS = CAPABILITY.PROTOCOL_41 | CAPABILITY.DEPRECATE_EOF;
@@ -342,6 +342,18 @@ describe("the operation_result of a withheld answer", () => {
       message: expect.stringMatching(/^result withheld by Latch masking: column ssn has an unknown type 200/),
     });
     expect(JSON.stringify(error)).not.toContain("123-45-6789");
+  });
+
+  it("records 0 rows delivered for a withheld answer, and the server's count beside it", () => {
+    const m = masker(["users.ssn"]);
+    relay([Buffer.from([1]), columnDef("shop", "users", "ssn", 200), textRow("123-45-6789"), okEnd], m);
+    expect(deliveredRows(summary(), m)).toEqual({ rows: 0, details: { serverRows: 1 } });
+    relay(
+      [Buffer.from([1]), columnDef("shop", "users", "ssn", COLUMN_TYPE.VAR_STRING), textRow("x"), okEnd],
+      m,
+    );
+    expect(deliveredRows(summary(), m)).toEqual({ rows: 1 });
+    expect(deliveredRows({ rows: 0, affectedRows: 4, status: 2 }, undefined)).toEqual({ rows: 4 });
   });
 
   it("forgets the withheld state when the next command's answer begins", () => {

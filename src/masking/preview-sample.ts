@@ -1,6 +1,6 @@
-import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
-import { ValueMasker } from "../../masking/value-masker.js";
-import type { PreviewSample } from "../../operation/statement-preview.js";
+import type { PreviewSample } from "../operation/statement-preview.js";
+import type { CompiledMaskingProfile } from "./masking-profile.js";
+import { ValueMasker } from "./value-masker.js";
 
 /**
  * The changed rows an approver sees, masked as the connection masks results: a column under a column rule is
