@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { PG_BIN_DIR, type PgCluster, startPgCluster } from "../test/support/pg-cluster.js";
 import { type PgTarget, type QueryMode, runPgbench } from "./pgbench.js";
 import { type RunningLatch, startLatch } from "./start-latch.js";
@@ -19,7 +20,9 @@ const execFileAsync = promisify(execFile);
  *   (writeSyscalls: write/writev/sendmsg/sendto, i.e. sockets and the audit journal; readSyscalls likewise;
  *   pwrite64/pread64 are the SQLite indexer's and depend on timing, so they are only in the breakdown);
  * - heap bytes the main isolate allocated (bench/alloc-probe.mjs preloaded, read on SIGUSR2);
- * - syscr/syscw/wchar from /proc/<pid>/io (these include SQLite's timing-dependent writes: reported only).
+ * - syscr/syscw/wchar from /proc/<pid>/io (these include SQLite's timing-dependent writes: reported only);
+ * - chained audit events and their canonical JSON bytes, read from the store's latch.db once the index has
+ *   caught up (auditEvents is guarded: it moves only when the recording format does).
  */
 export interface HotPathCounts {
   transactions: number;
@@ -181,6 +184,30 @@ export async function traced<T>(pid: number, work: () => Promise<T>): Promise<Re
   return calls;
 }
 
+/** Chained events and data bytes in the store so far, once the audit index has stopped moving. */
+async function auditTotals(rig: HotPathRig): Promise<{ events: number; bytes: number }> {
+  const db = new Database(join(rig.latch.dataDir, "latch.db"), { readonly: true, fileMustExist: true });
+  try {
+    const read = () =>
+      db
+        .prepare("SELECT count(*) AS events, coalesce(sum(length(data)), 0) AS bytes FROM audit_events")
+        .get() as {
+        events: number;
+        bytes: number;
+      };
+    let last = read();
+    for (let i = 0; i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const now = read();
+      if (now.events === last.events) return now;
+      last = now;
+    }
+    throw new Error("the audit index of latch serve did not settle");
+  } finally {
+    db.close();
+  }
+}
+
 /** Counts per transaction for `transactions` sequential select-only transactions in each mode. */
 export async function countHotPath(rig: HotPathRig, transactions: number): Promise<HotPathCounts> {
   const pid = rig.latch.pid;
@@ -192,10 +219,12 @@ export async function countHotPath(rig: HotPathRig, transactions: number): Promi
     await run(mode, Math.min(500, transactions)); // warm-up: JIT, caches
     // One measured run: strace counts the calls, the probe the heap bytes, /proc/<pid>/io the rest.
     const before = procIo(pid);
+    const auditBefore = await auditTotals(rig);
     const allocatedBefore = await allocatedBytes(rig);
     const calls = await traced(pid, () => run(mode, transactions));
     const allocatedAfter = await allocatedBytes(rig);
     const after = procIo(pid);
+    const auditAfter = await auditTotals(rig);
     const total = Object.values(calls).reduce((sum, n) => sum + n, 0);
     const per = (n: number) => n / transactions;
     perTransaction[mode] = {
@@ -206,6 +235,8 @@ export async function countHotPath(rig: HotPathRig, transactions: number): Promi
       procSyscw: per(after.syscw! - before.syscw!),
       bytesWritten: per(after.wchar! - before.wchar!),
       heapBytesAllocated: per(allocatedAfter - allocatedBefore),
+      auditEvents: per(auditAfter.events - auditBefore.events),
+      auditBytes: per(auditAfter.bytes - auditBefore.bytes),
     };
     syscalls[mode] = Object.fromEntries(
       Object.entries(calls)

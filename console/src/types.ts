@@ -107,6 +107,15 @@ export interface AuditEvent {
   data: Record<string, unknown>;
 }
 
+/**
+ * How many chained events a page of the API's (logical) events came from: a result folded into its session's
+ * next operation is listed as its own event with that operation's seq (docs/audit.md, "Folded results"), so a
+ * full page (`limit` chained events) may list more than `limit`. Paging decisions count seqs, not events.
+ */
+export function chainedCount(events: readonly AuditEvent[]): number {
+  return new Set(events.map((event) => event.seq)).size;
+}
+
 export interface Blocked {
   principal: string;
   blockedBy: string;

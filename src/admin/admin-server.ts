@@ -9,6 +9,7 @@ import type { SamlAssertionClaims } from "../identity/saml-assertion.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
 import type { ConsoleSessionStore } from "../store/console-session-store.js";
+import { logicalEvents } from "../store/logical-events.js";
 import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
 import {
   registerTokenExchangeRoutes,
@@ -200,7 +201,8 @@ export async function startAdminServer(deps: AdminServerDeps) {
     const session = await deps.audit.getSession(request.params.id);
     if (session === undefined)
       return reply.code(404).send({ error: "not_found", message: `no session ${request.params.id}` });
-    return { session, events: await deps.audit.events({ sessionId: session.id, limit: 1000 }) };
+    // Logical events: a folded result reads as its own operation_result (audit/folded-result.ts).
+    return { session, events: await logicalEvents(deps.audit, { sessionId: session.id, limit: 1000 }) };
   });
 
   app.get("/api/audit", async (request, reply) => {
@@ -213,7 +215,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
       });
     const { session, after, ...rest } = query.data;
     return {
-      events: await deps.audit.events({
+      events: await logicalEvents(deps.audit, {
         ...rest,
         ...(session === undefined ? {} : { sessionId: session }),
         ...(after === undefined ? {} : { afterSeq: after }),

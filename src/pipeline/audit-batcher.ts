@@ -1,3 +1,4 @@
+import { canCarryResult, foldResult } from "../audit/folded-result.js";
 import type { AuditEventInput } from "../store/store.js";
 
 /**
@@ -16,17 +17,28 @@ export interface BatcherTimers {
   clearTimeout(handle: unknown): void;
   /** Runs `run` after the current turn of the event loop (setImmediate). */
   afterTurn(run: () => void): void;
+  /** Milliseconds on the clock setTimeout counts in (performance.now when absent). */
+  now?(): number;
 }
 
 const realTimers: BatcherTimers = {
   setTimeout: (run, ms) => setTimeout(run, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
   afterTurn: (run) => setImmediate(run),
+  now: () => performance.now(),
 };
 
 const LAZY_DELAY_MS = 10;
 
 type Outcome = (error: unknown | undefined) => void;
+
+/** A session's result waiting for that session's next operation to carry it (or for its deadline). */
+interface HeldResult {
+  readonly event: AuditEventInput;
+  readonly outcome: Outcome | undefined;
+  /** On the timers' clock: written standalone from then on. */
+  readonly due: number;
+}
 
 /**
  * Group commit for the audit log, and the one ordered writer of the gateway: every event (operations,
@@ -35,6 +47,11 @@ type Outcome = (error: unknown | undefined) => void;
  * only then are their callbacks told the outcome. The write still happens before anything is forwarded: a
  * caller forwards only from its callback, and a failed write reports the error to every caller in the group
  * (each then denies). While an asynchronous append is in flight, new events wait and go in the next group.
+ *
+ * A session's result (`appendResult`) is held, one per session, and folded into that session's next
+ * `operation` when it comes within LAZY_DELAY_MS (audit/folded-result.ts): one chained event per statement.
+ * Any other event of the session, a second result, the deadline or `drain` writes it standalone first, so a
+ * session's events keep their order: its result always precedes its next event.
  */
 export class AuditBatcher {
   private events: AuditEventInput[] = [];
@@ -42,6 +59,9 @@ export class AuditBatcher {
   private scheduled = false;
   private lazyTimer: unknown;
   private writing: Promise<void> | undefined;
+  /** By session, in the order they were held (Map order), so the first is always the first due. */
+  private readonly held = new Map<string, HeldResult>();
+  private heldTimer: unknown;
 
   constructor(
     private readonly log: AuditAppender,
@@ -51,8 +71,7 @@ export class AuditBatcher {
 
   /** Queues an event; `outcome` (if given) runs once it is durable or has failed. Never calls back synchronously. */
   append(event: AuditEventInput, outcome?: Outcome): void {
-    this.events.push(event);
-    this.outcomes.push(outcome);
+    this.enqueue(event, outcome);
     if (this.events.length >= this.maxBatch) queueMicrotask(() => this.flush());
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -65,9 +84,77 @@ export class AuditBatcher {
    * the next group, or is written within LAZY_DELAY_MS, saving a journal write per statement.
    */
   appendLazy(event: AuditEventInput, outcome?: Outcome): void {
+    this.enqueue(event, outcome);
+    this.lazyTimer ??= this.timers.setTimeout(() => this.flush(), LAZY_DELAY_MS);
+  }
+
+  /**
+   * Queues a session's `operation_result` nobody waits for: held until the session's next operation carries
+   * it, or written standalone (lazily, as `appendLazy`) when something else of the session comes first, when
+   * LAZY_DELAY_MS pass, or on `drain`. `outcome` runs when the event that holds it is durable or has failed.
+   */
+  appendResult(event: AuditEventInput, outcome?: Outcome): void {
+    const sessionId = event.sessionId;
+    if (sessionId === null) {
+      this.appendLazy(event, outcome);
+      return;
+    }
+    const earlier = this.held.get(sessionId);
+    if (earlier !== undefined) {
+      // Two results before an operation (pipelined statements): the older goes first, standalone.
+      this.held.delete(sessionId);
+      this.appendLazy(earlier.event, earlier.outcome);
+    }
+    this.held.set(sessionId, { event, outcome, due: this.now() + LAZY_DELAY_MS });
+    this.heldTimer ??= this.timers.setTimeout(() => this.releaseDue(), LAZY_DELAY_MS);
+  }
+
+  /** Queues an event after its session's held result: folded into it when it is an operation, else before it. */
+  private enqueue(event: AuditEventInput, outcome: Outcome | undefined): void {
+    const held =
+      event.sessionId === null || this.held.size === 0 ? undefined : this.held.get(event.sessionId);
+    if (held !== undefined) {
+      this.held.delete(event.sessionId!);
+      if (canCarryResult(event)) event = { ...event, data: foldResult(event.data, held.event.data) };
+      else this.events.push(held.event);
+      // A folded result is durable (or lost) with its carrier, and told so with it.
+      this.outcomes.push(held.outcome);
+    }
     this.events.push(event);
     this.outcomes.push(outcome);
-    this.lazyTimer ??= this.timers.setTimeout(() => this.flush(), LAZY_DELAY_MS);
+  }
+
+  /** The held results whose deadline passed are written standalone; the timer is re-armed for the rest. */
+  private releaseDue(): void {
+    this.heldTimer = undefined;
+    const now = this.now();
+    let released = false;
+    for (const [sessionId, held] of this.held) {
+      if (held.due > now) break;
+      this.held.delete(sessionId);
+      this.events.push(held.event);
+      this.outcomes.push(held.outcome);
+      released = true;
+    }
+    const next = this.held.values().next();
+    if (!next.done)
+      this.heldTimer = this.timers.setTimeout(() => this.releaseDue(), Math.max(1, next.value.due - now));
+    if (released) this.flush();
+  }
+
+  /** Every held result, standalone, queued in the order they were held. */
+  private releaseAll(): void {
+    if (this.heldTimer !== undefined) this.timers.clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    for (const held of this.held.values()) {
+      this.events.push(held.event);
+      this.outcomes.push(held.outcome);
+    }
+    this.held.clear();
+  }
+
+  private now(): number {
+    return this.timers.now?.() ?? performance.now();
   }
 
   /** Resolves once the event is durable; rejects if it could not be written. */
@@ -111,8 +198,9 @@ export class AuditBatcher {
     });
   }
 
-  /** Resolves when everything appended so far has been written (or has failed). */
+  /** Resolves when everything appended so far, held results included, has been written (or has failed). */
   async drain(): Promise<void> {
+    this.releaseAll();
     this.flush();
     while (this.writing !== undefined) {
       await this.writing;

@@ -473,14 +473,13 @@ export class OperationPipeline implements Admitter {
   /** Records what came back. A failure here cannot un-run the statement; it is logged and counted. */
   complete(operation: Operation, result: OperationResult): void {
     this.metrics.operationSeconds.observe({ protocol: operation.protocol }, result.durationMs / 1000);
-    this.record(
-      {
-        kind: "operation_result",
-        sessionId: operation.sessionId,
-        data: resultRecord(operation, result),
-      },
-      { lazy: true },
-    );
+    // Held for the session's next operation to carry (audit-batcher.ts): one chained event per statement.
+    const event: AuditEventInput = {
+      kind: "operation_result",
+      sessionId: operation.sessionId,
+      data: resultRecord(operation, result),
+    };
+    this.audit.appendResult(event, this.failureLogger(event));
   }
 
   /** Resolves once everything recorded so far is durable (shutdown, tests). */
@@ -496,11 +495,15 @@ export class OperationPipeline implements Admitter {
   /** Records an event without waiting; a failure is logged and counted. */
   record(event: AuditEventInput, options: { lazy?: boolean } = {}): void {
     const append = options.lazy === true ? this.audit.appendLazy : this.audit.append;
-    append.call(this.audit, event, (failure) => {
+    append.call(this.audit, event, this.failureLogger(event));
+  }
+
+  private failureLogger(event: AuditEventInput): (failure: unknown) => void {
+    return (failure) => {
       if (failure === undefined) return;
       this.metrics.auditWriteFailures.inc();
       this.log.error({ err: failure, kind: event.kind }, "audit append failed");
-    });
+    };
   }
 
   private request(operation: Operation, context: OperationContext, preview?: { rows: number }) {

@@ -1,3 +1,4 @@
+import { expandEvents } from "../audit/folded-result.js";
 import type { Identity } from "../identity/identity.js";
 import { type RecordedPolicyInput, readPolicyInput } from "../policy/recorded-input.js";
 import { type AuditEvent, type AuditReader, MAX_PAGE_SIZE } from "../store/store.js";
@@ -54,7 +55,8 @@ export async function* recordedHistory(
   for (;;) {
     const page = await reader.events({ afterSeq: after, limit: MAX_PAGE_SIZE });
     if (page.length === 0) return;
-    for (const event of page) {
+    // Logical events: an operation carrying its session's previous result reads as the result, then itself.
+    for (const event of expandEvents(page)) {
       if (window.until !== undefined && Date.parse(event.ts) >= window.until + CLOCK_SLACK_MS) return;
       const item = historyItem(event);
       if (item !== undefined) yield item;

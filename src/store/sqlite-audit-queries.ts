@@ -80,7 +80,12 @@ export function createSqliteAuditQueries(
         where.push("e.session_id = ?");
         params.push(filter.sessionId);
       }
-      if (filter.kind !== undefined) {
+      if (filter.kind === "operation_result") {
+        // Also the operations that carry a folded result (audit/folded-result.ts); logicalEvents expands them.
+        where.push(
+          "e.kind = 'operation_result' OR (e.kind = 'operation' AND json_type(e.data, '$.priorResult') = 'object')",
+        );
+      } else if (filter.kind !== undefined) {
         where.push("e.kind = ?");
         params.push(filter.kind);
       }

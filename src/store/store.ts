@@ -121,6 +121,10 @@ export interface SessionFilter {
 
 export interface AuditFilter {
   readonly sessionId?: string;
+  /**
+   * `operation_result` also matches the operations that carry a folded result (audit/folded-result.ts): read
+   * through `logicalEvents` (store/logical-events.ts) to get the results themselves.
+   */
   readonly kind?: AuditEventKind;
   readonly subject?: string;
   /** Only operations with this decision. */
@@ -138,7 +142,10 @@ export interface AuditFilter {
 export interface AuditReader {
   listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
   getSession(id: string): Promise<SessionSummary | undefined>;
-  /** Oldest first; at most `limit` (default 100, at most 1000). */
+  /**
+   * The chained events as written, oldest first; at most `limit` (default 100, at most 1000). An operation may
+   * carry its session's previous result: what shows or analyses events reads `logicalEvents` instead.
+   */
   events(filter?: AuditFilter): Promise<AuditEvent[]>;
   /** Recomputes every link; the report's head is what an operator anchors with `--expect-head`. */
   verifyChain(): Promise<ChainVerificationReport>;

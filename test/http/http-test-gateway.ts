@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
+import { logicalEvents } from "../../src/store/logical-events.js";
 import type { AuditEvent } from "../../src/store/store.js";
 import { type EchoUpstream, startEchoUpstream } from "../support/echo-upstream.js";
 import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
@@ -116,7 +117,7 @@ export async function startHttpTestGateway(
       await gw.gateway.flushAudit();
       const all: AuditEvent[] = [];
       for (;;) {
-        const page = await gw.gateway.audit.events({
+        const page = await logicalEvents(gw.gateway.audit, {
           kind: kind as never,
           limit: 1000,
           ...(all.length === 0 ? {} : { afterSeq: all.at(-1)!.seq }),

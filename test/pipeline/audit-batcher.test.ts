@@ -233,3 +233,72 @@ describe("AuditBatcher.drain", () => {
     expect(log.flushes).toBe(1);
   });
 });
+
+describe("AuditBatcher: a session's result folded into its next operation", () => {
+  const result = (sessionId: string, name: string): AuditEventInput => ({
+    kind: "operation_result",
+    sessionId,
+    data: { name },
+  });
+  const op = (sessionId: string, name: string): AuditEventInput => ({
+    kind: "operation",
+    sessionId,
+    data: { name },
+  });
+
+  it("writes a result nobody carries standalone once its own deadline passes, each on its own", () => {
+    const { log, timers, batcher } = setup();
+    batcher.appendResult(result("s1", "r1"));
+    timers.advance(6);
+    batcher.appendResult(result("s2", "r2"));
+    timers.advance(4);
+    expect(log.events.map((e) => e.data.name)).toEqual(["r1"]);
+    timers.advance(5);
+    expect(log.events.map((e) => e.data.name)).toEqual(["r1"]);
+    timers.advance(1);
+    expect(log.events.map((e) => e.data.name)).toEqual(["r1", "r2"]);
+    expect(timers.pendingTimeouts).toBe(0);
+  });
+
+  it("writes the older of two results of one session standalone, first, and folds the newer", () => {
+    const { log, timers, batcher } = setup();
+    batcher.appendResult(result("s1", "r1"));
+    batcher.appendResult(result("s1", "r2"));
+    batcher.append(op("s1", "o3"));
+    timers.endTurn();
+    expect(log.groups).toHaveLength(1);
+    expect(log.events.map((e) => [e.kind, e.data.name])).toEqual([
+      ["operation_result", "r1"],
+      ["operation", "o3"],
+    ]);
+    expect(log.events[1]!.data.priorResult).toEqual({ name: "r2" });
+  });
+
+  it("never folds into an event of another kind or another session, and drain writes what is held", async () => {
+    const { log, timers, batcher } = setup();
+    const told: unknown[] = [];
+    batcher.appendResult(result("s1", "r1"), (error) => told.push(error));
+    batcher.appendResult(result("s2", "r2"));
+    batcher.append({ kind: "session_end", sessionId: "s1", data: { name: "end" } });
+    batcher.append(op("s3", "o"));
+    timers.endTurn();
+    expect(log.events.map((e) => e.data.name)).toEqual(["r1", "end", "o"]);
+    expect(told).toEqual([undefined]);
+    await batcher.drain();
+    expect(log.events.map((e) => e.data.name)).toEqual(["r1", "end", "o", "r2"]);
+    expect(timers.pendingTimeouts).toBe(0);
+  });
+
+  it("tells a folded result's outcome with its carrier's: a failed carrier fails both", () => {
+    const { log, timers, batcher } = setup();
+    log.fail = failOnKinds("operation");
+    const told: string[] = [];
+    batcher.appendResult(result("s1", "r1"), (error) =>
+      told.push(`r1 ${error === undefined ? "ok" : "failed"}`),
+    );
+    batcher.append(op("s1", "o2"), (error) => told.push(`o2 ${error === undefined ? "ok" : "failed"}`));
+    timers.endTurn();
+    expect(told).toEqual(["r1 failed", "o2 failed"]);
+    expect(log.events).toHaveLength(0);
+  });
+});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expandFolded } from "../../src/audit/folded-result.js";
 import { LatchError } from "../../src/errors.js";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.js";
 import type { Verdict } from "../../src/operation/operation.js";
@@ -424,7 +425,7 @@ describe("OperationPipeline: what protocols record", () => {
     expect(await decisions(metrics)).toEqual({ deny: 1 });
   });
 
-  it("complete records the result lazily: after the delay, or with the next durable event", async () => {
+  it("complete holds the result: written standalone after the delay when the session sends nothing more", async () => {
     const { log, timers, pipeline } = setup();
     const op = operation();
     pipeline.complete(op, {
@@ -447,11 +448,59 @@ describe("OperationPipeline: what protocols record", () => {
         error: { code: "57014", message: "canceled" },
       },
     });
+  });
 
-    pipeline.complete(op, { durationMs: 1, rows: 0, commandTags: [] });
-    await pipeline.admit(operation(), context);
-    expect(log.groups.at(-1)?.map((e) => e.kind)).toEqual(["operation_result", "operation"]);
-    expect(log.groups.at(-1)?.[0]?.data).not.toHaveProperty("error");
+  it("folds a result into the same session's next operation: one chained event, two logical ones", async () => {
+    const { log, pipeline } = setup();
+    const first = operation();
+    await pipeline.admit(first, context);
+    pipeline.complete(first, { durationMs: 1, rows: 2, commandTags: ["SELECT 2"] });
+    // Another session's operation does not carry it, and does not write it either.
+    await pipeline.admit(operation({ sessionId: "session-2" }), context);
+    const next = operation();
+    await pipeline.admit(next, context);
+    expect(log.events.map((e) => [e.kind, e.sessionId])).toEqual([
+      ["operation", "session-1"],
+      ["operation", "session-2"],
+      ["operation", "session-1"],
+    ]);
+    const carrier = log.events[2]!;
+    const result = { commandTags: ["SELECT 2"], durationMs: 1, operationId: first.id, rows: 2 };
+    expect(carrier.data.priorResult).toEqual(result);
+    // Keys stay sorted, so the canonical encoding keeps its native path.
+    expect(Object.keys(carrier.data)).toEqual([...Object.keys(carrier.data)].sort());
+    expect(expandFolded(carrier).map((e) => [e.kind, e.data.operationId])).toEqual([
+      ["operation_result", first.id],
+      ["operation", next.id],
+    ]);
+    expect(expandFolded(carrier)[1]!.data).not.toHaveProperty("priorResult");
+  });
+
+  it("writes a held result standalone before any other event of its session, and on flush", async () => {
+    const { log, pipeline } = setup();
+    const first = operation();
+    await pipeline.admit(first, context);
+    pipeline.complete(first, { durationMs: 1, rows: 0, commandTags: [] });
+    await pipeline.recordDurably({ kind: "session_end", sessionId: "session-1", data: {} });
+    expect(log.events.map((e) => e.kind)).toEqual(["operation", "operation_result", "session_end"]);
+    const second = operation({ sessionId: "session-3" });
+    pipeline.complete(second, { durationMs: 1, rows: 0, commandTags: [] });
+    await pipeline.flush();
+    expect(log.events.at(-1)).toMatchObject({ kind: "operation_result", data: { operationId: second.id } });
+  });
+
+  it("denies the carrier and counts the folded result as unwritten when the store fails", async () => {
+    const { log, pipeline, metrics } = setup();
+    const first = operation();
+    await pipeline.admit(first, context);
+    pipeline.complete(first, { durationMs: 1, rows: 0, commandTags: [] });
+    log.fail = failOnKinds("operation");
+    const admission = await pipeline.admit(operation(), context);
+    expect(admission.allowed).toBe(false);
+    expect((await metrics.auditWriteFailures.get()).values[0]?.value).toBe(2);
+    log.fail = undefined;
+    await pipeline.flush();
+    expect(log.events.map((e) => e.kind)).toEqual(["operation"]);
   });
 
   it("recordProtocolError leaves a protocol_error event, with or without a session", async () => {

@@ -48,6 +48,10 @@ export class ManualTimers implements BatcherTimers {
     }
   }
 
+  now(): number {
+    return this.time;
+  }
+
   /** Timeouts armed and not yet run or cleared. */
   get pendingTimeouts(): number {
     return this.timeouts.size;

@@ -2,7 +2,7 @@ import { ApiError, api, get } from "../api.js";
 import { field, h, toast } from "../dom.js";
 import { eventCard } from "../event-view.js";
 import { timeLeft, when } from "../format.js";
-import type { AuditEvent, Blocked, Grant, Me } from "../types.js";
+import { type AuditEvent, type Blocked, chainedCount, type Grant, type Me } from "../types.js";
 
 const problemText = (problem: unknown) => (problem instanceof ApiError ? problem.message : String(problem));
 
@@ -198,7 +198,7 @@ export function auditView(main: HTMLElement): void {
       const { events } = await get<{ events: AuditEvent[] }>(`/api/audit?${query}`);
       results.append(...events.map(eventCard));
       after = events[events.length - 1]?.seq ?? after;
-      moreButton.hidden = events.length < 200;
+      moreButton.hidden = chainedCount(events) < 200;
     } catch (problem) {
       toast(problemText(problem), "error");
     }

@@ -3,7 +3,7 @@ import { append, h, toast } from "../dom.js";
 import { eventCard } from "../event-view.js";
 import { when } from "../format.js";
 import { assembleRecordings, play } from "../replay.js";
-import type { AuditEvent, LiveSession, Me, Session } from "../types.js";
+import { type AuditEvent, chainedCount, type LiveSession, type Me, type Session } from "../types.js";
 
 const PAGE = 1000;
 
@@ -17,12 +17,13 @@ export async function sessionView(main: HTMLElement, me: Me, id: string, signal:
       `/api/sessions/${encodeURIComponent(id)}`,
     ));
     // Long sessions (recordings especially) have more events than one page.
-    while (events.length > 0 && events.length % PAGE === 0) {
+    let page = chainedCount(events);
+    while (page === PAGE) {
       const after = events[events.length - 1]?.seq ?? 0;
       const next = await get<{ events: AuditEvent[] }>(
         `/api/audit?session=${encodeURIComponent(id)}&after=${after}&limit=${PAGE}`,
       );
-      if (next.events.length === 0) break;
+      page = chainedCount(next.events);
       events = [...events, ...next.events];
     }
   } catch (problem) {

@@ -5,6 +5,7 @@ import { checkChainAnchor, parseChainAnchor } from "../../audit/chain-anchor.js"
 import type { ChainVerificationReport } from "../../audit/verify-chain.js";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
+import { logicalEvents } from "../../store/logical-events.js";
 import { openAuditReader } from "../../store/open-audit-reader.js";
 import { AUDIT_JOURNAL_FILE, assertSqliteStore, sqliteStorePath } from "../../store/open-stores.js";
 import { startNewSqliteSegment } from "../../store/sqlite-new-segment.js";
@@ -228,7 +229,7 @@ export async function runAuditSearch(options: AuditSearchOptions): Promise<numbe
   const filter = searchFilter(options);
   const { reader, close } = openAuditReader(loadStoreConfig(options));
   try {
-    const events = await reader.events(filter);
+    const events = await logicalEvents(reader, filter);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
       return 0;

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { expandEvents } from "../../audit/folded-result.js";
 import type { AuditEvent, SessionSummary } from "../../store/store.js";
 import { type AdminClientOptions, adminGet, printTable, withAdminOptions } from "../admin-client.js";
 import { registerPlayCommand } from "./play.js";
@@ -125,7 +126,8 @@ export function registerSessionsCommands(program: Command): void {
     );
     printTable(
       ["TIME", "EVENT", "DETAIL"],
-      detail.events.map((event) => [event.ts.slice(11, 23), event.kind, describe(event)]),
+      // The API sends logical events already (expanding again changes nothing); chained ones still read right.
+      expandEvents(detail.events).map((event) => [event.ts.slice(11, 23), event.kind, describe(event)]),
       100,
     );
   });

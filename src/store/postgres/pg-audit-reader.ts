@@ -79,7 +79,12 @@ export function createPgAuditReader(pool: pg.Pool): AuditReader {
       let join = "";
       if (filter.afterSeq !== undefined) where.push(`e.seq > $${params.push(filter.afterSeq)}`);
       if (filter.sessionId !== undefined) where.push(`e.session_id = $${params.push(filter.sessionId)}`);
-      if (filter.kind !== undefined) where.push(`e.kind = $${params.push(filter.kind)}`);
+      if (filter.kind === "operation_result")
+        // Also the operations that carry a folded result (audit/folded-result.ts); logicalEvents expands them.
+        where.push(
+          "e.kind = 'operation_result' OR (e.kind = 'operation' AND jsonb_typeof(e.data::jsonb -> 'priorResult') = 'object')",
+        );
+      else if (filter.kind !== undefined) where.push(`e.kind = $${params.push(filter.kind)}`);
       if (filter.subject !== undefined) {
         join = " JOIN latch_sessions s ON s.id = e.session_id";
         where.push(`s.subject = $${params.push(filter.subject)}`);

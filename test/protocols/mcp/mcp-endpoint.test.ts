@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { logicalEvents } from "../../../src/store/logical-events.js";
 import type { GatewayFixture } from "../../e2e/pg-fixture.js";
 import { LATCH_CLI } from "../../support/latch-serve.js";
 import type { McpEndpoint } from "../../support/mcp-endpoint.js";
@@ -144,7 +145,7 @@ describe("built-in tools", () => {
     });
     const start = starts.at(-1)!;
     expect(start.data).toMatchObject({ protocol: "mcp", connection: "mcp", issuer: oidc.issuer });
-    const events = await fx.gw.gateway.audit.events({ sessionId: start.sessionId!, limit: 100 });
+    const events = await logicalEvents(fx.gw.gateway.audit, { sessionId: start.sessionId!, limit: 100 });
     const operation = events.find((event) => event.kind === "operation");
     expect(operation?.data).toMatchObject({
       mode: "sql_query",

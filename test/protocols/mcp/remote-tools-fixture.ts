@@ -1,3 +1,4 @@
+import { logicalEvents } from "../../../src/store/logical-events.js";
 import type { AuditEvent } from "../../../src/store/store.js";
 import { type EchoUpstream, startEchoUpstream } from "../../support/echo-upstream.js";
 import { freePort } from "../../support/free-port.js";
@@ -98,7 +99,7 @@ export async function startRemoteToolsFixture(): Promise<RemoteToolsFixture> {
     agentToken,
     async events(kind) {
       await gw.gateway.flushAudit();
-      return gw.gateway.audit.events({ kind: kind as never, limit: 1000 });
+      return logicalEvents(gw.gateway.audit, { kind: kind as never, limit: 1000 });
     },
     async api(method, path, token, body) {
       const response = await fetch(`${gw.adminUrl}${path}`, {

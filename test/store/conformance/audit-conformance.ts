@@ -1,6 +1,8 @@
 import { describe, expect } from "vitest";
 import { canonicalJson } from "../../../src/audit/canonical-json.js";
 import { computeEventHash, GENESIS_HASH } from "../../../src/audit/event-hash.js";
+import { foldResult } from "../../../src/audit/folded-result.js";
+import { logicalEvents } from "../../../src/store/logical-events.js";
 import type { AuditEvent, AuditEventInput, AuditFilter } from "../../../src/store/store.js";
 import type { Stores } from "../../../src/store/stores.js";
 import { operation, sessionEnd, sessionStart } from "../store-fixtures.js";
@@ -216,6 +218,49 @@ export function describeAuditConformance(implementation: StoreImplementation): v
       expect(await seqs({ text: "from USERS" })).toEqual([2, 3, 5]);
       expect(await seqs({ text: "users", decision: "deny", subject: "agent-2" })).toEqual([8]);
       expect(await seqs({ text: "no such statement" })).toEqual([]);
+    });
+
+    test("a result folded into its session's next operation: searched and read as its own event, chained once", async ({
+      stores,
+    }) => {
+      const result = { commandTags: ["SELECT 1"], durationMs: 1, operationId: "op-first", rows: 1 };
+      const carrier = operation("s1", "SELECT 2 FROM users");
+      await record(
+        stores,
+        [sessionStart("s1")],
+        [operation("s1", "SELECT 1 FROM users")],
+        [{ ...carrier, data: foldResult(carrier.data, result) }],
+        [{ kind: "operation_result", sessionId: "s1", data: { ...result, operationId: "op-second" } }],
+      );
+      const reader = stores.auditReader;
+      // The chain holds four events, every one verifiable as read; the carrier keeps its result inside.
+      expect(await reader.verifyChain()).toMatchObject({ ok: true, events: 4 });
+      for (const event of await reader.events()) expect(recomputed(event)).toBe(event.hash);
+      expect((await reader.events({ kind: "operation_result" })).map((e) => [e.seq, e.kind])).toEqual([
+        [3, "operation"],
+        [4, "operation_result"],
+      ]);
+      // Read logically: the result first, with the carrier's seq, then the operation without it.
+      const results = await logicalEvents(reader, { kind: "operation_result" });
+      expect(results.map((e) => [e.seq, e.data.operationId])).toEqual([
+        [3, "op-first"],
+        [4, "op-second"],
+      ]);
+      expect(results[0]!.data).toEqual(result);
+      const timeline = await logicalEvents(reader, { sessionId: "s1" });
+      expect(timeline.map((e) => [e.seq, e.kind])).toEqual([
+        [1, "session_start"],
+        [2, "operation"],
+        [3, "operation_result"],
+        [3, "operation"],
+        [4, "operation_result"],
+      ]);
+      expect(timeline[3]!.data).toEqual(JSON.parse(JSON.stringify(carrier.data)));
+      expect((await logicalEvents(reader, { kind: "operation" })).map((e) => e.seq)).toEqual([2, 3]);
+      expect((await logicalEvents(reader, { text: "select 2" })).map((e) => [e.seq, e.kind])).toEqual([
+        [3, "operation"],
+      ]);
+      expect((await reader.getSession("s1"))?.operations).toBe(2);
     });
 
     test("pages with afterSeq and limit (default 100, at most 1000)", async ({ stores }) => {

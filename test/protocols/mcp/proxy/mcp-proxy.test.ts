@@ -6,6 +6,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPolicyInput } from "../../../../src/policy/recorded-input.js";
+import { logicalEvents } from "../../../../src/store/logical-events.js";
 import { LATCH_CLI } from "../../../support/latch-serve.js";
 import { type McpEndpoint, serveMcpEndpoint } from "../../../support/mcp-endpoint.js";
 import { startTestGateway, type TestGateway } from "../../../support/test-gateway.js";
@@ -109,7 +110,7 @@ const text = (answer: { content: unknown[] }) =>
   (answer.content as { type: string; text?: string }[]).map((block) => block.text ?? "").join("\n");
 const events = async (kind: string) => {
   await gw.gateway.flushAudit();
-  return gw.gateway.audit.events({ kind: kind as never, limit: 1000 });
+  return logicalEvents(gw.gateway.audit, { kind: kind as never, limit: 1000 });
 };
 const api = async (method: string, url: string, token: string, body?: unknown) => {
   const response = await fetch(`${gw.adminUrl}${url}`, {

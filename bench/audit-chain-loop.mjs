@@ -1,0 +1,66 @@
+/**
+ * Instructions per statement of the audit write path (chain, canonical JSON, SHA-256, journal line and
+ * write) for the two recording forms, counted with callgrind over the built dist/ (docs/benchmarks.md, "One
+ * chained event per statement"):
+ *
+ *   pair:   each statement as two events, the previous result riding with the next operation, as before
+ *   folded: each statement as one operation carrying the previous result (audit/folded-result.ts)
+ *
+ *   npm run build
+ *   valgrind --tool=callgrind node --single-threaded bench/audit-chain-loop.mjs pair 1000   # and 3000
+ *
+ * The difference between the two loop lengths, divided by 2000, cancels start-up and JIT compilation.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = new URL("../dist/src", import.meta.url).href;
+const { AuditJournal } = await import(`${root}/store/audit-journal.js`);
+const { GENESIS_HASH } = await import(`${root}/audit/event-hash.js`);
+const { foldResult } = await import(`${root}/audit/folded-result.js`);
+const [mode, nArg] = process.argv.slice(2);
+const n = Number(nArg);
+const dir = mkdtempSync(join(tmpdir(), "cg-"));
+const { journal } = AuditJournal.open(join(dir, "audit.journal"), { seq: 0, hash: GENESIS_HASH });
+const sessionId = "3f6c1a52-8d0e-4b43-9a57-4c1f0e9b2d11";
+// Bodies shaped like a pgbench -S statement's (operation-record.ts / recorded-input.ts), keys sorted.
+const op = (i) => ({
+  mode: "simple",
+  operationId: `0b6f1c7e-1d2a-4c3b-8e9f-${String(100000000000 + i)}`,
+  policyInput: {
+    at: 1764626400000 + i,
+    clientAddress: "127.0.0.1:51234",
+    connection: { labels: {}, name: "bench" },
+    groups: ["bench"],
+    issuer: "latch-dev",
+    steps: [{ action: "sql:select", resources: [{ kind: "Table", name: "public.pgbench_accounts" }] }],
+    subject: "bench",
+    v: 1,
+  },
+  statements: [
+    {
+      tablesRead: ["public.pgbench_accounts"],
+      tablesWritten: [],
+      text: `SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100000};`,
+      verb: "sql:select",
+    },
+  ],
+  verdict: { decision: "allow", reason: "permitted by policy", rules: ["policies/bench.cedar#0"] },
+});
+const res = (i) => ({
+  commandTags: ["SELECT 1"],
+  durationMs: 0.412,
+  operationId: `0b6f1c7e-1d2a-4c3b-8e9f-${String(100000000000 + i)}`,
+  rows: 1,
+});
+for (let i = 1; i <= n; i++) {
+  if (mode === "pair")
+    journal.append([
+      { kind: "operation_result", sessionId, data: res(i - 1) },
+      { kind: "operation", sessionId, data: op(i) },
+    ]);
+  else journal.append([{ kind: "operation", sessionId, data: foldResult(op(i), res(i - 1)) }]);
+}
+journal.close();
+rmSync(dir, { recursive: true, force: true });
