@@ -23,6 +23,7 @@ import { ACTIONS, isKnownAction } from "./policy-actions.js";
 import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
 import { createPreviewScope } from "./preview-scope.js";
 import { type SensitivityMap, stepSensitivity, tableSensitivity } from "./sensitivity.js";
+import { StepMemo } from "./step-memo.js";
 
 export interface CedarPolicyEngineOptions {
   /** Most access decisions kept (LRU). 0 disables caching. Default 10 000. */
@@ -31,6 +32,8 @@ export interface CedarPolicyEngineOptions {
   readonly timeZone?: string;
   /** Sensitivity labels per connection and table (sensitivity.ts); absent, every table is "none". */
   readonly sensitivity?: SensitivityMap;
+  /** The admission memo (step-memo.ts); default on. Off only to compare against it (tests, benchmarks). */
+  readonly stepMemo?: boolean;
 }
 
 // Cedar keeps pre-parsed policy sets in a per-thread table keyed by name: every engine gets its own name so
@@ -66,6 +69,8 @@ export function createCedarPolicyEngine(
   const readsHttpContext =
     readsHttpFields || policies.policies.some((policy) => /\b(path|query|headers|body)\b/.test(policy.text));
   const cache = new DecisionCache<AccessOutcome>(options.cacheSize);
+  // No decision cache means no memo either (cacheSize 0 is the uncached oracle tests compare against).
+  const stepMemo = options.cacheSize === 0 || options.stepMemo === false ? undefined : new StepMemo();
   const actionEntities = new Map<string, EntityJson>(
     Object.keys(ACTIONS)
       .filter(isKnownAction)
@@ -126,35 +131,69 @@ export function createCedarPolicyEngine(
   }
 
   function decide(request: AuthorizationRequest): Verdict {
-    if (request.steps.length === 0) return denyVerdict("there is no statement to authorize");
+    const stepCount = request.steps.length;
+    if (stepCount === 0) return denyVerdict("there is no statement to authorize");
     const scope = scopeOf(request);
+    // A decision on a preview's row count is neither cached nor memoised: counts vary, previews are rare.
+    const memo = request.preview === undefined ? stepMemo : undefined;
+    if (memo !== undefined && stepCount === 1) {
+      const verdict = memo.get(request.steps[0]!, scope, 1, 1)?.verdict;
+      if (verdict !== undefined) return verdict;
+    }
     const evaluated: EvaluatedAccess[] = [];
-    for (const [index, step] of request.steps.entries()) {
-      const facts =
-        sensitivity.size === 0
-          ? statementContextOf(step, request.steps.length)
-          : statementContextOf(
-              step,
-              request.steps.length,
-              stepSensitivity(sensitivity, request.connection, accessesOf(step)),
-            );
-      const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
-      // A decision on a preview's row count is not cached: counts vary, and previews are rare and costly anyway.
-      const previewed = request.preview === undefined ? facts : { ...facts, preview: request.preview };
-      for (const access of accessesOf(step)) {
-        const key = `${statementKey}|${accessKeyOf(access)}`;
-        let outcome = previewed === facts ? cache.get(key) : undefined;
-        if (outcome === undefined) {
-          outcome = evaluate(request, scope, access, previewed);
-          // Errors are not remembered: the next request re-evaluates and reports afresh.
-          if (outcome.kind !== "error" && previewed === facts) cache.set(key, outcome);
-        }
-        evaluated.push({ access, statementNumber: index + 1, outcome });
-        // One refused access refuses the whole operation: no need to evaluate the rest.
-        if (outcome.kind === "deny" || outcome.kind === "error") return buildVerdict(request, evaluated);
+    for (let index = 0; index < stepCount; index++) {
+      const step = request.steps[index]!;
+      const remembered = memo?.get(step, scope, stepCount, index + 1);
+      const decided = remembered?.evaluated ?? decideStep(request, scope, step, index + 1);
+      for (const item of decided) evaluated.push(item);
+      // One refused access refuses the whole operation: no need to evaluate the rest.
+      const refused = isRefusal(decided[decided.length - 1]!);
+      const verdict = refused || index === stepCount - 1 ? buildVerdict(request, evaluated) : undefined;
+      // Errors are not remembered: the next request re-evaluates and reports afresh.
+      // HTTP steps are built afresh for every request, so they would only fill the memo.
+      if (
+        memo !== undefined &&
+        remembered === undefined &&
+        step.facts.http === undefined &&
+        !decided.some(isError)
+      ) {
+        memo.set(step, scope, stepCount, index + 1, decided, stepCount === 1 ? verdict : undefined);
       }
+      if (verdict !== undefined) return verdict;
     }
     return buildVerdict(request, evaluated);
+  }
+
+  /** The outcomes of one step's accesses, in order, up to and including the first refusal. */
+  function decideStep(
+    request: AuthorizationRequest,
+    scope: RequestScope,
+    step: OperationStep,
+    statementNumber: number,
+  ): EvaluatedAccess[] {
+    const facts =
+      sensitivity.size === 0
+        ? statementContextOf(step, request.steps.length)
+        : statementContextOf(
+            step,
+            request.steps.length,
+            stepSensitivity(sensitivity, request.connection, accessesOf(step)),
+          );
+    const statementKey = `${scope.key}|${statementKeyOf(facts)}`;
+    const previewed = request.preview === undefined ? facts : { ...facts, preview: request.preview };
+    const decided: EvaluatedAccess[] = [];
+    for (const access of accessesOf(step)) {
+      const key = `${statementKey}|${accessKeyOf(access)}`;
+      let outcome = previewed === facts ? cache.get(key) : undefined;
+      if (outcome === undefined) {
+        outcome = evaluate(request, scope, access, previewed);
+        if (outcome.kind !== "error" && previewed === facts) cache.set(key, outcome);
+      }
+      const item = { access, statementNumber, outcome };
+      decided.push(item);
+      if (isRefusal(item)) break;
+    }
+    return decided;
   }
 
   const previewScope = createPreviewScope(policies.policies, sensitivity);
@@ -171,6 +210,14 @@ export function createCedarPolicyEngine(
       }
     },
   };
+}
+
+function isRefusal(item: EvaluatedAccess): boolean {
+  return item.outcome.kind === "deny" || item.outcome.kind === "error";
+}
+
+function isError(item: EvaluatedAccess): boolean {
+  return item.outcome.kind === "error";
 }
 
 /** A statement with no listed access is still authorized: its verb on the connection. */

@@ -17,7 +17,9 @@ import type { AuthorizationRequest } from "./policy-engine.js";
  * length-prefixed, so no crafted value can make two different requests share a key.
  *
  * Building a key must cost far less than a Cedar call, so the request-wide part is remembered per
- * identity object (a session reuses its Identity) and the time part per minute.
+ * identity object (a session reuses its Identity) and the time part per minute. The scope of one caller
+ * in one minute is one object: step-memo.ts relies on that identity (same object: same caller, connection,
+ * labels, client address and minute) to answer a repeated step without building any key.
  */
 
 export interface RequestScope {
@@ -40,6 +42,9 @@ interface CallerMemo {
   readonly labels: readonly string[];
   readonly clientIp: string;
   readonly actors: readonly string[];
+  /** The scope last built for this caller, and the minute it is for (one slot: a session lives in the now). */
+  scope?: RequestScope;
+  scopeTime?: TimeMemo;
 }
 
 interface TimeMemo {
@@ -101,7 +106,8 @@ export function createRequestScopes(
   return (request) => {
     const caller = callerOf(request);
     const time = timeOf(request.now);
-    return {
+    if (caller.scope !== undefined && caller.scopeTime === time) return caller.scope;
+    const scope: RequestScope = {
       key: caller.key + time.key,
       labels: caller.labels,
       clientIp: caller.clientIp,
@@ -109,6 +115,9 @@ export function createRequestScopes(
       time: time.time,
       localTime: time.localTime,
     };
+    caller.scope = scope;
+    caller.scopeTime = time;
+    return scope;
   };
 }
 

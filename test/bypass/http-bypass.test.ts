@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import tls from "node:tls";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guardHeaders } from "../../src/protocols/http/header-guard.js";
-import { parseRequestTarget } from "../../src/protocols/http/request-target.js";
+import { parseRequestTarget, splitConnection, targetUnder } from "../../src/protocols/http/request-target.js";
 import { createSecretScrubber, SCRUBBED } from "../../src/protocols/http/secret-scrubber.js";
 import { type HttpTestGateway, startHttpTestGateway, UPSTREAM_SECRET } from "../http/http-test-gateway.js";
 
@@ -231,6 +232,99 @@ describe("HTTP bypass corpus: the pure pieces agree with the gateway", () => {
       const again = parseRequestTarget(canonical, { pathCase: "sensitive" });
       expect(again.ok && again.target).toEqual(first.target);
     }
+  });
+
+  // Targets built from the pieces the tricks above are made of, so random ones meet every rule.
+  const PIECES = [
+    "/",
+    "//",
+    "a",
+    "Echo",
+    "ADMIN",
+    ".",
+    "..",
+    "%2e",
+    "%2E%2e",
+    "%41",
+    "%C3%A9",
+    "é",
+    "%25",
+    "%26",
+    "%3D",
+    "%2B",
+    "+",
+    "%20",
+    " ",
+    "&",
+    "=",
+    "?",
+    ";",
+    "%3b",
+    "%2f",
+    "x",
+    "_method",
+    "%5F",
+    "~",
+    "!",
+    "$",
+    "'",
+    "*",
+    ",",
+    ":",
+    "@",
+    "(",
+    "%00",
+    "%zz",
+    "\\",
+    "#",
+  ];
+  const targetArb = fc
+    .array(fc.constantFrom(...PIECES), { maxLength: 14 })
+    .map((parts) => `/${parts.join("")}`);
+
+  it("any canonical target parses to itself, query included (what is forwarded is what policy judged)", () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(targetArb, fc.constantFrom("sensitive", "insensitive" as const), (target, pathCase) => {
+        const first = parseRequestTarget(target, { pathCase });
+        if (!first.ok) return;
+        accepted += 1;
+        const canonical = `${first.target.path}${first.target.queryString === "" ? "" : `?${first.target.queryString}`}`;
+        const again = parseRequestTarget(canonical, { pathCase });
+        expect(again.ok && again.target).toEqual(first.target);
+      }),
+      { numRuns: 3000, seed: 20261201 },
+    );
+    expect(accepted).toBeGreaterThan(300);
+  });
+
+  it("an encoded & = or + in a query value stays inside the value on the way out", () => {
+    const parsed = parseRequestTarget("/c/x?x=1%26force%3Dtrue&q=a%2Bb+c", { pathCase: "sensitive" });
+    expect(parsed.ok && parsed.target.query).toEqual([
+      ["x", "1&force=true"],
+      ["q", "a+b c"],
+    ]);
+    expect(parsed.ok && parsed.target.queryString).toBe("x=1%26force%3Dtrue&q=a%2Bb%20c");
+  });
+
+  it("the target the front parsed, taken under its connection, is what parsing the rest again gives", () => {
+    // The exchange no longer parses the target a second time (targetUnder): held to the second parse here.
+    fc.assert(
+      fc.property(
+        targetArb,
+        fc.constantFrom("sensitive", "insensitive" as const),
+        fc.constantFrom(0 as const, 1 as const),
+        (target, pathCase, skip) => {
+          const front = parseRequestTarget(target, { pathCase: "sensitive" });
+          if (!front.ok) return;
+          const rest = skip === 0 ? front.target.path : (splitConnection(front.target)?.rest ?? "/");
+          const query = front.target.queryString;
+          const reparsed = parseRequestTarget(`${rest}${query === "" ? "" : `?${query}`}`, { pathCase });
+          expect(targetUnder(front.target, skip, { pathCase })).toEqual(reparsed);
+        },
+      ),
+      { numRuns: 3000, seed: 20261202 },
+    );
   });
 
   it("case-insensitive connections lower-case the path and refuse non-ASCII", () => {

@@ -58,7 +58,8 @@ export async function startHttpTestGateway(
   options: {
     policy?: string;
     approvals?: Record<string, unknown>;
-    extraConnections?: Record<string, unknown>;
+    /** More connections; a function gets the echo upstream's URL. */
+    extraConnections?: Record<string, unknown> | ((upstreamUrl: string) => Record<string, unknown>);
   } = {},
 ): Promise<HttpTestGateway> {
   process.env[SECRET_ENV] = UPSTREAM_SECRET;
@@ -86,7 +87,9 @@ export async function startHttpTestGateway(
           unmasked_types: ["image/*"],
         },
         capped: { type: "http", upstream: upstream.url, masking: ["pii"], inspect_limit: 1024 },
-        ...options.extraConnections,
+        ...(typeof options.extraConnections === "function"
+          ? options.extraConnections(upstream.url)
+          : options.extraConnections),
       },
     },
   });

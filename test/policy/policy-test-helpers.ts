@@ -1,6 +1,9 @@
 import type { Identity } from "../../src/identity/identity.js";
 import type { Access, OperationStep } from "../../src/operation/operation.js";
-import { createCedarPolicyEngine } from "../../src/policy/create-cedar-engine.js";
+import {
+  type CedarPolicyEngineOptions,
+  createCedarPolicyEngine,
+} from "../../src/policy/create-cedar-engine.js";
 import { parsePolicySources } from "../../src/policy/load-policies.js";
 import type { AuthorizationRequest, PolicyEngine } from "../../src/policy/policy-engine.js";
 
@@ -68,6 +71,6 @@ export function request(
   };
 }
 
-export function engineFor(policyText: string, options: { cacheSize?: number } = {}): PolicyEngine {
+export function engineFor(policyText: string, options: CedarPolicyEngineOptions = {}): PolicyEngine {
   return createCedarPolicyEngine(parsePolicySources([{ file: "test.cedar", text: policyText }]), options);
 }

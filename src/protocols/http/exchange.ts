@@ -12,7 +12,7 @@ import type { SessionHandle } from "../../session/session-handle.js";
 import { PROBLEM_CONTENT_TYPE, problemOf } from "./errors.js";
 import type { GuardedHeaders } from "./header-guard.js";
 import { HTTP_METHODS, type HttpBodyFacts, httpOperation, jsonBodyFacts } from "./http-operation.js";
-import { parseRequestTarget, type RequestTarget } from "./request-target.js";
+import { parseRequestTarget, type RequestTarget, type RoutedTarget, targetUnder } from "./request-target.js";
 import type { ConnectionMasking } from "./response-masker.js";
 import { createSecretScrubber, scrubBytes, scrubText } from "./secret-scrubber.js";
 import type { HttpCredential, HttpUpstream } from "./upstream.js";
@@ -38,8 +38,11 @@ export interface HttpSessionScope extends SessionHandle {
 
 export interface HttpExchangeRequest {
   readonly method: string;
-  /** The path under the connection and the query, as sent: "/v1/invoices?limit=10". */
-  readonly target: string;
+  /**
+   * The path under the connection and the query, as sent ("/v1/invoices?limit=10"), or the target the front
+   * already parsed and routed (it is not read again: only the connection's case rule is applied).
+   */
+  readonly target: string | RoutedTarget;
   /** The caller's headers after guardHeaders (Authorization already consumed). */
   readonly headers: GuardedHeaders;
   /** The request body; undefined when there is none. */
@@ -100,7 +103,10 @@ export async function runHttpExchange(
         reason: `method ${request.method.slice(0, 20)} is not one Latch judges`,
       }),
     );
-  const parsed = parseRequestTarget(request.target, { pathCase: config.path_case });
+  const parsed =
+    typeof request.target === "string"
+      ? parseRequestTarget(request.target, { pathCase: config.path_case })
+      : targetUnder(request.target.parsed, request.target.skip, { pathCase: config.path_case });
   if (!parsed.ok) return refused(new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
   const { headers } = request;
@@ -190,12 +196,12 @@ export async function runHttpExchange(
   session.touch();
 
   const credential = session.credential;
-  const forwardHeaders: [string, string][] = [...headers.forward.map(([n, v]) => [n, v] as [string, string])];
-  for (const [name, value] of credential.headers) {
-    for (let i = forwardHeaders.length - 1; i >= 0; i--)
-      if (forwardHeaders[i]![0] === name) forwardHeaders.splice(i, 1);
-    forwardHeaders.push([name, value]);
-  }
+  // One array, the caller's pairs as they are: a header the credential sets replaces every one of that name.
+  const injected = credential.headers;
+  const forwardHeaders: (readonly [string, string])[] = [];
+  for (const pair of headers.forward) if (!namedIn(injected, pair[0], 0)) forwardHeaders.push(pair);
+  for (let i = 0; i < injected.length; i++)
+    if (!namedIn(injected, injected[i]![0], i + 1)) forwardHeaders.push(injected[i]!);
   if (Buffer.isBuffer(forwardBody)) forwardHeaders.push(["content-length", String(forwardBody.length)]);
   else if (forwardBody !== undefined && headers.contentLength !== undefined)
     forwardHeaders.push(["content-length", String(headers.contentLength)]);
@@ -373,6 +379,12 @@ function readCapped(body: Readable, cap: number, declared: number | undefined): 
 export function discard(body: Readable): void {
   body.on("error", () => undefined);
   body.destroy();
+}
+
+/** True when a pair from `from` on is named `name`. */
+function namedIn(pairs: readonly (readonly [string, string])[], name: string, from: number): boolean {
+  for (let i = from; i < pairs.length; i++) if (pairs[i]![0] === name) return true;
+  return false;
 }
 
 function joinQuery(query: string, [name, value]: readonly [string, string]): string {

@@ -13,7 +13,12 @@ import {
   runHttpExchange,
 } from "./exchange.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
-import { parseRequestTarget, type RequestTarget, splitConnection } from "./request-target.js";
+import {
+  parseRequestTarget,
+  type RequestTarget,
+  type RoutedTarget,
+  splitConnection,
+} from "./request-target.js";
 import type { ClientConnection, HttpSessions } from "./session.js";
 
 export interface HttpFrontDeps {
@@ -86,8 +91,8 @@ export async function handleRequest(
   const routed = routeRequest(deps, headers.byName.get("host"), target);
   // Unrouted: tell nothing about connections before the caller is identified (the gate refuses the token or name).
   const name = routed?.name ?? target.segments[0] ?? "";
-  const rest = routed?.rest ?? "/";
-  return openAndRun(deps, request, response, headers, name, rest, target.queryString);
+  // The target was parsed once, above: the exchange takes it with the segments routing consumed.
+  return openAndRun(deps, request, response, headers, name, { parsed: target, skip: routed?.skip ?? 1 });
 }
 
 /** The connection a request is for: `Host: <name>.<...>` on a `routing: host` connection, else the first segment. */
@@ -95,13 +100,14 @@ export function routeRequest(
   deps: Pick<HttpFrontDeps, "connections">,
   hostHeader: string | undefined,
   target: RequestTarget,
-): { name: string; rest: string } | undefined {
+): { name: string; rest: string; skip: 0 | 1 } | undefined {
   const host = (hostHeader ?? "").replace(/:\d+$/, "").toLowerCase();
   const label = host.split(".")[0] ?? "";
   const byHost = deps.connections.get(label);
   if (byHost !== undefined && byHost.config.routing === "host" && host.includes("."))
-    return { name: label, rest: target.path };
-  return splitConnection(target);
+    return { name: label, rest: target.path, skip: 0 };
+  const split = splitConnection(target);
+  return split === undefined ? undefined : { ...split, skip: 1 };
 }
 
 async function openAndRun(
@@ -110,8 +116,7 @@ async function openAndRun(
   response: FrontResponse,
   headers: GuardedHeaders,
   name: string,
-  rest: string,
-  query: string,
+  target: RoutedTarget,
 ): Promise<void> {
   const token = headers.token;
   if (token !== undefined && request.url.includes(token))
@@ -152,7 +157,7 @@ async function openAndRun(
       session,
       {
         method: request.method,
-        target: `${rest}${query === "" ? "" : `?${query}`}`,
+        target,
         headers,
         body: request.body,
       },

@@ -142,7 +142,7 @@ async function handleUpgrade(
     );
   const routed = routeRequest(deps, guarded.headers.byName.get("host"), parsed.target) ?? {
     name: "",
-    rest: "/",
+    skip: 1,
   };
   const tlsSocket = request.socket;
   const clientAddress = `${tlsSocket.remoteAddress ?? "?"}:${tlsSocket.remotePort ?? 0}`;
@@ -159,7 +159,6 @@ async function handleUpgrade(
   const runtime = deps.connections.get(routed.name);
   if (runtime === undefined)
     return refuseRaw(new LatchError("connection_unknown", { name: routed.name.slice(0, 63) }));
-  const query = parsed.target.queryString;
   await relayWebSocket(
     deps,
     runtime,
@@ -167,7 +166,7 @@ async function handleUpgrade(
     request,
     socket,
     head,
-    `${routed.rest}${query === "" ? "" : `?${query}`}`,
+    { parsed: parsed.target, skip: routed.skip },
     guarded.headers,
   );
 }

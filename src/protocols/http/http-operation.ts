@@ -46,6 +46,15 @@ export function resolvePointer(value: unknown, pointer: string): unknown {
   return current;
 }
 
+/** A record whose keys are inserted in UTF-16 order (a later duplicate name wins, as Object.fromEntries). */
+function sortedRecord(pairs: readonly (readonly [string, string])[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  if (pairs.length === 0) return record;
+  const sorted = pairs.length === 1 ? pairs : [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of sorted) record[name] = value;
+  return record;
+}
+
 export function httpActionOf(method: string, websocket: boolean): string {
   return websocket ? "http:websocket" : `http:${method}`;
 }
@@ -64,23 +73,30 @@ export function httpOperation(
 ): Operation {
   const { method, target } = request;
   const action = httpActionOf(method, request.websocket);
-  const selected: Record<string, string> = {};
+  // Every object here lands in the operation's audit body (policyInput and statements), so its keys are
+  // inserted in sorted order: the canonical encoding then takes its native path (audit/canonical-json.ts)
+  // instead of a string per member. The recorded bytes are the same either way (canonical JSON sorts).
+  const selected: [string, string][] = [];
   for (const name of request.policyHeaders) {
     const value = request.headers.get(name);
-    if (value !== undefined) selected[name] = value;
+    if (value !== undefined) selected.push([name, value]);
   }
-  const recordedHeaders: Record<string, string> = {};
-  for (const name of [...RECORDED_HEADERS, ...request.policyHeaders]) {
-    const value = request.headers.get(name);
-    if (value !== undefined) recordedHeaders[name] = value.slice(0, 256);
+  const recordedHeaders: [string, string][] = [];
+  for (const names of [RECORDED_HEADERS, request.policyHeaders]) {
+    for (const name of names) {
+      const value = request.headers.get(name);
+      if (value !== undefined) recordedHeaders.push([name, value.slice(0, 256)]);
+    }
   }
+  // One object for policy and the record: neither changes it.
+  const query = sortedRecord(target.query);
   const http: HttpStepFacts = {
-    path: target.path,
-    query: Object.fromEntries(target.query),
-    headers: selected,
-    bodyKind: request.body.kind,
     bodyKeys: request.body.keys,
-    bodyValues: request.body.values,
+    bodyKind: request.body.kind,
+    bodyValues: sortedRecord(Object.entries(request.body.values)),
+    headers: sortedRecord(selected),
+    path: target.path,
+    query,
   };
   const text = `${method} ${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`;
   const step: OperationStep = {
@@ -94,13 +110,14 @@ export function httpOperation(
       command: "",
       http,
     },
+    // Sorted, and all before "text" and "verb", which operation-record.ts appends.
     recorded: {
+      ...(request.body.kind === "json" ? { bodyKeys: request.body.keys } : {}),
+      headers: sortedRecord(recordedHeaders),
       method,
       path: target.path,
-      query: Object.fromEntries(target.query),
-      headers: recordedHeaders,
+      query,
       ...(request.body.bytes === undefined ? {} : { requestBytes: request.body.bytes }),
-      ...(request.body.kind === "json" ? { bodyKeys: request.body.keys } : {}),
     },
   };
   return {

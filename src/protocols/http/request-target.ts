@@ -19,6 +19,12 @@ export interface RequestTarget {
   readonly queryString: string;
 }
 
+/** A target the front already parsed (case-sensitive), and how many leading segments named the connection. */
+export interface RoutedTarget {
+  readonly parsed: RequestTarget;
+  readonly skip: 0 | 1;
+}
+
 export type TargetResult =
   | { readonly ok: true; readonly target: RequestTarget }
   | { readonly ok: false; readonly reason: string };
@@ -28,8 +34,14 @@ export interface TargetOptions {
   readonly pathCase: "sensitive" | "insensitive";
 }
 
-/** Bytes that may stand in a path or query as they are; everything else is percent-encoded on the way out. */
+/** Bytes that may stand in a path segment as they are; everything else is percent-encoded on the way out. */
 const PLAIN = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
+/**
+ * In a query name or value "&" and "=" would split it and "+" would read as a space: a decoded "a&b=c" sent on
+ * as is reaches the upstream as two parameters that policy never saw. They are encoded, so the canonical
+ * query parses back to exactly the pairs policy judged.
+ */
+const QUERY_PLAIN = /^[A-Za-z0-9\-._~!$'()*,:@]$/;
 // Raw characters no request target may hold (RFC 9112 3.2: the target is visible ASCII).
 const RAW_FORBIDDEN = /[^\x21-\x7e]|[\\#"<>^`{|}]/;
 const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/;
@@ -81,7 +93,7 @@ export function parseRequestTarget(raw: string, options: TargetOptions): TargetR
       segments.push(decoded.toLowerCase());
     } else segments.push(decoded);
   }
-  let path = `/${segments.map(encode).join("/")}`;
+  let path = `/${segments.map((segment) => encode(segment)).join("/")}`;
   if (trailingSlash && segments.length > 0) path += "/";
 
   const query: [string, string][] = [];
@@ -110,7 +122,9 @@ export function parseRequestTarget(raw: string, options: TargetOptions): TargetR
         return refuse(`more than ${MAX_QUERY_PARAMETERS} query parameters`);
     }
   }
-  const queryString = query.map(([name, value]) => `${encode(name)}=${encode(value)}`).join("&");
+  const queryString = query
+    .map(([name, value]) => `${encode(name, QUERY_PLAIN)}=${encode(value, QUERY_PLAIN)}`)
+    .join("&");
   return { ok: true, target: { path, segments, query, queryString } };
 }
 
@@ -135,15 +149,38 @@ function decode(text: string): string | undefined {
   }
 }
 
-function encode(text: string): string {
+function encode(text: string, plain: RegExp = PLAIN): string {
   let out = "";
   for (const char of text) {
-    if (PLAIN.test(char)) out += char;
+    if (plain.test(char)) out += char;
     else
       for (const byte of Buffer.from(char, "utf8"))
         out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
+}
+
+/**
+ * The target under its connection, with the connection's case rule: what parseRequestTarget would make of the
+ * rest of the path and the same query, without reading them again. `skip` is 1 when the first segment named
+ * the connection, 0 when the Host header did. Equal to a second parse because a canonical target parses to
+ * itself (the bypass corpus and a property test hold the two to the same result).
+ */
+export function targetUnder(target: RequestTarget, skip: 0 | 1, options: TargetOptions): TargetResult {
+  if (skip === 0 && options.pathCase === "sensitive") return { ok: true, target };
+  const segments: string[] = [];
+  for (let i = skip; i < target.segments.length; i++) {
+    const segment = target.segments[i]!;
+    if (options.pathCase === "sensitive") segments.push(segment);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is the point
+    else if (/[^\x00-\x7f]/.test(segment))
+      return { ok: false, reason: "a case-insensitive path must be ASCII" };
+    else segments.push(segment.toLowerCase());
+  }
+  const trailingSlash = target.segments.length > 0 && target.path.endsWith("/");
+  let path = `/${segments.map((segment) => encode(segment)).join("/")}`;
+  if (trailingSlash && segments.length > 0) path += "/";
+  return { ok: true, target: { path, segments, query: target.query, queryString: target.queryString } };
 }
 
 /** Splits off the connection: "/billing/v1/x" -> ["billing", "/v1/x"]; the rest keeps the trailing slash. */

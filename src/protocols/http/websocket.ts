@@ -9,7 +9,7 @@ import { rawProblemResponse } from "./errors.js";
 import type { HttpConnectionRuntime } from "./exchange.js";
 import type { GuardedHeaders } from "./header-guard.js";
 import { httpOperation } from "./http-operation.js";
-import { parseRequestTarget } from "./request-target.js";
+import { type RoutedTarget, targetUnder } from "./request-target.js";
 import type { HttpLiveSession } from "./session.js";
 import { encodeFrame, WebSocketScrubber } from "./websocket-scrubber.js";
 
@@ -33,7 +33,8 @@ export async function relayWebSocket(
   request: IncomingMessage,
   client: Duplex,
   head: Buffer,
-  target: string,
+  /** The target the front parsed and routed (read once: only the connection's case rule is applied here). */
+  target: RoutedTarget,
   headers: GuardedHeaders,
 ): Promise<void> {
   const started = performance.now();
@@ -42,7 +43,7 @@ export async function relayWebSocket(
   };
   if (request.method !== "GET")
     return refuse(new LatchError("http_request_refused", { reason: "a WebSocket upgrade must be a GET" }));
-  const parsed = parseRequestTarget(target, { pathCase: runtime.config.path_case });
+  const parsed = targetUnder(target.parsed, target.skip, { pathCase: runtime.config.path_case });
   if (!parsed.ok) return refuse(new LatchError("http_request_refused", { reason: parsed.reason }));
   const operation = httpOperation(session, {
     method: "GET",
