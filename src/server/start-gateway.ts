@@ -68,11 +68,14 @@ export async function startGateway(
     log?: Logger;
     /** A worker of `latch serve --workers N`: its own replica id, not data_dir's (which its siblings share). */
     gatewayId?: string;
+    /** The worker's number, on every metric as `worker` (a scrape of the shared admin port is one worker's). */
+    worker?: number;
   } = {},
 ): Promise<RunningGateway> {
   const { config } = loaded;
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
+  if (options.worker !== undefined) metrics.registry.setDefaultLabels({ worker: String(options.worker) });
   const policyOptions = engineOptionsOf(config);
   let loadedPolicies = await loadPolicies(config.policies);
   let policy: PolicyEngine = createCedarPolicyEngine(loadedPolicies, policyOptions);

@@ -143,6 +143,23 @@ describe("latch serve --workers 2 on the PostgreSQL store", () => {
     expect(new Set(ready.map((line) => line.pid))).toEqual(new Set(pids));
   });
 
+  it("/metrics on the shared admin port answers for one worker, labelled with its number", async () => {
+    const scrape = await new Promise<string>((resolve, reject) => {
+      http
+        .get(`${gateway.adminUrl}/metrics`, { agent: false }, (response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          response.on("end", () => resolve(body));
+        })
+        .on("error", reject);
+    });
+    const workers = new Set([...scrape.matchAll(/worker="(\d+)"/g)].map((match) => match[1]));
+    expect(workers.size).toBe(1);
+    expect(["0", "1"]).toContain([...workers][0]);
+  });
+
   it("sessions land on both workers; a statement denied by policy is denied on each, and the session goes on", async () => {
     const opened = await openSessions(4);
     const byGateway = await sessionsByGateway();

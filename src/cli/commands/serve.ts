@@ -89,7 +89,7 @@ async function serveOne(loaded: LoadedConfig, worker?: { slot: number; gatewayId
       : createLogger(loaded.config.log_level, { worker: worker.slot, pid: process.pid });
   gateway = await startGateway(loaded, {
     ...(log === undefined ? {} : { log }),
-    ...(worker === undefined ? {} : { gatewayId: worker.gatewayId }),
+    ...(worker === undefined ? {} : { gatewayId: worker.gatewayId, worker: worker.slot }),
   });
   if (worker !== undefined) {
     process.on("message", (message: unknown) => {
