@@ -47,8 +47,10 @@ export function registerServeCommand(program: Command): void {
         log,
         drainTimeoutMs: parseDuration(loaded.config.limits.drain_timeout),
       });
-      log.flush();
-      process.exit(code);
+      // The last lines (why it stopped) are written before the exit, not lost in pino's async buffer.
+      process.exitCode = code;
+      log.flush(() => process.exit(code));
+      setTimeout(() => process.exit(code), 1000).unref();
     });
 }
 
