@@ -190,9 +190,15 @@ export async function startPostgresServices(
     const count = options.workers;
     progress(`starting latch --workers ${count} on the PostgreSQL store...`);
     try {
-      const store = storeFor(cluster);
       const gateways = async () => {
-        const client = new pg.Client({ connectionString: store.url, password: store.password });
+        // Discrete fields: with a connection string, pg would let the URL's empty password win.
+        const client = new pg.Client({
+          host: "127.0.0.1",
+          port: cluster!.port,
+          user: cluster!.appUser,
+          password: cluster!.appPassword,
+          database: "latch_store",
+        });
         try {
           await client.connect();
           const result = await client.query<{ id: string }>("SELECT id FROM latch_gateways");
