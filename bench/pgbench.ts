@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 /** Where pgbench connects; the password travels in PGPASSWORD so it never shows in `ps`. */
 export interface PgTarget {
   /** latch: the embedded store; latch-pg: one replica on the PostgreSQL store; latch-pg-x2: two replicas. */
-  name: "direct" | "pgbouncer" | "latch" | "latch-pg" | "latch-pg-x2";
+  name: "direct" | "pgbouncer" | "latch" | "latch-pg" | "latch-pg-x2" | "latch-pg-workers";
   host: string;
   port: number;
   user: string;

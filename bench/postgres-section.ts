@@ -9,7 +9,7 @@ import { measureIdleSessions } from "./idle-sessions.js";
 import { readLatencyLog } from "./latency-log.js";
 import { runManyClients } from "./many-clients.js";
 import { type PgTarget, runPgbench, runPgbenchSpread } from "./pgbench.js";
-import { startPostgresServices } from "./postgres-services.js";
+import { benchWorkerCount, startPostgresServices } from "./postgres-services.js";
 import { cpuDuring } from "./proc-cpu.js";
 import {
   formatConnectTable,
@@ -75,7 +75,11 @@ export const postgresSection: BenchSection = {
     const approvalCount = positiveInteger("BENCH_APPROVALS", 50);
     const { progress } = ctx;
 
-    const services = await startPostgresServices(tools, { replicas: !quick, progress }, ctx.onStop);
+    const services = await startPostgresServices(
+      tools,
+      { replicas: !quick, workers: benchWorkerCount(quick), progress },
+      ctx.onStop,
+    );
     try {
       const { targets, spread, latch, pgbouncer, postmasterPid } = services;
       // The replicas listed before the approval run starts more: [0] serves latch-pg, both serve latch-pg-x2.
@@ -85,6 +89,9 @@ export const postgresSection: BenchSection = {
         if (target.name === "latch") return latch === undefined ? [] : [latch.pid];
         if (target.name === "latch-pg") return replicaPids.slice(0, 1);
         if (target.name === "latch-pg-x2") return replicaPids;
+        // The primary's tree: every worker process (and the primary, which accepts and hands connections on).
+        if (target.name === "latch-pg-workers")
+          return services.workers === undefined ? [] : [services.workers.latch.pid];
         return [];
       };
 
@@ -212,7 +219,7 @@ export const postgresSection: BenchSection = {
       postgresFacts.postgres = (await services.cluster.query("SHOW server_version")).rows[0]
         .server_version as string;
       return {
-        text: formatPostgres(results, connectCount),
+        text: formatPostgres(results, connectCount, services.workers?.count),
         json: results,
         complete: REQUIRED_TARGETS.every((t) => MODES.every((mode) => runs[mode]?.[t]?.ok)),
       };
@@ -223,10 +230,15 @@ export const postgresSection: BenchSection = {
   },
 };
 
-function formatPostgres(results: PostgresResults, connectCount: number): string {
+function formatPostgres(results: PostgresResults, connectCount: number, workers?: number): string {
   const parts = [
     `${results.pgbench.command}, scale 10; CPU per transaction from /proc (utime+stime)`,
     formatPgbenchTable(results.pgbench),
+    ...(workers === undefined
+      ? []
+      : [
+          `latch-pg-workers: Latch, ${workers} workers (PostgreSQL store), \`latch serve --workers ${workers}\`; its proxy CPU is summed over the primary and every worker process`,
+        ]),
     `\n-c 1 per-transaction latency (pgbench -l), ${results.singleClient.seconds}s per run`,
     formatSingleClientTable(results.singleClient),
     `\nconnect + SELECT 1 + close, ${connectCount} sequential`,

@@ -1,7 +1,9 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import pg from "pg";
 import { type PgCluster, startPgCluster } from "../test/support/pg-cluster.js";
 import type { PgTarget } from "./pgbench.js";
 import type { BenchTools } from "./required-tools.js";
@@ -23,6 +25,8 @@ export interface PostgresServices {
   replicas: RunningLatch[];
   direct: PgTarget;
   targets: PgTarget[];
+  /** `latch serve --workers N` on the PostgreSQL store (latch-pg-workers), when measured. */
+  workers?: { latch: RunningLatch; count: number };
   /** latch-pg-x2: the same clients spread over both replicas. */
   spread: Map<string, PgTarget[]>;
   storeFor(cluster: PgCluster): { url: string; password: string };
@@ -37,15 +41,29 @@ const storeFor = (pg: PgCluster) => ({
   password: pg.appPassword,
 });
 
+/**
+ * How many workers the latch-pg-workers row runs: BENCH_WORKERS, else one per CPU in a full run (at least
+ * two); a quick run has the row only when BENCH_WORKERS asks for it. 0: no row.
+ */
+export function benchWorkerCount(quick: boolean): number {
+  const raw = process.env.BENCH_WORKERS;
+  if (raw === undefined || raw === "") return quick ? 0 : Math.max(2, availableParallelism());
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(`BENCH_WORKERS must be a whole number, got ${raw}`);
+  return count;
+}
+
 export async function startPostgresServices(
   tools: BenchTools,
-  options: { replicas: boolean; progress(message: string): void },
+  options: { replicas: boolean; workers: number; progress(message: string): void },
   register: (stop: () => Promise<void>) => void,
 ): Promise<PostgresServices> {
   const { progress } = options;
   let pgbouncer: RunningPgBouncer | undefined;
   let latch: RunningLatch | undefined;
   const replicas: RunningLatch[] = [];
+  let workers: PostgresServices["workers"];
   /** Gateways started later (startFreshLatch). */
   const extras: RunningLatch[] = [];
   let cluster: PgCluster | undefined;
@@ -53,6 +71,7 @@ export async function startPostgresServices(
   const stop = () => {
     stopped ??= (async () => {
       await latch?.stop().catch(() => {});
+      await workers?.latch.stop(20_000).catch(() => {});
       for (const replica of [...replicas, ...extras]) await replica.stop().catch(() => {});
       await pgbouncer?.stop().catch(() => {});
       await cluster?.stop().catch(() => {});
@@ -139,13 +158,15 @@ export async function startPostgresServices(
 
   // The same gateway on the shared PostgreSQL store (issue 11): one replica, then two sharing 8 clients.
   const spread = new Map<string, PgTarget[]>();
-  if (latch !== undefined && options.replicas && process.env.BENCH_SKIP_PG_STORE !== "1") {
+  const pgStore = latch !== undefined && process.env.BENCH_SKIP_PG_STORE !== "1";
+  if (pgStore && (options.replicas || options.workers > 0))
+    await cluster.query(
+      `CREATE DATABASE latch_store OWNER ${cluster.appUser} ENCODING 'UTF8' TEMPLATE template0`,
+    );
+  const replicaOptions = { ...latchOptions, store: storeFor(cluster) };
+  if (pgStore && options.replicas) {
     progress("starting two latch replicas on a PostgreSQL store...");
     try {
-      await cluster.query(
-        `CREATE DATABASE latch_store OWNER ${cluster.appUser} ENCODING 'UTF8' TEMPLATE template0`,
-      );
-      const replicaOptions = { ...latchOptions, store: storeFor(cluster) };
       const first = await startLatch(replicaOptions);
       replicas.push(first);
       replicas.push(await startLatch({ ...replicaOptions, sameIssuerAs: first.dataDir }));
@@ -165,9 +186,53 @@ export async function startPostgresServices(
       console.error(`\nbench: the PostgreSQL-store rows are not measured: ${(error as Error).message}\n`);
     }
   }
+  if (pgStore && options.workers > 0) {
+    const count = options.workers;
+    progress(`starting latch --workers ${count} on the PostgreSQL store...`);
+    try {
+      const gateways = async () => {
+        // Discrete fields: with a connection string, pg would let the URL's empty password win.
+        const client = new pg.Client({
+          host: "127.0.0.1",
+          port: cluster!.port,
+          user: cluster!.appUser,
+          password: cluster!.appPassword,
+          database: "latch_store",
+        });
+        try {
+          await client.connect();
+          const result = await client.query<{ id: string }>("SELECT id FROM latch_gateways");
+          return new Set(result.rows.map((row) => row.id));
+        } catch {
+          return new Set<string>(); // the table appears with the first gateway's migration
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
+      const before = await gateways();
+      // Up once every worker has sent its first heartbeat: until then the cluster hands connections to fewer.
+      const running = await startLatch({
+        ...replicaOptions,
+        serveArgs: ["--workers", String(count)],
+        ready: async () => [...(await gateways())].filter((id) => !before.has(id)).length >= count,
+      });
+      workers = { latch: running, count };
+      targets.push({
+        name: "latch-pg-workers",
+        host: "127.0.0.1",
+        port: running.port,
+        user: "bench",
+        database: "bench",
+        password: running.token,
+      });
+    } catch (error) {
+      console.error(`\nbench: the latch-pg-workers row is not measured: ${(error as Error).message}\n`);
+    }
+  }
   return {
     cluster,
     postmasterPid,
+    ...(workers === undefined ? {} : { workers }),
     pgbouncer,
     ...(latch === undefined ? {} : { latch }),
     ...(latchError === undefined ? {} : { latchError }),

@@ -7,7 +7,14 @@ import type { MaskingCost } from "./masking.js";
 import type { PgbenchResult, PgTarget, QueryMode } from "./pgbench.js";
 
 export type TargetName = PgTarget["name"];
-export const TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "latch", "latch-pg", "latch-pg-x2"];
+export const TARGETS: readonly TargetName[] = [
+  "direct",
+  "pgbouncer",
+  "latch",
+  "latch-pg",
+  "latch-pg-x2",
+  "latch-pg-workers",
+];
 /** Targets every run must measure (the PostgreSQL-store rows are reported when they could be set up). */
 export const REQUIRED_TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "latch"];
 export const MODES: readonly QueryMode[] = ["simple", "prepared"];
@@ -79,6 +86,8 @@ export function ratiosFor(runs: Partial<Record<TargetName, Outcome<PgbenchResult
     latchPgVsLatchSqlite: tpsRatio(runs["latch-pg"], runs.latch),
     latchPgX2VsPgbouncer: tpsRatio(runs["latch-pg-x2"], runs.pgbouncer),
     latchPgX2VsLatchSqlite: tpsRatio(runs["latch-pg-x2"], runs.latch),
+    latchPgWorkersVsPgbouncer: tpsRatio(runs["latch-pg-workers"], runs.pgbouncer),
+    latchPgWorkersVsLatchSqlite: tpsRatio(runs["latch-pg-workers"], runs.latch),
   };
 }
 

@@ -35,6 +35,10 @@ export interface LatchOptions {
   nodeArgs?: string[];
   /** Extra environment for the gateway process. */
   env?: Record<string, string>;
+  /** Extra `latch serve` arguments, e.g. ["--workers", "2"]. */
+  serveArgs?: string[];
+  /** Polled after the listener opens until true: e.g. every worker of `--workers N` serving. */
+  ready?: () => Promise<boolean>;
 }
 
 export interface RunningLatch {
@@ -46,7 +50,8 @@ export interface RunningLatch {
   pid: number;
   /** Another dev-issuer token (e.g. an approver's). */
   mint(sub: string, group: string): Promise<string>;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 3 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -102,15 +107,27 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   };
   const service = spawnService(
     process.execPath,
-    [...nodeArgs(), ...(options.nodeArgs ?? []), LATCH_CLI, "serve", "--config", configFile],
+    [
+      ...nodeArgs(),
+      ...(options.nodeArgs ?? []),
+      LATCH_CLI,
+      "serve",
+      "--config",
+      configFile,
+      ...(options.serveArgs ?? []),
+    ],
     { env },
   );
-  const stop = async () => {
-    await service.stop();
+  const stop = async (graceMs?: number) => {
+    await service.stop(graceMs);
     await rm(dir, { recursive: true, force: true });
   };
   try {
     await waitForPort(pgPort, service, 20_000);
+    for (const deadline = Date.now() + 60_000; options.ready !== undefined && !(await options.ready()); ) {
+      if (Date.now() > deadline) throw new Error(`not ready within 60 s:\n${service.outputTail()}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     const { stdout } = await execFileAsync(
       process.execPath,
       [LATCH_CLI, "token", "--sub", "bench", "--group", "bench", "--ttl", "2h", "--config", configFile],

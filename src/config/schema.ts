@@ -64,6 +64,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   data_dir: z.string().default("./.latch"),
+  server: z
+    .strictObject({
+      workers: z
+        .union([z.number().int().min(1).max(256), z.literal("auto")])
+        .default(1)
+        .describe(
+          "gateway processes sharing every listener (node:cluster), each a replica of the PostgreSQL store; auto: one per CPU (os.availableParallelism()). More than 1 needs store: postgres (SQLite has one writer)",
+        ),
+    })
+    .prefault({}),
   store: z
     .union([z.literal("sqlite"), storeUrl, postgresStoreSchema])
     .default("sqlite")

@@ -1,11 +1,14 @@
 import { type Logger, pino } from "pino";
 
-/** JSON logs on stderr (stdout stays free for command output). Secrets are redacted by key, as a last line. */
-export function createLogger(level: string): Logger {
+/**
+ * JSON logs on stderr (stdout stays free for command output). Secrets are redacted by key, as a last line.
+ * `fields` go on every line (with several workers: which worker, its pid).
+ */
+export function createLogger(level: string, fields: Record<string, string | number> = {}): Logger {
   return pino(
     {
       level,
-      base: { service: "latch" },
+      base: { service: "latch", ...fields },
       redact: {
         paths: [
           "password",

@@ -64,11 +64,18 @@ export interface RunningGateway {
 /** The composition root: reads config, builds every piece, starts the listeners of the configured protocols. */
 export async function startGateway(
   loaded: LoadedConfig,
-  options: { log?: Logger } = {},
+  options: {
+    log?: Logger;
+    /** A worker of `latch serve --workers N`: its own replica id, not data_dir's (which its siblings share). */
+    gatewayId?: string;
+    /** The worker's number, on every metric as `worker` (a scrape of the shared admin port is one worker's). */
+    worker?: number;
+  } = {},
 ): Promise<RunningGateway> {
   const { config } = loaded;
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
+  if (options.worker !== undefined) metrics.registry.setDefaultLabels({ worker: String(options.worker) });
   const policyOptions = engineOptionsOf(config);
   let loadedPolicies = await loadPolicies(config.policies);
   let policy: PolicyEngine = createCedarPolicyEngine(loadedPolicies, policyOptions);
@@ -77,7 +84,7 @@ export async function startGateway(
     log.warn({ code: warning.code }, warning.message);
   // Seconds per million events (docs/audit.md): say so before, not only after.
   log.info({ dataDir: config.data_dir }, "verifying the audit store");
-  const gatewayId = loadOrCreateGatewayId(config.data_dir);
+  const gatewayId = options.gatewayId ?? loadOrCreateGatewayId(config.data_dir);
   const stores = await openStores(config, {
     gatewayId,
     onVerified: (report, elapsedMs) =>
@@ -315,6 +322,7 @@ export async function startGateway(
         admin: `${admin.address.host}:${admin.address.port}`,
         policies: policy.policyCount,
         connections: Object.keys(config.connections),
+        gatewayId,
       },
       "gateway ready",
     );

@@ -68,6 +68,8 @@ describe("report arithmetic", () => {
       latchPgVsLatchSqlite: null,
       latchPgX2VsPgbouncer: null,
       latchPgX2VsLatchSqlite: null,
+      latchPgWorkersVsPgbouncer: null,
+      latchPgWorkersVsLatchSqlite: null,
     });
     expect(
       ratiosFor({
@@ -75,8 +77,15 @@ describe("report arithmetic", () => {
         latch: run(10_000),
         "latch-pg": run(5_000),
         "latch-pg-x2": run(8_000),
+        "latch-pg-workers": run(30_000),
       }),
-    ).toMatchObject({ latchPgVsPgbouncer: 0.25, latchPgVsLatchSqlite: 0.5, latchPgX2VsPgbouncer: 0.4 });
+    ).toMatchObject({
+      latchPgVsPgbouncer: 0.25,
+      latchPgVsLatchSqlite: 0.5,
+      latchPgX2VsPgbouncer: 0.4,
+      latchPgWorkersVsPgbouncer: 1.5,
+      latchPgWorkersVsLatchSqlite: 3,
+    });
     expect(tpsRatio(run(1), { ok: false, error: "not built" })).toBeNull();
     expect(tpsRatio(undefined, run(1))).toBeNull();
   });

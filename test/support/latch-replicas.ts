@@ -8,7 +8,7 @@ import pg from "pg";
 import { devIssuerPath, loadOrCreateDevIssuer } from "../../src/identity/dev-issuer.js";
 import type { AuditEvent } from "../../src/store/store.js";
 import { freePort } from "./free-port.js";
-import { LATCH_CLI, startLatchServe } from "./latch-serve.js";
+import { LATCH_CLI, type LatchServeOptions, startLatchServe } from "./latch-serve.js";
 import type { PgCluster } from "./pg-cluster.js";
 
 const execFileAsync = promisify(execFile);
@@ -26,7 +26,8 @@ export interface Replica {
   readonly adminUrl: string;
   /** The running `latch serve`, once started. */
   readonly process: ChildProcess | undefined;
-  start(): Promise<void>;
+  /** Starts `latch serve` (options: extra arguments such as --workers, what "up" looks like in its log). */
+  start(options?: LatchServeOptions): Promise<void>;
   /** Sends the signal and resolves once the process has exited. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** A node-postgres client through this replica (plaintext, the token as password), errors swallowed. */
@@ -116,8 +117,8 @@ connections:
       get process() {
         return child;
       },
-      async start() {
-        child = await startLatchServe(config, env);
+      async start(serveOptions) {
+        child = await startLatchServe(config, env, serveOptions);
       },
       async kill(signal = "SIGTERM") {
         const running = child;

@@ -1,0 +1,19 @@
+/**
+ * What the primary and its workers say to each other over the cluster IPC channel; nothing else travels there
+ * (sessions, kills and approvals go through the shared store, as between replicas on different hosts).
+ */
+export type WorkerMessage =
+  /** worker -> primary: the gateway is up and serving (its listeners open, its `gateway_start` recorded). */
+  | { readonly latch: "ready"; readonly gatewayId: string }
+  /** primary -> one worker: reload the policies and announce it to every gateway of the store (SIGHUP). */
+  | { readonly latch: "reload" };
+
+export function isWorkerMessage(message: unknown): message is WorkerMessage {
+  if (typeof message !== "object" || message === null) return false;
+  const kind = (message as { latch?: unknown }).latch;
+  return kind === "ready" || kind === "reload";
+}
+
+/** Set by the primary on each worker it forks: which slot (0-based) and the gateway id of this incarnation. */
+export const WORKER_SLOT_ENV = "LATCH_WORKER_SLOT";
+export const WORKER_GATEWAY_ID_ENV = "LATCH_WORKER_GATEWAY_ID";
