@@ -24,8 +24,12 @@ import { LATCH_CLI } from "./start-latch.js";
 
 const execFileAsync = promisify(execFile);
 
+/** node:https + undici and nothing else (the floor any Node.js gateway starts from), run beside nginx. */
+const NODE_FLOOR = fileURLToPath(new URL("./node-floor.mjs", import.meta.url));
+
 export interface HttpBenchRow {
-  readonly target: "direct" | "nginx" | "latch" | "latch+masking";
+  /** node-proxy: node:https + undici with no checks (bench/node-floor.mjs), the floor any Node.js gateway starts from. */
+  readonly target: "direct" | "nginx" | "node-proxy" | "latch" | "latch+masking";
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -180,11 +184,26 @@ export async function measureHttp(
     const key = join(dir, "bench.key");
     await writeFile(cert, pems.cert);
     await writeFile(key, pems.private, { mode: 0o600 });
-    const [upstreamPort, nginxPort, latchPort] = [await freePort(), await freePort(), await freePort()];
+    const [upstreamPort, nginxPort, latchPort, floorPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const upstream = spawnService(process.execPath, ["-e", UPSTREAM_SCRIPT, String(upstreamPort)]);
     services.push(upstream);
     await waitForPort(upstreamPort, upstream, 10_000);
     services.push(await startNginx(dir, nginxPort, upstreamPort, cert, key));
+    const floor = spawnService(process.execPath, [
+      NODE_FLOOR,
+      "http",
+      String(floorPort),
+      String(upstreamPort),
+      cert,
+      key,
+    ]);
+    services.push(floor);
+    await waitForPort(floorPort, floor, 10_000);
     const latch = await startLatchHttp(dir, latchPort, upstreamPort, cert, key);
     services.push(latch.service);
     const agent = () => {
@@ -198,6 +217,12 @@ export async function measureHttp(
     const targets = [
       { target: "direct", url: `http://127.0.0.1:${upstreamPort}/v1/item`, headers: {}, pid: undefined },
       { target: "nginx", url: `https://127.0.0.1:${nginxPort}/v1/item`, headers: {}, pid: nginxPid },
+      {
+        target: "node-proxy",
+        url: `https://127.0.0.1:${floorPort}/v1/item`,
+        headers: {},
+        pid: floor.child.pid,
+      },
       { target: "latch", url: `https://127.0.0.1:${latchPort}/api/v1/item`, headers: auth, pid: latchPid },
       {
         target: "latch+masking",

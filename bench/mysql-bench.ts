@@ -10,23 +10,28 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "../test/support/free-port.js";
 import { CLK_TCK, processTicks } from "./proc-cpu.js";
 import { spawnService, waitForPort } from "./service-process.js";
 import { LATCH_CLI } from "./start-latch.js";
 
+/** A bare Node.js relay (the floor any Node.js gateway starts from), run beside nginx's. */
+const NODE_FLOOR = fileURLToPath(new URL("./node-floor.mjs", import.meta.url));
+
 const run = promisify(execFile);
 
 export interface MysqlBenchRow {
-  readonly target: "direct" | "nginx-stream" | "latch";
+  /** node-relay: a bare Node.js socket pipe (bench/node-floor.mjs), the floor any Node.js proxy starts from. */
+  readonly target: "direct" | "nginx-stream" | "node-relay" | "latch";
   readonly tps: number;
   readonly p50Ms: number;
   /** TPS relative to the nginx TCP relay (the target is >= 0.8 for Latch). */
   readonly vsRelay: number;
   /** p50 latency added over direct MariaDB, in ms. */
   readonly addedP50Ms: number;
-  /** Latch only: the gateway process's CPU (user + system) per transaction, in microseconds. */
+  /** Latch and the Node relay: the process's CPU (user + system) per transaction, in microseconds. */
   readonly gatewayCpuUsPerTx?: number;
 }
 
@@ -113,6 +118,15 @@ stream { server { listen 127.0.0.1:${relayPort}; proxy_pass 127.0.0.1:${MARIADB_
     ]);
     services.push(nginx);
     await waitForPort(relayPort, nginx, 10_000);
+    const nodeRelayPort = await freePort();
+    const nodeRelay = spawnService(process.execPath, [
+      NODE_FLOOR,
+      "tcp",
+      String(nodeRelayPort),
+      String(MARIADB_PORT),
+    ]);
+    services.push(nodeRelay);
+    await waitForPort(nodeRelayPort, nodeRelay, 10_000);
 
     const latchPort = await freePort();
     await mkdir(join(dir, "policies"));
@@ -156,6 +170,9 @@ connections:
 
     const direct = parseRun(await sysbench(["run"], MARIADB_PORT, "root", "", db, seconds, threads));
     const relay = parseRun(await sysbench(["run"], relayPort, "root", "", db, seconds, threads));
+    const nodeTicksBefore = processTicks(nodeRelay.child.pid!);
+    const bare = parseRun(await sysbench(["run"], nodeRelayPort, "root", "", db, seconds, threads));
+    const nodeRelayCpuUs = ((processTicks(nodeRelay.child.pid!) - nodeTicksBefore) * 1e6) / CLK_TCK;
     const ticksBefore = processTicks(latch.child.pid!);
     const gated = parseRun(await sysbench(["run"], latchPort, "sysbench", token, "sb", seconds, threads));
     const gatewayCpuUs = ((processTicks(latch.child.pid!) - ticksBefore) * 1e6) / CLK_TCK;
@@ -169,6 +186,7 @@ connections:
     return [
       row("direct", direct),
       row("nginx-stream", relay),
+      { ...row("node-relay", bare), gatewayCpuUsPerTx: Math.round(nodeRelayCpuUs / bare.transactions) },
       { ...row("latch", gated), gatewayCpuUsPerTx: Math.round(gatewayCpuUs / gated.transactions) },
     ];
   } finally {
