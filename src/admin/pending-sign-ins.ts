@@ -19,9 +19,12 @@ export const SIGN_IN_EXPIRED = `this sign-in expired (it must finish within ${PE
 
 export const STORE_DOWN = "the gateway's store could not be reached to keep this sign-in; try again";
 
-/** An error as logged on a refused sign-in: name and message only, never a cause that may carry a nonce. */
-export const loggable = (error: unknown) =>
-  error instanceof Error ? { type: error.name, message: error.message } : { message: String(error) };
+/** An error as logged on a refused sign-in: name, message and code only, never a cause that may carry a nonce. */
+export function loggable(error: unknown): Record<string, string> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { type: error.name, message: error.message, ...(typeof code === "string" ? { code } : {}) };
+}
 
 export type FinishedSignIn =
   | { readonly pending: PendingSignIn; readonly refused?: undefined }

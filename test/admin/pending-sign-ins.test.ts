@@ -4,6 +4,7 @@ import {
   createMemoryPendingSignInStore,
   createPendingSignIns,
   FLOW_COOKIE,
+  loggable,
   PENDING_SIGN_IN_TTL_MS,
   SIGN_IN_EXPIRED,
   SIGN_IN_NOT_FOUND,
@@ -87,5 +88,20 @@ describe("pending console sign-ins", () => {
     await expect(pending.startSaml("_request", "p", { returnTo: "/console/" })).rejects.toBeInstanceOf(
       TooManyPendingSignIns,
     );
+  });
+
+  it("logs a refused sign-in's error by name and message only, never its cause (openid-client's holds the nonce)", () => {
+    const error = Object.assign(
+      new Error('unexpected ID Token "nonce" claim value', {
+        cause: { expected: "the-nonce-secret", claims: { nonce: "other" } },
+      }),
+      { code: "OAUTH_JWT_CLAIM_COMPARISON_FAILED" },
+    );
+    expect(loggable(error)).toEqual({
+      type: "Error",
+      message: 'unexpected ID Token "nonce" claim value',
+      code: "OAUTH_JWT_CLAIM_COMPARISON_FAILED",
+    });
+    expect(JSON.stringify(loggable(error))).not.toContain("the-nonce-secret");
   });
 });
