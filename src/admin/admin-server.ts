@@ -10,6 +10,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { UpstreamCheck } from "../observability/upstream-readiness.js";
 import type { ConsoleSessionStore } from "../store/console-session-store.js";
 import { logicalEvents } from "../store/logical-events.js";
+import type { PendingSignInStore } from "../store/pending-sign-in-store.js";
 import { AUDIT_EVENT_KINDS, type AuditHealth, type AuditReader } from "../store/store.js";
 import {
   registerTokenExchangeRoutes,
@@ -21,6 +22,7 @@ import { defaultConsoleDir, registerConsoleAssets } from "./console-assets.js";
 import { createConsoleSessions } from "./console-sessions.js";
 import { type McpPinRoutesDeps, registerMcpPinRoutes } from "./mcp-pin-routes.js";
 import { registerOidcSignIn } from "./oidc-sign-in.js";
+import { createPendingSignIns } from "./pending-sign-ins.js";
 import { registerSamlSignIn } from "./saml-sign-in.js";
 import { registerSessionRoutes, type SessionRoutesDeps } from "./session-routes.js";
 
@@ -48,6 +50,8 @@ export interface AdminServerDeps {
   readonly tokenExchange?: TokenExchangeEndpoints;
   /** Where console sign-ins are kept (every replica of the store accepts them); default: this process's memory. */
   readonly consoleSessions?: ConsoleSessionStore;
+  /** Console single sign-ons in progress (the callback may land on any replica); default: this process's memory. */
+  readonly pendingSignIns?: PendingSignInStore;
   /** Used SAML assertion ids (console sign-in replay check, shared by every replica); default: this process's memory. */
   readonly samlAssertionClaims?: SamlAssertionClaims;
   /** Pinned MCP tool definitions (`latch mcp pins`); absent: those routes are not served. */
@@ -139,10 +143,15 @@ export async function startAdminServer(deps: AdminServerDeps) {
   });
 
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());
-  registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, log: deps.log });
+  const pending = createPendingSignIns({
+    secureCookies: deps.config.console.cookie_secure,
+    ...(deps.pendingSignIns === undefined ? {} : { store: deps.pendingSignIns }),
+  });
+  registerOidcSignIn(app, { config: deps.config, sessions: consoleSessions, pending, log: deps.log });
   registerSamlSignIn(app, {
     config: deps.config,
     sessions: consoleSessions,
+    pending,
     log: deps.log,
     ...(deps.samlAssertionClaims === undefined ? {} : { assertionClaims: deps.samlAssertionClaims }),
   });

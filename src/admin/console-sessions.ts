@@ -3,20 +3,17 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Identity } from "../identity/identity.js";
 import type { ConsoleSessionStore, ConsoleSignIn } from "../store/console-session-store.js";
 import type { CookieCaller } from "./caller-auth.js";
+import { FLOW_COOKIE, readCookie } from "./pending-sign-ins.js";
 
 /**
  * Console sign-ins: a random id in an HttpOnly, SameSite=Strict cookie names one, kept in the store (only the
  * id's SHA-256 hash), so every replica accepts it and a restart keeps it. It carries the identity the identity
  * provider vouched for; its CSRF token is derived from the id, so only the holder of the cookie can know it.
  * Nothing about the identity is in the cookie itself, so a sign-out or expiry ends it at once, on every replica.
- * Sign-in flows in progress (state, nonce, PKCE verifier) stay in this gateway's memory for their ten minutes.
+ * Sign-ins still in progress are pending-sign-ins.ts, in the store too.
  */
 export const SESSION_COOKIE = "latch_console";
-/** The sign-in flow in progress (state, nonce, PKCE verifier stay server-side; the cookie only names it). */
-export const FLOW_COOKIE = "latch_signin";
 const MAX_SESSIONS = 10_000;
-const MAX_FLOWS = 1_000;
-const FLOW_TTL_MS = 10 * 60_000;
 
 export interface ConsoleSessionsOptions {
   readonly ttlMs: number;
@@ -56,32 +53,9 @@ export function createMemoryConsoleSessionStore(): ConsoleSessionStore {
   };
 }
 
-interface Held<T> {
-  readonly value: T;
-  readonly expiresAt: number;
-}
-
 export function createConsoleSessions(options: ConsoleSessionsOptions) {
   const now = options.now ?? Date.now;
   const store = options.store ?? createMemoryConsoleSessionStore();
-  const flows = new Map<string, Held<Record<string, string>>>();
-
-  const sweep = <T>(map: Map<string, Held<T>>, max: number) => {
-    const at = now();
-    for (const [id, held] of map) if (held.expiresAt <= at) map.delete(id);
-    // Oldest first out when full (Map keeps insertion order): a flood of sign-ins cannot grow memory.
-    while (map.size >= max) map.delete(map.keys().next().value as string);
-  };
-  const take = <T>(map: Map<string, Held<T>>, id: string | undefined): T | undefined => {
-    if (id === undefined) return undefined;
-    const held = map.get(id);
-    if (held === undefined) return undefined;
-    if (held.expiresAt <= now()) {
-      map.delete(id);
-      return undefined;
-    }
-    return held.value;
-  };
   const cookie = (name: string, value: string, maxAgeSeconds: number, sameSite: "Strict" | "Lax") =>
     [
       `${name}=${value}`,
@@ -122,40 +96,10 @@ export function createConsoleSessions(options: ConsoleSessionsOptions) {
       reply.header("set-cookie", cookie(SESSION_COOKIE, "", 0, "Strict"));
       if (id !== undefined) await store.remove(hashOf(id));
     },
-    /**
-     * Starts a sign-in flow. Its cookie is SameSite=Lax: the identity provider's redirect back is a
-     * cross-site top-level navigation, which a Strict cookie would not ride on.
-     */
-    startFlow(reply: FastifyReply, flow: Record<string, string>): void {
-      sweep(flows, MAX_FLOWS);
-      const id = randomBytes(32).toString("base64url");
-      flows.set(id, { value: flow, expiresAt: now() + FLOW_TTL_MS });
-      reply.header("set-cookie", cookie(FLOW_COOKIE, id, FLOW_TTL_MS / 1000, "Lax"));
-    },
-    /** The flow this browser started, once (a replayed callback finds nothing). */
-    finishFlow(request: FastifyRequest): Record<string, string> | undefined {
-      const id = readCookie(request, FLOW_COOKIE);
-      const flow = take(flows, id);
-      if (id !== undefined) flows.delete(id);
-      return flow;
-    },
   };
 }
 
 export type ConsoleSessions = ReturnType<typeof createConsoleSessions>;
-
-function readCookie(request: FastifyRequest, name: string): string | undefined {
-  const header = request.headers.cookie;
-  if (header === undefined) return undefined;
-  for (const part of header.split(";")) {
-    const at = part.indexOf("=");
-    if (at > 0 && part.slice(0, at).trim() === name) {
-      const value = part.slice(at + 1).trim();
-      return /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined;
-    }
-  }
-  return undefined;
-}
 
 /** Only a path inside the console: a sign-in never sends the browser to another site. */
 export function safeReturn(value: string | undefined): string {

@@ -6,6 +6,14 @@ import { resolveSecret } from "../config/secrets.js";
 import { readGroupsClaim } from "../identity/groups-claim.js";
 import type { Identity } from "../identity/identity.js";
 import { type ConsoleSessions, safeReturn } from "./console-sessions.js";
+import {
+  type FinishedSignIn,
+  loggable,
+  type PendingSignIns,
+  SIGN_IN_NOT_FOUND,
+  STORE_DOWN,
+  TooManyPendingSignIns,
+} from "./pending-sign-ins.js";
 
 /**
  * Console single sign-on with OIDC: authorization code with PKCE (S256), state and nonce, through
@@ -20,7 +28,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 
 export function registerOidcSignIn(
   app: FastifyInstance,
-  deps: { config: LatchConfig; sessions: ConsoleSessions; log: Logger },
+  deps: { config: LatchConfig; sessions: ConsoleSessions; pending: PendingSignIns; log: Logger },
 ): void {
   const providers = new Map<string, { provider: Provider; issuer: IssuerConfig }>();
   for (const provider of deps.config.console.oidc) {
@@ -97,15 +105,18 @@ export function registerOidcSignIn(
       const verifier = oidc.randomPKCECodeVerifier();
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
-      const returnTo = safeReturn(request.query.return);
-      deps.sessions.startFlow(reply, {
-        provider: entry.provider.id,
-        verifier,
-        state,
-        nonce,
-        returnTo,
-        redirectUri,
-      });
+      try {
+        await deps.pending.startOidc(reply, entry.provider.id, {
+          verifier,
+          state,
+          nonce,
+          returnTo: safeReturn(request.query.return),
+          redirectUri,
+        });
+      } catch (error) {
+        deps.log.warn({ err: loggable(error) }, "console sign-in: cannot keep the sign-in in the store");
+        return fail(reply, error instanceof TooManyPendingSignIns ? error.message : STORE_DOWN);
+      }
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
         scope: entry.provider.scopes,
@@ -120,9 +131,16 @@ export function registerOidcSignIn(
 
   app.get<{ Params: { id: string } }>("/console/auth/oidc/:id/callback", async (request, reply) => {
     const entry = providers.get(request.params.id);
-    const flow = deps.sessions.finishFlow(request);
-    if (entry === undefined || flow === undefined || flow.provider !== entry.provider.id)
-      return fail(reply, "this sign-in expired or was started in another browser; sign in again");
+    if (entry === undefined) return fail(reply, SIGN_IN_NOT_FOUND);
+    let finished: FinishedSignIn;
+    try {
+      finished = await deps.pending.finishOidc(request, entry.provider.id);
+    } catch (error) {
+      deps.log.warn({ err: loggable(error) }, "console sign-in: the store could not be reached");
+      return fail(reply, STORE_DOWN);
+    }
+    if (finished.refused !== undefined) return fail(reply, finished.refused);
+    const flow = finished.pending.data;
     try {
       const config = await configuration(entry.provider);
       const current = new URL(request.url, flow.redirectUri);
@@ -140,9 +158,10 @@ export function registerOidcSignIn(
         source = { ...claims, ...(await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)) };
       }
       await deps.sessions.signIn(reply, identityFrom(source, claims.sub, entry.issuer));
-      return reply.redirect(flow.returnTo ?? "/console/", 303);
+      return reply.redirect(safeReturn(flow.returnTo), 303);
     } catch (error) {
-      deps.log.warn({ err: error, issuer: entry.provider.issuer }, "console sign-in refused");
+      // Only the error's name and message: openid-client attaches what it compared (the expected nonce) as its cause.
+      deps.log.warn({ err: loggable(error), issuer: entry.provider.issuer }, "console sign-in refused");
       const reason = error instanceof Error ? error.message : "unknown error";
       return fail(reply, `${entry.provider.name} sign-in was refused (${reason}); sign in again`);
     }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { SAML } from "@node-saml/node-saml";
+import type { CacheProvider } from "@node-saml/node-saml";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { LatchConfig } from "../config/schema.js";
@@ -8,18 +8,26 @@ import {
   checkSamlProviderSettings,
   createMemoryAssertionClaims,
   createSamlServiceProvider,
+  readResponseInResponseTo,
   SAML_REQUEST_TTL_MS,
   type SamlAssertionClaims,
   type SamlProvider,
   samlIdentity,
 } from "../identity/saml-assertion.js";
 import { type ConsoleSessions, safeReturn } from "./console-sessions.js";
+import {
+  type FinishedSignIn,
+  loggable,
+  type PendingSignIns,
+  STORE_DOWN,
+  TooManyPendingSignIns,
+} from "./pending-sign-ins.js";
 
 /**
  * Console single sign-on with SAML 2.0 (`@node-saml/node-saml`) for IdPs that speak only SAML. Required: a
  * signed assertion from the configured IdP certificate and Issuer, our entity id as audience, our ACS URL as the
  * SubjectConfirmation Recipient, an InResponseTo naming an AuthnRequest this gateway issued in the last ten
- * minutes (used once), an assertion id never seen before, and times within the configured skew (at most 5 min).
+ * minutes (kept in the store, taken once, so the IdP's POST may reach any replica), an assertion id never seen before, and times within the configured skew (at most 5 min).
  * The checks themselves are identity/saml-assertion.ts, shared with token exchange.
  */
 type Provider = SamlProvider;
@@ -32,6 +40,7 @@ export function registerSamlSignIn(
   deps: {
     config: LatchConfig;
     sessions: ConsoleSessions;
+    pending: PendingSignIns;
     log: Logger;
     /** Used assertion ids, shared by every replica of the store; default: this process's memory. */
     assertionClaims?: SamlAssertionClaims;
@@ -49,8 +58,6 @@ export function registerSamlSignIn(
       throw new Error(`console.saml ${provider.id}: cannot read idp_cert_file ${provider.idp_cert_file}`);
     }
   }
-  // One SP per provider and base URL (its ACS URL is part of every check); their caches hold issued request ids.
-  const sps = new Map<string, SAML>();
   const assertionClaims = deps.assertionClaims ?? createMemoryAssertionClaims();
 
   const baseUrl = (request: FastifyRequest) =>
@@ -62,20 +69,21 @@ export function registerSamlSignIn(
     acs: `${base}/console/auth/saml/${id}/acs`,
     entityId: `${base}/console/auth/saml/${id}/metadata`,
   });
-  const sp = (provider: Provider, base: string) => {
-    const key = `${provider.id} ${base}`;
-    let found = sps.get(key);
-    if (found === undefined) {
-      const { acs, entityId } = urls(base, provider.id);
-      found = createSamlServiceProvider(provider, {
-        recipient: acs,
-        entityId,
-        inResponseTo: "always",
-        idpCert: certs.get(provider.id)!,
-      });
-      sps.set(key, found);
-    }
-    return found;
+  // One SP per request: the request ids it knows are the one pending sign-in at hand (the store holds them all).
+  const sp = (provider: Provider, base: string, requestIds: CacheProvider) => {
+    const { acs, entityId } = urls(base, provider.id);
+    return createSamlServiceProvider(provider, {
+      recipient: acs,
+      entityId,
+      inResponseTo: "always",
+      idpCert: certs.get(provider.id)!,
+      requestIds,
+    });
+  };
+  const noRequestIds: CacheProvider = {
+    saveAsync: async () => null,
+    getAsync: async () => null,
+    removeAsync: async () => null,
   };
   const fail = (reply: FastifyReply, message: string) =>
     reply.redirect(`/console/sign-in?error=${encodeURIComponent(message)}`, 303);
@@ -89,7 +97,7 @@ export function registerSamlSignIn(
         .send({ error: "not_found", message: "no such SAML provider (or set console.public_url)" });
     return reply
       .type("application/samlmetadata+xml")
-      .send(sp(provider, base).generateServiceProviderMetadata(null));
+      .send(sp(provider, base, noRequestIds).generateServiceProviderMetadata(null));
   });
 
   app.get<{ Params: { id: string }; Querystring: { return?: string } }>(
@@ -100,12 +108,24 @@ export function registerSamlSignIn(
       const base = baseUrl(request);
       if (base === undefined)
         return fail(reply, "set console.public_url: the gateway cannot tell the IdP where to send you back");
-      const url = await sp(provider, base).getAuthorizeUrlAsync(
-        safeReturn(request.query.return),
-        undefined,
-        {},
-      );
-      return reply.header("cache-control", "no-store").redirect(url, 302);
+      let requestId: string | undefined;
+      const capture: CacheProvider = {
+        ...noRequestIds,
+        saveAsync: async (key, value) => {
+          requestId = key;
+          return { value, createdAt: now() };
+        },
+      };
+      const returnTo = safeReturn(request.query.return);
+      try {
+        const url = await sp(provider, base, capture).getAuthorizeUrlAsync(returnTo, undefined, {});
+        if (requestId === undefined) throw new Error("node-saml issued no AuthnRequest ID");
+        await deps.pending.startSaml(requestId, provider.id, { returnTo });
+        return reply.header("cache-control", "no-store").redirect(url, 302);
+      } catch (error) {
+        deps.log.warn({ err: loggable(error) }, "console SAML sign-in: cannot keep the sign-in in the store");
+        return fail(reply, error instanceof TooManyPendingSignIns ? error.message : STORE_DOWN);
+      }
     },
   );
 
@@ -124,8 +144,26 @@ export function registerSamlSignIn(
         const response = request.body?.SAMLResponse;
         if (provider === undefined || base === undefined || typeof response !== "string")
           return fail(reply, "this sign-in response is not for this gateway; sign in again");
+        const inResponseTo = readResponseInResponseTo(response);
+        let finished: FinishedSignIn;
         try {
-          const { profile } = await sp(provider, base).validatePostResponseAsync({ SAMLResponse: response });
+          finished = await deps.pending.finishSaml(inResponseTo, provider.id);
+        } catch (error) {
+          deps.log.warn({ err: loggable(error) }, "console SAML sign-in: the store could not be reached");
+          return fail(reply, STORE_DOWN);
+        }
+        if (finished.refused !== undefined) return fail(reply, finished.refused);
+        const { pending } = finished;
+        // node-saml checks InResponseTo (the Response's and the signed SubjectConfirmationData's) against this one
+        // request, taken from the store already: nothing left to remove, a second callback finds nothing.
+        const requestIds: CacheProvider = {
+          ...noRequestIds,
+          getAsync: async (key) => (key === inResponseTo ? new Date(pending.createdAt).toISOString() : null),
+        };
+        try {
+          const { profile } = await sp(provider, base, requestIds).validatePostResponseAsync({
+            SAMLResponse: response,
+          });
           if (profile === null || typeof profile.nameID !== "string")
             throw new Error("no NameID in the assertion");
           await checkAssertion(
@@ -135,9 +173,10 @@ export function registerSamlSignIn(
             now(),
           );
           await deps.sessions.signIn(reply, samlIdentity(profile, provider, now() + SAML_REQUEST_TTL_MS));
-          return reply.redirect(safeReturn(request.body.RelayState), 303);
+          // The return path kept at the button, not RelayState: the IdP's form could be handed any RelayState.
+          return reply.redirect(safeReturn(pending.data.returnTo), 303);
         } catch (error) {
-          deps.log.warn({ err: error, idp: provider.idp_issuer }, "console SAML sign-in refused");
+          deps.log.warn({ err: loggable(error), idp: provider.idp_issuer }, "console SAML sign-in refused");
           const reason = error instanceof Error ? error.message : "unknown error";
           return fail(reply, `${provider.name} sign-in was refused (${reason}); sign in again`);
         }

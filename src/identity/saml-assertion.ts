@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
+import { type CacheProvider, SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import type { LatchConfig } from "../config/schema.js";
 import type { Identity } from "./identity.js";
 import { parseDuration } from "./parse-duration.js";
@@ -44,6 +44,11 @@ export interface SamlServiceProviderOptions {
   /** Sign-in: an AuthnRequest this SP issued must be answered. Exchange: no request exists (never). */
   readonly inResponseTo: "always" | "never";
   readonly idpCert: string;
+  /**
+   * Sign-in: the AuthnRequest IDs node-saml saves and checks InResponseTo against. Console sign-in passes one per
+   * request (the pending sign-in from the store), so no ID lives only in one process's memory.
+   */
+  readonly requestIds?: CacheProvider;
 }
 
 /** Refuses a provider whose skew is beyond what any check here will bound. */
@@ -68,7 +73,23 @@ export function createSamlServiceProvider(provider: SamlProvider, options: SamlS
       options.inResponseTo === "always" ? ValidateInResponseTo.always : ValidateInResponseTo.never,
     requestIdExpirationPeriodMs: SAML_REQUEST_TTL_MS,
     disableRequestedAuthnContext: true,
+    ...(options.requestIds === undefined ? {} : { cacheProvider: options.requestIds }),
   });
+}
+
+/**
+ * The InResponseTo of a base64 SAML Response, read before any check only to find the pending sign-in it answers;
+ * node-saml then checks it and the signed SubjectConfirmationData's against that one request. Undefined: none.
+ */
+export function readResponseInResponseTo(samlResponse: string): string | undefined {
+  try {
+    const xml = Buffer.from(samlResponse, "base64").toString("utf8");
+    const root = new DOMParser().parseFromString(xml, "text/xml").documentElement;
+    const value = root?.localName === "Response" ? root.getAttribute("InResponseTo") : null;
+    return value === null || value === "" || value.length > 256 ? undefined : value;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -260,6 +260,7 @@ export async function startGateway(
       config,
       audit: stores.auditReader,
       consoleSessions: stores.consoleSessions,
+      pendingSignIns: stores.pendingSignIns,
       samlAssertionClaims: stores.samlAssertionClaims,
       checkStore: () => stores.check(),
       storeHealth: () => stores.health(),

@@ -14,6 +14,7 @@ import { createSqliteConsoleSessionStore } from "./sqlite-console-sessions.js";
 import { createSqliteExportCursors } from "./sqlite-export-cursors.js";
 import { createSqliteLiveSessionStore } from "./sqlite-live-sessions.js";
 import { createSqliteMcpToolPinStore } from "./sqlite-mcp-tool-pins.js";
+import { createSqlitePendingSignInStore } from "./sqlite-pending-sign-ins.js";
 import { createSqlitePrincipalBlockStore } from "./sqlite-principal-blocks.js";
 import { createSqliteSamlAssertionClaims } from "./sqlite-saml-assertion-claims.js";
 import type { AuditReader } from "./store.js";
@@ -103,6 +104,8 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
     opened.push(liveSessions);
     const consoleSessions = createSqliteConsoleSessionStore(file);
     opened.push(consoleSessions);
+    const pendingSignIns = createSqlitePendingSignInStore(file);
+    opened.push(pendingSignIns);
     const samlAssertionClaims = createSqliteSamlAssertionClaims(file);
     opened.push(samlAssertionClaims);
     const mcpToolPins = createSqliteMcpToolPinStore(file);
@@ -119,6 +122,7 @@ export async function openSqliteStores(dataDir: string, options: OpenStoresOptio
       blocks,
       liveSessions,
       consoleSessions,
+      pendingSignIns,
       samlAssertionClaims,
       mcpToolPins,
       exportCursors,

@@ -215,6 +215,19 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX saml_assertion_claims_by_expiry ON saml_assertion_claims (keep_until);
   `,
+  // Console single sign-ons in progress (a SHA-256 hash of the sign-in's random id; what the callback needs), kept
+  // like the sign-ins themselves rather than in the memory of whichever process started them.
+  `
+  CREATE TABLE console_pending_sign_ins (
+    id_hash    TEXT    PRIMARY KEY CHECK (length(id_hash) = 64),
+    kind       TEXT    NOT NULL CHECK (kind IN ('oidc', 'saml')),
+    provider   TEXT    NOT NULL,
+    data       TEXT    NOT NULL, -- JSON object of strings
+    created_at INTEGER NOT NULL, -- epoch ms
+    expires_at INTEGER NOT NULL  -- epoch ms
+  ) STRICT;
+  CREATE INDEX console_pending_sign_ins_by_expiry ON console_pending_sign_ins (expires_at);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,6 +6,7 @@ import type { AuditRetention } from "./audit-retention.js";
 import type { ConsoleSessionStore } from "./console-session-store.js";
 import type { LiveSessionStore } from "./live-session-store.js";
 import type { McpToolPinStore } from "./mcp-tool-pin-store.js";
+import type { PendingSignInStore } from "./pending-sign-in-store.js";
 import type { PrincipalBlockStore } from "./principal-block-store.js";
 import type { AuditHealth, AuditReader, AuditSink } from "./store.js";
 
@@ -24,6 +25,8 @@ export interface Stores {
   readonly liveSessions: LiveSessionStore;
   /** Console sign-ins (any replica accepts them). */
   readonly consoleSessions: ConsoleSessionStore;
+  /** Console single sign-ons in progress (the provider's callback may land on any replica). */
+  readonly pendingSignIns: PendingSignInStore;
   /** Used SAML assertion ids (token exchange and console sign-in refuse a replay through any replica). */
   readonly samlAssertionClaims: SamlAssertionClaims;
   /** Pinned tool definitions of MCP proxy connections (rug-pull protection). */

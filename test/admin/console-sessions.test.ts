@@ -1,8 +1,8 @@
 import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
-import { createConsoleSessions, FLOW_COOKIE, SESSION_COOKIE } from "../../src/admin/console-sessions.js";
+import { createConsoleSessions, SESSION_COOKIE } from "../../src/admin/console-sessions.js";
 
-/** Console sign-ins end at their TTL (clock injected), at sign-out, and a flow is good for one callback. */
+/** Console sign-ins end at their TTL (clock injected), and at sign-out (a sign-in in progress: pending-sign-ins.test.ts). */
 describe("console sessions", () => {
   const setup = () => {
     let now = 1_000_000;
@@ -21,12 +21,7 @@ describe("console sessions", () => {
       await sessions.signOut(request, reply);
       return {};
     });
-    app.post("/flow", async (_request, reply) => {
-      sessions.startFlow(reply, { state: "s1" });
-      return {};
-    });
     app.get("/who", async (request) => ({ who: (await sessions.caller(request))?.identity.subject ?? null }));
-    app.get("/finish", async (request) => ({ flow: sessions.finishFlow(request) ?? null }));
     return { app, advance: (ms: number) => (now += ms) };
   };
   const cookieOf = (header: string | string[] | undefined, name: string) =>
@@ -56,17 +51,5 @@ describe("console sessions", () => {
     expect((await app.inject({ url: "/who", headers: { cookie } })).json().who).toBeNull();
     const forged = `${SESSION_COOKIE}=${"A".repeat(43)}`;
     expect((await app.inject({ url: "/who", headers: { cookie: forged } })).json().who).toBeNull();
-  });
-
-  it("a sign-in flow (SameSite=Lax, for the provider's redirect back) is used once", async () => {
-    const { app } = setup();
-    const line = cookieOf(
-      (await app.inject({ method: "POST", url: "/flow" })).headers["set-cookie"],
-      FLOW_COOKIE,
-    );
-    expect(line).toContain("SameSite=Lax");
-    const cookie = line.split(";")[0]!;
-    expect((await app.inject({ url: "/finish", headers: { cookie } })).json().flow).toEqual({ state: "s1" });
-    expect((await app.inject({ url: "/finish", headers: { cookie } })).json().flow).toBeNull();
   });
 });

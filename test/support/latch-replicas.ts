@@ -55,7 +55,13 @@ export interface ReplicaSet {
  */
 export async function createReplicaSet(
   cluster: PgCluster,
-  options: { policy: string; approvals?: Record<string, unknown>; target?: PgCluster },
+  options: {
+    policy: string;
+    approvals?: Record<string, unknown>;
+    target?: PgCluster;
+    /** The `console` section of every replica (sign-in providers). */
+    console?: Record<string, unknown>;
+  },
 ): Promise<ReplicaSet> {
   const target = options.target ?? cluster;
   const root = mkdtempSync(path.join(os.tmpdir(), "latch-replicas-"));
@@ -99,7 +105,7 @@ tls: { allow_plaintext: true }
 policies: ${policies}
 log_level: info
 approvals: ${JSON.stringify({ mode: "hold", timeout: "20s", max_grant: "10m", ...options.approvals })}
-connections:
+${options.console === undefined ? "" : `console: ${JSON.stringify(options.console)}\n`}connections:
   app:
     type: postgres
     upstream: postgres://${target.appUser}@127.0.0.1:${target.port}/${target.appDatabase}

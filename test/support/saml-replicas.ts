@@ -29,6 +29,8 @@ export async function startSamlReplicas(options: {
   readonly identity: (scratch: string) => Record<string, unknown>;
   /** Fields of the one console.saml entry beyond the IdP's own (a group or subject prefix). */
   readonly saml: Record<string, unknown>;
+  /** More of the `console` section (public_url, oidc providers). */
+  readonly console?: Record<string, unknown>;
 }): Promise<SamlReplicas> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), options.scratchPrefix));
   let cluster: PgCluster | undefined;
@@ -48,6 +50,7 @@ export async function startSamlReplicas(options: {
       identity: options.identity(scratch),
       console: {
         cookie_secure: false,
+        ...options.console,
         saml: [
           {
             id: "idp",

@@ -13,6 +13,7 @@ import { createPgExportCursors } from "./pg-export-cursors.js";
 import { createPgLiveSessionStore } from "./pg-live-sessions.js";
 import { createPgMcpToolPinStore } from "./pg-mcp-tool-pins.js";
 import { migratePgStore } from "./pg-migrations.js";
+import { createPgPendingSignInStore } from "./pg-pending-sign-ins.js";
 import { createPgPrincipalBlockStore } from "./pg-principal-blocks.js";
 import { createPgSamlAssertionClaims } from "./pg-saml-assertion-claims.js";
 import { createPgStorePool } from "./pg-store-config.js";
@@ -70,6 +71,7 @@ export async function openPostgresStores(
     blocks: createPgPrincipalBlockStore(pool),
     liveSessions: createPgLiveSessionStore(pool),
     consoleSessions: createPgConsoleSessionStore(pool),
+    pendingSignIns: createPgPendingSignInStore(pool),
     samlAssertionClaims: createPgSamlAssertionClaims(pool),
     mcpToolPins: createPgMcpToolPinStore(pool),
     exportCursors: createPgExportCursors(pool, { holder: options.gatewayId }),

@@ -6,6 +6,7 @@ import { PG_CLUSTER_SCHEMA } from "./pg-cluster-schema.js";
 import { PG_CONSOLE_SCHEMA } from "./pg-console-schema.js";
 import { PG_MCP_PIN_SCHEMA } from "./pg-mcp-pin-schema.js";
 import type { PgMigration } from "./pg-migration.js";
+import { PG_PENDING_SIGN_IN_SCHEMA } from "./pg-pending-sign-in-schema.js";
 import { PG_RETENTION_SCHEMA } from "./pg-retention-schema.js";
 import { PG_SAML_CLAIMS_SCHEMA } from "./pg-saml-claims-schema.js";
 import { PG_STATE_SCHEMA } from "./pg-state-schema.js";
@@ -19,6 +20,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_MCP_PIN_SCHEMA,
   PG_RETENTION_SCHEMA,
   PG_SAML_CLAIMS_SCHEMA,
+  PG_PENDING_SIGN_IN_SCHEMA,
 ];
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 

@@ -6,6 +6,7 @@ import type { StoreImplementation } from "./conformance-harness.js";
 import { describeConsoleSessionsConformance } from "./console-sessions-conformance.js";
 import { describeLiveSessionsConformance } from "./live-sessions-conformance.js";
 import { describeMcpPinsConformance } from "./mcp-pins-conformance.js";
+import { describePendingSignInsConformance } from "./pending-sign-ins-conformance.js";
 import { describeSamlClaimsConformance } from "./saml-claims-conformance.js";
 
 export type { OpenedStores, StoreImplementation } from "./conformance-harness.js";
@@ -13,7 +14,7 @@ export type { OpenedStores, StoreImplementation } from "./conformance-harness.js
 /**
  * The behaviour every implementation of `Stores` (src/store/stores.ts) must have: the audit log (order, hash
  * chain, search, sessions index, verification, restart), approvals (requests, votes and their effects, one-time
- * approvals, grants, races), principal blocks, live sessions, console sign-ins and used SAML assertion ids. An implementation runs it from its own test
+ * approvals, grants, races), principal blocks, live sessions, console sign-ins, console sign-ins in progress and used SAML assertion ids. An implementation runs it from its own test
  * file, e.g. test/store/sqlite-conformance.test.ts; a case it cannot pass is skipped by title with its reason.
  */
 export function describeStoreConformance(name: string, implementation: StoreImplementation): void {
@@ -23,6 +24,7 @@ export function describeStoreConformance(name: string, implementation: StoreImpl
     describeBlocksConformance(implementation);
     describeLiveSessionsConformance(implementation);
     describeConsoleSessionsConformance(implementation);
+    describePendingSignInsConformance(implementation);
     describeMcpPinsConformance(implementation);
     describeSamlClaimsConformance(implementation);
   });
