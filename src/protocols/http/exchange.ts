@@ -7,7 +7,7 @@ import { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { Metrics } from "../../observability/metrics.js";
 import type { Operation } from "../../operation/operation.js";
-import type { Admitter, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { Admitter, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import { PROBLEM_CONTENT_TYPE, problemOf } from "./errors.js";
 import type { GuardedHeaders } from "./header-guard.js";

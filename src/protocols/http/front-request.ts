@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { LatchConfig } from "../../config/schema.js";
 import { asLatchError, LatchError } from "../../errors.js";
 import type { Metrics } from "../../observability/metrics.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { HttpMount } from "../http-mount.js";
 import {
   type HttpConnectionRuntime,

@@ -4,7 +4,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { LatchError } from "../../errors.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import { rawProblemResponse } from "./errors.js";
 import type { HttpConnectionRuntime } from "./exchange.js";
 import type { GuardedHeaders } from "./header-guard.js";
