@@ -6,7 +6,7 @@ import tls from "node:tls";
 import { LatchError } from "../../errors.js";
 import type { Admitter } from "../../pipeline/pipeline-types.js";
 import { rawProblemResponse } from "./errors.js";
-import type { HttpConnectionRuntime } from "./exchange.js";
+import type { HttpConnectionRuntime } from "./exchange-types.js";
 import type { GuardedHeaders } from "./header-guard.js";
 import { httpOperation } from "./http-operation.js";
 import { type RoutedTarget, targetUnder } from "./request-target.js";
