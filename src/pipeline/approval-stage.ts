@@ -6,7 +6,7 @@ import { previewSummary, rowCeilingOf, type StatementPreview } from "../operatio
 import type { AuditEventInput } from "../store/store.js";
 import type { AuditBatcher } from "./audit-batcher.js";
 import { auditFailureAdmission } from "./audit-failure.js";
-import { approvalError, operationRecord, withoutUndefined } from "./operation-record.js";
+import { approvalError, operationRecord, resultRecord, withoutUndefined } from "./operation-record.js";
 import type {
   Admission,
   AdmitOptions,
@@ -238,14 +238,15 @@ export class ApprovalStage {
     this.record({
       kind: "operation_result",
       sessionId: operation.sessionId,
-      data: {
-        operationId: operation.id,
+      data: resultRecord(operation, {
         durationMs: 0,
         rows: 0,
         commandTags: [],
         error: { code: error.code, message: error.message },
-        ...(outcome.requestId === "" ? {} : { requestId: outcome.requestId, approval: outcome.decision }),
-      },
+        ...(outcome.requestId === ""
+          ? {}
+          : { details: { requestId: outcome.requestId, approval: outcome.decision } }),
+      }),
     });
     this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
     return {
