@@ -47,7 +47,11 @@ export function operationRecord(
   return record;
 }
 
-/** The `operation_result` body: keys in sorted order like the operation's, the protocol's details last. */
+/**
+ * The `operation_result` body. Its keys are inserted in sorted order with the protocol's details merged in
+ * where they sort (a detail named like one of ours wins, as it always did), so the canonical encoding takes
+ * its native path, also when the result rides folded in the next operation (audit/folded-result.ts).
+ */
 export function resultRecord(
   operation: Operation,
   result: {
@@ -58,14 +62,49 @@ export function resultRecord(
     readonly details?: Readonly<Record<string, unknown>>;
   },
 ): Record<string, unknown> {
-  const record: Record<string, unknown> = {
-    commandTags: result.commandTags,
-    durationMs: Math.round(result.durationMs * 1000) / 1000,
-  };
-  if (result.error !== undefined) record.error = result.error;
-  record.operationId = operation.id;
-  record.rows = result.rows;
-  return result.details === undefined ? record : { ...record, ...result.details };
+  const record: Record<string, unknown> = {};
+  const details = result.details;
+  if (details === undefined) {
+    record.commandTags = result.commandTags;
+    record.durationMs = Math.round(result.durationMs * 1000) / 1000;
+    if (result.error !== undefined) record.error = result.error;
+    record.operationId = operation.id;
+    record.rows = result.rows;
+    return record;
+  }
+  const keys = Object.keys(details).sort();
+  let next = mergeOwn(record, details, keys, 0, "commandTags", result.commandTags);
+  next = mergeOwn(record, details, keys, next, "durationMs", Math.round(result.durationMs * 1000) / 1000);
+  next = mergeOwn(record, details, keys, next, "error", result.error);
+  next = mergeOwn(record, details, keys, next, "operationId", operation.id);
+  next = mergeOwn(record, details, keys, next, "rows", result.rows);
+  for (; next < keys.length; next++) record[keys[next]!] = details[keys[next]!];
+  return record;
+}
+
+/**
+ * Copies the details whose keys (sorted, from `next` on) sort before `key`, then `key` itself: the detail of
+ * that name when there is one, else `value` unless it is undefined. Returns where the details go on from.
+ */
+function mergeOwn(
+  record: Record<string, unknown>,
+  details: Readonly<Record<string, unknown>>,
+  keys: readonly string[],
+  next: number,
+  key: string,
+  value: unknown,
+): number {
+  let at = next;
+  while (at < keys.length && keys[at]! < key) {
+    record[keys[at]!] = details[keys[at]!];
+    at++;
+  }
+  if (at < keys.length && keys[at] === key) {
+    record[key] = details[key];
+    return at + 1;
+  }
+  if (value !== undefined) record[key] = value;
+  return at;
 }
 
 /** What the client hears when an approval does not release its operation. */

@@ -1,4 +1,4 @@
-import type { Admitter } from "../pipeline/operation-pipeline.js";
+import type { Admitter } from "../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../session/session-handle.js";
 
 /**

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { ConnectionConfig, LatchConfig } from "../config/schema.js";
 import type { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { Admitter } from "../pipeline/operation-pipeline.js";
+import type { Admitter } from "../pipeline/pipeline-types.js";
 import type { SessionGate } from "../session/session-gate.js";
 import type { ApprovalDesk, PolicyPreview, PolicyReach, ToolPinBook } from "./agent-services.js";
 import type { AgentToolRunners } from "./agent-tools.js";

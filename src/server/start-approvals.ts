@@ -7,7 +7,7 @@ import { createWebhookNotifier, type WebhookNotifier } from "../approvals/webhoo
 import type { LatchConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 import { parseDuration } from "../identity/parse-duration.js";
-import type { PipelineApprovals } from "../pipeline/operation-pipeline.js";
+import type { PipelineApprovals } from "../pipeline/pipeline-types.js";
 import type { PolicyEngine } from "../policy/policy-engine.js";
 
 export interface GatewayApprovals {

@@ -6,7 +6,7 @@ import { asLatchError, LatchError } from "../errors.js";
 import type { Identity, TokenVerifier } from "../identity/identity.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { Admitter } from "../pipeline/operation-pipeline.js";
+import type { Admitter } from "../pipeline/pipeline-types.js";
 import { type Clock, systemClock } from "./clock.js";
 import { LiveSession } from "./live-session.js";
 import type { LifetimeLimits } from "./session-lifetime.js";

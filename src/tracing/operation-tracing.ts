@@ -2,7 +2,7 @@ import { context as otelContext, ROOT_CONTEXT, type Span, SpanStatusCode, trace 
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import type { Admitter } from "../pipeline/operation-pipeline.js";
+import type { Admitter } from "../pipeline/pipeline-types.js";
 import type { SessionGate } from "../session/session-gate.js";
 
 export interface OperationTracing {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { canonicalJson, canonicalJsonByWalk } from "../../src/audit/canonical-json.js";
-import { operationRecord } from "../../src/pipeline/operation-record.js";
+import { expandFolded, foldResult } from "../../src/audit/folded-result.js";
+import { LatchError } from "../../src/errors.js";
+import { operationRecord, resultRecord } from "../../src/pipeline/operation-record.js";
+import { exchangeRecorder } from "../../src/protocols/http/exchange-record.js";
+import type { HttpConnectionRuntime } from "../../src/protocols/http/exchange-types.js";
 import { httpOperation } from "../../src/protocols/http/http-operation.js";
 import { parseRequestTarget } from "../../src/protocols/http/request-target.js";
+import { FakeAdmitter } from "../support/fake-admitter.js";
 
 // An HTTP request's operation body is built with its keys in sorted order at every level (query, headers and
 // body values arrive in the caller's order), so canonical JSON takes its native path: JSON.stringify writes the
@@ -67,5 +72,87 @@ describe("HTTP operation record", () => {
       "user-agent",
       "x-tenant",
     ]);
+  });
+});
+
+// The `operation_result` body of an HTTP request, with the details the exchange really records (status, sizes,
+// previews, and on failure upstreamStatus or aborted), is in canonical order too: the native path, standalone
+// and folded into the session's next operation as `priorResult`.
+describe("HTTP operation_result record", () => {
+  const operation = httpOperation(
+    {
+      id: "session-1",
+      connection: "api",
+      identity: { subject: "agent", issuer: "https://issuer.test", groups: ["agents"], expiresAt: 0 },
+    },
+    {
+      method: "POST",
+      websocket: false,
+      target: (() => {
+        const parsed = parseRequestTarget("/v1/x", { pathCase: "sensitive" });
+        if (!parsed.ok) throw new Error(parsed.reason);
+        return parsed.target;
+      })(),
+      headers: new Map([["content-type", "application/json"]]),
+      policyHeaders: [],
+      body: { kind: "json", keys: ["a"], values: {}, bytes: 9 },
+    },
+  );
+  const runtime = { masking: { maskPreview: (text: string) => text } } as unknown as HttpConnectionRuntime;
+  const credential = { headers: [], query: undefined, secrets: [] };
+
+  /** The result bodies the exchange's recorder gives the pipeline, one per way a request ends. */
+  function recordedResults(): Record<string, unknown>[] {
+    const admitter = new FakeAdmitter();
+    const record = exchangeRecorder(admitter, operation, 0, runtime, credential, Buffer.from('{"a":"b"}'));
+    record(200, { responseBytes: 42, responsePreview: '{"ok":true}' });
+    record(200, { responseBytes: 1000 });
+    record(502, { upstreamStatus: 200 }, new LatchError("response_withheld", { reason: "no" }));
+    record(200, { responseBytes: 7, aborted: true }, new LatchError("upstream_unavailable", { reason: "x" }));
+    record(502, {}, new LatchError("upstream_unavailable", { reason: "down" }));
+    return admitter.completed.map(({ result }) => resultRecord(operation, result));
+  }
+
+  it("is in canonical key order for every way a request ends, and records the same bytes", () => {
+    const results = recordedResults();
+    expect(results).toHaveLength(5);
+    for (const result of results) {
+      expect(JSON.stringify(result)).toBe(canonicalJsonByWalk(result));
+      expect(Object.keys(result)).toEqual([...Object.keys(result)].sort());
+    }
+    expect(Object.keys(results[0]!)).toEqual([
+      "commandTags",
+      "durationMs",
+      "operationId",
+      "requestPreview",
+      "responseBytes",
+      "responsePreview",
+      "rows",
+      "status",
+    ]);
+    expect(Object.keys(results[3]!)).toEqual([
+      "aborted",
+      "commandTags",
+      "durationMs",
+      "error",
+      "operationId",
+      "requestPreview",
+      "responseBytes",
+      "rows",
+      "status",
+    ]);
+  });
+
+  it("stays in canonical order when folded into the next operation as priorResult", () => {
+    const next = operationRecord(
+      operation,
+      { decision: "allow", rules: ["p"], reason: "allowed" },
+      { clientAddress: "10.0.0.1:5000", connectionLabels: {} },
+    );
+    for (const result of recordedResults()) {
+      const folded = foldResult(next, result);
+      expect(JSON.stringify(folded)).toBe(canonicalJsonByWalk(folded));
+      expect(expandFolded({ kind: "operation", data: folded })[0]!.data).toEqual(result);
+    }
   });
 });

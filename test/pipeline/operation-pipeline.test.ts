@@ -4,11 +4,8 @@ import { LatchError } from "../../src/errors.js";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.js";
 import type { Verdict } from "../../src/operation/operation.js";
 import { AuditBatcher } from "../../src/pipeline/audit-batcher.js";
-import {
-  type Admission,
-  type ApprovalHold,
-  OperationPipeline,
-} from "../../src/pipeline/operation-pipeline.js";
+import { OperationPipeline } from "../../src/pipeline/operation-pipeline.js";
+import type { Admission, ApprovalHold } from "../../src/pipeline/pipeline-types.js";
 import type { AuditEventInput } from "../../src/store/store.js";
 import { FakeApprovalGate } from "../support/fake-approval-gate.js";
 import { ManualTimers } from "../support/manual-timers.js";

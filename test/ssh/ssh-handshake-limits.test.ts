@@ -6,7 +6,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../../src/config/schema.js";
 import { createMetrics } from "../../src/observability/metrics.js";
-import type { Admitter } from "../../src/pipeline/operation-pipeline.js";
+import type { Admitter } from "../../src/pipeline/pipeline-types.js";
 import { encodeSshDisconnectBeforeKex, SSH_DISCONNECT_REASON } from "../../src/protocols/ssh/disconnect.js";
 import { type SshListener, startSshListener } from "../../src/protocols/ssh/front.js";
 import type { SessionGate } from "../../src/session/session-gate.js";

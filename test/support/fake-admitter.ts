@@ -6,7 +6,7 @@ import type {
   Admitter,
   OperationContext,
   OperationResult,
-} from "../../src/pipeline/operation-pipeline.js";
+} from "../../src/pipeline/pipeline-types.js";
 import type { AuditEventInput } from "../../src/store/store.js";
 
 export interface AdmitCall {

@@ -1,4 +1,5 @@
 import type { ErrorCode, LatchError } from "../../errors.js";
+import type { HttpExchangeResponse } from "./exchange-types.js";
 
 /**
  * The one place a LatchError becomes what an HTTP client sees: a status and an RFC 9457 problem document
@@ -88,4 +89,27 @@ export function rawProblemResponse(error: LatchError): Buffer {
   return Buffer.from(
     `HTTP/1.1 ${status} ${status === 400 ? "Bad Request" : "Error"}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * A refusal as an exchange answers it: the problem document, the approval request it names, and for an
+ * identity error the Bearer challenge. `close`: the request was refused before its body was read.
+ */
+export function problemResponse(
+  error: LatchError,
+  rules: readonly string[],
+  requestId: string | undefined,
+  close = false,
+): HttpExchangeResponse {
+  const problem = problemOf(error, rules, requestId);
+  const headers: [string, string][] = [["content-type", PROBLEM_CONTENT_TYPE]];
+  if (requestId !== undefined) headers.push(["latch-request-id", requestId]);
+  if (error.spec.class === "identity")
+    headers.push(["www-authenticate", `Bearer realm="latch", error="invalid_token"`]);
+  return { status: problem.status, headers, body: Buffer.from(problem.body), ...(close ? { close } : {}) };
+}
+
+/** The problem response for an error raised before a session exists (identity, routing). */
+export function problemResponseOf(error: LatchError, close = false): HttpExchangeResponse {
+  return problemResponse(error, [], undefined, close);
 }

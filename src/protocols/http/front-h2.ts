@@ -7,7 +7,7 @@ import http2, {
 import type { TLSSocket } from "node:tls";
 import { asLatchError, LatchError } from "../../errors.js";
 import type { HttpMount } from "../http-mount.js";
-import { problemResponseOf } from "./exchange.js";
+import { problemResponseOf } from "./errors.js";
 import {
   type FrontRequest,
   type FrontResponse,

@@ -4,14 +4,11 @@ import type { Logger } from "pino";
 import type { LatchConfig } from "../../config/schema.js";
 import { asLatchError, LatchError } from "../../errors.js";
 import type { Metrics } from "../../observability/metrics.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { HttpMount } from "../http-mount.js";
-import {
-  type HttpConnectionRuntime,
-  type HttpExchangeResponse,
-  problemResponseOf,
-  runHttpExchange,
-} from "./exchange.js";
+import { problemResponseOf } from "./errors.js";
+import { runHttpExchange } from "./exchange.js";
+import type { HttpConnectionRuntime, HttpExchangeResponse } from "./exchange-types.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
 import {
   parseRequestTarget,

@@ -9,8 +9,7 @@ import { admitConnection } from "../admit-connection.js";
 import { ConnectionLimits } from "../connection-limits.js";
 import { DEFAULT_HTTP_LISTEN, httpListenAddress } from "../http-listen-address.js";
 import { listenOn } from "../listen-address.js";
-import { rawProblemResponse } from "./errors.js";
-import { problemResponseOf } from "./exchange.js";
+import { problemResponseOf, rawProblemResponse } from "./errors.js";
 import { createHttp2Front } from "./front-h2.js";
 import {
   type FrontResponse,

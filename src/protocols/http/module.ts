@@ -4,7 +4,7 @@ import { httpListenAddress } from "../http-listen-address.js";
 import { probeHttpUpstream } from "../http-upstream-probe.js";
 import type { ProtocolContext, ProtocolListener, ProtocolModule } from "../protocol-module.js";
 import { problemOf } from "./errors.js";
-import type { HttpConnectionRuntime } from "./exchange.js";
+import type { HttpConnectionRuntime } from "./exchange-types.js";
 import { startHttpListener } from "./front.js";
 import { compileConnectionMasking } from "./response-masker.js";
 import { HttpSessions } from "./session.js";

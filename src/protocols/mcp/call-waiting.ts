@@ -1,4 +1,4 @@
-import type { AdmitOptions, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { AdmitOptions, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import type { CallExtras } from "./tool-context.js";
 
 /** The progress line a held call sends while it waits for its approvers. */

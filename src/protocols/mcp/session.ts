@@ -11,7 +11,7 @@ import type { LatchConfig } from "../../config/schema.js";
 import { postgresCredentialProvider } from "../../credentials/postgres-credentials.js";
 import { LatchError } from "../../errors.js";
 import type { Identity } from "../../identity/identity.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { ApprovalDesk, PolicyPreview, PolicyReach } from "../agent-services.js";
 import type { AgentToolRunners } from "../agent-tools.js";

@@ -1,6 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Operation } from "../../operation/operation.js";
-import type { Admission, AdmitOptions, Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admission, AdmitOptions, Admitter } from "../../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import { heldProgressText } from "./call-waiting.js";
 import type { CallExtras, ToolContext } from "./tool-context.js";

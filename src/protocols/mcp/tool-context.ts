@@ -1,7 +1,7 @@
 import type { LatchConfig } from "../../config/schema.js";
 import type { Identity } from "../../identity/identity.js";
 import type { Access } from "../../operation/operation.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { ApprovalDesk, PolicyPreview, PolicyReach } from "../agent-services.js";
 import type { HttpRequestRunner, SshExecRunner } from "../agent-tools.js";

@@ -11,7 +11,7 @@ import type { PostgresEphemeralRoles } from "../../credentials/postgres-ephemera
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Metrics } from "../../observability/metrics.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { LiveSession } from "../../session/live-session.js";
 import type { SessionGate } from "../../session/session-gate.js";
 import type { StatementClassifier } from "../../sql/classification.js";

@@ -1,6 +1,6 @@
 import type { MaskTally } from "../../masking/mask-tally.js";
 import type { Operation } from "../../operation/operation.js";
-import type { OperationResult } from "../../pipeline/operation-pipeline.js";
+import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import { decodeBackend } from "./decode-backend.js";
 import { BACKEND, readyStatus } from "./message-codes.js";
 import type { Frame, TransactionStatus } from "./messages.js";

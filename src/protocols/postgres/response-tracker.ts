@@ -1,6 +1,6 @@
 import type { Operation } from "../../operation/operation.js";
 import type { RowCeiling } from "../../operation/statement-preview.js";
-import type { OperationResult } from "../../pipeline/operation-pipeline.js";
+import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import { decodeBackend, readCommandTagRows } from "./decode-backend.js";
 import type { Frame } from "./messages.js";
 

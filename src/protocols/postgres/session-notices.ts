@@ -1,4 +1,4 @@
-import type { ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { noticeFrame } from "./errors.js";
 
 /** The NoticeResponse a held client receives: which request, who must approve, how long it waits. */

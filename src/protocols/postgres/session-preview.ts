@@ -1,5 +1,5 @@
 import type { Operation } from "../../operation/operation.js";
-import type { PreviewOption } from "../../pipeline/operation-pipeline.js";
+import type { PreviewOption } from "../../pipeline/pipeline-types.js";
 import { type PreviewRunnerOptions, runPreview } from "./preview-runner.js";
 
 /**

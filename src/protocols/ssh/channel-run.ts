@@ -1,6 +1,6 @@
 import type { Client, ClientChannel, ServerChannel } from "ssh2";
 import { LatchError } from "../../errors.js";
-import type { OperationResult } from "../../pipeline/operation-pipeline.js";
+import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import { AsciicastRecorder } from "./asciicast-recorder.js";
 import { captureChannelEnd, hangUp, type RelayOutcome, relayChannel } from "./channel-relay.js";
 import { DENIED_EXIT_STATUS, sshErrorLine, UPSTREAM_FAILED_EXIT_STATUS } from "./errors.js";

@@ -1,5 +1,5 @@
 import type { Client, ServerChannel } from "ssh2";
-import type { OperationResult } from "../../pipeline/operation-pipeline.js";
+import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import type { SshSessionContext } from "./session-context.js";
 
 /** A `direct-tcpip` channel (ssh -L): admitted as ssh:port_forward, then piped to the target's forward. */

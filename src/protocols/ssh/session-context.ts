@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel } from "ssh2";
 import type { Operation } from "../../operation/operation.js";
-import type { Admission, Admitter, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { Admission, Admitter, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { AsciicastRecorder, RecordingChunk } from "./asciicast-recorder.js";
 import type { SshVerb } from "./ssh-operation.js";

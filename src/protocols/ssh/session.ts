@@ -1,7 +1,7 @@
 import type { ClientChannel, Connection, ServerChannel, Session } from "ssh2";
 import { LatchError } from "../../errors.js";
 import type { Operation } from "../../operation/operation.js";
-import type { Admission, ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { Admission, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { hangUp } from "./channel-relay.js";
 import { runChannel } from "./channel-run.js";
 import { forwardDirectTcpip } from "./direct-tcpip.js";

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { LatchError } from "../../../src/errors.js";
 import type { OperationStep } from "../../../src/operation/operation.js";
-import type { Admission } from "../../../src/pipeline/operation-pipeline.js";
+import type { Admission } from "../../../src/pipeline/pipeline-types.js";
 import { decodeBackend } from "../../../src/protocols/postgres/decode-backend.js";
 import {
   encodeCommandComplete,

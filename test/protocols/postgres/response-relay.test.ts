@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LatchError } from "../../../src/errors.js";
 import { MaskTally } from "../../../src/masking/mask-tally.js";
 import type { Operation } from "../../../src/operation/operation.js";
-import type { OperationResult } from "../../../src/pipeline/operation-pipeline.js";
+import type { OperationResult } from "../../../src/pipeline/pipeline-types.js";
 import {
   encodeCommandComplete,
   encodeDataRow,

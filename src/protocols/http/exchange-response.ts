@@ -1,0 +1,149 @@
+import { PassThrough, Transform } from "node:stream";
+import { pipeline as pipeStreams } from "node:stream/promises";
+import { asLatchError, LatchError } from "../../errors.js";
+import { MaskTally } from "../../masking/mask-tally.js";
+import { MaskingFailure } from "../../masking/masking-failure.js";
+import type { Operation } from "../../operation/operation.js";
+import { discard, readCapped } from "./body-read.js";
+import { problemResponse } from "./errors.js";
+import { type ExchangeRecorder, responsePreview } from "./exchange-record.js";
+import type { HttpConnectionRuntime, HttpExchangeDeps, HttpExchangeResponse } from "./exchange-types.js";
+import { createSecretScrubber, scrubBytes, scrubText } from "./secret-scrubber.js";
+import type { HttpCredential, UpstreamAnswer } from "./upstream.js";
+
+const RESPONSE_NOT_FORWARDED = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "http2-settings",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authenticate",
+  "trailer",
+  "te",
+  "content-length",
+]);
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/**
+ * The response path of an admitted request: the upstream's answer made fit for the caller (hop-by-hop headers
+ * dropped, the injected secret scrubbed everywhere, the body masked when the connection's plan says so, or
+ * withheld when it cannot be), and recorded once its body is settled.
+ */
+export async function answerCaller(
+  deps: HttpExchangeDeps,
+  runtime: HttpConnectionRuntime,
+  credential: HttpCredential,
+  operation: Operation,
+  method: string,
+  answer: UpstreamAnswer,
+  heldRequest: string | undefined,
+  record: ExchangeRecorder,
+): Promise<HttpExchangeResponse> {
+  const responseHeaders: [string, string][] =
+    heldRequest === undefined ? [] : [["latch-request-id", heldRequest]];
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (value === undefined || RESPONSE_NOT_FORWARDED.has(name)) continue;
+    for (const one of Array.isArray(value) ? value : [value])
+      responseHeaders.push([name, scrubText(one, credential.secrets)]);
+  }
+  const contentType = headerOf(answer.headers, "content-type");
+  const noBody = method === "HEAD" || answer.status === 204 || answer.status === 304;
+  const plan = noBody ? "pass" : runtime.masking.planFor(contentType);
+
+  if (plan === "withhold" || plan === "json" || plan === "text") {
+    const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
+    // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
+    const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
+    const since = tally === undefined ? 0 : performance.now();
+    let failure: string | undefined;
+    let masked: Buffer | undefined;
+    if (plan === "withhold")
+      failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
+    else {
+      const body = await readCapped(answer.body, runtime.config.inspect_limit, undefined);
+      if (body === undefined)
+        failure = `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`;
+      else {
+        try {
+          masked = scrubBytes(
+            await runtime.masking.mask(plan, body, encoding, tally),
+            secretBuffers(credential),
+          );
+        } catch (error) {
+          if (!(error instanceof MaskingFailure)) throw error;
+          failure = error.reason;
+        }
+      }
+    }
+    if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
+    if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
+    if (failure !== undefined || masked === undefined) {
+      discard(answer.body);
+      const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
+      deps.log.warn(
+        { connection: runtime.name, reason: failure },
+        "response withheld: it could not be masked",
+      );
+      record(502, { upstreamStatus: answer.status }, error);
+      return problemResponse(error, [], heldRequest);
+    }
+    const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
+    record(answer.status, {
+      responseBytes: masked.length,
+      responsePreview: responsePreview(masked, credential),
+    });
+    return { status: answer.status, headers: kept, body: masked };
+  }
+
+  // A small body of known length is read whole: one write with a Content-Length, not a chunked stream of
+  // small writes (which costs a round of delayed ACKs on keep-alive connections).
+  const declared = Number(headerOf(answer.headers, "content-length") ?? Number.NaN);
+  if (!noBody && Number.isInteger(declared) && declared <= SMALL_BODY_BYTES) {
+    const body = await readCapped(answer.body, SMALL_BODY_BYTES, declared);
+    if (body !== undefined) {
+      const scrubbed = scrubBytes(body, secretBuffers(credential));
+      record(answer.status, { responseBytes: scrubbed.length });
+      return { status: answer.status, headers: responseHeaders, body: scrubbed };
+    }
+  }
+  // Passed through as a stream: only the injected secret is scrubbed, and the record is written at its end.
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const out = new PassThrough();
+  const scrubber = createSecretScrubber(credential.secrets);
+  const stages: NodeJS.ReadWriteStream[] = scrubber === undefined ? [counter] : [scrubber, counter];
+  pipeStreams(answer.body, ...(stages as [Transform]), out).then(
+    () => record(answer.status, { responseBytes: bytes }),
+    (error: unknown) => {
+      record(answer.status, { responseBytes: bytes, aborted: true }, asLatchError(error, operation.id));
+      out.destroy(error as Error);
+    },
+  );
+  return { status: answer.status, headers: responseHeaders, body: out };
+}
+
+function headerOf(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+const secretBufferCache = new WeakMap<HttpCredential, Buffer[]>();
+
+/** The secrets as bytes to scrub, made once per credential (a session's), not per response. */
+function secretBuffers(credential: HttpCredential): Buffer[] {
+  let buffers = secretBufferCache.get(credential);
+  if (buffers === undefined) {
+    buffers = credential.secrets.filter((s) => s.length >= 4).map((s) => Buffer.from(s));
+    secretBufferCache.set(credential, buffers);
+  }
+  return buffers;
+}
