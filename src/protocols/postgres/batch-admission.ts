@@ -29,7 +29,7 @@ export class PgBatchAdmission {
 
   run(frames: Buffer[], toServer: Buffer[], toClient: Buffer[]): void {
     const context = this.context;
-    const { options, state, registry } = context;
+    const { options, registry } = context;
     const messages: FrontendMessage[] = frames.map((raw) =>
       decodeFrontend({ type: raw[0]!, raw, body: raw.subarray(5) }),
     );
@@ -61,7 +61,7 @@ export class PgBatchAdmission {
           : {}),
         receivedAt,
       };
-      state.awaitingAdmission = true;
+      context.state.awaitingAdmission = true;
       const admitted = operation;
       void options.pipeline
         .admit(
@@ -70,6 +70,9 @@ export class PgBatchAdmission {
           { onHeld: (hold) => this.tellHeld(hold), signal: session.signal, preview: options.preview },
         )
         .then((admission) => {
+          // Through `this`, not the locals above: each captured local is a slot in every batch's closure context.
+          const context = this.context;
+          const state = context.state;
           state.awaitingAdmission = false;
           if (state.closed) return;
           const toServerNow: Buffer[] = [];
@@ -78,7 +81,7 @@ export class PgBatchAdmission {
             if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
             if (admission.rowCeiling !== undefined && !endsWithReady) {
               // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
-              registry.rollback();
+              context.registry.rollback();
               denyBatch(context, CEILING_NEEDS_SYNC, endsWithReady, toServerNow, toClientNow);
             } else {
               const ceiling =
@@ -90,7 +93,7 @@ export class PgBatchAdmission {
               if (ceiling !== undefined) state.awaitingAdmission = true;
             }
           } else {
-            registry.rollback();
+            context.registry.rollback();
             denyBatch(context, admission.error, endsWithReady, toServerNow, toClientNow);
           }
           context.toServer(toServerNow);
