@@ -1,0 +1,174 @@
+/**
+ * One complete batch (a Query, or extended-protocol messages up to Sync or Flush) from examination to the
+ * server: examined, built into an Operation, admitted by the pipeline (the client hears why while it is held),
+ * then forwarded, or refused in-protocol. A statement held to its preview's row ceiling is settled here when
+ * its count is known: kept or rolled back, then the client goes on.
+ */
+import { randomUUID } from "node:crypto";
+import type { Operation } from "../../operation/operation.js";
+import type { ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import { denyBatch, POISON_QUERY, recordRefusal } from "./batch-denial.js";
+import { examineBatch } from "./batch-examiner.js";
+import { decodeFrontend } from "./decode-frontend.js";
+import type { FrontendMessage } from "./messages.js";
+import { describePortalsBeforeExecute } from "./portal-describe.js";
+import { maskingRefusal } from "./refused-batch.js";
+import { type CeilingState, type ForwardedEntry, resultOf } from "./response-tracker.js";
+import { CEILING_NEEDS_SYNC, openCeiling, settleCeiling } from "./row-ceiling.js";
+import type { PgSessionContext } from "./session-context.js";
+import { heldNotice } from "./session-notices.js";
+
+export class PgBatchAdmission {
+  /** Bound parameter previews on a masked connection go through its detectors before they are recorded. */
+  private readonly maskParameterPreview: ((text: string) => string) | undefined;
+
+  constructor(private readonly context: PgSessionContext) {
+    const masker = context.options.masker;
+    this.maskParameterPreview = masker && ((text) => masker.maskParameterPreview(text));
+  }
+
+  run(frames: Buffer[], toServer: Buffer[], toClient: Buffer[]): void {
+    const context = this.context;
+    const { options, registry } = context;
+    const messages: FrontendMessage[] = frames.map((raw) =>
+      decodeFrontend({ type: raw[0]!, raw, body: raw.subarray(5) }),
+    );
+    const last = messages[messages.length - 1]!;
+    const endsWithReady = last.kind !== "Flush";
+    const receivedAt = Date.now();
+    const examination =
+      maskingRefusal(options.masker, messages) ??
+      examineBatch(messages, registry, options.classifier, this.maskParameterPreview);
+    if (!examination.ok) {
+      registry.rollback();
+      recordRefusal(options, examination.error, messages, receivedAt);
+      denyBatch(context, examination.error, endsWithReady, toServer, toClient);
+      return;
+    }
+    let operation: Operation | undefined;
+    if (examination.steps.length > 0) {
+      const session = options.session;
+      operation = {
+        id: randomUUID(),
+        sessionId: session.id,
+        protocol: "postgres",
+        connection: session.connection,
+        identity: session.identity,
+        mode: last.kind === "Query" ? "simple" : "extended",
+        steps: examination.steps,
+        ...(examination.parameters.length > 0
+          ? { parameters: examination.parameters, parameterDigests: examination.parameterDigests }
+          : {}),
+        receivedAt,
+      };
+      context.state.awaitingAdmission = true;
+      const admitted = operation;
+      void options.pipeline
+        .admit(
+          operation,
+          { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
+          { onHeld: (hold) => this.tellHeld(hold), signal: session.signal, preview: options.preview },
+        )
+        .then((admission) => {
+          // Through `this`, not the locals above: each captured local is a slot in every batch's closure context.
+          const context = this.context;
+          const state = context.state;
+          state.awaitingAdmission = false;
+          if (state.closed) return;
+          const toServerNow: Buffer[] = [];
+          const toClientNow: Buffer[] = [];
+          if (admission.allowed) {
+            if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
+            if (admission.rowCeiling !== undefined && !endsWithReady) {
+              // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
+              context.registry.rollback();
+              denyBatch(context, CEILING_NEEDS_SYNC, endsWithReady, toServerNow, toClientNow);
+            } else {
+              const ceiling =
+                admission.rowCeiling === undefined
+                  ? undefined
+                  : openCeiling(admission.rowCeiling, context.responses.status, toServerNow, context.tracker);
+              this.forward(frames, admitted, endsWithReady, toServerNow, messages, ceiling);
+              // Nothing else goes upstream until the statement's count is judged (settleCeiling).
+              if (ceiling !== undefined) state.awaitingAdmission = true;
+            }
+          } else {
+            context.registry.rollback();
+            denyBatch(context, admission.error, endsWithReady, toServerNow, toClientNow);
+          }
+          context.toServer(toServerNow);
+          context.toClient(toClientNow);
+          context.resume();
+        });
+      return;
+    }
+    this.forward(frames, undefined, endsWithReady, toServer, messages);
+  }
+
+  /** A statement held to its preview's row count finished: keep or roll back, then let the client go on. */
+  settleCeiling(entry: ForwardedEntry, toClient: Buffer[]): void {
+    const context = this.context;
+    const state = entry.ceiling!;
+    const operation = entry.operation;
+    const verdict = settleCeiling(
+      entry,
+      state,
+      () => context.responses.status,
+      context.tracker,
+      POISON_QUERY,
+      (commitError) => {
+        if (operation === undefined) return;
+        const error = verdictError ?? commitError;
+        context.options.pipeline.complete(operation, {
+          ...resultOf(entry, performance.now()),
+          ...(error === undefined ? {} : { error }),
+        });
+      },
+    );
+    const verdictError =
+      verdict.refusal === undefined
+        ? undefined
+        : { code: verdict.refusal.code, message: verdict.refusal.message };
+    context.toServer(verdict.toServer);
+    context.tracker.drainSynthetic(toClient);
+    context.state.awaitingAdmission = false;
+    queueMicrotask(() => context.resume());
+  }
+
+  /** While held, the client hears why it waits (a NoticeResponse may arrive at any time in the protocol). */
+  private tellHeld(hold: ApprovalHold): void {
+    if (!this.context.state.closed) this.context.toClient([heldNotice(hold)]);
+  }
+
+  private forward(
+    frames: readonly Buffer[],
+    operation: Operation | undefined,
+    endsWithReady: boolean,
+    toServer: Buffer[],
+    messages?: readonly FrontendMessage[],
+    ceiling?: CeilingState,
+  ): void {
+    const context = this.context;
+    const removedNames = context.registry.commit();
+    if (operation !== undefined) context.options.session.remember(operation.steps);
+    const described =
+      context.options.masker === undefined || messages === undefined
+        ? undefined
+        : describePortalsBeforeExecute(frames, messages);
+    for (const raw of described?.frames ?? frames) toServer.push(raw);
+    context.tracker.push({
+      kind: "forwarded",
+      operation,
+      endsWithReady,
+      startedAt: performance.now(),
+      rows: 0,
+      tags: [],
+      error: undefined,
+      ...(removedNames.length === 0 ? {} : { removedNames }),
+      ...(described === undefined || described.hiddenAnswers.size === 0
+        ? {}
+        : { describeAnswers: 0, hiddenAnswers: described.hiddenAnswers }),
+      ...(ceiling === undefined ? {} : { ceiling }),
+    });
+  }
+}
