@@ -21,10 +21,6 @@ import type {
 } from "./pipeline-types.js";
 import { runPreview, wantsPreview } from "./preview-stage.js";
 
-// Only for the files another branch is splitting now (src/protocols/mysql/*, src/protocols/postgres/session.ts):
-// everything else imports these from pipeline-types.ts. Drop this line once those import it too.
-export type { Admitter, ApprovalHold, PreviewOption } from "./pipeline-types.js";
-
 /**
  * The stage order, written once: authorize -> (preview) -> approve -> audit -> (protocol forwards) -> record
  * result. Approve (approval-stage.ts): an "approval" verdict passes at once when a grant or a released deferred

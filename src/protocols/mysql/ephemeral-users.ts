@@ -20,7 +20,7 @@ import {
 } from "../../credentials/mysql-user-names.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import { type Clock, systemClock } from "../../session/clock.js";
 import { type AdminResult, MysqlAdminConnection } from "./admin-client.js";
 import { mysqlUpstreamTarget } from "./upstream.js";

@@ -11,7 +11,7 @@ import type { LatchConfig, MysqlConnectionConfig } from "../../config/schema.js"
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Metrics } from "../../observability/metrics.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { SessionGate } from "../../session/session-gate.js";
 import type { MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import type { ConnectionTicket } from "../connection-limits.js";

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { LatchError } from "../../errors.js";
 import type { Operation } from "../../operation/operation.js";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import type { MysqlMessage } from "./packet-reader.js";

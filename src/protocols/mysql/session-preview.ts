@@ -4,7 +4,7 @@
  * EXECUTE, several statements) is refused with the reason, and its approval works as before, without one.
  */
 import type { Operation } from "../../operation/operation.js";
-import type { PreviewOption } from "../../pipeline/operation-pipeline.js";
+import type { PreviewOption } from "../../pipeline/pipeline-types.js";
 import { type MysqlPreviewRunnerOptions, runMysqlPreview } from "./preview-runner.js";
 
 /** `database`: the session's current database when the statement arrived (USE changes it). */

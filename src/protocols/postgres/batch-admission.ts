@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Operation } from "../../operation/operation.js";
-import type { ApprovalHold } from "../../pipeline/operation-pipeline.js";
+import type { ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { denyBatch, POISON_QUERY, recordRefusal } from "./batch-denial.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";

@@ -4,7 +4,7 @@
  * they call. Built once per session, so delegating adds nothing per statement.
  */
 import type { Logger } from "pino";
-import type { Admitter } from "../../pipeline/operation-pipeline.js";
+import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { StatementClassifier } from "../../sql/classification.js";
 import type { TransactionStatus } from "./messages.js";
