@@ -6,7 +6,7 @@ import { loadConfig } from "../../config/load-config.js";
 import { embeddedPostgresBinaries, grantPostgresTraversal } from "../../demo/postgres-user-access.js";
 import { DEMO_POLICY, DEMO_SCHEMA_SQL } from "../../demo/sample-data.js";
 import { mintDevToken } from "../../identity/dev-issuer.js";
-import { startGateway } from "../../server/start-gateway.js";
+import { loadGateway } from "./serve.js";
 
 interface DemoOptions {
   dataDir: string;
@@ -103,7 +103,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
     },
   });
   step("starting the gateway...");
-  const gateway = await startGateway(loaded);
+  const gateway = await (await loadGateway()).startGateway(loaded);
   const agentToken = await mintDevToken(dataDir, {
     subject: "demo-agent",
     groups: ["agents"],
