@@ -5,7 +5,9 @@
  * blanked, so a string that reads "sleep(" or "@x" is not mistaken for code). Catalog facts (engine,
  * triggers, AUTO_INCREMENT) are checked on the preview's own connection (preview-catalog.ts).
  */
+
 import type { MysqlClassifiedStatement } from "../../sql/mysql/create-classifier.js";
+import { type EscapingFunction, functionPreviewRefusal } from "../../sql/preview-function-refusal.js";
 
 /** Parser node types a rolled-back run rehearses faithfully (REPLACE and INSERT ... SELECT are Insert). */
 const PREVIEWABLE = new Set(["Insert", "Update", "Delete"]);
@@ -25,7 +27,7 @@ const REFUSED_VERBS: Readonly<Record<string, string>> = {
 };
 
 /** Function names whose effects escape a rolled-back transaction, or that only waste the server's time. */
-const ESCAPING_FUNCTION: readonly { readonly pattern: RegExp; readonly why: string }[] = [
+const ESCAPING_FUNCTION: readonly EscapingFunction[] = [
   { pattern: /^(nextval|setval|lastval)$/, why: "moves a sequence, which a rollback does not undo" },
   {
     pattern: /^(get_lock|release_lock|release_all_locks|is_free_lock|is_used_lock)$/,
@@ -60,17 +62,8 @@ export function mysqlPreviewRefusal(statement: MysqlClassifiedStatement, shape: 
     return `only INSERT, REPLACE, UPDATE and DELETE are previewed, not ${statement.nodeType || statement.verb}`;
   if (statement.tablesWritten.length === 0)
     return "the statement writes no table: there is nothing to preview";
-  for (const name of statement.functions) {
-    const bare = name.toLowerCase().replace(/^.*\./, "");
-    const escaping = ESCAPING_FUNCTION.find((entry) => entry.pattern.test(bare));
-    if (escaping !== undefined) return `it calls ${name}(), which ${escaping.why}`;
-  }
-  // A stored function or UDF the classifier does not know as harmless may do anything (commit, write MyISAM).
-  const unknown = statement.accesses.find(
-    (access) => access.action === "sql:function" || access.action === "sql:admin_function",
-  );
-  if (unknown !== undefined && unknown.resource.type === "Function")
-    return `it calls ${unknown.resource.name}(), whose side effects Latch cannot see`;
+  const byFunction = functionPreviewRefusal(statement, ESCAPING_FUNCTION);
+  if (byFunction !== undefined) return byFunction;
   for (const entry of ESCAPING_SHAPE) if (entry.pattern.test(shape)) return entry.why;
   return undefined;
 }

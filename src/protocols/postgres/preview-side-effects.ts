@@ -1,4 +1,5 @@
 import type { ClassifiedStatement } from "../../sql/classification.js";
+import { type EscapingFunction, functionPreviewRefusal } from "../../sql/preview-function-refusal.js";
 
 /**
  * Why a statement must not be previewed: a preview runs the statement and rolls it back, which is only a
@@ -22,7 +23,7 @@ const REFUSED_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** Function names (without schema) whose effects escape a rolled-back transaction. */
-const ESCAPING_FUNCTION = [
+const ESCAPING_FUNCTION: readonly EscapingFunction[] = [
   { pattern: /^(nextval|setval)$/, why: "consumes or sets a sequence, which a rollback does not undo" },
   { pattern: /^pg_notify$/, why: "sends a notification to other sessions" },
   { pattern: /^dblink/, why: "runs SQL on another server, outside this transaction" },
@@ -43,16 +44,5 @@ export function previewRefusal(statement: ClassifiedStatement): string | undefin
     return `only INSERT, UPDATE, DELETE and MERGE (also inside a WITH) are previewed, not ${statement.nodeType.replace(/Stmt$/, "")}`;
   if (statement.tablesWritten.length === 0)
     return "the statement writes no table: there is nothing to preview";
-  for (const name of statement.functions) {
-    const bare = name.toLowerCase().replace(/^.*\./, "");
-    const escaping = ESCAPING_FUNCTION.find((entry) => entry.pattern.test(bare));
-    if (escaping !== undefined) return `it calls ${name}(), which ${escaping.why}`;
-  }
-  // A function the classifier does not know as harmless may do anything (dblink inside a PL/pgSQL body).
-  const unknown = statement.accesses.find(
-    (access) => access.action === "sql:function" || access.action === "sql:admin_function",
-  );
-  if (unknown !== undefined && unknown.resource.type === "Function")
-    return `it calls ${unknown.resource.name}(), whose side effects Latch cannot see`;
-  return undefined;
+  return functionPreviewRefusal(statement, ESCAPING_FUNCTION);
 }
