@@ -187,8 +187,11 @@ describe("MySQL per-session users (real MariaDB)", () => {
         (error: unknown) => error,
       );
     expect(refusal).toMatchObject({ errno: 4151 }); // ER_ACCOUNT_HAS_BEEN_LOCKED
-    // The lock is on the audit record, with the session the user was made for.
-    const locked = events.filter((event) => event.kind === "ephemeral_role_locked");
+    // The lock is on the audit record, with the session the user was made for. The server applies the lock
+    // before the gateway reads its OK, so a login can be refused a moment before the event is written.
+    const lockedEvents = () => events.filter((event) => event.kind === "ephemeral_role_locked");
+    while (lockedEvents().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const locked = lockedEvents();
     expect(locked).toEqual([
       {
         kind: "ephemeral_role_locked",
