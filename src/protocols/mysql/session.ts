@@ -30,6 +30,9 @@ import { refusedOperation } from "./session-steps.js";
 
 export type { MysqlSessionOptions } from "./session-context.js";
 
+/** Bytes a client may send ahead of the running command before its socket is paused. */
+const PIPELINED_BYTES = 1024 * 1024;
+
 export class MysqlSession {
   private readonly state: MysqlSessionState;
   private draining: { error: LatchError; reason: string } | undefined;
@@ -145,6 +148,7 @@ export class MysqlSession {
       this.protocolFailure(error);
       return;
     }
+    this.holdPipelined();
     this.endIfDrained();
   }
 
@@ -210,8 +214,30 @@ export class MysqlSession {
       );
       return;
     }
-    if (out.length > 0) this.client.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (out.length > 0) this.send(out.length === 1 ? out[0]! : Buffer.concat(out));
     if (this.state.running === undefined) this.onClientData(undefined);
+  }
+
+  /** A client that reads slowly pauses the server's socket, so a big result waits in the server, not here. */
+  private send(bytes: Buffer): void {
+    if (this.client.destroyed) return;
+    if (!this.client.write(bytes) && !this.server.isPaused()) {
+      this.server.pause();
+      this.client.once("drain", () => this.server.resume());
+    }
+  }
+
+  /**
+   * Commands run one at a time; what a client pipelines behind the running one waits in the reader. Past
+   * PIPELINED_BYTES the client's socket is paused until the running command is done, so a client cannot grow
+   * the reader without bound.
+   */
+  private holdPipelined(): void {
+    const state = this.state;
+    const busy = state.running !== undefined || state.admitting;
+    if (busy && this.clientPackets.buffered > PIPELINED_BYTES) {
+      if (!this.client.isPaused()) this.client.pause();
+    } else if (this.client.isPaused()) this.client.resume();
   }
 
   private protocolFailure(error: unknown): void {
