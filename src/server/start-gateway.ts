@@ -7,14 +7,9 @@ import { LatchError } from "../errors.js";
 import { createTokenVerifier } from "../identity/create-token-verifier.js";
 import { parseDuration } from "../identity/parse-duration.js";
 import { createMetrics } from "../observability/metrics.js";
-import { startUpstreamReadiness, type UpstreamReadiness } from "../observability/upstream-readiness.js";
+import type { UpstreamReadiness } from "../observability/upstream-readiness.js";
 import { AuditBatcher } from "../pipeline/audit-batcher.js";
 import { OperationPipeline } from "../pipeline/operation-pipeline.js";
-import { createCedarPolicyEngine } from "../policy/create-cedar-engine.js";
-import { engineOptionsOf } from "../policy/engine-options.js";
-import { loadPolicies } from "../policy/load-policies.js";
-import type { PolicyEngine } from "../policy/policy-engine.js";
-import { createPolicyReach } from "../policy/policy-reach.js";
 import type { PolicyReach } from "../protocols/agent-services.js";
 import type { AgentToolRunners } from "../protocols/agent-tools.js";
 import type { HttpMount } from "../protocols/http-mount.js";
@@ -32,9 +27,11 @@ import { startOperationTracing } from "../tracing/operation-tracing.js";
 import { createApprovalDesk, createPolicyPreview } from "./agent-services.js";
 import { bridgeClusterEvents } from "./cluster-bridge.js";
 import { createLogger } from "./logger.js";
+import { PolicyHolder } from "./policy-holder.js";
 import { PROTOCOL_MODULES } from "./protocol-modules.js";
 import { type GatewayApprovals, startApprovals } from "./start-approvals.js";
 import { startAuditTrust } from "./start-audit-trust.js";
+import { startReadiness } from "./start-readiness.js";
 import { prepareLatchIssuer, startTokenExchange } from "./start-token-exchange.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
@@ -76,11 +73,8 @@ export async function startGateway(
   const log = options.log ?? createLogger(config.log_level);
   const metrics = createMetrics();
   if (options.worker !== undefined) metrics.registry.setDefaultLabels({ worker: String(options.worker) });
-  const policyOptions = engineOptionsOf(config);
-  let loadedPolicies = await loadPolicies(config.policies);
-  let policy: PolicyEngine = createCedarPolicyEngine(loadedPolicies, policyOptions);
-  let policyReach = createPolicyReach(loadedPolicies);
-  for (const warning of startupWarnings(config, policy.policyCount))
+  const policies = await PolicyHolder.load(config);
+  for (const warning of startupWarnings(config, policies.engine.policyCount))
     log.warn({ code: warning.code }, warning.message);
   // Seconds per million events (docs/audit.md): say so before, not only after.
   log.info({ dataDir: config.data_dir }, "verifying the audit store");
@@ -141,7 +135,7 @@ export async function startGateway(
     const startHead = { ...stores.audit.head() };
     const audit = new AuditBatcher(stores.audit);
     const pipeline = new OperationPipeline(
-      () => policy,
+      () => policies.engine,
       audit,
       metrics,
       log,
@@ -151,7 +145,7 @@ export async function startGateway(
     recordEvent = (event) => pipeline.record(event);
     const approval = await startApprovals({
       config,
-      policy: () => policy,
+      policy: () => policies.engine,
       store: stores.approvals,
       sharedStore: postgresStoreConfig(config.store) !== undefined,
       audit: (event) => pipeline.recordDurably(event),
@@ -187,8 +181,8 @@ export async function startGateway(
     const context = {
       httpMounts,
       agentTools,
-      policyPreview: createPolicyPreview(() => policy),
-      policyReach: (question: Parameters<PolicyReach>[0]) => policyReach(question),
+      policyPreview: createPolicyPreview(() => policies.engine),
+      policyReach: (question: Parameters<PolicyReach>[0]) => policies.reach(question),
       approvalDesk: createApprovalDesk(approval.service, approval.judgeUpfront, config.approvals.console_url),
       toolPins: stores.mcpToolPins,
       config,
@@ -233,9 +227,7 @@ export async function startGateway(
 
     /** New policies apply to new operations at once, and end live sessions whose recent operations they deny. */
     const reloadHere = async (): Promise<{ policies: number; sessionsEnded: number }> => {
-      loadedPolicies = await loadPolicies(config.policies);
-      policy = createCedarPolicyEngine(loadedPolicies, policyOptions);
-      policyReach = createPolicyReach(loadedPolicies);
+      const policy = await policies.reload();
       const sessionsEnded = registry.revalidate(policy);
       log.info({ policies: policy.policyCount, sessionsEnded }, "policies reloaded");
       return { policies: policy.policyCount, sessionsEnded };
@@ -269,7 +261,7 @@ export async function startGateway(
       verifier,
       log,
       live: registry,
-      policyCount: () => policy.policyCount,
+      policyCount: () => policies.engine.policyCount,
       reloadPolicies,
       ...(tokenExchange === undefined ? {} : { tokenExchange }),
       approvals: { service: approval.service, judgeUpfront: approval.judgeUpfront },
@@ -292,7 +284,7 @@ export async function startGateway(
         chainHead: startHead,
         connections: Object.keys(config.connections),
         protocols: [...listeners.keys()],
-        policies: policy.policyCount,
+        policies: policies.engine.policyCount,
         tlsCert: tlsMaterial.certFile,
       },
     });
@@ -321,7 +313,7 @@ export async function startGateway(
         ),
         ...Object.assign({}, ...[...listeners.values()].map((l) => l.details ?? {})),
         admin: `${admin.address.host}:${admin.address.port}`,
-        policies: policy.policyCount,
+        policies: policies.engine.policyCount,
         connections: Object.keys(config.connections),
         gatewayId,
       },
@@ -381,28 +373,4 @@ export async function startGateway(
     await stores.close();
     throw error;
   }
-}
-
-/** Background checks of every configured connection's upstream, by its protocol module's probe (/readyz). */
-function startReadiness(
-  config: LoadedConfig["config"],
-  metrics: ReturnType<typeof createMetrics>,
-  log: Logger,
-): UpstreamReadiness {
-  const timeoutMs = parseDuration(config.health.upstream_check_timeout);
-  const targets = Object.entries(config.connections).flatMap(([name, connection]) => {
-    const module = PROTOCOL_MODULES.find((m) => m.connectionType === connection.type);
-    const probe = module?.probe;
-    if (module === undefined || probe === undefined) return [];
-    return [{ connection: name, protocol: module.name, probe: () => probe(connection, timeoutMs) }];
-  });
-  return startUpstreamReadiness({
-    targets,
-    intervalMs: parseDuration(config.health.upstream_check_interval),
-    gauge: metrics.upstreamReady,
-    onChange: (connection, check) =>
-      check.ready
-        ? log.info({ connection, latencyMs: check.latencyMs }, "upstream ready")
-        : log.warn({ connection, error: check.error }, "upstream not ready"),
-  });
 }
