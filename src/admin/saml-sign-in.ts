@@ -19,6 +19,7 @@ import {
   type FinishedSignIn,
   loggable,
   type PendingSignIns,
+  SIGN_IN_NOT_FOUND,
   STORE_DOWN,
   TooManyPendingSignIns,
 } from "./pending-sign-ins.js";
@@ -144,7 +145,31 @@ export function registerSamlSignIn(
         const response = request.body?.SAMLResponse;
         if (provider === undefined || base === undefined || typeof response !== "string")
           return fail(reply, "this sign-in response is not for this gateway; sign in again");
+        const refused = (error: unknown) => {
+          deps.log.warn({ err: loggable(error), idp: provider.idp_issuer }, "console SAML sign-in refused");
+          const reason = error instanceof Error ? error.message : "unknown error";
+          return fail(reply, `${provider.name} sign-in was refused (${reason}); sign in again`);
+        };
         const inResponseTo = readResponseInResponseTo(response);
+        if (inResponseTo === undefined) return fail(reply, SIGN_IN_NOT_FOUND);
+        // The signature first, the pending sign-in second: a forged or unsigned response must not use up the
+        // sign-in a real user's browser is on its way back with. node-saml binds the Response's (and the signed
+        // SubjectConfirmationData's) InResponseTo to this one ID; the store then says whether it is still pending
+        // (once, unexpired, for this provider), and its own expiry is the one that counts.
+        const requestIds: CacheProvider = {
+          ...noRequestIds,
+          getAsync: async (key) => (key === inResponseTo ? new Date(now()).toISOString() : null),
+        };
+        let profile: Awaited<ReturnType<ReturnType<typeof sp>["validatePostResponseAsync"]>>["profile"];
+        try {
+          ({ profile } = await sp(provider, base, requestIds).validatePostResponseAsync({
+            SAMLResponse: response,
+          }));
+          if (profile === null || typeof profile.nameID !== "string")
+            throw new Error("no NameID in the assertion");
+        } catch (error) {
+          return refused(error);
+        }
         let finished: FinishedSignIn;
         try {
           finished = await deps.pending.finishSaml(inResponseTo, provider.id);
@@ -154,18 +179,7 @@ export function registerSamlSignIn(
         }
         if (finished.refused !== undefined) return fail(reply, finished.refused);
         const { pending } = finished;
-        // node-saml checks InResponseTo (the Response's and the signed SubjectConfirmationData's) against this one
-        // request, taken from the store already: nothing left to remove, a second callback finds nothing.
-        const requestIds: CacheProvider = {
-          ...noRequestIds,
-          getAsync: async (key) => (key === inResponseTo ? new Date(pending.createdAt).toISOString() : null),
-        };
         try {
-          const { profile } = await sp(provider, base, requestIds).validatePostResponseAsync({
-            SAMLResponse: response,
-          });
-          if (profile === null || typeof profile.nameID !== "string")
-            throw new Error("no NameID in the assertion");
           await checkAssertion(
             profile.getAssertionXml?.() ?? "",
             urls(base, provider.id).acs,
@@ -176,9 +190,7 @@ export function registerSamlSignIn(
           // The return path kept at the button, not RelayState: the IdP's form could be handed any RelayState.
           return reply.redirect(safeReturn(pending.data.returnTo), 303);
         } catch (error) {
-          deps.log.warn({ err: loggable(error), idp: provider.idp_issuer }, "console SAML sign-in refused");
-          const reason = error instanceof Error ? error.message : "unknown error";
-          return fail(reply, `${provider.name} sign-in was refused (${reason}); sign in again`);
+          return refused(error);
         }
       },
     );

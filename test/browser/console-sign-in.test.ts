@@ -197,6 +197,23 @@ describe("console: what the SAML service provider refuses", () => {
     expect(attempt.location).toMatch(/^\/console\/sign-in\?error=.*refused/);
   });
 
+  it("a forged response naming a real sign-in in progress does not use it up", async () => {
+    idp.signInAs("sam@example.com", ["dba"]);
+    const login = await fetch(`${gw.adminUrl}/console/auth/saml/okta/login`, { redirect: "manual" });
+    const answer = async (change: { unsigned?: boolean } | undefined) => {
+      idp.tamper(change);
+      const page = await (await fetch(login.headers.get("location")!)).text();
+      idp.tamper(undefined);
+      return /name="SAMLResponse" value="([^"]+)"/.exec(page)![1]!;
+    };
+    const forged = await answer({ unsigned: true }); // same AuthnRequest, so the same InResponseTo
+    const genuine = await answer(undefined);
+    const refused = await samlAttempt(forged);
+    expect(refused.signedIn).toBe(false);
+    expect(refused.location).toMatch(/^\/console\/sign-in\?error=.*refused/);
+    expect(await samlAttempt(genuine)).toEqual({ location: "/console/", signedIn: true });
+  });
+
   it("publishes SP metadata naming its ACS URL", async () => {
     const metadata = await (await fetch(`${gw.adminUrl}/console/auth/saml/okta/metadata`)).text();
     expect(metadata).toContain("EntityDescriptor");
