@@ -3,23 +3,17 @@
  * `mariadb` CLI (TLS, --enable-cleartext-plugin, the token as password) and by mysql2. Reads run, writes are
  * refused with MySQL error 1142 naming the rule, the session stays usable, and every statement is on record.
  */
-import { type ChildProcess, execFile, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../support/free-port.js";
-import { LATCH_CLI, startLatchServe } from "../support/latch-serve.js";
 import { rootConnection, scratchDatabase } from "../support/mariadb.js";
+import { type MysqlLatch, startMysqlLatch } from "../support/mysql-latch.js";
 
 const run = promisify(execFile);
-let dir: string;
-let config: string;
+let latch: MysqlLatch;
 let port: number;
 let admin: string;
-let gateway: ChildProcess;
 let db: Awaited<ReturnType<typeof scratchDatabase>>;
 let token: string;
 const appUser = `latch_app_${Math.random().toString(16).slice(2, 8)}`;
@@ -32,10 +26,7 @@ permit(principal in Group::"agents", action == Action::"sql:select", resource in
 forbid(principal, action, resource == Table::"shop/DB.secrets");
 `;
 
-const mint = async (sub: string, group: string) =>
-  (
-    await run(process.execPath, [LATCH_CLI, "token", "--config", config, "--sub", sub, "--group", group])
-  ).stdout.trim();
+const mint = (sub: string, group: string) => latch.mint(sub, group);
 
 beforeAll(async () => {
   db = await scratchDatabase(
@@ -47,32 +38,20 @@ beforeAll(async () => {
   await root.query(`CREATE USER '${appUser}'@'127.0.0.1' IDENTIFIED BY '${appPassword}'`);
   await root.query(`GRANT SELECT ON \`${db.name}\`.* TO '${appUser}'@'127.0.0.1'`);
   await root.end();
-  dir = mkdtempSync(path.join(os.tmpdir(), "latch-mysql-"));
-  mkdirSync(path.join(dir, "policies"));
-  writeFileSync(path.join(dir, "policies", "p.cedar"), POLICY.replace("DB", db.name));
-  port = await freePort();
-  const adminPort = await freePort();
-  admin = `http://127.0.0.1:${adminPort}`;
-  config = path.join(dir, "latch.yaml");
-  writeFileSync(
-    config,
-    `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${adminPort}" }
-data_dir: ./data
-identity: { dev_issuer: true }
-policies: ./policies
-connections:
-  shop: { type: mysql, upstream: "mysql://root@127.0.0.1:3306/${db.name}" }
-  shop-app: { type: mysql, upstream: "mysql://${appUser}@127.0.0.1:3306/${db.name}", password: { env: APP_PASSWORD } }
-`,
-  );
-  gateway = await startLatchServe(config, { APP_PASSWORD: appPassword });
+  latch = await startMysqlLatch({
+    policy: POLICY.replace("DB", db.name),
+    connections: `  shop: { type: mysql, upstream: "mysql://root@127.0.0.1:3306/${db.name}" }
+  shop-app: { type: mysql, upstream: "mysql://${appUser}@127.0.0.1:3306/${db.name}", password: { env: APP_PASSWORD } }`,
+    env: { APP_PASSWORD: appPassword },
+  });
+  port = latch.port;
+  admin = latch.admin;
   token = await mint("mysql-bot", "agents");
 }, 60_000);
 
 afterAll(async () => {
-  gateway?.kill("SIGTERM");
+  latch?.close();
   await db?.drop([`'${appUser}'@'127.0.0.1'`]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const mariadb = (args: string[], password = token) =>
