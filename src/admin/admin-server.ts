@@ -35,6 +35,8 @@ export interface AdminServerDeps {
   /** The last upstream check of every connection (/readyz); absent: every connection counts as not checked. */
   readonly readiness?: { snapshot(): Readonly<Record<string, UpstreamCheck>> };
   readonly metrics: Metrics;
+  /** What /metrics serves; default this process's registry (a worker of `--workers N`: every worker's). */
+  readonly scrapeMetrics?: () => Promise<string>;
   readonly verifier: TokenVerifier;
   readonly log: Logger;
   /** Live sessions of every protocol (counted in /healthz). */
@@ -139,7 +141,7 @@ export async function startAdminServer(deps: AdminServerDeps) {
 
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return (deps.scrapeMetrics ?? (() => deps.metrics.registry.metrics()))();
   });
 
   registerConsoleAssets(app, deps.consoleDir ?? defaultConsoleDir());

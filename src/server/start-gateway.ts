@@ -34,6 +34,7 @@ import { startAuditTrust } from "./start-audit-trust.js";
 import { startReadiness } from "./start-readiness.js";
 import { prepareLatchIssuer, startTokenExchange } from "./start-token-exchange.js";
 import { loadTlsMaterial } from "./tls-material.js";
+import { clusterScrape } from "./workers/cluster-metrics.js";
 
 type Address = { host: string; port: number };
 
@@ -258,6 +259,13 @@ export async function startGateway(
       storeHealth: () => stores.health(),
       readiness,
       metrics,
+      ...(options.worker === undefined
+        ? {}
+        : {
+            scrapeMetrics: clusterScrape(metrics.registry, (reason) =>
+              log.warn({ reason }, "/metrics answered with this worker's metrics only"),
+            ),
+          }),
       verifier,
       log,
       live: registry,

@@ -143,21 +143,27 @@ describe("latch serve --workers 2 on the PostgreSQL store", () => {
     expect(new Set(ready.map((line) => line.pid))).toEqual(new Set(pids));
   });
 
-  it("/metrics on the shared admin port answers for one worker, labelled with its number", async () => {
-    const scrape = await new Promise<string>((resolve, reject) => {
-      http
-        .get(`${gateway.adminUrl}/metrics`, { agent: false }, (response) => {
-          let body = "";
-          response.on("data", (chunk: Buffer) => {
-            body += chunk.toString();
-          });
-          response.on("end", () => resolve(body));
-        })
-        .on("error", reject);
-    });
-    const workers = new Set([...scrape.matchAll(/worker="(\d+)"/g)].map((match) => match[1]));
-    expect(workers.size).toBe(1);
-    expect(["0", "1"]).toContain([...workers][0]);
+  it("/metrics on the shared admin port answers for every worker, each series labelled with its number", async () => {
+    const scrape = () =>
+      new Promise<string>((resolve, reject) => {
+        http
+          .get(`${gateway.adminUrl}/metrics`, { agent: false }, (response) => {
+            let body = "";
+            response.on("data", (chunk: Buffer) => {
+              body += chunk.toString();
+            });
+            response.on("end", () => resolve(body));
+          })
+          .on("error", reject);
+      });
+    // Several scrapes, so that more than one worker takes one: each answers with both.
+    for (const text of await Promise.all([scrape(), scrape(), scrape(), scrape()])) {
+      const workers = new Set([...text.matchAll(/worker="(\d+)"/g)].map((match) => match[1]));
+      expect(workers).toEqual(new Set(["0", "1"]));
+      // One process's series per worker, not a sum: each worker's own CPU counter is there.
+      expect(text).toMatch(/process_cpu_user_seconds_total\{worker="0"\} \d/);
+      expect(text).toMatch(/process_cpu_user_seconds_total\{worker="1"\} \d/);
+    }
   });
 
   it("sessions land on both workers; a statement denied by policy is denied on each, and the session goes on", async () => {
@@ -182,7 +188,7 @@ describe("latch serve --workers 2 on the PostgreSQL store", () => {
     ]);
     expect(denials.code, denials.stderr).toBe(0);
     expect(JSON.parse(denials.stdout)).toHaveLength(4);
-  });
+  }, 60_000); // four sessions and a CLI run: ~10 s quiet, near 30 s on a loaded 2-core machine
 
   it("a kill through the admin API reaches a session on the other worker", async () => {
     // A new connection to the admin port goes to either worker; a kill of a session the answering worker does

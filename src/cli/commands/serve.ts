@@ -50,6 +50,7 @@ export function registerServeCommand(program: Command): void {
       if (workers === 1) return serveOne(loaded);
       const log = createLogger(loaded.config.log_level, { role: "primary" });
       await prepareSharedFiles(loaded.config);
+      (await import("../../server/workers/cluster-metrics.js")).serveClusterMetrics();
       const code = await superviseWorkers({
         workers,
         log,
