@@ -39,6 +39,8 @@ export interface LatchOptions {
   serveArgs?: string[];
   /** Polled after the listener opens until true: e.g. every worker of `--workers N` serving. */
   ready?: () => Promise<boolean>;
+  /** Another build's CLI than LATCH_CLI (bench/connect-probe.ts runs two side by side). */
+  cli?: string;
 }
 
 export interface RunningLatch {
@@ -60,8 +62,9 @@ export interface RunningLatch {
  * dbname=bench user=bench password=<token>.
  */
 export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
-  if (!existsSync(LATCH_CLI)) {
-    throw new Error(`${LATCH_CLI} is missing: run \`npm run build\` first`);
+  const cli = options.cli ?? LATCH_CLI;
+  if (!existsSync(cli)) {
+    throw new Error(`${cli} is missing: run \`npm run build\` first`);
   }
   const dir = await mkdtemp(join(tmpdir(), "latch-bench-gateway-"));
   const dataDir = join(dir, "data");
@@ -110,7 +113,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     [
       ...nodeArgs(),
       ...(options.nodeArgs ?? []),
-      LATCH_CLI,
+      cli,
       "serve",
       "--config",
       configFile,
@@ -130,7 +133,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     }
     const { stdout } = await execFileAsync(
       process.execPath,
-      [LATCH_CLI, "token", "--sub", "bench", "--group", "bench", "--ttl", "2h", "--config", configFile],
+      [cli, "token", "--sub", "bench", "--group", "bench", "--ttl", "2h", "--config", configFile],
       { env },
     );
     const token = stdout.trim();
@@ -139,7 +142,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       (
         await execFileAsync(
           process.execPath,
-          [LATCH_CLI, "token", "--sub", sub, "--group", group, "--ttl", "2h", "--config", configFile],
+          [cli, "token", "--sub", sub, "--group", group, "--ttl", "2h", "--config", configFile],
           { env },
         )
       ).stdout.trim();

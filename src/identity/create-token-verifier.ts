@@ -15,6 +15,7 @@ import type { Identity, TokenVerifier } from "./identity.js";
 import { createIssuerKeys, IssuerKeysUnavailableError, requireSafeUrl } from "./issuer-keys.js";
 import { parseDuration } from "./parse-duration.js";
 import { printable, type RejectionContext, rejectionFor, tokenInvalid } from "./token-rejection.js";
+import { VerifiedTokens } from "./verified-tokens.js";
 
 /** Real-world tokens are 1-2 KiB; the cap is checked before any parsing so size alone cannot cost us. */
 export const MAX_TOKEN_BYTES = 8 * 1024;
@@ -46,6 +47,11 @@ export interface TokenVerifierOptions {
   readonly retryAfterFailureMs?: number;
   /** Milliseconds since the epoch, for exp and nbf. Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * How long a verified token's identity is reused when the same token comes again (signature not checked
+   * again; expiry always is). Default 30 s, never more than the JWKS cache age; 0 turns it off.
+   */
+  readonly verifiedTokenTtlMs?: number;
   /** Latch's own issuer (token exchange): its keys are local, never fetched. */
   readonly localIssuer?: LocalIssuer;
 }
@@ -82,6 +88,9 @@ export function createTokenVerifier(
   const trusted = trustedIssuers(identity, options);
   const clockSkewSeconds = Math.ceil(parseDuration(identity.clock_skew) / 1000);
   const now = options.now ?? (() => Date.now());
+  const verified = new VerifiedTokens(
+    Math.min(options.verifiedTokenTtlMs ?? 30_000, options.jwksCacheMaxAgeMs ?? 10 * 60_000),
+  );
 
   return {
     async verify(token: string): Promise<Identity> {
@@ -89,6 +98,8 @@ export function createTokenVerifier(
       if (token.length > MAX_TOKEN_BYTES || Buffer.byteLength(token) > MAX_TOKEN_BYTES) {
         throw tokenInvalid(`token is larger than ${MAX_TOKEN_BYTES} bytes`);
       }
+      const seen = verified.get(token, now());
+      if (seen !== undefined) return seen; // its entry never outlives exp
       const { header, claims } = peek(token);
       const issuerName = claims.iss;
       if (typeof issuerName !== "string") throw tokenInvalid("token has no iss claim");
@@ -126,7 +137,9 @@ export function createTokenVerifier(
           expiredAt: new Date((payload.exp as number) * 1000).toISOString(),
         });
       }
-      return identityFrom(payload, issuer);
+      const established = identityFrom(payload, issuer);
+      verified.set(token, established, verifiedAt);
+      return established;
     },
   };
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresConnectionSchema } from "../../src/config/postgres-connection-schema.js";
 import { configSchema } from "../../src/config/schema.js";
 import { PostgresEphemeralRoles } from "../../src/credentials/postgres-ephemeral.js";
+import { scramSlot, upstreamScramKeys } from "../../src/protocols/postgres/scram-key-cache.js";
 import { startGateway } from "../../src/server/start-gateway.js";
 import { type PgCluster, startPgCluster } from "../support/pg-cluster.js";
 import { startTestGateway, type TestGateway } from "../support/test-gateway.js";
@@ -164,6 +165,8 @@ describe("ephemeral per-session roles", () => {
       [role],
     );
     expect(canLogin[0]).toEqual({ rolcanlogin: true, valid: true });
+    // A one-off password is never seen again: its SCRAM keys are not kept (a static password's are).
+    expect(upstreamScramKeys.has(scramSlot("app", "127.0.0.1", fx.cluster.port, role))).toBe(false);
     const { rows } = await client.query("SELECT count(*)::int AS n FROM public.items");
     expect(rows[0].n).toBe(20);
     await expect(client.query("SELECT * FROM public.secrets")).rejects.toMatchObject({ code: "42501" });

@@ -30,10 +30,17 @@ import {
 } from "./encode-backend.js";
 import { asLatchError, errorFrame } from "./errors.js";
 import { HandshakeClosed, HandshakeReader, HandshakeTimeout } from "./handshake-reader.js";
+import { scramSlot, upstreamScramKeys } from "./scram-key-cache.js";
 import { PgSession } from "./session.js";
 import { createSessionPreviewer, type SessionPreviewer } from "./session-preview.js";
 import { acceptStartupParameters } from "./startup-parameters.js";
-import { connectUpstream, type UpstreamTarget, upstreamTarget } from "./upstream.js";
+import {
+  connectUpstream,
+  dialAhead,
+  type PendingDial,
+  type UpstreamTarget,
+  upstreamTarget,
+} from "./upstream.js";
 
 export interface PostgresFrontDeps {
   readonly config: LatchConfig;
@@ -75,6 +82,8 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
     startup: true,
   });
   let encrypted = false;
+  /** The upstream TCP connection opened once the token is verified, while the session is being admitted. */
+  let early: { target: UpstreamTarget; dial: PendingDial } | undefined;
   const fail = (error: LatchError) => {
     if (!socket.destroyed) socket.end(errorFrame(error, "FATAL"));
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -140,13 +149,26 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       clientAddress,
       clientUser: accepted.clientUser,
       tls: encrypted,
-      credentials: (name, connection) =>
-        postgresCredentialProvider(name, connection, deps.ephemeral?.get(name)),
+      // Asked after the token is verified and the principal found not blocked: the upstream's TCP handshake
+      // and backend start then overlap session_start's durable write; nothing is sent before admission.
+      credentials: (name, connection) => {
+        const provider = postgresCredentialProvider(name, connection, deps.ephemeral?.get(name));
+        const target = upstreamTarget(name, connection, parseDuration(connection.connect_timeout));
+        early = { target, dial: dialAhead(target) };
+        return provider;
+      },
     });
     handshake.stage = "upstream";
     handshake.done();
-    await startSession(socket, reader, deps, { session, connection, forward: accepted.forward, log });
+    await startSession(socket, reader, deps, {
+      session,
+      connection,
+      forward: accepted.forward,
+      log,
+      early,
+    });
   } catch (error) {
+    early?.dial.abandon();
     // A TCP probe, a scanner, or a client that gave up (psql without a password closes at the password
     // prompt, asks, and reconnects; a reset is as normal as a FIN): counted, not an error worth a stack trace
     // (and nothing more if the deadline already answered it).
@@ -185,12 +207,15 @@ async function startSession(
     connection: PostgresConnectionConfig;
     forward: ReadonlyMap<string, string>;
     log: Logger;
+    early: { target: UpstreamTarget; dial: PendingDial } | undefined;
   },
 ): Promise<void> {
   const { session, connection } = s;
   const name = session.connection;
-  let target = upstreamTarget(name, connection, parseDuration(connection.connect_timeout));
-  if (session.credential.user !== undefined) target = { ...target, user: session.credential.user };
+  let target = s.early?.target ?? upstreamTarget(name, connection, parseDuration(connection.connect_timeout));
+  // A per-session role's one-off password is never seen again: its SCRAM keys are not kept.
+  const ephemeral = session.credential.user !== undefined;
+  if (ephemeral) target = { ...target, user: session.credential.user };
   const started = performance.now();
   let upstream: Awaited<ReturnType<typeof connectUpstream>>;
   try {
@@ -199,6 +224,17 @@ async function startSession(
       session.credential.password,
       s.forward,
       deps.config.limits.max_message_bytes,
+      {
+        ...(s.early === undefined ? {} : { dialed: s.early.dial }),
+        ...(ephemeral
+          ? {}
+          : {
+              scramKeys: {
+                cache: upstreamScramKeys,
+                slot: scramSlot(name, target.host, target.port, target.user),
+              },
+            }),
+      },
     );
   } catch (error) {
     const latchError = asLatchError(error, session.id);

@@ -14,6 +14,7 @@ import {
 import type { FrameReader } from "./frame-reader.js";
 import { HandshakeReader } from "./handshake-reader.js";
 import type { TransactionStatus } from "./messages.js";
+import type { ScramKeyStore } from "./scram-client.js";
 import { UpstreamAuthenticator } from "./upstream-auth.js";
 
 export interface UpstreamTarget {
@@ -34,6 +35,53 @@ export interface UpstreamSession {
   readonly parameters: ReadonlyMap<string, string>;
   readonly backendKey: { readonly processId: number; readonly secretKey: Buffer } | undefined;
   readonly status: TransactionStatus;
+}
+
+export interface UpstreamConnectOptions {
+  /** A TCP connection to the same target opened while the login was being admitted (dialAhead). */
+  readonly dialed?: PendingDial;
+  /** Where this login's SCRAM keys may be kept and found: the connection's static credential only. */
+  readonly scramKeys?: ScramKeyStore;
+}
+
+/** A TCP connection to the upstream opened ahead of use: only the TCP handshake, not a byte sent on it. */
+export interface PendingDial {
+  /** The connection, for the admitted session's login (once). */
+  take(): Promise<net.Socket>;
+  /** Closes the connection (the login was refused, or it failed); harmless when it was used already. */
+  abandon(): void;
+}
+
+/**
+ * Opens the TCP connection while the gateway is still admitting the session, so the server's backend start
+ * (PostgreSQL forks on accept) overlaps with that work. Nothing is written until connectUpstream runs for an
+ * admitted session; a refused login abandons it.
+ */
+export function dialAhead(target: UpstreamTarget): PendingDial {
+  const socket = dial(target, target.connectTimeoutMs);
+  let used = false;
+  const connected = socket.then((opened) => {
+    // Until connectUpstream's reader listens, an error (the server reset us) must not go unhandled; the
+    // socket is then destroyed, which connectUpstream checks before using it.
+    opened.on("error", () => {});
+    return opened;
+  });
+  // Awaited (and reported) by connectUpstream, or by nobody when the login is refused: never unhandled.
+  connected.catch(() => {});
+  return {
+    take: () => {
+      used = true;
+      return connected;
+    },
+    abandon: () => {
+      void socket.then(
+        (opened) => {
+          if (!used) opened.destroy();
+        },
+        () => {},
+      );
+    },
+  };
 }
 
 /** Parses the configured upstream URL once. Never uses client-supplied text (CVE-2021-41395 class). */
@@ -66,17 +114,19 @@ export async function connectUpstream(
   password: string | undefined,
   startupParameters: ReadonlyMap<string, string>,
   maxFrameBytes: number,
+  options: UpstreamConnectOptions = {},
 ): Promise<UpstreamSession> {
   const deadline = Date.now() + target.connectTimeoutMs;
   const remaining = () => Math.max(1, deadline - Date.now());
-  let socket: net.Socket | tls.TLSSocket = await dial(target, remaining());
+  let socket: net.Socket | tls.TLSSocket = await (options.dialed?.take() ?? dial(target, remaining()));
   try {
+    if (socket.destroyed) throw new Error("the connection closed before the login");
     if (target.tls !== "disable") socket = await negotiateTls(socket, target, remaining());
     const reader = new HandshakeReader(socket, { maxFrameBytes, startup: false });
     const params: Record<string, string> = { user: target.user, database: target.database };
     for (const [key, value] of startupParameters) params[key] = value;
     socket.write(encodeStartupMessage(params));
-    const auth = new UpstreamAuthenticator(target.user, password ?? "");
+    const auth = new UpstreamAuthenticator(target.user, password ?? "", options.scramKeys);
     const parameters = new Map<string, string>();
     let backendKey: UpstreamSession["backendKey"];
     for (;;) {
@@ -84,6 +134,8 @@ export async function connectUpstream(
       switch (message.kind) {
         case "ErrorResponse": {
           const authFailure = message.fields.code.startsWith("28");
+          // Keys that no longer log in (the server's password changed) are not offered again.
+          if (authFailure) options.scramKeys?.cache.forget(options.scramKeys.slot);
           if (message.fields.code === "53300")
             throw new LatchError("upstream_too_many_connections", { name: target.connectionName });
           throw new LatchError(
