@@ -5,6 +5,9 @@
  *
  *   pair:   each statement as two events, the previous result riding with the next operation, as before
  *   folded: each statement as one operation carrying the previous result (audit/folded-result.ts)
+ *   record: as folded, the bodies built by the gateway's own builders (operationRecord, resultRecord) from one
+ *           step and verdict object, as a repeated prepared statement has them (sealed fragments reused)
+ *   fresh:  as record, a new step object per statement, as a simple-mode statement with its own literal has
  *
  *   npm run build
  *   valgrind --tool=callgrind node --single-threaded bench/audit-chain-loop.mjs pair 1000   # and 3000
@@ -15,10 +18,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const root = new URL("../dist/src", import.meta.url).href;
+// BENCH_DIST: another build's dist/src (e.g. of the commit before a change), for before/after counts.
+const root = process.env.BENCH_DIST ?? new URL("../dist/src", import.meta.url).href;
 const { AuditJournal } = await import(`${root}/store/audit-journal.js`);
 const { GENESIS_HASH } = await import(`${root}/audit/event-hash.js`);
 const { foldResult } = await import(`${root}/audit/folded-result.js`);
+const { operationRecord, resultRecord } = await import(`${root}/pipeline/operation-record.js`);
 const [mode, nArg] = process.argv.slice(2);
 const n = Number(nArg);
 const dir = mkdtempSync(join(tmpdir(), "cg-"));
@@ -54,8 +59,39 @@ const res = (i) => ({
   operationId: `0b6f1c7e-1d2a-4c3b-8e9f-${String(100000000000 + i)}`,
   rows: 1,
 });
+// What the PostgreSQL session and the policy engine hand the builders for a pgbench -S statement.
+const identity = { subject: "bench", issuer: "latch-dev", groups: ["bench"], claims: {} };
+const context = { clientAddress: "127.0.0.1:51234", connectionLabels: {} };
+const verdict = { decision: "allow", rules: ["bench.cedar:0"], reason: "allowed by policy bench.cedar:0" };
+const stepOf = (i) => ({
+  text: `SELECT abalance FROM pgbench_accounts WHERE aid = ${i === 0 ? "$1" : (i * 7919) % 100000}`,
+  action: "sql:select",
+  accesses: [{ action: "sql:select", resource: { type: "Table", name: "public.pgbench_accounts" } }],
+  facts: { readOnly: true, hasWhere: true, tableCount: 1, command: "" },
+  recorded: { tablesRead: ["public.pgbench_accounts"], tablesWritten: [] },
+});
+const preparedStep = stepOf(0);
+const operationOf = (i, step) => ({
+  id: `0b6f1c7e-1d2a-4c3b-8e9f-${String(100000000000 + i)}`,
+  sessionId,
+  protocol: "postgres",
+  connection: "bench",
+  identity,
+  mode: "extended",
+  steps: [step],
+  parameters: [[String((i * 7919) % 100000)]],
+  receivedAt: 1764626400000 + i,
+});
+const result = { durationMs: 0.412, rows: 1, commandTags: ["SELECT 1"] };
 for (let i = 1; i <= n; i++) {
-  if (mode === "pair")
+  if (mode === "record" || mode === "fresh") {
+    const step = mode === "record" ? preparedStep : stepOf(i);
+    const previous = operationOf(i - 1, step);
+    const body = operationRecord(operationOf(i, step), verdict, context);
+    journal.append([
+      { kind: "operation", sessionId, data: foldResult(body, resultRecord(previous, result)) },
+    ]);
+  } else if (mode === "pair")
     journal.append([
       { kind: "operation_result", sessionId, data: res(i - 1) },
       { kind: "operation", sessionId, data: op(i) },

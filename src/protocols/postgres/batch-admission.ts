@@ -56,11 +56,11 @@ export class PgBatchAdmission {
         identity: session.identity,
         mode: last.kind === "Query" ? "simple" : "extended",
         steps: examination.steps,
-        ...(examination.parameters.length > 0
-          ? { parameters: examination.parameters, parameterDigests: examination.parameterDigests }
-          : {}),
+        ...(examination.parameters.length > 0 ? { parameters: examination.parameters } : {}),
         receivedAt,
       };
+      // Read only by an approval's binding: digested then, not on every statement (batch-examiner.ts).
+      if (examination.parameters.length > 0) lazyParameterDigests(operation, examination);
       context.state.awaitingAdmission = true;
       const admitted = operation;
       void options.pipeline
@@ -171,4 +171,16 @@ export class PgBatchAdmission {
       ...(ceiling === undefined ? {} : { ceiling }),
     });
   }
+}
+
+/** `operation.parameterDigests` as a getter over the examination's (computed on first read). */
+function lazyParameterDigests(
+  operation: Operation,
+  examination: { readonly parameterDigests: unknown },
+): void {
+  Object.defineProperty(operation, "parameterDigests", {
+    get: () => examination.parameterDigests,
+    enumerable: true,
+    configurable: true,
+  });
 }

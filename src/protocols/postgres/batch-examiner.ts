@@ -12,7 +12,10 @@ export type Examination =
       readonly steps: OperationStep[];
       /** Bound parameters per executed extended-protocol statement (previews, cut short for the record). */
       readonly parameters: (string | null)[][];
-      /** Hex SHA-256 of each full bound parameter, same shape as `parameters` (approval binding). */
+      /**
+       * Hex SHA-256 of each full bound parameter, same shape as `parameters` (approval binding). Computed when
+       * first read (see LazyDigests): only an approval binds them, and one digest is ~29k instructions.
+       */
       readonly parameterDigests: (string | null)[][];
     }
   | { readonly ok: false; readonly error: LatchError };
@@ -27,9 +30,42 @@ const MASK_LOOKAHEAD = 64;
 /** Masks one text parameter preview (the connection's content detectors); identity when it does not mask. */
 export type ParameterPreviewMask = (text: string) => string;
 
+/**
+ * Values bound up to this many bytes in all are digested when first asked for (their Bind frame, a copy of
+ * the client's bytes, is kept with the portal until then); a larger Bind is digested at once, so a portal
+ * never holds more than this of its values beyond what the server holds.
+ */
+const LAZY_DIGEST_BYTES = 4096;
+
+/** A portal's parameter digests, computed once, when first asked for (or at Bind for large values). */
+class LazyDigests {
+  private digests: readonly (string | null)[] | undefined;
+  private values: readonly (Buffer | null)[] | undefined;
+
+  constructor(
+    values: readonly (Buffer | null)[],
+    private readonly formats: readonly number[],
+  ) {
+    let bytes = 0;
+    for (const value of values) bytes += value?.length ?? 0;
+    this.values = values;
+    if (bytes > LAZY_DIGEST_BYTES) this.get();
+  }
+
+  get(): readonly (string | null)[] {
+    if (this.digests === undefined) {
+      this.digests = this.values!.map((value, index) =>
+        digestParameter(value, formatOf(this.formats, index)),
+      );
+      this.values = undefined;
+    }
+    return this.digests;
+  }
+}
+
 /** A portal as this examiner binds it: the registry keeps it as is, digests included. */
 interface DigestedPortal extends BoundPortal {
-  readonly parameterDigests: readonly (string | null)[];
+  readonly digests: LazyDigests;
 }
 
 /**
@@ -44,7 +80,7 @@ export function examineBatch(
 ): Examination {
   const steps: OperationStep[] = [];
   const parameters: (string | null)[][] = [];
-  const parameterDigests: (string | null)[][] = [];
+  const digests: (LazyDigests | undefined)[] = [];
   for (const message of messages) {
     switch (message.kind) {
       case "Query": {
@@ -70,9 +106,7 @@ export function examineBatch(
           parameters: message.params.map((value, index) =>
             previewParameter(value, formatOf(message.paramFormats, index), maskPreview),
           ),
-          parameterDigests: message.params.map((value, index) =>
-            digestParameter(value, formatOf(message.paramFormats, index)),
-          ),
+          digests: new LazyDigests(message.params, message.paramFormats),
         };
         registry.bindPortal(message.portal, portal);
         break;
@@ -84,9 +118,7 @@ export function examineBatch(
         if (!Array.isArray(expanded)) return expanded;
         steps.push(...expanded);
         parameters.push([...portal.parameters]);
-        parameterDigests.push(
-          "parameterDigests" in portal ? [...(portal as DigestedPortal).parameterDigests] : [],
-        );
+        digests.push("digests" in portal ? (portal as DigestedPortal).digests : undefined);
         break;
       }
       case "Close":
@@ -96,7 +128,16 @@ export function examineBatch(
         break;
     }
   }
-  return { ok: true, steps, parameters, parameterDigests };
+  let parameterDigests: (string | null)[][] | undefined;
+  return {
+    ok: true,
+    steps,
+    parameters,
+    get parameterDigests() {
+      parameterDigests ??= digests.map((lazy) => (lazy === undefined ? [] : [...lazy.get()]));
+      return parameterDigests;
+    },
+  };
 }
 
 function classify(classifier: StatementClassifier, sql: string): ClassifiedStatement[] | Examination {

@@ -237,6 +237,25 @@ describe("examineBatch: parameter previews and digests", () => {
     expect(result.parameterDigests[0]![0]).not.toBe(result.parameterDigests[1]![0]);
   });
 
+  // Digests are computed when an approval first reads them, from the bytes as they were bound.
+  it("digests a portal's own values when read later, after the unnamed portal was bound anew", () => {
+    const registry = new PreparedRegistry();
+    const first = allowed(examine(registry, parse("s", "SELECT $1"), bind("s", ["1"]), execute(), sync));
+    const second = allowed(examine(registry, bind("s", ["2"]), execute(), execute(), sync));
+    expect(second.parameterDigests).toEqual([[sha256(0, Buffer.from("2"))], [sha256(0, Buffer.from("2"))]]);
+    expect(first.parameterDigests).toEqual([[sha256(0, Buffer.from("1"))]]);
+    expect(first.parameterDigests).toBe(first.parameterDigests); // computed once
+  });
+
+  it("digests large values at Bind (a portal keeps at most 4 KB of values for later) and the same", () => {
+    const registry = new PreparedRegistry();
+    const big = Buffer.alloc(5000, 0x61);
+    const result = allowed(
+      examine(registry, parse("s", "SELECT $1, $2"), bind("s", [big, null], [1]), execute(), sync),
+    );
+    expect(result.parameterDigests).toEqual([[sha256(1, big), null]]);
+  });
+
   it("keeps a value of exactly 256 bytes whole", () => {
     const value = "b".repeat(256);
     const result = allowed(
