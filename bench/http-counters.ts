@@ -4,8 +4,11 @@
  * system calls of the whole gateway (`strace -f -c`, attached after warm-up) and the bytes its main isolate
  * allocated (bench/alloc-probe.mjs). Unlike latency these hold on a loaded machine, so before/after builds
  * compare: `BENCH_LATCH_CLI=<other build>/dist/src/cli/main.js node --import tsx bench/http-counters.ts`.
+ * Also, informational only (it moves with the machine's load): CPU µs per request by thread over a second,
+ * untraced run, since the process's CPU includes V8's helper threads (parallel scavenges, concurrent marking:
+ * they follow allocation) and the audit index worker, which a main-thread profile does not show.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +18,7 @@ import { Agent, request } from "undici";
 import { freePort } from "../test/support/free-port.js";
 import { traced } from "./hot-path-counters.js";
 import { startLatchHttp, UPSTREAM_SCRIPT } from "./http-bench.js";
+import { CLK_TCK } from "./proc-cpu.js";
 import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
 
 const ALLOC_PROBE = fileURLToPath(new URL("./alloc-probe.mjs", import.meta.url));
@@ -35,6 +39,37 @@ async function allocated(pid: number, file: string): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error("the allocation probe did not answer");
+}
+
+/** utime+stime ticks per thread of `pid`, the main thread under "main". */
+function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks.set(tid === String(pid) ? "main" : tid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+/** CPU µs per request: main thread, the other threads together, and the total. */
+async function cpuByThread(pid: number, requests: number, work: () => Promise<void>) {
+  const before = threadTicks(pid);
+  await work();
+  const after = threadTicks(pid);
+  let main = 0;
+  let others = 0;
+  for (const [tid, ticks] of after) {
+    const used = ticks - (before.get(tid) ?? 0);
+    if (tid === "main") main += used;
+    else others += used;
+  }
+  const us = (ticks: number) => Math.round((ticks / CLK_TCK / requests) * 1e6);
+  return { mainThread: us(main), otherThreads: us(others), total: us(main + others) };
 }
 
 export async function countHttpRequestPath(requests = 2000): Promise<Record<string, Record<string, number>>> {
@@ -86,7 +121,10 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
         (s, k) => s + (calls[k] ?? 0),
         0,
       );
+      const cpu = await cpuByThread(pid, requests, () => run(requests));
       results[connection] = {
+        cpuUsPerRequestMainThread: cpu.mainThread,
+        cpuUsPerRequestOtherThreads: cpu.otherThreads,
         heapBytesPerRequest: Math.round((heapAfter - heapBefore) / requests),
         syscallsPerRequest: per(syscalls),
         writeSyscallsPerRequest: per(writes),

@@ -42,10 +42,12 @@ export async function answerCaller(
 ): Promise<HttpExchangeResponse> {
   const responseHeaders: [string, string][] =
     heldRequest === undefined ? [] : [["latch-request-id", heldRequest]];
-  for (const [name, value] of Object.entries(answer.headers)) {
+  const secrets = credential.secrets;
+  for (const name in answer.headers) {
+    const value = answer.headers[name];
     if (value === undefined || RESPONSE_NOT_FORWARDED.has(name)) continue;
-    for (const one of Array.isArray(value) ? value : [value])
-      responseHeaders.push([name, scrubText(one, credential.secrets)]);
+    if (typeof value === "string") responseHeaders.push([name, scrubText(value, secrets)]);
+    else for (const one of value) responseHeaders.push([name, scrubText(one, secrets)]);
   }
   const contentType = headerOf(answer.headers, "content-type");
   const noBody = method === "HEAD" || answer.status === 204 || answer.status === 304;

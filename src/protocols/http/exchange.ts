@@ -18,6 +18,17 @@ import { parseRequestTarget, targetUnder } from "./request-target.js";
 import type { UpstreamAnswer } from "./upstream.js";
 
 const RETRY_AFTER_SECONDS = "30";
+/** The facts of a request without a body: one object for all of them (nothing changes it). */
+const NO_BODY: HttpBodyFacts = Object.freeze({
+  kind: "none",
+  keys: Object.freeze([]),
+  values: Object.freeze({}),
+  bytes: undefined,
+});
+
+function refused(error: LatchError, close = false): HttpExchangeResponse {
+  return problemResponse(error, [], undefined, close);
+}
 
 /**
  * One HTTP request through Latch, with no socket, its stage order written here once: normalise -> facts ->
@@ -35,8 +46,6 @@ export async function runHttpExchange(
 ): Promise<HttpExchangeResponse> {
   const started = performance.now();
   const { config } = runtime;
-  const refused = (error: LatchError, rules: readonly string[] = [], close = false) =>
-    problemResponse(error, rules, undefined, close);
   const method = request.method.toUpperCase();
   if (method !== request.method || !HTTP_METHODS.has(method))
     return refused(
@@ -60,11 +69,11 @@ export async function runHttpExchange(
     );
 
   const hasBody = headers.chunked || (headers.contentLength ?? 0) > 0;
-  let bodyFacts: HttpBodyFacts = { kind: "none", keys: [], values: {}, bytes: undefined };
+  let bodyFacts: HttpBodyFacts = NO_BODY;
   let forwardBody: Buffer | HttpExchangeRequest["body"];
   if (hasBody && request.body !== undefined) {
     const inspected = await inspectRequestBody(request.body, headers, config);
-    if ("refusal" in inspected) return refused(inspected.refusal, [], inspected.close);
+    if ("refusal" in inspected) return refused(inspected.refusal, inspected.close);
     bodyFacts = inspected.facts;
     forwardBody = inspected.forward;
   }
@@ -125,7 +134,7 @@ export async function runHttpExchange(
       path,
       headers: forwardHeaders,
       body: forwardBody,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      signal: options.signal,
     });
   } catch (error) {
     const latchError = asLatchError(error, operation.id);

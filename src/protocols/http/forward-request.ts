@@ -4,22 +4,23 @@ import type { RequestTarget } from "./request-target.js";
 import type { HttpCredential } from "./upstream.js";
 
 /**
- * The headers sent upstream: one array, the caller's pairs as they are, then the credential's; a header the
- * credential sets replaces every one of that name. The length is the body's as forwarded.
+ * The headers sent upstream, flat (name, value, name, value: what undici takes without another copy): the
+ * caller's pairs as they are, then the credential's; a header the credential sets replaces every one of that
+ * name. The length is the body's as forwarded.
  */
 export function forwardHeadersOf(
   headers: GuardedHeaders,
   credential: HttpCredential,
   body: Readable | Buffer | undefined,
-): (readonly [string, string])[] {
+): string[] {
   const injected = credential.headers;
-  const forward: (readonly [string, string])[] = [];
-  for (const pair of headers.forward) if (!namedIn(injected, pair[0], 0)) forward.push(pair);
+  const forward: string[] = [];
+  for (const [name, value] of headers.forward) if (!namedIn(injected, name, 0)) forward.push(name, value);
   for (let i = 0; i < injected.length; i++)
-    if (!namedIn(injected, injected[i]![0], i + 1)) forward.push(injected[i]!);
-  if (Buffer.isBuffer(body)) forward.push(["content-length", String(body.length)]);
+    if (!namedIn(injected, injected[i]![0], i + 1)) forward.push(injected[i]![0], injected[i]![1]);
+  if (Buffer.isBuffer(body)) forward.push("content-length", String(body.length));
   else if (body !== undefined && headers.contentLength !== undefined)
-    forward.push(["content-length", String(headers.contentLength)]);
+    forward.push("content-length", String(headers.contentLength));
   return forward;
 }
 

@@ -175,14 +175,30 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
   response.once("finish", () => {
     finished = true;
   });
-  return {
+  let aborted: AbortController | undefined;
+  const answer: FrontResponse = {
     get headersSent() {
       return response.headersSent;
     },
     get gone() {
       return response.headersSent || response.stream.destroyed;
     },
-    onClose: (run) => response.once("close", () => run(finished)),
+    // Per stream: a client may cancel one stream and go on with the others.
+    get signal() {
+      if (aborted === undefined) {
+        const controller = new AbortController();
+        aborted = controller;
+        if (response.stream.destroyed && !finished) controller.abort();
+        else
+          response.once("close", () => {
+            if (!finished) controller.abort();
+          });
+      }
+      return aborted.signal;
+    },
+    answerProblem: (error) => {
+      if (!response.headersSent) void answer.send(problemResponseOf(error, true));
+    },
     send: async (answer) => {
       if (response.headersSent || response.stream.destroyed) return;
       // A refusal before the body was read: once the answer is out, RST_STREAM NO_ERROR tells the client to
@@ -194,4 +210,5 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
       await writeAnswer(response as unknown as Parameters<typeof writeAnswer>[0], answer, []);
     },
   };
+  return answer;
 }

@@ -16,7 +16,7 @@ import {
   type RoutedTarget,
   splitConnection,
 } from "./request-target.js";
-import type { ClientConnection, HttpSessions } from "./session.js";
+import type { ClientConnection, HttpSessions, PendingAnswer } from "./session.js";
 
 export interface HttpFrontDeps {
   readonly config: LatchConfig;
@@ -47,12 +47,16 @@ export interface FrontRequest {
 }
 
 /** Where the answer goes: an HTTP/1.1 response or an HTTP/2 stream. */
-export interface FrontResponse {
+export interface FrontResponse extends PendingAnswer {
   readonly headersSent: boolean;
   /** The client is gone or the answer is already out. */
   readonly gone: boolean;
-  /** Runs once when the exchange with the client is over; `finished` false when it ended before the answer. */
-  onClose(run: (finished: boolean) => void): void;
+  /**
+   * Aborted when the client goes away before its answer (the upstream request is then cancelled). HTTP/1.1:
+   * one per client connection, aborted when it closes (requests on it cannot be answered after that), so a
+   * request costs no AbortController of its own; HTTP/2: one per stream.
+   */
+  readonly signal: AbortSignal;
   /** Answers; `close` asks to close the client connection after it (HTTP/1.1 only, where a body was left unread). */
   send(answer: HttpExchangeResponse): Promise<void>;
 }
@@ -68,7 +72,7 @@ export async function handleRequest(
     return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
   for (const mount of deps.mounts) {
-    if (mount.paths.some((p) => target.path === p || target.path.startsWith(`${p}/`))) {
+    if (mountHolds(mount, target.path)) {
       // The mount reads the path Latch normalised, not the bytes that were sent.
       await request.serveMount(
         mount,
@@ -92,19 +96,35 @@ export async function handleRequest(
   return openAndRun(deps, request, response, headers, name, { parsed: target, skip: routed?.skip ?? 1 });
 }
 
+function mountHolds(mount: HttpMount, path: string): boolean {
+  for (const p of mount.paths)
+    if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 0x2f)) return true;
+  return false;
+}
+
+/** Connection maps with at least one `routing: host` connection (others skip reading the Host header). */
+const hostRouted = new WeakMap<ReadonlyMap<string, HttpConnectionRuntime>, boolean>();
+
 /** The connection a request is for: `Host: <name>.<...>` on a `routing: host` connection, else the first segment. */
 export function routeRequest(
   deps: Pick<HttpFrontDeps, "connections">,
   hostHeader: string | undefined,
   target: RequestTarget,
 ): { name: string; rest: string; skip: 0 | 1 } | undefined {
-  const host = (hostHeader ?? "").replace(/:\d+$/, "").toLowerCase();
-  const label = host.split(".")[0] ?? "";
-  const byHost = deps.connections.get(label);
-  if (byHost !== undefined && byHost.config.routing === "host" && host.includes("."))
-    return { name: label, rest: target.path, skip: 0 };
+  let anyByHost = hostRouted.get(deps.connections);
+  if (anyByHost === undefined) {
+    anyByHost = [...deps.connections.values()].some((c) => c.config.routing === "host");
+    hostRouted.set(deps.connections, anyByHost);
+  }
+  if (anyByHost) {
+    const host = (hostHeader ?? "").replace(/:\d+$/, "").toLowerCase();
+    const label = host.split(".")[0] ?? "";
+    const byHost = deps.connections.get(label);
+    if (byHost !== undefined && byHost.config.routing === "host" && host.includes("."))
+      return { name: label, rest: target.path, skip: 0 };
+  }
   const split = splitConnection(target);
-  return split === undefined ? undefined : { ...split, skip: 1 };
+  return split === undefined ? undefined : { name: split.name, rest: split.rest, skip: 1 };
 }
 
 async function openAndRun(
@@ -124,41 +144,32 @@ async function openAndRun(
         reason: "your token also appears in the URL: it would reach the upstream",
       }),
     );
-  const { connection, clientAddress } = request;
-  let session: Awaited<ReturnType<HttpSessions["sessionFor"]>>;
-  try {
-    session = await deps.sessions.sessionFor(connection, { connection: name, token, clientAddress });
-  } catch (error) {
-    const latchError = asLatchError(error, clientAddress);
-    if (latchError.code === "internal") deps.log.error({ err: error }, "http login failed");
-    return response.send(problemResponseOf(latchError));
+  const connection = request.connection;
+  // Every request after the first on a keep-alive connection: its session is already open, no await.
+  let session = deps.sessions.current(connection, name, token);
+  if (session === undefined) {
+    const clientAddress = request.clientAddress;
+    try {
+      session = await deps.sessions.sessionFor(connection, { connection: name, token, clientAddress });
+    } catch (error) {
+      const latchError = asLatchError(error, clientAddress);
+      if (latchError.code === "internal") deps.log.error({ err: error }, "http login failed");
+      return response.send(problemResponseOf(latchError));
+    }
   }
   const runtime = deps.connections.get(name);
   if (runtime === undefined)
     return response.send(
       problemResponseOf(new LatchError("connection_unknown", { name: name.slice(0, 63) })),
     );
-  const aborted = new AbortController();
-  // Only an exchange that ended before its answer aborts: aborting after every answer would build a
-  // DOMException per request (a measurable share of the request path).
-  response.onClose((finished) => {
-    if (!finished) aborted.abort();
-  });
-  const running = deps.sessions.begin(connection, session, (error) => {
-    if (!response.headersSent) void response.send(problemResponseOf(error, true));
-  });
+  const running = deps.sessions.begin(connection, session, response);
   try {
     const answer = await runHttpExchange(
       deps,
       runtime,
       session,
-      {
-        method: request.method,
-        target,
-        headers,
-        body: request.body,
-      },
-      { signal: aborted.signal },
+      { method: request.method, target, headers, body: request.body },
+      { signal: response.signal },
     );
     if (session.isEnded) {
       if (!Buffer.isBuffer(answer.body)) answer.body.destroy();
@@ -186,11 +197,13 @@ export async function writeAnswer(
   answer: HttpExchangeResponse,
   extraHeaders: readonly string[],
 ): Promise<void> {
-  const flat: string[] = [...extraHeaders];
-  for (const [name, value] of answer.headers) flat.push(name, value);
+  const flat: string[] = extraHeaders.length === 0 ? [] : [...extraHeaders];
+  const headers = answer.headers;
+  for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
   if (Buffer.isBuffer(answer.body)) {
     flat.push("content-length", String(answer.body.length));
     response.writeHead(answer.status, flat);
+    // Headers and body leave in one write: Node sends the header block with the first body chunk.
     response.end(answer.body);
     return;
   }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
@@ -10,8 +11,10 @@ import { ConnectionLimits } from "../connection-limits.js";
 import { DEFAULT_HTTP_LISTEN, httpListenAddress } from "../http-listen-address.js";
 import { listenOn } from "../listen-address.js";
 import { problemResponseOf, rawProblemResponse } from "./errors.js";
+import type { HttpExchangeResponse } from "./exchange-types.js";
 import { createHttp2Front } from "./front-h2.js";
 import {
+  type FrontRequest,
   type FrontResponse,
   type HttpFrontDeps,
   handleRequest,
@@ -49,8 +52,8 @@ export async function startHttpListener(deps: HttpListenerDeps): Promise<HttpLis
       maxHeaderSize: 32 * 1024,
     },
     (request, response) => {
-      const answer = http1Response(response);
-      handleRequest(deps, http1Request(request, response), answer).catch((error: unknown) => {
+      const answer = new Http1Response(response, request.socket);
+      handleRequest(deps, new Http1Request(request, response), answer).catch((error: unknown) => {
         log.error({ err: error }, "http request failed");
         if (!response.headersSent) void answer.send(problemResponseOf(asLatchError(error, "http"), true));
         else response.destroy();
@@ -171,41 +174,85 @@ async function handleUpgrade(
 }
 
 /** An HTTP/1.1 request as the shared request path reads it; the session belongs to its TLS socket. */
-function http1Request(request: IncomingMessage, response: ServerResponse) {
-  const socket = request.socket;
-  return {
-    method: request.method ?? "",
-    url: request.url ?? "",
-    rawHeaders: request.rawHeaders,
-    bodyFollows: false, // HTTP/1.1 says it with Content-Length or Transfer-Encoding
-    body: request,
-    connection: socket,
-    clientAddress: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
-    serveMount: (
-      mount: { handle(q: IncomingMessage, r: ServerResponse): void | Promise<void> },
-      url: string,
-    ) => {
-      request.url = url;
-      return mount.handle(request, response);
-    },
-  };
+class Http1Request implements FrontRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly bodyFollows = false; // HTTP/1.1 says it with Content-Length or Transfer-Encoding
+  readonly body: IncomingMessage;
+  readonly connection: net.Socket;
+
+  constructor(
+    request: IncomingMessage,
+    private readonly response: ServerResponse,
+  ) {
+    this.method = request.method ?? "";
+    this.url = request.url ?? "";
+    this.rawHeaders = request.rawHeaders;
+    this.body = request;
+    this.connection = request.socket;
+  }
+
+  /** Read only when a session opens (once per connection), so not built for every request. */
+  get clientAddress(): string {
+    return `${this.connection.remoteAddress ?? "?"}:${this.connection.remotePort ?? 0}`;
+  }
+
+  serveMount(mount: { handle(q: IncomingMessage, r: ServerResponse): void | Promise<void> }, url: string) {
+    this.body.url = url;
+    return mount.handle(this.body, this.response);
+  }
 }
 
-function http1Response(response: ServerResponse): FrontResponse {
-  return {
-    get headersSent() {
-      return response.headersSent;
-    },
-    get gone() {
-      return response.headersSent || response.destroyed;
-    },
-    onClose: (run) => response.once("close", () => run(response.writableFinished)),
-    send: async (answer) => {
-      if (response.headersSent || response.destroyed) return;
-      // A refusal before the body was read: the connection closes after it (the body is not parsed as requests).
-      await writeAnswer(response, answer, answer.close === true ? ["connection", "close"] : []);
-    },
-  };
+/** One AbortController per client connection, aborted when it closes (FrontResponse.signal). */
+const socketSignals = new WeakMap<net.Socket, AbortSignal>();
+
+function socketSignal(socket: net.Socket): AbortSignal {
+  let signal = socketSignals.get(socket);
+  if (signal === undefined) {
+    const controller = new AbortController();
+    signal = controller.signal;
+    // Each request in flight on the connection listens, and a pipelining client may have many.
+    setMaxListeners(0, signal);
+    socketSignals.set(socket, signal);
+    if (socket.destroyed) controller.abort();
+    else socket.once("close", () => controller.abort());
+  }
+  return signal;
 }
+
+class Http1Response implements FrontResponse {
+  constructor(
+    private readonly response: ServerResponse,
+    /** The request's socket: a pipelined response has none of its own until the ones before it are out. */
+    private readonly socket: net.Socket,
+  ) {}
+
+  get headersSent(): boolean {
+    return this.response.headersSent;
+  }
+
+  get gone(): boolean {
+    return this.response.headersSent || this.response.destroyed;
+  }
+
+  get signal(): AbortSignal {
+    return socketSignal(this.socket);
+  }
+
+  answerProblem(error: LatchError): void {
+    if (!this.response.headersSent) void this.send(problemResponseOf(error, true));
+  }
+
+  async send(answer: HttpExchangeResponse): Promise<void> {
+    const response = this.response;
+    if (response.headersSent || response.destroyed) return;
+    // A refusal before the body was read: the connection closes after it (the body is not parsed as requests).
+    await writeAnswer(response, answer, answer.close === true ? CLOSE_HEADER : NO_HEADERS);
+  }
+}
+
+const CLOSE_HEADER: readonly string[] = ["connection", "close"];
+const NO_HEADERS: readonly string[] = [];
 
 export type { HttpConnectionConfig, HttpSessions };

@@ -60,34 +60,45 @@ export type GuardResult =
   | { readonly ok: true; readonly headers: GuardedHeaders }
   | { readonly ok: false; readonly reason: string };
 
+/** Headers a request may carry once: a repeat could be read as either value by the next hop. */
+const SINGLE = new Set([
+  "host",
+  "content-length",
+  "authorization",
+  "transfer-encoding",
+  "content-type",
+  "content-encoding",
+]);
+const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range is the point
+const CONTROL_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+function refuse(reason: string): GuardResult {
+  return { ok: false, reason };
+}
+
 export function guardHeaders(rawHeaders: readonly string[]): GuardResult {
-  const refuse = (reason: string): GuardResult => ({ ok: false, reason });
   if (rawHeaders.length / 2 > MAX_HEADER_PAIRS) return refuse(`more than ${MAX_HEADER_PAIRS} headers`);
   const forward: [string, string][] = [];
   const byName = new Map<string, string>();
-  const counts = new Map<string, number>();
+  // The first header of SINGLE given twice; refused after the loop, so the per-header checks speak first.
+  let repeated: string | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     const value = rawHeaders[i + 1]!;
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) return refuse("a header name is not a token");
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is the point
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return refuse(`header ${name} holds a control character`);
+    if (!TOKEN_NAME.test(name)) return refuse("a header name is not a token");
+    if (CONTROL_IN_VALUE.test(value)) return refuse(`header ${name} holds a control character`);
     if (METHOD_OVERRIDE.has(name))
       return refuse(`${name} would make the upstream see another method or path than the one policy judged`);
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-    byName.set(name, byName.has(name) ? `${byName.get(name)}, ${value}` : value);
+    const earlier = byName.get(name);
+    if (earlier === undefined) byName.set(name, value);
+    else {
+      byName.set(name, `${earlier}, ${value}`);
+      if (repeated === undefined && SINGLE.has(name)) repeated = name;
+    }
     if (!NOT_FORWARDED.has(name)) forward.push([name, value]);
   }
-  for (const single of [
-    "host",
-    "content-length",
-    "authorization",
-    "transfer-encoding",
-    "content-type",
-    "content-encoding",
-  ]) {
-    if ((counts.get(single) ?? 0) > 1) return refuse(`header ${single} is given more than once`);
-  }
+  if (repeated !== undefined) return refuse(`header ${repeated} is given more than once`);
   const te = byName.get("transfer-encoding");
   const cl = byName.get("content-length");
   if (te !== undefined && cl !== undefined)
@@ -98,8 +109,10 @@ export function guardHeaders(rawHeaders: readonly string[]): GuardResult {
     return refuse("Content-Length is not a plain number");
   const connection = byName.get("connection");
   let connectionUpgrade = false;
-  if (connection !== undefined) {
-    for (const option of connection.split(",").map((o) => o.trim().toLowerCase())) {
+  // "keep-alive" and "close", what clients send on nearly every request, need no split.
+  if (connection !== undefined && connection !== "keep-alive" && connection !== "close") {
+    for (const raw of connection.split(",")) {
+      const option = raw.trim().toLowerCase();
       if (option === "") continue;
       if (!CONNECTION_OPTIONS.has(option))
         return refuse(`Connection names "${option.slice(0, 40)}": a hop would strip it`);

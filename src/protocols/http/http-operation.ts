@@ -55,6 +55,17 @@ function sortedRecord(pairs: readonly (readonly [string, string])[]): Record<str
   return record;
 }
 
+function recordHeaders(
+  into: [string, string][],
+  names: readonly string[],
+  headers: ReadonlyMap<string, string>,
+): void {
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value !== undefined) into.push([name, value.length > 256 ? value.slice(0, 256) : value]);
+  }
+}
+
 export function httpActionOf(method: string, websocket: boolean): string {
   return websocket ? "http:websocket" : `http:${method}`;
 }
@@ -82,18 +93,14 @@ export function httpOperation(
     if (value !== undefined) selected.push([name, value]);
   }
   const recordedHeaders: [string, string][] = [];
-  for (const names of [RECORDED_HEADERS, request.policyHeaders]) {
-    for (const name of names) {
-      const value = request.headers.get(name);
-      if (value !== undefined) recordedHeaders.push([name, value.slice(0, 256)]);
-    }
-  }
+  recordHeaders(recordedHeaders, RECORDED_HEADERS, request.headers);
+  recordHeaders(recordedHeaders, request.policyHeaders, request.headers);
   // One object for policy and the record: neither changes it.
   const query = sortedRecord(target.query);
   const http: HttpStepFacts = {
     bodyKeys: request.body.keys,
     bodyKind: request.body.kind,
-    bodyValues: sortedRecord(Object.entries(request.body.values)),
+    bodyValues: request.body.kind === "json" ? sortedRecord(Object.entries(request.body.values)) : {},
     headers: sortedRecord(selected),
     path: target.path,
     query,

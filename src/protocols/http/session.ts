@@ -33,13 +33,53 @@ export interface ClientConnection {
 const MAX_SESSIONS_PER_SOCKET = 8;
 
 interface SocketSessions {
-  /** By connection name: the token and the session (or its opening). */
-  readonly byConnection: Map<string, { token: string; opening: Promise<HttpLiveSession> }>;
+  /** By connection name: the token and the session (or its opening; `open` once it resolved). */
+  readonly byConnection: Map<string, SessionEntry>;
   /** Requests running, per session id. */
   readonly inflight: Map<string, number>;
-  /** Problem writers of requests whose response has not started, for terminate(). */
-  readonly pending: Set<(error: LatchError) => void>;
+  /** Requests whose response has not started, for terminate(). */
+  readonly pending: Set<PendingAnswer>;
   draining: boolean;
+}
+
+interface SessionEntry {
+  readonly token: string;
+  readonly opening: Promise<HttpLiveSession>;
+  open?: HttpLiveSession;
+}
+
+/** A request whose answer has not started: terminate() answers it with the session's end. */
+export interface PendingAnswer {
+  answerProblem(error: LatchError): void;
+}
+
+/** One request running in a session, from begin() until done(). */
+export class RunningRequest {
+  private finished = false;
+
+  constructor(
+    private readonly sessions: SocketSessions,
+    private readonly socket: ClientConnection,
+    private readonly session: HttpLiveSession,
+    private readonly answer: PendingAnswer,
+  ) {}
+
+  /** The answer started: terminate() no longer answers it. */
+  started(): void {
+    this.sessions.pending.delete(this.answer);
+  }
+
+  done(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { sessions, session } = this;
+    sessions.pending.delete(this.answer);
+    const left = (sessions.inflight.get(session.id) ?? 1) - 1;
+    if (left <= 0) sessions.inflight.delete(session.id);
+    else sessions.inflight.set(session.id, left);
+    session.touch();
+    if (sessions.draining && sessions.inflight.size === 0) this.socket.destroy();
+  }
 }
 
 export class HttpSessions {
@@ -51,6 +91,21 @@ export class HttpSessions {
       readonly log: Logger;
     },
   ) {}
+
+  /**
+   * The session already open on this socket for the connection and token, without waiting: what every request
+   * after the first on a keep-alive connection finds. Undefined when sessionFor() must decide.
+   */
+  current(
+    socket: ClientConnection,
+    connection: string,
+    token: string | undefined,
+  ): HttpLiveSession | undefined {
+    if (token === undefined) return undefined;
+    const known = this.sockets.get(socket)?.byConnection.get(connection);
+    const open = known?.open;
+    return open !== undefined && known!.token === token && !open.isEnded ? open : undefined;
+  }
 
   /** The session this request belongs to, opened on first use; rejects with the gate's LatchError. */
   async sessionFor(
@@ -94,8 +149,16 @@ export class HttpSessions {
         if (socket.destroyed) session.end("client disconnected");
         return session;
       });
-    if (request.token !== undefined)
-      sessions.byConnection.set(request.connection, { token: request.token, opening });
+    if (request.token !== undefined) {
+      const entry: SessionEntry = { token: request.token, opening };
+      sessions.byConnection.set(request.connection, entry);
+      opening.then(
+        (session) => {
+          entry.open = session;
+        },
+        () => undefined,
+      );
+    }
     opening.catch(() => {
       if (sessions.byConnection.get(request.connection)?.opening === opening)
         sessions.byConnection.delete(request.connection);
@@ -103,30 +166,13 @@ export class HttpSessions {
     return opening;
   }
 
-  /** Marks a request of `session` running until the returned function is called. */
-  begin(
-    socket: ClientConnection,
-    session: HttpLiveSession,
-    answerPending: (error: LatchError) => void,
-  ): { started(): void; done(): void } {
+  /** Marks a request of `session` running until the returned request's done(). */
+  begin(socket: ClientConnection, session: HttpLiveSession, answer: PendingAnswer): RunningRequest {
     const sessions = this.socketSessions(socket);
     sessions.inflight.set(session.id, (sessions.inflight.get(session.id) ?? 0) + 1);
-    sessions.pending.add(answerPending);
+    sessions.pending.add(answer);
     session.touch();
-    let finished = false;
-    return {
-      started: () => sessions.pending.delete(answerPending),
-      done: () => {
-        if (finished) return;
-        finished = true;
-        sessions.pending.delete(answerPending);
-        const left = (sessions.inflight.get(session.id) ?? 1) - 1;
-        if (left <= 0) sessions.inflight.delete(session.id);
-        else sessions.inflight.set(session.id, left);
-        session.touch();
-        if (sessions.draining && sessions.inflight.size === 0) socket.destroy();
-      },
-    };
+    return new RunningRequest(sessions, socket, session, answer);
   }
 
   private socketSessions(socket: ClientConnection): SocketSessions {
@@ -159,7 +205,7 @@ export class HttpSessions {
         this.deps.log.info({ session: session.id, reason }, "http session ended by the gateway");
         for (const answer of [...sessions.pending]) {
           try {
-            answer(error);
+            answer.answerProblem(error);
           } catch (failure) {
             this.deps.log.debug({ err: asLatchError(failure, session.id) }, "could not answer a request");
           }

@@ -97,19 +97,18 @@ export class HttpUpstream {
   async send(request: {
     readonly method: string;
     readonly path: string;
-    readonly headers: readonly (readonly [string, string])[];
+    /** Flat: name, value, name, value (forwardHeadersOf). */
+    readonly headers: string[];
     readonly body: Readable | Buffer | undefined;
-    readonly signal?: AbortSignal;
+    readonly signal: AbortSignal | undefined;
   }): Promise<UpstreamAnswer> {
-    const headers: string[] = [];
-    for (const [name, value] of request.headers) headers.push(name, value);
     try {
       const answer = await this.pool.request({
         method: request.method as "GET",
-        path: `${this.basePath}${request.path}`,
-        headers,
+        path: this.basePath === "" ? request.path : `${this.basePath}${request.path}`,
+        headers: request.headers,
         body: request.body ?? null,
-        ...(request.signal === undefined ? {} : { signal: request.signal }),
+        signal: request.signal,
       });
       return { status: answer.statusCode, headers: answer.headers, body: answer.body };
     } catch (error) {
