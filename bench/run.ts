@@ -120,7 +120,9 @@ try {
 const outputs: Record<string, SectionOutput | { error: string }> = {};
 let complete = true;
 for (const section of sections) {
-  progress(`section ${section.name}: ${section.title}${args.quick ? " (quick)" : ""}`);
+  // The load at each section's start: numbers from a busy machine are read with it (docs/benchmarks.md).
+  const load = command("cat", ["/proc/loadavg"]).split(" ").slice(0, 3).join(" ");
+  progress(`section ${section.name}: ${section.title}${args.quick ? " (quick)" : ""}, load average ${load}`);
   try {
     outputs[section.name] = await section.run({
       quick: args.quick,
