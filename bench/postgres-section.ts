@@ -56,7 +56,7 @@ export const postgresFacts: Record<string, string> = {};
  */
 export const postgresSection: BenchSection = {
   name: "postgres",
-  title: "PostgreSQL: direct vs PgBouncer vs Latch",
+  title: "PostgreSQL: direct vs PgBouncer vs bare Node relay vs Latch",
   async run(ctx: SectionContext) {
     const found = findBenchTools();
     if ("missingPackages" in found) {
