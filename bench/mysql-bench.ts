@@ -1,37 +1,49 @@
 /**
  * Issue 15 benchmark: sysbench `oltp_point_select` against MariaDB directly, through nginx's stream module as a
- * plain TCP relay (the cost floor of any proxy) and through Latch (policy and recording on), in one run.
- * Text protocol everywhere (--db-ps-mode=disable, the classic point-select load), no
- * TLS on any path (tls.allow_plaintext for Latch), so the three differ only in what sits in between.
- * Run: node --import tsx bench/mysql-bench.ts   (BENCH_MYSQL_SECONDS, BENCH_MYSQL_THREADS to change the load)
+ * plain TCP relay (the cost floor of any proxy; worker_processes 1, the reference, and N), through a bare Node.js
+ * relay (bench/node-floor.mjs tcp: the floor of any Node.js proxy; one process, and N with node:cluster) and
+ * through Latch (policy and recording on; one process, and `latch serve --workers N` on a PostgreSQL store), in
+ * one run. Text protocol everywhere (--db-ps-mode=disable, the classic point-select load), no TLS on any path
+ * (tls.allow_plaintext for Latch), so they differ only in what sits in between.
+ * Run: node --import tsx bench/mysql-bench.ts   (BENCH_MYSQL_SECONDS, BENCH_MYSQL_THREADS to change the load;
+ * BENCH_MYSQL_WORKERS, default 2, the N of the -workers rows, 0 for none)
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "../test/support/free-port.js";
-import { CLK_TCK, processTicks } from "./proc-cpu.js";
-import { spawnService, waitForPort } from "./service-process.js";
-import { LATCH_CLI } from "./start-latch.js";
-
-/** A bare Node.js relay (the floor any Node.js gateway starts from), run beside nginx's. */
-const NODE_FLOOR = fileURLToPath(new URL("./node-floor.mjs", import.meta.url));
+import { startMysqlLatch, startNginxStream } from "./mysql-targets.js";
+import { treeCpuSeconds } from "./proc-cpu.js";
+import { startNodeFloor } from "./start-node-floor.js";
 
 const run = promisify(execFile);
 
 export interface MysqlBenchRow {
-  /** node-relay: a bare Node.js socket pipe (bench/node-floor.mjs), the floor any Node.js proxy starts from. */
-  readonly target: "direct" | "nginx-stream" | "node-relay" | "latch";
+  /**
+   * node-relay: a bare Node.js socket pipe (bench/node-floor.mjs), the floor any Node.js proxy starts from;
+   * -workers: the same target with `workers` relaying processes (nginx worker_processes, node:cluster workers,
+   * `latch serve --workers`).
+   */
+  readonly target:
+    | "direct"
+    | "nginx-stream"
+    | "nginx-stream-workers"
+    | "node-relay"
+    | "node-relay-workers"
+    | "latch"
+    | "latch-workers";
+  /** Processes that relay the connections (nginx: worker_processes; PgBouncer-like single loops: 1). */
+  readonly workers: number | null;
   readonly tps: number;
   readonly p50Ms: number;
-  /** TPS relative to the nginx TCP relay (the target is >= 0.8 for Latch). */
+  /** TPS relative to the nginx TCP relay with worker_processes 1 (the target is >= 0.8 for Latch). */
   readonly vsRelay: number;
   /** p50 latency added over direct MariaDB, in ms. */
   readonly addedP50Ms: number;
-  /** Latch and the Node relay: the process's CPU (user + system) per transaction, in microseconds. */
+  /** Every proxy: its process tree's CPU (user + system, all workers) per transaction, in microseconds. */
   readonly gatewayCpuUsPerTx?: number;
 }
 
@@ -82,11 +94,22 @@ function parseRun(stdout: string): { tps: number; p50Ms: number; transactions: n
   return { tps, p50Ms, transactions };
 }
 
+/** BENCH_MYSQL_WORKERS: relaying processes of the -workers rows, default 2; 0: no such rows. */
+function workerCount(): number {
+  const raw = process.env.BENCH_MYSQL_WORKERS ?? "2";
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 0 || count === 1)
+    throw new Error(`BENCH_MYSQL_WORKERS must be 0 or at least 2, got ${raw}`);
+  return count;
+}
+
 export async function runMysqlBench(
-  options: { seconds?: number; threads?: number } = {},
+  options: { seconds?: number; threads?: number; log?: (line: string) => void } = {},
 ): Promise<MysqlBenchRow[]> {
   const seconds = options.seconds ?? Number(process.env.BENCH_MYSQL_SECONDS ?? 10);
   const threads = options.threads ?? Number(process.env.BENCH_MYSQL_THREADS ?? 4);
+  const log = options.log ?? (() => undefined);
+  const workers = workerCount();
   const db = `latch_bench_${randomBytes(3).toString("hex")}`;
   const dir = await mkdtemp(join(tmpdir(), "latch-mysql-bench-"));
   const root = (sql: string) =>
@@ -95,100 +118,86 @@ export async function runMysqlBench(
   const services: { stop(): Promise<void> }[] = [];
   try {
     await sysbench(["prepare"], MARIADB_PORT, "root", "", db, seconds, 1);
+    interface Target {
+      target: MysqlBenchRow["target"];
+      workers: number | null;
+      port: number;
+      pid?: number;
+      user: string;
+      password: string;
+      db: string;
+    }
+    const asRoot = { user: "root", password: "", db };
+    const targets: Target[] = [{ target: "direct", workers: null, port: MARIADB_PORT, ...asRoot }];
+    for (const count of workers > 0 ? [1, workers] : [1]) {
+      const port = await freePort();
+      const nginx = await startNginxStream(dir, port, MARIADB_PORT, count);
+      services.push(nginx);
+      const target = count === 1 ? "nginx-stream" : "nginx-stream-workers";
+      targets.push({ target, workers: count, port, pid: nginx.child.pid!, ...asRoot });
+    }
+    for (const count of workers > 0 ? [1, workers] : [1]) {
+      const relay = await startNodeFloor("tcp", MARIADB_PORT, count);
+      services.push(relay);
+      const target = count === 1 ? "node-relay" : "node-relay-workers";
+      targets.push({ target, workers: count, port: relay.port, pid: relay.pid, ...asRoot });
+    }
+    for (const count of workers > 0 ? [1, workers] : [1]) {
+      log(`starting latch${count > 1 ? ` --workers ${count} on a PostgreSQL store` : ""}...`);
+      const latch = await startMysqlLatch(dir, { port: MARIADB_PORT, database: db }, count);
+      services.push(latch);
+      const target = count === 1 ? "latch" : "latch-workers";
+      const pid = latch.service.child.pid!;
+      targets.push({
+        target,
+        workers: count,
+        port: latch.port,
+        pid,
+        user: "sysbench",
+        password: latch.token,
+        db: "sb",
+      });
+    }
 
-    const relayPort = await freePort();
-    await writeFile(
-      join(dir, "nginx.conf"),
-      `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 1024; }
-stream { server { listen 127.0.0.1:${relayPort}; proxy_pass 127.0.0.1:${MARIADB_PORT}; } }
-`,
-    );
-    const nginx = spawnService("nginx", [
-      "-c",
-      join(dir, "nginx.conf"),
-      "-p",
-      dir,
-      "-e",
-      join(dir, "nginx-error.log"),
-    ]);
-    services.push(nginx);
-    await waitForPort(relayPort, nginx, 10_000);
-    const nodeRelayPort = await freePort();
-    const nodeRelay = spawnService(process.execPath, [
-      NODE_FLOOR,
-      "tcp",
-      String(nodeRelayPort),
-      String(MARIADB_PORT),
-    ]);
-    services.push(nodeRelay);
-    await waitForPort(nodeRelayPort, nodeRelay, 10_000);
-
-    const latchPort = await freePort();
-    await mkdir(join(dir, "policies"));
-    await writeFile(
-      join(dir, "policies", "bench.cedar"),
-      `permit(principal in Group::"bench", action in [Action::"sql:select", Action::"sql:session", Action::"sql:set"], resource in Connection::"sb");\n`,
-    );
-    const config = join(dir, "latch.yaml");
-    await writeFile(
-      config,
-      `listen: { mysql: "127.0.0.1:${latchPort}", admin: "127.0.0.1:${await freePort()}" }
-data_dir: ${dir}/data
-tls: { allow_plaintext: true }
-identity: { dev_issuer: true }
-policies: ${dir}/policies
-log_level: warn
-connections:
-  sb: { type: mysql, upstream: "mysql://root@127.0.0.1:${MARIADB_PORT}/${db}" }
-`,
-    );
-    // BENCH_MYSQL_CPU_PROF=<dir>: the gateway writes a V8 CPU profile there when it stops.
-    const profile = process.env.BENCH_MYSQL_CPU_PROF;
-    const nodeArgs = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
-    const latch = spawnService(process.execPath, [...nodeArgs, LATCH_CLI, "serve", "--config", config]);
-    services.push(latch);
-    await waitForPort(latchPort, latch, 30_000);
-    const token = (
-      await run(process.execPath, [
-        LATCH_CLI,
-        "token",
-        "--config",
-        config,
-        "--sub",
-        "sysbench",
-        "--group",
-        "bench",
-        "--ttl",
-        "1h",
-      ])
-    ).stdout.trim();
-
-    const direct = parseRun(await sysbench(["run"], MARIADB_PORT, "root", "", db, seconds, threads));
-    const relay = parseRun(await sysbench(["run"], relayPort, "root", "", db, seconds, threads));
-    const nodeTicksBefore = processTicks(nodeRelay.child.pid!);
-    const bare = parseRun(await sysbench(["run"], nodeRelayPort, "root", "", db, seconds, threads));
-    const nodeRelayCpuUs = ((processTicks(nodeRelay.child.pid!) - nodeTicksBefore) * 1e6) / CLK_TCK;
-    const ticksBefore = processTicks(latch.child.pid!);
-    const gated = parseRun(await sysbench(["run"], latchPort, "sysbench", token, "sb", seconds, threads));
-    const gatewayCpuUs = ((processTicks(latch.child.pid!) - ticksBefore) * 1e6) / CLK_TCK;
-    const row = (target: MysqlBenchRow["target"], r: { tps: number; p50Ms: number }): MysqlBenchRow => ({
-      target,
-      tps: Math.round(r.tps),
-      p50Ms: r.p50Ms,
-      vsRelay: Math.round((100 * r.tps) / relay.tps) / 100,
-      addedP50Ms: Math.round((r.p50Ms - direct.p50Ms) * 100) / 100,
-    });
-    return [
-      row("direct", direct),
-      row("nginx-stream", relay),
-      { ...row("node-relay", bare), gatewayCpuUsPerTx: Math.round(nodeRelayCpuUs / bare.transactions) },
-      { ...row("latch", gated), gatewayCpuUsPerTx: Math.round(gatewayCpuUs / gated.transactions) },
-    ];
+    const measured: { target: Target; tps: number; p50Ms: number; cpuUs?: number }[] = [];
+    for (const t of targets) {
+      log(`sysbench oltp_point_select ${t.target} ${seconds}s...`);
+      // A short warm-up: connections, JIT and caches in every process before the timed run.
+      await sysbench(["run"], t.port, t.user, t.password, t.db, 1, threads).catch(() => undefined);
+      let before = 0;
+      const timed = () => {
+        before = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
+        return sysbench(["run"], t.port, t.user, t.password, t.db, seconds, threads);
+      };
+      // libmariadb's threads sometimes race loading mysql_clear_password ("it is already loaded") as they
+      // connect: that run never started, so it is run again, once.
+      const output = await timed().catch((error: Error) => {
+        if (!error.message.includes("already loaded")) throw error;
+        return timed();
+      });
+      const result = parseRun(output);
+      const cpu = t.pid === undefined ? undefined : treeCpuSeconds(t.pid) - before;
+      measured.push({
+        target: t,
+        tps: result.tps,
+        p50Ms: result.p50Ms,
+        ...(cpu === undefined ? {} : { cpuUs: (cpu * 1e6) / Math.max(1, result.transactions) }),
+      });
+      log(
+        `  ${result.tps.toFixed(0)} TPS${cpu === undefined ? "" : `, ${((cpu * 1e6) / Math.max(1, result.transactions)).toFixed(0)} µs CPU/txn`}`,
+      );
+    }
+    const direct = measured[0]!;
+    const relay = measured.find((m) => m.target.target === "nginx-stream")!;
+    return measured.map((m) => ({
+      target: m.target.target,
+      workers: m.target.workers,
+      tps: Math.round(m.tps),
+      p50Ms: m.p50Ms,
+      vsRelay: Math.round((100 * m.tps) / relay.tps) / 100,
+      addedP50Ms: Math.round((m.p50Ms - direct.p50Ms) * 100) / 100,
+      ...(m.cpuUs === undefined ? {} : { gatewayCpuUsPerTx: Math.round(m.cpuUs) }),
+    }));
   } finally {
     for (const service of services.reverse()) await service.stop();
     await root(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => undefined);

@@ -2,8 +2,19 @@ import { execFile } from "node:child_process";
 
 /** Where pgbench connects; the password travels in PGPASSWORD so it never shows in `ps`. */
 export interface PgTarget {
-  /** latch: the embedded store; latch-pg: one replica on the PostgreSQL store; latch-pg-x2: two replicas. */
-  name: "direct" | "pgbouncer" | "latch" | "latch-pg" | "latch-pg-x2" | "latch-pg-workers";
+  /**
+   * latch: the embedded store; latch-pg: one replica on the PostgreSQL store; latch-pg-x2: two replicas;
+   * node-floor: a bare Node.js relay (bench/node-floor.mjs), node-floor-workers: the same with node:cluster.
+   */
+  name:
+    | "direct"
+    | "pgbouncer"
+    | "node-floor"
+    | "node-floor-workers"
+    | "latch"
+    | "latch-pg"
+    | "latch-pg-x2"
+    | "latch-pg-workers";
   host: string;
   port: number;
   user: string;
@@ -11,6 +22,8 @@ export interface PgTarget {
   password: string;
   /** Connect with sslmode=require (TLS to the target); default: plaintext (sslmode=disable). */
   tls?: boolean;
+  /** Where TLS clients connect when it is not `port` (node-floor: a second relay that terminates TLS). */
+  tlsPort?: number;
 }
 
 /** How long and how wide a run is, and where pgbench logs each transaction's latency (`-l`). */
@@ -68,7 +81,7 @@ export function pgbenchArgs(
     "-h",
     target.host,
     "-p",
-    String(target.port),
+    String(target.tls && target.tlsPort !== undefined ? target.tlsPort : target.port),
     "-U",
     target.user,
     "-n",

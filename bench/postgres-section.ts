@@ -9,7 +9,7 @@ import { measureIdleSessions } from "./idle-sessions.js";
 import { readLatencyLog } from "./latency-log.js";
 import { runManyClients } from "./many-clients.js";
 import { type PgTarget, runPgbench, runPgbenchSpread } from "./pgbench.js";
-import { benchWorkerCount, startPostgresServices } from "./postgres-services.js";
+import { benchWorkerCount, floorWorkerCount, startPostgresServices } from "./postgres-services.js";
 import { cpuDuring } from "./proc-cpu.js";
 import {
   formatConnectTable,
@@ -56,7 +56,7 @@ export const postgresFacts: Record<string, string> = {};
  */
 export const postgresSection: BenchSection = {
   name: "postgres",
-  title: "PostgreSQL: direct vs PgBouncer vs Latch",
+  title: "PostgreSQL: direct vs PgBouncer vs bare Node relay vs Latch",
   async run(ctx: SectionContext) {
     const found = findBenchTools();
     if ("missingPackages" in found) {
@@ -77,7 +77,7 @@ export const postgresSection: BenchSection = {
 
     const services = await startPostgresServices(
       tools,
-      { replicas: !quick, workers: benchWorkerCount(quick), progress },
+      { replicas: !quick, workers: benchWorkerCount(quick), floorWorkers: floorWorkerCount(), progress },
       ctx.onStop,
     );
     try {
@@ -86,6 +86,9 @@ export const postgresSection: BenchSection = {
       const replicaPids = services.replicas.map((replica) => replica.pid);
       const proxyPids = (target: PgTarget): number[] => {
         if (target.name === "pgbouncer") return [pgbouncer.pid];
+        // A floor's whole tree: with node:cluster, the primary (accepting, handing on) and every worker.
+        const floor = services.floors.find((f) => f.name === target.name);
+        if (floor !== undefined) return [(target.tls ? floor.tls : floor.plain)?.pid ?? floor.plain.pid];
         if (target.name === "latch") return latch === undefined ? [] : [latch.pid];
         if (target.name === "latch-pg") return replicaPids.slice(0, 1);
         if (target.name === "latch-pg-x2") return replicaPids;
@@ -95,8 +98,9 @@ export const postgresSection: BenchSection = {
         return [];
       };
 
-      // JIT and caches warm in every process before anything is timed.
-      for (const target of targets.filter((t) => !t.name.startsWith("latch-pg"))) {
+      // JIT and caches warm in every process before anything is timed (the replica rows excepted, for time).
+      const warmed = (t: PgTarget) => !t.name.startsWith("latch-pg") || t.name === "latch-pg-workers";
+      for (const target of targets.filter(warmed)) {
         progress(`warm-up: pgbench select-only ${target.name} ${quick ? 1 : 3}s...`);
         for (const mode of MODES)
           await runPgbench(tools.pgbench, target, mode, quick ? 1 : 3).catch(() => undefined);
@@ -106,8 +110,8 @@ export const postgresSection: BenchSection = {
       for (const variant of VARIANTS) {
         const byTarget: NonNullable<(typeof runs)[typeof variant.name]> = {};
         runs[variant.name] = byTarget;
-        // The replica rows measure the store, not the transport: plaintext only.
-        const measured = targets.filter((t) => !variant.tls || !t.name.startsWith("latch-pg"));
+        // The replica and cluster rows measure the store and the cores, not the transport: plaintext only.
+        const measured = targets.filter((t) => !variant.tls || !onlyPlaintext(t));
         for (const plain of measured) {
           const target = { ...plain, tls: variant.tls };
           progress(`pgbench ${variant.name} ${target.name} ${seconds}s...`);
@@ -144,7 +148,7 @@ export const postgresSection: BenchSection = {
         for (const mode of MODES) {
           const byTarget: NonNullable<(typeof single.results)[typeof mode]> = {};
           single.results[mode] = byTarget;
-          for (const target of targets.filter((t) => !t.name.startsWith("latch-pg"))) {
+          for (const target of targets.filter((t) => !onlyPlaintext(t))) {
             progress(`pgbench -c 1 ${mode} ${target.name} ${singleSeconds}s, per-transaction log...`);
             const prefix = join(logDir, `${mode}-${target.name}`);
             byTarget[target.name] = await attempt(async () => {
@@ -158,7 +162,7 @@ export const postgresSection: BenchSection = {
       }
 
       const connect: PostgresResults["connect"] = { count: connectCount, results: {} };
-      for (const target of targets.filter((t) => t.name !== "latch-pg-x2")) {
+      for (const target of targets.filter((t) => !["latch-pg-x2", "node-floor-workers"].includes(t.name))) {
         progress(`connect latency ${target.name}: ${connectCount} sequential connect + SELECT 1 + close...`);
         connect.results[target.name] = await attempt(() => measureConnectLatency(target, connectCount));
       }
@@ -219,7 +223,7 @@ export const postgresSection: BenchSection = {
       postgresFacts.postgres = (await services.cluster.query("SHOW server_version")).rows[0]
         .server_version as string;
       return {
-        text: formatPostgres(results, connectCount, services.workers?.count),
+        text: formatPostgres(results, connectCount, services.workers?.count, floorWorkerCount()),
         json: results,
         complete: REQUIRED_TARGETS.every((t) => MODES.every((mode) => runs[mode]?.[t]?.ok)),
       };
@@ -230,10 +234,23 @@ export const postgresSection: BenchSection = {
   },
 };
 
-function formatPostgres(results: PostgresResults, connectCount: number, workers?: number): string {
+/** Rows measured in plaintext only, at 8 clients only: the replicas and the clusters (store and cores, not TLS). */
+const onlyPlaintext = (target: PgTarget) =>
+  target.name.startsWith("latch-pg") || target.name === "node-floor-workers";
+
+function formatPostgres(
+  results: PostgresResults,
+  connectCount: number,
+  workers: number | undefined,
+  floorWorkers: number,
+): string {
   const parts = [
     `${results.pgbench.command}, scale 10; CPU per transaction from /proc (utime+stime)`,
     formatPgbenchTable(results.pgbench),
+    "processes relaying: pgbouncer 1 (single-threaded); latch 1 event loop; node-floor 1 (bench/node-floor.mjs tcp, pg-tls for TLS: nothing but a socket pipe)" +
+      (floorWorkers > 0
+        ? `; node-floor-workers ${floorWorkers} (node:cluster workers, the primary hands each connection on; CPU summed over all)`
+        : ""),
     ...(workers === undefined
       ? []
       : [

@@ -3,11 +3,12 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import { type PgCluster, startPgCluster } from "../test/support/pg-cluster.js";
+import { workersReady } from "./latch-workers.js";
 import type { PgTarget } from "./pgbench.js";
 import type { BenchTools } from "./required-tools.js";
 import { type RunningLatch, startLatch } from "./start-latch.js";
+import { type RunningNodeFloor, startNodeFloor } from "./start-node-floor.js";
 import { type RunningPgBouncer, startPgBouncer } from "./start-pgbouncer.js";
 
 const execFileAsync = promisify(execFile);
@@ -27,6 +28,11 @@ export interface PostgresServices {
   targets: PgTarget[];
   /** `latch serve --workers N` on the PostgreSQL store (latch-pg-workers), when measured. */
   workers?: { latch: RunningLatch; count: number };
+  /**
+   * The bare Node.js relays in front of PostgreSQL (bench/node-floor.mjs): node-floor one process (`tcp`, and
+   * `pg-tls` for the TLS rows, at the target's tlsPort), node-floor-workers the `tcp` relay with node:cluster.
+   */
+  floors: { name: "node-floor" | "node-floor-workers"; plain: RunningNodeFloor; tls?: RunningNodeFloor }[];
   /** latch-pg-x2: the same clients spread over both replicas. */
   spread: Map<string, PgTarget[]>;
   storeFor(cluster: PgCluster): { url: string; password: string };
@@ -54,9 +60,18 @@ export function benchWorkerCount(quick: boolean): number {
   return count;
 }
 
+/** Workers of the node-floor-workers row: BENCH_FLOOR_WORKERS, default 2; 0: no such row. */
+export function floorWorkerCount(): number {
+  const raw = process.env.BENCH_FLOOR_WORKERS ?? "2";
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 0 || count === 1)
+    throw new Error(`BENCH_FLOOR_WORKERS must be 0 or at least 2, got ${raw}`);
+  return count;
+}
+
 export async function startPostgresServices(
   tools: BenchTools,
-  options: { replicas: boolean; workers: number; progress(message: string): void },
+  options: { replicas: boolean; workers: number; floorWorkers: number; progress(message: string): void },
   register: (stop: () => Promise<void>) => void,
 ): Promise<PostgresServices> {
   const { progress } = options;
@@ -64,6 +79,7 @@ export async function startPostgresServices(
   let latch: RunningLatch | undefined;
   const replicas: RunningLatch[] = [];
   let workers: PostgresServices["workers"];
+  const floors: PostgresServices["floors"] = [];
   /** Gateways started later (startFreshLatch). */
   const extras: RunningLatch[] = [];
   let cluster: PgCluster | undefined;
@@ -73,6 +89,7 @@ export async function startPostgresServices(
       await latch?.stop().catch(() => {});
       await workers?.latch.stop(20_000).catch(() => {});
       for (const replica of [...replicas, ...extras]) await replica.stop().catch(() => {});
+      for (const floor of floors.flatMap((f) => [f.plain, f.tls])) await floor?.stop().catch(() => {});
       await pgbouncer?.stop().catch(() => {});
       await cluster?.stop().catch(() => {});
     })();
@@ -129,6 +146,21 @@ export async function startPostgresServices(
     tls: true,
   });
   const targets: PgTarget[] = [direct, { ...direct, name: "pgbouncer", port: pgbouncer.port }];
+
+  // Clients log in through the floors as they do directly: the relay sees the bytes, not the protocol.
+  progress(
+    `starting the bare Node.js relays (node-floor; node-floor-workers: ${options.floorWorkers} workers)...`,
+  );
+  const plain = await startNodeFloor("tcp", cluster.port);
+  floors.push({ name: "node-floor", plain });
+  const tls = await startNodeFloor("pg-tls", cluster.port);
+  floors[0]!.tls = tls;
+  targets.push({ ...direct, name: "node-floor", port: plain.port, tlsPort: tls.port });
+  if (options.floorWorkers > 0) {
+    const relays = await startNodeFloor("tcp", cluster.port, options.floorWorkers);
+    floors.push({ name: "node-floor-workers", plain: relays });
+    targets.push({ ...direct, name: "node-floor-workers", port: relays.port });
+  }
 
   progress("starting latch...");
   const latchOptions = {
@@ -190,31 +222,15 @@ export async function startPostgresServices(
     const count = options.workers;
     progress(`starting latch --workers ${count} on the PostgreSQL store...`);
     try {
-      const gateways = async () => {
-        // Discrete fields: with a connection string, pg would let the URL's empty password win.
-        const client = new pg.Client({
-          host: "127.0.0.1",
-          port: cluster!.port,
-          user: cluster!.appUser,
-          password: cluster!.appPassword,
-          database: "latch_store",
-        });
-        try {
-          await client.connect();
-          const result = await client.query<{ id: string }>("SELECT id FROM latch_gateways");
-          return new Set(result.rows.map((row) => row.id));
-        } catch {
-          return new Set<string>(); // the table appears with the first gateway's migration
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      };
-      const before = await gateways();
+      const ready = await workersReady(
+        { port: cluster.port, user: cluster.appUser, password: cluster.appPassword, database: "latch_store" },
+        count,
+      );
       // Up once every worker has sent its first heartbeat: until then the cluster hands connections to fewer.
       const running = await startLatch({
         ...replicaOptions,
         serveArgs: ["--workers", String(count)],
-        ready: async () => [...(await gateways())].filter((id) => !before.has(id)).length >= count,
+        ready,
       });
       workers = { latch: running, count };
       targets.push({
@@ -233,6 +249,7 @@ export async function startPostgresServices(
     cluster,
     postmasterPid,
     ...(workers === undefined ? {} : { workers }),
+    floors,
     pgbouncer,
     ...(latch === undefined ? {} : { latch }),
     ...(latchError === undefined ? {} : { latchError }),

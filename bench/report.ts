@@ -10,13 +10,17 @@ export type TargetName = PgTarget["name"];
 export const TARGETS: readonly TargetName[] = [
   "direct",
   "pgbouncer",
+  "node-floor",
+  "node-floor-workers",
   "latch",
   "latch-pg",
   "latch-pg-x2",
   "latch-pg-workers",
 ];
 /** Targets every run must measure (the PostgreSQL-store rows are reported when they could be set up). */
-export const REQUIRED_TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "latch"];
+export const REQUIRED_TARGETS: readonly TargetName[] = ["direct", "pgbouncer", "node-floor", "latch"];
+/** Rows compared with PgBouncer in the table: Latch's and the bare Node.js relays'. */
+const COMPARED = (target: TargetName) => target.startsWith("latch") || target.startsWith("node-floor");
 export const MODES: readonly QueryMode[] = ["simple", "prepared"];
 
 /** A pgbench query mode over plaintext or TLS (pgbench sslmode=require). */
@@ -77,11 +81,17 @@ export function cpuRatio(a: Outcome<MeasuredRun> | undefined, b: Outcome<Measure
   return x === null || y === null || y === 0 ? null : x / y;
 }
 
-export function ratiosFor(runs: Partial<Record<TargetName, Outcome<PgbenchResult>>>) {
+/** TPS ratios (…VsPgbouncer) and proxy CPU per transaction ratios (cpu…) of one variant's runs. */
+export function ratiosFor(runs: Runs) {
   return {
     latchVsDirect: tpsRatio(runs.latch, runs.direct),
     latchVsPgbouncer: tpsRatio(runs.latch, runs.pgbouncer),
     pgbouncerVsDirect: tpsRatio(runs.pgbouncer, runs.direct),
+    nodeFloorVsPgbouncer: tpsRatio(runs["node-floor"], runs.pgbouncer),
+    nodeFloorWorkersVsPgbouncer: tpsRatio(runs["node-floor-workers"], runs.pgbouncer),
+    cpuLatchVsPgbouncer: cpuRatio(runs.latch, runs.pgbouncer),
+    cpuNodeFloorVsPgbouncer: cpuRatio(runs["node-floor"], runs.pgbouncer),
+    cpuNodeFloorWorkersVsPgbouncer: cpuRatio(runs["node-floor-workers"], runs.pgbouncer),
     latchPgVsPgbouncer: tpsRatio(runs["latch-pg"], runs.pgbouncer),
     latchPgVsLatchSqlite: tpsRatio(runs["latch-pg"], runs.latch),
     latchPgX2VsPgbouncer: tpsRatio(runs["latch-pg-x2"], runs.pgbouncer),
@@ -115,16 +125,16 @@ export function formatPgbenchTable(results: PostgresResults["pgbench"]): string 
         rows.push([name, target, "n/a", "n/a", "", "", "", "", ""]);
         continue;
       }
-      const latch = target.startsWith("latch");
+      const compared = COMPARED(target);
       rows.push([
         name,
         target,
         run.value.tps.toFixed(0),
         run.value.latencyMs.toFixed(3),
         target === "direct" ? "" : formatRatio(tpsRatio(run, runs.direct)),
-        latch ? formatRatio(tpsRatio(run, runs.pgbouncer)) : "",
+        compared ? formatRatio(tpsRatio(run, runs.pgbouncer)) : "",
         run.value.proxyCpuUsPerTxn === null ? "n/a" : run.value.proxyCpuUsPerTxn.toFixed(1),
-        latch ? formatRatio(cpuRatio(run, runs.pgbouncer)) : "",
+        compared ? formatRatio(cpuRatio(run, runs.pgbouncer)) : "",
         run.value.dbCpuUsPerTxn === null ? "n/a" : run.value.dbCpuUsPerTxn.toFixed(1),
       ]);
     }

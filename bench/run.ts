@@ -9,7 +9,9 @@ import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatGoalTable, goalRows } from "./goals.js";
+import type { HttpBenchRow } from "./http-bench.js";
 import { type MaskingCost, measureMasking } from "./masking.js";
+import type { MysqlBenchRow } from "./mysql-bench.js";
 import { postgresFacts, postgresSection } from "./postgres-section.js";
 import type { PostgresResults } from "./report.js";
 import { type BenchSection, rowsSection, type SectionOutput, selectSections } from "./sections.js";
@@ -35,7 +37,7 @@ const SECTIONS: BenchSection[] = [
   },
   rowsSection(
     "http",
-    "HTTP gateway: small JSON GET, direct vs nginx proxy_pass vs Latch (with and without masking)",
+    "HTTP gateway: small JSON GET, direct vs nginx proxy_pass (worker_processes 1) vs bare node:https + undici (1 process) vs Latch (with and without masking)",
     async (ctx) =>
       (await import("./http-bench.js"))
         .measureHttp({ ...(ctx.quick ? { seconds: 2 } : {}), log: ctx.progress })
@@ -43,10 +45,10 @@ const SECTIONS: BenchSection[] = [
   ),
   rowsSection(
     "mysql",
-    "MySQL: sysbench oltp_point_select, direct MariaDB vs nginx stream relay vs Latch",
+    "MySQL: sysbench oltp_point_select, direct MariaDB vs nginx stream relay vs bare Node relay vs Latch (workers: relaying processes)",
     async (ctx) =>
       (await import("./mysql-bench.js"))
-        .runMysqlBench(ctx.quick ? { seconds: 3 } : {})
+        .runMysqlBench({ ...(ctx.quick ? { seconds: 3 } : {}), log: ctx.progress })
         .then((rows) => rows.map((row) => ({ ...row }))),
   ),
   rowsSection(
@@ -118,7 +120,9 @@ try {
 const outputs: Record<string, SectionOutput | { error: string }> = {};
 let complete = true;
 for (const section of sections) {
-  progress(`section ${section.name}: ${section.title}${args.quick ? " (quick)" : ""}`);
+  // The load at each section's start: numbers from a busy machine are read with it (docs/benchmarks.md).
+  const load = command("cat", ["/proc/loadavg"]).split(" ").slice(0, 3).join(" ");
+  progress(`section ${section.name}: ${section.title}${args.quick ? " (quick)" : ""}, load average ${load}`);
   try {
     outputs[section.name] = await section.run({
       quick: args.quick,
@@ -150,8 +154,14 @@ if (!interrupted) {
   const goals = goalRows(
     json("postgres") as PostgresResults | undefined,
     json("masking") as MaskingCost | undefined,
+    {
+      http: json("http") as HttpBenchRow[] | undefined,
+      mysql: json("mysql") as MysqlBenchRow[] | undefined,
+    },
   );
-  console.log(`\n== Issue 12 goals${args.quick ? " (--quick: short runs, indicative only)" : ""}\n`);
+  console.log(
+    `\n== Goals of issues 12, 13, 15, with the Node floor beside each${args.quick ? " (--quick: short runs, indicative only)" : ""}\n`,
+  );
   console.log(formatGoalTable(goals));
 
   const results = {

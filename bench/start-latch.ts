@@ -126,7 +126,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitForPort(pgPort, service, 20_000);
+    // A cluster starts its workers one by one (each verifies the audit chain): slower on a busy machine.
+    await waitForPort(pgPort, service, options.serveArgs === undefined ? 20_000 : 60_000);
     for (const deadline = Date.now() + 60_000; options.ready !== undefined && !(await options.ready()); ) {
       if (Date.now() > deadline) throw new Error(`not ready within 60 s:\n${service.outputTail()}`);
       await new Promise((resolve) => setTimeout(resolve, 200));

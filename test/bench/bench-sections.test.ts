@@ -69,7 +69,14 @@ describe("issue 12 goals", () => {
       command: "",
       scale: 1,
       seconds: 1,
-      runs: { simple: { direct: run(30_000, null), pgbouncer: run(15_000, 30), latch: run(16_000, 60) } },
+      runs: {
+        simple: {
+          direct: run(30_000, null),
+          pgbouncer: run(15_000, 30),
+          "node-floor": run(9_000, 40),
+          latch: run(16_000, 60),
+        },
+      },
       ratios: {},
     },
     singleClient: { seconds: 1, results: {} },
@@ -97,6 +104,55 @@ describe("issue 12 goals", () => {
     expect(row("RSS growth")).toMatchObject({ value: "350 MB", pass: false });
     expect(row("RSS growth")!.metric).toContain("estimated from 200");
     expect(row("masking")).toMatchObject({ pass: null });
+  });
+
+  it("computes each target for the Node floor of the same run beside Latch's", () => {
+    const rows = goalRows(pg, undefined, {
+      http: [
+        { target: "nginx" as const, addedP50Ms: 0.2 },
+        { target: "node-proxy" as const, addedP50Ms: 0.5 },
+        { target: "latch" as const, addedP50Ms: 2 },
+      ].map((r) => ({
+        ...r,
+        requestsPerSecond: 1,
+        p50Ms: 1,
+        p99Ms: 1,
+        addedP99Ms: 1,
+        errors: 0,
+        cpuUsPerRequest: 1,
+      })),
+      mysql: [
+        { target: "nginx-stream" as const, vsRelay: 1, tps: 1000 },
+        { target: "nginx-stream-workers" as const, vsRelay: 1.6, tps: 1600 },
+        { target: "node-relay" as const, vsRelay: 0.7, tps: 700 },
+        { target: "node-relay-workers" as const, vsRelay: 1.2, tps: 1200 },
+        { target: "latch" as const, vsRelay: 0.3, tps: 300 },
+      ].map((r) => ({ ...r, workers: 1, p50Ms: 1, addedP50Ms: 0 })),
+    });
+    const row = (metric: string) => rows.find((r) => r.metric.startsWith(metric));
+    expect(row("TPS latch ÷ pgbouncer, simple")).toMatchObject({
+      floor: "node-floor",
+      floorValue: "0.60x",
+      floorPass: false,
+    });
+    expect(row("CPU/txn latch ÷ pgbouncer, simple")).toMatchObject({ floorValue: "1.33x", floorPass: true });
+    expect(row("TPS latch --workers ÷ pgbouncer, simple")).toMatchObject({ pass: null, floorPass: null });
+    expect(row("RSS growth")).not.toHaveProperty("floorPass");
+    expect(row("HTTP added p50 latch ÷ nginx")).toMatchObject({
+      value: "10.00x",
+      floorValue: "2.50x",
+      floorPass: false,
+    });
+    expect(row("MySQL TPS latch ÷ nginx stream (1 worker)")).toMatchObject({ pass: false, floorPass: false });
+    expect(row("MySQL TPS latch --workers ÷ nginx stream (1 worker)")).toMatchObject({
+      pass: null,
+      floorValue: "1.20x",
+      floorPass: true,
+    });
+    expect(row("MySQL TPS latch --workers ÷ nginx stream (same workers)")).toMatchObject({
+      floorValue: "0.75x",
+      floorPass: false,
+    });
   });
 });
 
