@@ -57,7 +57,7 @@ const complete = asFrame(Buffer.from([0x43, 0, 0, 0, 15, ...Buffer.from("SELECT 
 
 const catalog = async () => new Map(COLUMNS.map((name, i) => [i + 1, `public.users.${name}`] as const));
 
-async function masker(masked: boolean, detectors: string[] = ["all"]): Promise<ResultMasker> {
+export async function masker(masked: boolean, detectors: string[] = ["all"]): Promise<ResultMasker> {
   const profile = compileMaskingProfiles(masked ? ["pii"] : [], {
     pii: {
       detectors,
@@ -69,12 +69,13 @@ async function masker(masked: boolean, detectors: string[] = ["all"]): Promise<R
       strict: false,
     },
   });
-  const result = createResultMasker(profile, new ColumnProvenance(catalog));
+  // A clock that stands still: the catalog entries never expire, however slowly the passes run (callgrind).
+  const result = createResultMasker(profile, new ColumnProvenance(catalog, { now: () => 0 }));
   await result.prepare(description);
   return result;
 }
 
-function runOnce(m: ResultMasker): number {
+export function runOnce(m: ResultMasker): number {
   const start = performance.now();
   let bytes = 0;
   m.onServerFrame(description);
@@ -100,6 +101,9 @@ export interface MaskingCost {
   allDetectorsAddedUs: number;
   /** Median µs added by the 3 column rules alone. */
   columnRulesAddedUs: number;
+  /** Fastest pass with all detectors minus the fastest inactive pass: the figure least disturbed by load. */
+  allDetectorsAddedMinUs: number;
+  columnRulesAddedMinUs: number;
 }
 
 /** Medians of `runs` timed passes after `runs` warm-up passes, the variants interleaved so noise hits all. */
@@ -117,6 +121,7 @@ export async function measureMasking(runs = 300): Promise<MaskingCost> {
     for (const [v, m] of variants.entries()) times[v]!.push(runOnce(m));
   }
   const unmaskedUs = median(plainTimes) * 1000;
+  const minUs = (values: number[]) => Math.min(...values) * 1000;
   return {
     rows: ROWS,
     columns: COLUMNS.length,
@@ -124,6 +129,8 @@ export async function measureMasking(runs = 300): Promise<MaskingCost> {
     unmaskedUs,
     allDetectorsAddedUs: median(times[0]!) * 1000 - unmaskedUs,
     columnRulesAddedUs: median(times[1]!) * 1000 - unmaskedUs,
+    allDetectorsAddedMinUs: minUs(times[0]!) - minUs(plainTimes),
+    columnRulesAddedMinUs: minUs(times[1]!) - minUs(plainTimes),
   };
 }
 
@@ -131,11 +138,14 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const cost = await measureMasking();
   console.log(`rows: ${cost.rows} x ${cost.columns} text columns; median of ${cost.runs} runs`);
   console.log(`unmasked (inactive masker): ${cost.unmaskedUs.toFixed(0)} µs per 1,000 rows`);
-  const added = (name: string, us: number) =>
-    console.log(`${name}: added ${us.toFixed(0)} µs per 1,000 rows (target < 2000)`);
+  const added = (name: string, us: number, minUs: number) =>
+    console.log(
+      `${name}: added ${us.toFixed(0)} µs per 1,000 rows, fastest pass ${minUs.toFixed(0)} µs (target < 2000)`,
+    );
   added(
     "3 column rules + all 12 detectors on the other 7 columns (emails masked too)",
     cost.allDetectorsAddedUs,
+    cost.allDetectorsAddedMinUs,
   );
-  added("3 column rules, no content detectors", cost.columnRulesAddedUs);
+  added("3 column rules, no content detectors", cost.columnRulesAddedUs, cost.columnRulesAddedMinUs);
 }

@@ -4,10 +4,10 @@
  * values and put the masked ones back.
  */
 import { type ByteCensus, emptyCensus, takeCensus } from "./byte-census.js";
-import { type DetectedSpan, findSpans } from "./detectors.js";
 import { MaskTally } from "./mask-tally.js";
 import { MaskingFailure } from "./masking-failure.js";
 import type { MaskingDetector } from "./masking-profile.js";
+import { SpanFinder } from "./span-finder.js";
 import type { MaskingStrategy } from "./strategies.js";
 
 /** What became of a value: unchanged, replaced (bytes), or null (SQL NULL, JSON null). */
@@ -17,23 +17,41 @@ export type MaskOutcome =
 
 export const UNCHANGED: MaskOutcome = { changed: false };
 
+/** What scan() found in a value; the spans themselves stay in the masker until the next scan. */
+export const Found = {
+  /** Nothing: the value stays as it is. */
+  Nothing: 0,
+  /** ASCII spans whose strategies all keep their length: maskFoundInPlace() writes them into a copy. */
+  InPlace: 1,
+  /** Anything else: maskFound() builds the masked value. */
+  Rebuild: 2,
+} as const;
+export type Found = (typeof Found)[keyof typeof Found];
+
 export class ValueMasker {
   private readonly census: ByteCensus = emptyCensus();
-  private readonly strategyByDetector = new Map<string, MaskingStrategy>();
-  private readonly detectors;
+  private readonly finder: SpanFinder;
+  /** The strategy of each detector (by the detector's name, the last one configured under a name winning). */
+  private readonly strategies: readonly MaskingStrategy[];
+  private readonly detectorNames: readonly string[];
+  /** The text of the last scan() (latin1 for ASCII, else UTF-8 decoded); its spans are in `finder`. */
+  private text = "";
+  private textIsAscii = true;
 
   constructor(
     detectors: readonly MaskingDetector[],
     /** Counts detector hits (for the `mask` trace span); the payload adapter counts masked values. */
     readonly tally: MaskTally = new MaskTally(),
   ) {
-    this.detectors = detectors.map((entry) => entry.detector);
-    for (const entry of detectors) this.strategyByDetector.set(entry.detector.name, entry.strategy);
+    const byName = new Map<string, MaskingStrategy>();
+    for (const entry of detectors) byName.set(entry.detector.name, entry.strategy);
+    this.finder = new SpanFinder(detectors.map((entry) => entry.detector));
+    this.strategies = detectors.map((entry) => byName.get(entry.detector.name)!);
+    this.detectorNames = detectors.map((entry) => entry.detector.name);
+    this.detects = detectors.length > 0;
   }
 
-  get detects(): boolean {
-    return this.detectors.length > 0;
-  }
+  readonly detects: boolean;
 
   /** The whole value through one strategy (column rules). */
   wholeValue(bytes: Buffer, start: number, end: number, strategy: MaskingStrategy): MaskOutcome {
@@ -45,19 +63,103 @@ export class ValueMasker {
 
   /** Content detection; `nullable` false turns a `null` strategy into redaction (where null cannot stand). */
   detect(bytes: Buffer, start: number, end: number, nullable = true): MaskOutcome {
-    if (!this.mayHoldAnything(bytes, start, end)) return UNCHANGED;
-    if (this.census.nonAscii === 0) return this.detectAscii(bytes, start, end, nullable);
-    const text = bytes.toString("utf8", start, end);
-    const masked = this.maskSpans(text, nullable);
-    if (masked === text) return UNCHANGED;
-    return { changed: true, value: masked === null ? null : Buffer.from(masked, "utf8") };
+    const found = this.scan(bytes, start, end);
+    if (found === Found.Nothing) return UNCHANGED;
+    if (found === Found.Rebuild) return this.maskFound(bytes, start, end, nullable);
+    const out = Buffer.allocUnsafe(end - start);
+    bytes.copy(out, 0, start, end);
+    return this.maskFoundInPlace(out, 0, bytes, start) ? { changed: true, value: out } : UNCHANGED;
+  }
+
+  /**
+   * The first half of detect() for payload adapters that mask a row in one copy of itself: finds the spans of
+   * value [start, end) of `bytes` (counted as detector hits) and says how they can be masked.
+   */
+  scan(bytes: Buffer, start: number, end: number): Found {
+    const census = takeCensus(bytes, start, end, this.census);
+    const candidates = this.finder.candidates(census);
+    if (!this.finder.mayFind(census, candidates)) return Found.Nothing;
+    this.textIsAscii = census.nonAscii === 0;
+    this.text = bytes.toString(this.textIsAscii ? "latin1" : "utf8", start, end);
+    const count = this.finder.find(this.text, census, candidates);
+    if (count === 0) return Found.Nothing;
+    this.tally.detectorHits += count;
+    if (!this.textIsAscii) return Found.Rebuild;
+    const owners = this.finder.owners;
+    for (let i = 0; i < count; i++)
+      if (this.strategies[owners[i]!]!.applyInPlace === undefined) return Found.Rebuild;
+    return Found.InPlace;
+  }
+
+  /**
+   * Masks the spans scan() found (Found.InPlace) in `target`, which holds a copy of the scanned value at
+   * `at`; `source` [sourceStart...) is the value as scanned. True when a byte changed.
+   */
+  maskFoundInPlace(target: Buffer, at: number, source: Buffer, sourceStart: number): boolean {
+    const { starts, ends, owners, count } = this.finder;
+    let changed = false;
+    for (let i = 0; i < count; i++) {
+      const start = starts[i]!;
+      const end = ends[i]!;
+      // ASCII, so applyInPlace cannot refuse; if it ever did, the span would stay clear: refuse the value instead.
+      if (!this.strategies[owners[i]!]!.applyInPlace!(target, at + start, at + end)) {
+        throw new MaskingFailure(
+          `masking strategy for ${this.finderName(i)} could not mask an ASCII span in place`,
+        );
+      }
+      if (!changed)
+        changed = target.compare(source, sourceStart + start, sourceStart + end, at + start, at + end) !== 0;
+    }
+    return changed;
+  }
+
+  /** The masked value for the spans scan() found in bytes [start, end) (any Found but Nothing). */
+  maskFound(bytes: Buffer, start: number, end: number, nullable: boolean): MaskOutcome {
+    if (!this.textIsAscii) {
+      const text = this.text;
+      const masked = this.maskFoundText(text, nullable);
+      if (masked === text) return UNCHANGED;
+      return { changed: true, value: masked === null ? null : Buffer.from(masked, "utf8") };
+    }
+    const { starts, ends, owners, count } = this.finder;
+    const replacements: Buffer[] = [];
+    let size = end - start;
+    for (let i = 0; i < count; i++) {
+      const strategy = this.strategies[owners[i]!]!;
+      const spanStart = starts[i]!;
+      const spanEnd = ends[i]!;
+      let replaced: Buffer | null;
+      if (strategy.applyBytes !== undefined)
+        replaced = strategy.applyBytes(bytes, start + spanStart, start + spanEnd);
+      else {
+        const masked = strategy.apply(this.text.slice(spanStart, spanEnd));
+        replaced = masked === null ? null : Buffer.from(masked, "utf8");
+      }
+      if (replaced === null && nullable) return { changed: true, value: null };
+      const piece = replaced ?? REDACTED_BYTES;
+      replacements.push(piece);
+      size += piece.length - (spanEnd - spanStart);
+    }
+    const out = Buffer.allocUnsafe(size);
+    let cursor = start;
+    let written = 0;
+    for (let i = 0; i < count; i++) {
+      written += bytes.copy(out, written, cursor, start + starts[i]!);
+      written += replacements[i]!.copy(out, written);
+      cursor = start + ends[i]!;
+    }
+    bytes.copy(out, written, cursor, end);
+    // A strategy may leave a span as it was; the value is then unchanged, as on the string path.
+    if (size === end - start && out.equals(bytes.subarray(start, end))) return UNCHANGED;
+    return { changed: true, value: out };
   }
 
   /** True when a detector confirms something in `text` (used where a value cannot be rewritten). */
   finds(text: string): boolean {
     const bytes = Buffer.from(text, "latin1");
-    takeCensus(bytes, 0, bytes.length, this.census);
-    const hits = findSpans(text, this.detectors, this.census).length;
+    const census = takeCensus(bytes, 0, bytes.length, this.census);
+    const candidates = this.finder.candidates(census);
+    const hits = this.finder.mayFind(census, candidates) ? this.finder.find(text, census, candidates) : 0;
     this.tally.detectorHits += hits;
     return hits > 0;
   }
@@ -65,8 +167,13 @@ export class ValueMasker {
   /** `text` with every detected span masked; null when a span's strategy is `null` and nulls are allowed. */
   maskText(text: string, nullable = true): string | null {
     const bytes = Buffer.from(text, "utf8");
-    takeCensus(bytes, 0, bytes.length, this.census);
-    return this.maskSpans(text, nullable);
+    const census = takeCensus(bytes, 0, bytes.length, this.census);
+    const candidates = this.finder.candidates(census);
+    if (!this.finder.mayFind(census, candidates)) return text;
+    const count = this.finder.find(text, census, candidates);
+    if (count === 0) return text;
+    this.tally.detectorHits += count;
+    return this.maskFoundText(text, nullable);
   }
 
   /**
@@ -84,101 +191,22 @@ export class ValueMasker {
     return masked;
   }
 
-  /** Masks the spans of `text`; the census must already describe `text`. */
-  private maskSpans(text: string, nullable: boolean): string | null {
-    const spans = findSpans(text, this.detectors, this.census);
-    if (spans.length === 0) return text;
-    this.tally.detectorHits += spans.length;
+  /** `text` with the spans the finder holds for it masked, through each span's strategy on the string. */
+  private maskFoundText(text: string, nullable: boolean): string | null {
+    const { starts, ends, owners, count } = this.finder;
     let out = "";
     let cursor = 0;
-    for (const span of spans) {
-      const strategy = this.strategyByDetector.get(span.detector)!;
-      const replaced = strategy.apply(text.slice(span.start, span.end));
+    for (let i = 0; i < count; i++) {
+      const replaced = this.strategies[owners[i]!]!.apply(text.slice(starts[i]!, ends[i]!));
       if (replaced === null && nullable) return null;
-      out += text.slice(cursor, span.start) + (replaced ?? "[redacted]");
-      cursor = span.end;
+      out += text.slice(cursor, starts[i]!) + (replaced ?? "[redacted]");
+      cursor = ends[i]!;
     }
     return out + text.slice(cursor);
   }
 
-  /**
-   * detect() for an ASCII value, where string offsets are byte offsets: spans are masked straight in the bytes,
-   * so the unmasked parts are copied rather than decoded, concatenated and encoded again.
-   */
-  private detectAscii(bytes: Buffer, start: number, end: number, nullable: boolean): MaskOutcome {
-    const text = bytes.toString("latin1", start, end);
-    const spans = findSpans(text, this.detectors, this.census);
-    if (spans.length === 0) return UNCHANGED;
-    this.tally.detectorHits += spans.length;
-    if (spans.every((span) => this.strategyByDetector.get(span.detector)!.applyInPlace !== undefined)) {
-      return this.maskAsciiInPlace(bytes, start, end, spans);
-    }
-    const replacements: Buffer[] = [];
-    let size = end - start;
-    for (const span of spans) {
-      const strategy = this.strategyByDetector.get(span.detector)!;
-      const replaced = this.maskedSpan(strategy, bytes, text, start, span);
-      if (replaced === null && nullable) return { changed: true, value: null };
-      const piece = replaced ?? REDACTED_BYTES;
-      replacements.push(piece);
-      size += piece.length - (span.end - span.start);
-    }
-    const out = Buffer.allocUnsafe(size);
-    let cursor = start;
-    let written = 0;
-    for (let i = 0; i < spans.length; i++) {
-      const span = spans[i]!;
-      written += bytes.copy(out, written, cursor, start + span.start);
-      written += replacements[i]!.copy(out, written);
-      cursor = start + span.end;
-    }
-    bytes.copy(out, written, cursor, end);
-    // A strategy may leave a span as it was; the value is then unchanged, as on the string path.
-    if (size === end - start && out.equals(bytes.subarray(start, end))) return UNCHANGED;
-    return { changed: true, value: out };
-  }
-
-  /** Every span's strategy keeps its length (partial on ASCII): one copy of the value, masked where it lies. */
-  private maskAsciiInPlace(
-    bytes: Buffer,
-    start: number,
-    end: number,
-    spans: readonly DetectedSpan[],
-  ): MaskOutcome {
-    const out = Buffer.allocUnsafe(end - start);
-    bytes.copy(out, 0, start, end);
-    let changed = false;
-    for (const span of spans) {
-      // ASCII, so applyInPlace cannot refuse; if it ever did, the span would stay clear: refuse the value instead.
-      if (!this.strategyByDetector.get(span.detector)!.applyInPlace!(out, span.start, span.end)) {
-        throw new MaskingFailure(
-          `masking strategy for ${span.detector} could not mask an ASCII span in place`,
-        );
-      }
-      if (!changed)
-        changed = out.compare(bytes, start + span.start, start + span.end, span.start, span.end) !== 0;
-    }
-    return changed ? { changed: true, value: out } : UNCHANGED;
-  }
-
-  private maskedSpan(
-    strategy: MaskingStrategy,
-    bytes: Buffer,
-    text: string,
-    offset: number,
-    span: DetectedSpan,
-  ): Buffer | null {
-    if (strategy.applyBytes !== undefined) {
-      return strategy.applyBytes(bytes, offset + span.start, offset + span.end);
-    }
-    const masked = strategy.apply(text.slice(span.start, span.end));
-    return masked === null ? null : Buffer.from(masked, "utf8");
-  }
-
-  private mayHoldAnything(bytes: Buffer, start: number, end: number): boolean {
-    takeCensus(bytes, start, end, this.census);
-    for (const detector of this.detectors) if (detector.mayMatch(this.census)) return true;
-    return false;
+  private finderName(span: number): string {
+    return this.detectorNames[this.finder.owners[span]!]!;
   }
 }
 

@@ -141,8 +141,14 @@ export class MysqlResultMasker {
       case "columns-eof":
         this.header.push(message);
         return this.releaseHeader();
-      case "row":
-        return this.send(message, this.rows.maskRow(message.payload, this.options.binary));
+      case "row": {
+        const payload = this.rows.maskRow(message.payload, this.options.binary, message.raw);
+        const framed = this.rows.framed;
+        if (framed === undefined || payload === message.payload) return this.send(message, payload);
+        // Masked in a copy of the packet, lengths kept: one fragment in and out, so the shift stays.
+        framed[3] = (message.sequenceId + this.shift) & 0xff;
+        return framed;
+      }
       case "err": {
         const err = decodeErr(message.payload);
         const scrubbed = this.scrubText(err.message);

@@ -26,7 +26,11 @@ export function locateTextRow(payload: Buffer, columns: number, spans: RowSpans)
       at++;
       continue;
     }
-    const [length, prefix] = lenencAt(payload, at);
+    // A value under 251 bytes has a one-byte length: read in line, without lenencAt's pair.
+    const first = payload[at]!;
+    let length = first;
+    let prefix = 1;
+    if (first >= 0xfb) [length, prefix] = lenencAt(payload, at);
     spans[3 * i] = at;
     spans[3 * i + 1] = at + prefix;
     spans[3 * i + 2] = at + prefix + length;

@@ -7,7 +7,7 @@
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import type { MaskingStrategy } from "../../masking/strategies.js";
-import type { ValueMasker } from "../../masking/value-masker.js";
+import { Found, type ValueMasker } from "../../masking/value-masker.js";
 import { COLUMN_TYPE, type ColumnDefinition, type TypeCategory, typeCategory } from "./column-definition.js";
 import { MysqlProtocolViolation } from "./packet-reader.js";
 import {
@@ -71,9 +71,21 @@ export class MysqlRowMasker {
     this.needsWork = this.plan.some((column) => column.action !== Action.Pass);
   }
 
-  /** The row payload to send: the same Buffer when nothing changed. */
-  maskRow(payload: Buffer, binary: boolean): Buffer {
+  /**
+   * The packet of the last maskRow() when its values were masked in a copy of the whole packet (`raw` given,
+   * one fragment, no length changed): the masked payload is framed.subarray(4), and the packet can be sent as
+   * it is once its sequence id is set. Undefined otherwise.
+   */
+  framed: Buffer | undefined;
+
+  /**
+   * The row payload to send: the same Buffer when nothing changed. Values whose masked form keeps their length
+   * are masked in one copy of the row (of its packet `raw` when given), made at the first change, with no Buffer
+   * per value; the others go in `replaced` and the row is rebuilt around them.
+   */
+  maskRow(payload: Buffer, binary: boolean, raw?: Buffer): Buffer {
     const count = this.plan.length;
+    this.framed = undefined;
     try {
       if (binary) locateBinaryRow(payload, this.types, this.spans);
       else locateTextRow(payload, count, this.spans);
@@ -83,22 +95,55 @@ export class MysqlRowMasker {
       throw error;
     }
     if (!this.needsWork) return payload;
+    const spans = this.spans;
+    let copy: Buffer | undefined;
+    /** Where the payload starts in `copy`: after the header when the whole packet was copied. */
+    const offset = raw !== undefined && raw.length === payload.length + 4 ? 4 : 0;
     let masked = 0;
+    let resized = false;
     for (let i = 0; i < count; i++) {
       this.replaced[i] = undefined;
-      const start = this.spans[3 * i]!;
       const column = this.plan[i]!;
-      if (start === -1 || column.action === Action.Pass) continue;
-      const outcome = this.maskValue(column, payload, this.spans[3 * i + 1]!, this.spans[3 * i + 2]!, binary);
+      if (spans[3 * i] === -1 || column.action === Action.Pass) continue;
+      const start = spans[3 * i + 1]!;
+      const end = spans[3 * i + 2]!;
+      if (column.action === Action.Rule && column.strategy!.applyInPlace !== undefined) {
+        copy ??= offset === 4 ? Buffer.from(raw!) : Buffer.from(payload);
+        if (column.strategy!.applyInPlace(copy, offset + start, offset + end)) {
+          masked++;
+          continue;
+        }
+      } else if (column.action === Action.Detect && !column.scrubQuotes) {
+        const found = this.values.scan(payload, start, end);
+        if (found === Found.Nothing) continue;
+        if (found === Found.InPlace) {
+          copy ??= offset === 4 ? Buffer.from(raw!) : Buffer.from(payload);
+          if (this.values.maskFoundInPlace(copy, offset + start, payload, start)) masked++;
+          continue;
+        }
+        const outcome = this.values.maskFound(payload, start, end, column.type !== COLUMN_TYPE.JSON);
+        if (!outcome.changed) continue;
+        this.replaced[i] = outcome.value;
+        masked++;
+        resized = true;
+        continue;
+      }
+      const outcome = this.maskValue(column, payload, start, end, binary);
       if (outcome === undefined) continue;
       this.replaced[i] = outcome;
       masked++;
+      resized = true;
     }
     if (masked === 0) return payload;
     this.values.tally.noteMaskedRow(masked);
-    return binary
-      ? rebuildBinaryRow(payload, this.types, this.spans, this.replaced)
-      : rebuildTextRow(payload, count, this.spans, this.replaced);
+    const base = copy === undefined ? payload : copy.subarray(offset);
+    if (resized) {
+      return binary
+        ? rebuildBinaryRow(base, this.types, spans, this.replaced)
+        : rebuildTextRow(base, count, spans, this.replaced);
+    }
+    if (offset === 4) this.framed = copy;
+    return base;
   }
 
   // ---- planning -------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import type { MaskingStrategy } from "../../masking/strategies.js";
-import type { ValueMasker } from "../../masking/value-masker.js";
+import { Found, type ValueMasker } from "../../masking/value-masker.js";
 import { type ColumnProvenance, UNKNOWN_PROVENANCE } from "../../sql/postgres/column-provenance.js";
 import { BINARY_NUMBER_TYPES, BINARY_TEXT_TYPES, binaryNumberText, TYPE_OID } from "./binary-values.js";
 import type { Frame } from "./messages.js";
@@ -92,7 +92,20 @@ export class RowMasker {
           continue;
         }
       }
-      const outcome = this.maskValue(column, body, start, start + length);
+      let outcome: Buffer | null | undefined;
+      if (column.action === Action.Detect) {
+        // Found spans are masked straight into the row's copy, with no Buffer for the value.
+        const found = this.values.scan(body, start, start + length);
+        if (found === Found.Nothing) continue;
+        if (found === Found.InPlace) {
+          copy ??= Buffer.from(frame.raw);
+          if (this.values.maskFoundInPlace(copy, 5 + start, body, start)) masked++;
+          continue;
+        }
+        const rebuilt = this.values.maskFound(body, start, start + length, true);
+        if (!rebuilt.changed) continue;
+        outcome = rebuilt.value;
+      } else outcome = this.maskValue(column, body, start, start + length);
       if (outcome === undefined) continue;
       masked++;
       if (outcome !== null && outcome.length === length) {
@@ -103,7 +116,8 @@ export class RowMasker {
       replaced[i] = outcome;
       resized = true;
     }
-    if (masked > 0) this.values.tally.noteMaskedRow(masked);
+    if (masked === 0) return frame.raw; // a span a strategy left as it was: the row is sent as it came
+    this.values.tally.noteMaskedRow(masked);
     if (resized) return rebuildDataRow(copy === undefined ? body : copy.subarray(5), spans, count, replaced);
     return copy ?? frame.raw;
   }
@@ -149,10 +163,6 @@ export class RowMasker {
     switch (column.action) {
       case Action.Rule: {
         const outcome = this.values.wholeValue(body, start, end, column.strategy!);
-        return outcome.changed ? outcome.value : undefined;
-      }
-      case Action.Detect: {
-        const outcome = this.values.detect(body, start, end);
         return outcome.changed ? outcome.value : undefined;
       }
       case Action.DetectJsonb: {
