@@ -80,7 +80,7 @@ export async function startMysqlRig(options: { callgrind?: boolean } = {}): Prom
       `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${await freePort()}" }
 data_dir: ${dir}/data
 tls: { allow_plaintext: true }
-identity: { dev_issuer: true }
+${options.callgrind ? "limits: { startup_timeout: 10m }\n" : ""}identity: { dev_issuer: true }
 policies: ${dir}/policies
 log_level: warn
 connections:
@@ -117,7 +117,7 @@ connections:
       env: { ...process.env, LATCH_ALLOC_PROBE_FILE: probeFile },
     });
     services.push(latch);
-    await waitForPort(port, latch, callgrindOut === undefined ? 30_000 : 900_000);
+    await waitForPort(port, latch, callgrindOut === undefined ? 120_000 : 900_000);
     const { stdout } = await run(process.execPath, [
       LATCH_CLI,
       "token",
