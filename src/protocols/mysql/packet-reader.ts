@@ -5,7 +5,10 @@
  */
 import { LatchError } from "../../errors.js";
 
-/** One logical message: every fragment joined. `raw` is the exact bytes of all its packets, for forwarding. */
+/**
+ * One logical message: every fragment joined. `raw` is the exact bytes of all its packets, for forwarding;
+ * both are views into the pushed chunks (or the reader's own buffer), stable for as long as they are held.
+ */
 export interface MysqlMessage {
   /** Sequence id of the first packet. */
   readonly sequenceId: number;
@@ -50,7 +53,11 @@ export class PacketReader {
     return this.end - this.offset;
   }
 
-  /** Adds bytes; messages returned before this call may share memory with the old buffer: consume them first. */
+  /**
+   * Adds bytes. The bytes of a message once returned are never written again (the reader only appends past
+   * what it holds, or moves to a new buffer, and a pushed chunk is never written to), so a message may be kept
+   * and forwarded as it is, without a copy, across later pushes; the chunk must not be changed by the caller.
+   */
   push(chunk: Buffer): void {
     if (this.failure) throw this.failure;
     if (chunk.length === 0) return;
@@ -136,17 +143,14 @@ export class PacketReader {
       this.end += chunk.length;
       return;
     }
-    if (this.ownsBuffer && this.buffer.length >= needed) {
-      this.buffer.copy(this.buffer, 0, this.offset, this.end);
-    } else {
-      // Doubling keeps a trickling message linear; the cap checked in scan() bounds the total.
-      const limit =
-        this.maxMessageBytes + HEADER_BYTES * (1 + Math.ceil(this.maxMessageBytes / MAX_PACKET_PAYLOAD));
-      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(2 * leftover, limit)));
-      this.buffer.copy(grown, 0, this.offset, this.end);
-      this.buffer = grown;
-      this.ownsBuffer = true;
-    }
+    // Never moved down within the old buffer: messages already returned may still point into it (see push).
+    // Doubling keeps a trickling message linear; the cap checked in scan() bounds the total.
+    const limit =
+      this.maxMessageBytes + HEADER_BYTES * (1 + Math.ceil(this.maxMessageBytes / MAX_PACKET_PAYLOAD));
+    const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(2 * leftover, limit)));
+    this.buffer.copy(grown, 0, this.offset, this.end);
+    this.buffer = grown;
+    this.ownsBuffer = true;
     chunk.copy(this.buffer, leftover);
     this.offset = 0;
     this.end = needed;

@@ -16,7 +16,7 @@ export function relayServerPackets(context: MysqlSessionContext, packets: Packet
     const running = state.running;
     if (running === undefined) {
       // Unsolicited: the server is ending the connection (an ERR on KILL or shutdown) - pass it on.
-      out.push(Buffer.from(message.raw));
+      out.push(message.raw);
       continue;
     }
     const ceiling = running.ceiling;
@@ -40,7 +40,9 @@ export function relayServerPackets(context: MysqlSessionContext, packets: Packet
       );
       continue;
     }
-    if (relayed !== undefined && relayed.length > 0) out.push(Buffer.from(relayed));
+    // Not copied: the reader never writes over a returned message (packet-reader.ts), and the write of `out`
+    // (session.ts) sends back-to-back packets as one view of the chunk they arrived in.
+    if (relayed !== undefined && relayed.length > 0) out.push(relayed);
     if (done !== undefined) completed(context, running, done);
   }
 }

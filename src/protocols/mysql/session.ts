@@ -138,11 +138,9 @@ export class MysqlSession {
       while (!state.closed && state.running === undefined && !state.admitting) {
         const message = this.clientPackets.next();
         if (message === undefined) break;
-        this.commands.handle({
-          ...message,
-          payload: Buffer.from(message.payload),
-          raw: Buffer.from(message.raw),
-        });
+        // Not copied: the reader never writes over a message it returned (packet-reader.ts), so the message
+        // stays intact while its admission waits and later client bytes arrive.
+        this.commands.handle(message);
       }
     } catch (error) {
       this.protocolFailure(error);
@@ -215,6 +213,7 @@ export class MysqlSession {
       return;
     }
     if (out.length > 0) this.send(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (out.length > 0) this.client.write(joined(out));
     if (this.state.running === undefined) this.onClientData(undefined);
   }
 
@@ -251,4 +250,19 @@ export class MysqlSession {
       `protocol violation: ${latchError.message}`,
     );
   }
+}
+
+/**
+ * One buffer for one write: packets relayed unchanged lie back to back in the chunk they came in (or in the
+ * reader's buffer), so they are sent as one view of it; only packets from different places are copied together.
+ */
+export function joined(out: readonly Buffer[]): Buffer {
+  const first = out[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < out.length; i++) {
+    const next = out[i]!;
+    if (next.buffer !== first.buffer || next.byteOffset !== end) return Buffer.concat(out);
+    end += next.length;
+  }
+  return out.length === 1 ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }

@@ -1,10 +1,19 @@
 /**
- * The MySQL classifier: classify-statement.ts behind a small LRU cache keyed by database and text. Call (and
- * await) loadMysqlParser() once first; until then every text fails closed.
+ * The MySQL classifier: classify-statement.ts behind two bounded caches (recently used entries stay), as the
+ * PostgreSQL classifier has (src/sql/postgres/classification-cache.ts):
+ *  - exact: database + the exact text -> its classification, handed back as the same object, so a repeated text
+ *    costs one lookup and the policy engine's admission memo (keyed by the step object) answers for it too;
+ *  - shape: database + every statement's shape (literals blanked, statement-text.ts) -> the classification of
+ *    the first text of that shape, re-issued for a literal variant with that variant's own texts.
+ * What the classification reads besides the text: the database unqualified names resolve to (in both keys),
+ * and the lexer modes (fixed per classifier; the session refuses `SET sql_mode` and the upstream login refuses
+ * a server whose sql_mode has ANSI_QUOTES or NO_BACKSLASH_ESCAPES, see upstream.ts). Call (and await)
+ * loadMysqlParser() once first; until then every text fails closed and nothing is cached.
  */
 import type { StatementClassifier } from "../classification.js";
 import { classifySlices, type MysqlClassification, withTexts } from "./classify-statement.js";
-import { type LexerModes, leadingWords, splitStatements } from "./statement-text.js";
+import { isMysqlParserLoaded } from "./load-parser.js";
+import { type LexerModes, splitStatements } from "./statement-text.js";
 
 export type { MysqlClassification, MysqlClassifiedStatement } from "./classify-statement.js";
 export { loadMysqlParser } from "./load-parser.js";
@@ -17,44 +26,80 @@ export interface MysqlClassifier {
 
 /** Statements whose verdict depends on a literal's value: cached by exact text only. */
 const LITERAL_SENSITIVE = new Set(["PREPARE", "SET"]);
+/** Texts longer than this are classified every time instead of pinning large strings in memory. */
+const MAX_CACHED_TEXT = 16 * 1024;
+const FIRST_WORD = /^[\s(]*([A-Za-z_]+)/;
+
+/**
+ * A bounded cache of two generations: entries go into the young Map; when it holds half the capacity it becomes
+ * the old one (the previous old one is dropped), and a hit in the old one moves the entry back to the young.
+ * Recently used entries stay, as in an LRU, at a constant cost per call: a Map kept in LRU order by delete and
+ * re-insert, evicting its first key, walks over the deleted slots at its front on every eviction (V8 compacts
+ * them only when it rehashes), which cost ~70k instructions per classification with a new literal each time.
+ */
+class Generations<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  private readonly half: number;
+  constructor(capacity: number) {
+    this.half = Math.max(0, Math.floor(capacity / 2));
+  }
+
+  get(key: string): V | undefined {
+    const young = this.young.get(key);
+    if (young !== undefined) return young;
+    const old = this.old.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, value: V): void {
+    if (this.half === 0) return;
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
+  }
+}
 
 export function createMysqlClassifier(
   options: { cacheSize?: number; modes?: LexerModes } = {},
 ): MysqlClassifier {
   const limit = options.cacheSize ?? 5000;
-  const cache = new Map<string, MysqlClassification>();
-  const remember = (key: string, result: MysqlClassification) => {
-    if (limit === 0) return;
-    cache.set(key, result);
-    if (cache.size > limit) cache.delete(cache.keys().next().value!);
-  };
-  const lookup = (key: string): MysqlClassification | undefined => {
-    const hit = cache.get(key);
-    if (hit !== undefined) {
-      cache.delete(key);
-      cache.set(key, hit);
-    }
-    return hit;
-  };
+  const exact = new Generations<MysqlClassification>(limit);
+  const shapes = new Generations<MysqlClassification>(limit);
   const classify = (text: string, database: string): MysqlClassification => {
     try {
+      // The database's length first: no database and text can make the key of another pair.
+      const scope = `${database.length}:${database}\u0000`;
+      const cacheable = limit > 0 && text.length <= MAX_CACHED_TEXT && isMysqlParserLoaded();
+      const exactKey = cacheable ? scope + text : "";
+      const known = cacheable ? exact.get(exactKey) : undefined;
+      if (known !== undefined) return known;
       const split = splitStatements(text, options.modes);
       if (!split.ok) return { ok: false, failure: "unparseable", reason: split.reason };
-      const byShape = split.statements.every((s) => !LITERAL_SENSITIVE.has(leadingWords(s.code, 1)[0] ?? ""));
-      const key = `${database}\u0000${byShape ? split.statements.map((s) => s.shape).join("\u0000;") : `=${text}`}`;
-      const hit = lookup(key);
-      if (hit !== undefined)
-        return hit.ok
+      const byShape = split.statements.every(
+        (s) => !LITERAL_SENSITIVE.has(FIRST_WORD.exec(s.code)?.[1]?.toUpperCase() ?? ""),
+      );
+      const shapeKey =
+        cacheable && byShape ? scope + split.statements.map((s) => s.shape).join("\u0000;") : "";
+      const template = shapeKey === "" ? undefined : shapes.get(shapeKey);
+      let result: MysqlClassification;
+      if (template === undefined) {
+        result = classifySlices(split.statements, database, options.modes);
+        if (shapeKey !== "") shapes.set(shapeKey, result);
+      } else
+        result = template.ok
           ? {
               ok: true,
               statements: withTexts(
-                hit.statements,
+                template.statements,
                 split.statements.map((s) => s.text),
               ),
             }
-          : hit;
-      const result = classifySlices(split.statements, database, options.modes);
-      remember(key, result);
+          : template;
+      if (cacheable) exact.set(exactKey, result);
       return result;
     } catch (error) {
       return { ok: false, failure: "unparseable", reason: `classifier fault: ${(error as Error).message}` };

@@ -11,6 +11,11 @@ export function loadMysqlParser(): Promise<void> {
   return loaded;
 }
 
+/** False until loadMysqlParser() resolved: until then every text fails closed, and nothing may be cached. */
+export function isMysqlParserLoaded(): boolean {
+  return ready;
+}
+
 export type Parsed =
   | { readonly ok: true; readonly statements: unknown[] }
   | { readonly ok: false; readonly reason: string };

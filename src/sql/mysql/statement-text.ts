@@ -36,86 +36,115 @@ export function splitStatements(text: string, modes: LexerModes = {}): Split {
   let start = 0;
   let code = "";
   let shape = "";
-  let plain = "";
-  const flushPlain = () => {
-    shape += plain.replace(NUMBER, "0");
-    plain = "";
+  // Ordinary characters are not copied one by one: a run of them (from `run` to the next token that is not
+  // ordinary) goes into the code as one slice and into the shape with its numbers made 0.
+  let run = 0;
+  const flushRun = (end: number) => {
+    if (end > run) {
+      const plain = text.slice(run, end);
+      code += plain;
+      shape += plain.replace(NUMBER, "0");
+    }
   };
   let i = 0;
   let inExecutable = false;
   const n = text.length;
   const flush = (end: number) => {
     const slice = text.slice(start, end);
-    flushPlain();
+    flushRun(end);
     if (code.trim() !== "") statements.push({ text: slice.trim(), code: code.trim(), shape: shape.trim() });
     code = "";
     shape = "";
     start = end + 1;
   };
+  /** A comment or an executable comment's delimiter: one space in the code and the shape. */
+  const blank = (at: number) => {
+    flushRun(at);
+    code += " ";
+    shape += " ";
+  };
   while (i < n) {
-    const ch = text[i]!;
-    const next = text[i + 1];
-    if (ch === "'" || ch === '"' || ch === "`") {
-      const end = quoteEnd(text, i, ch, ch !== "`" && !modes.noBackslashEscapes);
-      if (end === -1) return { ok: false, reason: `unterminated ${ch === "`" ? "identifier" : "string"}` };
+    const ch = text.charCodeAt(i);
+    if (!SPECIAL[ch]) {
+      i++;
+      continue;
+    }
+    const next = text.charCodeAt(i + 1);
+    if (ch === QUOTE || ch === DOUBLE_QUOTE || ch === BACKTICK) {
+      const quote = text[i]!;
+      const end = quoteEnd(text, i, quote, ch !== BACKTICK && !modes.noBackslashEscapes);
+      if (end === -1)
+        return { ok: false, reason: `unterminated ${ch === BACKTICK ? "identifier" : "string"}` };
       if (inExecutable && text.slice(i, end).includes("*/"))
         return { ok: false, reason: "a quoted text inside an executable comment contains */" };
-      code += text.slice(i, end);
-      flushPlain();
-      shape += ch === "`" ? text.slice(i, end) : ch + ch;
+      flushRun(i);
+      const quoted = text.slice(i, end);
+      code += quoted;
+      shape += ch === BACKTICK ? quoted : quote + quote;
       i = end;
+      run = i;
       continue;
     }
-    if (ch === "#" || (ch === "-" && next === "-" && isCommentSpace(text[i + 2]))) {
+    if (ch === HASH || (ch === DASH && next === DASH && isCommentSpace(text[i + 2]))) {
       if (inExecutable) return { ok: false, reason: "a line comment inside an executable comment" };
       const end = text.indexOf("\n", i);
-      code += " ";
-      flushPlain();
-      shape += " ";
+      blank(i);
       i = end === -1 ? n : end + 1;
+      run = i;
       continue;
     }
-    if (ch === "/" && next === "*") {
+    if (ch === SLASH && next === STAR) {
       if (inExecutable) return { ok: false, reason: "a comment nested in an executable comment" };
       const executable = executablePrefix(text, i);
       if (executable > 0) {
         inExecutable = true;
-        code += " ";
-        flushPlain();
-        shape += " ";
+        blank(i);
         i += executable;
+        run = i;
         continue;
       }
       const end = text.indexOf("*/", i + 2);
       if (end === -1) return { ok: false, reason: "unterminated comment" };
-      code += " ";
-      flushPlain();
-      shape += " ";
+      blank(i);
       i = end + 2;
+      run = i;
       continue;
     }
-    if (ch === "*" && next === "/" && inExecutable) {
+    if (ch === STAR && next === SLASH && inExecutable) {
       inExecutable = false;
-      code += " ";
-      flushPlain();
-      shape += " ";
+      blank(i);
       i += 2;
+      run = i;
       continue;
     }
-    if (ch === ";") {
+    if (ch === SEMICOLON) {
       if (inExecutable) return { ok: false, reason: "a statement separator inside an executable comment" };
       flush(i);
       i++;
+      run = i;
       continue;
     }
-    code += ch;
-    plain += ch;
-    i++;
+    i++; // a `-`, `/` or `*` that starts nothing: ordinary, part of the run
   }
   if (inExecutable) return { ok: false, reason: "unterminated executable comment" };
   flush(n);
   return { ok: true, statements };
 }
+
+const QUOTE = 0x27;
+const DOUBLE_QUOTE = 0x22;
+const BACKTICK = 0x60;
+const HASH = 0x23;
+const DASH = 0x2d;
+const SLASH = 0x2f;
+const STAR = 0x2a;
+const SEMICOLON = 0x3b;
+/** The characters that may start something other than ordinary code (indexed by UTF-16 code unit below 128). */
+const SPECIAL: readonly boolean[] = (() => {
+  const table = new Array<boolean>(128).fill(false);
+  for (const c of [QUOTE, DOUBLE_QUOTE, BACKTICK, HASH, DASH, SLASH, STAR, SEMICOLON]) table[c] = true;
+  return table;
+})();
 
 /** A number token: not part of an identifier (t1, 1abc) nor of a hex literal (0x1F). */
 const NUMBER = /(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w$])/gi;

@@ -36,6 +36,35 @@ describe("PacketReader", () => {
     for (const points of splitPoints(stream.length)) expect(drain(cut(stream, points))).toEqual(whole);
   });
 
+  it("never writes over a message it returned, however later chunks are cut (messages are kept uncopied)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 40 }),
+        (lengths, cuts) => {
+          const packets = lengths.map((length, i) => encodePacket(Buffer.alloc(length, i + 1), i & 0xff));
+          const bytes = Buffer.concat(packets);
+          const reader = new PacketReader({ maxMessageBytes: 1 << 20 });
+          const kept: { raw: Buffer; payload: Buffer; copy: string }[] = [];
+          let at = 0;
+          for (let c = 0; at < bytes.length; c++) {
+            const size = cuts[c % cuts.length]!;
+            reader.push(Buffer.from(bytes.subarray(at, at + size)));
+            at += size;
+            for (let m = reader.next(); m !== undefined; m = reader.next())
+              kept.push({ raw: m.raw, payload: m.payload, copy: m.raw.toString("hex") });
+            for (const k of kept) {
+              expect(k.raw.toString("hex")).toBe(k.copy);
+              expect(k.payload.equals(k.raw.subarray(4))).toBe(true);
+            }
+          }
+          expect(kept.map((k) => k.copy)).toEqual(packets.map((p) => p.toString("hex")));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("joins 16 MiB continuation packets into one message, with raw bytes as sent", () => {
     const payload = Buffer.alloc(0xffffff + 10, 0x61);
     const bytes = naiveMessage(3, payload);

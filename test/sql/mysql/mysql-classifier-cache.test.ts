@@ -59,4 +59,35 @@ describe("MySQL classification cache", () => {
       name: "other.users",
     });
   });
+
+  it("hands a repeated text back as the same classification, and only for the same database", () => {
+    const first = classifier.classify("SELECT c FROM sbtest1 WHERE id=41", "shop");
+    const again = classifier.classify("SELECT c FROM sbtest1 WHERE id=41", "shop");
+    expect(again).toBe(first);
+    // A literal variant: the cached classification with its own text, a step object of its own.
+    const variant = classifier.classify("SELECT c FROM sbtest1 WHERE id=42", "shop");
+    expect(variant.ok && first.ok && variant.statements[0]!.step).not.toBe(
+      first.ok && first.statements[0]!.step,
+    );
+    expect(variant.ok && variant.statements[0]!.step.text).toBe("SELECT c FROM sbtest1 WHERE id=42");
+    const elsewhere = classifier.classify("SELECT c FROM sbtest1 WHERE id=41", "shop2");
+    expect(elsewhere).not.toBe(first);
+    expect(elsewhere.ok && elsewhere.statements[0]!.accesses[0]!.resource).toEqual({
+      type: "Table",
+      name: "shop2.sbtest1",
+    });
+    // A database name holding the separator cannot reach another pair's entry.
+    const tricky = classifier.classify("x", "shop\u0000SELECT c FROM sbtest1 WHERE id=41");
+    expect(tricky).not.toBe(first);
+  });
+
+  it("stays bounded: an entry pushed out is classified afresh, to the same verdict", () => {
+    const small = createMysqlClassifier({ cacheSize: 2 });
+    const first = small.classify("SELECT * FROM a", "shop");
+    small.classify("SELECT * FROM b", "shop");
+    small.classify("SELECT * FROM c", "shop");
+    const again = small.classify("SELECT * FROM a", "shop");
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
 });

@@ -1,0 +1,283 @@
+/**
+ * Deterministic counts per statement on the MySQL relay hot path, the MySQL counterpart of
+ * bench/hot-path-counters.ts: the compiled `latch serve` in front of the machine's MariaDB with the policy and
+ * recording of bench/mysql-bench.ts, a fixed sequential workload over one mysql2 connection (sysbench's
+ * oltp_point_select statement, `SELECT c FROM sbtest1 WHERE id=<n>`, ids from a fixed sequence), and per
+ * statement:
+ * - system calls of the whole gateway process, every thread (`strace -f -c` attached after the warm-up);
+ * - heap bytes the main isolate allocated (bench/alloc-probe.mjs preloaded, read on SIGUSR2);
+ * - chained audit events and their canonical JSON bytes (latch.db once the index settled);
+ * - with BENCH_MYSQL_CALLGRIND=1 instead: instructions of the whole gateway process (every thread) under
+ *   `valgrind --tool=callgrind`, instrumentation switched on after the warm-up and dumped after the measured
+ *   statements (callgrind_control), so start-up and JIT warm-up are not in it. Load on the machine changes how
+ *   long that takes, not the count (timers that fire per second of wall time, like the live-session heartbeat,
+ *   add a little: compare runs of equal length).
+ * Run (after `npm run build`): node --import tsx bench/mysql-counters.ts [statements]   (default 2000)
+ *   BENCH_MYSQL_MODE=text|prepared|both (default both; text is sysbench's --db-ps-mode=disable)
+ *   BENCH_LATCH_CLI=<dist/src/cli/main.js of another build> to count another commit;
+ *   BENCH_LATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" for a profile of the gateway.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import Database from "better-sqlite3";
+import mysql from "mysql2/promise";
+import { freePort } from "../test/support/free-port.js";
+import { rootConnection } from "../test/support/mariadb.js";
+import { traced } from "./hot-path-counters.js";
+import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
+import { LATCH_CLI } from "./start-latch.js";
+
+const run = promisify(execFile);
+const ALLOC_PROBE = fileURLToPath(new URL("./alloc-probe.mjs", import.meta.url));
+const ROWS = 10_000;
+
+export type MysqlMode = "text" | "prepared";
+
+export interface MysqlRig {
+  readonly port: number;
+  readonly token: string;
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly probeFile: string;
+  readonly callgrindOut?: string;
+  stop(): Promise<void>;
+}
+
+/** A scratch database with sysbench's sbtest1 (id, k, c, pad) and `latch serve` in front of it. */
+export async function startMysqlRig(options: { callgrind?: boolean } = {}): Promise<MysqlRig> {
+  const dir = await mkdtemp(join(tmpdir(), "latch-mysql-counters-"));
+  const db = `latch_counters_${Math.random().toString(16).slice(2, 8)}`;
+  const root = await rootConnection();
+  await root.query(
+    `CREATE DATABASE \`${db}\`; USE \`${db}\`;
+     CREATE TABLE sbtest1 (id INT PRIMARY KEY, k INT NOT NULL, c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL);
+     INSERT INTO sbtest1 SELECT seq, seq % 997, REPEAT(CONCAT(seq, '-'), 12), REPEAT('p', 60) FROM seq_1_to_${ROWS};`,
+  );
+  await root.end();
+  const services: ServiceProcess[] = [];
+  const stop = async () => {
+    for (const service of services.reverse()) await service.stop(options.callgrind ? 60_000 : 3000);
+    const c = await rootConnection();
+    await c.query(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => undefined);
+    await c.end();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await freePort();
+    await mkdir(join(dir, "policies"));
+    await writeFile(
+      join(dir, "policies", "bench.cedar"),
+      `permit(principal in Group::"bench", action in [Action::"sql:select", Action::"sql:session", Action::"sql:set"], resource in Connection::"sb");\n`,
+    );
+    const config = join(dir, "latch.yaml");
+    await writeFile(
+      config,
+      `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${await freePort()}" }
+data_dir: ${dir}/data
+tls: { allow_plaintext: true }
+${options.callgrind ? "limits: { startup_timeout: 10m }\n" : ""}identity: { dev_issuer: true }
+policies: ${dir}/policies
+log_level: warn
+connections:
+  sb: { type: mysql, upstream: "mysql://root@127.0.0.1:3306/${db}" }
+`,
+    );
+    const probeFile = join(dir, "allocated.json");
+    const callgrindOut = options.callgrind ? join(dir, "callgrind.out") : undefined;
+    // BENCH_LATCH_NODE_ARGS: extra Node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const extra = (process.env.BENCH_LATCH_NODE_ARGS ?? "").split(/\s+/).filter((arg) => arg !== "");
+    const node = [
+      process.execPath,
+      ...extra,
+      "--import",
+      ALLOC_PROBE,
+      LATCH_CLI,
+      "serve",
+      "--config",
+      config,
+    ];
+    const [command, ...args] =
+      callgrindOut === undefined
+        ? node
+        : [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            `--callgrind-out-file=${callgrindOut}`,
+            node[0]!,
+            "--single-threaded",
+            ...node.slice(1),
+          ];
+    const latch = spawnService(command!, args, {
+      env: { ...process.env, LATCH_ALLOC_PROBE_FILE: probeFile },
+    });
+    services.push(latch);
+    await waitForPort(port, latch, callgrindOut === undefined ? 120_000 : 900_000);
+    const { stdout } = await run(process.execPath, [
+      LATCH_CLI,
+      "token",
+      "--config",
+      config,
+      "--sub",
+      "counter",
+      "--group",
+      "bench",
+      "--ttl",
+      "2h",
+    ]);
+    return {
+      port,
+      token: stdout.trim(),
+      pid: latch.child.pid!,
+      dataDir: join(dir, "data"),
+      probeFile,
+      ...(callgrindOut === undefined ? {} : { callgrindOut }),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** `n` point selects over one connection, ids from a fixed sequence (the same texts on every run). */
+export async function pointSelects(rig: MysqlRig, mode: MysqlMode, n: number, seed = 1): Promise<void> {
+  const connection = await mysql.createConnection({
+    host: "127.0.0.1",
+    port: rig.port,
+    user: "counter",
+    password: rig.token,
+    database: "sb",
+    enableCleartextPlugin: true,
+    // Under callgrind the gateway's first handshake runs cold code tens of times slower.
+    connectTimeout: rig.callgrindOut === undefined ? 10_000 : 600_000,
+  });
+  try {
+    let x = seed;
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const id = 1 + (x % ROWS);
+      if (mode === "text") await connection.query(`SELECT c FROM sbtest1 WHERE id=${id}`);
+      else await connection.execute("SELECT c FROM sbtest1 WHERE id=?", [id]);
+    }
+  } finally {
+    await connection.end();
+  }
+}
+
+async function allocatedBytes(rig: MysqlRig): Promise<number> {
+  const read = () => {
+    try {
+      return JSON.parse(readFileSync(rig.probeFile, "utf8")) as { sequence: number; allocatedBytes: number };
+    } catch {
+      return { sequence: 0, allocatedBytes: 0 };
+    }
+  };
+  const before = read().sequence;
+  process.kill(rig.pid, "SIGUSR2");
+  for (let i = 0; i < 1000; i++) {
+    const now = read();
+    if (now.sequence > before) return now.allocatedBytes;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error("the allocation probe in latch serve did not answer SIGUSR2");
+}
+
+async function auditTotals(rig: MysqlRig): Promise<{ events: number; bytes: number }> {
+  const db = new Database(join(rig.dataDir, "latch.db"), { readonly: true, fileMustExist: true });
+  try {
+    const read = () =>
+      db
+        .prepare("SELECT count(*) AS events, coalesce(sum(length(data)), 0) AS bytes FROM audit_events")
+        .get() as { events: number; bytes: number };
+    let last = read();
+    for (let i = 0; i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const now = read();
+      if (now.events === last.events) return now;
+      last = now;
+    }
+    throw new Error("the audit index of latch serve did not settle");
+  } finally {
+    db.close();
+  }
+}
+
+/** Per statement: syscalls (strace), heap bytes (probe), audit events and bytes. */
+export async function countMysqlHotPath(
+  rig: MysqlRig,
+  mode: MysqlMode,
+  statements: number,
+): Promise<{ perStatement: Record<string, number>; syscalls: Record<string, number> }> {
+  await pointSelects(rig, mode, 500, 7); // warm-up: JIT, caches
+  const auditBefore = await auditTotals(rig);
+  const allocatedBefore = await allocatedBytes(rig);
+  const calls = await traced(rig.pid, () => pointSelects(rig, mode, statements));
+  const allocatedAfter = await allocatedBytes(rig);
+  const auditAfter = await auditTotals(rig);
+  const per = (n: number) => Math.round((n / statements) * 1000) / 1000;
+  const sum = (names: string[]) => names.reduce((s, k) => s + (calls[k] ?? 0), 0);
+  return {
+    perStatement: {
+      syscalls: per(Object.values(calls).reduce((s, n) => s + n, 0)),
+      writeSyscalls: per(sum(["write", "writev", "sendmsg", "sendto"])),
+      readSyscalls: per(sum(["read", "readv", "recvmsg", "recvfrom"])),
+      heapBytesAllocated: Math.round((allocatedAfter - allocatedBefore) / statements),
+      auditEvents: per(auditAfter.events - auditBefore.events),
+      auditBytes: Math.round((auditAfter.bytes - auditBefore.bytes) / statements),
+    },
+    syscalls: Object.fromEntries(
+      Object.entries(calls)
+        .map(([name, n]) => [name, per(n)] as const)
+        .filter(([, n]) => n >= 0.05)
+        .sort((a, b) => b[1] - a[1]),
+    ),
+  };
+}
+
+/** Instructions per statement of the gateway under callgrind (the rig started with `callgrind: true`). */
+export async function countMysqlInstructions(
+  rig: MysqlRig,
+  mode: MysqlMode,
+  statements: number,
+): Promise<number> {
+  const out = rig.callgrindOut;
+  if (out === undefined) throw new Error("the rig does not run under callgrind");
+  await pointSelects(rig, mode, 300, 7); // warm-up: JIT, caches
+  await run("callgrind_control", ["-i", "on", String(rig.pid)]);
+  await pointSelects(rig, mode, statements);
+  await run("callgrind_control", ["-d", String(rig.pid)]);
+  await run("callgrind_control", ["-i", "off", String(rig.pid)]);
+  const dir = join(out, "..");
+  const dumps = (await readdir(dir)).filter((f) => f.startsWith("callgrind.out."));
+  const latest = dumps.sort((a, b) => Number(a.split(".").at(-1)) - Number(b.split(".").at(-1))).at(-1);
+  if (latest === undefined) throw new Error("callgrind wrote no dump");
+  const summary = /^summary:\s+(\d+)/m.exec(await readFile(join(dir, latest), "utf8"));
+  if (summary === null) throw new Error(`no summary line in ${latest}`);
+  for (const dump of dumps) await rm(join(dir, dump));
+  return Math.round(Number(summary[1]) / statements);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const statements = Number(process.argv[2] ?? 2000);
+  const modes: MysqlMode[] =
+    process.env.BENCH_MYSQL_MODE === "text" || process.env.BENCH_MYSQL_MODE === "prepared"
+      ? [process.env.BENCH_MYSQL_MODE]
+      : ["text", "prepared"];
+  const callgrind = process.env.BENCH_MYSQL_CALLGRIND === "1";
+  const rig = await startMysqlRig({ callgrind });
+  try {
+    for (const mode of modes) {
+      if (callgrind)
+        console.log(mode, { instructionsPerStatement: await countMysqlInstructions(rig, mode, statements) });
+      else console.log(mode, await countMysqlHotPath(rig, mode, statements));
+    }
+  } finally {
+    await rig.stop();
+  }
+}
