@@ -212,8 +212,7 @@ export class MysqlSession {
       );
       return;
     }
-    if (out.length > 0) this.send(out.length === 1 ? out[0]! : Buffer.concat(out));
-    if (out.length > 0) this.client.write(joined(out));
+    if (out.length > 0) this.send(joined(out));
     if (this.state.running === undefined) this.onClientData(undefined);
   }
 
