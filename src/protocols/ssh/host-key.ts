@@ -31,10 +31,10 @@ export function loadOrCreateHostKey(dataDir: string): SshHostKey {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw unreadable(file, error);
     mkdirSync(dataDir, { recursive: true });
-    const generated = utils.generateKeyPairSync("ed25519", { comment: "latch gateway host key" });
+    const generated = generateHostKey();
     try {
-      writeFileSync(file, generated.private, { mode: 0o600, flag: "wx" });
-      text = generated.private;
+      writeFileSync(file, generated, { mode: 0o600, flag: "wx" });
+      text = generated;
     } catch (writeError) {
       // Another process won the race: use its key.
       if ((writeError as NodeJS.ErrnoException).code !== "EEXIST") throw unreadable(file, writeError);
@@ -53,6 +53,22 @@ export function loadOrCreateHostKey(dataDir: string): SshHostKey {
     publicLine: `${parsed.type} ${blob.toString("base64")}`,
     fingerprint: fingerprintOf(blob),
   };
+}
+
+/**
+ * A new ed25519 host key in OpenSSH format that ssh2 reads back. ssh2's generator strips every leading zero
+ * byte of the public key, so about one key in 256 comes out malformed and `parseKey` refuses it
+ * (mscdex/ssh2#1390, #1513): such a key is thrown away before anything is written, and another made.
+ */
+export function generateHostKey(): string {
+  for (let attempt = 0; attempt < 32; attempt++) {
+    const pair = utils.generateKeyPairSync("ed25519", { comment: "latch gateway host key" });
+    const privateKey = utils.parseKey(pair.private);
+    const publicKey = utils.parseKey(pair.public);
+    if (!(privateKey instanceof Error) && !Array.isArray(privateKey) && !(publicKey instanceof Error))
+      return pair.private;
+  }
+  throw new Error("could not generate an SSH host key that ssh2 can read");
 }
 
 /** OpenSSH's fingerprint form: SHA-256 of the public key blob, unpadded base64. */
