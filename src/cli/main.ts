@@ -1,17 +1,6 @@
 #!/usr/bin/env node
-import { Command } from "commander";
 import { isLatchError } from "../errors.js";
-import { registerAuditCommands } from "./commands/audit.js";
-import { registerConfigCommands } from "./commands/config.js";
-import { registerDemoCommand } from "./commands/demo.js";
-import { registerGrantsCommands } from "./commands/grants.js";
-import { registerMcpCommand } from "./commands/mcp.js";
-import { registerPolicyCommands } from "./commands/policy.js";
-import { registerPrincipalsCommands } from "./commands/principals.js";
-import { registerRequestsCommands } from "./commands/requests.js";
-import { registerServeCommand } from "./commands/serve.js";
-import { registerSessionsCommands } from "./commands/sessions.js";
-import { registerTokenCommand } from "./commands/token.js";
+import { buildProgram } from "./program.js";
 
 // `latch ... | head` closes the pipe early: that is the reader's choice, not an error to crash on.
 for (const stream of [process.stdout, process.stderr]) {
@@ -21,23 +10,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = new Command()
-  .name("latch")
-  .description("Latch: just-in-time access gateway for agents and automation")
-  .version("0.1.0")
-  .showHelpAfterError("(run with --help for usage)");
-
-registerServeCommand(program);
-registerDemoCommand(program);
-registerTokenCommand(program);
-registerConfigCommands(program);
-registerPolicyCommands(program);
-registerAuditCommands(program);
-registerSessionsCommands(program);
-registerRequestsCommands(program);
-registerGrantsCommands(program);
-registerPrincipalsCommands(program);
-registerMcpCommand(program);
+const program = buildProgram();
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = isLatchError(error)
