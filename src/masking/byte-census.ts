@@ -8,7 +8,8 @@
  * Counts and shapes gathered from a value's bytes; detectors declare which of them they need. The shapes are
  * necessary conditions read off the patterns in detectors.ts (digit groups and the separators between them),
  * so a timestamp such as 2024-05-17 12:34:56 rules out cards, SSNs and phone numbers without running a regex.
- * The shapes are followed only in values with enough digits for one (see takeCensus); otherwise 0/false.
+ * The shapes are followed only in runs of phone characters with enough digits for one (see takeShapes);
+ * otherwise 0/false.
  */
 export interface ByteCensus {
   length: number;
@@ -65,8 +66,32 @@ const BYTE_CLASS = (() => {
 
 /** Every digit shape needs at least this many digits (an SSN 3+2+4; a card 13, a phone number 10). */
 const MIN_SHAPE_DIGITS = 9;
-/** Bytes per class of the value being counted; reused (takeCensus is synchronous). */
-const classCounts = new Int32Array(LOWER_X + 1);
+/**
+ * The counted classes packed four to an int32, 8 bits each: a byte adds its class's bit to one of two sums, so
+ * a value is counted with two table lookups and two adds per byte and no counter array to clear. A chunk of
+ * at most PACKED_CHUNK bytes keeps every field under 128 (no carry into the next, no sign bit), and the chunk
+ * sums are unpacked into the totals.
+ */
+const PACKED_CHUNK = 127;
+const [PACKED_LOW, PACKED_HIGH] = (() => {
+  const low = new Int32Array(256);
+  const high = new Int32Array(256);
+  const field: Record<number, [Int32Array, number]> = {
+    [DIGIT]: [low, 0],
+    [UPPER]: [low, 8],
+    [AT]: [low, 16],
+    [DOT]: [low, 24],
+    [DASH]: [high, 0],
+    [UNDERSCORE]: [high, 8],
+    [LOWER_X]: [high, 16],
+    [NON_ASCII]: [high, 24],
+  };
+  for (let b = 0; b < 256; b++) {
+    const at = field[BYTE_CLASS[b]!];
+    if (at !== undefined) at[0][b] = 1 << at[1];
+  }
+  return [low, high] as const;
+})();
 
 /**
  * Fills `census` from bytes [start, end) of `bytes`. Most values (names, ids, short numbers, e-mail addresses)
@@ -75,28 +100,6 @@ const classCounts = new Int32Array(LOWER_X + 1);
  * for the question the detectors ask (each shape needs MIN_SHAPE_DIGITS digits or more).
  */
 export function takeCensus(bytes: Uint8Array, start: number, end: number, census: ByteCensus): ByteCensus {
-  const counts = classCounts;
-  counts.fill(0);
-  for (let i = start; i < end; i++) counts[BYTE_CLASS[bytes[i]!]!]!++;
-  if (counts[DIGIT]! >= MIN_SHAPE_DIGITS) return takeShapedCensus(bytes, start, end, census);
-  census.length = end - start;
-  census.digits = counts[DIGIT]!;
-  census.upper = counts[UPPER]!;
-  census.at = counts[AT]!;
-  census.dots = counts[DOT]!;
-  census.dashes = counts[DASH]!;
-  census.underscores = counts[UNDERSCORE]!;
-  census.lowerX = counts[LOWER_X]!;
-  census.nonAscii = counts[NON_ASCII]!;
-  census.longestCardChain = 0;
-  census.ssnShape = false;
-  census.phoneShape = false;
-  census.longestPrefixedPhoneRun = 0;
-  return census;
-}
-
-/** The whole census, digit chains included, in one pass. */
-function takeShapedCensus(bytes: Uint8Array, start: number, end: number, census: ByteCensus): ByteCensus {
   let digits = 0;
   let upper = 0;
   let at = 0;
@@ -105,6 +108,77 @@ function takeShapedCensus(bytes: Uint8Array, start: number, end: number, census:
   let underscores = 0;
   let lowerX = 0;
   let nonAscii = 0;
+  for (let chunk = start; chunk < end; chunk += PACKED_CHUNK) {
+    const chunkEnd = end - chunk > PACKED_CHUNK ? chunk + PACKED_CHUNK : end;
+    let low = 0;
+    let high = 0;
+    for (let i = chunk; i < chunkEnd; i++) {
+      const b = bytes[i]!;
+      low += PACKED_LOW[b]!;
+      high += PACKED_HIGH[b]!;
+    }
+    digits += low & 0xff;
+    upper += (low >>> 8) & 0xff;
+    at += (low >>> 16) & 0xff;
+    dots += low >>> 24;
+    dashes += high & 0xff;
+    underscores += (high >>> 8) & 0xff;
+    lowerX += (high >>> 16) & 0xff;
+    nonAscii += high >>> 24;
+  }
+  census.length = end - start;
+  census.digits = digits;
+  census.upper = upper;
+  census.at = at;
+  census.dots = dots;
+  census.dashes = dashes;
+  census.underscores = underscores;
+  census.lowerX = lowerX;
+  census.nonAscii = nonAscii;
+  census.longestCardChain = 0;
+  census.ssnShape = false;
+  census.phoneShape = false;
+  census.longestPrefixedPhoneRun = 0;
+  if (digits >= MIN_SHAPE_DIGITS) takeShapes(bytes, start, end, census);
+  return census;
+}
+
+/**
+ * The digit shapes, followed only inside runs of phone characters (digits, space . - ( ) +) that hold at least
+ * MIN_SHAPE_DIGITS digits. Every chain and run the shapes measure lies inside one such run (any other byte ends
+ * them all and the state after it is the initial one), and a run with fewer digits holds no shape: so a
+ * timestamp's "2024-05-17 12" is followed and its ":34:56.789+00" only counted. A shorter run's chain
+ * (under MIN_SHAPE_DIGITS) is left out of longestCardChain and longestPrefixedPhoneRun, as in a value with few
+ * digits: the detectors ask for 13 and 10.
+ */
+function takeShapes(bytes: Uint8Array, start: number, end: number, census: ByteCensus): void {
+  let runStart = start;
+  let runDigits = 0;
+  for (let i = start; i < end; i++) {
+    const kind = SHAPE_CLASS[bytes[i]!]!;
+    if (kind === SHAPE_DIGIT) runDigits++;
+    else if (kind === SHAPE_OTHER) {
+      if (runDigits >= MIN_SHAPE_DIGITS) followShapes(bytes, runStart, i, census);
+      runStart = i + 1;
+      runDigits = 0;
+    }
+  }
+  if (runDigits >= MIN_SHAPE_DIGITS) followShapes(bytes, runStart, end, census);
+}
+
+// Shape classes: 0 ends a run of phone characters.
+const SHAPE_OTHER = 0;
+const SHAPE_DIGIT = 1;
+const SHAPE_SEPARATOR = 2;
+const SHAPE_CLASS = (() => {
+  const table = new Uint8Array(256);
+  for (let b = 0x30; b <= 0x39; b++) table[b] = SHAPE_DIGIT;
+  for (const b of [0x20, 0x2e, 0x2d, 0x28, 0x29, 0x2b]) table[b] = SHAPE_SEPARATOR;
+  return table;
+})();
+
+/** The digit chains of one run of phone characters [start, end), merged into `census` (longest, or any). */
+function followShapes(bytes: Uint8Array, start: number, end: number, census: ByteCensus): void {
   // Chain joined by [ -] (card, SSN): digits so far, the current group, the two groups before it.
   let cardChain = 0;
   let longestCardChain = 0;
@@ -126,7 +200,6 @@ function takeShapedCensus(bytes: Uint8Array, start: number, end: number, census:
   for (let i = start; i < end; i++) {
     const kind = BYTE_CLASS[bytes[i]!]!;
     if (kind === DIGIT) {
-      digits++;
       runDigits++;
       if (cardGroup > 0) cardGroup++;
       else {
@@ -151,13 +224,6 @@ function takeShapedCensus(bytes: Uint8Array, start: number, end: number, census:
       }
       continue;
     }
-    if (kind === UPPER) upper++;
-    else if (kind === AT) at++;
-    else if (kind === DOT) dots++;
-    else if (kind === DASH) dashes++;
-    else if (kind === UNDERSCORE) underscores++;
-    else if (kind === LOWER_X) lowerX++;
-    else if (kind === NON_ASCII) nonAscii++;
     // Card / SSN chain: one space or dash after a digit group keeps the chain; anything else ends it.
     if (cardGroup > 0) {
       if (cardPrev2 === 3 && cardPrev1 === 2 && cardGroup >= 4) ssnShape = true;
@@ -184,20 +250,11 @@ function takeShapedCensus(bytes: Uint8Array, start: number, end: number, census:
   if (cardGroup > 0 && cardPrev2 === 3 && cardPrev1 === 2 && cardGroup >= 4) ssnShape = true;
   if (phoneGroup > 0 && phonePrev2 === 3 && phonePrev1 === 3 && phoneGroup >= 4) phoneShape = true;
   if (runPrefixed && runDigits > longestPrefixedPhoneRun) longestPrefixedPhoneRun = runDigits;
-  census.length = end - start;
-  census.digits = digits;
-  census.upper = upper;
-  census.at = at;
-  census.dots = dots;
-  census.dashes = dashes;
-  census.underscores = underscores;
-  census.lowerX = lowerX;
-  census.nonAscii = nonAscii;
-  census.longestCardChain = longestCardChain;
-  census.ssnShape = ssnShape;
-  census.phoneShape = phoneShape;
-  census.longestPrefixedPhoneRun = longestPrefixedPhoneRun;
-  return census;
+  if (longestCardChain > census.longestCardChain) census.longestCardChain = longestCardChain;
+  if (ssnShape) census.ssnShape = true;
+  if (phoneShape) census.phoneShape = true;
+  if (longestPrefixedPhoneRun > census.longestPrefixedPhoneRun)
+    census.longestPrefixedPhoneRun = longestPrefixedPhoneRun;
 }
 
 export function censusOf(text: string): ByteCensus {

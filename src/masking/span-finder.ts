@@ -6,7 +6,11 @@
  * two to the same answers.
  */
 import type { ByteCensus } from "./byte-census.js";
-import { BUILTIN_DETECTOR_BITS, builtinCandidates, type Detector } from "./detectors.js";
+import { BUILTIN_DETECTOR_BITS, BUILTIN_DETECTORS, builtinCandidates, type Detector } from "./detectors.js";
+import { nextEmailInBytes } from "./email-scan.js";
+
+/** The built-in detectors findInAsciiBytes() scans without a string: the e-mail one (no validator). */
+const BYTE_SCANNED = BUILTIN_DETECTOR_BITS.get(BUILTIN_DETECTORS.email!)!;
 
 /** Above this many spans the merge sorts an index array; below, an insertion sort (stable, no allocation). */
 const INSERTION_SORT_MAX = 24;
@@ -57,6 +61,32 @@ export class SpanFinder {
     if (this.count > 1) this.merge();
     return this.count;
   }
+
+  /**
+   * find() without the text, for an ASCII value whose candidates are all scanned on bytes (byteScannable());
+   * spans are offsets from `start`, the same as in the latin1 text find() would be given.
+   */
+  findInAsciiBytes(bytes: Uint8Array, start: number, end: number, candidates: number): number {
+    const found = this.found;
+    this.count = 0;
+    for (let d = 0; d < this.detectors.length; d++) {
+      if ((candidates & this.bits[d]!) === 0) continue;
+      for (let at = nextEmailInBytes(bytes, start, end, found); at !== -1; ) {
+        const spanEnd = found[0]!;
+        this.push(at - start, spanEnd - start, d);
+        at = nextEmailInBytes(bytes, spanEnd, end, found);
+      }
+    }
+    if (this.count > 1) this.merge();
+    return this.count;
+  }
+
+  /** True when findInAsciiBytes() can stand for find() on a value of these candidates. */
+  byteScannable(candidates: number): boolean {
+    return !this.hasOthers && candidates !== 0 && (candidates & ~BYTE_SCANNED) === 0;
+  }
+
+  private readonly found: number[] = [0];
 
   private scan(text: string, detector: Detector, owner: number): void {
     const validate = detector.validate;

@@ -34,8 +34,11 @@ export class ValueMasker {
   /** The strategy of each detector (by the detector's name, the last one configured under a name winning). */
   private readonly strategies: readonly MaskingStrategy[];
   private readonly detectorNames: readonly string[];
-  /** The text of the last scan() (latin1 for ASCII, else UTF-8 decoded); its spans are in `finder`. */
-  private text = "";
+  /**
+   * The text of the last scan() (latin1 for ASCII, else UTF-8 decoded); its spans are in `finder`. Undefined
+   * when the value was scanned on its bytes (ASCII): maskFound() decodes it then.
+   */
+  private text: string | undefined = "";
   private textIsAscii = true;
 
   constructor(
@@ -80,8 +83,16 @@ export class ValueMasker {
     const candidates = this.finder.candidates(census);
     if (!this.finder.mayFind(census, candidates)) return Found.Nothing;
     this.textIsAscii = census.nonAscii === 0;
-    this.text = bytes.toString(this.textIsAscii ? "latin1" : "utf8", start, end);
-    const count = this.finder.find(this.text, census, candidates);
+    let count: number;
+    if (this.textIsAscii && this.finder.byteScannable(candidates)) {
+      // An ASCII value only the e-mail scan can match (the common one): scanned on its bytes, not decoded;
+      // maskFound() decodes it if a strategy needs the text.
+      this.text = undefined;
+      count = this.finder.findInAsciiBytes(bytes, start, end, candidates);
+    } else {
+      this.text = bytes.toString(this.textIsAscii ? "latin1" : "utf8", start, end);
+      count = this.finder.find(this.text, census, candidates);
+    }
     if (count === 0) return Found.Nothing;
     this.tally.detectorHits += count;
     if (!this.textIsAscii) return Found.Rebuild;
@@ -107,8 +118,7 @@ export class ValueMasker {
           `masking strategy for ${this.finderName(i)} could not mask an ASCII span in place`,
         );
       }
-      if (!changed)
-        changed = target.compare(source, sourceStart + start, sourceStart + end, at + start, at + end) !== 0;
+      if (!changed) changed = !sameBytes(target, at + start, source, sourceStart + start, end - start);
     }
     return changed;
   }
@@ -116,7 +126,7 @@ export class ValueMasker {
   /** The masked value for the spans scan() found in bytes [start, end) (any Found but Nothing). */
   maskFound(bytes: Buffer, start: number, end: number, nullable: boolean): MaskOutcome {
     if (!this.textIsAscii) {
-      const text = this.text;
+      const text = this.text!;
       const masked = this.maskFoundText(text, nullable);
       if (masked === text) return UNCHANGED;
       return { changed: true, value: masked === null ? null : Buffer.from(masked, "utf8") };
@@ -132,6 +142,7 @@ export class ValueMasker {
       if (strategy.applyBytes !== undefined)
         replaced = strategy.applyBytes(bytes, start + spanStart, start + spanEnd);
       else {
+        this.text ??= bytes.toString("latin1", start, end);
         const masked = strategy.apply(this.text.slice(spanStart, spanEnd));
         replaced = masked === null ? null : Buffer.from(masked, "utf8");
       }
@@ -211,3 +222,9 @@ export class ValueMasker {
 }
 
 const REDACTED_BYTES = Buffer.from("[redacted]");
+
+/** Bytes [a, a + length) of `x` equal [b, b + length) of `y`: a loop, for spans too short for compare()'s call. */
+function sameBytes(x: Buffer, a: number, y: Buffer, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (x[a + i] !== y[b + i]) return false;
+  return true;
+}

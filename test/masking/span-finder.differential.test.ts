@@ -15,9 +15,12 @@ import {
   type Detector,
   findSpans,
 } from "../../src/masking/detectors.js";
+import { nextEmail, nextEmailInBytes } from "../../src/masking/email-scan.js";
 import { compileMaskingProfiles } from "../../src/masking/masking-profile.js";
 import { SpanFinder } from "../../src/masking/span-finder.js";
 import { ValueMasker } from "../../src/masking/value-masker.js";
+import { takeCensus as takeCensusBefore } from "./reference/byte-census-before.js";
+import { nextEmail as nextEmailBefore } from "./reference/email-scan-before.js";
 import { ValueMasker as ValueMaskerBefore } from "./reference/value-masker-before.js";
 
 const builtins = Object.values(BUILTIN_DETECTORS);
@@ -36,6 +39,8 @@ const fragment = fc.oneof(
     "x@y.io",
     ".com",
   ),
+  // Timestamps and their pieces: many digits in runs of phone characters that hold no shape.
+  fc.constantFrom("2024-05-17 12:34:56.789+00", "2024-05-17", " 12:34", ":56.789+00", "+00", "12:"),
   fc.stringMatching(/^[A-Z0-9]{1,8}$/),
   fc.stringMatching(/^[a-z]{1,6}$/),
 );
@@ -197,5 +202,157 @@ describe("value masker", () => {
     const bytes = Buffer.from("mail ada@example.com");
     expect(() => new ValueMasker(refusing).detect(bytes, 0, bytes.length)).toThrow(/could not mask/);
     expect(() => new ValueMaskerBefore(refusing).detect(bytes, 0, bytes.length)).toThrow(/could not mask/);
+  });
+});
+
+/** The shapes census() follows: exact where a detector could ask (MIN_SHAPE_DIGITS, 9, or more digits). */
+const SHAPE_MIN = 9;
+
+describe("byte census", () => {
+  it("answers as the census before, inside a larger buffer, cut anywhere", () => {
+    const rawValues = fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString("latin1"));
+    fc.assert(
+      fc.property(fc.oneof(values, rawValues), fc.nat(), fc.nat(), (text, a, b) => {
+        const bytes = Buffer.from(`x${text}-`, "utf8");
+        const start = a % bytes.length;
+        const end = start + (b % (bytes.length - start + 1));
+        const now = takeCensus(bytes, start, end, emptyCensus());
+        const then = takeCensusBefore(bytes, start, end, emptyCensus());
+        expect(builtinCandidates(now)).toBe(builtinCandidates(then));
+        const { longestCardChain, longestPrefixedPhoneRun, ...counts } = now;
+        const { longestCardChain: chainThen, longestPrefixedPhoneRun: runThen, ...countsThen } = then;
+        expect(counts).toEqual(countsThen);
+        // Below 9 digits a chain or run holds no shape, and the census may leave it out (0 or less).
+        if (chainThen >= SHAPE_MIN) expect(longestCardChain).toBe(chainThen);
+        else expect(longestCardChain).toBeLessThan(SHAPE_MIN);
+        if (runThen >= SHAPE_MIN) expect(longestPrefixedPhoneRun).toBe(runThen);
+        else expect(longestPrefixedPhoneRun).toBeLessThan(SHAPE_MIN);
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it("follows the shapes of a run that holds one after a timestamp's runs that hold none", () => {
+    for (const text of [
+      "2024-05-17 12:34:56.789+00 4242 4242 4242 4242",
+      "2024-05-17 12:34:56.789+00 ssn 123-45-6789",
+      "2024-05-17 12:34:56.789+00 (212) 555-0188",
+      "at 12:34 +1 415-555-0132",
+    ]) {
+      const census = censusOf(text);
+      expect(builtinCandidates(census)).toBe(
+        builtinCandidates(takeCensusBefore(Buffer.from(text), 0, text.length, emptyCensus())),
+      );
+      expect(builtinCandidates(census) & 0b1011).not.toBe(0);
+    }
+  });
+});
+
+/** `text` with every character past U+00FF (one latin1 cannot hold in a byte) replaced by `by`. */
+function toLatin1(text: string, by: string): string {
+  return Array.from(text, (char) => (char.codePointAt(0)! > 0xff ? by : char)).join("");
+}
+
+/** Every address from `from` on, by a scan. */
+function emails(next: typeof nextEmail, text: string, from: number): [number, number][] {
+  const spans: [number, number][] = [];
+  for (let found = next(text, from); found !== undefined; found = next(text, found[1]))
+    spans.push([found[0], found[1]]);
+  return spans;
+}
+
+describe("e-mail scan", () => {
+  const piece = fc.oneof(
+    fc.constantFrom("a", "Z", "7", "-", "_", "+", "%", ".", "..", ".-", "-.", "@", "@@", " ", ",", ";", ":"),
+    fc.constantFrom(
+      "co",
+      "com",
+      "c",
+      ".c",
+      ".co",
+      ".c0",
+      ".7z",
+      ".io-",
+      "-x",
+      "xn--",
+      "xn--bcher-kva",
+      ".xn--p1ai",
+    ),
+    fc.constantFrom("é", "ü", "例え", "\u00a0", "𝟘", "\u0000", "ß.de", "@例え.jp", "@bücher.de", "@x.рф"),
+    fc.constantFrom(
+      "ada@example.com",
+      "first.last+tag@mail.example.org",
+      "a@b.c",
+      "a@-.co",
+      "a@b..co",
+      "a@.co",
+    ),
+    fc
+      .tuple(fc.constantFrom("a", "a.", "7-", "x@", "b.", "co."), fc.integer({ min: 1, max: 300 }))
+      .map(([s, n]) => s.repeat(n)),
+  );
+  const text = fc.array(piece, { maxLength: 30 }).map((parts) => parts.join(""));
+
+  it("finds what the regex scan before found, from any offset and in any cut of the value", () => {
+    fc.assert(
+      fc.property(text, fc.nat(), fc.nat(), (value, a, b) => {
+        const from = a % (value.length + 1);
+        expect(emails(nextEmail, value, from)).toEqual(emails(nextEmailBefore, value, from));
+        const cut = value.slice(0, b % (value.length + 1));
+        expect(emails(nextEmail, cut, 0)).toEqual(emails(nextEmailBefore, cut, 0));
+        const tail = value.slice(b % (value.length + 1));
+        expect(emails(nextEmail, tail, 0)).toEqual(emails(nextEmailBefore, tail, 0));
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it("finds the same on the bytes of a one-byte-per-character value, inside a larger buffer, cut anywhere", () => {
+    fc.assert(
+      fc.property(
+        text,
+        fc.string({ maxLength: 6 }),
+        fc.string({ maxLength: 6 }),
+        fc.nat(),
+        fc.nat(),
+        (raw, x, y, a, b) => {
+          // Characters past U+00FF become "é": latin1 keeps one byte per character, as ASCII does.
+          const value = toLatin1(raw, "é");
+          const before = toLatin1(x, "@");
+          const bytes = Buffer.from(before + value + toLatin1(y, "."), "latin1");
+          const cutStart = a % (value.length + 1);
+          const cutEnd = cutStart + (b % (value.length - cutStart + 1));
+          const start = before.length + cutStart;
+          const end = before.length + cutEnd;
+          const spans: [number, number][] = [];
+          const found = [0];
+          for (let at = nextEmailInBytes(bytes, start, end, found); at !== -1; ) {
+            spans.push([at - start, found[0]! - start]);
+            at = nextEmailInBytes(bytes, found[0]!, end, found);
+          }
+          expect(spans).toEqual(emails(nextEmailBefore, value.slice(cutStart, cutEnd), 0));
+        },
+      ),
+      { numRuns: 4000 },
+    );
+  });
+
+  it("ends the domain where the regex did: the last label past the first that starts with two letters", () => {
+    for (const value of [
+      "a@b.co.x",
+      "a@b.co.uk",
+      "a@b.c.d",
+      "a@b.cc7.d",
+      "a@b.7cc",
+      "a@b-.co-",
+      "a@b.co.",
+      "a@b.co..uk",
+      "a@b.co.@x.io",
+      "a@x.com例",
+      "a@例.com",
+      `${"l".repeat(5000)}@${"d.".repeat(3000)}com`,
+      `a@${"d-".repeat(4000)}.${"z".repeat(4000)}`,
+    ])
+      expect(emails(nextEmail, value, 0)).toEqual(emails(nextEmailBefore, value, 0));
   });
 });
