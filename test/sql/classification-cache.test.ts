@@ -3,7 +3,8 @@
  * only sound if classification never depends on a constant's value; this suite checks it over a corpus.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { createCachedClassifier, LruCache } from "../../src/sql/postgres/classification-cache.js";
+import { BoundedCache } from "../../src/sql/bounded-cache.js";
+import { createCachedClassifier } from "../../src/sql/postgres/classification-cache.js";
 import { type ClassifyFresh, createFreshClassifier } from "../../src/sql/postgres/classify-statement.js";
 import { loadSqlParser, normalizeSql } from "../../src/sql/postgres/load-parser.js";
 
@@ -212,13 +213,34 @@ describe("literal skeleton (integer variants without libpg-query)", () => {
   });
 });
 
-describe("LruCache", () => {
-  it("evicts the least recently used entry beyond its capacity", () => {
-    const lru = new LruCache<string, number>(2);
-    lru.set("a", 1);
-    lru.set("b", 2);
-    expect(lru.get("a")).toBe(1);
-    lru.set("c", 3);
-    expect([lru.get("a"), lru.get("b"), lru.get("c"), lru.size]).toEqual([1, undefined, 3, 2]);
+describe("BoundedCache", () => {
+  it("keeps recently used entries and holds at most its capacity", () => {
+    const cache = new BoundedCache<string, number>(4); // two generations of two
+    cache.set("a", 1);
+    cache.set("b", 2);
+    cache.set("c", 3); // young {c}, old {a, b}
+    expect(cache.get("a")).toBe(1); // used: back into the young generation {c, a}
+    cache.set("d", 4); // young full: {d}, old {c, a}; b is gone
+    expect([cache.get("b"), cache.get("c"), cache.get("d")]).toEqual([undefined, 3, 4]);
+    expect(cache.get("a")).toBe(1);
+    for (let i = 0; i < 100; i++) cache.set(`k${i}`, i);
+    expect(cache.size).toBeLessThanOrEqual(4);
+    expect(cache.get("k99")).toBe(99);
+    expect(cache.get("a")).toBeUndefined();
+  });
+
+  it("replaces a key's value without starting a new generation", () => {
+    const cache = new BoundedCache<string, number>(4);
+    cache.set("a", 1);
+    cache.set("b", 2);
+    cache.set("b", 3);
+    cache.set("c", 4);
+    expect([cache.get("a"), cache.get("b"), cache.get("c")]).toEqual([1, 3, 4]);
+  });
+
+  it("keeps nothing with no capacity", () => {
+    const cache = new BoundedCache<string, number>(0);
+    cache.set("a", 1);
+    expect(cache.get("a")).toBeUndefined();
   });
 });

@@ -10,6 +10,7 @@
  * a server whose sql_mode has ANSI_QUOTES or NO_BACKSLASH_ESCAPES, see upstream.ts). Call (and await)
  * loadMysqlParser() once first; until then every text fails closed and nothing is cached.
  */
+import { BoundedCache } from "../bounded-cache.js";
 import type { StatementClassifier } from "../classification.js";
 import { classifySlices, type MysqlClassification, withTexts } from "./classify-statement.js";
 import { isMysqlParserLoaded } from "./load-parser.js";
@@ -30,45 +31,12 @@ const LITERAL_SENSITIVE = new Set(["PREPARE", "SET"]);
 const MAX_CACHED_TEXT = 16 * 1024;
 const FIRST_WORD = /^[\s(]*([A-Za-z_]+)/;
 
-/**
- * A bounded cache of two generations: entries go into the young Map; when it holds half the capacity it becomes
- * the old one (the previous old one is dropped), and a hit in the old one moves the entry back to the young.
- * Recently used entries stay, as in an LRU, at a constant cost per call: a Map kept in LRU order by delete and
- * re-insert, evicting its first key, walks over the deleted slots at its front on every eviction (V8 compacts
- * them only when it rehashes), which cost ~70k instructions per classification with a new literal each time.
- */
-class Generations<V> {
-  private young = new Map<string, V>();
-  private old = new Map<string, V>();
-  private readonly half: number;
-  constructor(capacity: number) {
-    this.half = Math.max(0, Math.floor(capacity / 2));
-  }
-
-  get(key: string): V | undefined {
-    const young = this.young.get(key);
-    if (young !== undefined) return young;
-    const old = this.old.get(key);
-    if (old !== undefined) this.set(key, old);
-    return old;
-  }
-
-  set(key: string, value: V): void {
-    if (this.half === 0) return;
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(key, value);
-  }
-}
-
 export function createMysqlClassifier(
   options: { cacheSize?: number; modes?: LexerModes } = {},
 ): MysqlClassifier {
   const limit = options.cacheSize ?? 5000;
-  const exact = new Generations<MysqlClassification>(limit);
-  const shapes = new Generations<MysqlClassification>(limit);
+  const exact = new BoundedCache<string, MysqlClassification>(limit);
+  const shapes = new BoundedCache<string, MysqlClassification>(limit);
   const classify = (text: string, database: string): MysqlClassification => {
     try {
       // The database's length first: no database and text can make the key of another pair.

@@ -1,5 +1,5 @@
 /**
- * Two bounded LRU caches in front of the parser (classification sits on the hot path of every query):
+ * Two bounded caches (bounded-cache.ts) in front of the parser (classification sits on the hot path of every query):
  *  - exact: the full input text -> its Classification;
  *  - normalized: libpg-query's normalized text (every constant replaced by $n) -> the classification of a
  *    single-statement text, re-issued for any literal variant with that variant's own statement text.
@@ -9,6 +9,7 @@
  * fresh results agree.
  * Multi-statement texts use only the exact cache (their statement boundaries move with the literals).
  */
+import { BoundedCache } from "../bounded-cache.js";
 import type { Classification } from "../classification.js";
 import { type ClassifyFresh, withText } from "./classify-statement.js";
 import { literalSkeleton } from "./literal-skeleton.js";
@@ -17,36 +18,6 @@ import type { StatementSpan } from "./statement-text.js";
 
 /** Texts longer than this are classified every time instead of pinning large strings in memory. */
 const MAX_CACHED_TEXT = 16 * 1024;
-
-export class LruCache<K, V> {
-  private readonly entries = new Map<K, V>();
-
-  constructor(private readonly capacity: number) {}
-
-  get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      // Map keeps insertion order: re-inserting marks the entry most recently used.
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    if (this.capacity <= 0) return;
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 interface Template {
   readonly classification: Classification & { ok: true };
@@ -67,10 +38,10 @@ export interface CachedClassifier {
 }
 
 export function createCachedClassifier(fresh: ClassifyFresh, capacity: number): CachedClassifier {
-  const exact = new LruCache<string, Classification>(capacity);
-  const normalized = new LruCache<string, Template>(capacity);
+  const exact = new BoundedCache<string, Classification>(capacity);
+  const normalized = new BoundedCache<string, Template>(capacity);
   /** Literal skeleton -> template, stored only once the skeleton was checked against libpg-query's key. */
-  const skeletons = new LruCache<string, Template>(capacity);
+  const skeletons = new BoundedCache<string, Template>(capacity);
   const stats: CacheStats = { exactHits: 0, normalizedHits: 0, skeletonHits: 0, misses: 0 };
 
   function fromTemplate(template: Template, text: string): Classification {
