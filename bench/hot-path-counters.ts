@@ -185,18 +185,16 @@ export async function traced<T>(pid: number, work: () => Promise<T>): Promise<Re
 }
 
 /** Chained events and data bytes in the store so far, once the audit index has stopped moving. */
-async function auditTotals(rig: HotPathRig): Promise<{ events: number; bytes: number }> {
-  const db = new Database(join(rig.latch.dataDir, "latch.db"), { readonly: true, fileMustExist: true });
+/** Events and bytes in the audit index under `dataDir`, once latch serve's index worker has caught up. */
+export async function auditTotals(dataDir: string): Promise<{ events: number; bytes: number }> {
+  const db = new Database(join(dataDir, "latch.db"), { readonly: true, fileMustExist: true });
   try {
     const read = () =>
       db
         .prepare("SELECT count(*) AS events, coalesce(sum(length(data)), 0) AS bytes FROM audit_events")
-        .get() as {
-        events: number;
-        bytes: number;
-      };
+        .get() as { events: number; bytes: number };
     let last = read();
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       await new Promise((resolve) => setTimeout(resolve, 150));
       const now = read();
       if (now.events === last.events) return now;
@@ -219,12 +217,12 @@ export async function countHotPath(rig: HotPathRig, transactions: number): Promi
     await run(mode, Math.min(500, transactions)); // warm-up: JIT, caches
     // One measured run: strace counts the calls, the probe the heap bytes, /proc/<pid>/io the rest.
     const before = procIo(pid);
-    const auditBefore = await auditTotals(rig);
+    const auditBefore = await auditTotals(rig.latch.dataDir);
     const allocatedBefore = await allocatedBytes(rig);
     const calls = await traced(pid, () => run(mode, transactions));
     const allocatedAfter = await allocatedBytes(rig);
     const after = procIo(pid);
-    const auditAfter = await auditTotals(rig);
+    const auditAfter = await auditTotals(rig.latch.dataDir);
     const total = Object.values(calls).reduce((sum, n) => sum + n, 0);
     const per = (n: number) => n / transactions;
     perTransaction[mode] = {

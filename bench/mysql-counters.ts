@@ -24,11 +24,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import Database from "better-sqlite3";
 import mysql from "mysql2/promise";
 import { freePort } from "../test/support/free-port.js";
 import { rootConnection } from "../test/support/mariadb.js";
-import { traced } from "./hot-path-counters.js";
+import { auditTotals, traced } from "./hot-path-counters.js";
 import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
 import { LATCH_CLI } from "./start-latch.js";
 
@@ -188,26 +187,6 @@ async function allocatedBytes(rig: MysqlRig): Promise<number> {
   throw new Error("the allocation probe in latch serve did not answer SIGUSR2");
 }
 
-async function auditTotals(rig: MysqlRig): Promise<{ events: number; bytes: number }> {
-  const db = new Database(join(rig.dataDir, "latch.db"), { readonly: true, fileMustExist: true });
-  try {
-    const read = () =>
-      db
-        .prepare("SELECT count(*) AS events, coalesce(sum(length(data)), 0) AS bytes FROM audit_events")
-        .get() as { events: number; bytes: number };
-    let last = read();
-    for (let i = 0; i < 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const now = read();
-      if (now.events === last.events) return now;
-      last = now;
-    }
-    throw new Error("the audit index of latch serve did not settle");
-  } finally {
-    db.close();
-  }
-}
-
 /** Per statement: syscalls (strace), heap bytes (probe), audit events and bytes. */
 export async function countMysqlHotPath(
   rig: MysqlRig,
@@ -215,11 +194,11 @@ export async function countMysqlHotPath(
   statements: number,
 ): Promise<{ perStatement: Record<string, number>; syscalls: Record<string, number> }> {
   await pointSelects(rig, mode, 500, 7); // warm-up: JIT, caches
-  const auditBefore = await auditTotals(rig);
+  const auditBefore = await auditTotals(rig.dataDir);
   const allocatedBefore = await allocatedBytes(rig);
   const calls = await traced(rig.pid, () => pointSelects(rig, mode, statements));
   const allocatedAfter = await allocatedBytes(rig);
-  const auditAfter = await auditTotals(rig);
+  const auditAfter = await auditTotals(rig.dataDir);
   const per = (n: number) => Math.round((n / statements) * 1000) / 1000;
   const sum = (names: string[]) => names.reduce((s, k) => s + (calls[k] ?? 0), 0);
   return {
