@@ -11,7 +11,7 @@ export interface LatchServeOptions {
   readonly ready?: string;
   /** Every stderr chunk, also after start (logs of later restarts). */
   readonly onStderr?: (text: string) => void;
-  /** How long start-up may take; default 20 s. */
+  /** How long start-up may take; default 45 s (a start is ~1 s quiet, but CI runs files in parallel on 2 cores). */
   readonly timeoutMs?: number;
 }
 
@@ -31,7 +31,7 @@ export function startLatchServe(
     const timer = setTimeout(() => {
       child.kill("SIGKILL"); // a gateway (or a primary restarting workers) left running would outlive the test
       reject(new Error(`gateway did not start: ${stderr}`));
-    }, options.timeoutMs ?? 20_000);
+    }, options.timeoutMs ?? 45_000);
     child.stderr!.on("data", (d: Buffer) => {
       options.onStderr?.(d.toString());
       stderr += d.toString();
