@@ -4,10 +4,7 @@ import { type LoadedConfig, loadConfig } from "../../config/load-config.js";
 import { startupWarnings } from "../../config/startup-warnings.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
-import { loadPolicies } from "../../policy/load-policies.js";
-import { createLogger } from "../../server/logger.js";
 import type { RunningGateway } from "../../server/start-gateway.js";
-import { prepareSharedFiles } from "../../server/workers/shared-files.js";
 import { parseWorkersFlag, resolveWorkerCount } from "../../server/workers/worker-count.js";
 import {
   isWorkerMessage,
@@ -48,7 +45,10 @@ export function registerServeCommand(program: Command): void {
       if (options.strict === true) await refuseUnusableConfig(loaded.config);
       const workers = resolveWorkerCount(loaded.config, workersFlag);
       if (workers === 1) return serveOne(loaded);
+      const { createLogger } = await import("../../server/logger.js");
       const log = createLogger(loaded.config.log_level, { role: "primary" });
+      // Loaded here, not at the top: they bring ssh2 and the certificate generator, which `--help` does not need.
+      const { prepareSharedFiles } = await import("../../server/workers/shared-files.js");
       await prepareSharedFiles(loaded.config);
       (await import("../../server/workers/cluster-metrics.js")).serveClusterMetrics();
       const code = await superviseWorkers({
@@ -94,6 +94,7 @@ async function serveOne(loaded: LoadedConfig, worker?: { slot: number; gatewayId
       );
   };
   process.on("SIGHUP", reload);
+  const { createLogger } = await import("../../server/logger.js");
   const log =
     worker === undefined
       ? undefined
@@ -121,6 +122,7 @@ function serveAsWorker(options: { config?: string }): Promise<void> {
 
 /** `--strict`: the startup warnings (the gateway logs them at start) become a refusal to start. */
 async function refuseUnusableConfig(config: ReturnType<typeof loadConfig>["config"]): Promise<void> {
+  const { loadPolicies } = await import("../../policy/load-policies.js");
   const policyCount = (await loadPolicies(config.policies)).policies.length;
   const warnings = startupWarnings(config, policyCount);
   if (warnings.length === 0) return;
