@@ -106,6 +106,11 @@ try {
 } catch {
   // An older build: every operation carries its full policy input.
 }
+// BENCH_HEAP=1: V8 heap bytes allocated per statement over the loop (as bench/alloc-probe.mjs counts them).
+const { GCProfiler, getHeapStatistics } = await import("node:v8");
+const profiler = process.env.BENCH_HEAP === "1" ? new GCProfiler() : undefined;
+profiler?.start();
+const heapBefore = getHeapStatistics().used_heap_size;
 for (let i = 1; i <= n; i++) {
   if (mode === "record" || mode === "fresh") {
     const step = mode === "record" ? preparedStep : stepOf(i);
@@ -120,6 +125,13 @@ for (let i = 1; i <= n; i++) {
       { kind: "operation", sessionId, data: op(i) },
     ]);
   else journal.append([{ kind: "operation", sessionId, data: foldResult(op(i), res(i - 1)) }]);
+}
+if (profiler !== undefined) {
+  let freed = 0;
+  for (const gc of profiler.stop()?.statistics ?? [])
+    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+  const allocated = getHeapStatistics().used_heap_size + freed - heapBefore;
+  console.log(JSON.stringify({ mode, statements: n, heapBytesPerStatement: Math.round(allocated / n) }));
 }
 journal.close();
 rmSync(dir, { recursive: true, force: true });
