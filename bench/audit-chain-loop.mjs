@@ -9,6 +9,9 @@
  *           step and verdict object, as a repeated prepared statement has them (sealed fragments reused)
  *   fresh:  as record, a new step object per statement, as a simple-mode statement with its own literal has
  *
+ * record and fresh follow a session_start the gateway noted, so their policyInput leaves the session's facts
+ * out (version 2, audit/session-facts.ts); BENCH_FULL_INPUT=1 writes the full version 1 input instead.
+ *
  *   npm run build
  *   valgrind --tool=callgrind node --single-threaded bench/audit-chain-loop.mjs pair 1000   # and 3000
  *
@@ -83,6 +86,31 @@ const operationOf = (i, step) => ({
   receivedAt: 1764626400000 + i,
 });
 const result = { durationMs: 0.412, rows: 1, commandTags: ["SELECT 1"] };
+// The session's durable session_start, as the gateway's pipeline notes it (audit/session-facts.ts), so its
+// operations record policyInput version 2; a build from before that module records the full input.
+const sessionStart = {
+  protocol: "postgres",
+  connection: "bench",
+  subject: identity.subject,
+  groups: identity.groups,
+  issuer: identity.issuer,
+  clientAddress: context.clientAddress,
+  clientUser: "bench",
+  tls: false,
+};
+journal.append([{ kind: "session_start", sessionId, data: sessionStart }]);
+try {
+  const { recordedSessionFacts } = await import(`${root}/audit/session-facts.js`);
+  if (process.env.BENCH_FULL_INPUT !== "1")
+    recordedSessionFacts.note({ kind: "session_start", sessionId, data: sessionStart });
+} catch {
+  // An older build: every operation carries its full policy input.
+}
+// BENCH_HEAP=1: V8 heap bytes allocated per statement over the loop (as bench/alloc-probe.mjs counts them).
+const { GCProfiler, getHeapStatistics } = await import("node:v8");
+const profiler = process.env.BENCH_HEAP === "1" ? new GCProfiler() : undefined;
+profiler?.start();
+const heapBefore = getHeapStatistics().used_heap_size;
 for (let i = 1; i <= n; i++) {
   if (mode === "record" || mode === "fresh") {
     const step = mode === "record" ? preparedStep : stepOf(i);
@@ -97,6 +125,13 @@ for (let i = 1; i <= n; i++) {
       { kind: "operation", sessionId, data: op(i) },
     ]);
   else journal.append([{ kind: "operation", sessionId, data: foldResult(op(i), res(i - 1)) }]);
+}
+if (profiler !== undefined) {
+  let freed = 0;
+  for (const gc of profiler.stop()?.statistics ?? [])
+    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+  const allocated = getHeapStatistics().used_heap_size + freed - heapBefore;
+  console.log(JSON.stringify({ mode, statements: n, heapBytesPerStatement: Math.round(allocated / n) }));
 }
 journal.close();
 rmSync(dir, { recursive: true, force: true });

@@ -67,3 +67,33 @@ export function isDeniedOperation(data: Readonly<Record<string, unknown>>): bool
   const verdict = data.verdict as { decision?: unknown } | null | undefined;
   return typeof verdict === "object" && verdict !== null && verdict.decision === "deny";
 }
+
+const VERDICT_MEMBER = ',"verdict":';
+
+/**
+ * An event body as the sessions index reads it, from its canonical JSON (audit/canonical-json.ts). Only
+ * session starts, ends and operations change the index (session-index.ts); of an operation it needs only the
+ * verdict, which canonical key order puts last (`…,"verdict":{…}}`), so only that member is parsed, not the
+ * statements, policy input and folded result before it. The shortcut is taken only when it is exact: the text
+ * `,"verdict":` outside a string starts a member (a quote inside a string is escaped), and a member whose
+ * value ends one character before the body's end is a member of the top-level object (any deeper one would
+ * be followed by at least two closing braces). Anything else (another member after the verdict, a body that
+ * is not canonical) is parsed whole, as before.
+ */
+export function indexedBody(kind: string, dataJson: string): Readonly<Record<string, unknown>> | undefined {
+  if (kind !== "operation") {
+    return kind === "session_start" || kind === "session_end"
+      ? (JSON.parse(dataJson) as Record<string, unknown>)
+      : undefined;
+  }
+  const at = dataJson.lastIndexOf(VERDICT_MEMBER);
+  if (at !== -1 && dataJson.charCodeAt(at + VERDICT_MEMBER.length) === 0x7b && dataJson.endsWith("}}")) {
+    try {
+      const verdict: unknown = JSON.parse(dataJson.slice(at + VERDICT_MEMBER.length, -1));
+      if (typeof verdict === "object" && verdict !== null) return { verdict };
+    } catch {
+      // Not the last member after all: the whole body below.
+    }
+  }
+  return JSON.parse(dataJson) as Record<string, unknown>;
+}

@@ -5,6 +5,16 @@
  * the pieces one by one into this buffer allocates nothing on the V8 heap. The bytes are valid only until the
  * next `reset`: use one scratch per purpose and never keep `bytes()` across an await.
  */
+/** Strings up to this long are copied in JavaScript when ASCII: the native encoder's call costs more. */
+const SHORT = 16;
+
+/**
+ * What JSON.stringify escapes in a string: quote, backslash, control characters; any surrogate too, paired or
+ * not (JSON.stringify then keeps a pair and escapes a lone one). Matched natively.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters JSON.stringify escapes.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 export class Utf8Scratch {
   private buffer: Buffer;
   private length = 0;
@@ -21,7 +31,33 @@ export class Utf8Scratch {
   append(text: string): this {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair, 2 units, takes 4).
     this.reserve(text.length * 3);
+    if (text.length <= SHORT && this.appendAscii(text)) return this;
     this.length += this.buffer.write(text, this.length, "utf8");
+    return this;
+  }
+
+  /**
+   * `text` as JSON.stringify would quote it, without building the quoted string: the pieces of an audit line
+   * (hashes, times, kinds, session ids) need no escape, and one that does goes through JSON.stringify.
+   */
+  appendJsonString(text: string): this {
+    if (NEEDS_ESCAPE.test(text)) return this.append(JSON.stringify(text));
+    return this.appendByte(0x22).append(text).appendByte(0x22);
+  }
+
+  /** `String(value)`, written digit by digit for a non-negative safe integer (a seq), without a string. */
+  appendNumber(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) return this.append(String(value));
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.reserve(digits);
+    const end = this.length + digits;
+    let rest = value;
+    for (let at = end - 1; at >= this.length; at--) {
+      this.buffer[at] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.length = end;
     return this;
   }
 
@@ -34,6 +70,19 @@ export class Utf8Scratch {
   /** The bytes written since the last reset (a view, not a copy). */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
+  }
+
+  /** Writes a short all-ASCII `text` byte by byte (cheaper than a call into the encoder); false if it is not. */
+  private appendAscii(text: string): boolean {
+    const buffer = this.buffer;
+    const start = this.length;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) return false;
+      buffer[start + i] = code;
+    }
+    this.length = start + text.length;
+    return true;
   }
 
   private reserve(bytes: number): void {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { recordedSessionFacts } from "../audit/session-facts.js";
 import { LatchError } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Operation, Verdict } from "../operation/operation.js";
@@ -180,11 +181,14 @@ export class OperationPipeline implements Admitter {
 
   /** Records an event that must be durable before the caller goes on (session start, approval votes). */
   recordDurably(event: AuditEventInput): Promise<void> {
-    return this.audit.appendDurably(event);
+    // A durable session_start lets the session's operations leave its facts out (audit/session-facts.ts).
+    if (event.kind !== "session_start") return this.audit.appendDurably(event);
+    return this.audit.appendDurably(event).then(() => recordedSessionFacts.note(event));
   }
 
   /** Records an event without waiting; a failure is logged and counted. */
   record(event: AuditEventInput, options: { lazy?: boolean } = {}): void {
+    if (event.kind === "session_end") recordedSessionFacts.note(event);
     const append = options.lazy === true ? this.audit.appendLazy : this.audit.append;
     append.call(this.audit, event, this.failureLogger(event));
   }

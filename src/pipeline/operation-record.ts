@@ -1,4 +1,5 @@
 import type { ApprovalOutcome } from "../approvals/approval-types.js";
+import { recordedSessionFacts } from "../audit/session-facts.js";
 import { LatchError } from "../errors.js";
 import type { Operation, Verdict } from "../operation/operation.js";
 import { recordPolicyInput } from "../policy/recorded-input.js";
@@ -9,7 +10,8 @@ const MAX_RECORDED_PARAM = 256;
 /**
  * The `operation` event body. Field names are part of the recording format: each step is recorded as
  * `{ text, verb, ...protocol fields }` (SQL adds tablesRead/tablesWritten), as it always was. With the context
- * policy saw, `policyInput` records the question the engine answered (policy/recorded-input.ts), for replay.
+ * policy saw, `policyInput` records the question the engine answered (policy/recorded-input.ts), for replay:
+ * without what its session's durable `session_start` already holds (audit/session-facts.ts) when they agree.
  */
 export function operationRecord(
   operation: Operation,
@@ -35,6 +37,7 @@ export function operationRecord(
       context,
       operation.receivedAt,
       operation.steps,
+      recordedSessionFacts.get(operation.sessionId),
     );
   }
   // The protocol's own fields first (SQL: tablesRead, tablesWritten), then the text and verb, which are ours.

@@ -1,3 +1,4 @@
+import { type SessionFacts, sameGroups } from "../audit/session-facts.js";
 import type { Identity } from "../identity/identity.js";
 import type { Access, OperationStep, StepFacts } from "../operation/operation.js";
 import type { AuthorizationRequest } from "./policy-engine.js";
@@ -8,9 +9,21 @@ import type { AuthorizationRequest } from "./policy-engine.js";
  * and its labels, the client address, the time, and every step's action, accesses and facts. It holds
  * nothing protocol-specific and nothing the record does not already hold elsewhere (no parameters, no
  * token). Events written before this field existed have none: replay counts them as not re-decidable.
+ *
+ * Version 2 leaves out what the operation's session already recorded in its `session_start` (subject, issuer,
+ * groups, connection, client address: audit/session-facts.ts) when the question shares it; each of those
+ * fields is written only when it differs. Replay fills the missing ones from the session's facts
+ * (`resolvePolicyInput`); without them the operation is not re-decidable. Version 1 events hold every field.
  */
 
-export const POLICY_INPUT_VERSION = 1;
+export const POLICY_INPUT_VERSION = 2;
+/** The full form keeps version 1, which every Latch that reads policy inputs understands. */
+const FULL_INPUT_VERSION = 1;
+
+const SESSION_FACTS_NOT_FOUND = "its session's facts (session_start) were not found";
+
+/** What a version 2 input may leave out: the session's facts. */
+const SESSION_FIELDS = ["subject", "issuer", "groups", "connection", "clientAddress"] as const;
 
 export interface RecordedPolicyInput {
   readonly v: number;
@@ -41,7 +54,10 @@ export function recordPolicyInput(
   context: { readonly clientAddress: string; readonly connectionLabels: Readonly<Record<string, string>> },
   receivedAt: number,
   steps: readonly OperationStep[],
-): RecordedPolicyInput {
+  session?: SessionFacts,
+): RecordedPolicyInput | SlimPolicyInput {
+  if (session !== undefined)
+    return slimPolicyInput(identity, connection, context, receivedAt, steps, session);
   return {
     at: receivedAt,
     clientAddress: context.clientAddress,
@@ -51,8 +67,65 @@ export function recordPolicyInput(
     labels: context.connectionLabels,
     steps: steps.map(recordStep),
     subject: identity.subject,
-    v: POLICY_INPUT_VERSION,
+    v: FULL_INPUT_VERSION,
   };
+}
+
+/** Version 2 as written: the session's facts only where this question differs from them. */
+export interface SlimPolicyInput {
+  readonly v: number;
+  readonly subject?: string;
+  readonly issuer?: string;
+  readonly groups?: readonly string[];
+  readonly connection?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly clientAddress?: string;
+  readonly at: number;
+  readonly steps: readonly RecordedStep[];
+}
+
+/** Keys inserted in sorted order, as in recordPolicyInput; the common case is `{at, labels, steps, v}`. */
+function slimPolicyInput(
+  identity: Identity,
+  connection: string,
+  context: { readonly clientAddress: string; readonly connectionLabels: Readonly<Record<string, string>> },
+  receivedAt: number,
+  steps: readonly OperationStep[],
+  session: SessionFacts,
+): SlimPolicyInput {
+  const input: { -readonly [K in keyof SlimPolicyInput]?: SlimPolicyInput[K] } = { at: receivedAt };
+  if (context.clientAddress !== session.clientAddress) input.clientAddress = context.clientAddress;
+  if (connection !== session.connection) input.connection = connection;
+  if (!sameGroups(identity.groups, session.groups)) input.groups = identity.groups;
+  if (identity.issuer !== session.issuer) input.issuer = identity.issuer;
+  input.labels = context.connectionLabels;
+  input.steps = steps.map(recordStep);
+  if (identity.subject !== session.subject) input.subject = identity.subject;
+  input.v = POLICY_INPUT_VERSION;
+  return input as SlimPolicyInput;
+}
+
+/** True when a recorded input (either version) leaves out a field only its session's facts can supply. */
+export function needsSessionFacts(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const input = value as Record<string, unknown>;
+  return input.v === 2 && SESSION_FIELDS.some((key) => input[key] === undefined);
+}
+
+/**
+ * `readPolicyInput` of a recording completed with its session's facts (version 2 leaves them out); `session`
+ * undefined when its session_start was not found, which makes such an input not re-decidable.
+ */
+export function resolvePolicyInput(
+  value: unknown,
+  session: SessionFacts | undefined,
+): RecordedPolicyInput | string {
+  if (!needsSessionFacts(value)) return readPolicyInput(value);
+  if (session === undefined) return SESSION_FACTS_NOT_FOUND;
+  const input = value as Record<string, unknown>;
+  const completed: Record<string, unknown> = { ...input };
+  for (const key of SESSION_FIELDS) if (completed[key] === undefined) completed[key] = session[key];
+  return readPolicyInput(completed);
 }
 
 function recordStep(step: OperationStep): RecordedStep {
@@ -98,6 +171,7 @@ export function readPolicyInput(value: unknown): RecordedPolicyInput | string {
   if (typeof input.v !== "number" || input.v > POLICY_INPUT_VERSION) {
     return `policyInput version ${String(input.v)} is newer than this Latch understands`;
   }
+  if (needsSessionFacts(input)) return SESSION_FACTS_NOT_FOUND;
   const strings = ["subject", "issuer", "connection", "clientAddress"] as const;
   for (const key of strings) if (typeof input[key] !== "string") return `policyInput.${key} is not a string`;
   if (!isStringArray(input.groups)) return "policyInput.groups is not a list of strings";

@@ -1,7 +1,9 @@
 import { expandEvents } from "../audit/folded-result.js";
+import type { SessionFacts } from "../audit/session-facts.js";
 import type { Identity } from "../identity/identity.js";
-import { type RecordedPolicyInput, readPolicyInput } from "../policy/recorded-input.js";
+import { needsSessionFacts, type RecordedPolicyInput, resolvePolicyInput } from "../policy/recorded-input.js";
 import { type AuditEvent, type AuditReader, MAX_PAGE_SIZE } from "../store/store.js";
+import { SessionFactsLookup } from "./session-facts.js";
 
 /**
  * Streams the recorded operations of a time window out of any AuditReader (SQLite or PostgreSQL store), one
@@ -52,13 +54,20 @@ export async function* recordedHistory(
   onPage?: (lastSeq: number, events: number) => void,
 ): AsyncGenerator<HistoryItem> {
   let after = window.since === undefined ? 0 : await lastSeqBefore(reader, window.since - CLOCK_SLACK_MS);
+  const sessions = new SessionFactsLookup(reader);
   for (;;) {
     const page = await reader.events({ afterSeq: after, limit: MAX_PAGE_SIZE });
     if (page.length === 0) return;
     // Logical events: an operation carrying its session's previous result reads as the result, then itself.
     for (const event of expandEvents(page)) {
       if (window.until !== undefined && Date.parse(event.ts) >= window.until + CLOCK_SLACK_MS) return;
-      const item = historyItem(event);
+      sessions.note(event);
+      // Version 2 inputs leave the session's facts (caller, connection, address) to its session_start.
+      const facts =
+        event.kind === "operation" && needsSessionFacts(event.data.policyInput)
+          ? await sessions.factsOf(event.sessionId)
+          : undefined;
+      const item = historyItem(event, facts);
       if (item !== undefined) yield item;
     }
     after = page[page.length - 1]!.seq;
@@ -74,7 +83,7 @@ export function inWindow(window: HistoryWindow, at: number): boolean {
   );
 }
 
-function historyItem(event: AuditEvent): HistoryItem | undefined {
+function historyItem(event: AuditEvent, session: SessionFacts | undefined): HistoryItem | undefined {
   if (event.kind === "approval_released") {
     const operationId = event.data.operationId;
     return typeof operationId === "string" ? { kind: "released", operationId, seq: event.seq } : undefined;
@@ -83,7 +92,7 @@ function historyItem(event: AuditEvent): HistoryItem | undefined {
   const data = event.data;
   const verdict = data.verdict as { decision?: unknown } | undefined;
   const statements = Array.isArray(data.statements) ? (data.statements as { text?: unknown }[]) : [];
-  const input = readPolicyInput(data.policyInput);
+  const input = resolvePolicyInput(data.policyInput, session);
   return {
     kind: "operation",
     operation: {

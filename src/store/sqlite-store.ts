@@ -1,7 +1,8 @@
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
+import { indexedBody } from "../audit/event-data.js";
 import { chainEvents, type HashedEvent } from "../audit/event-hash.js";
-import { SESSION_INDEX_KINDS, sessionIndexChange } from "../audit/session-index.js";
+import { sessionIndexChange } from "../audit/session-index.js";
 import { type ChainHead, EMPTY_CHAIN_HEAD } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
 import { createSqliteAuditQueries, type SqliteAuditQueries } from "./sqlite-audit-queries.js";
@@ -182,10 +183,8 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
     let position = head;
     const counts: SessionCounts = new Map();
     for (const event of events) {
-      // Only bodies that change the sessions index are parsed (results, the most common kind, are not).
-      const data = SESSION_INDEX_KINDS.has(event.kind)
-        ? (JSON.parse(event.dataJson) as Record<string, unknown>)
-        : NO_DATA;
+      // Only bodies that change the sessions index are parsed (results are not; of an operation, its verdict).
+      const data = indexedBody(event.kind, event.dataJson) ?? NO_DATA;
       insertHashed(event, position, data, counts);
       position = event;
     }

@@ -5,7 +5,8 @@ import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readPolicyInput } from "../../../../src/policy/recorded-input.js";
+import { sessionFactsOf } from "../../../../src/audit/session-facts.js";
+import { resolvePolicyInput } from "../../../../src/policy/recorded-input.js";
 import { logicalEvents } from "../../../../src/store/logical-events.js";
 import { LATCH_CLI } from "../../../support/latch-serve.js";
 import { type McpEndpoint, serveMcpEndpoint } from "../../../support/mcp-endpoint.js";
@@ -176,7 +177,9 @@ describe("MCP proxy connections", () => {
     const operation = (await events("operation")).find(
       (event) => event.data.operationId === recorded?.data.operationId,
     );
-    const input = readPolicyInput(operation?.data.policyInput);
+    // The caller and connection come from the session's session_start (policyInput version 2).
+    const start = (await events("session_start")).find((event) => event.sessionId === operation?.sessionId);
+    const input = resolvePolicyInput(operation?.data.policyInput, sessionFactsOf(start?.data));
     if (typeof input === "string") throw new Error(input);
     expect(input.steps[0]?.accesses[0]?.resource).toEqual({ type: "Tool", name: "lookup" });
     expect(input.steps[0]?.facts.http?.bodyValues).toEqual({ "/id": "u-1" });
