@@ -77,7 +77,8 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
   const services: ServiceProcess[] = [];
   const probeFile = join(dir, "allocated.json");
   process.env.LATCH_ALLOC_PROBE_FILE = probeFile;
-  process.env.BENCH_LATCH_NODE_ARGS = `--import ${ALLOC_PROBE}`;
+  // Extra gateway flags stay (e.g. a --cpu-prof or a heap sampler), after the probe.
+  process.env.BENCH_LATCH_NODE_ARGS = `--import ${ALLOC_PROBE} ${process.env.BENCH_LATCH_NODE_ARGS ?? ""}`;
   try {
     const pems = await generate([{ name: "commonName", value: "localhost" }], {
       keyType: "ec",
