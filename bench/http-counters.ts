@@ -113,6 +113,15 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
       const calls = await traced(pid, () => run(requests));
       const heapAfter = await allocated(pid, probeFile);
       const per = (n: number) => Math.round((n / requests) * 100) / 100;
+      // BENCH_HTTP_SYSCALLS=1: every system call per request, by name, on stderr (what the totals are made of).
+      if (process.env.BENCH_HTTP_SYSCALLS === "1")
+        console.error(
+          connection,
+          Object.entries(calls)
+            .sort(([, a], [, b]) => b - a)
+            .map(([name, n]) => `${name} ${per(n)}`)
+            .join(", "),
+        );
       const syscalls = Object.values(calls).reduce((sum, n) => sum + n, 0);
       const writes = ["write", "writev", "sendmsg", "sendto", "pwrite64"].reduce(
         (s, k) => s + (calls[k] ?? 0),

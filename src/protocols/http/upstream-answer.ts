@@ -17,7 +17,29 @@ export interface UpstreamAnswer {
   readonly body: Buffer | Readable | null;
 }
 
-const ONCE = { once: true } as const;
+/**
+ * The exchanges in flight under each caller signal, with one abort listener per signal rather than one per
+ * request (an HTTP/1.1 signal belongs to the client connection and outlives its requests: front.ts).
+ */
+const inFlight = new WeakMap<AbortSignal, Set<AnswerHandler>>();
+
+function watch(signal: AbortSignal, handler: AnswerHandler): void {
+  let handlers = inFlight.get(signal);
+  if (handlers === undefined) {
+    const watched = new Set<AnswerHandler>();
+    handlers = watched;
+    inFlight.set(signal, watched);
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const one of [...watched]) one.callerAborted();
+        watched.clear();
+      },
+      { once: true },
+    );
+  }
+  handlers.add(handler);
+}
 
 /** A streamed body: undici pauses when it is full and resumes when it is read; destroying it aborts the request. */
 class StreamedBody extends Readable {
@@ -63,11 +85,11 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   ) {
     if (signal === undefined) return;
     if (signal.aborted) this.abortReason = abortReasonOf(signal);
-    else signal.addEventListener("abort", this, ONCE);
+    else watch(signal, this);
   }
 
   /** The caller's signal aborted. */
-  handleEvent(): void {
+  callerAborted(): void {
     const reason = abortReasonOf(this.signal!);
     this.abortReason = reason;
     if (this.stream !== undefined) this.stream.destroy(reason);
@@ -157,7 +179,7 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   }
 
   private release(): void {
-    this.signal?.removeEventListener("abort", this);
+    if (this.signal !== undefined) inFlight.get(this.signal)?.delete(this);
   }
 }
 
