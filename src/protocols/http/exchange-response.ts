@@ -68,7 +68,7 @@ export function wholeBodyCapOf(runtime: HttpConnectionRuntime, method: string): 
  * dropped, the injected secret scrubbed everywhere, the body masked when the connection's plan says so, or
  * withheld when it cannot be), and recorded once its body is settled.
  */
-export async function answerCaller(
+export function answerCaller(
   deps: HttpExchangeDeps,
   runtime: HttpConnectionRuntime,
   credential: HttpCredential,
@@ -77,7 +77,7 @@ export async function answerCaller(
   answer: UpstreamAnswer,
   heldRequest: string | undefined,
   record: ExchangeRecorder,
-): Promise<HttpExchangeResponse> {
+): HttpExchangeResponse | Promise<HttpExchangeResponse> {
   const responseHeaders: [string, string][] =
     heldRequest === undefined ? [] : [["latch-request-id", heldRequest]];
   const secrets = credential.secrets;
@@ -90,48 +90,19 @@ export async function answerCaller(
   const plan = planOf(runtime, noBodyIn(method, answer.status), answer.headers);
   const body = answer.body;
 
-  if (plan === "withhold" || plan === "json" || plan === "text") {
-    const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
-    // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
-    const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
-    const since = tally === undefined ? 0 : performance.now();
-    let failure: string | undefined;
-    let masked: Buffer | undefined;
-    if (plan === "withhold") {
-      const contentType = headerOf(answer.headers, "content-type");
-      failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
-    } else if (!Buffer.isBuffer(body))
-      failure = `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`;
-    else {
-      try {
-        masked = scrubBytes(
-          await runtime.masking.mask(plan, body, encoding, tally),
-          secretBuffers(credential),
-        );
-      } catch (error) {
-        if (!(error instanceof MaskingFailure)) throw error;
-        failure = error.reason;
-      }
-    }
-    if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
-    if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
-    if (failure !== undefined || masked === undefined) {
-      if (body instanceof Readable) discard(body);
-      const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
-      deps.log.warn(
-        { connection: runtime.name, reason: failure },
-        "response withheld: it could not be masked",
-      );
-      record(502, { upstreamStatus: answer.status }, error);
-      return problemResponse(error, [], heldRequest);
-    }
-    const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
-    record(answer.status, {
-      responseBytes: masked.length,
-      responsePreview: responsePreview(masked, credential),
-    });
-    return { status: answer.status, headers: kept, body: masked };
-  }
+  // Masking is the only stage that waits (decoding, masking); a body passed on is answered at once.
+  if (plan === "withhold" || plan === "json" || plan === "text")
+    return maskedAnswer(
+      deps,
+      runtime,
+      credential,
+      operation,
+      answer,
+      plan,
+      responseHeaders,
+      heldRequest,
+      record,
+    );
 
   // A small body of known length was read whole: one write with a Content-Length, not a chunked stream of
   // small writes (which costs a round of delayed ACKs on keep-alive connections).
@@ -168,6 +139,55 @@ export async function answerCaller(
     },
   );
   return { status: answer.status, headers: responseHeaders, body: out };
+}
+
+/** A body to mask (read whole up to inspect_limit), or one to withhold: masked, or refused as 502. */
+async function maskedAnswer(
+  deps: HttpExchangeDeps,
+  runtime: HttpConnectionRuntime,
+  credential: HttpCredential,
+  operation: Operation,
+  answer: UpstreamAnswer,
+  plan: "json" | "text" | "withhold",
+  responseHeaders: [string, string][],
+  heldRequest: string | undefined,
+  record: ExchangeRecorder,
+): Promise<HttpExchangeResponse> {
+  const body = answer.body;
+  const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
+  // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
+  const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
+  const since = tally === undefined ? 0 : performance.now();
+  let failure: string | undefined;
+  let masked: Buffer | undefined;
+  if (plan === "withhold") {
+    const contentType = headerOf(answer.headers, "content-type");
+    failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
+  } else if (!Buffer.isBuffer(body))
+    failure = `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`;
+  else {
+    try {
+      masked = scrubBytes(await runtime.masking.mask(plan, body, encoding, tally), secretBuffers(credential));
+    } catch (error) {
+      if (!(error instanceof MaskingFailure)) throw error;
+      failure = error.reason;
+    }
+  }
+  if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
+  if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
+  if (failure !== undefined || masked === undefined) {
+    if (body instanceof Readable) discard(body);
+    const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
+    deps.log.warn({ connection: runtime.name, reason: failure }, "response withheld: it could not be masked");
+    record(502, { upstreamStatus: answer.status }, error);
+    return problemResponse(error, [], heldRequest);
+  }
+  const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
+  record(answer.status, {
+    responseBytes: masked.length,
+    responsePreview: responsePreview(masked, credential),
+  });
+  return { status: answer.status, headers: kept, body: masked };
 }
 
 function headerOf(headers: ResponseHeaders, name: string): string | undefined {

@@ -57,8 +57,11 @@ export interface FrontResponse extends PendingAnswer {
    * request costs no AbortController of its own; HTTP/2: one per stream.
    */
   readonly signal: AbortSignal;
-  /** Answers; `close` asks to close the client connection after it (HTTP/1.1 only, where a body was left unread). */
-  send(answer: HttpExchangeResponse): Promise<void>;
+  /**
+   * Answers; `close` asks to close the client connection after it (HTTP/1.1 only, where a body was left unread).
+   * Undefined when the answer is written at once (a buffered body): nothing to wait for, no promise made.
+   */
+  send(answer: HttpExchangeResponse): Promise<void> | undefined;
 }
 
 /** Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. */
@@ -176,19 +179,27 @@ async function openAndRun(
       return;
     }
     running.started();
-    await response.send(answer);
+    const sending = response.send(answer);
+    if (sending !== undefined) await sending;
   } finally {
     running.done();
   }
 }
 
-export function refuse(deps: HttpFrontDeps, response: FrontResponse, error: LatchError): Promise<void> {
+export function refuse(
+  deps: HttpFrontDeps,
+  response: FrontResponse,
+  error: LatchError,
+): Promise<void> | undefined {
   deps.pipeline.recordProtocolError(null, error);
   return response.send(problemResponseOf(error, true));
 }
 
-/** Writes an answer through a Node response (HTTP/1.1 ServerResponse or the HTTP/2 compatibility one). */
-export async function writeAnswer(
+/**
+ * Writes an answer through a Node response (HTTP/1.1 ServerResponse or the HTTP/2 compatibility one). A
+ * buffered body is written at once (undefined returned); a stream is piped, and the promise ends with it.
+ */
+export function writeAnswer(
   response: {
     writeHead(status: number, headers: string[]): unknown;
     end(body: Buffer): unknown;
@@ -196,7 +207,7 @@ export async function writeAnswer(
   } & NodeJS.WritableStream,
   answer: HttpExchangeResponse,
   extraHeaders: readonly string[],
-): Promise<void> {
+): Promise<void> | undefined {
   const flat: string[] = extraHeaders.length === 0 ? [] : [...extraHeaders];
   const headers = answer.headers;
   for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
@@ -205,8 +216,10 @@ export async function writeAnswer(
     response.writeHead(answer.status, flat);
     // Headers and body leave in one write: Node sends the header block with the first body chunk.
     response.end(answer.body);
-    return;
+    return undefined;
   }
   response.writeHead(answer.status, flat);
-  await pipeStreams(answer.body, response).catch(() => response.destroy());
+  return pipeStreams(answer.body, response).catch(() => {
+    response.destroy();
+  });
 }
