@@ -10,12 +10,7 @@ import { problemResponseOf } from "./errors.js";
 import { runHttpExchange } from "./exchange.js";
 import type { HttpConnectionRuntime, HttpExchangeResponse } from "./exchange-types.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
-import {
-  parseRequestTarget,
-  type RequestTarget,
-  type RoutedTarget,
-  splitConnection,
-} from "./request-target.js";
+import { parseRequestTarget, type RequestTarget, type RoutedTarget } from "./request-target.js";
 import type { ClientConnection, HttpSessions, PendingAnswer } from "./session.js";
 
 export interface HttpFrontDeps {
@@ -64,17 +59,21 @@ export interface FrontResponse extends PendingAnswer {
   send(answer: HttpExchangeResponse): Promise<void> | undefined;
 }
 
+/** The front reads targets case-sensitively; each connection's path_case applies under it (targetUnder). */
+const CASE_SENSITIVE = { pathCase: "sensitive" } as const;
+
 /** Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. */
 export async function handleRequest(
   deps: HttpFrontDeps,
   request: FrontRequest,
   response: FrontResponse,
 ): Promise<void> {
-  const parsed = parseRequestTarget(request.url, { pathCase: "sensitive" });
+  const parsed = parseRequestTarget(request.url, CASE_SENSITIVE);
   if (!parsed.ok)
     return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
-  for (const mount of deps.mounts) {
+  for (let m = 0; m < deps.mounts.length; m++) {
+    const mount = deps.mounts[m]!;
     if (mountHolds(mount, target.path)) {
       // The mount reads the path Latch normalised, not the bytes that were sent.
       await request.serveMount(
@@ -100,20 +99,25 @@ export async function handleRequest(
 }
 
 function mountHolds(mount: HttpMount, path: string): boolean {
-  for (const p of mount.paths)
+  for (let i = 0; i < mount.paths.length; i++) {
+    const p = mount.paths[i]!;
     if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 0x2f)) return true;
+  }
   return false;
 }
 
 /** Connection maps with at least one `routing: host` connection (others skip reading the Host header). */
 const hostRouted = new WeakMap<ReadonlyMap<string, HttpConnectionRuntime>, boolean>();
 
-/** The connection a request is for: `Host: <name>.<...>` on a `routing: host` connection, else the first segment. */
+/**
+ * The connection a request is for: `Host: <name>.<...>` on a `routing: host` connection, else the first
+ * segment (as splitConnection names it), and how many leading segments named it.
+ */
 export function routeRequest(
   deps: Pick<HttpFrontDeps, "connections">,
   hostHeader: string | undefined,
   target: RequestTarget,
-): { name: string; rest: string; skip: 0 | 1 } | undefined {
+): { name: string; skip: 0 | 1 } | undefined {
   let anyByHost = hostRouted.get(deps.connections);
   if (anyByHost === undefined) {
     anyByHost = [...deps.connections.values()].some((c) => c.config.routing === "host");
@@ -124,10 +128,11 @@ export function routeRequest(
     const label = host.split(".")[0] ?? "";
     const byHost = deps.connections.get(label);
     if (byHost !== undefined && byHost.config.routing === "host" && host.includes("."))
-      return { name: label, rest: target.path, skip: 0 };
+      return { name: label, skip: 0 };
   }
-  const split = splitConnection(target);
-  return split === undefined ? undefined : { name: split.name, rest: split.rest, skip: 1 };
+  // The first segment names it (the rest under it is what targetUnder gives the exchange).
+  const first = target.segments[0];
+  return first === undefined ? undefined : { name: first, skip: 1 };
 }
 
 async function openAndRun(
