@@ -77,7 +77,8 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
   const services: ServiceProcess[] = [];
   const probeFile = join(dir, "allocated.json");
   process.env.LATCH_ALLOC_PROBE_FILE = probeFile;
-  process.env.BENCH_LATCH_NODE_ARGS = `--import ${ALLOC_PROBE}`;
+  // Extra gateway flags stay (e.g. a --cpu-prof or a heap sampler), after the probe.
+  process.env.BENCH_LATCH_NODE_ARGS = `--import ${ALLOC_PROBE} ${process.env.BENCH_LATCH_NODE_ARGS ?? ""}`;
   try {
     const pems = await generate([{ name: "commonName", value: "localhost" }], {
       keyType: "ec",
@@ -112,6 +113,15 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
       const calls = await traced(pid, () => run(requests));
       const heapAfter = await allocated(pid, probeFile);
       const per = (n: number) => Math.round((n / requests) * 100) / 100;
+      // BENCH_HTTP_SYSCALLS=1: every system call per request, by name, on stderr (what the totals are made of).
+      if (process.env.BENCH_HTTP_SYSCALLS === "1")
+        console.error(
+          connection,
+          Object.entries(calls)
+            .sort(([, a], [, b]) => b - a)
+            .map(([name, n]) => `${name} ${per(n)}`)
+            .join(", "),
+        );
       const syscalls = Object.values(calls).reduce((sum, n) => sum + n, 0);
       const writes = ["write", "writev", "sendmsg", "sendto", "pwrite64"].reduce(
         (s, k) => s + (calls[k] ?? 0),

@@ -156,17 +156,47 @@ export function statementKeyOf(facts: StatementContext): string {
   return facts.http === undefined ? base : `${base}|${httpKeyOf(facts.http)}`;
 }
 
-/** Every HTTP fact a policy can read, each part length-prefixed (names and values come from the caller). */
+/**
+ * Every HTTP fact a policy can read, each part length-prefixed (names and values come from the caller). Built
+ * in one pass for every request: the protocol inserts record keys already sorted (http-operation.ts), so names
+ * are sorted only when they are not (a copy then), and no array, closure or sort is made otherwise.
+ */
 function httpKeyOf(http: NonNullable<StatementContext["http"]>): string {
-  const part = (text: string) => `${text.length}:${text}`;
-  const fields = (record: Readonly<Record<string, string>>) => {
-    const names = Object.keys(record).sort();
-    let key = `${names.length}`;
-    for (const name of names) key += `|${part(name)}|${part(record[name]!)}`;
+  let key = `h|${http.path.length}:${http.path}|`;
+  key = appendFields(key, http.query);
+  key += "|";
+  key = appendFields(key, http.headers);
+  const keys = inOrder(http.bodyKeys);
+  key += `|${http.bodyKind}|${keys.length}`;
+  for (let i = 0; i < keys.length; i++) key += `|${keys[i]!.length}:${keys[i]}`;
+  key += "|";
+  return appendFields(key, http.bodyValues);
+}
+
+/** `count|n:name|n:value...`, names in UTF-16 order. */
+function appendFields(key: string, record: Readonly<Record<string, string>>): string {
+  let count = 0;
+  let sorted = true;
+  let previous: string | undefined;
+  for (const name in record) {
+    if (previous !== undefined && previous > name) sorted = false;
+    previous = name;
+    count += 1;
+  }
+  key += `${count}`;
+  if (count === 0) return key;
+  if (sorted) {
+    for (const name in record) key += `|${name.length}:${name}|${record[name]!.length}:${record[name]}`;
     return key;
-  };
-  const keys = [...http.bodyKeys].sort();
-  return `h|${part(http.path)}|${fields(http.query)}|${fields(http.headers)}|${http.bodyKind}|${keys.length}${keys.map((k) => `|${part(k)}`).join("")}|${fields(http.bodyValues)}`;
+  }
+  for (const name of Object.keys(record).sort())
+    key += `|${name.length}:${name}|${record[name]!.length}:${record[name]}`;
+  return key;
+}
+
+function inOrder(names: readonly string[]): readonly string[] {
+  for (let i = 1; i < names.length; i++) if (names[i - 1]! > names[i]!) return [...names].sort();
+  return names;
 }
 
 export function accessKeyOf(access: Access): string {

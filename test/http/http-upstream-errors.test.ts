@@ -1,3 +1,4 @@
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HTTP_TEST_POLICY, type HttpTestGateway, startHttpTestGateway } from "./http-test-gateway.js";
 
@@ -5,17 +6,34 @@ import { HTTP_TEST_POLICY, type HttpTestGateway, startHttpTestGateway } from "./
 // client that goes away in the middle of a streamed download aborts the upstream request without harming
 // the next ones.
 let h: HttpTestGateway;
+/** Answers every request with a head promising 100 bytes, sends 12 and closes: a body cut short. */
+let cut: net.Server;
 
 beforeAll(async () => {
+  cut = net.createServer((socket) => {
+    socket.once("data", () => {
+      socket.end(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"partial":1',
+      );
+    });
+  });
+  await new Promise<void>((resolve) => cut.listen(0, "127.0.0.1", resolve));
+  const cutPort = (cut.address() as net.AddressInfo).port;
   h = await startHttpTestGateway({
     policy: `${HTTP_TEST_POLICY}
 @id("down-read")
-permit(principal in Group::"agents", action in Action::"http:read", resource in Connection::"down");`,
-    extraConnections: { down: { type: "http", upstream: "http://127.0.0.1:1", connect_timeout: "2s" } },
+permit(principal in Group::"agents", action in Action::"http:read", resource in Connection::"down");
+@id("cut-read")
+permit(principal in Group::"agents", action in Action::"http:read", resource in Connection::"cut");`,
+    extraConnections: {
+      down: { type: "http", upstream: "http://127.0.0.1:1", connect_timeout: "2s" },
+      cut: { type: "http", upstream: `http://127.0.0.1:${cutPort}` },
+    },
   });
 });
 afterAll(async () => {
   await h?.stop();
+  await new Promise((resolve) => cut?.close(resolve));
 });
 
 describe("HTTP upstream failures", () => {
@@ -25,6 +43,22 @@ describe("HTTP upstream failures", () => {
     expect(JSON.parse(answer.text)).toMatchObject({ code: "upstream_unavailable" });
     const results = JSON.stringify(await h.events("operation_result"));
     expect(results).toContain("upstream_unavailable");
+  });
+
+  it("a small body cut short by the upstream is 502 upstream_unavailable, recorded with the error", async () => {
+    const answer = await h.send("GET", "/cut/item");
+    expect(answer.status).toBe(502);
+    expect(JSON.parse(answer.text)).toMatchObject({ code: "upstream_unavailable" });
+    // Nothing of the partial body reaches the caller.
+    expect(answer.text).not.toContain("partial");
+    const operations = (await h.events("operation")) as { data: Record<string, unknown> }[];
+    const cutOperation = operations.find(
+      (event) => JSON.stringify(event.data).includes("/item") && JSON.stringify(event.data).includes('"cut"'),
+    );
+    expect(cutOperation).toBeDefined();
+    const results = (await h.events("operation_result")) as { data: Record<string, unknown> }[];
+    const result = results.find((event) => event.data.operationId === cutOperation!.data.operationId);
+    expect(result?.data).toMatchObject({ status: 502, error: { code: "upstream_unavailable" } });
   });
 
   it("a client leaving mid-download aborts that request; the next ones are served", async () => {

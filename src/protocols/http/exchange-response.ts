@@ -1,15 +1,16 @@
-import { PassThrough, Transform } from "node:stream";
+import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline as pipeStreams } from "node:stream/promises";
 import { asLatchError, LatchError } from "../../errors.js";
 import { MaskTally } from "../../masking/mask-tally.js";
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { Operation } from "../../operation/operation.js";
-import { discard, readCapped } from "./body-read.js";
+import { discard } from "./body-read.js";
 import { problemResponse } from "./errors.js";
 import { type ExchangeRecorder, responsePreview } from "./exchange-record.js";
 import type { HttpConnectionRuntime, HttpExchangeDeps, HttpExchangeResponse } from "./exchange-types.js";
 import { createSecretScrubber, scrubBytes, scrubText } from "./secret-scrubber.js";
-import type { HttpCredential, UpstreamAnswer } from "./upstream.js";
+import type { HttpCredential } from "./upstream.js";
+import type { ResponseHeaders, UpstreamAnswer, WholeBodyCap } from "./upstream-answer.js";
 
 const RESPONSE_NOT_FORWARDED = new Set([
   "connection",
@@ -25,12 +26,49 @@ const RESPONSE_NOT_FORWARDED = new Set([
 ]);
 const SMALL_BODY_BYTES = 64 * 1024;
 
+type Plan = "json" | "text" | "pass" | "withhold";
+
+/** What the response path does with a body: mask it (json, text), withhold it, or pass it on. */
+function planOf(runtime: HttpConnectionRuntime, noBody: boolean, headers: ResponseHeaders): Plan {
+  return noBody ? "pass" : runtime.masking.planFor(headerOf(headers, "content-type"));
+}
+
+function noBodyIn(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304;
+}
+
+const wholeBodyCaps = new WeakMap<HttpConnectionRuntime, WholeBodyCap>();
+const STREAMED: WholeBodyCap = () => undefined;
+
+/**
+ * Which upstream bodies are read whole as they arrive (upstream-answer.ts), one function per connection: a
+ * body to mask, up to the connection's inspect_limit; a small one of known length, up to SMALL_BODY_BYTES
+ * (sent on in one write with a Content-Length); anything else streams.
+ */
+export function wholeBodyCapOf(runtime: HttpConnectionRuntime, method: string): WholeBodyCap {
+  if (method === "HEAD") return STREAMED;
+  let cap = wholeBodyCaps.get(runtime);
+  if (cap === undefined) {
+    // Not for HEAD (above), so only the status can say there is no body.
+    cap = (status, headers) => {
+      const noBody = noBodyIn("GET", status);
+      const plan = planOf(runtime, noBody, headers);
+      if (plan === "json" || plan === "text") return runtime.config.inspect_limit;
+      if (plan === "withhold" || noBody) return undefined;
+      const declared = Number(headerOf(headers, "content-length") ?? Number.NaN);
+      return Number.isInteger(declared) && declared <= SMALL_BODY_BYTES ? SMALL_BODY_BYTES : undefined;
+    };
+    wholeBodyCaps.set(runtime, cap);
+  }
+  return cap;
+}
+
 /**
  * The response path of an admitted request: the upstream's answer made fit for the caller (hop-by-hop headers
  * dropped, the injected secret scrubbed everywhere, the body masked when the connection's plan says so, or
  * withheld when it cannot be), and recorded once its body is settled.
  */
-export async function answerCaller(
+export function answerCaller(
   deps: HttpExchangeDeps,
   runtime: HttpConnectionRuntime,
   credential: HttpCredential,
@@ -39,7 +77,7 @@ export async function answerCaller(
   answer: UpstreamAnswer,
   heldRequest: string | undefined,
   record: ExchangeRecorder,
-): Promise<HttpExchangeResponse> {
+): HttpExchangeResponse | Promise<HttpExchangeResponse> {
   const responseHeaders: [string, string][] =
     heldRequest === undefined ? [] : [["latch-request-id", heldRequest]];
   const secrets = credential.secrets;
@@ -49,65 +87,38 @@ export async function answerCaller(
     if (typeof value === "string") responseHeaders.push([name, scrubText(value, secrets)]);
     else for (const one of value) responseHeaders.push([name, scrubText(one, secrets)]);
   }
-  const contentType = headerOf(answer.headers, "content-type");
-  const noBody = method === "HEAD" || answer.status === 204 || answer.status === 304;
-  const plan = noBody ? "pass" : runtime.masking.planFor(contentType);
+  const plan = planOf(runtime, noBodyIn(method, answer.status), answer.headers);
+  const body = answer.body;
 
-  if (plan === "withhold" || plan === "json" || plan === "text") {
-    const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
-    // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
-    const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
-    const since = tally === undefined ? 0 : performance.now();
-    let failure: string | undefined;
-    let masked: Buffer | undefined;
-    if (plan === "withhold")
-      failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
-    else {
-      const body = await readCapped(answer.body, runtime.config.inspect_limit, undefined);
-      if (body === undefined)
-        failure = `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`;
-      else {
-        try {
-          masked = scrubBytes(
-            await runtime.masking.mask(plan, body, encoding, tally),
-            secretBuffers(credential),
-          );
-        } catch (error) {
-          if (!(error instanceof MaskingFailure)) throw error;
-          failure = error.reason;
-        }
-      }
-    }
-    if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
-    if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
-    if (failure !== undefined || masked === undefined) {
-      discard(answer.body);
-      const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
-      deps.log.warn(
-        { connection: runtime.name, reason: failure },
-        "response withheld: it could not be masked",
-      );
-      record(502, { upstreamStatus: answer.status }, error);
-      return problemResponse(error, [], heldRequest);
-    }
-    const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
-    record(answer.status, {
-      responseBytes: masked.length,
-      responsePreview: responsePreview(masked, credential),
-    });
-    return { status: answer.status, headers: kept, body: masked };
-  }
+  // Masking is the only stage that waits (decoding, masking); a body passed on is answered at once.
+  if (plan === "withhold" || plan === "json" || plan === "text")
+    return maskedAnswer(
+      deps,
+      runtime,
+      credential,
+      operation,
+      answer,
+      plan,
+      responseHeaders,
+      heldRequest,
+      record,
+    );
 
-  // A small body of known length is read whole: one write with a Content-Length, not a chunked stream of
+  // A small body of known length was read whole: one write with a Content-Length, not a chunked stream of
   // small writes (which costs a round of delayed ACKs on keep-alive connections).
-  const declared = Number(headerOf(answer.headers, "content-length") ?? Number.NaN);
-  if (!noBody && Number.isInteger(declared) && declared <= SMALL_BODY_BYTES) {
-    const body = await readCapped(answer.body, SMALL_BODY_BYTES, declared);
-    if (body !== undefined) {
-      const scrubbed = scrubBytes(body, secretBuffers(credential));
-      record(answer.status, { responseBytes: scrubbed.length });
-      return { status: answer.status, headers: responseHeaders, body: scrubbed };
-    }
+  if (Buffer.isBuffer(body)) {
+    const scrubbed = scrubBytes(body, secretBuffers(credential));
+    record(answer.status, { responseBytes: scrubbed.length });
+    return { status: answer.status, headers: responseHeaders, body: scrubbed };
+  }
+  if (body === null) {
+    // Longer than its own Content-Length said: undici refuses that first, so this is a second guard.
+    const error = new LatchError("upstream_unavailable", {
+      name: runtime.name,
+      reason: "the response body is longer than its Content-Length",
+    });
+    record(502, { upstreamStatus: answer.status }, error);
+    return problemResponse(error, [], heldRequest);
   }
   // Passed through as a stream: only the injected secret is scrubbed, and the record is written at its end.
   let bytes = 0;
@@ -120,7 +131,7 @@ export async function answerCaller(
   const out = new PassThrough();
   const scrubber = createSecretScrubber(credential.secrets);
   const stages: NodeJS.ReadWriteStream[] = scrubber === undefined ? [counter] : [scrubber, counter];
-  pipeStreams(answer.body, ...(stages as [Transform]), out).then(
+  pipeStreams(body, ...(stages as [Transform]), out).then(
     () => record(answer.status, { responseBytes: bytes }),
     (error: unknown) => {
       record(answer.status, { responseBytes: bytes, aborted: true }, asLatchError(error, operation.id));
@@ -130,10 +141,56 @@ export async function answerCaller(
   return { status: answer.status, headers: responseHeaders, body: out };
 }
 
-function headerOf(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-  name: string,
-): string | undefined {
+/** A body to mask (read whole up to inspect_limit), or one to withhold: masked, or refused as 502. */
+async function maskedAnswer(
+  deps: HttpExchangeDeps,
+  runtime: HttpConnectionRuntime,
+  credential: HttpCredential,
+  operation: Operation,
+  answer: UpstreamAnswer,
+  plan: "json" | "text" | "withhold",
+  responseHeaders: [string, string][],
+  heldRequest: string | undefined,
+  record: ExchangeRecorder,
+): Promise<HttpExchangeResponse> {
+  const body = answer.body;
+  const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
+  // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
+  const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
+  const since = tally === undefined ? 0 : performance.now();
+  let failure: string | undefined;
+  let masked: Buffer | undefined;
+  if (plan === "withhold") {
+    const contentType = headerOf(answer.headers, "content-type");
+    failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
+  } else if (!Buffer.isBuffer(body))
+    failure = `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`;
+  else {
+    try {
+      masked = scrubBytes(await runtime.masking.mask(plan, body, encoding, tally), secretBuffers(credential));
+    } catch (error) {
+      if (!(error instanceof MaskingFailure)) throw error;
+      failure = error.reason;
+    }
+  }
+  if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
+  if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
+  if (failure !== undefined || masked === undefined) {
+    if (body instanceof Readable) discard(body);
+    const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
+    deps.log.warn({ connection: runtime.name, reason: failure }, "response withheld: it could not be masked");
+    record(502, { upstreamStatus: answer.status }, error);
+    return problemResponse(error, [], heldRequest);
+  }
+  const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
+  record(answer.status, {
+    responseBytes: masked.length,
+    responsePreview: responsePreview(masked, credential),
+  });
+  return { status: answer.status, headers: kept, body: masked };
+}
+
+function headerOf(headers: ResponseHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
 }

@@ -2,7 +2,7 @@ import { asLatchError, LatchError } from "../../errors.js";
 import type { ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { problemResponse } from "./errors.js";
 import { exchangeRecorder } from "./exchange-record.js";
-import { answerCaller } from "./exchange-response.js";
+import { answerCaller, wholeBodyCapOf } from "./exchange-response.js";
 import type {
   HttpConnectionRuntime,
   HttpExchangeDeps,
@@ -129,13 +129,11 @@ export async function runHttpExchange(
   const forwardHeaders = forwardHeadersOf(headers, credential, forwardBody);
   let answer: UpstreamAnswer;
   try {
-    answer = await runtime.upstream.send({
-      method,
-      path,
-      headers: forwardHeaders,
-      body: forwardBody,
-      signal: options.signal,
-    });
+    // A body to mask or a small one arrives read whole (no stream); a failure while reading it lands here too.
+    answer = await runtime.upstream.send(
+      { method, path, headers: forwardHeaders, body: forwardBody, signal: options.signal },
+      wholeBodyCapOf(runtime, method),
+    );
   } catch (error) {
     const latchError = asLatchError(error, operation.id);
     record(502, {}, latchError);

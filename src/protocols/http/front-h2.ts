@@ -121,7 +121,7 @@ export function createHttp2Front(deps: HttpFrontDeps): Http2Front {
   };
   server.on("request", (request: Http2ServerRequest, response: Http2ServerResponse) => {
     const answer = http2Response(response);
-    serve(deps, request, response, answer, connectionOf).catch((error: unknown) => {
+    serve(deps, request, response, answer, connectionOf)?.catch((error: unknown) => {
       deps.log.error({ err: error }, "http2 request failed");
       if (!response.headersSent) void answer.send(problemResponseOf(asLatchError(error, "http"), true));
       else response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -146,7 +146,7 @@ function serve(
   response: Http2ServerResponse,
   answer: FrontResponse,
   connectionOf: (session: ServerHttp2Session) => ClientConnection,
-): Promise<void> {
+): Promise<void> | undefined {
   const guarded = guardHttp2Headers(request.rawHeaders);
   if (!guarded.ok)
     return refuse(deps, answer, new LatchError("http_request_refused", { reason: guarded.reason }));
@@ -199,15 +199,15 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
     answerProblem: (error) => {
       if (!response.headersSent) void answer.send(problemResponseOf(error, true));
     },
-    send: async (answer) => {
-      if (response.headersSent || response.stream.destroyed) return;
+    send: (answer) => {
+      if (response.headersSent || response.stream.destroyed) return undefined;
       // A refusal before the body was read: once the answer is out, RST_STREAM NO_ERROR tells the client to
       // stop sending it (RFC 9113 8.1); the connection and its other streams go on.
       if (answer.close === true)
         response.once("finish", () => {
           if (!response.stream.destroyed) response.stream.close(http2.constants.NGHTTP2_NO_ERROR);
         });
-      await writeAnswer(response as unknown as Parameters<typeof writeAnswer>[0], answer, []);
+      return writeAnswer(response as unknown as Parameters<typeof writeAnswer>[0], answer, []);
     },
   };
   return answer;

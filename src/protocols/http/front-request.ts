@@ -10,12 +10,7 @@ import { problemResponseOf } from "./errors.js";
 import { runHttpExchange } from "./exchange.js";
 import type { HttpConnectionRuntime, HttpExchangeResponse } from "./exchange-types.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
-import {
-  parseRequestTarget,
-  type RequestTarget,
-  type RoutedTarget,
-  splitConnection,
-} from "./request-target.js";
+import { parseRequestTarget, type RequestTarget, type RoutedTarget } from "./request-target.js";
 import type { ClientConnection, HttpSessions, PendingAnswer } from "./session.js";
 
 export interface HttpFrontDeps {
@@ -57,9 +52,15 @@ export interface FrontResponse extends PendingAnswer {
    * request costs no AbortController of its own; HTTP/2: one per stream.
    */
   readonly signal: AbortSignal;
-  /** Answers; `close` asks to close the client connection after it (HTTP/1.1 only, where a body was left unread). */
-  send(answer: HttpExchangeResponse): Promise<void>;
+  /**
+   * Answers; `close` asks to close the client connection after it (HTTP/1.1 only, where a body was left unread).
+   * Undefined when the answer is written at once (a buffered body): nothing to wait for, no promise made.
+   */
+  send(answer: HttpExchangeResponse): Promise<void> | undefined;
 }
+
+/** The front reads targets case-sensitively; each connection's path_case applies under it (targetUnder). */
+const CASE_SENSITIVE = { pathCase: "sensitive" } as const;
 
 /** Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. */
 export async function handleRequest(
@@ -67,11 +68,12 @@ export async function handleRequest(
   request: FrontRequest,
   response: FrontResponse,
 ): Promise<void> {
-  const parsed = parseRequestTarget(request.url, { pathCase: "sensitive" });
+  const parsed = parseRequestTarget(request.url, CASE_SENSITIVE);
   if (!parsed.ok)
     return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
-  for (const mount of deps.mounts) {
+  for (let m = 0; m < deps.mounts.length; m++) {
+    const mount = deps.mounts[m]!;
     if (mountHolds(mount, target.path)) {
       // The mount reads the path Latch normalised, not the bytes that were sent.
       await request.serveMount(
@@ -97,20 +99,25 @@ export async function handleRequest(
 }
 
 function mountHolds(mount: HttpMount, path: string): boolean {
-  for (const p of mount.paths)
+  for (let i = 0; i < mount.paths.length; i++) {
+    const p = mount.paths[i]!;
     if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 0x2f)) return true;
+  }
   return false;
 }
 
 /** Connection maps with at least one `routing: host` connection (others skip reading the Host header). */
 const hostRouted = new WeakMap<ReadonlyMap<string, HttpConnectionRuntime>, boolean>();
 
-/** The connection a request is for: `Host: <name>.<...>` on a `routing: host` connection, else the first segment. */
+/**
+ * The connection a request is for: `Host: <name>.<...>` on a `routing: host` connection, else the first
+ * segment (as splitConnection names it), and how many leading segments named it.
+ */
 export function routeRequest(
   deps: Pick<HttpFrontDeps, "connections">,
   hostHeader: string | undefined,
   target: RequestTarget,
-): { name: string; rest: string; skip: 0 | 1 } | undefined {
+): { name: string; skip: 0 | 1 } | undefined {
   let anyByHost = hostRouted.get(deps.connections);
   if (anyByHost === undefined) {
     anyByHost = [...deps.connections.values()].some((c) => c.config.routing === "host");
@@ -121,10 +128,11 @@ export function routeRequest(
     const label = host.split(".")[0] ?? "";
     const byHost = deps.connections.get(label);
     if (byHost !== undefined && byHost.config.routing === "host" && host.includes("."))
-      return { name: label, rest: target.path, skip: 0 };
+      return { name: label, skip: 0 };
   }
-  const split = splitConnection(target);
-  return split === undefined ? undefined : { name: split.name, rest: split.rest, skip: 1 };
+  // The first segment names it (the rest under it is what targetUnder gives the exchange).
+  const first = target.segments[0];
+  return first === undefined ? undefined : { name: first, skip: 1 };
 }
 
 async function openAndRun(
@@ -176,19 +184,27 @@ async function openAndRun(
       return;
     }
     running.started();
-    await response.send(answer);
+    const sending = response.send(answer);
+    if (sending !== undefined) await sending;
   } finally {
     running.done();
   }
 }
 
-export function refuse(deps: HttpFrontDeps, response: FrontResponse, error: LatchError): Promise<void> {
+export function refuse(
+  deps: HttpFrontDeps,
+  response: FrontResponse,
+  error: LatchError,
+): Promise<void> | undefined {
   deps.pipeline.recordProtocolError(null, error);
   return response.send(problemResponseOf(error, true));
 }
 
-/** Writes an answer through a Node response (HTTP/1.1 ServerResponse or the HTTP/2 compatibility one). */
-export async function writeAnswer(
+/**
+ * Writes an answer through a Node response (HTTP/1.1 ServerResponse or the HTTP/2 compatibility one). A
+ * buffered body is written at once (undefined returned); a stream is piped, and the promise ends with it.
+ */
+export function writeAnswer(
   response: {
     writeHead(status: number, headers: string[]): unknown;
     end(body: Buffer): unknown;
@@ -196,7 +212,7 @@ export async function writeAnswer(
   } & NodeJS.WritableStream,
   answer: HttpExchangeResponse,
   extraHeaders: readonly string[],
-): Promise<void> {
+): Promise<void> | undefined {
   const flat: string[] = extraHeaders.length === 0 ? [] : [...extraHeaders];
   const headers = answer.headers;
   for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
@@ -205,8 +221,10 @@ export async function writeAnswer(
     response.writeHead(answer.status, flat);
     // Headers and body leave in one write: Node sends the header block with the first body chunk.
     response.end(answer.body);
-    return;
+    return undefined;
   }
   response.writeHead(answer.status, flat);
-  await pipeStreams(answer.body, response).catch(() => response.destroy());
+  return pipeStreams(answer.body, response).catch(() => {
+    response.destroy();
+  });
 }

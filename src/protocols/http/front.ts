@@ -244,11 +244,11 @@ class Http1Response implements FrontResponse {
     if (!this.response.headersSent) void this.send(problemResponseOf(error, true));
   }
 
-  async send(answer: HttpExchangeResponse): Promise<void> {
+  send(answer: HttpExchangeResponse): Promise<void> | undefined {
     const response = this.response;
-    if (response.headersSent || response.destroyed) return;
+    if (response.headersSent || response.destroyed) return undefined;
     // A refusal before the body was read: the connection closes after it (the body is not parsed as requests).
-    await writeAnswer(response, answer, answer.close === true ? CLOSE_HEADER : NO_HEADERS);
+    return writeAnswer(response, answer, answer.close === true ? CLOSE_HEADER : NO_HEADERS);
   }
 }
 

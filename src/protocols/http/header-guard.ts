@@ -77,6 +77,19 @@ function refuse(reason: string): GuardResult {
   return { ok: false, reason };
 }
 
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i;
+/** The last Authorization value read and its token: a keep-alive client sends the same one every request. */
+let lastAuthorization: string | undefined;
+let lastToken: string | undefined;
+
+function bearerTokenOf(authorization: string): string | undefined {
+  if (authorization === lastAuthorization) return lastToken;
+  const token = BEARER.exec(authorization)?.[1];
+  lastAuthorization = authorization;
+  lastToken = token;
+  return token;
+}
+
 export function guardHeaders(rawHeaders: readonly string[]): GuardResult {
   if (rawHeaders.length / 2 > MAX_HEADER_PAIRS) return refuse(`more than ${MAX_HEADER_PAIRS} headers`);
   const forward: [string, string][] = [];
@@ -127,9 +140,8 @@ export function guardHeaders(rawHeaders: readonly string[]): GuardResult {
   let token: string | undefined;
   const authorization = byName.get("authorization");
   if (authorization !== undefined) {
-    const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(authorization);
-    if (match === null) return refuse("Authorization must be Bearer <your Latch OIDC token>");
-    token = match[1];
+    token = bearerTokenOf(authorization);
+    if (token === undefined) return refuse("Authorization must be Bearer <your Latch OIDC token>");
   }
   if (token !== undefined) {
     for (const [name, value] of forward)

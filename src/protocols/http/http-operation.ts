@@ -1,11 +1,15 @@
-import { randomUUID } from "node:crypto";
 import type { HttpStepFacts, Operation, OperationStep } from "../../operation/operation.js";
 import type { SessionHandle } from "../../session/session-handle.js";
+import { operationId } from "./operation-id.js";
 import type { RequestTarget } from "./request-target.js";
 
 /** Methods Latch judges; each is the Cedar action `http:<METHOD>`. Others (TRACE, CONNECT, WebDAV) are refused. */
 export const HTTP_METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]);
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** No query, headers or body values: one object for every request without them (nothing changes it). */
+const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
+/** The resource of every HTTP access (nothing changes it). */
+const CONNECTION = Object.freeze({ type: "Connection" as const });
 
 /** Headers recorded besides the connection's policy_headers (never Authorization or the injected one). */
 const RECORDED_HEADERS = ["content-type", "content-length", "accept", "user-agent"];
@@ -47,9 +51,9 @@ export function resolvePointer(value: unknown, pointer: string): unknown {
 }
 
 /** A record whose keys are inserted in UTF-16 order (a later duplicate name wins, as Object.fromEntries). */
-function sortedRecord(pairs: readonly (readonly [string, string])[]): Record<string, string> {
+function sortedRecord(pairs: readonly (readonly [string, string])[]): Readonly<Record<string, string>> {
+  if (pairs.length === 0) return NO_FIELDS;
   const record: Record<string, string> = {};
-  if (pairs.length === 0) return record;
   const sorted = pairs.length === 1 ? pairs : [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [name, value] of sorted) record[name] = value;
   return record;
@@ -100,16 +104,25 @@ export function httpOperation(
   const http: HttpStepFacts = {
     bodyKeys: request.body.keys,
     bodyKind: request.body.kind,
-    bodyValues: request.body.kind === "json" ? sortedRecord(Object.entries(request.body.values)) : {},
+    bodyValues: request.body.kind === "json" ? sortedRecord(Object.entries(request.body.values)) : NO_FIELDS,
     headers: sortedRecord(selected),
     path: target.path,
     query,
   };
+  // Sorted, and all before "text" and "verb", which operation-record.ts appends; built member by member
+  // (spreads of conditional objects cost an object each).
+  const recorded: Record<string, unknown> = {};
+  if (request.body.kind === "json") recorded.bodyKeys = request.body.keys;
+  recorded.headers = sortedRecord(recordedHeaders);
+  recorded.method = method;
+  recorded.path = target.path;
+  recorded.query = query;
+  if (request.body.bytes !== undefined) recorded.requestBytes = request.body.bytes;
   const text = `${method} ${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`;
   const step: OperationStep = {
     text,
     action,
-    accesses: [{ action, resource: { type: "Connection" } }],
+    accesses: [{ action, resource: CONNECTION }],
     facts: {
       readOnly: READ_METHODS.has(method) && !request.websocket,
       hasWhere: true,
@@ -117,18 +130,10 @@ export function httpOperation(
       command: "",
       http,
     },
-    // Sorted, and all before "text" and "verb", which operation-record.ts appends.
-    recorded: {
-      ...(request.body.kind === "json" ? { bodyKeys: request.body.keys } : {}),
-      headers: sortedRecord(recordedHeaders),
-      method,
-      path: target.path,
-      query,
-      ...(request.body.bytes === undefined ? {} : { requestBytes: request.body.bytes }),
-    },
+    recorded,
   };
   return {
-    id: randomUUID(),
+    id: operationId(),
     sessionId: session.id,
     protocol: "http",
     connection: session.connection,

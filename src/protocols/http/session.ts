@@ -35,10 +35,14 @@ const MAX_SESSIONS_PER_SOCKET = 8;
 interface SocketSessions {
   /** By connection name: the token and the session (or its opening; `open` once it resolved). */
   readonly byConnection: Map<string, SessionEntry>;
-  /** Requests running, per session id. */
-  readonly inflight: Map<string, number>;
-  /** Requests whose response has not started, for terminate(). */
-  readonly pending: Set<PendingAnswer>;
+  /** Requests running on the socket, whatever their session. */
+  running: number;
+  /**
+   * Requests whose response has not started, for terminate(), oldest first: a list through the requests
+   * themselves, since a Set that empties after every request reallocates its table each time.
+   */
+  firstPending: RunningRequest | undefined;
+  lastPending: RunningRequest | undefined;
   draining: boolean;
 }
 
@@ -56,29 +60,44 @@ export interface PendingAnswer {
 /** One request running in a session, from begin() until done(). */
 export class RunningRequest {
   private finished = false;
+  private listed = true;
+  /** Neighbours in the socket's pending list while `listed`. */
+  previous: RunningRequest | undefined;
+  next: RunningRequest | undefined;
 
   constructor(
     private readonly sessions: SocketSessions,
     private readonly socket: ClientConnection,
     private readonly session: HttpLiveSession,
-    private readonly answer: PendingAnswer,
-  ) {}
+    readonly answer: PendingAnswer,
+  ) {
+    this.previous = sessions.lastPending;
+    if (sessions.lastPending === undefined) sessions.firstPending = this;
+    else sessions.lastPending.next = this;
+    sessions.lastPending = this;
+  }
 
   /** The answer started: terminate() no longer answers it. */
   started(): void {
-    this.sessions.pending.delete(this.answer);
+    if (!this.listed) return;
+    this.listed = false;
+    const { sessions, previous, next } = this;
+    if (previous === undefined) sessions.firstPending = next;
+    else previous.next = next;
+    if (next === undefined) sessions.lastPending = previous;
+    else next.previous = previous;
+    this.previous = undefined;
+    this.next = undefined;
   }
 
   done(): void {
     if (this.finished) return;
     this.finished = true;
+    this.started();
     const { sessions, session } = this;
-    sessions.pending.delete(this.answer);
-    const left = (sessions.inflight.get(session.id) ?? 1) - 1;
-    if (left <= 0) sessions.inflight.delete(session.id);
-    else sessions.inflight.set(session.id, left);
+    sessions.running -= 1;
     session.touch();
-    if (sessions.draining && sessions.inflight.size === 0) this.socket.destroy();
+    if (sessions.draining && sessions.running === 0) this.socket.destroy();
   }
 }
 
@@ -169,8 +188,7 @@ export class HttpSessions {
   /** Marks a request of `session` running until the returned request's done(). */
   begin(socket: ClientConnection, session: HttpLiveSession, answer: PendingAnswer): RunningRequest {
     const sessions = this.socketSessions(socket);
-    sessions.inflight.set(session.id, (sessions.inflight.get(session.id) ?? 0) + 1);
-    sessions.pending.add(answer);
+    sessions.running += 1;
     session.touch();
     return new RunningRequest(sessions, socket, session, answer);
   }
@@ -180,8 +198,9 @@ export class HttpSessions {
     if (sessions === undefined) {
       const created: SocketSessions = {
         byConnection: new Map(),
-        inflight: new Map(),
-        pending: new Set(),
+        running: 0,
+        firstPending: undefined,
+        lastPending: undefined,
         draining: false,
       };
       sessions = created;
@@ -203,7 +222,9 @@ export class HttpSessions {
     return {
       terminate: (error, reason) => {
         this.deps.log.info({ session: session.id, reason }, "http session ended by the gateway");
-        for (const answer of [...sessions.pending]) {
+        const answers: PendingAnswer[] = [];
+        for (let at = sessions.firstPending; at !== undefined; at = at.next) answers.push(at.answer);
+        for (const answer of answers) {
           try {
             answer.answerProblem(error);
           } catch (failure) {
@@ -216,7 +237,7 @@ export class HttpSessions {
       },
       drain: () => {
         sessions.draining = true;
-        if (sessions.inflight.size === 0) socket.destroy();
+        if (sessions.running === 0) socket.destroy();
       },
     };
   }

@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { Pool, errors as undiciErrors } from "undici";
 import type { HttpConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
 import { type CredentialProvider, staticCredential } from "../../credentials/credential-provider.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
+import { AnswerHandler, type UpstreamAnswer, type WholeBodyCap } from "./upstream-answer.js";
+
+export type { UpstreamAnswer } from "./upstream-answer.js";
 
 /** The upstream credential of one HTTP session: what Latch adds to each request, and what to scrub from answers. */
 export interface HttpCredential {
@@ -60,12 +63,6 @@ export function resolveHttpCredential(name: string, connection: HttpConnectionCo
   return { headers: [], query: undefined, secrets: [] };
 }
 
-export interface UpstreamAnswer {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: Readable;
-}
-
 /**
  * One connection's upstream: a keep-alive pool (undici) to its origin, certificates verified (name and chain,
  * `ca_file` when given), headers within `timeout`. Requests carry the path under the base URL's path.
@@ -94,26 +91,41 @@ export class HttpUpstream {
     });
   }
 
-  async send(request: {
-    readonly method: string;
-    readonly path: string;
-    /** Flat: name, value, name, value (forwardHeadersOf). */
-    readonly headers: string[];
-    readonly body: Readable | Buffer | undefined;
-    readonly signal: AbortSignal | undefined;
-  }): Promise<UpstreamAnswer> {
-    try {
-      const answer = await this.pool.request({
-        method: request.method as "GET",
-        path: this.basePath === "" ? request.path : `${this.basePath}${request.path}`,
-        headers: request.headers,
-        body: request.body ?? null,
-        signal: request.signal,
-      });
-      return { status: answer.statusCode, headers: answer.headers, body: answer.body };
-    } catch (error) {
-      throw upstreamError(this.name, error);
-    }
+  /**
+   * Sends one request; resolves with the answer once its headers are in, or, when `wholeUpTo` asks for the
+   * body whole, once that body is (see upstream-answer.ts). Rejects with upstream_unavailable.
+   */
+  send(
+    request: {
+      readonly method: string;
+      readonly path: string;
+      /** Flat: name, value, name, value (forwardHeadersOf). */
+      readonly headers: string[];
+      readonly body: Readable | Buffer | undefined;
+      readonly signal: AbortSignal | undefined;
+    },
+    wholeUpTo: WholeBodyCap,
+  ): Promise<UpstreamAnswer> {
+    return new Promise<UpstreamAnswer>((resolve, reject) => {
+      const handler = new AnswerHandler(
+        resolve,
+        (error) => reject(upstreamError(this.name, error)),
+        wholeUpTo,
+        request.signal,
+        request.body instanceof Readable ? request.body : undefined,
+      );
+      // undici's dispatch with a handler of its own (undici's request API adds a body stream, a promise, an
+      // async resource and an abort listener per request); a synchronous failure goes to handler.onError.
+      this.pool.dispatch(
+        {
+          method: request.method as "GET",
+          path: this.basePath === "" ? request.path : `${this.basePath}${request.path}`,
+          headers: request.headers,
+          body: request.body ?? null,
+        },
+        handler,
+      );
+    });
   }
 
   close(): Promise<void> {
