@@ -165,10 +165,15 @@ describe("admission memo", () => {
   });
 
   it("gives the same verdicts as no memo for any sequence of requests over shared step objects", () => {
+    const guarded = statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: true });
     const steps: OperationStep[] = [
       selectUsers,
       statement([onTable("sql:select", "public.payments")]),
-      statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: true }),
+      guarded,
+      // Sharing the accesses array (the memo's key): a literal variant, other facts, another action.
+      { ...guarded, text: "UPDATE users SET a = 2 WHERE id = 9" },
+      { ...guarded, facts: { ...guarded.facts, hasWhere: false } },
+      { ...selectUsers, action: "sql:update", facts: { ...selectUsers.facts, readOnly: false } },
       statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: false }),
       statement([onTable("sql:select", "public.users"), onTable("sql:select", "public.payments")]),
       statement([onConnection("sql:session")]),
