@@ -15,10 +15,11 @@
  * Run (after `npm run build`): node --import tsx bench/mysql-counters.ts [statements]   (default 2000)
  *   BENCH_MYSQL_MODE=text|prepared|both (default both; text is sysbench's --db-ps-mode=disable)
  *   BENCH_LATCH_CLI=<dist/src/cli/main.js of another build> to count another commit;
+ *   BENCH_MYSQL_CPU=1: instead, CPU µs per statement of each gateway thread, no strace (wall-clock dependent);
  *   BENCH_LATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" for a profile of the gateway.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -219,6 +220,48 @@ export async function countMysqlHotPath(
   };
 }
 
+/** User and system CPU ticks of each thread of a process (/proc/<pid>/task/<tid>/stat), by "tid:name". */
+function threadTicks(pid: number): Map<string, [number, number]> {
+  const ticks = new Map<string, [number, number]>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks.set(`${tid}:${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}`, [
+      Number(fields[11]),
+      Number(fields[12]),
+    ]);
+  }
+  return ticks;
+}
+
+/**
+ * CPU µs per statement of the gateway, by thread (main loop, V8's helper threads, the audit indexer), without
+ * strace attached. Wall-clock dependent (scheduler ticks of 10 ms, load on the machine): indicative, for
+ * seeing where the CPU goes, never a guard.
+ */
+export async function cpuByThread(
+  rig: MysqlRig,
+  mode: MysqlMode,
+  statements: number,
+): Promise<Record<string, { user: number; system: number }>> {
+  await pointSelects(rig, mode, 500, 7);
+  const before = threadTicks(rig.pid);
+  await pointSelects(rig, mode, statements);
+  const after = threadTicks(rig.pid);
+  const perStatement = (ticks: number) => Math.round((ticks * 10_000) / statements);
+  const out: Record<string, { user: number; system: number }> = {};
+  let user = 0;
+  let system = 0;
+  for (const [thread, [u, s]] of after) {
+    const [u0, s0] = before.get(thread) ?? [0, 0];
+    user += u - u0;
+    system += s - s0;
+    if (u - u0 + s - s0 > 0) out[thread] = { user: perStatement(u - u0), system: perStatement(s - s0) };
+  }
+  out.total = { user: perStatement(user), system: perStatement(system) };
+  return out;
+}
+
 /** Instructions per statement of the gateway under callgrind (the rig started with `callgrind: true`). */
 export async function countMysqlInstructions(
   rig: MysqlRig,
@@ -254,6 +297,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     for (const mode of modes) {
       if (callgrind)
         console.log(mode, { instructionsPerStatement: await countMysqlInstructions(rig, mode, statements) });
+      else if (process.env.BENCH_MYSQL_CPU === "1")
+        console.log(mode, "CPU µs per statement", await cpuByThread(rig, mode, statements));
       else console.log(mode, await countMysqlHotPath(rig, mode, statements));
     }
   } finally {

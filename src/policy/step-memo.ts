@@ -1,4 +1,4 @@
-import type { OperationStep, Verdict } from "../operation/operation.js";
+import type { Access, OperationStep, StepFacts, Verdict } from "../operation/operation.js";
 import type { EvaluatedAccess } from "./build-verdict.js";
 import type { RequestScope } from "./decision-keys.js";
 
@@ -15,9 +15,18 @@ import type { RequestScope } from "./decision-keys.js";
  * the decision cache does. The memo belongs to one engine: a policy reload builds a new engine and drops it.
  * It holds only outcomes that were cached anyway (never errors, never a decision on a preview's row count),
  * and answers with the verdict the engine computed; approvals, grants, block and kill stay with the pipeline.
+ *
+ * Keyed by what a decision reads of a step, not by the step: its accesses array, action and facts object
+ * (the text is only recorded, never evaluated). A classifier that re-issues a cached classification for a
+ * literal variant (`... WHERE id=7` after `... WHERE id=3`: a new step with its own text) shares those three
+ * objects, so the variant is a hit too; a step built afresh has a new accesses array and misses, as before.
+ * Entries compare action and facts by identity, so two steps that share an array but not the facts (or the
+ * action) never answer for each other.
  */
 
 interface Memo {
+  readonly action: string;
+  readonly facts: StepFacts;
   readonly scope: RequestScope;
   /** `context.statement.statement_count` and the "statement n of m" wording depend on both. */
   readonly stepCount: number;
@@ -29,8 +38,9 @@ interface Memo {
 }
 
 export class StepMemo {
-  // Keyed by the step object: when the classifier or the prepared registry lets go of it, the entry goes too.
-  private readonly memos = new WeakMap<OperationStep, Memo>();
+  // Keyed by the step's accesses array: when the classifier or the prepared registry lets go of it (and of
+  // every step sharing it), the entry goes too.
+  private readonly memos = new WeakMap<readonly Access[], Memo>();
 
   /** What this step decided under this scope at this position, or undefined (a miss: evaluate afresh). */
   get(
@@ -39,9 +49,11 @@ export class StepMemo {
     stepCount: number,
     statementNumber: number,
   ): Memo | undefined {
-    const memo = this.memos.get(step);
+    const memo = this.memos.get(step.accesses);
     if (
       memo === undefined ||
+      memo.action !== step.action ||
+      memo.facts !== step.facts ||
       memo.scope !== scope ||
       memo.stepCount !== stepCount ||
       memo.statementNumber !== statementNumber
@@ -59,6 +71,7 @@ export class StepMemo {
     evaluated: readonly EvaluatedAccess[],
     verdict?: Verdict,
   ): void {
-    this.memos.set(step, { scope, stepCount, statementNumber, evaluated, verdict });
+    const { action, facts } = step;
+    this.memos.set(step.accesses, { action, facts, scope, stepCount, statementNumber, evaluated, verdict });
   }
 }

@@ -119,6 +119,27 @@ describe("admission memo", () => {
     expect(memo.authorize(closed).decision).toBe("deny");
   });
 
+  it("answers a literal variant (same accesses, action and facts, another text), never a step with other facts", () => {
+    const memo = engineFor(POLICIES);
+    const fresh = engineFor(POLICIES, { stepMemo: false });
+    const update = statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: true });
+    expect(authorizeCounting(memo, base({ steps: [update] })).verdict.decision).toBe("approval");
+    // What a classification cache hands out for `... WHERE id=8` after `... WHERE id=7`.
+    const variant = { ...update, text: "UPDATE users SET a = 1 WHERE id = 8" };
+    const hit = authorizeCounting(memo, base({ steps: [variant] }));
+    expect(hit.memoHit).toBe(true);
+    expect(hit.verdict).toEqual(fresh.authorize(base({ steps: [variant] })));
+    // The same accesses array with other facts (no WHERE) or another action: decided afresh, and differently.
+    const noWhere = { ...update, facts: { ...update.facts, hasWhere: false } };
+    const other = authorizeCounting(memo, base({ steps: [noWhere] }));
+    expect(other.memoHit).toBe(false);
+    expect(other.verdict.decision).toBe("deny");
+    const asSelect = { ...update, action: "sql:select" };
+    expect(authorizeCounting(memo, base({ steps: [asSelect] })).memoHit).toBe(false);
+    // Back to the first: its entry was replaced by the last miss, so it misses once and decides the same.
+    expect(authorizeCounting(memo, base({ steps: [variant] })).verdict.decision).toBe("approval");
+  });
+
   it("is dropped with the engine: a reloaded policy set decides the same step afresh", () => {
     const before = engineFor(POLICIES);
     expect(before.authorize(base()).decision).toBe("allow");
@@ -144,10 +165,15 @@ describe("admission memo", () => {
   });
 
   it("gives the same verdicts as no memo for any sequence of requests over shared step objects", () => {
+    const guarded = statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: true });
     const steps: OperationStep[] = [
       selectUsers,
       statement([onTable("sql:select", "public.payments")]),
-      statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: true }),
+      guarded,
+      // Sharing the accesses array (the memo's key): a literal variant, other facts, another action.
+      { ...guarded, text: "UPDATE users SET a = 2 WHERE id = 9" },
+      { ...guarded, facts: { ...guarded.facts, hasWhere: false } },
+      { ...selectUsers, action: "sql:update", facts: { ...selectUsers.facts, readOnly: false } },
       statement([onTable("sql:update", "public.users")], { readOnly: false, hasWhere: false }),
       statement([onTable("sql:select", "public.users"), onTable("sql:select", "public.payments")]),
       statement([onConnection("sql:session")]),

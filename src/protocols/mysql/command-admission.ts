@@ -6,10 +6,24 @@
 import { randomUUID } from "node:crypto";
 import type { Operation, OperationStep } from "../../operation/operation.js";
 import type { RowCeiling } from "../../operation/statement-preview.js";
+import type { OperationContext } from "../../pipeline/pipeline-types.js";
+import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlMessage } from "./packet-reader.js";
 import { ResponseTracker } from "./response-tracker.js";
 import { type CeilingRun, opensTransaction, START_TRANSACTION } from "./row-ceiling.js";
 import type { BoundParameters, MysqlSessionContext } from "./session-context.js";
+
+/** Where the session's operations come from: the same for every statement of a session, built once. */
+const contexts = new WeakMap<SessionHandle, OperationContext>();
+
+function operationContext(session: SessionHandle): OperationContext {
+  let context = contexts.get(session);
+  if (context === undefined) {
+    context = { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels };
+    contexts.set(session, context);
+  }
+  return context;
+}
 
 export function admitAndForward(
   context: MysqlSessionContext,
@@ -42,14 +56,10 @@ export function admitAndForward(
   const previewer = options.preview;
   const database = state.database;
   void options.pipeline
-    .admit(
-      operation,
-      { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-      {
-        signal: session.signal,
-        preview: previewer && ((previewed: Operation) => previewer(previewed, database)),
-      },
-    )
+    .admit(operation, operationContext(session), {
+      signal: session.signal,
+      preview: previewer && ((previewed: Operation) => previewer(previewed, database)),
+    })
     .then((admission) => {
       state.admitting = false;
       if (state.closed) return;

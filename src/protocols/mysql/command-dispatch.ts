@@ -43,7 +43,7 @@ export class MysqlCommandDispatch {
       return;
     }
     if (code === COMMAND.COM_STMT_PREPARE) {
-      this.statements.prepare(message, message.payload.subarray(1).toString("utf8"));
+      this.statements.prepare(message, message.payload.toString("utf8", 1));
       return;
     }
     if (code === COMMAND.COM_STMT_EXECUTE) {
@@ -84,13 +84,13 @@ export class MysqlCommandDispatch {
       this.initDb(message);
       return;
     }
-    runQuery(context, this.prepared, message, message.payload.subarray(1).toString("utf8"));
+    runQuery(context, this.prepared, message, message.payload.toString("utf8", 1));
   }
 
   /** While the client's transaction is rolled back (row ceiling): true when the command was answered here. */
   private afterRollback(message: MysqlMessage, code: number): boolean {
     const context = this.context;
-    const text = code === COMMAND.COM_QUERY ? message.payload.subarray(1).toString("utf8") : "";
+    const text = code === COMMAND.COM_QUERY ? message.payload.toString("utf8", 1) : "";
     const allowed = afterRolledBack(code, text);
     if (allowed === "pass") return false;
     if (allowed === "forward") {
@@ -108,7 +108,7 @@ export class MysqlCommandDispatch {
 
   private initDb(message: MysqlMessage): void {
     const { options, state } = this.context;
-    const requested = message.payload.subarray(1).toString("utf8");
+    const requested = message.payload.toString("utf8", 1);
     // The connection name is the database the client connected to: it means the upstream database.
     const name = requested === options.session.connection ? options.database : requested;
     const raw = encodePacket(

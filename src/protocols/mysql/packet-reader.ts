@@ -41,6 +41,10 @@ export class PacketReader {
   private end = 0;
   private ownsBuffer = false;
   private failure: MysqlProtocolViolation | undefined;
+  /** What the last complete scan() found (fields, not an object: scan runs twice for every packet). */
+  private scannedFragments = 0;
+  private scannedBytes = 0;
+  private scannedPayload = 0;
 
   constructor(options: PacketReaderOptions) {
     if (!Number.isInteger(options.maxMessageBytes) || options.maxMessageBytes < 1)
@@ -77,12 +81,13 @@ export class PacketReader {
   /** The next complete message, or undefined when more bytes are needed. */
   next(): MysqlMessage | undefined {
     if (this.failure) throw this.failure;
-    const scanned = this.scan();
-    if (scanned === undefined) {
+    if (!this.scan()) {
       if (this.end === this.offset) this.release();
       return undefined;
     }
-    const { fragments, totalBytes, payloadBytes } = scanned;
+    const fragments = this.scannedFragments;
+    const totalBytes = this.scannedBytes;
+    const payloadBytes = this.scannedPayload;
     const raw = this.buffer.subarray(this.offset, this.offset + totalBytes);
     let payload: Buffer;
     if (fragments === 1) payload = raw.subarray(HEADER_BYTES);
@@ -103,18 +108,20 @@ export class PacketReader {
   }
 
   /**
-   * Walks the fragment headers of the pending message: undefined while incomplete; throws (sticky) when the
-   * declared total exceeds the cap or sequence ids within the message do not follow each other.
+   * Walks the fragment headers of the pending message: false while incomplete, true with the scanned* fields
+   * set once complete; throws (sticky) when the declared total exceeds the cap or sequence ids within the
+   * message do not follow each other.
    */
-  private scan(): { fragments: number; totalBytes: number; payloadBytes: number } | undefined {
+  private scan(): boolean {
     let pos = this.offset;
     let payloadBytes = 0;
     let fragments = 0;
     let firstSequence = -1;
     for (;;) {
-      if (this.end - pos < HEADER_BYTES) return undefined;
-      const length = this.buffer.readUIntLE(pos, 3);
-      const sequence = this.buffer[pos + 3]!;
+      if (this.end - pos < HEADER_BYTES) return false;
+      const buffer = this.buffer;
+      const length = buffer[pos]! | (buffer[pos + 1]! << 8) | (buffer[pos + 2]! << 16);
+      const sequence = buffer[pos + 3]!;
       if (firstSequence === -1) firstSequence = sequence;
       else if (sequence !== ((firstSequence + fragments) & 0xff))
         this.fail(
@@ -125,8 +132,13 @@ export class PacketReader {
       if (payloadBytes > this.maxMessageBytes)
         this.fail(`message of at least ${payloadBytes} bytes exceeds the limit of ${this.maxMessageBytes}`);
       pos += HEADER_BYTES + length;
-      if (this.end < pos) return undefined;
-      if (length < MAX_PACKET_PAYLOAD) return { fragments, totalBytes: pos - this.offset, payloadBytes };
+      if (this.end < pos) return false;
+      if (length < MAX_PACKET_PAYLOAD) {
+        this.scannedFragments = fragments;
+        this.scannedBytes = pos - this.offset;
+        this.scannedPayload = payloadBytes;
+        return true;
+      }
     }
   }
 

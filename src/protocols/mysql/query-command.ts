@@ -28,11 +28,14 @@ export function runQuery(
   if (context.maskingRefused(message, text)) return;
   const steps: OperationStep[] = [];
   let useDatabase: string | undefined;
-  const preparing = new Map<string, MysqlClassifiedStatement | undefined>();
-  for (const [index, statement] of result.statements.entries()) {
+  // Names this text prepares (or drops), made only for a text that has any: most have none.
+  let preparing: Map<string, MysqlClassifiedStatement | undefined> | undefined;
+  const statements = result.statements;
+  for (let index = 0; index < statements.length; index++) {
+    const statement = statements[index]!;
     if (statement.useDatabase !== undefined) {
       // Later statements of the same text would resolve names against a database the gateway cannot confirm.
-      if (index !== result.statements.length - 1) {
+      if (index !== statements.length - 1) {
         context.refuse(
           message,
           new LatchError("statement_unsupported", { what: "USE followed by more statements in one query" }),
@@ -45,7 +48,7 @@ export function runQuery(
       continue;
     }
     if (statement.executes !== undefined) {
-      const inner = preparing.has(statement.executes)
+      const inner = preparing?.has(statement.executes)
         ? preparing.get(statement.executes)
         : prepared.get(statement.executes);
       if (inner === undefined) {
@@ -62,18 +65,23 @@ export function runQuery(
       continue;
     }
     if (statement.prepares !== undefined) {
+      preparing ??= new Map();
       preparing.set(statement.prepares.name, statement.prepares.inner);
       steps.push(statement.prepares.inner.step);
       continue;
     }
-    if (statement.deallocates !== undefined) preparing.set(statement.deallocates, undefined);
+    if (statement.deallocates !== undefined) {
+      preparing ??= new Map();
+      preparing.set(statement.deallocates, undefined);
+    }
     steps.push(statement.step);
   }
   admitAndForward(context, message, steps, () => {
-    for (const [name, inner] of preparing) {
-      if (inner === undefined) prepared.delete(name);
-      else prepared.set(name, inner);
-    }
+    if (preparing !== undefined)
+      for (const [name, inner] of preparing) {
+        if (inner === undefined) prepared.delete(name);
+        else prepared.set(name, inner);
+      }
     if (useDatabase !== undefined) state.database = useDatabase;
     afterSuccess?.();
   });

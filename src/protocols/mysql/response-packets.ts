@@ -50,6 +50,23 @@ export function decodeOk(payload: Buffer): OkPacket {
   return { kind: "OK", affectedRows, lastInsertId, status, warnings, info: c.rest().toString("utf8") };
 }
 
+/**
+ * The status flags of an OK packet (or the 0xFE-headed OK ending a result set), checked as decodeOk checks it
+ * but without building the packet or decoding its info text: the response tracker reads one per result.
+ */
+export function okStatusOf(payload: Buffer): number {
+  const c = new PayloadCursor(payload, "OK packet");
+  c.u8();
+  c.lenencInt();
+  c.lenencInt();
+  return c.remaining >= 2 ? c.u16() : 0;
+}
+
+/** The status flags of an EOF packet, as decodeEof reads them. */
+export function eofStatusOf(payload: Buffer): number {
+  return payload.length >= 5 ? payload.readUInt16LE(3) : 0;
+}
+
 export function decodeErr(payload: Buffer): ErrPacket {
   const c = new PayloadCursor(payload, "ERR packet");
   c.u8();

@@ -6,7 +6,7 @@
 import { CAPABILITY } from "./capabilities.js";
 import { MysqlProtocolViolation } from "./packet-reader.js";
 import { PayloadCursor } from "./payload-cursor.js";
-import { decodeEof, decodeErr, decodeOk, SERVER_STATUS } from "./response-packets.js";
+import { decodeErr, decodeOk, eofStatusOf, okStatusOf, SERVER_STATUS } from "./response-packets.js";
 
 export interface ResponseSummary {
   readonly rows: number;
@@ -87,7 +87,7 @@ export class ResponseTracker {
         if (header === 0xff) return this.failed(payload);
         if (header === 0xfe && payload.length < 0xffffff && (this.deprecateEof || payload.length < 9)) {
           this.kind = "end";
-          const status = this.deprecateEof ? decodeOk(payload).status : decodeEof(payload).status;
+          const status = this.deprecateEof ? okStatusOf(payload) : eofStatusOf(payload);
           return this.next(status);
         }
         this.rows++;

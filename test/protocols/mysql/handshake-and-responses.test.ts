@@ -14,6 +14,14 @@ import {
   encodeSslRequest,
 } from "../../../src/protocols/mysql/handshake-packets.js";
 import { PacketReader } from "../../../src/protocols/mysql/packet-reader.js";
+import {
+  decodeEof,
+  decodeOk,
+  encodeEof,
+  encodeOk,
+  eofStatusOf,
+  okStatusOf,
+} from "../../../src/protocols/mysql/response-packets.js";
 import { ResponseTracker } from "../../../src/protocols/mysql/response-tracker.js";
 import { nativePasswordScramble } from "../../../src/protocols/mysql/upstream-auth.js";
 import { naivePacket } from "../../support/naive-mysql-bytes.js";
@@ -182,6 +190,31 @@ describe("ResponseTracker", () => {
     expect(() =>
       new ResponseTracker(GATEWAY_CAPABILITIES).push(Buffer.from([0xfb, ...Buffer.from("/etc/passwd")])),
     ).toThrow(/LOCAL INFILE/);
+  });
+
+  it("reads the status that ends a result as the full decoders do, truncated packets included", () => {
+    const oks = [
+      encodeOk(
+        { status: 0x0022, affectedRows: 70_000, lastInsertId: 2 ** 40, info: "Rows matched: 1" },
+        0xfe,
+      ),
+      encodeOk({ status: 0x000a }),
+    ];
+    for (const ok of oks)
+      for (let length = 1; length <= ok.length; length++) {
+        const cut = ok.subarray(0, length);
+        let expected: number | string;
+        try {
+          expected = decodeOk(cut).status;
+        } catch (error) {
+          expected = (error as Error).message;
+        }
+        if (typeof expected === "number") expect(okStatusOf(cut)).toBe(expected);
+        else expect(() => okStatusOf(cut)).toThrow(expected);
+      }
+    const eof = encodeEof(0x0003, 7);
+    for (let length = 1; length <= eof.length; length++)
+      expect(eofStatusOf(eof.subarray(0, length))).toBe(decodeEof(eof.subarray(0, length)).status);
   });
 
   it("follows a COM_STMT_PREPARE answer to its last definition", () => {

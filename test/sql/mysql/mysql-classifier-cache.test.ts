@@ -70,6 +70,12 @@ describe("MySQL classification cache", () => {
       first.ok && first.statements[0]!.step,
     );
     expect(variant.ok && variant.statements[0]!.step.text).toBe("SELECT c FROM sbtest1 WHERE id=42");
+    // ...sharing what the policy engine's admission memo keys on (src/policy/step-memo.ts), so a point select
+    // with a new id is answered by the memo: the accesses array, the action and the facts object.
+    const [a, b] = [first, variant].map((c) => (c.ok ? c.statements[0]!.step : undefined));
+    expect(b?.accesses).toBe(a?.accesses);
+    expect(b?.facts).toBe(a?.facts);
+    expect(b?.action).toBe(a?.action);
     const elsewhere = classifier.classify("SELECT c FROM sbtest1 WHERE id=41", "shop2");
     expect(elsewhere).not.toBe(first);
     expect(elsewhere.ok && elsewhere.statements[0]!.accesses[0]!.resource).toEqual({
