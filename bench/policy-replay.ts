@@ -1,8 +1,11 @@
 /**
- * `npx tsx bench/policy-replay.ts [events]`: generates an audit history of `events` events (default 1M: three
- * operations to one operation_result, as a busy gateway records them) in a fresh embedded SQLite store, then
- * times `replayHistory` over it against two policy sets and prints events/s and the peak RSS. Not part of
- * `npm run bench` (it measures replay, not the gateway's hot path).
+ * `npx tsx bench/policy-replay.ts [events] [principals]`: generates an audit history of `events` events
+ * (default 1M: three operations to one operation_result, as a busy gateway records them) by `principals`
+ * distinct callers (default 50; `all` gives every operation its own caller, the worst case for the report's
+ * per-principal groups) in a fresh embedded SQLite store, then times `replayHistory` over it against two policy
+ * sets and prints events/s, the RSS and heap in use when replay starts, and their peaks during replay
+ * (sampled once per page of events). Not part of `npm run bench` (it measures replay, not the gateway's hot
+ * path). Whether replay's memory is bounded shows as the peak staying put when `events` grows.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -10,11 +13,13 @@ import path from "node:path";
 import { createCedarPolicyEngine } from "../src/policy/create-cedar-engine.js";
 import { parsePolicySources } from "../src/policy/load-policies.js";
 import { REPLAY_CACHE_SIZE, replayHistory } from "../src/replay/replay-history.js";
+import { disableWasmCallInlining } from "../src/replay/wasm-call-inlining.js";
 import { openSqliteStores } from "../src/store/open-stores.js";
 import { openSqliteAuditReader } from "../src/store/sqlite-audit-reader.js";
 import type { AuditEventInput } from "../src/store/store.js";
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
+const PRINCIPALS = process.argv[3] === "all" ? Number.MAX_SAFE_INTEGER : Number(process.argv[3] ?? 50);
 const CURRENT = `
 permit(principal in Group::"agents", action in Action::"sql:read", resource in Connection::"app");
 permit(principal in Group::"writers", action in Action::"sql:write", resource in Connection::"app");
@@ -29,7 +34,7 @@ forbid(principal, action, resource == Table::"app/public.t1");
 const ACTIONS = ["sql:select", "sql:select", "sql:select", "sql:insert", "sql:update"];
 
 function operationEvent(index: number, at: number): AuditEventInput {
-  const subject = `agent-${index % 50}`;
+  const subject = `agent-${index % PRINCIPALS}`;
   const action = ACTIONS[index % ACTIONS.length]!;
   const table = `public.t${index % 20}`;
   const step = {
@@ -63,6 +68,8 @@ function operationEvent(index: number, at: number): AuditEventInput {
 }
 
 async function main(): Promise<void> {
+  // As `latch policy replay` does: V8 may abort on a deopt of an inlined call into Cedar's Wasm (see the module).
+  if (process.env.REPLAY_BENCH_WASM_INLINING !== "1") disableWasmCallInlining();
   const dir = mkdtempSync(path.join(os.tmpdir(), "latch-replay-bench-"));
   try {
     const stores = await openSqliteStores(dir);
@@ -92,13 +99,28 @@ async function main(): Promise<void> {
         cacheSize: REPLAY_CACHE_SIZE,
       }),
     );
-    let peakRss = 0;
+    // What replay adds is measured from here: the history's generation leaves its own garbage behind.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const before = process.memoryUsage();
+    let pages = 0;
+    let liveHeap = 0;
+    let peakRss = before.rss;
+    let peakHeap = before.heapUsed;
     const report = await replayHistory({
       reader,
       current: engines[0]!,
       candidate: engines[1]!,
       onProgress: () => {
-        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        // With --expose-gc, every 50 pages: the heap that is live after a full collection, what must stay flat.
+        pages += 1;
+        if (gc !== undefined && pages % 50 === 0) {
+          gc();
+          liveHeap = Math.max(liveHeap, process.memoryUsage().heapUsed);
+        }
+        const usage = process.memoryUsage();
+        peakRss = Math.max(peakRss, usage.rss);
+        peakHeap = Math.max(peakHeap, usage.heapUsed);
       },
     });
     reader.close();
@@ -112,7 +134,13 @@ async function main(): Promise<void> {
         operationsPerSecond: Math.round(report.operations / seconds),
         newlyDenied: report.changes.newly_denied.count,
         regressions: report.regressions.count,
+        principals: Math.min(PRINCIPALS, TOTAL),
+        groups: report.changes.newly_denied.groups.length + report.changes.newly_allowed.groups.length,
+        rssAtStartMiB: Math.round(before.rss / 2 ** 20),
         peakRssMiB: Math.round(peakRss / 2 ** 20),
+        heapAtStartMiB: Math.round(before.heapUsed / 2 ** 20),
+        peakHeapMiB: Math.round(peakHeap / 2 ** 20),
+        ...(gc === undefined ? {} : { liveHeapMiB: Math.round(liveHeap / 2 ** 20) }),
       }),
     );
   } finally {

@@ -7,12 +7,23 @@ import type { RecordedOperation } from "./recorded-operations.js";
  * One engine's decision on a recorded operation, taken the way the pipeline takes it (operation-pipeline.ts
  * admit, preview-stage.ts): a first decision, then, when the engine's `@preview` permits want a preview, the
  * final one with `context.preview` from the preview the record holds. A preview cannot be run again (the data
- * has changed since), so an operation that was never previewed, on a protocol that previews, is not re-decided
- * for an engine that would preview it: the reason is returned instead of a guess.
+ * has changed since), so an operation that was never previewed, and that a previewer would run, is not
+ * re-decided for an engine that would preview it: the reason is returned instead of a guess.
  */
 
-/** PostgreSQL's simple and extended query: the only operations the gateway previews (not MCP sql_query). */
-const PREVIEWING_MODES: ReadonlySet<string> = new Set(["simple", "extended"]);
+/**
+ * Whether the gateway would have run a preview for this operation, had a `@preview` permit asked for one: the
+ * conditions of the session previewers (protocols/postgres/session-preview.ts, protocols/mysql/session-preview.ts),
+ * which run one statement sent as a plain query, PostgreSQL's simple Query or MySQL's COM_QUERY ("text", not
+ * an SQL-level EXECUTE), and refuse everything else (extended protocol, prepared statements, several statements).
+ * Other protocols (SSH, HTTP, MCP) have no previewer. A refused preview is decided without one, so those
+ * operations are re-decided as they were; only a previewable one needs the preview the record lacks.
+ */
+function previewable(operation: RecordedOperation, request: AuthorizationRequest): boolean {
+  if (request.steps.length !== 1) return false;
+  if (operation.mode === "simple") return true;
+  return operation.mode === "text" && !/^\s*execute\b/i.test(operation.texts[0] ?? "");
+}
 
 /** Why an operation was not re-decided; `needsPreview` when only a preview the record lacks would decide it. */
 export interface NotRedecided {
@@ -36,9 +47,9 @@ export function redecide(
   if (engine.wantsPreview === undefined || !wantsPreview(engine, first, request)) return { verdict: first };
   const preview = operation.preview;
   if (typeof preview === "string") return { reason: preview, needsPreview: false };
-  // No preview tried: the protocol cannot preview (decided as it was), or the policies asked for none then.
+  // No preview tried: the previewer would refuse it (decided as it was), or the policies asked for none then.
   if (preview === undefined)
-    return PREVIEWING_MODES.has(operation.mode) ? NEEDS_PREVIEW[which] : { verdict: first };
+    return previewable(operation, request) ? NEEDS_PREVIEW[which] : { verdict: first };
   // Refused or failed: decided without `context.preview`, as it was then.
   if (preview === null) return { verdict: first };
   return { verdict: engine.authorize({ ...request, preview }) };

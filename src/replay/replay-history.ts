@@ -15,7 +15,8 @@ import { type NotRedecided, redecide } from "./redecide.js";
  * Re-decides every recorded operation of a window against the current and a candidate policy set and counts
  * what would change. Both sets are asked (not the recorded verdict compared with the candidate) so a policy
  * edit already deployed since is not mistaken for the candidate's effect. Memory is bounded: a page of
- * events, one counter per (change, principal, action), a few examples per counter.
+ * events, one counter per (change, principal, action) up to MAX_GROUPS per change (the rest share one
+ * OTHER_PRINCIPALS counter), a few examples per counter, the engines' bounded caches.
  */
 
 export type Change = "newly_denied" | "newly_allowed" | "newly_approval";
@@ -83,6 +84,15 @@ export const REPLAY_CACHE_SIZE = 50_000;
 
 /** Held operations the candidate denies, waiting to see whether an approval let them run. */
 const MAX_PENDING_HELD = 100_000;
+/**
+ * (principal, action) counters kept per change; past it, changes of further pairs are counted under one group
+ * (OTHER_PRINCIPALS), so a history of millions of distinct callers does not grow the report with them.
+ */
+export const MAX_GROUPS = 1000;
+export const OTHER_PRINCIPALS = "(other principals)";
+/** Distinct not-re-decidable reasons kept; the rest are counted under OTHER_REASONS. */
+const MAX_REASONS = 100;
+const OTHER_REASONS = "(other reasons)";
 const MAX_EXAMPLE_TEXT = 300;
 
 export async function replayHistory(options: ReplayOptions): Promise<ReplayReport> {
@@ -114,8 +124,7 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayRepor
       // Without the recorded input the principal and connection are unknown: counted only when unfiltered.
       if (options.principal !== undefined || options.connection !== undefined) continue;
       report.operations += 1;
-      report.notRedecidable.count += 1;
-      report.notRedecidable.reasons[input] = (report.notRedecidable.reasons[input] ?? 0) + 1;
+      notRedecidable(report, input, false);
       continue;
     }
     if (options.principal !== undefined && input.subject !== options.principal) continue;
@@ -127,9 +136,7 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayRepor
     const candidately = redecide(options.candidate, request, operation, "candidate");
     if ("reason" in currently || "reason" in candidately) {
       const { reason, needsPreview } = "reason" in currently ? currently : (candidately as NotRedecided);
-      report.notRedecidable.count += 1;
-      if (needsPreview) report.notRedecidable.needsPreview += 1;
-      report.notRedecidable.reasons[reason] = (report.notRedecidable.reasons[reason] ?? 0) + 1;
+      notRedecidable(report, reason, needsPreview);
       continue;
     }
     const current = currently.verdict;
@@ -144,13 +151,7 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayRepor
     }
     const example = exampleOf(operation, candidate);
     const action = input.steps[0]?.action ?? "?";
-    const key = `${change}\u0000${input.subject}\u0000${action}`;
-    let group = groups.get(key);
-    if (group === undefined) {
-      group = { principal: input.subject, action, count: 0, examples: [] };
-      groups.set(key, group);
-      report.changes[change].groups.push(group);
-    }
+    const group = groupOf(groups, report.changes[change].groups, change, input.subject, action);
     group.count += 1;
     report.changes[change].count += 1;
     if (group.examples.length < keep) group.examples.push(example);
@@ -165,6 +166,40 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayRepor
   }
   report.elapsedMs = now() - started;
   return report;
+}
+
+/** The (change, principal, action) counter, or the change's OTHER_PRINCIPALS one once MAX_GROUPS are kept. */
+function groupOf(
+  groups: Map<string, ChangeGroup>,
+  listed: ChangeGroup[],
+  change: Change,
+  principal: string,
+  action: string,
+): ChangeGroup {
+  const own = `${change}\u0000${principal}\u0000${action}`;
+  const full = !groups.has(own) && listed.length >= MAX_GROUPS;
+  const key = full ? `${change}\u0000` : own;
+  let group = groups.get(key);
+  if (group === undefined) {
+    group = {
+      principal: full ? OTHER_PRINCIPALS : principal,
+      action: full ? "*" : action,
+      count: 0,
+      examples: [],
+    };
+    groups.set(key, group);
+    listed.push(group);
+  }
+  return group;
+}
+
+function notRedecidable(report: ReplayReport, reason: string, needsPreview: boolean): void {
+  const { reasons } = report.notRedecidable;
+  report.notRedecidable.count += 1;
+  if (needsPreview) report.notRedecidable.needsPreview += 1;
+  const key =
+    Object.hasOwn(reasons, reason) || Object.keys(reasons).length < MAX_REASONS ? reason : OTHER_REASONS;
+  reasons[key] = (reasons[key] ?? 0) + 1;
 }
 
 function changeOf(current: Decision, candidate: Decision): Change | undefined {

@@ -192,6 +192,26 @@ describe("preview, then commit", () => {
     await client.end();
   }, 60_000);
 
+  it("previews an INSERT that gives the serial column its value: no sequence is drawn", async () => {
+    const sequence = async () => (await fx.direct("SELECT last_value, is_called FROM events_id_seq")).rows[0];
+    const before = await sequence();
+    const client = await fx.gw.connect(agent);
+    const requestId = held(client);
+    const result = client.query("INSERT INTO events (id, what) VALUES (100, 'explicit'), (101, 'too')");
+    const id = await requestId;
+    expect((await getRequest(id)).preview).toMatchObject({
+      status: "ran",
+      rows: 2,
+      tables: [{ table: "public.events", inserted: 2, updated: 0, deleted: 0 }],
+    });
+    expect(await sequence()).toEqual(before);
+    expect((await fx.direct("SELECT count(*)::int AS n FROM events WHERE id >= 100")).rows[0].n).toBe(0);
+    expect((await api("POST", `/api/requests/${id}/approve`, {})).status).toBe(200);
+    expect((await result).rowCount).toBe(2);
+    expect(await sequence()).toEqual(before);
+    await client.end();
+  }, 60_000);
+
   it("does not preview a statement with bound parameters (extended protocol), and says so", async () => {
     const client = await fx.gw.connect(agent);
     const requestId = held(client);

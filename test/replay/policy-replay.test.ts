@@ -242,7 +242,7 @@ describe.each(["sqlite", "postgres"])("policy suggest on the %s store", (name) =
   });
 });
 
-describe("policy suggest for SSH commands", () => {
+describe("policy suggest and replay for SSH commands", () => {
   it("names the exact command lines, escaped, and the result compiles and allows only those", async () => {
     const dataDir = mkdtempSync(path.join(dir, "ssh-"));
     const opened = await openSqliteStores(dataDir);
@@ -304,5 +304,35 @@ describe("policy suggest for SSH commands", () => {
     for (const command of commands) expect(ask(command)).toBe("allow");
     expect(ask("rm -rf /")).toBe("deny");
     expect(ask("uptime; rm -rf /")).toBe("deny");
+
+    // Replay re-decides SSH operations too: the suggestion as current policy, a candidate that keeps `uptime`.
+    mkdirSync(path.join(dataDir, "current"));
+    writeFileSync(path.join(dataDir, "current", "suggested.cedar"), text);
+    mkdirSync(path.join(dataDir, "uptime-only"));
+    writeFileSync(
+      path.join(dataDir, "uptime-only", "p.cedar"),
+      `permit(principal == User::"ops-bot", action == Action::"ssh:exec", resource == Connection::"web1")
+       when { context.command == "uptime" };`,
+    );
+    const replayConfig = path.join(dataDir, "replay.yaml");
+    writeFileSync(
+      replayConfig,
+      `data_dir: ${JSON.stringify(dataDir)}\npolicies: ${JSON.stringify(path.join(dataDir, "current"))}\n`,
+    );
+    const { code, report } = await replay(
+      replayConfig,
+      path.relative(dir, path.join(dataDir, "uptime-only")),
+      {
+        since: "2026-11-30T00:00:00Z",
+      },
+    );
+    expect(code).toBe(1);
+    expect(report.redecided).toBe(3);
+    expect(report.driftFromRecorded).toBe(0);
+    expect(report.changes.newly_denied.count).toBe(2);
+    expect(report.changes.newly_denied.groups).toMatchObject([
+      { principal: "ops-bot", action: "ssh:exec", count: 2 },
+    ]);
+    expect(report.regressions.examples.map((example) => example.statements[0])).toEqual(commands.slice(1));
   });
 });

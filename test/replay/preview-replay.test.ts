@@ -68,6 +68,8 @@ beforeAll(async () => {
   // Previewed: 5 rows, over the threshold: held for a DBA (deferred), recorded with its preview.
   await expect(client.query("UPDATE items SET name = 'five' WHERE id <= 5")).rejects.toThrow(/approv/);
   await client.query("UPDATE notes SET body = 'b' WHERE id = 1"); // no @preview permit: never previewed
+  // Extended protocol with a bound parameter: the gateway never previews it (the previewer refuses).
+  await client.query("UPDATE notes SET body = $1 WHERE id = 1", ["c"]);
   await client.end();
   await test.gateway.stop();
   config = path.join(dir, "latch.yaml");
@@ -125,7 +127,12 @@ describe("policy replay with previews", () => {
       "needs a preview: never previewed, and a @preview permit of the candidate policies would preview it",
     ]);
     expect(report!.redecided).toBe(report!.operations - 1);
-    expect(report!.changes.newly_approval.count + report!.changes.newly_allowed.count).toBe(0);
+    // The extended-protocol update would get no preview: the candidate holds it for approval without one.
+    expect(report!.changes.newly_approval.count).toBe(1);
+    expect(report!.changes.newly_approval.groups[0]!.examples[0]!.statements).toEqual([
+      "UPDATE notes SET body = $1 WHERE id = 1",
+    ]);
+    expect(report!.changes.newly_allowed.count).toBe(0);
     const { out } = await replay("preview-notes", false);
     expect(out.join("\n")).toMatch(/not re-decidable: 1\n\s+1 {2}needs a preview/);
   });

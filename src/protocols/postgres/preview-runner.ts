@@ -5,7 +5,8 @@ import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { maskSample } from "../../masking/preview-sample.js";
 import type { PreviewSample, PreviewTableRows, StatementPreview } from "../../operation/statement-preview.js";
 import type { StatementClassifier } from "../../sql/classification.js";
-import { catalogRefusal } from "./preview-catalog.js";
+import { catalogRefusal, type DefaultsDrawn } from "./preview-catalog.js";
+import { suppliedColumns } from "./preview-insert-columns.js";
 import { previewRefusal } from "./preview-side-effects.js";
 import type { UpstreamTarget } from "./upstream.js";
 
@@ -51,13 +52,12 @@ export async function runPreview(options: PreviewRunnerOptions, text: string): P
   const refusal = previewRefusal(statement);
   if (refusal !== undefined) return { status: "refused", reason: refusal, at };
   const tables = [...statement.tablesWritten];
-  const drawsDefaults =
-    statement.nodeType === "InsertStmt" || statement.nodeType === "MergeStmt" || /\bdefault\b/i.test(text);
+  const defaults = defaultsDrawn(statement.nodeType, text, tables);
   const client = connect(options);
   const started = performance.now();
   try {
     await client.connect();
-    const blocked = await catalogRefusal(client, tables, drawsDefaults);
+    const blocked = await catalogRefusal(client, tables, defaults);
     if (blocked !== undefined) return { status: "refused", reason: blocked, at };
     await client.query("BEGIN");
     await client.query(`SET LOCAL statement_timeout = ${Math.floor(options.settings.statementTimeoutMs)}`);
@@ -99,6 +99,16 @@ export async function runPreview(options: PreviewRunnerOptions, text: string): P
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Which column defaults the statement may take: a plain single-table INSERT is read column by column (one that
+ * supplies its serial column draws nothing); a MERGE, an INSERT with a WITH or anything naming DEFAULT may
+ * draw any.
+ */
+function defaultsDrawn(nodeType: string, text: string, tables: readonly string[]): DefaultsDrawn {
+  if (nodeType === "InsertStmt" && tables.length === 1) return suppliedColumns(text) ?? "all";
+  return nodeType === "InsertStmt" || nodeType === "MergeStmt" || /\bdefault\b/i.test(text) ? "all" : "none";
 }
 
 function connect(options: PreviewRunnerOptions): pg.Client {
