@@ -10,10 +10,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import v8 from "node:v8";
 import { createCedarPolicyEngine } from "../src/policy/create-cedar-engine.js";
 import { parsePolicySources } from "../src/policy/load-policies.js";
 import { REPLAY_CACHE_SIZE, replayHistory } from "../src/replay/replay-history.js";
-import { disableWasmCallInlining } from "../src/replay/wasm-call-inlining.js";
 import { openSqliteStores } from "../src/store/open-stores.js";
 import { openSqliteAuditReader } from "../src/store/sqlite-audit-reader.js";
 import type { AuditEventInput } from "../src/store/store.js";
@@ -69,7 +69,8 @@ function operationEvent(index: number, at: number): AuditEventInput {
 
 async function main(): Promise<void> {
   // As `latch policy replay` does: V8 may abort on a deopt of an inlined call into Cedar's Wasm (see the module).
-  if (process.env.REPLAY_BENCH_WASM_INLINING !== "1") disableWasmCallInlining();
+  // Loading the engine turned inlining off (src/policy/wasm-call-inlining.ts); "1" turns it back on to show the crash.
+  if (process.env.REPLAY_BENCH_WASM_INLINING === "1") v8.setFlagsFromString("--turbo-inline-js-wasm-calls");
   const dir = mkdtempSync(path.join(os.tmpdir(), "latch-replay-bench-"));
   try {
     const stores = await openSqliteStores(dir);

@@ -24,6 +24,10 @@ import type { AuthorizationRequest, PolicyEngine } from "./policy-engine.js";
 import { createPreviewScope } from "./preview-scope.js";
 import { type SensitivityMap, stepSensitivity, tableSensitivity } from "./sensitivity.js";
 import { StepMemo } from "./step-memo.js";
+import { disableWasmCallInlining } from "./wasm-call-inlining.js";
+
+// Before any caller of the engine is optimized: Node 20 can abort in a lazy deopt of an inlined Wasm call.
+disableWasmCallInlining();
 
 export interface CedarPolicyEngineOptions {
   /** Most access decisions kept (LRU). 0 disables caching. Default 10 000. */

@@ -8,7 +8,6 @@ import { engineOptionsOf } from "../../policy/engine-options.js";
 import { loadPolicies } from "../../policy/load-policies.js";
 import { formatReplayReport } from "../../replay/format-replay.js";
 import { REPLAY_CACHE_SIZE, replayHistory } from "../../replay/replay-history.js";
-import { disableWasmCallInlining } from "../../replay/wasm-call-inlining.js";
 import { openAuditReader } from "../../store/open-audit-reader.js";
 
 /** Where output goes (policy.ts's CommandOutput; restated so the two files do not import each other). */
@@ -55,7 +54,6 @@ export function registerPolicyReplayCommand(policy: Command, output: CommandOutp
 }
 
 export async function runPolicyReplay(options: PolicyReplayOptions, output: CommandOutput): Promise<number> {
-  disableWasmCallInlining();
   const overrides = options.dataDir === undefined ? {} : { data_dir: path.resolve(options.dataDir) };
   const { config } = loadConfig(options.config, overrides);
   const now = Date.now();

@@ -1,7 +1,8 @@
 import v8 from "node:v8";
 
 /**
- * Turns off V8's inlining of JS-to-Wasm calls into optimized code, for a long replay. On Node 20 (V8 11.3) a
+ * Turns off V8's inlining of JS-to-Wasm calls into optimized code, in every process that loads the Cedar engine
+ * (the gateway, `latch policy replay`, tests): create-cedar-engine.ts calls it when it is loaded. On Node 20 (V8 11.3) a
  * lazy deoptimization of optimized code that inlined the call into the Cedar engine's WebAssembly (the
  * engine's `evaluate`, after a GC drops code it depended on) can abort the process with "Fatal error ...
  * unreachable code" (Deoptimizer::DoComputeBuiltinContinuation): seen on 1 in 4 to 2 in 3 runs of
