@@ -61,8 +61,8 @@ beforeAll(async () => {
       }),
     );
   }
-  // Versions a later Latch wrote: each its own reason.
-  for (let index = 0; index < VERSIONS; index += 1) events.push(update(PRINCIPALS + index, { v: 2 + index }));
+  // Versions a later Latch wrote (this one writes 1 and 2): each its own reason.
+  for (let index = 0; index < VERSIONS; index += 1) events.push(update(PRINCIPALS + index, { v: 3 + index }));
   await stores.audit.append(events);
   await stores.close();
   const reader = openSqliteAuditReader(path.join(dir, "latch.db"));
@@ -95,6 +95,6 @@ describe("replay's report is bounded", () => {
     expect(count).toBe(VERSIONS);
     expect(Object.keys(reasons)).toHaveLength(101);
     expect(reasons["(other reasons)"]).toBe(VERSIONS - 100);
-    expect(reasons["policyInput version 2 is newer than this Latch understands"]).toBe(1);
+    expect(reasons["policyInput version 3 is newer than this Latch understands"]).toBe(1);
   });
 });
