@@ -121,7 +121,9 @@ export class OperationPipeline implements Admitter {
   ): Promise<Admission> {
     const data = operationRecord(operation, verdict, context);
     return new Promise((resolve) => {
-      this.audit.append(
+      // Written in this turn when the gateway is relaying one statement at a time (audit-batcher.ts): the
+      // protocol forwards from the resolved promise, right after the turn, without waiting for the next one.
+      this.audit.appendNow(
         {
           kind: "operation",
           sessionId: operation.sessionId,
