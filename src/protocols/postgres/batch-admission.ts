@@ -48,19 +48,35 @@ export class PgBatchAdmission {
     let operation: Operation | undefined;
     if (examination.steps.length > 0) {
       const session = options.session;
-      operation = {
-        id: randomUUID(),
-        sessionId: session.id,
-        protocol: "postgres",
-        connection: session.connection,
-        identity: session.identity,
-        mode: last.kind === "Query" ? "simple" : "extended",
-        steps: examination.steps,
-        ...(examination.parameters.length > 0 ? { parameters: examination.parameters } : {}),
-        receivedAt,
-      };
-      // Read only by an approval's binding: digested then, not on every statement (batch-examiner.ts).
-      if (examination.parameters.length > 0) lazyParameterDigests(operation, examination);
+      operation =
+        examination.parameters.length === 0
+          ? {
+              id: randomUUID(),
+              sessionId: session.id,
+              protocol: "postgres",
+              connection: session.connection,
+              identity: session.identity,
+              mode: last.kind === "Query" ? "simple" : "extended",
+              steps: examination.steps,
+              receivedAt,
+            }
+          : {
+              id: randomUUID(),
+              sessionId: session.id,
+              protocol: "postgres",
+              connection: session.connection,
+              identity: session.identity,
+              mode: last.kind === "Query" ? "simple" : "extended",
+              steps: examination.steps,
+              parameters: examination.parameters,
+              // Read only by an approval's binding: digested then, not on every statement (batch-examiner.ts).
+              // A getter in the literal, not Object.defineProperty afterwards (~0.5 µs, and the object went
+              // to dictionary mode, slowing every later read of it).
+              get parameterDigests() {
+                return examination.parameterDigests;
+              },
+              receivedAt,
+            };
       context.state.awaitingAdmission = true;
       const admitted = operation;
       void options.pipeline
@@ -171,16 +187,4 @@ export class PgBatchAdmission {
       ...(ceiling === undefined ? {} : { ceiling }),
     });
   }
-}
-
-/** `operation.parameterDigests` as a getter over the examination's (computed on first read). */
-function lazyParameterDigests(
-  operation: Operation,
-  examination: { readonly parameterDigests: unknown },
-): void {
-  Object.defineProperty(operation, "parameterDigests", {
-    get: () => examination.parameterDigests,
-    enumerable: true,
-    configurable: true,
-  });
 }

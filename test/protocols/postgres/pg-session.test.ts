@@ -132,6 +132,25 @@ describe("PgSession: simple queries", () => {
     expect(pipeline.completed[0]?.result).toMatchObject({ rows: 1, commandTags: ["SELECT 1"] });
   });
 
+  it("records a result only once the client was sent its answer (recording is not on the statement's path)", async () => {
+    const { client, server, pipeline } = setup();
+    const sentWhenRecorded: number[] = [];
+    const complete = pipeline.complete.bind(pipeline);
+    pipeline.complete = (operation, result) => {
+      sentWhenRecorded.push(client.output().length);
+      complete(operation, result);
+    };
+    client.send(encodeQuery("SELECT * FROM items"));
+    await turns();
+    pipeline.calls[0]!.settle(allowed);
+    await turns();
+    const answer = Buffer.concat(result("SELECT 1"));
+    server.send(answer);
+    await turns();
+    expect(sentWhenRecorded).toEqual([answer.length]);
+    expect(pipeline.completed[0]?.result).toMatchObject({ rows: 1, commandTags: ["SELECT 1"] });
+  });
+
   it("answers a denied Query with ErrorResponse and ReadyForQuery, never forwards it, and stays usable", async () => {
     const { client, server, pipeline, closed } = setup();
     pipeline.answer = (op) => (op.steps[0]?.action === "sql:delete" ? denied : allowed);
