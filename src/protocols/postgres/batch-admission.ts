@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Operation } from "../../operation/operation.js";
-import type { ApprovalHold } from "../../pipeline/pipeline-types.js";
+import type { Admission, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { denyBatch, POISON_QUERY, recordRefusal } from "./batch-denial.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";
@@ -77,48 +77,75 @@ export class PgBatchAdmission {
               },
               receivedAt,
             };
+      const pipeline = options.pipeline;
+      const admitOptions = {
+        onHeld: (hold: ApprovalHold) => this.tellHeld(hold),
+        signal: session.signal,
+        preview: options.preview,
+      };
+      const admitContext = {
+        clientAddress: session.clientAddress,
+        connectionLabels: session.connectionLabels,
+      };
+      // Decided and recorded within this call (one statement at a time): forwarded in this turn, with the rest
+      // of what the client sent in it. Otherwise later frames wait in the reader until the admission settles.
+      const decided =
+        pipeline.admitNow === undefined
+          ? pipeline.admit(operation, admitContext, admitOptions)
+          : pipeline.admitNow(operation, admitContext, admitOptions);
+      if (!(decided instanceof Promise)) {
+        this.settle(decided, frames, operation, endsWithReady, messages, toServer, toClient);
+        return;
+      }
       context.state.awaitingAdmission = true;
       const admitted = operation;
-      void options.pipeline
-        .admit(
-          operation,
-          { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-          { onHeld: (hold) => this.tellHeld(hold), signal: session.signal, preview: options.preview },
-        )
-        .then((admission) => {
-          // Through `this`, not the locals above: each captured local is a slot in every batch's closure context.
-          const context = this.context;
-          const state = context.state;
-          state.awaitingAdmission = false;
-          if (state.closed) return;
-          const toServerNow: Buffer[] = [];
-          const toClientNow: Buffer[] = [];
-          if (admission.allowed) {
-            if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
-            if (admission.rowCeiling !== undefined && !endsWithReady) {
-              // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
-              context.registry.rollback();
-              denyBatch(context, CEILING_NEEDS_SYNC, endsWithReady, toServerNow, toClientNow);
-            } else {
-              const ceiling =
-                admission.rowCeiling === undefined
-                  ? undefined
-                  : openCeiling(admission.rowCeiling, context.responses.status, toServerNow, context.tracker);
-              this.forward(frames, admitted, endsWithReady, toServerNow, messages, ceiling);
-              // Nothing else goes upstream until the statement's count is judged (settleCeiling).
-              if (ceiling !== undefined) state.awaitingAdmission = true;
-            }
-          } else {
-            context.registry.rollback();
-            denyBatch(context, admission.error, endsWithReady, toServerNow, toClientNow);
-          }
-          context.toServer(toServerNow);
-          context.toClient(toClientNow);
-          context.resume();
-        });
+      void decided.then((admission) => {
+        // Through `this`, not the locals above: each captured local is a slot in every batch's closure context.
+        const context = this.context;
+        context.state.awaitingAdmission = false;
+        if (context.state.closed) return;
+        const toServerNow: Buffer[] = [];
+        const toClientNow: Buffer[] = [];
+        this.settle(admission, frames, admitted, endsWithReady, messages, toServerNow, toClientNow);
+        context.toServer(toServerNow);
+        context.toClient(toClientNow);
+        context.resume();
+      });
       return;
     }
     this.forward(frames, undefined, endsWithReady, toServer, messages);
+  }
+
+  /** An admitted batch goes upstream (held to its row ceiling, if any); a refused one is answered here. */
+  private settle(
+    admission: Admission,
+    frames: Buffer[],
+    operation: Operation,
+    endsWithReady: boolean,
+    messages: readonly FrontendMessage[],
+    toServer: Buffer[],
+    toClient: Buffer[],
+  ): void {
+    const context = this.context;
+    if (!admission.allowed) {
+      context.registry.rollback();
+      denyBatch(context, admission.error, endsWithReady, toServer, toClient);
+      return;
+    }
+    if (admission.grantExpiresAt !== undefined) context.options.session.usedGrant(admission.grantExpiresAt);
+    if (admission.rowCeiling !== undefined && !endsWithReady) {
+      // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
+      context.registry.rollback();
+      denyBatch(context, CEILING_NEEDS_SYNC, endsWithReady, toServer, toClient);
+      return;
+    }
+    const ceiling =
+      admission.rowCeiling === undefined
+        ? undefined
+        : openCeiling(admission.rowCeiling, context.responses.status, toServer, context.tracker);
+    this.forward(frames, operation, endsWithReady, toServer, messages, ceiling);
+    // Nothing else goes upstream until the statement's count is judged (settleCeiling).
+    if (ceiling !== undefined) context.state.awaitingAdmission = true;
   }
 
   /** A statement held to its preview's row count finished: keep or roll back, then let the client go on. */
