@@ -62,6 +62,8 @@ export class AuditBatcher {
   /** Events in the last group written, and whether the appender wrote it synchronously (see appendNow). */
   private lastGroupSize = 0;
   private lastGroupSynchronous = false;
+  /** appendNow wrote an event in this turn: it counts toward the turn's group (two per turn is not sequential). */
+  private wroteThisTurn = false;
   /** By session, in the order they were held (Map order), so the first is always the first due. */
   private readonly held = new Map<string, HeldResult>();
   private heldTimer: unknown;
@@ -103,6 +105,7 @@ export class AuditBatcher {
     }
     this.enqueue(event, outcome);
     this.flush();
+    this.wroteThisTurn = true;
     this.scheduled = true;
     this.timers.afterTurn(() => this.flush());
   }
@@ -195,6 +198,8 @@ export class AuditBatcher {
   /** Sends everything queued now (or right after the append in flight). */
   flush(): void {
     this.scheduled = false;
+    const wroteThisTurn = this.wroteThisTurn;
+    this.wroteThisTurn = false;
     if (this.lazyTimer !== undefined) this.timers.clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
     if (this.events.length === 0 || this.writing !== undefined) return;
@@ -209,12 +214,12 @@ export class AuditBatcher {
     try {
       pending = this.log.append(events);
     } catch (error) {
-      this.lastGroupSize = events.length;
+      this.lastGroupSize = events.length + (wroteThisTurn ? 1 : 0);
       this.lastGroupSynchronous = true;
       report(error ?? new Error("audit append failed"));
       return;
     }
-    this.lastGroupSize = events.length;
+    this.lastGroupSize = events.length + (wroteThisTurn ? 1 : 0);
     this.lastGroupSynchronous = pending === undefined;
     if (pending === undefined) {
       report(undefined);

@@ -344,6 +344,20 @@ describe("AuditBatcher: appendNow (the event a caller waits for)", () => {
     expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c", "d"], ["e"]]);
   });
 
+  it("counts a same-turn write with the turn's group: two statements a turn is not one at a time", () => {
+    const s = setupNow();
+    s.now("a");
+    s.timers.endTurn();
+    s.now("b"); // written now
+    s.now("c"); // waits for the end of the turn: a group of one, but the turn wrote two
+    s.timers.endTurn();
+    s.now("d");
+    s.now("e");
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c"]]);
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c"], ["d", "e"]]);
+  });
+
   it("waits behind events already queued in the turn, keeping their order", () => {
     const s = setupNow();
     s.now("a");
