@@ -4,7 +4,8 @@ import { execFile } from "node:child_process";
 export interface PgTarget {
   /**
    * latch: the embedded store; latch-pg: one replica on the PostgreSQL store; latch-pg-x2: two replicas;
-   * node-floor: a bare Node.js relay (bench/node-floor.mjs), node-floor-workers: the same with node:cluster.
+   * node-floor: a bare Node.js relay (bench/node-floor.mjs), node-floor-workers: the same with node:cluster;
+   * latch-before: another build's gateway beside latch (bench/single-client-latency.ts).
    */
   name:
     | "direct"
@@ -12,6 +13,7 @@ export interface PgTarget {
     | "node-floor"
     | "node-floor-workers"
     | "latch"
+    | "latch-before"
     | "latch-pg"
     | "latch-pg-x2"
     | "latch-pg-workers";

@@ -59,6 +59,11 @@ export class AuditBatcher {
   private scheduled = false;
   private lazyTimer: unknown;
   private writing: Promise<void> | undefined;
+  /** Events in the last group written, and whether the appender wrote it synchronously (see appendNow). */
+  private lastGroupSize = 0;
+  private lastGroupSynchronous = false;
+  /** appendNow wrote an event in this turn: it counts toward the turn's group (two per turn is not sequential). */
+  private wroteThisTurn = false;
   /** By session, in the order they were held (Map order), so the first is always the first due. */
   private readonly held = new Map<string, HeldResult>();
   private heldTimer: unknown;
@@ -77,6 +82,32 @@ export class AuditBatcher {
       this.scheduled = true;
       this.timers.afterTurn(() => this.flush());
     }
+  }
+
+  /**
+   * Like `append`, for the one event a caller waits for before it forwards (an operation): when the appender
+   * is synchronous (the journal), nothing is queued, written or grouped in this turn yet, and the last group
+   * held a single event (one statement at a time: nothing to share a write with), the event is written now,
+   * in the caller's turn, and `outcome` runs before this returns; the turn's group is opened all the same, so
+   * whatever else is appended in this turn still shares one write at its end. Otherwise exactly `append`.
+   * Durability is the same either way: `outcome` runs only once the write returned.
+   */
+  appendNow(event: AuditEventInput, outcome: Outcome): void {
+    if (
+      this.scheduled ||
+      this.writing !== undefined ||
+      this.events.length > 0 ||
+      !this.lastGroupSynchronous ||
+      this.lastGroupSize !== 1
+    ) {
+      this.append(event, outcome);
+      return;
+    }
+    this.enqueue(event, outcome);
+    this.flush();
+    this.wroteThisTurn = true;
+    this.scheduled = true;
+    this.timers.afterTurn(() => this.flush());
   }
 
   /**
@@ -167,6 +198,8 @@ export class AuditBatcher {
   /** Sends everything queued now (or right after the append in flight). */
   flush(): void {
     this.scheduled = false;
+    const wroteThisTurn = this.wroteThisTurn;
+    this.wroteThisTurn = false;
     if (this.lazyTimer !== undefined) this.timers.clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
     if (this.events.length === 0 || this.writing !== undefined) return;
@@ -181,9 +214,13 @@ export class AuditBatcher {
     try {
       pending = this.log.append(events);
     } catch (error) {
+      this.lastGroupSize = events.length + (wroteThisTurn ? 1 : 0);
+      this.lastGroupSynchronous = true;
       report(error ?? new Error("audit append failed"));
       return;
     }
+    this.lastGroupSize = events.length + (wroteThisTurn ? 1 : 0);
+    this.lastGroupSynchronous = pending === undefined;
     if (pending === undefined) {
       report(undefined);
       return;

@@ -51,6 +51,19 @@ export class OperationPipeline implements Admitter {
    * denies). The protocol forwards only after it resolves with `allowed`. Never rejects.
    */
   admit(operation: Operation, context: OperationContext, options: AdmitOptions = {}): Promise<Admission> {
+    const decided = this.admitting(operation, context, options);
+    return decided instanceof Promise ? decided : Promise.resolve(decided);
+  }
+
+  /** Admitter.admitNow (tracing unsets it: it wraps `admit` alone). */
+  admitNow: Admitter["admitNow"] = (operation, context, options = {}) =>
+    this.admitting(operation, context, options);
+
+  private admitting(
+    operation: Operation,
+    context: OperationContext,
+    options: AdmitOptions,
+  ): Admission | Promise<Admission> {
     const verdict = this.withApprovalFloor(this.authorize(operation, context), options);
     const policy = options.preview === undefined ? undefined : this.policy();
     if (policy?.wantsPreview !== undefined && wantsPreview(policy, verdict, this.request(operation, context)))
@@ -96,7 +109,7 @@ export class OperationPipeline implements Admitter {
     verdict: Verdict,
     context: OperationContext,
     options: AdmitOptions & Previewed,
-  ): Promise<Admission> {
+  ): Admission | Promise<Admission> {
     // The common case (no approval) stays one promise: this runs for every statement.
     if (verdict.decision !== "approval")
       return this.decide(operation, verdict, undefined, context, options.found);
@@ -111,7 +124,10 @@ export class OperationPipeline implements Admitter {
     return this.approval.run(operation, verdict, chosen, { ...options, context });
   }
 
-  /** Stage "audit" for a verdict that needs no approval: on record, then the admission. */
+  /**
+   * Stage "audit" for a verdict that needs no approval: on record, then the admission. Returned as is when the
+   * record was written within this call (AuditBatcher.appendNow), else as a promise of it.
+   */
   private decide(
     operation: Operation,
     verdict: Verdict,
@@ -119,27 +135,42 @@ export class OperationPipeline implements Admitter {
     context?: OperationContext,
     /** The preview the verdict rests on: its counts go on the record (approval requests carry their own). */
     found?: StatementPreview,
-  ): Promise<Admission> {
+  ): Admission | Promise<Admission> {
     const data = operationRecord(operation, verdict, context);
-    return new Promise((resolve) => {
-      this.audit.append(
-        {
-          kind: "operation",
-          sessionId: operation.sessionId,
-          data: found === undefined ? data : { ...data, preview: previewSummary(found) },
-        },
-        (failure) => {
-          if (failure !== undefined) return resolve(this.auditFailure(operation, failure));
-          this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
-          if (verdict.decision === "allow") return resolve({ allowed: true, verdict });
-          resolve({
-            allowed: false,
-            verdict,
-            error: refusal ?? new LatchError("statement_denied", { reason: verdict.reason }),
-          });
-        },
-      );
-    });
+    let now: Admission | undefined;
+    let later: ((admission: Admission) => void) | undefined;
+    this.audit.appendNow(
+      {
+        kind: "operation",
+        sessionId: operation.sessionId,
+        data: found === undefined ? data : { ...data, preview: previewSummary(found) },
+      },
+      (failure) => {
+        const admission =
+          failure === undefined
+            ? this.decided(operation, verdict, refusal)
+            : this.auditFailure(operation, failure);
+        if (later === undefined) now = admission;
+        else later(admission);
+      },
+    );
+    return (
+      now ??
+      new Promise((resolve) => {
+        later = resolve;
+      })
+    );
+  }
+
+  /** The admission of a recorded verdict. */
+  private decided(operation: Operation, verdict: Verdict, refusal: LatchError | undefined): Admission {
+    this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
+    if (verdict.decision === "allow") return { allowed: true, verdict };
+    return {
+      allowed: false,
+      verdict,
+      error: refusal ?? new LatchError("statement_denied", { reason: verdict.reason }),
+    };
   }
 
   private auditFailure(operation: Operation, failure: unknown): Admission {

@@ -103,6 +103,18 @@ export interface Previewed {
 /** What protocols need from the pipeline: admit operations, record what they did and what came back. */
 export interface Admitter {
   admit(operation: Operation, context: OperationContext, options?: AdmitOptions): Promise<Admission>;
+  /**
+   * As `admit`, for a protocol that can forward in the turn the operation arrived in: the admission itself
+   * when it was decided and recorded durably within this call (one statement at a time: AuditBatcher.appendNow),
+   * else the promise `admit` returns. Unset (tracing wraps `admit` alone): protocols call `admit`.
+   */
+  admitNow?:
+    | ((
+        operation: Operation,
+        context: OperationContext,
+        options?: AdmitOptions,
+      ) => Admission | Promise<Admission>)
+    | undefined;
   recordRefusal(operation: Operation, error: LatchError): void;
   complete(operation: Operation, result: OperationResult): void;
   recordProtocolError(sessionId: string | null, error: LatchError): void;

@@ -10,7 +10,8 @@ const REMEMBERED = 32;
  * connections, not only on new ones.
  */
 export class SessionRecheck {
-  private readonly recent: OperationStep[] = [];
+  /** By text, oldest first (Map order): a repeated text moves to the end. One hash lookup per statement. */
+  private readonly recent = new Map<string, OperationStep>();
 
   constructor(
     private readonly subject: {
@@ -23,17 +24,17 @@ export class SessionRecheck {
 
   /** Remembers statements that were allowed and forwarded (the newest REMEMBERED distinct texts). */
   remember(statements: readonly OperationStep[]): void {
+    const recent = this.recent;
     for (const statement of statements) {
-      const known = this.recent.findIndex((seen) => seen.text === statement.text);
-      if (known !== -1) this.recent.splice(known, 1);
-      this.recent.push(statement);
-      if (this.recent.length > REMEMBERED) this.recent.shift();
+      recent.delete(statement.text);
+      recent.set(statement.text, statement);
+      if (recent.size > REMEMBERED) recent.delete(recent.keys().next().value!);
     }
   }
 
   /** The new policy's verdict on the remembered statements, when it denies any of them. */
   deniedUnder(policy: PolicyEngine, now = new Date()): Verdict | undefined {
-    for (const statement of this.recent) {
+    for (const statement of this.recent.values()) {
       const verdict = policy.authorize({ ...this.subject, steps: [statement], now });
       if (verdict.decision === "deny") return verdict;
     }

@@ -41,6 +41,8 @@ export function startOperationTracing(
   const { pipeline, gate } = targets;
 
   const admit = pipeline.admit.bind(pipeline);
+  // Every admission goes through the wrapper below, with its spans: none is settled past it in the same turn.
+  pipeline.admitNow = undefined;
   pipeline.admit = (operation, context, options) => {
     const attributes = {
       "latch.session.id": operation.sessionId,

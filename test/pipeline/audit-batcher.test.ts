@@ -302,3 +302,93 @@ describe("AuditBatcher: a session's result folded into its next operation", () =
     expect(log.events).toHaveLength(0);
   });
 });
+
+describe("AuditBatcher: appendNow (the event a caller waits for)", () => {
+  function setupNow() {
+    const s = setup();
+    const now = (name: string) => s.batcher.appendNow(event(name), (error) => s.told.push({ name, error }));
+    return { ...s, now };
+  }
+
+  it("waits for the end of the turn until a group has shown the load is one event at a time", () => {
+    const s = setupNow();
+    s.now("first");
+    expect(s.log.groups).toHaveLength(0); // nothing known about the appender or the load yet
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["first"]]);
+  });
+
+  it("after a single-event group, writes in the caller's turn and tells the outcome before returning", () => {
+    const s = setupNow();
+    s.now("a");
+    s.timers.endTurn();
+    s.now("b");
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"]]);
+    expect(s.told.map((t) => t.name)).toEqual(["a", "b"]);
+  });
+
+  it("still groups everything else appended in the same turn into one write at its end", () => {
+    const s = setupNow();
+    s.now("a");
+    s.timers.endTurn();
+    s.now("b");
+    s.now("c");
+    s.append("d");
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"]]);
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c", "d"]]);
+    // The last group held two events: concurrent load, so the next turn's first waits for the turn's end too.
+    s.now("e");
+    expect(s.log.groups).toHaveLength(3);
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c", "d"], ["e"]]);
+  });
+
+  it("counts a same-turn write with the turn's group: two statements a turn is not one at a time", () => {
+    const s = setupNow();
+    s.now("a");
+    s.timers.endTurn();
+    s.now("b"); // written now
+    s.now("c"); // waits for the end of the turn: a group of one, but the turn wrote two
+    s.timers.endTurn();
+    s.now("d");
+    s.now("e");
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c"]]);
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"], ["c"], ["d", "e"]]);
+  });
+
+  it("waits behind events already queued in the turn, keeping their order", () => {
+    const s = setupNow();
+    s.now("a");
+    s.timers.endTurn();
+    s.append("b");
+    s.now("c");
+    expect(s.log.groups).toHaveLength(1);
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b", "c"]]);
+  });
+
+  it("reports a failed same-turn write to its caller, who then denies", () => {
+    const s = setupNow();
+    s.now("a");
+    s.timers.endTurn();
+    s.log.fail = failOnKinds("operation");
+    s.now("b");
+    expect(s.told.at(-1)?.name).toBe("b");
+    expect(s.told.at(-1)?.error).toBeInstanceOf(Error);
+  });
+
+  it("never writes in the caller's turn on an asynchronous appender", async () => {
+    const s = setupNow();
+    s.log.async = true;
+    s.now("a");
+    s.timers.endTurn();
+    s.log.settle();
+    await microtasks();
+    s.now("b");
+    expect(s.log.groups).toHaveLength(1);
+    s.timers.endTurn();
+    expect(s.log.groups.map(namesOf)).toEqual([["a"], ["b"]]);
+  });
+});

@@ -537,3 +537,31 @@ describe("OperationPipeline: what protocols record", () => {
     );
   });
 });
+
+describe("OperationPipeline: admitNow (forwarding in the turn the operation came)", () => {
+  it("returns the admission itself once the load is one statement at a time, with the record already written", async () => {
+    const { log, pipeline } = setup();
+    const first = pipeline.admitNow!(operation(), context);
+    expect(first).toBeInstanceOf(Promise); // nothing known about the load yet: the end of the turn, as admit
+    expect((await first).allowed).toBe(true);
+    const op = operation();
+    const second = pipeline.admitNow!(op, context);
+    expect(second).not.toBeInstanceOf(Promise);
+    expect((second as Admission).allowed).toBe(true);
+    // Durable before it is returned: the record is in the log already.
+    expect(log.events.at(-1)?.data.operationId).toBe(op.id);
+  });
+
+  it("returns a denial the same way, recorded, and a failed record as a denial", async () => {
+    const { log, pipeline, policy } = setup();
+    await pipeline.admitNow!(operation(), context);
+    policy.answer = deny;
+    const refused = pipeline.admitNow!(operation(), context) as Admission;
+    expect(denied(refused).error.code).toBe("statement_denied");
+    await microtasks(); // the next turn: the one above opened this turn's group
+    log.fail = () => new Error("disk full");
+    const failed = pipeline.admitNow!(operation(), context);
+    expect(failed).not.toBeInstanceOf(Promise);
+    expect(denied(failed as Admission).error.code).toBe("audit_unavailable");
+  });
+});

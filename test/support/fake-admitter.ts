@@ -28,6 +28,8 @@ export class FakeAdmitter implements Admitter {
   readonly protocolErrors: { sessionId: string | null; error: LatchError }[] = [];
   readonly recorded: AuditEventInput[] = [];
   answer: ((operation: Operation) => Admission) | undefined;
+  /** Unset: the session admits through admit(); set, it answers within the call (Admitter.admitNow). */
+  admitNow: ((operation: Operation) => Admission | Promise<Admission>) | undefined;
 
   admit(operation: Operation, context: OperationContext, options?: AdmitOptions): Promise<Admission> {
     return new Promise((resolve) => {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Operation } from "../../operation/operation.js";
-import type { ApprovalHold } from "../../pipeline/pipeline-types.js";
+import type { Admission, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { denyBatch, POISON_QUERY, recordRefusal } from "./batch-denial.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";
@@ -48,61 +48,104 @@ export class PgBatchAdmission {
     let operation: Operation | undefined;
     if (examination.steps.length > 0) {
       const session = options.session;
-      operation = {
-        id: randomUUID(),
-        sessionId: session.id,
-        protocol: "postgres",
-        connection: session.connection,
-        identity: session.identity,
-        mode: last.kind === "Query" ? "simple" : "extended",
-        steps: examination.steps,
-        ...(examination.parameters.length > 0 ? { parameters: examination.parameters } : {}),
-        receivedAt,
+      operation =
+        examination.parameters.length === 0
+          ? {
+              id: randomUUID(),
+              sessionId: session.id,
+              protocol: "postgres",
+              connection: session.connection,
+              identity: session.identity,
+              mode: last.kind === "Query" ? "simple" : "extended",
+              steps: examination.steps,
+              receivedAt,
+            }
+          : {
+              id: randomUUID(),
+              sessionId: session.id,
+              protocol: "postgres",
+              connection: session.connection,
+              identity: session.identity,
+              mode: last.kind === "Query" ? "simple" : "extended",
+              steps: examination.steps,
+              parameters: examination.parameters,
+              // Read only by an approval's binding: digested then, not on every statement (batch-examiner.ts).
+              // A getter in the literal, not Object.defineProperty afterwards (~0.5 µs, and the object went
+              // to dictionary mode, slowing every later read of it).
+              get parameterDigests() {
+                return examination.parameterDigests;
+              },
+              receivedAt,
+            };
+      const pipeline = options.pipeline;
+      const admitOptions = {
+        onHeld: (hold: ApprovalHold) => this.tellHeld(hold),
+        signal: session.signal,
+        preview: options.preview,
       };
-      // Read only by an approval's binding: digested then, not on every statement (batch-examiner.ts).
-      if (examination.parameters.length > 0) lazyParameterDigests(operation, examination);
+      const admitContext = {
+        clientAddress: session.clientAddress,
+        connectionLabels: session.connectionLabels,
+      };
+      // Decided and recorded within this call (one statement at a time): forwarded in this turn, with the rest
+      // of what the client sent in it. Otherwise later frames wait in the reader until the admission settles.
+      const decided =
+        pipeline.admitNow === undefined
+          ? pipeline.admit(operation, admitContext, admitOptions)
+          : pipeline.admitNow(operation, admitContext, admitOptions);
+      if (!(decided instanceof Promise)) {
+        this.settle(decided, frames, operation, endsWithReady, messages, toServer, toClient);
+        return;
+      }
       context.state.awaitingAdmission = true;
       const admitted = operation;
-      void options.pipeline
-        .admit(
-          operation,
-          { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-          { onHeld: (hold) => this.tellHeld(hold), signal: session.signal, preview: options.preview },
-        )
-        .then((admission) => {
-          // Through `this`, not the locals above: each captured local is a slot in every batch's closure context.
-          const context = this.context;
-          const state = context.state;
-          state.awaitingAdmission = false;
-          if (state.closed) return;
-          const toServerNow: Buffer[] = [];
-          const toClientNow: Buffer[] = [];
-          if (admission.allowed) {
-            if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
-            if (admission.rowCeiling !== undefined && !endsWithReady) {
-              // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
-              context.registry.rollback();
-              denyBatch(context, CEILING_NEEDS_SYNC, endsWithReady, toServerNow, toClientNow);
-            } else {
-              const ceiling =
-                admission.rowCeiling === undefined
-                  ? undefined
-                  : openCeiling(admission.rowCeiling, context.responses.status, toServerNow, context.tracker);
-              this.forward(frames, admitted, endsWithReady, toServerNow, messages, ceiling);
-              // Nothing else goes upstream until the statement's count is judged (settleCeiling).
-              if (ceiling !== undefined) state.awaitingAdmission = true;
-            }
-          } else {
-            context.registry.rollback();
-            denyBatch(context, admission.error, endsWithReady, toServerNow, toClientNow);
-          }
-          context.toServer(toServerNow);
-          context.toClient(toClientNow);
-          context.resume();
-        });
+      void decided.then((admission) => {
+        // Through `this`, not the locals above: each captured local is a slot in every batch's closure context.
+        const context = this.context;
+        context.state.awaitingAdmission = false;
+        if (context.state.closed) return;
+        const toServerNow: Buffer[] = [];
+        const toClientNow: Buffer[] = [];
+        this.settle(admission, frames, admitted, endsWithReady, messages, toServerNow, toClientNow);
+        context.toServer(toServerNow);
+        context.toClient(toClientNow);
+        context.resume();
+      });
       return;
     }
     this.forward(frames, undefined, endsWithReady, toServer, messages);
+  }
+
+  /** An admitted batch goes upstream (held to its row ceiling, if any); a refused one is answered here. */
+  private settle(
+    admission: Admission,
+    frames: Buffer[],
+    operation: Operation,
+    endsWithReady: boolean,
+    messages: readonly FrontendMessage[],
+    toServer: Buffer[],
+    toClient: Buffer[],
+  ): void {
+    const context = this.context;
+    if (!admission.allowed) {
+      context.registry.rollback();
+      denyBatch(context, admission.error, endsWithReady, toServer, toClient);
+      return;
+    }
+    if (admission.grantExpiresAt !== undefined) context.options.session.usedGrant(admission.grantExpiresAt);
+    if (admission.rowCeiling !== undefined && !endsWithReady) {
+      // Fail closed: the count is judged at the ReadyForQuery a Flush-ended batch does not get.
+      context.registry.rollback();
+      denyBatch(context, CEILING_NEEDS_SYNC, endsWithReady, toServer, toClient);
+      return;
+    }
+    const ceiling =
+      admission.rowCeiling === undefined
+        ? undefined
+        : openCeiling(admission.rowCeiling, context.responses.status, toServer, context.tracker);
+    this.forward(frames, operation, endsWithReady, toServer, messages, ceiling);
+    // Nothing else goes upstream until the statement's count is judged (settleCeiling).
+    if (ceiling !== undefined) context.state.awaitingAdmission = true;
   }
 
   /** A statement held to its preview's row count finished: keep or roll back, then let the client go on. */
@@ -171,16 +214,4 @@ export class PgBatchAdmission {
       ...(ceiling === undefined ? {} : { ceiling }),
     });
   }
-}
-
-/** `operation.parameterDigests` as a getter over the examination's (computed on first read). */
-function lazyParameterDigests(
-  operation: Operation,
-  examination: { readonly parameterDigests: unknown },
-): void {
-  Object.defineProperty(operation, "parameterDigests", {
-    get: () => examination.parameterDigests,
-    enumerable: true,
-    configurable: true,
-  });
 }

@@ -1,5 +1,7 @@
 import type { Duplex } from "node:stream";
 import { LatchError } from "../../errors.js";
+import type { Operation } from "../../operation/operation.js";
+import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import { PgBatchAdmission } from "./batch-admission.js";
 import { PgClientFrames } from "./client-frames.js";
 import { encodeTerminate } from "./encode-frontend.js";
@@ -39,6 +41,11 @@ export class PgSession {
   private heldServerFrame: Frame | undefined;
   private readonly admission: PgBatchAdmission;
   private readonly frames: PgClientFrames;
+  /**
+   * Results finished by the server frames of this turn, recorded once the client has them: recording a result
+   * (its record, the metrics, the audit hand-off) is not on the statement's path (pairs: operation, result).
+   */
+  private finished: (Operation | OperationResult)[] = [];
 
   constructor(
     private readonly client: Duplex,
@@ -51,7 +58,7 @@ export class PgSession {
       masker: options.masker,
       visibleUser: options.visibleUser,
       initialStatus: options.initialStatus,
-      complete: (operation, result) => options.pipeline.complete(operation, result),
+      complete: (operation, result) => this.finished.push(operation, result),
       masked: (operation, tally) => options.pipeline.traceMask?.(operation, tally),
       settled: (names, succeeded) => this.registry.settleRemovals(names, succeeded),
       settleCeiling: (entry, toClient) => this.admission.settleCeiling(entry, toClient),
@@ -113,6 +120,7 @@ export class PgSession {
   private end(reason: string, clientError?: LatchError): void {
     if (this.state.closed) return;
     this.state.closed = true;
+    this.recordFinished();
     if (clientError !== undefined && !this.client.destroyed)
       this.client.write(errorFrame(clientError, "FATAL"));
     const now = performance.now();
@@ -186,7 +194,10 @@ export class PgSession {
           break;
         }
         this.responses.handle(frame, toClient);
-        if (this.state.closed) return;
+        if (this.state.closed) {
+          this.recordFinished();
+          return;
+        }
       }
     } catch (error) {
       this.options.log.warn({ err: error }, "upstream protocol failure");
@@ -201,7 +212,17 @@ export class PgSession {
       return;
     }
     this.send(this.client, toClient, this.server);
+    this.recordFinished();
     this.endIfDrained();
+  }
+
+  /** Hands the results the client now has to the pipeline, in the order they finished. */
+  private recordFinished(): void {
+    const finished = this.finished;
+    if (finished.length === 0) return;
+    this.finished = [];
+    for (let i = 0; i < finished.length; i += 2)
+      this.options.pipeline.complete(finished[i] as Operation, finished[i + 1] as OperationResult);
   }
 
   // ---- plumbing -------------------------------------------------------------------------------------------

@@ -132,6 +132,44 @@ describe("PgSession: simple queries", () => {
     expect(pipeline.completed[0]?.result).toMatchObject({ rows: 1, commandTags: ["SELECT 1"] });
   });
 
+  it("records a result only once the client was sent its answer (recording is not on the statement's path)", async () => {
+    const { client, server, pipeline } = setup();
+    const sentWhenRecorded: number[] = [];
+    const complete = pipeline.complete.bind(pipeline);
+    pipeline.complete = (operation, result) => {
+      sentWhenRecorded.push(client.output().length);
+      complete(operation, result);
+    };
+    client.send(encodeQuery("SELECT * FROM items"));
+    await turns();
+    pipeline.calls[0]!.settle(allowed);
+    await turns();
+    const answer = Buffer.concat(result("SELECT 1"));
+    server.send(answer);
+    await turns();
+    expect(sentWhenRecorded).toEqual([answer.length]);
+    expect(pipeline.completed[0]?.result).toMatchObject({ rows: 1, commandTags: ["SELECT 1"] });
+  });
+
+  it("forwards in the same turn, pipelined statements in order, when the pipeline decides within the call", () => {
+    const { client, server, pipeline } = setup();
+    const decidedNow: string[] = [];
+    pipeline.admitNow = (operation) => {
+      decidedNow.push(operation.steps[0]!.text);
+      return operation.steps[0]!.text.startsWith("DELETE") ? denied : allowed;
+    };
+    const first = encodeQuery("SELECT 1");
+    const second = encodeQuery("DELETE FROM items");
+    const third = encodeQuery("SELECT 3");
+    client.emit("data", Buffer.concat([first, second, third])); // no turn passes
+    expect(decidedNow).toEqual(["SELECT 1", "DELETE FROM items", "SELECT 3"]);
+    expect(pipeline.calls).toHaveLength(0);
+    // One write for the turn; the denied statement never reaches the server.
+    expect(server.written).toEqual([Buffer.concat([first, third])]);
+    server.emit("data", Buffer.concat(result("SELECT 1")));
+    expect(messagesIn(client.output())).toContain("ErrorResponse ERROR 42501");
+  });
+
   it("answers a denied Query with ErrorResponse and ReadyForQuery, never forwards it, and stays usable", async () => {
     const { client, server, pipeline, closed } = setup();
     pipeline.answer = (op) => (op.steps[0]?.action === "sql:delete" ? denied : allowed);
