@@ -88,13 +88,43 @@ function hashOf(
   sessionId: string | null,
   dataJson: string,
 ): string {
+  const input = hashHead(prevHash, seq, ts, kind, sessionId).append(dataJson).appendByte(0x5d);
+  return hash("sha256", input.bytes(), "hex");
+}
+
+/**
+ * The hash of an event whose canonical JSON body is already written as UTF-8 (bytes `start` to `end` of
+ * `body`, e.g. the journal line being assembled): the same hash as `computeEventHash` over that body's text,
+ * the body's bytes copied rather than encoded a second time.
+ */
+export function hashOfWrittenBody(
+  prevHash: string,
+  seq: number,
+  ts: string,
+  kind: string,
+  sessionId: string | null,
+  body: Utf8Scratch,
+  start: number,
+  end: number,
+): string {
+  const input = hashHead(prevHash, seq, ts, kind, sessionId).appendCopy(body, start, end).appendByte(0x5d);
+  return hash("sha256", input.bytes(), "hex");
+}
+
+/** `[` + json(prevHash) + `,` + seq + `,` + json(ts) + `,` + json(kind) + `,` + json(sessionId) + `,` */
+function hashHead(
+  prevHash: string,
+  seq: number,
+  ts: string,
+  kind: string,
+  sessionId: string | null,
+): Utf8Scratch {
   const input = hashInput.reset().appendByte(0x5b).appendJsonString(prevHash).appendByte(0x2c);
   input.appendNumber(seq).appendByte(0x2c).appendJsonString(ts).appendByte(0x2c).appendJsonString(kind);
   input.appendByte(0x2c);
   if (sessionId === null) input.append("null");
   else input.appendJsonString(sessionId);
-  input.appendByte(0x2c).append(dataJson).appendByte(0x5d);
-  return hash("sha256", input.bytes(), "hex");
+  return input.appendByte(0x2c);
 }
 
 const hashInput = new Utf8Scratch();

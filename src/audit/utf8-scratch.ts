@@ -67,6 +67,33 @@ export class Utf8Scratch {
     return this;
   }
 
+  /** Bytes written since the last reset. */
+  get size(): number {
+    return this.length;
+  }
+
+  /** Leaves `count` bytes to be filled later by `writeAsciiAt`; returns where they start. */
+  skip(count: number): number {
+    this.reserve(count);
+    const at = this.length;
+    this.length += count;
+    return at;
+  }
+
+  /** Writes the all-ASCII `text` at `at`, over bytes already written or skipped (a hex hash into its gap). */
+  writeAsciiAt(at: number, text: string): this {
+    if (at + text.length > this.length) throw new RangeError("utf8 scratch: write past the bytes written");
+    this.buffer.write(text, at, text.length, "latin1");
+    return this;
+  }
+
+  /** Copies bytes `start` to `end` of `source` (as written there): the same bytes, not encoded again. */
+  appendCopy(source: Utf8Scratch, start: number, end: number): this {
+    this.reserve(end - start);
+    this.length += source.buffer.copy(this.buffer, this.length, start, end);
+    return this;
+  }
+
   /** The bytes written since the last reset (a view, not a copy). */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);

@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { computeEventHash } from "../../src/audit/event-hash.js";
 import { EMPTY_CHAIN_HEAD } from "../../src/audit/verify-chain.js";
 import { AuditJournal } from "../../src/store/audit-journal.js";
 import { openSqliteAuditReader } from "../../src/store/sqlite-audit-reader.js";
@@ -38,6 +39,35 @@ describe("audit journal", () => {
     expect(reopened.missing.map((e) => e.seq)).toEqual([2, 3]);
     expect(reopened.missing[1]!.dataJson).toBe('{"code":"x","n":3}');
     expect(reopened.journal.chainHead).toMatchObject({ seq: 3, hash: written[2]!.hash });
+    reopened.journal.close();
+  });
+
+  it("writes each line as JSON.stringify of its fields and hashes the very body bytes it wrote", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "audit.journal");
+    const { journal } = AuditJournal.open(file, EMPTY_CHAIN_HEAD);
+    // Multi-byte and escaped bodies of several lengths, so a body's bytes are not its string's length.
+    const bodies: AuditEventInput[] = [
+      { kind: "operation", sessionId: "s-é", data: { n: 1, text: "SELECT '日本' -- 😀" } },
+      { kind: "protocol_error", sessionId: null, data: { code: 'q"\\\n\u0001', lone: "\ud800" } },
+      { kind: "operation", sessionId: "s-1", data: { long: `${"x".repeat(70_000)}é` } },
+      { kind: "session_end", sessionId: "s-1", data: {} },
+    ];
+    const written = [...journal.append(bodies.slice(0, 2)), ...journal.append(bodies.slice(2))];
+    journal.close();
+    const lines = readFileSync(file, "utf8").split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines).toHaveLength(4);
+    written.forEach((e, i) => {
+      expect(e.dataJson).toBe(JSON.stringify(bodies[i]!.data));
+      expect(e.hash).toBe(computeEventHash(e));
+      expect(lines[i]).toBe(
+        `{"seq":${e.seq},"ts":${JSON.stringify(e.ts)},"kind":${JSON.stringify(e.kind)},"sessionId":${JSON.stringify(e.sessionId)},"prevHash":"${e.prevHash}","hash":"${e.hash}","data":${e.dataJson}}`,
+      );
+      expect(e.ts).toBe(new Date(Date.parse(e.ts)).toISOString());
+    });
+    const reopened = AuditJournal.open(file, EMPTY_CHAIN_HEAD);
+    expect(reopened.missing).toEqual(written);
     reopened.journal.close();
   });
 
