@@ -31,9 +31,34 @@ export function foldResult(
   operation: Readonly<Record<string, unknown>>,
   result: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
+  const keys = Object.keys(operation);
+  // The two layouts operationRecord writes for a statement (with and without bound parameters), built as
+  // literals: the same members in the same order as the loop below gives, without a keyed store and a map
+  // transition per member.
+  if (keys.length === 6 && keys[2] === "parameters" && isRecordLayout(keys, 3)) {
+    return {
+      mode: operation.mode,
+      operationId: operation.operationId,
+      parameters: operation.parameters,
+      policyInput: operation.policyInput,
+      priorResult: result,
+      statements: operation.statements,
+      verdict: operation.verdict,
+    };
+  }
+  if (keys.length === 5 && isRecordLayout(keys, 2)) {
+    return {
+      mode: operation.mode,
+      operationId: operation.operationId,
+      policyInput: operation.policyInput,
+      priorResult: result,
+      statements: operation.statements,
+      verdict: operation.verdict,
+    };
+  }
   const folded: Record<string, unknown> = {};
   let placed = false;
-  for (const key of Object.keys(operation)) {
+  for (const key of keys) {
     if (!placed && key > FOLDED_RESULT_MEMBER) {
       folded[FOLDED_RESULT_MEMBER] = result;
       placed = true;
@@ -42,6 +67,17 @@ export function foldResult(
   }
   if (!placed) folded[FOLDED_RESULT_MEMBER] = result;
   return folded;
+}
+
+/** `mode`, `operationId`, then from `policyAt` on `policyInput`, `statements`, `verdict`. */
+function isRecordLayout(keys: readonly string[], policyAt: number): boolean {
+  return (
+    keys[0] === "mode" &&
+    keys[1] === "operationId" &&
+    keys[policyAt] === "policyInput" &&
+    keys[policyAt + 1] === "statements" &&
+    keys[policyAt + 2] === "verdict"
+  );
 }
 
 function foldedResultOf(data: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {

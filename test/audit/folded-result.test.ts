@@ -37,6 +37,30 @@ describe("folded results", () => {
     ]);
   });
 
+  it("folds every layout the same way, the record builder's own two included (built as literals)", () => {
+    const { policyInput, statements, verdict } = operationBody;
+    const layouts: Record<string, unknown>[] = [
+      operationBody,
+      { mode: "extended", operationId: "op-3", parameters: [["1"]], policyInput, statements, verdict },
+      { mode: "extended", operationId: "op-4", parameters: undefined, policyInput, statements, verdict },
+      { mode: "simple", operationId: "op-5", statements, verdict },
+      { mode: "simple", operationId: "op-6", parameters: [], statements, verdict },
+      { mode: "simple", operationId: "op-7", policyInput, statements, verdict, zeta: 1 },
+      { operationId: "op-8", mode: "simple", policyInput, statements, verdict },
+      { mode: "simple", operationId: "op-9", policyInput, verdict, statements },
+    ];
+    for (const body of layouts) {
+      const folded = foldResult(body, result);
+      const keys = Object.keys(body);
+      const at = keys.findIndex((key) => key > "priorResult");
+      const expected =
+        at === -1 ? [...keys, "priorResult"] : [...keys.slice(0, at), "priorResult", ...keys.slice(at)];
+      expect(Object.keys(folded)).toEqual(expected);
+      for (const key of keys) expect(folded[key]).toBe(body[key]);
+      expect(folded.priorResult).toBe(result);
+    }
+  });
+
   it("expands a carrier into the result, then the operation without it, both with the carrier's seq and time", () => {
     const [first, second, ...rest] = expandFolded({ ...carrier, data: foldResult(operationBody, result) });
     expect(rest).toEqual([]);
