@@ -10,8 +10,9 @@ import { problemResponseOf } from "./errors.js";
 import { runHttpExchange } from "./exchange.js";
 import type { HttpConnectionRuntime, HttpExchangeResponse } from "./exchange-types.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
-import { parseRequestTarget, type RequestTarget, type RoutedTarget } from "./request-target.js";
+import type { RequestTarget, RoutedTarget } from "./request-target.js";
 import type { ClientConnection, HttpSessions, PendingAnswer } from "./session.js";
+import { parseFrontTarget } from "./target-memo.js";
 
 export interface HttpFrontDeps {
   readonly config: LatchConfig;
@@ -59,8 +60,7 @@ export interface FrontResponse extends PendingAnswer {
   send(answer: HttpExchangeResponse): Promise<void> | undefined;
 }
 
-/** The front reads targets case-sensitively; each connection's path_case applies under it (targetUnder). */
-const CASE_SENSITIVE = { pathCase: "sensitive" } as const;
+// The front reads targets case-sensitively (parseFrontTarget); each connection's path_case applies under it.
 
 /** Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. */
 export async function handleRequest(
@@ -68,7 +68,7 @@ export async function handleRequest(
   request: FrontRequest,
   response: FrontResponse,
 ): Promise<void> {
-  const parsed = parseRequestTarget(request.url, CASE_SENSITIVE);
+  const parsed = parseFrontTarget(request.url);
   if (!parsed.ok)
     return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
