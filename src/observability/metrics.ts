@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { OperationTally } from "./operation-tally.js";
 
 /** What the audit metrics read at each scrape: the audit writer's own state (Stores.health()). */
 export interface AuditHealthSource {
@@ -32,6 +33,9 @@ export function createMetrics() {
       for (const status of auditExport?.() ?? []) this.inc({ sink: status.sink }, status[field]);
     };
   collectDefaultMetrics({ register: registry, prefix: "latch_process_" });
+  const operationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
+  /** Every operation's decision and duration, folded into the two metrics below at each scrape. */
+  const tally = new OperationTally(operationBuckets);
   const metrics = {
     registry,
     sessionsOpened: new Counter({
@@ -57,13 +61,19 @@ export function createMetrics() {
       help: "Operations (statement batches) by decision",
       labelNames: ["protocol", "decision"] as const,
       registers: [registry],
+      collect() {
+        tally.foldDecisions(this);
+      },
     }),
     operationSeconds: new Histogram({
       name: "latch_operation_duration_seconds",
       help: "Time from receiving an operation to its last response byte",
       labelNames: ["protocol"] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      buckets: operationBuckets,
       registers: [registry],
+      collect() {
+        tally.foldDurations(this);
+      },
     }),
     auditWriteFailures: new Counter({
       name: "latch_audit_write_failures_total",
@@ -149,6 +159,14 @@ export function createMetrics() {
       registers: [registry],
       collect: exportCount("exported"),
     }),
+    /** Counts one operation's decision in latch_operations_total (at the next scrape). */
+    countOperation(protocol: string, decision: string): void {
+      tally.countDecision(protocol, decision);
+    },
+    /** Observes one operation's duration in latch_operation_duration_seconds (at the next scrape). */
+    observeOperationSeconds(protocol: string, seconds: number): void {
+      tally.observeSeconds(protocol, seconds);
+    },
     /** The export metrics read this at every scrape. */
     watchAuditExport(source: () => readonly AuditExportSource[]): void {
       auditExport = source;

@@ -97,7 +97,7 @@ export class ApprovalStage {
     } catch (failure) {
       return this.auditFailure(operation, failure);
     }
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
+    this.metrics.countOperation(operation.protocol, "allow");
     return {
       allowed: true,
       verdict: released,
@@ -147,7 +147,7 @@ export class ApprovalStage {
             throw failure;
           }
           held = request;
-          this.metrics.operations.inc({ protocol: operation.protocol, decision: "approval" });
+          this.metrics.countOperation(operation.protocol, "approval");
         },
         // Told once the request is stored: an approver acting on the id in the notice finds it.
         onRequested: (request) => {
@@ -193,7 +193,7 @@ export class ApprovalStage {
     } catch (failure) {
       return this.auditFailure(operation, failure);
     }
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: "allow" });
+    this.metrics.countOperation(operation.protocol, "allow");
     const rowCeiling =
       options.slack === undefined ? undefined : rowCeilingOf(options.found, options.slack, outcome.requestId);
     return {
@@ -248,7 +248,7 @@ export class ApprovalStage {
           : { details: { requestId: outcome.requestId, approval: outcome.decision } }),
       }),
     });
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
+    this.metrics.countOperation(operation.protocol, "deny");
     return {
       allowed: false,
       verdict: { ...verdict, decision: "deny", reason: error.message },

@@ -12,7 +12,7 @@ export function auditFailureAdmission(
   failure: unknown,
 ): Admission {
   metrics.auditWriteFailures.inc();
-  metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
+  metrics.countOperation(operation.protocol, "deny");
   log.error({ err: failure, operationId: operation.id }, "audit append failed; operation denied");
   return {
     allowed: false,

@@ -164,7 +164,7 @@ export class OperationPipeline implements Admitter {
 
   /** The admission of a recorded verdict. */
   private decided(operation: Operation, verdict: Verdict, refusal: LatchError | undefined): Admission {
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: verdict.decision });
+    this.metrics.countOperation(operation.protocol, verdict.decision);
     if (verdict.decision === "allow") return { allowed: true, verdict };
     return {
       allowed: false,
@@ -180,7 +180,7 @@ export class OperationPipeline implements Admitter {
   /** Records an operation refused before policy could judge it (unparseable, unknown portal). */
   recordRefusal(operation: Operation, error: LatchError): void {
     const verdict: Verdict = { decision: "deny", rules: [], reason: error.message };
-    this.metrics.operations.inc({ protocol: operation.protocol, decision: "deny" });
+    this.metrics.countOperation(operation.protocol, "deny");
     this.record({
       kind: "operation",
       sessionId: operation.sessionId,
@@ -195,7 +195,7 @@ export class OperationPipeline implements Admitter {
 
   /** Records what came back. A failure here cannot un-run the statement; it is logged and counted. */
   complete(operation: Operation, result: OperationResult): void {
-    this.metrics.operationSeconds.observe({ protocol: operation.protocol }, result.durationMs / 1000);
+    this.metrics.observeOperationSeconds(operation.protocol, result.durationMs / 1000);
     // Held for the session's next operation to carry (audit-batcher.ts): one chained event per statement.
     const event: AuditEventInput = {
       kind: "operation_result",

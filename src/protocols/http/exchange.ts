@@ -14,10 +14,13 @@ import type {
 import { forwardHeadersOf, upstreamPathOf } from "./forward-request.js";
 import { HTTP_METHODS, type HttpBodyFacts, httpOperation } from "./http-operation.js";
 import { inspectRequestBody } from "./request-body.js";
-import { parseRequestTarget, targetUnder } from "./request-target.js";
+import { parseRequestTarget } from "./request-target.js";
+import { frontTargetUnder } from "./target-memo.js";
 import type { UpstreamAnswer } from "./upstream.js";
 
 const RETRY_AFTER_SECONDS = "30";
+const SENSITIVE = { pathCase: "sensitive" } as const;
+const INSENSITIVE = { pathCase: "insensitive" } as const;
 /** The facts of a request without a body: one object for all of them (nothing changes it). */
 const NO_BODY: HttpBodyFacts = Object.freeze({
   kind: "none",
@@ -56,7 +59,11 @@ export async function runHttpExchange(
   const parsed =
     typeof request.target === "string"
       ? parseRequestTarget(request.target, { pathCase: config.path_case })
-      : targetUnder(request.target.parsed, request.target.skip, { pathCase: config.path_case });
+      : frontTargetUnder(
+          request.target.parsed,
+          request.target.skip,
+          config.path_case === "sensitive" ? SENSITIVE : INSENSITIVE,
+        );
   if (!parsed.ok) return refused(new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
   const { headers } = request;

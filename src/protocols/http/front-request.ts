@@ -10,8 +10,9 @@ import { problemResponseOf } from "./errors.js";
 import { runHttpExchange } from "./exchange.js";
 import type { HttpConnectionRuntime, HttpExchangeResponse } from "./exchange-types.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
-import { parseRequestTarget, type RequestTarget, type RoutedTarget } from "./request-target.js";
+import type { RequestTarget, RoutedTarget } from "./request-target.js";
 import type { ClientConnection, HttpSessions, PendingAnswer } from "./session.js";
+import { parseFrontTarget } from "./target-memo.js";
 
 export interface HttpFrontDeps {
   readonly config: LatchConfig;
@@ -59,16 +60,34 @@ export interface FrontResponse extends PendingAnswer {
   send(answer: HttpExchangeResponse): Promise<void> | undefined;
 }
 
-/** The front reads targets case-sensitively; each connection's path_case applies under it (targetUnder). */
-const CASE_SENSITIVE = { pathCase: "sensitive" } as const;
+// The front reads targets case-sensitively (parseFrontTarget); each connection's path_case applies under it.
 
-/** Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. */
-export async function handleRequest(
+/** What handleRequest gives when the answer was written at once: one settled promise for all of them. */
+const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. Not an
+ * async function: the request path's promise is openAndRun's own (an async function returning another
+ * promise costs a frame, a promise and a resolve job per request); a throw still comes back as a rejection.
+ */
+export function handleRequest(
   deps: HttpFrontDeps,
   request: FrontRequest,
   response: FrontResponse,
 ): Promise<void> {
-  const parsed = parseRequestTarget(request.url, CASE_SENSITIVE);
+  try {
+    return routeAndRun(deps, request, response) ?? DONE;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function routeAndRun(
+  deps: HttpFrontDeps,
+  request: FrontRequest,
+  response: FrontResponse,
+): Promise<void> | undefined {
+  const parsed = parseFrontTarget(request.url);
   if (!parsed.ok)
     return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
@@ -76,11 +95,12 @@ export async function handleRequest(
     const mount = deps.mounts[m]!;
     if (mountHolds(mount, target.path)) {
       // The mount reads the path Latch normalised, not the bytes that were sent.
-      await request.serveMount(
-        mount,
-        `${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`,
+      return Promise.resolve(
+        request.serveMount(
+          mount,
+          `${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`,
+        ),
       );
-      return;
     }
   }
   const guarded = guardHeaders(request.rawHeaders);
