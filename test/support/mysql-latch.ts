@@ -35,12 +35,14 @@ export async function startMysqlLatch(input: {
   const dir = mkdtempSync(path.join(os.tmpdir(), "latch-mysql-"));
   mkdirSync(path.join(dir, "policies"));
   writeFileSync(path.join(dir, "policies", "p.cedar"), input.policy);
-  const port = await freePort();
-  const adminPort = await freePort();
-  const config = path.join(dir, "latch.yaml");
-  writeFileSync(
-    config,
-    `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${adminPort}" }
+  // A port found free can be taken by another test file before the gateway binds it: try new ones then.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const adminPort = await freePort();
+    const config = path.join(dir, "latch.yaml");
+    writeFileSync(
+      config,
+      `listen: { mysql: "127.0.0.1:${port}", admin: "127.0.0.1:${adminPort}" }
 data_dir: ./data
 identity: { dev_issuer: true }
 policies: ./policies
@@ -48,14 +50,27 @@ ${input.extra ?? ""}
 connections:
 ${input.connections}
 `,
-  );
-  let gateway: ChildProcess;
-  try {
-    gateway = await startLatchServe(config, input.env ?? {}, { timeoutMs: input.timeoutMs ?? 50_000 });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
+    );
+    try {
+      const gateway = await startLatchServe(config, input.env ?? {}, {
+        timeoutMs: input.timeoutMs ?? 50_000,
+      });
+      return running(dir, config, port, adminPort, gateway);
+    } catch (error) {
+      if (attempt < 3 && String(error).includes("EADDRINUSE")) continue;
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
   }
+}
+
+function running(
+  dir: string,
+  config: string,
+  port: number,
+  adminPort: number,
+  gateway: ChildProcess,
+): MysqlLatch {
   return {
     dir,
     config,
