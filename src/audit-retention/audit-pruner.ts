@@ -1,5 +1,12 @@
 import type { AuditExportCursors } from "../store/audit-export-cursors.js";
 import type { AuditRetention, PrunePlan } from "../store/audit-retention.js";
+import type { LiveSessionStore } from "../store/live-session-store.js";
+
+/**
+ * How far before a live session's start a prune stops: the session's `session_start` is stamped by the gateway
+ * that serves it, whose clock may run behind the pruning replica's by about this much.
+ */
+export const LIVE_SESSION_MARGIN_MS = 60_000;
 
 export interface AuditPrunerOptions {
   readonly retention: AuditRetention;
@@ -7,18 +14,34 @@ export interface AuditPrunerOptions {
   /** Sinks under audit.export: nothing a sink has not had yet is deleted. */
   readonly sinks: readonly string[];
   readonly cursors?: AuditExportCursors;
+  /**
+   * Sessions open now: a prune stops before the oldest one's start, so its `session_start` stays. Replay reads
+   * the session's subject, groups and connection there (policyInput version 2), and the sessions index and the
+   * console list the session from it.
+   */
+  readonly liveSessions?: Pick<LiveSessionStore, "list">;
   readonly now?: () => number;
+}
+
+/** The cutoff a prune may go to: the retention's, or just before the oldest live session began. */
+export async function pruneCutoff(options: AuditPrunerOptions): Promise<{ before: number; heldBy?: string }> {
+  const now = options.now ?? Date.now;
+  const before = now() - options.retentionMs;
+  const oldest = (await options.liveSessions?.list())?.[0];
+  if (oldest === undefined) return { before };
+  const floor = Date.parse(oldest.startedAt) - LIVE_SESSION_MARGIN_MS;
+  return floor < before ? { before: floor, heldBy: oldest.id } : { before };
 }
 
 /** The plan a prune would carry out now, or undefined when nothing is old enough (and anchored, and exported). */
 export async function planPrune(options: AuditPrunerOptions): Promise<PrunePlan | undefined> {
-  const now = options.now ?? Date.now;
   let maxSeq = Number.MAX_SAFE_INTEGER;
   for (const sink of options.sinks) {
     const cursor = options.cursors === undefined ? 0 : await options.cursors.get(sink);
     maxSeq = Math.min(maxSeq, cursor);
   }
-  const plan = await options.retention.plan(new Date(now() - options.retentionMs).toISOString(), maxSeq);
+  const { before } = await pruneCutoff(options);
+  const plan = await options.retention.plan(new Date(before).toISOString(), maxSeq);
   return plan === undefined || plan.events === 0 ? undefined : plan;
 }
 
@@ -29,8 +52,8 @@ export interface AuditPruner {
 }
 
 /**
- * Deletes events older than audit.retention every `everyMs`, up to the newest signed checkpoint old enough and
- * exported to every sink; records each prune as an `audit_pruned` event (through the gateway's writer).
+ * Deletes events older than audit.retention every `everyMs`, up to the newest signed checkpoint old enough,
+ * exported to every sink and before every live session's start; records each prune as an `audit_pruned` event (through the gateway's writer).
  */
 export function startAuditPruner(
   options: AuditPrunerOptions & {

@@ -98,6 +98,7 @@ function startRetention(options: AuditTrustOptions): AuditPruner | undefined {
     retentionMs: parseDuration(config.audit.retention),
     sinks: config.audit.export.map((sink) => sink.name),
     ...(stores.exportCursors === undefined ? {} : { cursors: stores.exportCursors }),
+    liveSessions: stores.liveSessions,
     everyMs: parseDuration(config.audit.prune_every),
     firstAfterMs: 1000,
     record: (data) => options.recordDurably({ kind: "audit_pruned", sessionId: null, data }),

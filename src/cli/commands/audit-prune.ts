@@ -1,12 +1,13 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { planPrune } from "../../audit-retention/audit-pruner.js";
+import { planPrune, pruneCutoff } from "../../audit-retention/audit-pruner.js";
 import { loadConfig } from "../../config/load-config.js";
 import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import { assertSqliteStore, sqliteStorePath } from "../../store/open-stores.js";
 import { createSqliteAuditRetention } from "../../store/sqlite-audit-retention.js";
 import { createSqliteExportCursors } from "../../store/sqlite-export-cursors.js";
+import { createSqliteLiveSessionStore } from "../../store/sqlite-live-sessions.js";
 
 interface PruneOptions {
   readonly config?: string;
@@ -48,15 +49,18 @@ export async function runAuditPrune(options: PruneOptions): Promise<number> {
   const file = sqliteStorePath(config);
   const store = createSqliteAuditRetention(file);
   const cursors = createSqliteExportCursors(file);
+  const liveSessions = createSqliteLiveSessionStore(file);
   try {
     const sinks = config.audit.export.map((sink) => sink.name);
-    const plan = await planPrune({ retention: store, retentionMs: parseDuration(retention), sinks, cursors });
+    const pruning = { retention: store, retentionMs: parseDuration(retention), sinks, cursors, liveSessions };
+    const plan = await planPrune(pruning);
+    const { before, heldBy } = await pruneCutoff(pruning);
     const cursorList = Object.fromEntries(
       await Promise.all(sinks.map(async (s) => [s, await cursors.get(s)])),
     );
     if (options.json) {
       process.stdout.write(
-        `${JSON.stringify({ retention, plan: plan ?? null, cursors: cursorList }, null, 2)}\n`,
+        `${JSON.stringify({ retention, plan: plan ?? null, cursors: cursorList, heldBackBySession: heldBy ?? null }, null, 2)}\n`,
       );
       return 0;
     }
@@ -71,9 +75,14 @@ export async function runAuditPrune(options: PruneOptions): Promise<number> {
     }
     for (const [sink, seq] of Object.entries(cursorList))
       process.stdout.write(`  export sink ${sink}: delivered through event ${seq}\n`);
+    if (heldBy !== undefined)
+      process.stdout.write(
+        `  held back to ${new Date(before).toISOString()} by session ${heldBy}, still open: its session_start stays until it ends\n`,
+      );
     return 0;
   } finally {
     store.close();
     cursors.close();
+    liveSessions.close();
   }
 }
