@@ -1,6 +1,24 @@
+import { SessionFactsLookup } from "../replay/session-facts.js";
 import type { AuditExportCursors } from "../store/audit-export-cursors.js";
-import type { AuditReader } from "../store/store.js";
-import type { ExportSink } from "./export-sink.js";
+import type { AuditEvent, AuditReader } from "../store/store.js";
+import type { ExportedEvent, ExportSink } from "./export-sink.js";
+
+/** Each event with its session's facts (export-sink.ts ExportedEvent); a session_start already holds them. */
+async function withSessionFacts(
+  events: readonly AuditEvent[],
+  sessions: SessionFactsLookup,
+): Promise<ExportedEvent[]> {
+  const exported: ExportedEvent[] = [];
+  for (const event of events) {
+    sessions.note(event);
+    const session =
+      event.kind === "session_start" || event.sessionId === null
+        ? undefined
+        : await sessions.factsOf(event.sessionId);
+    exported.push(session === undefined ? event : { ...event, session });
+  }
+  return exported;
+}
 
 /** What /metrics shows per sink. */
 export interface ExportStatus {
@@ -89,6 +107,8 @@ export function startAuditExporter(options: AuditExporterOptions): AuditExporter
       }
     }
     let position = state.cursor;
+    // Bounded like replay's: sessions that ended are dropped, one that began before the cursor is read once.
+    const sessions = new SessionFactsLookup(options.reader, 10_000);
     let holding = options.cursors.claim === undefined;
     delay = retry.firstMs;
     while (!stopped) {
@@ -109,7 +129,7 @@ export function startAuditExporter(options: AuditExporterOptions): AuditExporter
         }
         const events = await options.reader.events({ afterSeq: position, limit: batch });
         if (position === state.cursor) state.oldestPendingTs = events[0] && Date.parse(events[0].ts);
-        const confirmed = await sink.send(events);
+        const confirmed = await sink.send(await withSessionFacts(events, sessions));
         if (events.length > 0) position = events[events.length - 1]!.seq;
         if (confirmed > state.cursor) {
           await options.cursors.set(sink.name, confirmed);

@@ -1,6 +1,5 @@
 import { request } from "undici";
-import type { AuditEvent } from "../store/store.js";
-import { ExportFailure, type ExportSink, exportRecord } from "./export-sink.js";
+import { type ExportedEvent, ExportFailure, type ExportSink, exportRecord } from "./export-sink.js";
 
 export interface OtlpLogsSinkOptions {
   readonly name: string;
@@ -43,7 +42,7 @@ export function createOtlpLogsSink(options: OtlpLogsSinkOptions): ExportSink {
 const text = (key: string, value: string) => ({ key, value: { stringValue: value } });
 
 /** ExportLogsServiceRequest (opentelemetry-proto logs/v1) as OTLP/JSON. */
-export function otlpLogsBody(events: readonly AuditEvent[]) {
+export function otlpLogsBody(events: readonly ExportedEvent[]) {
   return {
     resourceLogs: [
       {
@@ -65,6 +64,13 @@ export function otlpLogsBody(events: readonly AuditEvent[]) {
                   text("latch.audit.kind", event.kind),
                   text("latch.audit.hash", event.hash),
                   ...(event.sessionId === null ? [] : [text("latch.session.id", event.sessionId)]),
+                  // OpenTelemetry's semantic convention for the acting user, so a collector can filter on it.
+                  ...(event.session === undefined
+                    ? []
+                    : [
+                        text("enduser.id", event.session.subject),
+                        text("latch.connection", event.session.connection),
+                      ]),
                 ],
               };
             }),

@@ -2,8 +2,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
-import type { AuditEvent } from "../store/store.js";
-import { ExportFailure, type ExportSink, exportRecord } from "./export-sink.js";
+import { type ExportedEvent, ExportFailure, type ExportSink, exportRecord } from "./export-sink.js";
 
 export interface SyslogSinkOptions {
   readonly name: string;
@@ -116,13 +115,14 @@ export function createSyslogSink(options: SyslogSinkOptions): ExportSink {
 
 /** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] BOM MSG`, MSG the exported record. */
 export function syslogMessage(
-  event: AuditEvent,
+  event: ExportedEvent,
   options: Pick<SyslogSinkOptions, "facility" | "appName">,
   hostname: string,
 ): string {
   const pri = options.facility * 8 + SEVERITY_INFO;
   const params = [`seq="${event.seq}"`, `hash="${event.hash}"`];
   if (event.sessionId !== null) params.push(`session="${sdEscape(event.sessionId)}"`);
+  if (event.session !== undefined) params.push(`subject="${sdEscape(event.session.subject)}"`);
   return `<${pri}>1 ${event.ts} ${hostname} ${options.appName} ${process.pid} ${event.kind.slice(0, 32)} [${SD_ID} ${params.join(" ")}] \uFEFF${exportRecord(event)}`;
 }
 

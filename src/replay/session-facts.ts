@@ -12,7 +12,7 @@ export class SessionFactsLookup {
   private readonly known = new Map<string, SessionFacts | undefined>();
 
   constructor(
-    private readonly reader: AuditReader,
+    private readonly reader: Pick<AuditReader, "events">,
     private readonly limit = 100_000,
   ) {}
 

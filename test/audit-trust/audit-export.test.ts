@@ -104,6 +104,10 @@ describe("audit export to an OTLP/HTTP receiver and a syslog receiver", () => {
     expect(syslog.messages[0]).toMatch(
       /^<110>1 \S+ \S+ latch \d+ gateway_start \[latch@32473 seq="1" hash="[0-9a-f]{64}"\] \uFEFF\{/u,
     );
+    // An operation's message names its session's subject (from session_start), in the SD and in the record.
+    const operationMessage = syslog.messages.find((message) => / operation \[/.test(message));
+    expect(operationMessage).toMatch(/ session="[^"]+" subject="[^"]+"\] \uFEFF\{/u);
+    expect(operationMessage).toMatch(/"session":\{"clientAddress":/);
     await gw.gateway.stop();
 
     // The checkpoints the gateway signed along the way verify.

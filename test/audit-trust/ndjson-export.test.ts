@@ -8,6 +8,7 @@ import { canonicalJson } from "../../src/audit/canonical-json.js";
 import { computeEventHash } from "../../src/audit/event-hash.js";
 import { startAuditExporter } from "../../src/audit-export/audit-exporter.js";
 import { createExportSinks } from "../../src/audit-export/create-export-sinks.js";
+import { type ExportedEvent, type ExportSink, exportRecord } from "../../src/audit-export/export-sink.js";
 import { configSchema } from "../../src/config/schema.js";
 import { openSqliteAuditReader } from "../../src/store/sqlite-audit-reader.js";
 import { createSqliteExportCursors } from "../../src/store/sqlite-export-cursors.js";
@@ -99,6 +100,12 @@ describe("NDJSON export over HTTPS", () => {
     }
     const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.map((record) => record.seq)).toEqual([1, 2, 3]);
+    // Each operation record names its session's subject, though the operation's body leaves it out.
+    expect(records.map((record) => (record.session as { subject?: string } | undefined)?.subject)).toEqual([
+      undefined,
+      "agent-1",
+      "agent-1",
+    ]);
     let prev = "0".repeat(64);
     for (const record of records) {
       expect(record.prevHash).toBe(prev);
@@ -114,4 +121,40 @@ describe("NDJSON export over HTTPS", () => {
       prev = hash;
     }
   }, 30_000);
+
+  it("gives events after the cursor their session's facts from a session_start exported before it", async () => {
+    const file = path.join(dir, "latch.db");
+    const store = createSqliteStore(file);
+    store.append(sessionStart("s1", "agent-7", "billing"));
+    store.append(operation("s1", "SELECT 1"));
+    store.append({ kind: "session_end", sessionId: "s1", data: { reason: "client closed" } });
+    store.append(operation("s2", "SELECT 2")); // no session_start anywhere: no facts to give
+    const reader = openSqliteAuditReader(file);
+    const cursors = createSqliteExportCursors(file);
+    await cursors.set("collect", 1);
+    const received: ExportedEvent[] = [];
+    const sink: ExportSink = {
+      name: "collect",
+      send: async (events) => {
+        received.push(...events);
+        return events.at(-1)?.seq ?? 1;
+      },
+      close: async () => undefined,
+    };
+    const exporter = startAuditExporter({ sinks: [sink], reader, cursors, headSeq: () => 4, pollMs: 20 });
+    try {
+      while ((await cursors.get("collect")) < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await exporter.stop();
+      reader.close();
+      cursors.close();
+      store.close();
+    }
+    expect(received.map((event) => [event.seq, event.session?.subject, event.session?.connection])).toEqual([
+      [2, "agent-7", "billing"],
+      [3, "agent-7", "billing"],
+      [4, undefined, undefined],
+    ]);
+    expect(exportRecord(received[0]!)).toContain('"session":{"clientAddress":"127.0.0.1:50000"');
+  });
 });
