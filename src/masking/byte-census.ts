@@ -8,8 +8,8 @@
  * Counts and shapes gathered from a value's bytes; detectors declare which of them they need. The shapes are
  * necessary conditions read off the patterns in detectors.ts (digit groups and the separators between them),
  * so a timestamp such as 2024-05-17 12:34:56 rules out cards, SSNs and phone numbers without running a regex.
- * The shapes are followed only in runs of phone characters with enough digits for one (see takeShapes);
- * otherwise 0/false.
+ * The shapes are followed only in runs of phone characters that can hold one (see takeShapes); otherwise
+ * 0/false.
  */
 export interface ByteCensus {
   length: number;
@@ -23,13 +23,19 @@ export interface ByteCensus {
   lowerX: number;
   /** Bytes >= 0x80: zero means the value is ASCII, so byte offsets and string offsets are the same. */
   nonAscii: number;
-  /** Most digits in one chain of digits joined by single spaces or dashes (a card is 13-19 of them). */
+  /**
+   * Most digits in one chain of digits joined by single spaces or dashes (a card is 13-19 of them); exact from
+   * 13 on, the only question asked (a shorter chain may be counted as 0).
+   */
   longestCardChain: number;
   /** A chain joined by single spaces or dashes holds digit groups of 3, 2 and at least 4 in a row (an SSN). */
   ssnShape: boolean;
   /** A chain joined by single spaces, dots or dashes holds digit groups of 3, 3 and at least 4 in a row. */
   phoneShape: boolean;
-  /** Most digits in one run of phone characters (digits, space . - ( ) +) that holds a + or a (. */
+  /**
+   * Most digits in one run of phone characters (digits, space . - ( ) +) that holds a + or a parenthesis; exact
+   * from 10 on, the only question asked (a shorter run may be counted as 0).
+   */
   longestPrefixedPhoneRun: number;
 }
 
@@ -67,30 +73,30 @@ const BYTE_CLASS = (() => {
 /** Every digit shape needs at least this many digits (an SSN 3+2+4; a card 13, a phone number 10). */
 const MIN_SHAPE_DIGITS = 9;
 /**
- * The counted classes packed four to an int32, 8 bits each: a byte adds its class's bit to one of two sums, so
- * a value is counted with two table lookups and two adds per byte and no counter array to clear. A chunk of
- * at most PACKED_CHUNK bytes keeps every field under 128 (no carry into the next, no sign bit), and the chunk
- * sums are unpacked into the totals.
+ * The counted classes packed eight to an int32, 4 bits each: a byte adds its class's bit to one sum, so a value
+ * is counted with one table lookup and one add per byte (a typed-array read costs about a dozen instructions,
+ * more than the arithmetic) and no counter array to clear. A chunk of at most PACKED_CHUNK bytes keeps every
+ * field at 15 or less (no carry into the next; the top field may set the sign bit, so sums wrap with | 0 and
+ * are unpacked with >>>), and the chunk sums are unpacked into the totals.
  */
-const PACKED_CHUNK = 127;
-const [PACKED_LOW, PACKED_HIGH] = (() => {
-  const low = new Int32Array(256);
-  const high = new Int32Array(256);
-  const field: Record<number, [Int32Array, number]> = {
-    [DIGIT]: [low, 0],
-    [UPPER]: [low, 8],
-    [AT]: [low, 16],
-    [DOT]: [low, 24],
-    [DASH]: [high, 0],
-    [UNDERSCORE]: [high, 8],
-    [LOWER_X]: [high, 16],
-    [NON_ASCII]: [high, 24],
+const PACKED_CHUNK = 15;
+const PACKED = (() => {
+  const table = new Int32Array(256);
+  const shift: Record<number, number> = {
+    [DIGIT]: 0,
+    [UPPER]: 4,
+    [AT]: 8,
+    [DOT]: 12,
+    [DASH]: 16,
+    [UNDERSCORE]: 20,
+    [LOWER_X]: 24,
+    [NON_ASCII]: 28,
   };
   for (let b = 0; b < 256; b++) {
-    const at = field[BYTE_CLASS[b]!];
-    if (at !== undefined) at[0][b] = 1 << at[1];
+    const at = shift[BYTE_CLASS[b]!];
+    if (at !== undefined) table[b] = (1 << at) | 0;
   }
-  return [low, high] as const;
+  return table;
 })();
 
 /**
@@ -110,21 +116,16 @@ export function takeCensus(bytes: Uint8Array, start: number, end: number, census
   let nonAscii = 0;
   for (let chunk = start; chunk < end; chunk += PACKED_CHUNK) {
     const chunkEnd = end - chunk > PACKED_CHUNK ? chunk + PACKED_CHUNK : end;
-    let low = 0;
-    let high = 0;
-    for (let i = chunk; i < chunkEnd; i++) {
-      const b = bytes[i]!;
-      low += PACKED_LOW[b]!;
-      high += PACKED_HIGH[b]!;
-    }
-    digits += low & 0xff;
-    upper += (low >>> 8) & 0xff;
-    at += (low >>> 16) & 0xff;
-    dots += low >>> 24;
-    dashes += high & 0xff;
-    underscores += (high >>> 8) & 0xff;
-    lowerX += (high >>> 16) & 0xff;
-    nonAscii += high >>> 24;
+    let packed = 0;
+    for (let i = chunk; i < chunkEnd; i++) packed = (packed + PACKED[bytes[i]!]!) | 0;
+    digits += packed & 15;
+    upper += (packed >>> 4) & 15;
+    at += (packed >>> 8) & 15;
+    dots += (packed >>> 12) & 15;
+    dashes += (packed >>> 16) & 15;
+    underscores += (packed >>> 20) & 15;
+    lowerX += (packed >>> 24) & 15;
+    nonAscii += packed >>> 28;
   }
   census.length = end - start;
   census.digits = digits;
@@ -144,36 +145,69 @@ export function takeCensus(bytes: Uint8Array, start: number, end: number, census
 }
 
 /**
- * The digit shapes, followed only inside runs of phone characters (digits, space . - ( ) +) that hold at least
- * MIN_SHAPE_DIGITS digits. Every chain and run the shapes measure lies inside one such run (any other byte ends
- * them all and the state after it is the initial one), and a run with fewer digits holds no shape: so a
- * timestamp's "2024-05-17 12" is followed and its ":34:56.789+00" only counted. A shorter run's chain
- * (under MIN_SHAPE_DIGITS) is left out of longestCardChain and longestPrefixedPhoneRun, as in a value with few
- * digits: the detectors ask for 13 and 10.
+ * The digit shapes, followed only inside runs of phone characters (digits, space . - ( ) +) that can hold one.
+ * Every chain and run the shapes measure lies inside one such run (any other byte ends them all and the state
+ * after it is the initial one), so a run is followed only when it has the digits of a shape some detector asks
+ * about: 13 in it (a card chain), 10 with a + or a parenthesis in it (a prefixed phone number), or 9 with a
+ * group of exactly three digits ended by a space, dot or dash (an SSN's or a phone number's first group: both
+ * shapes need one). A timestamp's "2024-05-17 12" (groups of 4, 2, 2, 2) and ":34:56.789+00" are only counted.
+ * A run left out leaves longestCardChain under 13 and longestPrefixedPhoneRun under 10: exact where the
+ * detectors ask (13 and 10 or more).
  */
 function takeShapes(bytes: Uint8Array, start: number, end: number, census: ByteCensus): void {
   let runStart = start;
   let runDigits = 0;
+  let group = 0;
+  let prefixed = false;
+  let groupOfThree = false;
   for (let i = start; i < end; i++) {
-    const kind = SHAPE_CLASS[bytes[i]!]!;
-    if (kind === SHAPE_DIGIT) runDigits++;
-    else if (kind === SHAPE_OTHER) {
-      if (runDigits >= MIN_SHAPE_DIGITS) followShapes(bytes, runStart, i, census);
+    const b = bytes[i]!;
+    // Digits (most of the bytes here) by arithmetic: no table read for them.
+    if (b <= 0x39 && b >= 0x30) {
+      runDigits++;
+      group++;
+      continue;
+    }
+    const kind = SHAPE_CLASS[b]!;
+    if (kind === SHAPE_OTHER) {
+      if (holdsShape(runDigits, prefixed, groupOfThree)) followShapes(bytes, runStart, i, census);
       runStart = i + 1;
       runDigits = 0;
-    }
+      prefixed = false;
+      groupOfThree = false;
+    } else if (kind === SHAPE_SEPARATOR) {
+      if (group === 3) groupOfThree = true;
+    } else prefixed = true;
+    group = 0;
   }
-  if (runDigits >= MIN_SHAPE_DIGITS) followShapes(bytes, runStart, end, census);
+  if (holdsShape(runDigits, prefixed, groupOfThree)) followShapes(bytes, runStart, end, census);
 }
+
+/** Can a run of phone characters with these facts hold a shape a detector asks about (see takeShapes)? */
+function holdsShape(runDigits: number, prefixed: boolean, groupOfThree: boolean): boolean {
+  return (
+    runDigits >= CARD_DIGITS ||
+    (prefixed && runDigits >= PHONE_DIGITS) ||
+    (groupOfThree && runDigits >= MIN_SHAPE_DIGITS)
+  );
+}
+
+/** mayHoldCard asks for a chain of 13 digits; mayHoldPhone for a prefixed run of 10. */
+const CARD_DIGITS = 13;
+const PHONE_DIGITS = 10;
 
 // Shape classes: 0 ends a run of phone characters.
 const SHAPE_OTHER = 0;
 const SHAPE_DIGIT = 1;
+/** Space . - : they join the digit groups of a card, an SSN or a phone number. */
 const SHAPE_SEPARATOR = 2;
+/** ( ) + : a prefixed phone number's. */
+const SHAPE_PREFIX = 3;
 const SHAPE_CLASS = (() => {
   const table = new Uint8Array(256);
   for (let b = 0x30; b <= 0x39; b++) table[b] = SHAPE_DIGIT;
-  for (const b of [0x20, 0x2e, 0x2d, 0x28, 0x29, 0x2b]) table[b] = SHAPE_SEPARATOR;
+  for (const b of [0x20, 0x2e, 0x2d]) table[b] = SHAPE_SEPARATOR;
+  for (const b of [0x28, 0x29, 0x2b]) table[b] = SHAPE_PREFIX;
   return table;
 })();
 

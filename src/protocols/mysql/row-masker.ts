@@ -7,7 +7,7 @@
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import type { MaskingStrategy } from "../../masking/strategies.js";
-import { Found, type ValueMasker } from "../../masking/value-masker.js";
+import { copyOf, Found, type ValueMasker } from "../../masking/value-masker.js";
 import { COLUMN_TYPE, type ColumnDefinition, type TypeCategory, typeCategory } from "./column-definition.js";
 import { MysqlProtocolViolation } from "./packet-reader.js";
 import {
@@ -108,8 +108,8 @@ export class MysqlRowMasker {
       const start = spans[3 * i + 1]!;
       const end = spans[3 * i + 2]!;
       if (column.action === Action.Rule && column.strategy!.applyInPlace !== undefined) {
-        copy ??= offset === 4 ? Buffer.from(raw!) : Buffer.from(payload);
-        if (column.strategy!.applyInPlace(copy, offset + start, offset + end)) {
+        copy ??= copyOf(offset === 4 ? raw! : payload);
+        if (column.strategy!.applyInPlace(copy, offset + start, offset + end, payload, start)) {
           masked++;
           continue;
         }
@@ -117,7 +117,7 @@ export class MysqlRowMasker {
         const found = this.values.scan(payload, start, end);
         if (found === Found.Nothing) continue;
         if (found === Found.InPlace) {
-          copy ??= offset === 4 ? Buffer.from(raw!) : Buffer.from(payload);
+          copy ??= copyOf(offset === 4 ? raw! : payload);
           if (this.values.maskFoundInPlace(copy, offset + start, payload, start)) masked++;
           continue;
         }

@@ -84,25 +84,28 @@ export function encodeRowDescriptionFields(fields: readonly FieldDescription[]):
  * NULL. Returns the column count. `out` is grown when too small, so callers can reuse one array per session.
  */
 export function locateDataRowValues(body: Buffer, out: number[]): number {
-  if (body.length < 2) throw new ProtocolViolation("DataRow: missing the column count");
-  const count = body.readUInt16BE(0);
-  if (count * MIN_VALUE_BYTES > body.length - 2) {
-    throw new ProtocolViolation(`DataRow: column count ${count} does not fit in ${body.length - 2} bytes`);
+  const size = body.length;
+  if (size < 2) throw new ProtocolViolation("DataRow: missing the column count");
+  // Lengths read byte by byte after the bounds checks below: readInt32BE checks its offset again per value.
+  const count = (body[0]! << 8) | body[1]!;
+  if (count * MIN_VALUE_BYTES > size - 2) {
+    throw new ProtocolViolation(`DataRow: column count ${count} does not fit in ${size - 2} bytes`);
   }
   let cursor = 2;
   for (let i = 0; i < count; i++) {
-    if (body.length - cursor < 4) throw new ProtocolViolation(`DataRow: value ${i} has no length`);
-    const length = body.readInt32BE(cursor);
+    if (size - cursor < 4) throw new ProtocolViolation(`DataRow: value ${i} has no length`);
+    const length =
+      (body[cursor]! << 24) | (body[cursor + 1]! << 16) | (body[cursor + 2]! << 8) | body[cursor + 3]!;
     cursor += 4;
     if (length < -1) throw new ProtocolViolation(`DataRow: value ${i} has negative length ${length}`);
-    if (length > body.length - cursor) {
+    if (length > size - cursor) {
       throw new ProtocolViolation(`DataRow: value ${i} of ${length} bytes overruns the message`);
     }
     out[2 * i] = cursor;
     out[2 * i + 1] = length;
     if (length > 0) cursor += length;
   }
-  if (cursor !== body.length) throw new ProtocolViolation(`DataRow: ${body.length - cursor} trailing bytes`);
+  if (cursor !== size) throw new ProtocolViolation(`DataRow: ${size - cursor} trailing bytes`);
   return count;
 }
 

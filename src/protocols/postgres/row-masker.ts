@@ -8,7 +8,7 @@
 import { MaskingFailure } from "../../masking/masking-failure.js";
 import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import type { MaskingStrategy } from "../../masking/strategies.js";
-import { Found, type ValueMasker } from "../../masking/value-masker.js";
+import { copyOf, Found, type ValueMasker } from "../../masking/value-masker.js";
 import { type ColumnProvenance, UNKNOWN_PROVENANCE } from "../../sql/postgres/column-provenance.js";
 import { BINARY_NUMBER_TYPES, BINARY_TEXT_TYPES, binaryNumberText, TYPE_OID } from "./binary-values.js";
 import type { Frame } from "./messages.js";
@@ -85,9 +85,9 @@ export class RowMasker {
       if (column.action === Action.Pass || length === -1) continue;
       const start = spans[2 * i]!;
       if (column.action === Action.Rule && column.strategy!.applyInPlace !== undefined) {
-        copy ??= Buffer.from(frame.raw);
+        copy ??= copyOf(frame.raw);
         // The body starts after the type byte and the length (5 bytes) in the raw frame.
-        if (column.strategy!.applyInPlace(copy, 5 + start, 5 + start + length)) {
+        if (column.strategy!.applyInPlace(copy, 5 + start, 5 + start + length, body, start)) {
           masked++;
           continue;
         }
@@ -98,7 +98,7 @@ export class RowMasker {
         const found = this.values.scan(body, start, start + length);
         if (found === Found.Nothing) continue;
         if (found === Found.InPlace) {
-          copy ??= Buffer.from(frame.raw);
+          copy ??= copyOf(frame.raw);
           if (this.values.maskFoundInPlace(copy, 5 + start, body, start)) masked++;
           continue;
         }
@@ -109,7 +109,7 @@ export class RowMasker {
       if (outcome === undefined) continue;
       masked++;
       if (outcome !== null && outcome.length === length) {
-        copy ??= Buffer.from(frame.raw);
+        copy ??= copyOf(frame.raw);
         outcome.copy(copy, 5 + start);
         continue;
       }

@@ -152,7 +152,8 @@ export class ValueMasker {
     let changed = false;
     for (const span of spans) {
       // ASCII, so applyInPlace cannot refuse; if it ever did, the span would stay clear: refuse the value instead.
-      if (!this.strategyByDetector.get(span.detector)!.applyInPlace!(out, span.start, span.end)) {
+      const strategy = this.strategyByDetector.get(span.detector)!;
+      if (!strategy.applyInPlace!(out, span.start, span.end, bytes, start + span.start)) {
         throw new MaskingFailure(
           `masking strategy for ${span.detector} could not mask an ASCII span in place`,
         );
