@@ -53,4 +53,9 @@ export interface HttpExchangeResponse {
 export interface HttpExchangeOptions {
   /** Aborts when the caller goes away (a held request is then abandoned). */
   readonly signal?: AbortSignal;
+  /**
+   * The signal outlives the request: HTTP/1.1's is one per client connection (front.ts). The exchange then
+   * combines it with the session's once per session, not per request.
+   */
+  readonly signalSpansConnection?: boolean;
 }

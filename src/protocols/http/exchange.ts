@@ -1,5 +1,6 @@
+import { setMaxListeners } from "node:events";
 import { asLatchError, LatchError } from "../../errors.js";
-import type { ApprovalHold } from "../../pipeline/pipeline-types.js";
+import type { AdmitOptions, ApprovalHold } from "../../pipeline/pipeline-types.js";
 import { problemResponse } from "./errors.js";
 import { exchangeRecorder } from "./exchange-record.js";
 import { answerCaller, wholeBodyCapOf } from "./exchange-response.js";
@@ -28,6 +29,23 @@ const NO_BODY: HttpBodyFacts = Object.freeze({
   values: Object.freeze({}),
   bytes: undefined,
 });
+
+/** A caller signal that spans its connection, with the session signal it was combined with and the result. */
+const combinedSignals = new WeakMap<
+  AbortSignal,
+  { readonly session: AbortSignal; readonly combined: AbortSignal }
+>();
+
+/** Aborts when the session ends or the caller's connection goes; one per session and connection. */
+function connectionWide(sessionSignal: AbortSignal, callerSignal: AbortSignal): AbortSignal {
+  const known = combinedSignals.get(callerSignal);
+  if (known !== undefined && known.session === sessionSignal) return known.combined;
+  const combined = AbortSignal.any([sessionSignal, callerSignal]);
+  // Every request held on the connection listens (approval-stage.ts), and a pipelining client may have many.
+  setMaxListeners(0, combined);
+  combinedSignals.set(callerSignal, { session: sessionSignal, combined });
+  return combined;
+}
 
 function refused(error: LatchError, close = false): HttpExchangeResponse {
   return problemResponse(error, [], undefined, close);
@@ -94,23 +112,37 @@ export async function runHttpExchange(
     body: bodyFacts,
   });
   let heldRequest: string | undefined;
-  // Combined only when read: the pipeline reads it for an approval hold, and AbortSignal.any on every
-  // request was a measurable share of the request path (bench/http-bench.ts profile).
-  let combined: AbortSignal | undefined;
-  const admission = await deps.pipeline.admit(
-    operation,
-    { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels },
-    {
-      onHeld: (hold: ApprovalHold) => {
-        heldRequest = hold.requestId;
-      },
+  const onHeld = (hold: ApprovalHold) => {
+    heldRequest = hold.requestId;
+  };
+  const callerSignal = options.signal;
+  // Plain data properties where the caller's signal spans its connection (HTTP/1.1): the combined signal is
+  // made once per session and connection. A per-request signal (HTTP/2 stream, MCP) is combined only when read:
+  // the pipeline reads it for an approval hold, and AbortSignal.any on every request was a measurable share of
+  // the request path (bench/http-bench.ts profile). A literal with a getter costs a fresh getter, accessor pair
+  // and map per request, so it is not used where the combined signal is at hand.
+  let admitOptions: AdmitOptions;
+  if (callerSignal === undefined) admitOptions = { onHeld, signal: session.signal };
+  else if (options.signalSpansConnection === true)
+    admitOptions = { onHeld, signal: connectionWide(session.signal, callerSignal) };
+  else {
+    let combined: AbortSignal | undefined;
+    admitOptions = {
+      onHeld,
       get signal() {
-        combined ??=
-          options.signal === undefined ? session.signal : AbortSignal.any([session.signal, options.signal]);
+        combined ??= AbortSignal.any([session.signal, callerSignal]);
         return combined;
       },
-    },
-  );
+    };
+  }
+  const admitContext = { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels };
+  // admitNow: the admission itself when it was decided in this call (no approval hold), so the common case
+  // costs no Promise.resolve and no await turn; the audit event is on record before it returns either way.
+  const decided =
+    deps.pipeline.admitNow === undefined
+      ? deps.pipeline.admit(operation, admitContext, admitOptions)
+      : deps.pipeline.admitNow(operation, admitContext, admitOptions);
+  const admission = decided instanceof Promise ? await decided : decided;
   if (!admission.allowed) {
     const requestId = heldRequest ?? (admission.error.params.request as string | undefined);
     if (admission.error.code === "approval_deferred") {

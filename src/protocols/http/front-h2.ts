@@ -184,6 +184,7 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
       return response.headersSent || response.stream.destroyed;
     },
     // Per stream: a client may cancel one stream and go on with the others.
+    signalSpansConnection: false,
     get signal() {
       if (aborted === undefined) {
         const controller = new AbortController();

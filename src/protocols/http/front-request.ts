@@ -53,6 +53,8 @@ export interface FrontResponse extends PendingAnswer {
    * request costs no AbortController of its own; HTTP/2: one per stream.
    */
   readonly signal: AbortSignal;
+  /** `signal` is the client connection's (HTTP/1.1), not this request's alone (HTTP/2: the stream's). */
+  readonly signalSpansConnection: boolean;
   /**
    * Answers; `close` asks to close the client connection after it (HTTP/1.1 only, where a body was left unread).
    * Undefined when the answer is written at once (a buffered body): nothing to wait for, no promise made.
@@ -197,7 +199,7 @@ async function openAndRun(
       runtime,
       session,
       { method: request.method, target, headers, body: request.body },
-      { signal: response.signal },
+      { signal: response.signal, signalSpansConnection: response.signalSpansConnection },
     );
     if (session.isEnded) {
       if (!Buffer.isBuffer(answer.body)) answer.body.destroy();

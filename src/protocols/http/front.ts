@@ -240,6 +240,10 @@ class Http1Response implements FrontResponse {
     return socketSignal(this.socket);
   }
 
+  get signalSpansConnection(): boolean {
+    return true;
+  }
+
   answerProblem(error: LatchError): void {
     if (!this.response.headersSent) void this.send(problemResponseOf(error, true));
   }

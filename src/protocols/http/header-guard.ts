@@ -90,7 +90,38 @@ function bearerTokenOf(authorization: string): string | undefined {
   return token;
 }
 
+/** The last accepted raw headers (a copy) and their result: a keep-alive client sends the same every request. */
+let lastRaw: readonly string[] = [];
+let lastGuarded: GuardResult | undefined;
+/** Longer header lists are not remembered: comparing them would cost about as much as guarding them. */
+const REMEMBERED_RAW = 64;
+
+/**
+ * guardHeadersOnce of these headers: the earlier result when they are, string for string, the last accepted
+ * ones (the guard is pure, so equal input gives the equal verdict). The result and its forward list are
+ * frozen (the types are read-only too), since the next request may get the same object.
+ */
 export function guardHeaders(rawHeaders: readonly string[]): GuardResult {
+  if (lastGuarded !== undefined && sameStrings(rawHeaders, lastRaw)) return lastGuarded;
+  const result = guardHeadersOnce(rawHeaders);
+  if (result.ok && rawHeaders.length <= REMEMBERED_RAW) {
+    Object.freeze(result.headers.forward);
+    for (const pair of result.headers.forward) Object.freeze(pair);
+    Object.freeze(result.headers);
+    lastRaw = rawHeaders.slice();
+    lastGuarded = Object.freeze(result);
+  }
+  return result;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Every check, without the memo. */
+export function guardHeadersOnce(rawHeaders: readonly string[]): GuardResult {
   if (rawHeaders.length / 2 > MAX_HEADER_PAIRS) return refuse(`more than ${MAX_HEADER_PAIRS} headers`);
   const forward: [string, string][] = [];
   const byName = new Map<string, string>();

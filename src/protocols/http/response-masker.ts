@@ -9,6 +9,8 @@ import { compileMaskingProfiles } from "../../masking/masking-profile.js";
 import { createStrategy, type MaskingStrategy } from "../../masking/strategies.js";
 import { ValueMasker } from "../../masking/value-masker.js";
 
+type Plan = "json" | "text" | "pass" | "withhold";
+
 /**
  * The HTTP payload adapter of the masking core (docs/http.md, "Masking"): which responses are masked and how.
  * JSON bodies go through the JSON masker (content detectors and the connection's mask_fields pointers), text/*
@@ -18,7 +20,7 @@ import { ValueMasker } from "../../masking/value-masker.js";
 export interface ConnectionMasking {
   readonly active: boolean;
   /** How a response of this content type (and encoding) is treated. */
-  planFor(contentType: string | undefined): "json" | "text" | "pass" | "withhold";
+  planFor(contentType: string | undefined): Plan;
   /**
    * The masked body (identity-encoded); throws MaskingFailure. With a `tally` (tracing on) the body counts as
    * one row of the values masked in it (docs/audit.md, "Traces").
@@ -76,28 +78,55 @@ export function compileConnectionMasking(
     connection.unmasked_types.some((allowed) =>
       allowed.endsWith("/*") ? type.startsWith(allowed.slice(0, -1)) : type === allowed,
     );
+  const planOf = (contentType: string | undefined): Plan => {
+    const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return "json";
+    if (type.startsWith("text/")) return "text";
+    if (type !== "" && passes(type)) return "pass";
+    return "withhold";
+  };
+  // The plan is a function of the Content-Type alone, asked twice per response (which body to read whole, then
+  // what to do with it) and nearly always of the same value as the response before.
+  let lastType: string | undefined;
+  let lastPlan: Plan | undefined;
+  const maskDecoded = (
+    plan: "json" | "text",
+    body: Buffer,
+    decoded: Buffer,
+    encoding: string | undefined,
+    tally: MaskTally | undefined,
+  ): Buffer => {
+    if (plan === "text")
+      return text === undefined ? decoded : Buffer.from(maskText(decoded.toString("utf8"), tally));
+    let value: JsonValue;
+    try {
+      value = JSON.parse(decoded.toString("utf8")) as JsonValue;
+    } catch {
+      throw new MaskingFailure("the body is not valid JSON");
+    }
+    const masked = json.mask(value, tally);
+    return masked === value && encoding === undefined ? body : Buffer.from(JSON.stringify(masked));
+  };
   return {
     active,
     planFor(contentType) {
       if (!active) return "pass";
-      const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-      if (type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return "json";
-      if (type.startsWith("text/")) return "text";
-      if (type !== "" && passes(type)) return "pass";
-      return "withhold";
+      if (lastPlan !== undefined && contentType === lastType) return lastPlan;
+      const plan = planOf(contentType);
+      lastType = contentType;
+      lastPlan = plan;
+      return plan;
     },
-    async mask(plan, body, encoding, tally) {
-      const decoded = await decode(body, encoding);
-      if (plan === "text")
-        return text === undefined ? decoded : Buffer.from(maskText(decoded.toString("utf8"), tally));
-      let value: JsonValue;
-      try {
-        value = JSON.parse(decoded.toString("utf8")) as JsonValue;
-      } catch {
-        throw new MaskingFailure("the body is not valid JSON");
+    mask(plan, body, encoding, tally) {
+      // A body with no content coding needs no decoder: masked in this call, no decode promise and await.
+      if (encoding === undefined || encoding === "identity") {
+        try {
+          return Promise.resolve(maskDecoded(plan, body, body, encoding, tally));
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
-      const masked = json.mask(value, tally);
-      return masked === value && encoding === undefined ? body : Buffer.from(JSON.stringify(masked));
+      return decode(body, encoding).then((decoded) => maskDecoded(plan, body, decoded, encoding, tally));
     },
     maskPreview: (preview) => maskText(preview),
   };

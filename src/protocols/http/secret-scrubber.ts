@@ -47,6 +47,11 @@ export function scrubBytes(bytes: Buffer, needles: readonly Buffer[]): Buffer {
 
 export function scrubText(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.replaceAll(secret, SCRUBBED);
+  // includes() first: a replaceAll that finds nothing still costs several times a search (it runs for every
+  // response header value of every request, and almost never finds the secret).
+  for (let i = 0; i < secrets.length; i++) {
+    const secret = secrets[i]!;
+    if (secret.length >= 4 && out.includes(secret)) out = out.replaceAll(secret, SCRUBBED);
+  }
   return out;
 }

@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
-import { type Dispatcher, util } from "undici";
+import { type Dispatcher, errors as undiciErrors, util } from "undici";
+import { LatchError } from "../../errors.js";
 
 /** Response headers by lower-case name (a repeated name: its values in order). */
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -77,7 +78,10 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly resolve: (answer: UpstreamAnswer) => void,
-    private readonly reject: (error: Error) => void,
+    /** Gets upstream_unavailable (upstreamError), made here: no wrapping closure per request. */
+    private readonly reject: (error: LatchError) => void,
+    /** The connection's name, for the upstream_unavailable it rejects with. */
+    private readonly upstreamName: string,
     private readonly wholeUpTo: WholeBodyCap,
     private readonly signal: AbortSignal | undefined,
     /** A streamed request body: destroyed when the exchange fails (as undici's request API does). */
@@ -156,7 +160,7 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     }
     if (!this.settled) {
       this.settled = true;
-      this.reject(error);
+      this.reject(upstreamError(this.upstreamName, error));
     } else if (this.stream !== undefined && !this.stream.destroyed) this.stream.destroy(error);
   }
 
@@ -195,4 +199,17 @@ function abortReasonOf(signal: AbortSignal): Error {
  */
 function headersOf(raw: Buffer[]): ResponseHeaders {
   return util.parseHeaders(raw) as ResponseHeaders;
+}
+
+/** An upstream failure as the caller hears it: upstream_unavailable, with the cause kept. */
+export function upstreamError(name: string, error: unknown): LatchError {
+  const reason =
+    error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError
+      ? "it did not answer in time"
+      : ((error as NodeJS.ErrnoException).code ?? (error as Error).message ?? "error");
+  return new LatchError(
+    "upstream_unavailable",
+    { name, reason: String(reason).slice(0, 200) },
+    { cause: error },
+  );
 }

@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
-import { Pool, errors as undiciErrors } from "undici";
+import { Pool } from "undici";
 import type { HttpConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
 import { type CredentialProvider, staticCredential } from "../../credentials/credential-provider.js";
-import { LatchError } from "../../errors.js";
 import { parseDuration } from "../../identity/parse-duration.js";
 import { AnswerHandler, type UpstreamAnswer, type WholeBodyCap } from "./upstream-answer.js";
 
@@ -109,7 +108,8 @@ export class HttpUpstream {
     return new Promise<UpstreamAnswer>((resolve, reject) => {
       const handler = new AnswerHandler(
         resolve,
-        (error) => reject(upstreamError(this.name, error)),
+        reject,
+        this.name,
         wholeUpTo,
         request.signal,
         request.body instanceof Readable ? request.body : undefined,
@@ -131,16 +131,4 @@ export class HttpUpstream {
   close(): Promise<void> {
     return this.pool.close();
   }
-}
-
-function upstreamError(name: string, error: unknown): LatchError {
-  const reason =
-    error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError
-      ? "it did not answer in time"
-      : ((error as NodeJS.ErrnoException).code ?? (error as Error).message ?? "error");
-  return new LatchError(
-    "upstream_unavailable",
-    { name, reason: String(reason).slice(0, 200) },
-    { cause: error },
-  );
 }
