@@ -11,12 +11,25 @@
  * session_start; the difference between the two loop lengths, divided by 4,800 events, cancels start-up.
  * The hashes are stand-ins (appendHashed checks the links, not the hashes: the journal computed them).
  * It also prints the thread's own CPU time per event (process.cpuUsage, noisy on a loaded machine).
+ *
+ * `sink <groups>` measures the whole record path instead, both threads: the gateway's own body builders
+ * (operationRecord, resultRecord, foldResult) and the real SqliteAuditSink (journal append on this thread, the
+ * hand-off, the index thread's SQLite work), one event per append as a -c 1 session has them, the sink flushed
+ * every 100 events (BENCH_BATCH) so the index thread gets batches of a fixed size. Per thread:
+ *
+ *   valgrind --tool=callgrind --separate-threads=yes node bench/audit-index-loop.mjs sink 30   # and 130
+ *
+ * (differences over 10,000 events); it also prints the journal and database bytes per event.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = process.env.BENCH_DIST ?? new URL("../dist/src", import.meta.url).href;
+if (process.argv[2] === "sink") {
+  await sinkLoop(Number(process.argv[3] ?? 30));
+  process.exit(0);
+}
 const { createSqliteStore } = await import(`${root}/store/sqlite-store.js`);
 const groups = Number(process.argv[2] ?? 300);
 const GROUP = 8;
@@ -61,3 +74,78 @@ console.log(
 );
 store.close();
 rmSync(dir, { recursive: true, force: true });
+
+async function sinkLoop(hundreds) {
+  const { openSqliteAuditSink } = await import(`${root}/store/sqlite-audit-sink.js`);
+  const { foldResult } = await import(`${root}/audit/folded-result.js`);
+  const { operationRecord, resultRecord } = await import(`${root}/pipeline/operation-record.js`);
+  const { recordedSessionFacts } = await import(`${root}/audit/session-facts.js`);
+  const { statSync } = await import("node:fs");
+  const batch = Number(process.env.BENCH_BATCH ?? 100);
+  const dir = mkdtempSync(join(tmpdir(), "sink-"));
+  const sink = await openSqliteAuditSink(join(dir, "latch.db"), join(dir, "audit.journal"));
+  const sessionId = "3f6c1a52-8d0e-4b43-9a57-4c1f0e9b2d11";
+  const identity = { subject: "bench", issuer: "latch-dev", groups: ["bench"], claims: {} };
+  const context = { clientAddress: "127.0.0.1:51234", connectionLabels: {} };
+  const verdict = { decision: "allow", rules: ["bench.cedar:0"], reason: "allowed by policy bench.cedar:0" };
+  const step = {
+    text: "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+    action: "sql:select",
+    accesses: [{ action: "sql:select", resource: { type: "Table", name: "public.pgbench_accounts" } }],
+    facts: { readOnly: true, hasWhere: true, tableCount: 1, command: "" },
+    recorded: { tablesRead: ["public.pgbench_accounts"], tablesWritten: [] },
+  };
+  const operationOf = (i) => ({
+    id: `0b6f1c7e-1d2a-4c3b-8e9f-${String(100000000000 + i)}`,
+    sessionId,
+    protocol: "postgres",
+    connection: "bench",
+    identity,
+    mode: "extended",
+    steps: [step],
+    parameters: [[String((i * 7919) % 100000)]],
+    receivedAt: 1764626400000 + i,
+  });
+  const result = { durationMs: 0.412, rows: 1, commandTags: ["SELECT 1"] };
+  const sessionStart = {
+    protocol: "postgres",
+    connection: "bench",
+    subject: "bench",
+    groups: ["bench"],
+    issuer: "latch-dev",
+    clientAddress: context.clientAddress,
+    clientUser: "bench",
+    tls: false,
+  };
+  const startEvent = { kind: "session_start", sessionId, data: sessionStart };
+  recordedSessionFacts.note(startEvent);
+  sink.append([startEvent]);
+  await sink.flush();
+  const sizes = () =>
+    statSync(join(dir, "latch.db")).size +
+    (statSync(join(dir, "latch.db-wal"), { throwIfNoEntry: false })?.size ?? 0);
+  const dbBefore = sizes();
+  let journalBytes = 0;
+  const before = process.cpuUsage();
+  for (let i = 1; i <= hundreds * 100; i++) {
+    const body = operationRecord(operationOf(i), verdict, context);
+    sink.append([
+      { kind: "operation", sessionId, data: foldResult(body, resultRecord(operationOf(i - 1), result)) },
+    ]);
+    if (i % batch === 0) await sink.flush();
+  }
+  await sink.flush();
+  const used = process.cpuUsage(before);
+  journalBytes = statSync(join(dir, "audit.journal")).size;
+  const events = hundreds * 100;
+  console.log(
+    JSON.stringify({
+      events,
+      journalBytesPerEvent: Math.round(journalBytes / (events + 1)),
+      dbBytesPerEvent: Math.round((sizes() - dbBefore) / events),
+      cpuMicrosPerEvent: Math.round(((used.user + used.system) / events) * 100) / 100,
+    }),
+  );
+  await sink.close();
+  rmSync(dir, { recursive: true, force: true });
+}

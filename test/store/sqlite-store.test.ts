@@ -173,6 +173,43 @@ describe("SqliteStore session counts", () => {
     expect(await r.getSession("s3")).toMatchObject({ operations: 1, denied: 1 });
     expect(await r.verifyChain()).toMatchObject({ ok: true, events: 12 });
   });
+
+  // The index thread's rows go 16 to an INSERT, the remainder one by one: the same rows in the same order.
+  it("indexes a batch longer than one multi-row INSERT exactly as events appended one by one", async () => {
+    const s = store();
+    const inputs = [sessionStart("m1")];
+    for (let i = 1; i <= 36; i++) inputs.push(operation("m1", `SELECT ${i}`, i % 7 === 0 ? "deny" : "allow"));
+    inputs.push(sessionEnd("m1"));
+    const hashed = chainEvents(inputs, s.head(), "2026-12-02T12:00:00.000Z");
+    s.appendHashed(hashed.slice(0, 1));
+    s.appendHashed(hashed.slice(1));
+    const r = reader();
+    const stored = await r.events({ limit: 100 });
+    expect(stored.map((e) => [e.seq, e.kind, e.prevHash, e.hash])).toEqual(
+      hashed.map((e) => [e.seq, e.kind, e.prevHash, e.hash]),
+    );
+    expect(stored.map((e) => JSON.stringify(e.data))).toEqual(hashed.map((e) => e.dataJson));
+    expect(await r.getSession("m1")).toMatchObject({
+      operations: 36,
+      denied: 5,
+      endReason: "client_terminated",
+    });
+    expect(await r.verifyChain()).toMatchObject({ ok: true, events: 38 });
+  });
+
+  it("refuses a batch whose chain breaks inside a multi-row INSERT, and indexes none of it", async () => {
+    const s = store();
+    s.append(sessionStart("m2"));
+    const inputs = [];
+    for (let i = 1; i <= 20; i++) inputs.push(operation("m2", `SELECT ${i}`));
+    const hashed = chainEvents(inputs, s.head(), "2026-12-02T12:00:00.000Z");
+    const broken = hashed.map((e, i) => (i === 9 ? { ...e, prevHash: "f".repeat(64) } : e));
+    expect(() => s.appendHashed(broken)).toThrow();
+    expect(s.head().seq).toBe(1);
+    s.appendHashed(hashed);
+    expect(await reader().verifyChain()).toMatchObject({ ok: true, events: 21 });
+    expect(await reader().getSession("m2")).toMatchObject({ operations: 20, denied: 0 });
+  });
 });
 
 describe("SqliteStore failures throw from append (callers fail closed)", () => {
