@@ -52,6 +52,8 @@ describe("operation_result record", () => {
       details: { zeta: 1, rows: 9, alpha: "a", error: undefined, durationX: true, "": "empty" },
     },
     { durationMs: 5, rows: 1, commandTags: [], details: {} },
+    // Details already in sorted order (the HTTP front's status, request and response facts): no sort needed.
+    { durationMs: 1, rows: 0, commandTags: ["200"], details: { alpha: 1, rows: 2, status: 200, zeta: 3 } },
   ];
 
   it("inserts its keys in sorted order, details merged where they sort", () => {
