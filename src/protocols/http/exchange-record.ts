@@ -24,9 +24,13 @@ export function exchangeRecorder(
 ): ExchangeRecorder {
   return (status, extra, error) => {
     // Built field by field: this runs for every request, and spreads of empty objects add up.
-    const details: Record<string, unknown> = { status };
-    for (const key in extra) details[key] = extra[key];
+    // In sorted key order when the response stage's keys are (responseBytes, responsePreview): the record then
+    // skips sorting them (pipeline/operation-record.ts). Any other order is sorted there, with the same result.
+    const details: Record<string, unknown> = {};
     if (jsonBody !== undefined) details.requestPreview = requestPreview(jsonBody, runtime, credential);
+    for (const key in extra) if (key < "status") details[key] = extra[key];
+    details.status = status;
+    for (const key in extra) if (key >= "status") details[key] = extra[key];
     const durationMs = performance.now() - started;
     const commandTags = [String(status)];
     pipeline.complete(
