@@ -63,6 +63,9 @@ export interface LocalTimeKeying {
 
 export type RequestScopeOf = (request: AuthorizationRequest) => RequestScope;
 
+/** Client addresses remembered per identity object (a miss only rebuilds the memo: never a wrong answer). */
+const CALLER_ADDRESSES = 256;
+
 /**
  * @param timeFields the time fields any policy mentions; the others cannot change a decision.
  * @param local how `context.local_time` is computed and which of its fields the key holds.
@@ -71,21 +74,31 @@ export function createRequestScopes(
   timeFields: readonly TimeField[],
   local: LocalTimeKeying = { fields: [] },
 ): RequestScopeOf {
-  const callers = new WeakMap<Identity, CallerMemo>();
+  // Per identity, one memo per client address: sessions that share an Identity object (one token, the token
+  // verifier's cache) come from different client ports, and a single slot rebuilt the memo (and so a new
+  // scope, which the step memo keys on) at every switch between them: every statement under `-c 8`.
+  const callers = new WeakMap<Identity, Map<string, CallerMemo>>();
   let lastTime: TimeMemo | undefined;
 
   function callerOf(request: AuthorizationRequest): CallerMemo {
-    const memo = callers.get(request.identity);
+    let byAddress = callers.get(request.identity);
+    const memo = byAddress?.get(request.clientAddress);
     if (
       memo !== undefined &&
       memo.connection === request.connection &&
-      memo.connectionLabels === request.connectionLabels &&
-      memo.clientAddress === request.clientAddress
+      memo.connectionLabels === request.connectionLabels
     ) {
       return memo;
     }
     const fresh = callerMemo(request);
-    callers.set(request.identity, fresh);
+    if (byAddress === undefined) {
+      byAddress = new Map();
+      callers.set(request.identity, byAddress);
+    }
+    byAddress.delete(request.clientAddress);
+    byAddress.set(request.clientAddress, fresh);
+    // Bounded: a long-lived identity on many short connections must not grow it for ever (oldest goes first).
+    if (byAddress.size > CALLER_ADDRESSES) byAddress.delete(byAddress.keys().next().value!);
     return fresh;
   }
 

@@ -37,10 +37,17 @@ interface Memo {
   readonly verdict: Verdict | undefined;
 }
 
+/**
+ * Scopes remembered per step: sessions that share a step object (the classification cache hands every session
+ * the same one for a text) each have their own scope; with one slot they took it from each other on every
+ * statement under concurrent load.
+ */
+const SCOPES_PER_STEP = 16;
+
 export class StepMemo {
   // Keyed by the step's accesses array: when the classifier or the prepared registry lets go of it (and of
-  // every step sharing it), the entry goes too.
-  private readonly memos = new WeakMap<readonly Access[], Memo>();
+  // every step sharing it), the entry goes too. Most recently set last.
+  private readonly memos = new WeakMap<readonly Access[], Memo[]>();
 
   /** What this step decided under this scope at this position, or undefined (a miss: evaluate afresh). */
   get(
@@ -49,18 +56,21 @@ export class StepMemo {
     stepCount: number,
     statementNumber: number,
   ): Memo | undefined {
-    const memo = this.memos.get(step.accesses);
-    if (
-      memo === undefined ||
-      memo.action !== step.action ||
-      memo.facts !== step.facts ||
-      memo.scope !== scope ||
-      memo.stepCount !== stepCount ||
-      memo.statementNumber !== statementNumber
-    ) {
-      return undefined;
+    const memos = this.memos.get(step.accesses);
+    if (memos === undefined) return undefined;
+    for (let i = memos.length - 1; i >= 0; i--) {
+      const memo = memos[i]!;
+      if (
+        memo.scope === scope &&
+        memo.action === step.action &&
+        memo.facts === step.facts &&
+        memo.stepCount === stepCount &&
+        memo.statementNumber === statementNumber
+      ) {
+        return memo;
+      }
     }
-    return memo;
+    return undefined;
   }
 
   set(
@@ -72,6 +82,28 @@ export class StepMemo {
     verdict?: Verdict,
   ): void {
     const { action, facts } = step;
-    this.memos.set(step.accesses, { action, facts, scope, stepCount, statementNumber, evaluated, verdict });
+    const memo: Memo = { action, facts, scope, stepCount, statementNumber, evaluated, verdict };
+    const memos = this.memos.get(step.accesses);
+    if (memos === undefined) {
+      this.memos.set(step.accesses, [memo]);
+      return;
+    }
+    // The same scope at the same position (a racing miss): replaced, not kept twice. A scope of a past minute
+    // never answers again and ages out at the bound.
+    for (let i = 0; i < memos.length; i++) {
+      const old = memos[i]!;
+      if (
+        old.scope === scope &&
+        old.action === action &&
+        old.facts === facts &&
+        old.stepCount === stepCount &&
+        old.statementNumber === statementNumber
+      ) {
+        memos.splice(i, 1);
+        break;
+      }
+    }
+    memos.push(memo);
+    if (memos.length > SCOPES_PER_STEP) memos.shift();
   }
 }

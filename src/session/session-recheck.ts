@@ -12,6 +12,8 @@ const REMEMBERED = 32;
 export class SessionRecheck {
   /** By text, oldest first (Map order): a repeated text moves to the end. One hash lookup per statement. */
   private readonly recent = new Map<string, OperationStep>();
+  /** The step last remembered (the entry at the end of `recent`). */
+  private newest: OperationStep | undefined;
 
   constructor(
     private readonly subject: {
@@ -26,6 +28,10 @@ export class SessionRecheck {
   remember(statements: readonly OperationStep[]): void {
     const recent = this.recent;
     for (const statement of statements) {
+      // Already the newest entry (a repeated prepared statement): re-inserting it would change nothing. The
+      // newest entry is never the one evicted, so it is still there.
+      if (statement === this.newest) continue;
+      this.newest = statement;
       recent.delete(statement.text);
       recent.set(statement.text, statement);
       if (recent.size > REMEMBERED) recent.delete(recent.keys().next().value!);

@@ -99,6 +99,24 @@ describe("admission memo", () => {
     expect(memo.authorize(base()).decision).toBe("allow");
   });
 
+  it("keeps one answer per session when sessions of one token share the identity and the step", () => {
+    // Several connections with one token: one Identity object (the verifier's cache), one step object (the
+    // classification cache), a client port each. Interleaved, every statement after the first of each session
+    // is answered from the memo, and with the verdict a fresh evaluation gives that session.
+    const memo = engineFor(POLICIES);
+    const fresh = engineFor(POLICIES, { stepMemo: false });
+    const sessions = ["10.1.2.3:40001", "10.1.2.3:40002", "10.9.9.9:40003", "192.168.0.9:40004"];
+    for (const clientAddress of sessions)
+      expect(authorizeCounting(memo, base({ clientAddress })).memoHit).toBe(false);
+    for (let round = 0; round < 3; round++) {
+      for (const clientAddress of sessions) {
+        const warm = authorizeCounting(memo, base({ clientAddress }));
+        expect(warm.memoHit, clientAddress).toBe(true);
+        expect(warm.verdict).toEqual(fresh.authorize(base({ clientAddress })));
+      }
+    }
+  });
+
   it("misses at every minute boundary, so context.time and context.local_time still change decisions", () => {
     const memo = engineFor(POLICIES, { timeZone: "Europe/Berlin" });
     const fresh = engineFor(POLICIES, { timeZone: "Europe/Berlin", stepMemo: false });

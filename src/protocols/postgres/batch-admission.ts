@@ -6,7 +6,12 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Operation } from "../../operation/operation.js";
-import type { Admission, ApprovalHold } from "../../pipeline/pipeline-types.js";
+import type {
+  Admission,
+  AdmitOptions,
+  ApprovalHold,
+  OperationContext,
+} from "../../pipeline/pipeline-types.js";
 import { denyBatch, POISON_QUERY, recordRefusal } from "./batch-denial.js";
 import { examineBatch } from "./batch-examiner.js";
 import { decodeFrontend } from "./decode-frontend.js";
@@ -22,9 +27,20 @@ export class PgBatchAdmission {
   /** Bound parameter previews on a masked connection go through its detectors before they are recorded. */
   private readonly maskParameterPreview: ((text: string) => string) | undefined;
 
+  /** What admission is told about this session: the same for every batch, so built once, not per statement. */
+  private readonly admitOptions: AdmitOptions;
+  private readonly admitContext: OperationContext;
+
   constructor(private readonly context: PgSessionContext) {
     const masker = context.options.masker;
     this.maskParameterPreview = masker && ((text) => masker.maskParameterPreview(text));
+    const session = context.options.session;
+    this.admitOptions = {
+      onHeld: (hold: ApprovalHold) => this.tellHeld(hold),
+      signal: session.signal,
+      preview: context.options.preview,
+    };
+    this.admitContext = { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels };
   }
 
   run(frames: Buffer[], toServer: Buffer[], toClient: Buffer[]): void {
@@ -78,15 +94,8 @@ export class PgBatchAdmission {
               receivedAt,
             };
       const pipeline = options.pipeline;
-      const admitOptions = {
-        onHeld: (hold: ApprovalHold) => this.tellHeld(hold),
-        signal: session.signal,
-        preview: options.preview,
-      };
-      const admitContext = {
-        clientAddress: session.clientAddress,
-        connectionLabels: session.connectionLabels,
-      };
+      const admitOptions = this.admitOptions;
+      const admitContext = this.admitContext;
       // Decided and recorded within this call (one statement at a time): forwarded in this turn, with the rest
       // of what the client sent in it. Otherwise later frames wait in the reader until the admission settles.
       const decided =
@@ -199,6 +208,9 @@ export class PgBatchAdmission {
         ? undefined
         : describePortalsBeforeExecute(frames, messages);
     for (const raw of described?.frames ?? frames) toServer.push(raw);
+    const hidden =
+      described === undefined || described.hiddenAnswers.size === 0 ? undefined : described.hiddenAnswers;
+    // One literal of one shape for every statement (absent parts undefined), not spreads of empty objects.
     context.tracker.push({
       kind: "forwarded",
       operation,
@@ -207,11 +219,10 @@ export class PgBatchAdmission {
       rows: 0,
       tags: [],
       error: undefined,
-      ...(removedNames.length === 0 ? {} : { removedNames }),
-      ...(described === undefined || described.hiddenAnswers.size === 0
-        ? {}
-        : { describeAnswers: 0, hiddenAnswers: described.hiddenAnswers }),
-      ...(ceiling === undefined ? {} : { ceiling }),
+      removedNames: removedNames.length === 0 ? undefined : removedNames,
+      describeAnswers: hidden === undefined ? undefined : 0,
+      hiddenAnswers: hidden,
+      ceiling,
     });
   }
 }

@@ -86,9 +86,8 @@ export function examineBatch(
       case "Query": {
         const classified = classify(classifier, message.sql);
         if (!Array.isArray(classified)) return classified;
-        const expanded = applySqlLevelPrepared(classified, registry);
-        if (!Array.isArray(expanded)) return expanded;
-        steps.push(...expanded);
+        const refused = applySqlLevelPrepared(classified, registry, steps);
+        if (refused !== undefined) return refused;
         break;
       }
       case "Parse": {
@@ -114,9 +113,8 @@ export function examineBatch(
       case "Execute": {
         const portal = registry.portal(message.portal);
         if (portal === undefined) return unknownName("portal", message.portal);
-        const expanded = applySqlLevelPrepared(portal.statement.statements, registry);
-        if (!Array.isArray(expanded)) return expanded;
-        steps.push(...expanded);
+        const refused = applySqlLevelPrepared(portal.statement.statements, registry, steps);
+        if (refused !== undefined) return refused;
         parameters.push([...portal.parameters]);
         digests.push("digests" in portal ? (portal as DigestedPortal).digests : undefined);
         break;
@@ -150,12 +148,15 @@ function classify(classifier: StatementClassifier, sql: string): ClassifiedState
   return { ok: false, error };
 }
 
-/** SQL-level PREPARE/EXECUTE/DEALLOCATE: EXECUTE is authorized as the statement it runs. */
+/**
+ * SQL-level PREPARE/EXECUTE/DEALLOCATE: EXECUTE is authorized as the statement it runs. Appends the batch's
+ * steps to `steps` (no array per statement); a refusal is returned.
+ */
 function applySqlLevelPrepared(
   statements: readonly ClassifiedStatement[],
   registry: PreparedRegistry,
-): OperationStep[] | Examination {
-  const out: OperationStep[] = [];
+  steps: OperationStep[],
+): Examination | undefined {
   for (const statement of statements) {
     if (statement.prepares !== undefined) {
       if (registry.nameTaken(statement.prepares.name)) return nameInUse(statement.prepares.name);
@@ -165,12 +166,12 @@ function applySqlLevelPrepared(
     if (statement.executes !== undefined) {
       const inner = registry.prepared(statement.executes);
       if (inner === undefined) return unknownName("SQL prepared statement", statement.executes);
-      out.push(statement.step, { ...inner.step, text: statement.text });
+      steps.push(statement.step, { ...inner.step, text: statement.text });
       continue;
     }
-    out.push(statement.step);
+    steps.push(statement.step);
   }
-  return out;
+  return undefined;
 }
 
 /**
