@@ -81,12 +81,25 @@ export function httpEntities(statement: StatementContext): EntityJson[] {
 }
 
 /**
- * The caller's IP as Cedar's `ip()` accepts it: IPv4-mapped IPv6 ("::ffff:10.0.0.1", how Node reports IPv4
- * peers on a dual-stack socket) becomes plain IPv4 so `isInRange(ip("10.0.0.0/8"))` works; an IPv6 zone
- * ("%eth0") is dropped.
+ * The caller's IP as Cedar's `ip()` accepts it, from the client address a front recorded: `host:port`, the
+ * host as Node reports it (IPv6 unbracketed, "::1:5432"), so the last `:digits` is the port; "[host]:port" and a
+ * bare host (MCP sessions before stop 26) are read too. IPv4-mapped IPv6 ("::ffff:10.0.0.1", how Node reports
+ * IPv4 peers on a dual-stack socket) becomes plain IPv4 so `isInRange(ip("10.0.0.0/8"))` works; an IPv6 zone
+ * ("%eth0") is dropped. Anything else is NO_IP_ADDRESS, which no range but 0.0.0.0/n holds.
  */
 export function clientIpOf(address: string): string {
-  const withoutZone = address.replace(/%.*$/, "");
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(address);
+  if (bracketed !== null) return ipOrNone(bracketed[1]!);
+  const withPort = /^(.*):\d{1,5}$/.exec(address);
+  if (withPort !== null) {
+    const host = ipOrNone(withPort[1]!);
+    if (host !== NO_IP_ADDRESS) return host;
+  }
+  return ipOrNone(address);
+}
+
+function ipOrNone(host: string): string {
+  const withoutZone = host.replace(/%.*$/, "");
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(withoutZone);
   const candidate = mapped?.[1] ?? withoutZone;
   return isIP(candidate) === 0 ? NO_IP_ADDRESS : candidate;

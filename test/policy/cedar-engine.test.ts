@@ -277,6 +277,25 @@ describe("Cedar policy engine", () => {
     expect(from("::ffff:10.1.2.3")).toBe("allow");
     expect(from("192.168.1.1")).toBe("deny");
     expect(from("/var/run/latch.sock")).toBe("deny");
+    // What the fronts record: host:port as Node reports the peer (PostgreSQL, MySQL, SSH, HTTP, MCP).
+    expect(from("10.1.2.3:50000")).toBe("allow");
+    expect(from("::ffff:10.1.2.3:50000")).toBe("allow");
+    expect(from("192.168.1.1:50000")).toBe("deny");
+    expect(from("[::ffff:10.1.2.3]:5432")).toBe("allow");
+    expect(from("?:0")).toBe("deny");
+  });
+
+  it("reads the IPv6 client address a front records, port and zone apart", () => {
+    const engine = engineFor(`
+      permit(principal, action, resource) when { context.client_ip.isInRange(ip("fd00::/8")) };
+    `);
+    const from = (clientAddress: string) =>
+      engine.authorize(request(ciBot, "demo", [selectUsers], { clientAddress })).decision;
+    expect(from("fd12::1:50000")).toBe("allow");
+    expect(from("fd12::1%eth0:50000")).toBe("allow");
+    expect(from("[fd12::1]:50000")).toBe("allow");
+    expect(from("fd12::1")).toBe("allow");
+    expect(from("fe80::1:50000")).toBe("deny");
   });
 
   it("uses statement facts: has_where, read_only, statement_count, table_count, verb", () => {

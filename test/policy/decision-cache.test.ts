@@ -97,7 +97,16 @@ const requestArb: fc.Arbitrary<AuthorizationRequest> = fc
     connection: fc.constantFrom("demo", "prod"),
     labels: fc.constantFrom(...labelSets),
     statements: fc.array(statementArb, { minLength: 1, maxLength: 3 }),
-    clientAddress: fc.constantFrom("10.1.1.1", "::ffff:10.2.2.2", "192.168.0.9", "unix"),
+    clientAddress: fc.constantFrom(
+      "10.1.1.1",
+      "::ffff:10.2.2.2",
+      "192.168.0.9",
+      "unix",
+      "10.1.1.1:50000",
+      "10.1.1.1:50001",
+      "::ffff:192.168.0.9:6000",
+      "fd00::7:5432",
+    ),
     // 2025-01-06 (Monday) .. 2025-01-12 (Sunday), any minute.
     minute: fc.integer({ min: 0, max: 7 * 24 * 60 - 1 }),
   })

@@ -45,7 +45,8 @@ export function createMcpFront(deps: McpFrontDeps): HttpMount {
         `nothing at ${path.slice(0, 100)}; the MCP endpoint is ${MCP_PATH}`,
       );
     const token = bearerOf(request);
-    const clientAddress = request.socket.remoteAddress ?? "";
+    // host:port like every other front, so policy's context.client_ip reads it without guessing (IPv6 included).
+    const clientAddress = `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? 0}`;
     const sessionId = request.headers[SESSION_HEADER];
     const known = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
     const digest = token === undefined ? undefined : bearerDigest(token);
