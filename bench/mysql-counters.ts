@@ -7,11 +7,14 @@
  * - system calls of the whole gateway process, every thread (`strace -f -c` attached after the warm-up);
  * - heap bytes the main isolate allocated (bench/alloc-probe.mjs preloaded, read on SIGUSR2);
  * - chained audit events and their canonical JSON bytes (latch.db once the index settled);
- * - with BENCH_MYSQL_CALLGRIND=1 instead: instructions of the whole gateway process (every thread) under
- *   `valgrind --tool=callgrind`, instrumentation switched on after the warm-up and dumped after the measured
- *   statements (callgrind_control), so start-up and JIT warm-up are not in it. Load on the machine changes how
- *   long that takes, not the count (timers that fire per second of wall time, like the live-session heartbeat,
- *   add a little: compare runs of equal length).
+ * - with BENCH_MYSQL_CALLGRIND=1 instead: instructions of the whole gateway process (every thread) and of its
+ *   main thread alone (`--separate-threads=yes`) under `valgrind --tool=callgrind`, instrumentation switched
+ *   on after the warm-up (BENCH_MYSQL_WARMUP statements, default 3000: TurboFan compiles on the main thread)
+ *   and dumped after the measured statements (callgrind_control), so start-up and JIT warm-up are not in it.
+ *   Load on the machine changes how long that takes, not the count (timers that fire per second of wall time,
+ *   like the live-session heartbeat, add a little: compare runs of equal length). One mode per run
+ *   (BENCH_MYSQL_MODE): a second measured window in the same process reads garbage counts.
+ *   BENCH_MYSQL_CALLGRIND_KEEP=<dir> keeps the measured dumps for callgrind_annotate.
  * Run (after `npm run build`): node --import tsx bench/mysql-counters.ts [statements]   (default 2000)
  *   BENCH_MYSQL_MODE=text|prepared|both (default both; text is sysbench's --db-ps-mode=disable)
  *   BENCH_LATCH_CLI=<dist/src/cli/main.js of another build> to count another commit;
@@ -20,7 +23,7 @@
  */
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,6 +111,8 @@ connections:
             "valgrind",
             "--tool=callgrind",
             "--instr-atstart=no",
+            // One dump per thread: the main loop's count apart from the audit indexer's and libuv's threads.
+            "--separate-threads=yes",
             `--callgrind-out-file=${callgrindOut}`,
             node[0]!,
             "--single-threaded",
@@ -262,27 +267,51 @@ export async function cpuByThread(
   return out;
 }
 
-/** Instructions per statement of the gateway under callgrind (the rig started with `callgrind: true`). */
+/**
+ * Instructions per statement of the gateway under callgrind (the rig started with `callgrind: true`): every
+ * thread together, and the main thread (the event loop: protocol, pipeline, audit record) alone, whose count
+ * the other threads' scheduling does not move.
+ */
 export async function countMysqlInstructions(
   rig: MysqlRig,
   mode: MysqlMode,
   statements: number,
-): Promise<number> {
+): Promise<{ instructionsPerStatement: number; mainThreadPerStatement: number }> {
   const out = rig.callgrindOut;
   if (out === undefined) throw new Error("the rig does not run under callgrind");
-  await pointSelects(rig, mode, 300, 7); // warm-up: JIT, caches
+  // Warm-up: JIT and caches. With --single-threaded TurboFan compiles on the main thread, so a short warm-up
+  // leaves compilations in the measured window (300 statements left ~15% of it in the compiler).
+  await pointSelects(rig, mode, Number(process.env.BENCH_MYSQL_WARMUP ?? 3000), 7);
   await run("callgrind_control", ["-i", "on", String(rig.pid)]);
   await pointSelects(rig, mode, statements);
   await run("callgrind_control", ["-d", String(rig.pid)]);
   await run("callgrind_control", ["-i", "off", String(rig.pid)]);
   const dir = join(out, "..");
-  const dumps = (await readdir(dir)).filter((f) => f.startsWith("callgrind.out."));
-  const latest = dumps.sort((a, b) => Number(a.split(".").at(-1)) - Number(b.split(".").at(-1))).at(-1);
-  if (latest === undefined) throw new Error("callgrind wrote no dump");
-  const summary = /^summary:\s+(\d+)/m.exec(await readFile(join(dir, latest), "utf8"));
-  if (summary === null) throw new Error(`no summary line in ${latest}`);
-  for (const dump of dumps) await rm(join(dir, dump));
-  return Math.round(Number(summary[1]) / statements);
+  // With --separate-threads: callgrind.out.<dump>-<thread>, thread 01 the main one.
+  const dumps = (await readdir(dir)).filter((f) => /^callgrind\.out\.\d+-\d+$/.test(f));
+  const dumpOf = (f: string) => Number(f.slice("callgrind.out.".length).split("-")[0]);
+  const latest = Math.max(...dumps.map(dumpOf));
+  if (!Number.isFinite(latest)) throw new Error("callgrind wrote no dump");
+  let total = 0;
+  let main = 0;
+  for (const dump of dumps.filter((f) => dumpOf(f) === latest)) {
+    const summary = /^summary:\s+(\d+)/m.exec(await readFile(join(dir, dump), "utf8"));
+    if (summary === null) throw new Error(`no summary line in ${dump}`);
+    total += Number(summary[1]);
+    if (dump.endsWith("-01")) main = Number(summary[1]);
+  }
+  // BENCH_MYSQL_CALLGRIND_KEEP=<dir>: the measured dumps are kept there (callgrind_annotate), per mode.
+  const keep = process.env.BENCH_MYSQL_CALLGRIND_KEEP;
+  if (keep !== undefined) {
+    await mkdir(keep, { recursive: true });
+    for (const dump of dumps.filter((f) => dumpOf(f) === latest))
+      await copyFile(join(dir, dump), join(keep, `${mode}.${dump}`));
+  }
+  for (const dump of await readdir(dir)) if (dump.startsWith("callgrind.out.")) await rm(join(dir, dump));
+  return {
+    instructionsPerStatement: Math.round(total / statements),
+    mainThreadPerStatement: Math.round(main / statements),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -295,8 +324,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rig = await startMysqlRig({ callgrind });
   try {
     for (const mode of modes) {
-      if (callgrind)
-        console.log(mode, { instructionsPerStatement: await countMysqlInstructions(rig, mode, statements) });
+      if (callgrind) console.log(mode, await countMysqlInstructions(rig, mode, statements));
       else if (process.env.BENCH_MYSQL_CPU === "1")
         console.log(mode, "CPU µs per statement", await cpuByThread(rig, mode, statements));
       else console.log(mode, await countMysqlHotPath(rig, mode, statements));

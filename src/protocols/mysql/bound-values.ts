@@ -4,7 +4,10 @@
  * through the connection's content detectors when it masks), and the SHA-256 of each full value (type and
  * bytes), which approvals bind to. Parameter types are sent with the first execute and may be omitted after
  * (new_params_bound_flag 0), so they are remembered per statement.
+ * The digests are computed when first read, as on PostgreSQL (batch-examiner.ts): only an approval's binding
+ * reads them, and one SHA-256 costs ~29k instructions, more than the rest of reading an execute.
  */
+import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import { COLUMN_TYPE } from "./column-definition.js";
 import { MysqlProtocolViolation } from "./packet-reader.js";
@@ -14,10 +17,52 @@ const MAX_PREVIEW = 256;
 /** Characters past the cut the detectors still read, so a value straddling the cut is masked, not half-kept. */
 const MASK_LOOKAHEAD = 64;
 const UNSIGNED = 0x80;
+/**
+ * Values bound up to this many bytes in all are digested when first asked for (their views into the client's
+ * command are kept until then); a larger execute is digested at once, so an operation never holds more than
+ * this of the client's bytes for its digests.
+ */
+const LAZY_DIGEST_BYTES = 4096;
 
 export interface BoundValues {
   readonly previews: (string | null)[];
+  /** Hex SHA-256 of type and bytes of each value (null for NULL), computed on first read. */
   readonly digests: (string | null)[];
+}
+
+/** One execute's values and their digests: the digests computed once, when first read (or at once when large). */
+class ReadValues implements BoundValues {
+  private computed: (string | null)[] | undefined;
+
+  constructor(
+    readonly previews: (string | null)[],
+    /** Views into the execute's payload (never written again: packet-reader.ts); null for NULL. */
+    private values: (Buffer | null)[] | undefined,
+    /** Two bytes per parameter, as the execute that sent them had them (replaced, never written, later). */
+    private readonly types: Buffer,
+    bytes: number,
+  ) {
+    if (bytes > LAZY_DIGEST_BYTES) this.computed = this.digest();
+  }
+
+  get digests(): (string | null)[] {
+    this.computed ??= this.digest();
+    return this.computed;
+  }
+
+  private digest(): (string | null)[] {
+    const values = this.values!;
+    this.values = undefined;
+    const types = this.types;
+    return values.map((value, i) =>
+      value === null
+        ? null
+        : createHash("sha256")
+            .update(types.subarray(2 * i, 2 * i + 2))
+            .update(value)
+            .digest("hex"),
+    );
+  }
 }
 
 interface StatementParameters {
@@ -54,10 +99,11 @@ export class PreparedParameters {
     if (statement === undefined) throw new MysqlProtocolViolation("COM_STMT_EXECUTE of an unknown statement");
     c.u8(); // flags (cursor type: refused by the session when not 0)
     c.u32(); // iteration count
-    const previews: (string | null)[] = [];
-    const digests: (string | null)[] = [];
     const count = statement.count;
-    if (count === 0) return { previews, digests };
+    if (count === 0) return { previews: [], digests: [] };
+    const previews: (string | null)[] = [];
+    const values: (Buffer | null)[] = [];
+    let bytes = 0;
     const nulls = c.bytes((count + 7) >> 3);
     if (c.u8() === 1) statement.types = Buffer.from(c.bytes(2 * count));
     const types = statement.types;
@@ -65,7 +111,7 @@ export class PreparedParameters {
     for (let i = 0; i < count; i++) {
       if ((nulls[i >> 3]! & (1 << (i & 7))) !== 0) {
         previews.push(null);
-        digests.push(null);
+        values.push(null);
         continue;
       }
       const type = types[2 * i]!;
@@ -76,14 +122,10 @@ export class PreparedParameters {
       const masked = this.maskPreview(text.slice(0, MAX_PREVIEW + MASK_LOOKAHEAD));
       const cut = text.length > MAX_PREVIEW || masked.length > MAX_PREVIEW;
       previews.push(cut ? `${masked.slice(0, MAX_PREVIEW)}…` : masked);
-      digests.push(
-        createHash("sha256")
-          .update(types.subarray(2 * i, 2 * i + 2))
-          .update(value)
-          .digest("hex"),
-      );
+      values.push(value);
+      bytes += value.length;
     }
-    return { previews, digests };
+    return new ReadValues(previews, values, types, bytes);
   }
 }
 
@@ -138,9 +180,8 @@ function renderValue(value: Buffer, type: number, unsigned: boolean): string {
     case COLUMN_TYPE.TIME:
       return `\\x${value.toString("hex")}`;
     default: {
-      const text = value.toString("utf8");
       // Bytes that are not UTF-8 (a BLOB) are shown as hex, as PostgreSQL's binary parameters are.
-      return Buffer.from(text, "utf8").equals(value) ? text : `\\x${value.toString("hex")}`;
+      return isUtf8(value) ? value.toString("utf8") : `\\x${value.toString("hex")}`;
     }
   }
 }

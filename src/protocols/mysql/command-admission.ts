@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Operation, OperationStep } from "../../operation/operation.js";
 import type { RowCeiling } from "../../operation/statement-preview.js";
-import type { OperationContext } from "../../pipeline/pipeline-types.js";
+import type { Admission, AdmitOptions, OperationContext } from "../../pipeline/pipeline-types.js";
 import type { SessionHandle } from "../../session/session-handle.js";
 import type { MysqlMessage } from "./packet-reader.js";
 import { ResponseTracker } from "./response-tracker.js";
@@ -25,6 +25,22 @@ function operationContext(session: SessionHandle): OperationContext {
   return context;
 }
 
+/** The admit options of a session while its database stays the same (the preview runs against it). */
+const admitOptions = new WeakMap<MysqlSessionContext, { database: string; options: AdmitOptions }>();
+
+function admitOptionsOf(context: MysqlSessionContext): AdmitOptions {
+  const database = context.state.database;
+  const cached = admitOptions.get(context);
+  if (cached?.database === database) return cached.options;
+  const previewer = context.options.preview;
+  const options: AdmitOptions = {
+    signal: context.options.session.signal,
+    preview: previewer && ((previewed: Operation) => previewer(previewed, database)),
+  };
+  admitOptions.set(context, { database, options });
+  return options;
+}
+
 export function admitAndForward(
   context: MysqlSessionContext,
   message: MysqlMessage,
@@ -39,41 +55,72 @@ export function admitAndForward(
     context.forward(message, undefined, onSuccess);
     return;
   }
-  const operation: Operation = {
-    id: randomUUID(),
-    sessionId: session.id,
-    protocol: "mysql",
-    connection: session.connection,
-    identity: session.identity,
-    mode,
-    steps,
-    ...(bound !== undefined && bound.previews.length > 0
-      ? { parameters: [bound.previews], parameterDigests: [bound.digests] }
-      : {}),
-    receivedAt: Date.now(),
-  };
+  const operation: Operation =
+    bound === undefined || bound.previews.length === 0
+      ? {
+          id: randomUUID(),
+          sessionId: session.id,
+          protocol: "mysql",
+          connection: session.connection,
+          identity: session.identity,
+          mode,
+          steps,
+          receivedAt: Date.now(),
+        }
+      : {
+          id: randomUUID(),
+          sessionId: session.id,
+          protocol: "mysql",
+          connection: session.connection,
+          identity: session.identity,
+          mode,
+          steps,
+          parameters: [bound.previews],
+          // Read only by an approval's binding: digested then (bound-values.ts). A getter in the literal, as
+          // on PostgreSQL (batch-admission.ts): a spread would read it, defineProperty slows the object.
+          get parameterDigests() {
+            return [bound.digests];
+          },
+          receivedAt: Date.now(),
+        };
+  const pipeline = options.pipeline;
+  // Decided and recorded within this call (one statement at a time, a synchronous journal): forwarded in this
+  // turn, as PostgreSQL does. Otherwise later client bytes wait in the reader until the admission settles.
+  const decided =
+    pipeline.admitNow === undefined
+      ? pipeline.admit(operation, operationContext(session), admitOptionsOf(context))
+      : pipeline.admitNow(operation, operationContext(session), admitOptionsOf(context));
+  if (!(decided instanceof Promise)) {
+    settle(context, message, operation, decided, onSuccess);
+    return;
+  }
   state.admitting = true;
-  const previewer = options.preview;
-  const database = state.database;
-  void options.pipeline
-    .admit(operation, operationContext(session), {
-      signal: session.signal,
-      preview: previewer && ((previewed: Operation) => previewer(previewed, database)),
-    })
-    .then((admission) => {
-      state.admitting = false;
-      if (state.closed) return;
-      if (admission.allowed) {
-        if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
-        session.remember(operation.steps);
-        if (admission.rowCeiling !== undefined)
-          forwardCeiling(context, message, operation, admission.rowCeiling, onSuccess);
-        else context.forward(message, operation, onSuccess);
-      } else {
-        context.answer(message, admission.error);
-      }
-      context.resume();
-    });
+  void decided.then((admission) => {
+    state.admitting = false;
+    if (state.closed) return;
+    settle(context, message, operation, admission, onSuccess);
+    context.resume();
+  });
+}
+
+/** An admitted command goes upstream (held to its row ceiling, if any); a refused one is answered here. */
+function settle(
+  context: MysqlSessionContext,
+  message: MysqlMessage,
+  operation: Operation,
+  admission: Admission,
+  onSuccess: (() => void) | undefined,
+): void {
+  if (!admission.allowed) {
+    context.answer(message, admission.error);
+    return;
+  }
+  const session = context.options.session;
+  if (admission.grantExpiresAt !== undefined) session.usedGrant(admission.grantExpiresAt);
+  session.remember(operation.steps);
+  if (admission.rowCeiling !== undefined)
+    forwardCeiling(context, message, operation, admission.rowCeiling, onSuccess);
+  else context.forward(message, operation, onSuccess);
 }
 
 /** Runs the statement held to its row ceiling (row-ceiling.ts): BEGIN first when the client has none open. */

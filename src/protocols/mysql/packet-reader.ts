@@ -108,6 +108,37 @@ export class PacketReader {
   }
 
   /**
+   * For a relay that forwards packets unchanged without a message object for each: the payload length of the
+   * next message when it is complete and one packet (its header at `position` of `bytes`), -1 when more bytes
+   * are needed, -2 when it spans continuation packets (read it with next()). Consumes nothing; throws as next().
+   */
+  peekPacket(): number {
+    if (this.failure) throw this.failure;
+    if (!this.scan()) return -1;
+    return this.scannedFragments === 1 ? this.scannedPayload : -2;
+  }
+
+  /** The buffer the next message lies in (see peekPacket); its bytes up to `position + buffered` are final. */
+  get bytes(): Buffer {
+    return this.buffer;
+  }
+
+  /** Where the next message starts in `bytes`. */
+  get position(): number {
+    return this.offset;
+  }
+
+  /**
+   * Consumes `count` bytes: whole packets peekPacket found complete. Like a message next() returned, they are
+   * never written again, so a view of them may be kept and forwarded.
+   */
+  skip(count: number): void {
+    if (count < 0 || count > this.end - this.offset) throw new RangeError("skip past the buffered bytes");
+    this.offset += count;
+    if (this.offset === this.end) this.release();
+  }
+
+  /**
    * Walks the fragment headers of the pending message: false while incomplete, true with the scanned* fields
    * set once complete; throws (sticky) when the declared total exceeds the cap or sequence ids within the
    * message do not follow each other.

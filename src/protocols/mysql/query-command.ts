@@ -76,6 +76,11 @@ export function runQuery(
     }
     steps.push(statement.step);
   }
+  // Most texts change nothing in the session once they succeed (no USE, PREPARE, DEALLOCATE): no callback.
+  if (preparing === undefined && useDatabase === undefined && afterSuccess === undefined) {
+    admitAndForward(context, message, steps);
+    return;
+  }
   admitAndForward(context, message, steps, () => {
     if (preparing !== undefined)
       for (const [name, inner] of preparing) {

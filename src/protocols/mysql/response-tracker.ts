@@ -96,6 +96,39 @@ export class ResponseTracker {
     }
   }
 
+  /**
+   * As push, for a payload of `length` bytes at `start` of `bytes`: column definitions, rows and a column count
+   * below 251 are judged from their first byte and length alone (no view made: the relay of a result without
+   * masking calls this once per packet); any other packet is pushed as a view.
+   */
+  pushAt(bytes: Buffer, start: number, length: number): ResponseSummary | undefined {
+    if (this.mode === "command") {
+      const header = length === 0 ? -1 : bytes[start]!;
+      if (this.state === "columns") {
+        this.kind = "column";
+        if (--this.columnsLeft === 0) this.state = this.deprecateEof ? "rows" : "columnsEof";
+        return undefined;
+      }
+      if (
+        this.state === "rows" &&
+        header !== 0xff &&
+        !(header === 0xfe && length < 0xffffff && (this.deprecateEof || length < 9))
+      ) {
+        this.kind = "row";
+        this.rows++;
+        return undefined;
+      }
+      if (this.state === "first" && header > 0x00 && header < 0xfb) {
+        // A length-encoded integer below 251 is its first byte: the column count.
+        this.kind = "column-count";
+        this.columnsLeft = header;
+        this.state = "columns";
+        return undefined;
+      }
+    }
+    return this.push(bytes.subarray(start, start + length));
+  }
+
   /** PREPARE_OK (id, column and parameter counts), then the parameter and column definitions, each list + EOF. */
   private pushPrepare(payload: Buffer): ResponseSummary | undefined {
     if (this.prepareLeft === undefined) {

@@ -19,7 +19,7 @@ import { encodePacket } from "./packet-writer.js";
 import { SERVER_STATUS } from "./response-packets.js";
 import { ResponseTracker } from "./response-tracker.js";
 import { readsDiagnostics } from "./result-masker.js";
-import { relayServerPackets } from "./server-relay.js";
+import { type Finished, recordFinished, relayServerPackets } from "./server-relay.js";
 import type {
   MysqlSessionContext,
   MysqlSessionOptions,
@@ -156,13 +156,13 @@ export class MysqlSession {
     onSuccess?: () => void,
     ceiling?: RunningCeiling,
   ): void {
-    this.state.running = {
-      operation,
-      tracker: new ResponseTracker(this.options.capabilities),
-      startedAt: performance.now(),
-      onSuccess,
-      ...(ceiling === undefined ? {} : { ceiling }),
-    };
+    const tracker = new ResponseTracker(this.options.capabilities);
+    const startedAt = performance.now();
+    // Two literals, not a spread: one object shape per kind, built in place.
+    this.state.running =
+      ceiling === undefined
+        ? { operation, tracker, startedAt, onSuccess }
+        : { operation, tracker, startedAt, onSuccess, ceiling };
     const code = message.payload[0];
     this.options.masker?.begin({
       binary: code === COMMAND.COM_STMT_EXECUTE,
@@ -194,15 +194,17 @@ export class MysqlSession {
   private onServerData(chunk: Buffer | undefined): void {
     if (this.state.closed) return;
     const out: Buffer[] = [];
+    const finished: Finished[] = [];
     try {
       if (chunk !== undefined) {
         this.options.session.touch();
         this.serverPackets.push(chunk);
       }
-      relayServerPackets(this.context, this.serverPackets, out);
+      relayServerPackets(this.context, this.serverPackets, out, finished);
     } catch (error) {
       this.options.log.warn({ err: error }, "upstream protocol failure");
       if (out.length > 0) this.client.write(Buffer.concat(out));
+      if (finished.length > 0) recordFinished(this.context, finished);
       this.end(
         "upstream protocol failure",
         new LatchError("upstream_protocol", {
@@ -213,6 +215,8 @@ export class MysqlSession {
       return;
     }
     if (out.length > 0) this.send(joined(out));
+    // Recorded once the client has its answer, before its next command is read (server-relay.ts).
+    if (finished.length > 0) recordFinished(this.context, finished);
     if (this.state.running === undefined) this.onClientData(undefined);
   }
 
