@@ -34,13 +34,16 @@ export async function pruneCutoff(options: AuditPrunerOptions): Promise<{ before
 }
 
 /** The plan a prune would carry out now, or undefined when nothing is old enough (and anchored, and exported). */
-export async function planPrune(options: AuditPrunerOptions): Promise<PrunePlan | undefined> {
+export async function planPrune(
+  options: AuditPrunerOptions,
+  cutoff?: { readonly before: number },
+): Promise<PrunePlan | undefined> {
   let maxSeq = Number.MAX_SAFE_INTEGER;
   for (const sink of options.sinks) {
     const cursor = options.cursors === undefined ? 0 : await options.cursors.get(sink);
     maxSeq = Math.min(maxSeq, cursor);
   }
-  const { before } = await pruneCutoff(options);
+  const { before } = cutoff ?? (await pruneCutoff(options));
   const plan = await options.retention.plan(new Date(before).toISOString(), maxSeq);
   return plan === undefined || plan.events === 0 ? undefined : plan;
 }

@@ -108,9 +108,7 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
     data: Readonly<Record<string, unknown>>,
     counts: SessionCounts,
   ): void => {
-    if (event.seq !== previous.seq + 1 || event.prevHash !== previous.hash) {
-      throw new Error(`event ${event.seq} does not follow the chain head ${previous.seq}`);
-    }
+    assertFollows(event, previous);
     insertEvent.run(
       event.seq,
       event.ts,
@@ -201,9 +199,7 @@ function buildStore(db: Database.Database, file: string, releaseLock: () => void
     rowValues.length = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
-      if (event.seq !== position.seq + 1 || event.prevHash !== position.hash) {
-        throw new Error(`event ${event.seq} does not follow the chain head ${position.seq}`);
-      }
+      assertFollows(event, position);
       if (i < whole) {
         rowValues.push(
           event.seq,
@@ -315,4 +311,11 @@ function asStoreError(file: string, cause: unknown): Error {
     { detail: `cannot open store ${file}: ${(cause as Error).message}` },
     { cause },
   );
+}
+
+/** An event indexed out of chain order would make the index disagree with the journal: refuse it. */
+function assertFollows(event: HashedEvent, head: ChainHead): void {
+  if (event.seq !== head.seq + 1 || event.prevHash !== head.hash) {
+    throw new Error(`event ${event.seq} does not follow the chain head ${head.seq}`);
+  }
 }

@@ -53,8 +53,9 @@ export async function runAuditPrune(options: PruneOptions): Promise<number> {
   try {
     const sinks = config.audit.export.map((sink) => sink.name);
     const pruning = { retention: store, retentionMs: parseDuration(retention), sinks, cursors, liveSessions };
-    const plan = await planPrune(pruning);
-    const { before, heldBy } = await pruneCutoff(pruning);
+    const cutoff = await pruneCutoff(pruning);
+    const plan = await planPrune(pruning, cutoff);
+    const { before, heldBy } = cutoff;
     const cursorList = Object.fromEntries(
       await Promise.all(sinks.map(async (s) => [s, await cursors.get(s)])),
     );
