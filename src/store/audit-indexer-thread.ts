@@ -1,12 +1,15 @@
 import type { HashedEvent } from "../audit/event-hash.js";
 import type { ChainHead } from "../audit/verify-chain.js";
 import { LatchError } from "../errors.js";
+import type { ThreadPriorityResult } from "./thread-priority.js";
 import { startStoreWorker } from "./worker-thread.js";
 
 /** The SQLite index of the audit log, written by a worker thread. */
 export interface AuditIndexer {
   /** The index's chain head when it was opened. */
   readonly openedAt: ChainHead;
+  /** What lowering the thread's priority did (or why it did not): for /healthz-style diagnostics and tests. */
+  readonly priority?: ThreadPriorityResult;
   index(events: readonly HashedEvent[]): Promise<void>;
   /** Rejects if the store cannot be written (for /healthz). */
   check(): Promise<void>;
@@ -28,6 +31,7 @@ interface Reply {
   readonly code?: string;
   readonly file?: string;
   readonly head?: ChainHead;
+  readonly priority?: ThreadPriorityResult;
 }
 
 const failureOf = (reply: Reply): IndexFailure => ({
@@ -62,7 +66,12 @@ export function startAuditIndexer(file: string): Promise<AuditIndexer> {
   return new Promise((resolveStart, rejectStart) => {
     worker.on("message", (reply: Reply) => {
       if (reply.id === 0) {
-        if (reply.ok) resolveStart({ ...writer, openedAt: reply.head! });
+        if (reply.ok)
+          resolveStart({
+            ...writer,
+            openedAt: reply.head!,
+            ...(reply.priority === undefined ? {} : { priority: reply.priority }),
+          });
         else {
           void worker.terminate();
           rejectStart(

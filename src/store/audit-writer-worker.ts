@@ -4,6 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { HashedEvent } from "../audit/event-hash.js";
 import { createSqliteStore } from "./sqlite-store.js";
 import { createStoreFileGuard, type StoreFileGuard } from "./store-file-health.js";
+import { lowerThreadPriority } from "./thread-priority.js";
 
 /**
  * Worker entry: owns the only writable connection to the SQLite index of the audit log, so SQLite commits
@@ -20,6 +21,8 @@ const port = parentPort;
 if (port === null) throw new Error("audit-writer-worker must run in a worker thread");
 
 const file = (workerData as { file: string }).file;
+// The index trails the durable journal by design, so its commits yield the core to client traffic.
+const priority = lowerThreadPriority();
 let store: ReturnType<typeof createSqliteStore> | undefined;
 /** Made once the store is open: the first connection may truncate and regrow the -shm. */
 let guard: StoreFileGuard | undefined;
@@ -50,7 +53,7 @@ try {
   assertWritable();
   store = createSqliteStore(file);
   guard = createStoreFileGuard(file);
-  port.postMessage({ id: 0, ok: true, head: store.head() });
+  port.postMessage({ id: 0, ok: true, head: store.head(), priority });
 } catch (error) {
   port.postMessage({ id: 0, ok: false, message: (error as Error).message, ...failureCode(error) });
 }
