@@ -17,6 +17,13 @@ import type { PgSessionContext, PgSessionOptions, PgSessionState } from "./sessi
 export type { PgSessionOptions } from "./session-context.js";
 
 /**
+ * Given when the upstream connection may outlive its session (the connection has a pool): called instead of
+ * ending the upstream when the client ended the session itself with the backend idle. The socket no longer
+ * has the session's listeners; the callee owns it from then on (reset, pool or close).
+ */
+export type PgUpstreamReuse = (server: Duplex) => void;
+
+/**
  * One authenticated client relayed to one upstream backend. Client messages are grouped into batches (a Query,
  * or extended-protocol messages up to Sync or Flush), examined, admitted by the pipeline and forwarded as
  * received; a denied batch is answered in-protocol and never reaches the server.
@@ -46,13 +53,21 @@ export class PgSession {
    * (its record, the metrics, the audit hand-off) is not on the statement's path (pairs: operation, result).
    */
   private finished: (Operation | OperationResult)[] = [];
+  private readonly onServerChunk = (chunk: Buffer) => this.onServerData(chunk);
+  private readonly onServerClose = () =>
+    this.end(
+      "upstream closed the connection",
+      new LatchError("session_terminated", { reason: "the upstream server closed the connection" }),
+    );
+  private readonly onServerError = (error: Error) =>
+    this.options.log.warn({ err: error }, "upstream socket error");
 
   constructor(
     private readonly client: Duplex,
     private readonly clientFrames: FrameReader,
     private readonly server: Duplex,
     private readonly serverFrames: FrameReader,
-    private readonly options: PgSessionOptions,
+    private readonly options: PgSessionOptions & { readonly reuse?: PgUpstreamReuse },
   ) {
     this.responses = new ResponseRelay(this.tracker, {
       masker: options.masker,
@@ -69,7 +84,9 @@ export class PgSession {
       registry: this.registry,
       tracker: this.tracker,
       responses: this.responses,
-      end: (reason) => this.end(reason),
+      // The handlers end a session only for the client's Terminate: the one end after which the backend may
+      // serve another session.
+      end: (reason) => this.end(reason, undefined, true),
       toServer: (chunks) => this.send(this.server, chunks, this.client),
       toClient: (chunks) => this.send(this.client, chunks, this.server),
       resume: () => this.onClientData(undefined),
@@ -80,16 +97,11 @@ export class PgSession {
 
   start(): void {
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
-    this.server.on("data", (chunk: Buffer) => this.onServerData(chunk));
+    this.server.on("data", this.onServerChunk);
     this.client.on("close", () => this.end("client closed the connection"));
-    this.server.on("close", () =>
-      this.end(
-        "upstream closed the connection",
-        new LatchError("session_terminated", { reason: "the upstream server closed the connection" }),
-      ),
-    );
+    this.server.on("close", this.onServerClose);
     this.client.on("error", (error) => this.options.log.debug({ err: error }, "client socket error"));
-    this.server.on("error", (error) => this.options.log.warn({ err: error }, "upstream socket error"));
+    this.server.on("error", this.onServerError);
     // Bytes that arrived together with the handshake are processed first.
     this.onClientData(undefined);
     this.onServerData(undefined);
@@ -117,8 +129,9 @@ export class PgSession {
       this.terminate(this.draining.error, this.draining.reason);
   }
 
-  private end(reason: string, clientError?: LatchError): void {
+  private end(reason: string, clientError?: LatchError, clientTerminated = false): void {
     if (this.state.closed) return;
+    const reuse = clientTerminated && this.upstreamReusable() ? this.options.reuse : undefined;
     this.state.closed = true;
     this.recordFinished();
     if (clientError !== undefined && !this.client.destroyed)
@@ -132,13 +145,43 @@ export class PgSession {
         });
       }
     }
-    if (!this.server.destroyed) this.server.end(encodeTerminate());
+    if (reuse !== undefined) {
+      this.server.off("data", this.onServerChunk);
+      this.server.off("close", this.onServerClose);
+      this.server.off("error", this.onServerError);
+      reuse(this.server);
+    } else if (!this.server.destroyed) this.server.end(encodeTerminate());
     this.client.end();
     setTimeout(() => {
       this.client.destroy();
-      this.server.destroy();
+      if (reuse === undefined) this.server.destroy();
     }, 1000).unref();
     this.options.onClose(reason);
+  }
+
+  /**
+   * The backend holds nothing of this session but what DISCARD ALL removes: idle outside a transaction, every
+   * answer relayed, no COPY, nothing buffered either way, and the session was not ended (kill, revocation,
+   * shutdown drain) by the gateway.
+   */
+  private upstreamReusable(): boolean {
+    const server = this.server;
+    return (
+      this.options.reuse !== undefined &&
+      this.draining === undefined &&
+      !this.options.session.signal.aborted &&
+      this.tracker.idle &&
+      !this.state.awaitingAdmission &&
+      !this.state.discardUntilSync &&
+      this.responses.status === "I" &&
+      !this.responses.copyIn &&
+      !this.awaitingCatalog &&
+      this.heldServerFrame === undefined &&
+      this.serverFrames.buffered === 0 &&
+      !server.destroyed &&
+      !server.isPaused() &&
+      server.writableLength === 0
+    );
   }
 
   // ---- client -> server ---------------------------------------------------------------------------------
