@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/connect-probe.ts                        # this worktree's dist
  *   BENCH_LATCH_CLI_BEFORE=<other dist>/src/cli/main.js npx tsx bench/connect-probe.ts   # adds "latch-before"
+ *   BENCH_PROBE_NOPOOL=0 drops the "latch-nopool" row (this build without `pool:`, every session dials upstream)
  *   BENCH_CONNECTS=400 (default 300) BENCH_PROBE_ROUNDS=3 (default 1)
  */
 import { performance } from "node:perf_hooks";
@@ -67,12 +68,14 @@ async function main(): Promise<void> {
       { target: direct },
       { target: { ...direct, name: "pgbouncer", port: pgbouncer.port }, pid: pgbouncer.pid },
     ];
-    const builds: Array<[string, string]> = [["latch", LATCH_CLI]];
+    const builds: Array<[string, string, boolean]> = [["latch", LATCH_CLI, true]];
+    if (process.env.BENCH_PROBE_NOPOOL !== "0") builds.push(["latch-nopool", LATCH_CLI, false]);
     const before = process.env.BENCH_LATCH_CLI_BEFORE;
-    if (before !== undefined && before !== "") builds.unshift(["latch-before", before]);
-    for (const [name, cli] of builds) {
+    if (before !== undefined && before !== "") builds.unshift(["latch-before", before, true]);
+    for (const [name, cli, pooled] of builds) {
       const latch = await startLatch({
         cli,
+        ...(pooled ? {} : { pool: false as const }),
         upstreamPort: cluster.port,
         upstreamUser: cluster.appUser,
         upstreamPassword: cluster.appPassword,
