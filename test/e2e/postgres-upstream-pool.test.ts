@@ -276,6 +276,28 @@ describe("session-mode upstream pool", () => {
     expect((await second.client.query("SELECT 1 AS ok")).rows[0].ok).toBe(1);
     await quit(second);
   });
+
+  it("tells the next client a setting the server reported during the last session (a config reload)", async () => {
+    const first = await open("pool-reload-a@example.com");
+    expect(first.parameters.get("default_transaction_read_only")).toBe("off");
+    await cluster.query("ALTER SYSTEM SET default_transaction_read_only = on");
+    await cluster.query("SELECT pg_reload_conf()");
+    try {
+      // The server reports a reloaded setting at its next ReadyForQuery.
+      await eventually(async () => {
+        const { rows } = await first.client.query("SHOW default_transaction_read_only");
+        return rows[0].default_transaction_read_only === "on";
+      });
+      await quit(first);
+      const second = await open("pool-reload-b@example.com");
+      expect(second.pid).toBe(first.pid);
+      expect(second.parameters.get("default_transaction_read_only")).toBe("on");
+      await second.client.end();
+    } finally {
+      await cluster.query("ALTER SYSTEM RESET default_transaction_read_only");
+      await cluster.query("SELECT pg_reload_conf()");
+    }
+  });
 });
 
 function sendCancel(processId: number, secretKey: number): Promise<void> {

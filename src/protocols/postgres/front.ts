@@ -30,9 +30,8 @@ import {
   encodeReadyForQuery,
 } from "./encode-backend.js";
 import { asLatchError, errorFrame } from "./errors.js";
-import { FrameReader } from "./frame-reader.js";
 import { HandshakeClosed, HandshakeReader, HandshakeTimeout } from "./handshake-reader.js";
-import type { TransactionStatus } from "./messages.js";
+import { poolSettings, type SessionUpstream, sessionPooling } from "./pooled-upstream.js";
 import { scramSlot, upstreamScramKeys } from "./scram-key-cache.js";
 import { PgSession } from "./session.js";
 import { createSessionPreviewer, type SessionPreviewer } from "./session-preview.js";
@@ -44,15 +43,7 @@ import {
   type UpstreamTarget,
   upstreamTarget,
 } from "./upstream.js";
-import {
-  closeUpstream,
-  credentialFingerprint,
-  type PooledUpstream,
-  type UpstreamPool,
-  type UpstreamPoolSettings,
-  upstreamPoolKey,
-} from "./upstream-pool.js";
-import { resetUpstream } from "./upstream-reset.js";
+import { type UpstreamPool, upstreamPoolKey } from "./upstream-pool.js";
 
 export interface PostgresFrontDeps {
   readonly config: LatchConfig;
@@ -235,7 +226,15 @@ async function startSession(
   // A per-session role's one-off password is never seen again: its SCRAM keys are not kept.
   const ephemeral = session.credential.user !== undefined;
   if (ephemeral) target = { ...target, user: session.credential.user };
-  const pooling = ephemeral ? undefined : poolOf(deps, connection, target, s.forward, session.credential);
+  const pooling = ephemeral
+    ? undefined
+    : sessionPooling(deps.pool, connection, {
+        target,
+        forward: s.forward,
+        password: session.credential.password,
+        maxFrameBytes: deps.config.limits.max_message_bytes,
+        log: s.log,
+      });
   const pooled = pooling?.checkout();
   if (pooling !== undefined)
     deps.metrics.upstreamPoolCheckouts.inc({ connection: name, result: pooled ? "hit" : "miss" });
@@ -273,13 +272,13 @@ async function startSession(
     ...(pooling === undefined
       ? {}
       : {
-          reuse: (server: Duplex) => {
+          reuse: (server: Duplex, reported: ReadonlyMap<string, string>) => {
             // No cancel reaches this backend through the old key from now on; those already sent land first.
             if (key !== undefined) deps.cancels.unregister(key.processId);
             const backend = upstream.backendKey;
             pooling.release(
               server,
-              upstream,
+              { ...upstream, parameters: new Map([...upstream.parameters, ...reported]) },
               backend === undefined ? undefined : deps.cancels.delivered(target, backend.processId),
             );
           },
@@ -295,72 +294,10 @@ async function startSession(
   if (!session.isEnded) pgSession.start();
 }
 
-/** The upstream a session relays to: freshly logged in, or a pooled backend reset to its startup state. */
-interface SessionUpstream extends PooledUpstream {
-  /** Holds any bytes the server sent after ReadyForQuery in the same packet. */
-  readonly frames: FrameReader;
-  readonly status: TransactionStatus;
-}
-
 /** The TCP connection opened while the session was admitted; none when a pooled backend was expected. */
 interface EarlyUpstream {
   readonly target: UpstreamTarget;
   readonly dial?: PendingDial;
-}
-
-function poolSettings(connection: PostgresConnectionConfig): UpstreamPoolSettings | undefined {
-  const pool = connection.pool;
-  if (pool === undefined || connection.ephemeral !== undefined) return undefined;
-  return {
-    maxIdle: pool.max_idle,
-    idleTimeoutMs: parseDuration(pool.idle_timeout),
-    maxLifetimeMs: parseDuration(pool.max_lifetime),
-  };
-}
-
-/** Checkout and return for one session, when its connection pools (the key is computed once). */
-function poolOf(
-  deps: PostgresFrontDeps,
-  connection: PostgresConnectionConfig,
-  target: UpstreamTarget,
-  forward: ReadonlyMap<string, string>,
-  credential: PostgresCredential,
-) {
-  const pool = deps.pool;
-  const settings = poolSettings(connection);
-  if (pool === undefined || settings === undefined) return undefined;
-  const key = upstreamPoolKey(target, forward);
-  const fingerprint = credentialFingerprint(credential.password);
-  const maxFrameBytes = deps.config.limits.max_message_bytes;
-  return {
-    checkout(): SessionUpstream | undefined {
-      const pooled = pool.checkout(key, fingerprint, settings);
-      if (pooled === undefined) return undefined;
-      return { ...pooled, frames: new FrameReader({ maxFrameBytes, startup: false }), status: "I" };
-    },
-    release(socket: Duplex, upstream: SessionUpstream, cancelsDelivered: Promise<void> | undefined): void {
-      resetUpstream(socket, upstream.parameters, {
-        maxFrameBytes,
-        ...(cancelsDelivered === undefined ? {} : { cancelsDelivered }),
-      }).then(
-        (parameters) =>
-          pool.release(
-            key,
-            target.connectionName,
-            fingerprint,
-            { socket, parameters, backendKey: upstream.backendKey, bornAt: upstream.bornAt },
-            settings,
-          ),
-        (error: Error) => {
-          deps.log.debug(
-            { connection: target.connectionName, reason: error.message },
-            "upstream connection not reused: its reset failed",
-          );
-          closeUpstream(socket);
-        },
-      );
-    },
-  };
 }
 
 /** Dials and logs in as the connection's credential (the path of every session without a pooled backend). */

@@ -4,10 +4,12 @@ import type { Operation } from "../../operation/operation.js";
 import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import { PgBatchAdmission } from "./batch-admission.js";
 import { PgClientFrames } from "./client-frames.js";
+import { decodeBackend } from "./decode-backend.js";
 import { encodeTerminate } from "./encode-frontend.js";
 import { asLatchError, errorFrame } from "./errors.js";
 import { copyFrame } from "./frame-copy.js";
 import type { FrameReader } from "./frame-reader.js";
+import { BACKEND } from "./message-codes.js";
 import type { Frame } from "./messages.js";
 import { PreparedRegistry } from "./prepared-registry.js";
 import { ResponseRelay } from "./response-relay.js";
@@ -19,9 +21,11 @@ export type { PgSessionOptions } from "./session-context.js";
 /**
  * Given when the upstream connection may outlive its session (the connection has a pool): called instead of
  * ending the upstream when the client ended the session itself with the backend idle. The socket no longer
- * has the session's listeners; the callee owns it from then on (reset, pool or close).
+ * has the session's listeners; the callee owns it from then on (reset, pool or close). `reported` holds the
+ * ParameterStatus values the server sent during the session (a setting a reload changed stays changed after
+ * DISCARD ALL, so the next client must be told the new value).
  */
-export type PgUpstreamReuse = (server: Duplex) => void;
+export type PgUpstreamReuse = (server: Duplex, reported: ReadonlyMap<string, string>) => void;
 
 /**
  * One authenticated client relayed to one upstream backend. Client messages are grouped into batches (a Query,
@@ -53,6 +57,8 @@ export class PgSession {
    * (its record, the metrics, the audit hand-off) is not on the statement's path (pairs: operation, result).
    */
   private finished: (Operation | OperationResult)[] = [];
+  /** ParameterStatus values the server reported during the session; kept only when the upstream may be reused. */
+  private readonly reported: Map<string, string> | undefined;
   private readonly onServerChunk = (chunk: Buffer) => this.onServerData(chunk);
   private readonly onServerClose = () =>
     this.end(
@@ -69,6 +75,7 @@ export class PgSession {
     private readonly serverFrames: FrameReader,
     private readonly options: PgSessionOptions & { readonly reuse?: PgUpstreamReuse },
   ) {
+    this.reported = options.reuse === undefined ? undefined : new Map();
     this.responses = new ResponseRelay(this.tracker, {
       masker: options.masker,
       visibleUser: options.visibleUser,
@@ -149,8 +156,12 @@ export class PgSession {
       this.server.off("data", this.onServerChunk);
       this.server.off("close", this.onServerClose);
       this.server.off("error", this.onServerError);
-      reuse(this.server);
-    } else if (!this.server.destroyed) this.server.end(encodeTerminate());
+      reuse(this.server, this.reported ?? new Map());
+    } else if (!this.server.destroyed) {
+      // A session ended before start() (killed during the connect) has no error listener on the upstream yet.
+      this.server.on("error", () => {});
+      this.server.end(encodeTerminate());
+    }
     this.client.end();
     setTimeout(() => {
       this.client.destroy();
@@ -224,6 +235,7 @@ export class PgSession {
         const frame = held ?? this.serverFrames.next();
         if (frame === undefined) break;
         this.heldServerFrame = undefined;
+        if (this.reported !== undefined && frame.type === BACKEND.ParameterStatus) this.noteParameter(frame);
         const pending = held === undefined ? this.options.masker?.prepare(frame) : undefined;
         if (pending !== undefined) {
           this.heldServerFrame = copyFrame(frame);
@@ -257,6 +269,11 @@ export class PgSession {
     this.send(this.client, toClient, this.server);
     this.recordFinished();
     this.endIfDrained();
+  }
+
+  private noteParameter(frame: Frame): void {
+    const decoded = decodeBackend(frame);
+    if (decoded.kind === "ParameterStatus") this.reported!.set(decoded.name, decoded.value);
   }
 
   /** Hands the results the client now has to the pipeline, in the order they finished. */
