@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       database: cluster.appDatabase,
       password: cluster.appPassword,
     };
-    const targets: Array<{ target: PgTarget; pid?: number }> = [
+    const targets: Array<{ target: PgTarget; pid?: number; adminPort?: number }> = [
       { target: direct },
       { target: { ...direct, name: "pgbouncer", port: pgbouncer.port }, pid: pgbouncer.pid },
     ];
@@ -95,6 +95,7 @@ async function main(): Promise<void> {
           password: latch.token,
         },
         pid: latch.pid,
+        adminPort: latch.adminPort,
       });
     }
     for (const { target } of targets) for (let i = 0; i < 30; i++) await connectOnce(target); // warm-up
@@ -126,6 +127,20 @@ async function main(): Promise<void> {
             )} ${cpu.padStart(21)} ${(p50(target.name) / p50("pgbouncer")).toFixed(2).padStart(15)}x`,
         );
       });
+      // How many connects the pool served (counted since start, warm-up included): a count, not a timing.
+      for (const { target, adminPort } of targets) {
+        if (adminPort === undefined) continue;
+        const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+        const count = (result: string) =>
+          metrics
+            .split("\n")
+            .find((line) =>
+              line.startsWith(`latch_upstream_pool_checkouts_total{connection="bench",result="${result}"}`),
+            )
+            ?.split(" ")
+            .pop() ?? "0";
+        console.log(`${target.name}: pool checkouts hit ${count("hit")} miss ${count("miss")}`);
+      }
     }
   } finally {
     for (const stop of stops) await stop().catch(() => {});
