@@ -62,8 +62,8 @@ afterAll(async () => {
 });
 
 /** The idle gauge of a connection, read from /metrics. */
-async function idleOf(connection: string): Promise<number> {
-  const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+async function idleOf(connection: string, on: TestGateway = gw): Promise<number> {
+  const text = await (await fetch(`${on.adminUrl}/metrics`)).text();
   const line = text
     .split("\n")
     .find((l) => l.startsWith(`latch_upstream_pool_idle_connections{connection="${connection}"}`));
@@ -102,9 +102,10 @@ async function open(
   subject: string,
   database = "app",
   extra: Partial<pg.ClientConfig> = {},
+  on: TestGateway = gw,
 ): Promise<Watched> {
   const client = new pg.Client({
-    ...gw.clientConfig(await gw.token(subject, ["agents"]), database),
+    ...on.clientConfig(await on.token(subject, ["agents"]), database),
     ...extra,
   });
   const errors: Error[] = [];
@@ -126,10 +127,10 @@ async function open(
 }
 
 /** Ends the session with Terminate and waits until its backend is back in the pool. */
-async function quit(watched: Watched, connection = "app"): Promise<void> {
-  const before = await idleOf(connection);
+async function quit(watched: Watched, connection = "app", on: TestGateway = gw): Promise<void> {
+  const before = await idleOf(connection, on);
   await watched.client.end();
-  await eventually(async () => (await idleOf(connection)) > before);
+  await eventually(async () => (await idleOf(connection, on)) > before);
 }
 
 describe("session-mode upstream pool", () => {
@@ -297,6 +298,47 @@ describe("session-mode upstream pool", () => {
       await cluster.query("ALTER SYSTEM RESET default_transaction_read_only");
       await cluster.query("SELECT pg_reload_conf()");
     }
+  });
+});
+
+describe("session-mode upstream pool over TLS to the upstream", () => {
+  let tlsCluster: PgCluster;
+  let tlsGw: TestGateway;
+  beforeAll(async () => {
+    tlsCluster = await startPgCluster({ auth: "scram-sha-256", ssl: true });
+    tlsGw = await startTestGateway(tlsCluster, {
+      policy: POLICY,
+      passwordEnv: "LATCH_TEST_PW_POOL_TLS",
+      overrides: {
+        connections: {
+          app: {
+            type: "postgres",
+            upstream: `postgres://${tlsCluster.appUser}@127.0.0.1:${tlsCluster.port}/${tlsCluster.appDatabase}`,
+            password: { env: "LATCH_TEST_PW_POOL_TLS" },
+            tls: "verify-full",
+            ca_file: tlsCluster.sslCertFile,
+            pool: {},
+          },
+        },
+      },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await tlsGw?.stop();
+    await tlsCluster?.stop();
+  });
+
+  it("reuses a verify-full TLS backend, still encrypted, reset like a plaintext one", async () => {
+    const first = await open("pool-tls-a@example.com", "app", {}, tlsGw);
+    await first.client.query("CREATE TEMP TABLE leftover (x int)");
+    await quit(first, "app", tlsGw);
+    const second = await open("pool-tls-b@example.com", "app", {}, tlsGw);
+    expect(second.pid).toBe(first.pid);
+    const { rows } = await second.client.query(
+      "SELECT ssl, to_regclass('pg_temp.leftover') AS t FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    );
+    expect(rows[0]).toEqual({ ssl: true, t: null });
+    await second.client.end();
   });
 });
 
