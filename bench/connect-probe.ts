@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/connect-probe.ts                        # this worktree's dist
  *   BENCH_LATCH_CLI_BEFORE=<other dist>/src/cli/main.js npx tsx bench/connect-probe.ts   # adds "latch-before"
+ *   BENCH_PROBE_NOPOOL=0 drops the "latch-nopool" row (this build without `pool:`, every session dials upstream)
  *   BENCH_CONNECTS=400 (default 300) BENCH_PROBE_ROUNDS=3 (default 1)
  */
 import { performance } from "node:perf_hooks";
@@ -63,16 +64,18 @@ async function main(): Promise<void> {
       database: cluster.appDatabase,
       password: cluster.appPassword,
     };
-    const targets: Array<{ target: PgTarget; pid?: number }> = [
+    const targets: Array<{ target: PgTarget; pid?: number; adminPort?: number }> = [
       { target: direct },
       { target: { ...direct, name: "pgbouncer", port: pgbouncer.port }, pid: pgbouncer.pid },
     ];
-    const builds: Array<[string, string]> = [["latch", LATCH_CLI]];
+    const builds: Array<[string, string, boolean]> = [["latch", LATCH_CLI, true]];
+    if (process.env.BENCH_PROBE_NOPOOL !== "0") builds.push(["latch-nopool", LATCH_CLI, false]);
     const before = process.env.BENCH_LATCH_CLI_BEFORE;
-    if (before !== undefined && before !== "") builds.unshift(["latch-before", before]);
-    for (const [name, cli] of builds) {
+    if (before !== undefined && before !== "") builds.unshift(["latch-before", before, true]);
+    for (const [name, cli, pooled] of builds) {
       const latch = await startLatch({
         cli,
+        ...(pooled ? {} : { pool: false as const }),
         upstreamPort: cluster.port,
         upstreamUser: cluster.appUser,
         upstreamPassword: cluster.appPassword,
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
           password: latch.token,
         },
         pid: latch.pid,
+        adminPort: latch.adminPort,
       });
     }
     for (const { target } of targets) for (let i = 0; i < 30; i++) await connectOnce(target); // warm-up
@@ -123,6 +127,20 @@ async function main(): Promise<void> {
             )} ${cpu.padStart(21)} ${(p50(target.name) / p50("pgbouncer")).toFixed(2).padStart(15)}x`,
         );
       });
+      // How many connects the pool served (counted since start, warm-up included): a count, not a timing.
+      for (const { target, adminPort } of targets) {
+        if (adminPort === undefined) continue;
+        const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+        const count = (result: string) =>
+          metrics
+            .split("\n")
+            .find((line) =>
+              line.startsWith(`latch_upstream_pool_checkouts_total{connection="bench",result="${result}"}`),
+            )
+            ?.split(" ")
+            .pop() ?? "0";
+        console.log(`${target.name}: pool checkouts hit ${count("hit")} miss ${count("miss")}`);
+      }
     }
   } finally {
     for (const stop of stops) await stop().catch(() => {});

@@ -41,6 +41,11 @@ export interface LatchOptions {
   ready?: () => Promise<boolean>;
   /** Another build's CLI than LATCH_CLI (bench/connect-probe.ts runs two side by side). */
   cli?: string;
+  /**
+   * The connection's upstream pool (`pool:`), default `{ max_idle: 8 }` as a deployment would set it; false
+   * for none (every session dials and logs in upstream: the `latch-nopool` rows).
+   */
+  pool?: { max_idle: number } | false;
 }
 
 export interface RunningLatch {
@@ -94,7 +99,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       "limits: { max_connections: 1200 }",
       "identity: { dev_issuer: true }",
       "connections:",
-      `  bench: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD } }`,
+      `  bench: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD }${poolSetting(options.pool)} }`,
       `policies: ${JSON.stringify(options.policyDir)}`,
       // Per-statement info logs would measure the terminal, not the data path; audit events are still written.
       `log_level: ${process.env.BENCH_LATCH_LOG_LEVEL ?? "warn"}`,
@@ -153,6 +158,12 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     const { stderr } = error as { stderr?: string };
     throw new Error(`latch: ${stderr?.trim() || (error as Error).message}`);
   }
+}
+
+/** BENCH_LATCH_POOL=0 leaves `pool:` out by default: builds from before the pool refuse the key. */
+function poolSetting(pool: LatchOptions["pool"]): string {
+  const chosen = pool ?? (process.env.BENCH_LATCH_POOL === "0" ? false : { max_idle: 8 });
+  return chosen === false ? "" : `, pool: { max_idle: ${chosen.max_idle} }`;
 }
 
 /** Extra Node flags for the gateway process, e.g. BENCH_LATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */

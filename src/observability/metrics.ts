@@ -131,6 +131,18 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
+    upstreamPoolCheckouts: new Counter({
+      name: "latch_upstream_pool_checkouts_total",
+      help: "Sessions on a pooled connection that found an idle upstream connection (hit) or dialed one (miss)",
+      labelNames: ["connection", "result"] as const,
+      registers: [registry],
+    }),
+    upstreamPoolIdle: new Gauge({
+      name: "latch_upstream_pool_idle_connections",
+      help: "Authenticated upstream connections idle in the pool, waiting for the next session",
+      labelNames: ["connection"] as const,
+      registers: [registry],
+    }),
     auditExportLagEvents: new Gauge({
       name: "latch_audit_export_lag_events",
       help: "Audit events written and not yet delivered to the export sink",

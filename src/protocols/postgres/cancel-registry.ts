@@ -16,6 +16,8 @@ interface CancelTarget {
  */
 export class CancelRegistry {
   private readonly byProcessId = new Map<number, CancelTarget>();
+  /** CancelRequests on their way to the server, per upstream backend (upstreamBackend()). */
+  private readonly inFlight = new Map<string, Set<Promise<void>>>();
 
   register(
     upstream: UpstreamTarget,
@@ -50,6 +52,27 @@ export class CancelRegistry {
     );
     socket.on("error", () => socket.destroy());
     socket.setTimeout(5000, () => socket.destroy());
+    // The server closes the cancel connection once it has signalled the backend: until then a pooled backend
+    // is not handed to another session (upstream-reset.ts).
+    const backend = upstreamBackend(target.upstream, target.upstreamProcessId);
+    const pending = this.inFlight.get(backend) ?? new Set<Promise<void>>();
+    this.inFlight.set(backend, pending);
+    const delivered = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    pending.add(delivered);
+    void delivered.then(() => {
+      pending.delete(delivered);
+      if (pending.size === 0 && this.inFlight.get(backend) === pending) this.inFlight.delete(backend);
+    });
     return true;
   }
+
+  /** Settles when every CancelRequest sent so far for this upstream backend has reached the server. */
+  delivered(upstream: UpstreamTarget, upstreamProcessId: number): Promise<void> {
+    const pending = this.inFlight.get(upstreamBackend(upstream, upstreamProcessId));
+    return pending === undefined ? Promise.resolve() : Promise.all(pending).then(() => undefined);
+  }
+}
+
+function upstreamBackend(upstream: UpstreamTarget, processId: number): string {
+  return `${upstream.host}\u0000${upstream.port}\u0000${processId}`;
 }

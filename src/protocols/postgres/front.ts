@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type net from "node:net";
+import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "pino";
 import type { LatchConfig, PostgresConnectionConfig } from "../../config/schema.js";
@@ -30,6 +31,7 @@ import {
 } from "./encode-backend.js";
 import { asLatchError, errorFrame } from "./errors.js";
 import { HandshakeClosed, HandshakeReader, HandshakeTimeout } from "./handshake-reader.js";
+import { poolSettings, type SessionUpstream, sessionPooling } from "./pooled-upstream.js";
 import { scramSlot, upstreamScramKeys } from "./scram-key-cache.js";
 import { PgSession } from "./session.js";
 import { createSessionPreviewer, type SessionPreviewer } from "./session-preview.js";
@@ -41,6 +43,7 @@ import {
   type UpstreamTarget,
   upstreamTarget,
 } from "./upstream.js";
+import { type UpstreamPool, upstreamPoolKey } from "./upstream-pool.js";
 
 export interface PostgresFrontDeps {
   readonly config: LatchConfig;
@@ -57,6 +60,8 @@ export interface PostgresFrontDeps {
   readonly ephemeral?: ReadonlyMap<string, PostgresEphemeralRoles>;
   /** The listener's admission of this connection: told when the handshake is over. */
   readonly ticket?: ConnectionTicket;
+  /** Idle upstream connections of the connections that set `pool:` (absent: every session dials). */
+  readonly pool?: UpstreamPool;
 }
 
 /** Client handshake: TLS negotiation, startup, token authentication, upstream connect; then the session. */
@@ -83,7 +88,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
   });
   let encrypted = false;
   /** The upstream TCP connection opened once the token is verified, while the session is being admitted. */
-  let early: { target: UpstreamTarget; dial: PendingDial } | undefined;
+  let early: EarlyUpstream | undefined;
   const fail = (error: LatchError) => {
     if (!socket.destroyed) socket.end(errorFrame(error, "FATAL"));
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -154,7 +159,12 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       credentials: (name, connection) => {
         const provider = postgresCredentialProvider(name, connection, deps.ephemeral?.get(name));
         const target = upstreamTarget(name, connection, parseDuration(connection.connect_timeout));
-        early = { target, dial: dialAhead(target) };
+        // An idle pooled backend will most likely serve this session: no second connection is opened for it.
+        const pooled =
+          deps.pool !== undefined &&
+          poolSettings(connection) !== undefined &&
+          deps.pool.hasIdle(upstreamPoolKey(target, accepted.forward));
+        early = pooled ? { target } : { target, dial: dialAhead(target) };
         return provider;
       },
     });
@@ -168,7 +178,7 @@ export async function handlePostgresClient(raw: net.Socket, deps: PostgresFrontD
       early,
     });
   } catch (error) {
-    early?.dial.abandon();
+    early?.dial?.abandon();
     // A TCP probe, a scanner, or a client that gave up (psql without a password closes at the password
     // prompt, asks, and reconnects; a reset is as normal as a FIN): counted, not an error worth a stack trace
     // (and nothing more if the deadline already answered it).
@@ -207,7 +217,7 @@ async function startSession(
     connection: PostgresConnectionConfig;
     forward: ReadonlyMap<string, string>;
     log: Logger;
-    early: { target: UpstreamTarget; dial: PendingDial } | undefined;
+    early: EarlyUpstream | undefined;
   },
 ): Promise<void> {
   const { session, connection } = s;
@@ -216,36 +226,20 @@ async function startSession(
   // A per-session role's one-off password is never seen again: its SCRAM keys are not kept.
   const ephemeral = session.credential.user !== undefined;
   if (ephemeral) target = { ...target, user: session.credential.user };
-  const started = performance.now();
-  let upstream: Awaited<ReturnType<typeof connectUpstream>>;
-  try {
-    upstream = await connectUpstream(
-      target,
-      session.credential.password,
-      s.forward,
-      deps.config.limits.max_message_bytes,
-      {
-        ...(s.early === undefined ? {} : { dialed: s.early.dial }),
-        ...(ephemeral
-          ? {}
-          : {
-              scramKeys: {
-                cache: upstreamScramKeys,
-                slot: scramSlot(name, target.host, target.port, target.user),
-              },
-            }),
-      },
-    );
-  } catch (error) {
-    const latchError = asLatchError(error, session.id);
-    s.log.warn(
-      { connection: name, code: latchError.code, cause: (latchError.cause as Error | undefined)?.message },
-      "upstream connect failed",
-    );
-    session.end(`upstream connect failed: ${latchError.message}`);
-    throw latchError;
-  }
-  deps.metrics.upstreamConnectSeconds.observe({ connection: name }, (performance.now() - started) / 1000);
+  const pooling = ephemeral
+    ? undefined
+    : sessionPooling(deps.pool, connection, {
+        target,
+        forward: s.forward,
+        password: session.credential.password,
+        maxFrameBytes: deps.config.limits.max_message_bytes,
+        log: s.log,
+      });
+  const pooled = pooling?.checkout();
+  if (pooling !== undefined)
+    deps.metrics.upstreamPoolCheckouts.inc({ connection: name, result: pooled ? "hit" : "miss" });
+  if (pooled !== undefined) s.early?.dial?.abandon();
+  const upstream = pooled ?? (await dialUpstream(deps, s, target, ephemeral));
   const greeting: Buffer[] = [encodeAuthenticationOk()];
   for (const [parameter, value] of upstream.parameters) {
     greeting.push(
@@ -275,6 +269,20 @@ async function startSession(
       });
     }),
     preview: sessionPreviewer(deps, target, session.credential, name),
+    ...(pooling === undefined
+      ? {}
+      : {
+          reuse: (server: Duplex, reported: ReadonlyMap<string, string>) => {
+            // No cancel reaches this backend through the old key from now on; those already sent land first.
+            if (key !== undefined) deps.cancels.unregister(key.processId);
+            const backend = upstream.backendKey;
+            pooling.release(
+              server,
+              { ...upstream, parameters: new Map([...upstream.parameters, ...reported]) },
+              backend === undefined ? undefined : deps.cancels.delivered(target, backend.processId),
+            );
+          },
+        }),
     onClose: (reason) => {
       if (key !== undefined) deps.cancels.unregister(key.processId);
       session.end(reason);
@@ -284,6 +292,59 @@ async function startSession(
   // during the upstream connect).
   session.attach(pgSession);
   if (!session.isEnded) pgSession.start();
+}
+
+/** The TCP connection opened while the session was admitted; none when a pooled backend was expected. */
+interface EarlyUpstream {
+  readonly target: UpstreamTarget;
+  readonly dial?: PendingDial;
+}
+
+/** Dials and logs in as the connection's credential (the path of every session without a pooled backend). */
+async function dialUpstream(
+  deps: PostgresFrontDeps,
+  s: {
+    session: LiveSession<PostgresCredential>;
+    forward: ReadonlyMap<string, string>;
+    log: Logger;
+    early: EarlyUpstream | undefined;
+  },
+  target: UpstreamTarget,
+  ephemeral: boolean,
+): Promise<SessionUpstream> {
+  const { session } = s;
+  const name = session.connection;
+  const started = performance.now();
+  const bornAt = deps.pool?.now() ?? Date.now();
+  try {
+    const upstream = await connectUpstream(
+      target,
+      session.credential.password,
+      s.forward,
+      deps.config.limits.max_message_bytes,
+      {
+        ...(s.early?.dial === undefined ? {} : { dialed: s.early.dial }),
+        ...(ephemeral
+          ? {}
+          : {
+              scramKeys: {
+                cache: upstreamScramKeys,
+                slot: scramSlot(name, target.host, target.port, target.user),
+              },
+            }),
+      },
+    );
+    deps.metrics.upstreamConnectSeconds.observe({ connection: name }, (performance.now() - started) / 1000);
+    return { ...upstream, bornAt };
+  } catch (error) {
+    const latchError = asLatchError(error, session.id);
+    s.log.warn(
+      { connection: name, code: latchError.code, cause: (latchError.cause as Error | undefined)?.message },
+      "upstream connect failed",
+    );
+    session.end(`upstream connect failed: ${latchError.message}`);
+    throw latchError;
+  }
 }
 
 /** Previews of held writes run with this session's own credential (docs/approvals.md). */

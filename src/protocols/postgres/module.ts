@@ -12,6 +12,7 @@ import { CancelRegistry } from "./cancel-registry.js";
 import { type ConnectionMasking, createConnectionMasking } from "./connection-masking.js";
 import { errorFrame } from "./errors.js";
 import { handlePostgresClient } from "./front.js";
+import { UpstreamPool } from "./upstream-pool.js";
 
 const REAP_EVERY_MS = 60_000;
 
@@ -51,7 +52,12 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
   const ephemeral = new Map<string, PostgresEphemeralRoles>();
   let reaper: NodeJS.Timeout | undefined;
   let stopWatchingGone = () => {};
+  // Backends outlive their sessions only for connections that set `pool:` (refused with `ephemeral:`).
+  const pool = new UpstreamPool(undefined, {
+    idleChanged: (connection, idle) => context.metrics.upstreamPoolIdle.set({ connection }, idle),
+  });
   const closeAll = async () => {
+    pool.close();
     clearInterval(reaper);
     stopWatchingGone();
     // The sessions' roles are dropped before the admin pools close.
@@ -70,6 +76,7 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
       // Built at start-up so an unknown masking profile or bad detector stops the gateway with a clear error.
       if (connection.masking.length > 0)
         masking.set(name, createConnectionMasking(name, connection, config, log));
+      if (connection.pool !== undefined) context.metrics.upstreamPoolIdle.set({ connection: name }, 0);
       if (connection.ephemeral !== undefined) {
         ephemeral.set(
           name,
@@ -114,6 +121,7 @@ async function start(context: ProtocolContext): Promise<ProtocolListener> {
       cancels: new CancelRegistry(),
       masking,
       ephemeral,
+      pool,
     };
     const limits = new ConnectionLimits(
       config.limits.max_connections,

@@ -4,10 +4,12 @@ import type { Operation } from "../../operation/operation.js";
 import type { OperationResult } from "../../pipeline/pipeline-types.js";
 import { PgBatchAdmission } from "./batch-admission.js";
 import { PgClientFrames } from "./client-frames.js";
+import { decodeBackend } from "./decode-backend.js";
 import { encodeTerminate } from "./encode-frontend.js";
 import { asLatchError, errorFrame } from "./errors.js";
 import { copyFrame } from "./frame-copy.js";
 import type { FrameReader } from "./frame-reader.js";
+import { BACKEND } from "./message-codes.js";
 import type { Frame } from "./messages.js";
 import { PreparedRegistry } from "./prepared-registry.js";
 import { ResponseRelay } from "./response-relay.js";
@@ -15,6 +17,15 @@ import { ResponseTracker, resultOf } from "./response-tracker.js";
 import type { PgSessionContext, PgSessionOptions, PgSessionState } from "./session-context.js";
 
 export type { PgSessionOptions } from "./session-context.js";
+
+/**
+ * Given when the upstream connection may outlive its session (the connection has a pool): called instead of
+ * ending the upstream when the client ended the session itself with the backend idle. The socket no longer
+ * has the session's listeners; the callee owns it from then on (reset, pool or close). `reported` holds the
+ * ParameterStatus values the server sent during the session (a setting a reload changed stays changed after
+ * DISCARD ALL, so the next client must be told the new value).
+ */
+export type PgUpstreamReuse = (server: Duplex, reported: ReadonlyMap<string, string>) => void;
 
 /**
  * One authenticated client relayed to one upstream backend. Client messages are grouped into batches (a Query,
@@ -46,14 +57,25 @@ export class PgSession {
    * (its record, the metrics, the audit hand-off) is not on the statement's path (pairs: operation, result).
    */
   private finished: (Operation | OperationResult)[] = [];
+  /** ParameterStatus values the server reported during the session; kept only when the upstream may be reused. */
+  private readonly reported: Map<string, string> | undefined;
+  private readonly onServerChunk = (chunk: Buffer) => this.onServerData(chunk);
+  private readonly onServerClose = () =>
+    this.end(
+      "upstream closed the connection",
+      new LatchError("session_terminated", { reason: "the upstream server closed the connection" }),
+    );
+  private readonly onServerError = (error: Error) =>
+    this.options.log.warn({ err: error }, "upstream socket error");
 
   constructor(
     private readonly client: Duplex,
     private readonly clientFrames: FrameReader,
     private readonly server: Duplex,
     private readonly serverFrames: FrameReader,
-    private readonly options: PgSessionOptions,
+    private readonly options: PgSessionOptions & { readonly reuse?: PgUpstreamReuse },
   ) {
+    this.reported = options.reuse === undefined ? undefined : new Map();
     this.responses = new ResponseRelay(this.tracker, {
       masker: options.masker,
       visibleUser: options.visibleUser,
@@ -69,7 +91,9 @@ export class PgSession {
       registry: this.registry,
       tracker: this.tracker,
       responses: this.responses,
-      end: (reason) => this.end(reason),
+      // The handlers end a session only for the client's Terminate: the one end after which the backend may
+      // serve another session.
+      end: (reason) => this.end(reason, undefined, true),
       toServer: (chunks) => this.send(this.server, chunks, this.client),
       toClient: (chunks) => this.send(this.client, chunks, this.server),
       resume: () => this.onClientData(undefined),
@@ -80,16 +104,11 @@ export class PgSession {
 
   start(): void {
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
-    this.server.on("data", (chunk: Buffer) => this.onServerData(chunk));
+    this.server.on("data", this.onServerChunk);
     this.client.on("close", () => this.end("client closed the connection"));
-    this.server.on("close", () =>
-      this.end(
-        "upstream closed the connection",
-        new LatchError("session_terminated", { reason: "the upstream server closed the connection" }),
-      ),
-    );
+    this.server.on("close", this.onServerClose);
     this.client.on("error", (error) => this.options.log.debug({ err: error }, "client socket error"));
-    this.server.on("error", (error) => this.options.log.warn({ err: error }, "upstream socket error"));
+    this.server.on("error", this.onServerError);
     // Bytes that arrived together with the handshake are processed first.
     this.onClientData(undefined);
     this.onServerData(undefined);
@@ -117,8 +136,9 @@ export class PgSession {
       this.terminate(this.draining.error, this.draining.reason);
   }
 
-  private end(reason: string, clientError?: LatchError): void {
+  private end(reason: string, clientError?: LatchError, clientTerminated = false): void {
     if (this.state.closed) return;
+    const reuse = clientTerminated && this.upstreamReusable() ? this.options.reuse : undefined;
     this.state.closed = true;
     this.recordFinished();
     if (clientError !== undefined && !this.client.destroyed)
@@ -132,13 +152,47 @@ export class PgSession {
         });
       }
     }
-    if (!this.server.destroyed) this.server.end(encodeTerminate());
+    if (reuse !== undefined) {
+      this.server.off("data", this.onServerChunk);
+      this.server.off("close", this.onServerClose);
+      this.server.off("error", this.onServerError);
+      reuse(this.server, this.reported ?? new Map());
+    } else if (!this.server.destroyed) {
+      // A session ended before start() (killed during the connect) has no error listener on the upstream yet.
+      this.server.on("error", () => {});
+      this.server.end(encodeTerminate());
+    }
     this.client.end();
     setTimeout(() => {
       this.client.destroy();
-      this.server.destroy();
+      if (reuse === undefined) this.server.destroy();
     }, 1000).unref();
     this.options.onClose(reason);
+  }
+
+  /**
+   * The backend holds nothing of this session but what DISCARD ALL removes: idle outside a transaction, every
+   * answer relayed, no COPY, nothing buffered either way, and the session was not ended (kill, revocation,
+   * shutdown drain) by the gateway.
+   */
+  private upstreamReusable(): boolean {
+    const server = this.server;
+    return (
+      this.options.reuse !== undefined &&
+      this.draining === undefined &&
+      !this.options.session.signal.aborted &&
+      this.tracker.idle &&
+      !this.state.awaitingAdmission &&
+      !this.state.discardUntilSync &&
+      this.responses.status === "I" &&
+      !this.responses.copyIn &&
+      !this.awaitingCatalog &&
+      this.heldServerFrame === undefined &&
+      this.serverFrames.buffered === 0 &&
+      !server.destroyed &&
+      !server.isPaused() &&
+      server.writableLength === 0
+    );
   }
 
   // ---- client -> server ---------------------------------------------------------------------------------
@@ -181,6 +235,7 @@ export class PgSession {
         const frame = held ?? this.serverFrames.next();
         if (frame === undefined) break;
         this.heldServerFrame = undefined;
+        if (this.reported !== undefined && frame.type === BACKEND.ParameterStatus) this.noteParameter(frame);
         const pending = held === undefined ? this.options.masker?.prepare(frame) : undefined;
         if (pending !== undefined) {
           this.heldServerFrame = copyFrame(frame);
@@ -214,6 +269,11 @@ export class PgSession {
     this.send(this.client, toClient, this.server);
     this.recordFinished();
     this.endIfDrained();
+  }
+
+  private noteParameter(frame: Frame): void {
+    const decoded = decodeBackend(frame);
+    if (decoded.kind === "ParameterStatus") this.reported!.set(decoded.name, decoded.value);
   }
 
   /** Hands the results the client now has to the pipeline, in the order they finished. */
