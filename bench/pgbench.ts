@@ -5,6 +5,7 @@ export interface PgTarget {
   /**
    * latch: the embedded store; latch-pg: one replica on the PostgreSQL store; latch-pg-x2: two replicas;
    * node-floor: a bare Node.js relay (bench/node-floor.mjs), node-floor-workers: the same with node:cluster;
+   * latch-nopool: latch's own process through a connection without `pool:` (connect table only);
    * latch-before: another build's gateway beside latch (bench/single-client-latency.ts).
    */
   name:
@@ -13,6 +14,7 @@ export interface PgTarget {
     | "node-floor"
     | "node-floor-workers"
     | "latch"
+    | "latch-nopool"
     | "latch-before"
     | "latch-pg"
     | "latch-pg-x2"

@@ -162,7 +162,17 @@ export const postgresSection: BenchSection = {
       }
 
       const connect: PostgresResults["connect"] = { count: connectCount, results: {} };
-      for (const target of targets.filter((t) => !["latch-pg-x2", "node-floor-workers"].includes(t.name))) {
+      const connectTargets = targets.filter((t) => !["latch-pg-x2", "node-floor-workers"].includes(t.name));
+      // Beside the pooled connection, the same gateway's connection without a pool: every session dials and
+      // logs in upstream (what the goal's "upstream SCRAM" names), so both connect costs are on the table.
+      const pooled = targets.find((t) => t.name === "latch");
+      if (pooled !== undefined)
+        connectTargets.splice(connectTargets.indexOf(pooled) + 1, 0, {
+          ...pooled,
+          name: "latch-nopool",
+          database: "bench-nopool",
+        });
+      for (const target of connectTargets) {
         progress(`connect latency ${target.name}: ${connectCount} sequential connect + SELECT 1 + close...`);
         connect.results[target.name] = await attempt(() => measureConnectLatency(target, connectCount));
       }

@@ -13,6 +13,7 @@ export const TARGETS: readonly TargetName[] = [
   "node-floor",
   "node-floor-workers",
   "latch",
+  "latch-nopool",
   "latch-pg",
   "latch-pg-x2",
   "latch-pg-workers",

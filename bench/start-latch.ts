@@ -82,7 +82,13 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   await mkdir(options.policyDir, { recursive: true });
   await writeFile(
     join(options.policyDir, "bench.cedar"),
-    options.policy ?? 'permit(principal in Group::"bench", action, resource in Connection::"bench");\n',
+    options.policy ??
+      [
+        'permit(principal in Group::"bench", action, resource in Connection::"bench");',
+        // The same upstream without the pool: the connect table's latch-nopool row (a dial + SCRAM per session).
+        'permit(principal in Group::"bench", action, resource in Connection::"bench-nopool");',
+        "",
+      ].join("\n"),
   );
   const upstream = `postgres://${encodeURIComponent(options.upstreamUser)}@127.0.0.1:${options.upstreamPort}/${encodeURIComponent(options.database)}`;
   await writeFile(
@@ -100,6 +106,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       "identity: { dev_issuer: true }",
       "connections:",
       `  bench: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD }${poolSetting(options.pool)} }`,
+      `  bench-nopool: { type: postgres, upstream: ${JSON.stringify(upstream)}, password: { env: BENCH_UPSTREAM_PASSWORD } }`,
       `policies: ${JSON.stringify(options.policyDir)}`,
       // Per-statement info logs would measure the terminal, not the data path; audit events are still written.
       `log_level: ${process.env.BENCH_LATCH_LOG_LEVEL ?? "warn"}`,
