@@ -26,6 +26,9 @@ export interface ResponseSummary {
   readonly parameterCount?: number;
 }
 
+/** An OK packet's counts, read in place into this one object: read and used within one push, never kept. */
+const OK: OkCounts = { affectedRows: 0, status: 0 };
+
 type State = "first" | "columns" | "columnsEof" | "rows";
 
 /** What the last payload pushed was, for a stage (masking) that acts on some packets of the answer. */
@@ -47,8 +50,6 @@ export class ResponseTracker {
   private rows = 0;
   private affectedRows = 0;
   private readonly deprecateEof: boolean;
-  /** The last OK packet's counts, read in place (reused: no object per statement). */
-  private readonly ok: OkCounts = { affectedRows: 0, status: 0 };
 
   /** COM_STMT_PREPARE answers: packets still to come after PREPARE_OK, and the statement id. */
   private prepareLeft: number | undefined;
@@ -83,9 +84,9 @@ export class ResponseTracker {
       case "first": {
         this.kind = header === 0xff ? "err" : header === 0x00 ? "ok" : "column-count";
         if (header === 0x00) {
-          readOkCounts(bytes, start, end, this.ok);
-          this.affectedRows += this.ok.affectedRows;
-          return this.next(this.ok.status);
+          readOkCounts(bytes, start, end, OK);
+          this.affectedRows += OK.affectedRows;
+          return this.next(OK.status);
         }
         if (header === 0xff) return this.failed(bytes, start, end);
         if (header === 0xfb)

@@ -27,12 +27,11 @@ export interface MysqlClassifier {
   forDatabase(database: string): StatementClassifier;
 }
 
-/** Statements whose verdict depends on a literal's value (their first word): cached by exact text only. */
-const LITERAL_SENSITIVE = ["PREPARE", "SET"];
 /** Texts longer than this are classified every time instead of pinning large strings in memory. */
 const MAX_CACHED_TEXT = 16 * 1024;
 
-const literalSensitive = (code: string): boolean => LITERAL_SENSITIVE.some((word) => firstWordIs(code, word));
+/** Statements whose verdict depends on a literal's value (by their first word): cached by exact text only. */
+const literalSensitive = (code: string): boolean => firstWordIs(code, "SET") || firstWordIs(code, "PREPARE");
 
 export function createMysqlClassifier(
   options: { cacheSize?: number; modes?: LexerModes } = {},

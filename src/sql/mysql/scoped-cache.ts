@@ -41,9 +41,13 @@ export class ScopedCache<V> {
   set(text: string, scope: string, value: V): void {
     if (this.half === 0) return;
     const head = this.young.get(text) ?? this.old.get(text);
+    if (head === undefined) {
+      this.put(text, { scope, value, next: undefined });
+      return;
+    }
     // Links are never changed once made (a chain may sit in both generations): the kept ones are copied in order.
     const kept: Link<V>[] = [];
-    for (let link = head; link !== undefined; link = link.next)
+    for (let link: Link<V> | undefined = head; link !== undefined; link = link.next)
       if (link.scope !== scope && kept.length < MAX_SCOPES_PER_TEXT - 1) kept.push(link);
     let chain: Link<V> | undefined;
     for (let i = kept.length - 1; i >= 0; i--)
