@@ -4,9 +4,11 @@
  *  - exact: the exact text, within the database -> its classification, handed back as the same object, so a
  *    repeated text costs one Map lookup of the string the client sent (scoped-cache.ts: the database is the
  *    scope, not part of a key built per statement) and the policy engine's admission memo (keyed by the step
- *    object) answers for it too;
+ *    object) answers for it too; it holds the texts that were classified in full (the first of each shape, and
+ *    those whose verdict depends on a literal), not the literal variants re-issued from the shape cache;
  *  - shape: every statement's shape (literals blanked, statement-text.ts), within the database -> the
- *    classification of the first text of that shape, re-issued for a literal variant with its own texts.
+ *    classification of the first text of that shape, re-issued for a literal variant with its own texts (the
+ *    memo keys on the accesses and facts a variant shares with it, see src/policy/step-memo.ts).
  * What the classification reads besides the text: the database unqualified names resolve to (in both keys),
  * and the lexer modes (fixed per classifier; the session refuses `SET sql_mode` and the upstream login refuses
  * a server whose sql_mode has ANSI_QUOTES or NO_BACKSLASH_ESCAPES, see upstream.ts). Call (and await)
@@ -16,7 +18,7 @@ import type { StatementClassifier } from "../classification.js";
 import { classifySlices, type MysqlClassification, withTexts } from "./classify-statement.js";
 import { isMysqlParserLoaded } from "./load-parser.js";
 import { ScopedCache } from "./scoped-cache.js";
-import { firstWordIs, type LexerModes, splitStatements } from "./statement-text.js";
+import { firstWordIs, type LexerModes, type StatementSlice, splitStatements } from "./statement-text.js";
 
 export type { MysqlClassification, MysqlClassifiedStatement } from "./classify-statement.js";
 export { loadMysqlParser } from "./load-parser.js";
@@ -26,6 +28,8 @@ export interface MysqlClassifier {
   /** The shared interface, for a fixed current database. */
   forDatabase(database: string): StatementClassifier;
 }
+
+const textsOf = (statements: readonly StatementSlice[]): string[] => statements.map((s) => s.text);
 
 /** Texts longer than this are classified every time instead of pinning large strings in memory. */
 const MAX_CACHED_TEXT = 16 * 1024;
@@ -56,20 +60,15 @@ export function createMysqlClassifier(
             ? statements[0]!.shape
             : statements.map((s) => s.shape).join("\u0000;");
       const template = shapeKey === undefined ? undefined : shapes.get(shapeKey, database);
-      let result: MysqlClassification;
-      if (template === undefined) {
-        result = classifySlices(statements, database, options.modes);
-        if (shapeKey !== undefined) shapes.set(shapeKey, database, result);
-      } else
-        result = template.ok
-          ? {
-              ok: true,
-              statements: withTexts(
-                template.statements,
-                statements.map((s) => s.text),
-              ),
-            }
+      if (template !== undefined)
+        // A literal variant is re-issued, not kept: the exact cache would hold every variant's classification
+        // (sysbench: every id) through the young generation's collections into the old one, and the garbage
+        // collector's copying and marking of them cost 2-4x what re-issuing saves (docs/benchmarks.md, stop 28).
+        return template.ok
+          ? { ok: true, statements: withTexts(template.statements, textsOf(statements)) }
           : template;
+      const result = classifySlices(statements, database, options.modes);
+      if (shapeKey !== undefined) shapes.set(shapeKey, database, result);
       if (cacheable) exact.set(text, database, result);
       return result;
     } catch (error) {
