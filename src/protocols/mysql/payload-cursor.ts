@@ -1,20 +1,30 @@
-/** Reads a MySQL payload with bounds checks: every read past the end throws a protocol violation. */
+/**
+ * Reads a MySQL payload with bounds checks: every read past the end throws a protocol violation. The payload is
+ * `payload` whole, or the window `start`..`end` of it: a packet read in place in the reader's bytes, with no
+ * view made for it (the response tracker reads every answer's closing OK or EOF so). `offset` counts from the
+ * start of `payload`, so with a window it starts at `start`.
+ */
 import { MysqlProtocolViolation } from "./packet-reader.js";
 
 export class PayloadCursor {
-  offset = 0;
+  offset: number;
 
   constructor(
     readonly payload: Buffer,
     private readonly what: string,
-  ) {}
+    start = 0,
+    /** Where the payload (the window) ends in `payload`. */
+    readonly end = payload.length,
+  ) {
+    this.offset = start;
+  }
 
   get remaining(): number {
-    return this.payload.length - this.offset;
+    return this.end - this.offset;
   }
 
   private need(count: number): void {
-    if (count < 0 || this.offset + count > this.payload.length)
+    if (count < 0 || this.offset + count > this.end)
       throw new MysqlProtocolViolation(`${this.what} is truncated`);
   }
 
@@ -57,7 +67,8 @@ export class PayloadCursor {
 
   nulBytes(): Buffer {
     const end = this.payload.indexOf(0, this.offset);
-    if (end === -1) throw new MysqlProtocolViolation(`${this.what}: string without terminator`);
+    if (end === -1 || end >= this.end)
+      throw new MysqlProtocolViolation(`${this.what}: string without terminator`);
     const value = this.payload.subarray(this.offset, end);
     this.offset = end + 1;
     return value;

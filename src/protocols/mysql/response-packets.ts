@@ -52,19 +52,37 @@ export function decodeOk(payload: Buffer): OkPacket {
 
 /**
  * The status flags of an OK packet (or the 0xFE-headed OK ending a result set), checked as decodeOk checks it
- * but without building the packet or decoding its info text: the response tracker reads one per result.
+ * but without building the packet or decoding its info text: the response tracker reads one per result, in
+ * place (the payload is `start`..`end` of `bytes`, by default all of it).
  */
-export function okStatusOf(payload: Buffer): number {
-  const c = new PayloadCursor(payload, "OK packet");
+export function okStatusOf(bytes: Buffer, start = 0, end = bytes.length): number {
+  const c = new PayloadCursor(bytes, "OK packet", start, end);
   c.u8();
   c.lenencInt();
   c.lenencInt();
   return c.remaining >= 2 ? c.u16() : 0;
 }
 
-/** The status flags of an EOF packet, as decodeEof reads them. */
-export function eofStatusOf(payload: Buffer): number {
-  return payload.length >= 5 ? payload.readUInt16LE(3) : 0;
+/** The status flags of an EOF packet, as decodeEof reads them (in place: `start`..`end` of `bytes`). */
+export function eofStatusOf(bytes: Buffer, start = 0, end = bytes.length): number {
+  return end - start >= 5 ? bytes.readUInt16LE(start + 3) : 0;
+}
+
+/**
+ * The affected rows and status flags of an OK packet, read in place as decodeOk reads them (`start`..`end` of
+ * `bytes`): into `into`, so the tracker reading one per statement builds nothing.
+ */
+export function readOkCounts(bytes: Buffer, start: number, end: number, into: OkCounts): void {
+  const c = new PayloadCursor(bytes, "OK packet", start, end);
+  c.u8();
+  into.affectedRows = c.lenencInt() ?? 0;
+  c.lenencInt();
+  into.status = c.remaining >= 2 ? c.u16() : 0;
+}
+
+export interface OkCounts {
+  affectedRows: number;
+  status: number;
 }
 
 export function decodeErr(payload: Buffer): ErrPacket {

@@ -6,7 +6,14 @@
 import { CAPABILITY } from "./capabilities.js";
 import { MysqlProtocolViolation } from "./packet-reader.js";
 import { PayloadCursor } from "./payload-cursor.js";
-import { decodeErr, decodeOk, eofStatusOf, okStatusOf, SERVER_STATUS } from "./response-packets.js";
+import {
+  decodeErr,
+  eofStatusOf,
+  type OkCounts,
+  okStatusOf,
+  readOkCounts,
+  SERVER_STATUS,
+} from "./response-packets.js";
 
 export interface ResponseSummary {
   readonly rows: number;
@@ -18,6 +25,9 @@ export interface ResponseSummary {
   /** COM_STMT_PREPARE: how many parameters the statement takes. */
   readonly parameterCount?: number;
 }
+
+/** An OK packet's counts, read in place into this one object: read and used within one push, never kept. */
+const OK: OkCounts = { affectedRows: 0, status: 0 };
 
 type State = "first" | "columns" | "columnsEof" | "rows";
 
@@ -55,19 +65,37 @@ export class ResponseTracker {
 
   /** Feeds one server payload; returns the summary once the command's answer is complete. */
   push(payload: Buffer): ResponseSummary | undefined {
+    return this.pushAt(payload, 0, payload.length);
+  }
+
+  /**
+   * As push, for a payload of `length` bytes at `start` of `bytes` (the relay of a result without masking calls
+   * this once per packet, on the reader's bytes): every packet is read in place, rows and column definitions
+   * from their first byte and length alone, OK and EOF with a cursor window; only an ERR is read from a view.
+   */
+  pushAt(bytes: Buffer, start: number, length: number): ResponseSummary | undefined {
+    const end = start + length;
     if (this.mode === "prepare") {
       this.kind = "prepare";
-      return this.pushPrepare(payload);
+      return this.pushPrepare(bytes, start, end);
     }
-    const header = payload[0];
+    const header = length === 0 ? -1 : bytes[start]!;
     switch (this.state) {
       case "first": {
         this.kind = header === 0xff ? "err" : header === 0x00 ? "ok" : "column-count";
-        if (header === 0x00) return this.afterOk(payload);
-        if (header === 0xff) return this.failed(payload);
+        if (header === 0x00) {
+          readOkCounts(bytes, start, end, OK);
+          this.affectedRows += OK.affectedRows;
+          return this.next(OK.status);
+        }
+        if (header === 0xff) return this.failed(bytes, start, end);
         if (header === 0xfb)
           throw new MysqlProtocolViolation("the server asked for a LOCAL INFILE, which was not negotiated");
-        const count = new PayloadCursor(payload, "column count").lenencInt();
+        // A length-encoded integer below 251 is its first byte.
+        const count =
+          header > 0x00 && header < 0xfb
+            ? header
+            : new PayloadCursor(bytes, "column count", start, end).lenencInt();
         if (count === null || count === 0) throw new MysqlProtocolViolation("invalid column count");
         this.columnsLeft = count;
         this.state = "columns";
@@ -84,10 +112,10 @@ export class ResponseTracker {
         return undefined;
       case "rows": {
         this.kind = header === 0xff ? "err" : "row";
-        if (header === 0xff) return this.failed(payload);
-        if (header === 0xfe && payload.length < 0xffffff && (this.deprecateEof || payload.length < 9)) {
+        if (header === 0xff) return this.failed(bytes, start, end);
+        if (header === 0xfe && length < 0xffffff && (this.deprecateEof || length < 9)) {
           this.kind = "end";
-          const status = this.deprecateEof ? okStatusOf(payload) : eofStatusOf(payload);
+          const status = this.deprecateEof ? okStatusOf(bytes, start, end) : eofStatusOf(bytes, start, end);
           return this.next(status);
         }
         this.rows++;
@@ -96,48 +124,16 @@ export class ResponseTracker {
     }
   }
 
-  /**
-   * As push, for a payload of `length` bytes at `start` of `bytes`: column definitions, rows and a column count
-   * below 251 are judged from their first byte and length alone (no view made: the relay of a result without
-   * masking calls this once per packet); any other packet is pushed as a view.
-   */
-  pushAt(bytes: Buffer, start: number, length: number): ResponseSummary | undefined {
-    if (this.mode === "command") {
-      const header = length === 0 ? -1 : bytes[start]!;
-      if (this.state === "columns") {
-        this.kind = "column";
-        if (--this.columnsLeft === 0) this.state = this.deprecateEof ? "rows" : "columnsEof";
-        return undefined;
-      }
-      if (
-        this.state === "rows" &&
-        header !== 0xff &&
-        !(header === 0xfe && length < 0xffffff && (this.deprecateEof || length < 9))
-      ) {
-        this.kind = "row";
-        this.rows++;
-        return undefined;
-      }
-      if (this.state === "first" && header > 0x00 && header < 0xfb) {
-        // A length-encoded integer below 251 is its first byte: the column count.
-        this.kind = "column-count";
-        this.columnsLeft = header;
-        this.state = "columns";
-        return undefined;
-      }
-    }
-    return this.push(bytes.subarray(start, start + length));
-  }
-
   /** PREPARE_OK (id, column and parameter counts), then the parameter and column definitions, each list + EOF. */
-  private pushPrepare(payload: Buffer): ResponseSummary | undefined {
+  private pushPrepare(bytes: Buffer, start: number, end: number): ResponseSummary | undefined {
     if (this.prepareLeft === undefined) {
-      if (payload[0] === 0xff) return this.failed(payload);
-      if (payload[0] !== 0x00 || payload.length < 12)
+      const header = end > start ? bytes[start] : undefined;
+      if (header === 0xff) return this.failed(bytes, start, end);
+      if (header !== 0x00 || end - start < 12)
         throw new MysqlProtocolViolation("invalid COM_STMT_PREPARE answer");
-      this.statementId = payload.readUInt32LE(1);
-      const columns = payload.readUInt16LE(5);
-      const params = payload.readUInt16LE(7);
+      this.statementId = bytes.readUInt32LE(start + 1);
+      const columns = bytes.readUInt16LE(start + 5);
+      const params = bytes.readUInt16LE(start + 7);
       this.parameterCount = params;
       const eof = this.deprecateEof ? 0 : 1;
       this.prepareLeft = params + (params > 0 ? eof : 0) + columns + (columns > 0 ? eof : 0);
@@ -152,12 +148,6 @@ export class ResponseTracker {
     };
   }
 
-  private afterOk(payload: Buffer): ResponseSummary | undefined {
-    const ok = decodeOk(payload);
-    this.affectedRows += ok.affectedRows;
-    return this.next(ok.status);
-  }
-
   private next(status: number): ResponseSummary | undefined {
     if (status & SERVER_STATUS.MORE_RESULTS_EXISTS) {
       this.state = "first";
@@ -166,8 +156,9 @@ export class ResponseTracker {
     return { rows: this.rows, affectedRows: this.affectedRows, status };
   }
 
-  private failed(payload: Buffer): ResponseSummary {
-    const err = decodeErr(payload);
+  /** An ERR: the one packet read from a view of its own (its message is decoded anyway). */
+  private failed(bytes: Buffer, start: number, end: number): ResponseSummary {
+    const err = decodeErr(bytes.subarray(start, end));
     return {
       rows: this.rows,
       affectedRows: this.affectedRows,

@@ -7,7 +7,7 @@ import { type CeilingContext, type CeilingStep, hiddenAnswered, statementFinishe
 import type { PacketReader } from "./packet-reader.js";
 import { type ResponseSummary, ResponseTracker } from "./response-tracker.js";
 import type { MysqlSessionContext, Running, RunningCeiling } from "./session-context.js";
-import { answeredError, deliveredRows } from "./session-steps.js";
+import { answeredError, answeredRows, deliveredRows } from "./session-steps.js";
 
 /**
  * Relays every complete packet in the reader; what the client gets is pushed to `out` (one write later), and
@@ -177,11 +177,26 @@ export function recordFinished(context: MysqlSessionContext, finished: readonly 
       options.pipeline.traceMask?.(operation, masker.tally);
       masker.tally.reset();
     }
-    options.pipeline.complete(operation, {
-      durationMs: endedAt - running.startedAt,
-      ...deliveredRows(summary, masker),
-      commandTags: [],
-      ...(error === undefined ? {} : { error }),
-    });
+    const durationMs = endedAt - running.startedAt;
+    if (masker?.withheldReason !== undefined) {
+      options.pipeline.complete(operation, {
+        durationMs,
+        ...deliveredRows(summary, masker),
+        commandTags: NO_TAGS,
+        ...(error === undefined ? {} : { error }),
+      });
+      continue;
+    }
+    // Nothing withheld: the rows the server answered, in one literal per case (no spread, no empty object).
+    const rows = answeredRows(summary);
+    options.pipeline.complete(
+      operation,
+      error === undefined
+        ? { durationMs, rows, commandTags: NO_TAGS }
+        : { durationMs, rows, commandTags: NO_TAGS, error },
+    );
   }
 }
+
+/** MySQL answers carry no command tags (PostgreSQL's CommandComplete): one empty list for every record. */
+const NO_TAGS: readonly string[] = [];

@@ -88,6 +88,11 @@ export function answeredError(
   return { code: error.code, message: masker ? masker.scrubText(error.message) : error.message };
 }
 
+/** The rows a command answered: the result set's rows, or the OK packet's affected rows. */
+export function answeredRows(summary: ResponseSummary): number {
+  return summary.rows > 0 ? summary.rows : summary.affectedRows;
+}
+
 /**
  * The rows of a finished command's operation_result, as the client got them: a result the masker withheld
  * delivered none (the client got an ERR), so `rows` is 0 and what the server answered is kept beside it as
@@ -97,7 +102,7 @@ export function deliveredRows(
   summary: ResponseSummary,
   masker: MysqlResultMasker | undefined,
 ): { readonly rows: number; readonly details?: { readonly serverRows: number } } {
-  const rows = summary.rows > 0 ? summary.rows : summary.affectedRows;
+  const rows = answeredRows(summary);
   if (masker?.withheldReason === undefined) return { rows };
   return { rows: 0, details: { serverRows: rows } };
 }

@@ -39,6 +39,10 @@ export class MysqlSession {
   /** This session as its command handlers and the server relay see it. */
   private readonly context: MysqlSessionContext;
   private readonly commands: MysqlCommandDispatch;
+  /** What one server chunk relays to the client and the commands it finished (onServerData). */
+  private readonly out: Buffer[] = [];
+  private readonly finished: Finished[] = [];
+  private relaying = false;
 
   constructor(
     private readonly client: Duplex,
@@ -193,8 +197,22 @@ export class MysqlSession {
 
   private onServerData(chunk: Buffer | undefined): void {
     if (this.state.closed) return;
-    const out: Buffer[] = [];
-    const finished: Finished[] = [];
+    // The session's two lists, emptied after each chunk (no two arrays per answer); a call made while they are
+    // in use (sockets do not emit data from within a write, but a stub might) gets lists of its own.
+    const outer = !this.relaying;
+    const out = outer ? this.out : [];
+    const finished = outer ? this.finished : [];
+    this.relaying = true;
+    try {
+      this.relayServerData(chunk, out, finished);
+    } finally {
+      out.length = 0;
+      finished.length = 0;
+      if (outer) this.relaying = false;
+    }
+  }
+
+  private relayServerData(chunk: Buffer | undefined, out: Buffer[], finished: Finished[]): void {
     try {
       if (chunk !== undefined) {
         this.options.session.touch();

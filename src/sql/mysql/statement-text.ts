@@ -185,6 +185,45 @@ function quoteEnd(text: string, start: number, quote: string, backslash: boolean
   return -1;
 }
 
+/**
+ * The code's first word (after whitespace and opening parentheses, as leadingWords reads it) is `word`, given
+ * upper-case: read from char codes, no slice, regex or upper-cased copy (every classified text asks this).
+ */
+export function firstWordIs(code: string, word: string): boolean {
+  const n = code.length;
+  let i = 0;
+  while (i < n && isLeadingSkip(code.charCodeAt(i))) i++;
+  if (n - i < word.length) return false;
+  for (let j = 0; j < word.length; j++) {
+    const c = code.charCodeAt(i + j);
+    // ASCII letters only: `c | 0x20` folds A-Z onto a-z and maps no other code onto a letter of the word.
+    if ((c | 0x20) !== (word.charCodeAt(j) | 0x20) || !isWordChar(c)) return false;
+  }
+  return i + word.length === n || !isWordChar(code.charCodeAt(i + word.length));
+}
+
+/** `[A-Za-z_]`: the characters of a leading word. */
+function isWordChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
+}
+
+/** `[\s(]`: what leadingWords skips before the first word (`\s` as JavaScript defines it, Unicode spaces too). */
+function isLeadingSkip(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return c === 0x28;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
 /** The upper-cased leading words of a statement's code (identifiers only), for the keyword table. */
 export function leadingWords(code: string, count = 3): string[] {
   return (code.match(/^[\s(]*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?(?:\s+([A-Za-z_]+))?/) ?? [])

@@ -87,6 +87,21 @@ describe("MySQL classification cache", () => {
     expect(tricky).not.toBe(first);
   });
 
+  it("keeps the first text of a shape, not its literal variants (re-issued, never held)", () => {
+    const fresh = createMysqlClassifier();
+    const first = fresh.classify("SELECT c FROM sbtest1 WHERE id=1", "shop");
+    expect(fresh.classify("SELECT c FROM sbtest1 WHERE id=1", "shop")).toBe(first);
+    const variant = fresh.classify("SELECT c FROM sbtest1 WHERE id=2", "shop");
+    const again = fresh.classify("SELECT c FROM sbtest1 WHERE id=2", "shop");
+    // Equal, with its own text, but made afresh: no variant's classification stays in memory.
+    expect(again).toEqual(variant);
+    expect(again).not.toBe(variant);
+    expect(again.ok && again.statements[0]!.step.text).toBe("SELECT c FROM sbtest1 WHERE id=2");
+    // Texts whose verdict depends on a literal are classified in full, so each is kept under its exact text.
+    const names = fresh.classify("SET NAMES 'utf8mb4'", "shop");
+    expect(fresh.classify("SET NAMES 'utf8mb4'", "shop")).toBe(names);
+  });
+
   it("stays bounded: an entry pushed out is classified afresh, to the same verdict", () => {
     const small = createMysqlClassifier({ cacheSize: 2 });
     const first = small.classify("SELECT * FROM a", "shop");

@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  firstWordIs,
   type LexerModes,
   type Split,
   type StatementSlice,
@@ -193,5 +194,52 @@ describe("the MySQL lexer", () => {
       ),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe("firstWordIs", () => {
+  /** The regex and upper-casing it replaced (create-classifier.ts), kept here as the reference. */
+  const reference = (code: string, word: string) =>
+    (/^[\s(]*([A-Za-z_]+)/.exec(code)?.[1]?.toUpperCase() ?? "") === word;
+  const characters = [
+    ..."SETPREPAREsetprepare_xX1(); '`",
+    "\t",
+    "\n",
+    "\v",
+    "\f",
+    "\r",
+    "\u0085",
+    "\u00a0",
+    "\u1680",
+    "\u2000",
+    "\u200a",
+    "\u200b",
+    "\u2028",
+    "\u2029",
+    "\u202f",
+    "\u205f",
+    "\u3000",
+    "\ufeff",
+    "\u017f", // LATIN SMALL LETTER LONG S: upper-cases to S, but is no [A-Za-z]
+    "\u0131",
+    "s\u0307",
+    "\u0000",
+  ];
+
+  it("reads the first word as the regex did, for words of the table and any leading characters", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...characters, "SET", "PREPARE", "set ", " prepare"), { maxLength: 12 }),
+        fc.constantFrom("SET", "PREPARE"),
+        (parts, word) => {
+          const code = parts.join("");
+          expect(firstWordIs(code, word)).toBe(reference(code, word));
+        },
+      ),
+      { numRuns: 20000 },
+    );
+    for (const code of MYSQL_STATEMENTS)
+      for (const word of ["SET", "PREPARE", "SELECT"])
+        expect(firstWordIs(code, word)).toBe(reference(code, word));
   });
 });
