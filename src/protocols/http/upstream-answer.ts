@@ -18,6 +18,12 @@ export interface UpstreamAnswer {
   readonly body: Buffer | Readable | null;
 }
 
+/** Who hears how one upstream exchange went, once: its answer, or upstream_unavailable. */
+export interface UpstreamReceiver {
+  upstreamAnswered(answer: UpstreamAnswer): void;
+  upstreamFailed(error: LatchError): void;
+}
+
 /**
  * The exchanges in flight under each caller signal, with one abort listener per signal rather than one per
  * request (an HTTP/1.1 signal belongs to the client connection and outlives its requests: front.ts).
@@ -77,9 +83,8 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   private finished = false;
 
   constructor(
-    private readonly resolve: (answer: UpstreamAnswer) => void,
-    /** Gets upstream_unavailable (upstreamError), made here: no wrapping closure per request. */
-    private readonly reject: (error: LatchError) => void,
+    /** Gets the answer, or upstream_unavailable (upstreamError) made here. */
+    private readonly receiver: UpstreamReceiver,
     /** The connection's name, for the upstream_unavailable it rejects with. */
     private readonly upstreamName: string,
     private readonly wholeUpTo: WholeBodyCap,
@@ -116,8 +121,10 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
       this.chunks = [];
       return true;
     }
-    this.stream = new StreamedBody(this);
-    this.settle({ status, headers: this.headers, body: this.stream });
+    const stream = new StreamedBody(this);
+    this.stream = stream;
+    // The receiver starts reading the stream: not from inside the parser's callback, on the next microtask.
+    queueMicrotask(() => this.settle({ status, headers: this.headers, body: stream }));
     return true;
   }
 
@@ -136,8 +143,13 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /**
+   * A body read whole is settled here, in undici's callback: the receiver answers its caller at once (no
+   * promise or turn in between). Released first, so a caller abort that this answer causes does not reach it.
+   */
   onComplete(): void {
     this.finished = true;
+    this.release();
     if (this.stream !== undefined) this.stream.push(null);
     else if (this.chunks !== undefined) {
       const chunks = this.chunks;
@@ -146,7 +158,6 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
         chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, chunks.length === 0 ? 0 : this.size);
       this.settle({ status: this.status, headers: this.headers, body });
     }
-    this.release();
   }
 
   onError(error: Error): void {
@@ -160,7 +171,9 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     }
     if (!this.settled) {
       this.settled = true;
-      this.reject(upstreamError(this.upstreamName, error));
+      // A stream made but not yet handed over (settle waits a microtask): nobody will read it.
+      this.stream?.destroy();
+      this.receiver.upstreamFailed(upstreamError(this.upstreamName, error));
     } else if (this.stream !== undefined && !this.stream.destroyed) this.stream.destroy(error);
   }
 
@@ -179,7 +192,7 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   private settle(answer: UpstreamAnswer): void {
     if (this.settled) return;
     this.settled = true;
-    this.resolve(answer);
+    this.receiver.upstreamAnswered(answer);
   }
 
   private release(): void {
