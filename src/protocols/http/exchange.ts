@@ -1,7 +1,12 @@
 import { setMaxListeners } from "node:events";
 import { asLatchError, LatchError } from "../../errors.js";
 import type { Operation } from "../../operation/operation.js";
-import type { Admission, AdmitOptions, ApprovalHold } from "../../pipeline/pipeline-types.js";
+import type {
+  Admission,
+  AdmitOptions,
+  ApprovalHold,
+  OperationContext,
+} from "../../pipeline/pipeline-types.js";
 import { problemResponse } from "./errors.js";
 import { ExchangeRecorder } from "./exchange-record.js";
 import { answerCaller, wholeBodyCapOf } from "./exchange-response.js";
@@ -231,7 +236,8 @@ function admitAndForward(
         },
       };
     }
-    const admitContext = { clientAddress: session.clientAddress, connectionLabels: session.connectionLabels };
+    // The session is the context (its clientAddress and connectionLabels, which the pipeline reads one by one).
+    const admitContext: OperationContext = session;
     // admitNow: the admission itself when it was decided in this call (no approval hold), so the common case
     // costs no Promise.resolve and no callback turn; the audit event is on record before it returns either way.
     const decided =

@@ -24,28 +24,42 @@ export interface UpstreamReceiver {
   upstreamFailed(error: LatchError): void;
 }
 
+/** The exchanges in flight under one caller signal: a list through the handlers themselves (see watch). */
+interface Watched {
+  first: AnswerHandler | undefined;
+}
+
 /**
  * The exchanges in flight under each caller signal, with one abort listener per signal rather than one per
- * request (an HTTP/1.1 signal belongs to the client connection and outlives its requests: front.ts).
+ * request (an HTTP/1.1 signal belongs to the client connection and outlives its requests: front.ts). A list
+ * through the handlers, not a Set: a Set that holds one handler and empties after every request reallocates
+ * its table each time.
  */
-const inFlight = new WeakMap<AbortSignal, Set<AnswerHandler>>();
+const inFlight = new WeakMap<AbortSignal, Watched>();
 
-function watch(signal: AbortSignal, handler: AnswerHandler): void {
-  let handlers = inFlight.get(signal);
-  if (handlers === undefined) {
-    const watched = new Set<AnswerHandler>();
-    handlers = watched;
-    inFlight.set(signal, watched);
+function watch(signal: AbortSignal, handler: AnswerHandler): Watched {
+  let watched = inFlight.get(signal);
+  if (watched === undefined) {
+    const list: Watched = { first: undefined };
+    watched = list;
+    inFlight.set(signal, list);
     signal.addEventListener(
       "abort",
       () => {
-        for (const one of [...watched]) one.callerAborted();
-        watched.clear();
+        // Collected first: aborting one may settle (and unlist) others.
+        const handlers: AnswerHandler[] = [];
+        for (let at = list.first; at !== undefined; at = at.nextWatched) handlers.push(at);
+        list.first = undefined;
+        for (const one of handlers) one.callerAborted();
       },
       { once: true },
     );
   }
-  handlers.add(handler);
+  const first = watched.first;
+  handler.nextWatched = first;
+  if (first !== undefined) first.previousWatched = handler;
+  watched.first = handler;
+  return watched;
 }
 
 /** A streamed body: undici pauses when it is full and resumes when it is read; destroying it aborts the request. */
@@ -81,6 +95,10 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   private stream: StreamedBody | undefined;
   private settled = false;
   private finished = false;
+  /** The list of its caller signal while in flight (watch), and its neighbours there. */
+  private watched: Watched | undefined;
+  previousWatched: AnswerHandler | undefined;
+  nextWatched: AnswerHandler | undefined;
 
   constructor(
     /** Gets the answer, or upstream_unavailable (upstreamError) made here. */
@@ -94,7 +112,7 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   ) {
     if (signal === undefined) return;
     if (signal.aborted) this.abortReason = abortReasonOf(signal);
-    else watch(signal, this);
+    else this.watched = watch(signal, this);
   }
 
   /** The caller's signal aborted. */
@@ -196,7 +214,16 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   }
 
   private release(): void {
-    if (this.signal !== undefined) inFlight.get(this.signal)?.delete(this);
+    const watched = this.watched;
+    if (watched === undefined) return;
+    this.watched = undefined;
+    const { previousWatched: previous, nextWatched: next } = this;
+    if (previous === undefined) {
+      if (watched.first === this) watched.first = next;
+    } else previous.nextWatched = next;
+    if (next !== undefined) next.previousWatched = previous;
+    this.previousWatched = undefined;
+    this.nextWatched = undefined;
   }
 }
 
