@@ -3,7 +3,7 @@ import { canonicalJson, canonicalJsonByWalk } from "../../src/audit/canonical-js
 import { expandFolded, foldResult } from "../../src/audit/folded-result.js";
 import { LatchError } from "../../src/errors.js";
 import { operationRecord, resultRecord } from "../../src/pipeline/operation-record.js";
-import { exchangeRecorder } from "../../src/protocols/http/exchange-record.js";
+import { ExchangeRecorder } from "../../src/protocols/http/exchange-record.js";
 import type { HttpConnectionRuntime } from "../../src/protocols/http/exchange-types.js";
 import { httpOperation } from "../../src/protocols/http/http-operation.js";
 import { parseRequestTarget } from "../../src/protocols/http/request-target.js";
@@ -104,12 +104,22 @@ describe("HTTP operation_result record", () => {
   /** The result bodies the exchange's recorder gives the pipeline, one per way a request ends. */
   function recordedResults(): Record<string, unknown>[] {
     const admitter = new FakeAdmitter();
-    const record = exchangeRecorder(admitter, operation, 0, runtime, credential, Buffer.from('{"a":"b"}'));
-    record(200, { responseBytes: 42, responsePreview: '{"ok":true}' });
-    record(200, { responseBytes: 1000 });
-    record(502, { upstreamStatus: 200 }, new LatchError("response_withheld", { reason: "no" }));
-    record(200, { responseBytes: 7, aborted: true }, new LatchError("upstream_unavailable", { reason: "x" }));
-    record(502, {}, new LatchError("upstream_unavailable", { reason: "down" }));
+    const record = new ExchangeRecorder(
+      admitter,
+      operation,
+      0,
+      runtime,
+      credential,
+      Buffer.from('{"a":"b"}'),
+    );
+    record.answered(200, 42, '{"ok":true}');
+    record.answered(200, 1000);
+    record.failed(502, new LatchError("response_withheld", { reason: "no" }), { upstreamStatus: 200 });
+    record.failed(200, new LatchError("upstream_unavailable", { reason: "x" }), {
+      responseBytes: 7,
+      aborted: true,
+    });
+    record.failed(502, new LatchError("upstream_unavailable", { reason: "down" }), {});
     return admitter.completed.map(({ result }) => resultRecord(operation, result));
   }
 

@@ -102,10 +102,10 @@ export function problemResponse(
   close = false,
 ): HttpExchangeResponse {
   const problem = problemOf(error, rules, requestId);
-  const headers: [string, string][] = [["content-type", PROBLEM_CONTENT_TYPE]];
-  if (requestId !== undefined) headers.push(["latch-request-id", requestId]);
+  const headers = ["content-type", PROBLEM_CONTENT_TYPE];
+  if (requestId !== undefined) headers.push("latch-request-id", requestId);
   if (error.spec.class === "identity")
-    headers.push(["www-authenticate", `Bearer realm="latch", error="invalid_token"`]);
+    headers.push("www-authenticate", `Bearer realm="latch", error="invalid_token"`);
   return { status: problem.status, headers, body: Buffer.from(problem.body), ...(close ? { close } : {}) };
 }
 

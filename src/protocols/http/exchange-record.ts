@@ -7,45 +7,78 @@ import type { HttpCredential } from "./upstream.js";
 
 const PREVIEW_CHARS = 256;
 
-/** Records how an exchange ended (the `operation_result`): the status and what the response stage adds. */
-export type ExchangeRecorder = (status: number, extra: Record<string, unknown>, error?: LatchError) => void;
-
-/**
- * The recorder of one admitted request, called once when its response is settled (or its stream ends). A JSON
- * request body read whole (`jsonBody`) is previewed, masked, only then.
- */
-export function exchangeRecorder(
-  pipeline: Admitter,
-  operation: Operation,
-  started: number,
-  runtime: HttpConnectionRuntime,
-  credential: HttpCredential,
-  jsonBody: Buffer | undefined,
-): ExchangeRecorder {
-  return (status, extra, error) => {
-    // Built field by field: this runs for every request, and spreads of empty objects add up.
-    // In sorted key order when the response stage's keys are (responseBytes, responsePreview): the record then
-    // skips sorting them (pipeline/operation-record.ts). Any other order is sorted there, with the same result.
-    const details: Record<string, unknown> = {};
-    if (jsonBody !== undefined) details.requestPreview = requestPreview(jsonBody, runtime, credential);
-    for (const key in extra) if (key < "status") details[key] = extra[key];
-    details.status = status;
-    for (const key in extra) if (key >= "status") details[key] = extra[key];
-    const durationMs = performance.now() - started;
-    const commandTags = [String(status)];
-    pipeline.complete(
-      operation,
-      error === undefined
-        ? { durationMs, rows: 0, commandTags, details }
-        : { durationMs, rows: 0, commandTags, error: { code: error.code, message: error.message }, details },
-    );
-  };
+/** What a failed exchange adds to its record besides the status and the error. */
+export interface ExchangeFailure {
+  readonly upstreamStatus?: number;
+  readonly responseBytes?: number;
+  readonly aborted?: true;
 }
 
-/** A request body's preview: masked whole first, so a value cut by the preview's end is not half-shown. */
-function requestPreview(body: Buffer, runtime: HttpConnectionRuntime, credential: HttpCredential): string {
-  const masked = runtime.masking.maskPreview(body.toString("utf8"));
-  return scrubText(masked, credential.secrets).slice(0, PREVIEW_CHARS);
+/** One `commandTags` per status, shared: the record only reads it. */
+const statusTags = new Map<number, readonly string[]>();
+
+function tagsOf(status: number): readonly string[] {
+  let tags = statusTags.get(status);
+  if (tags === undefined) {
+    tags = Object.freeze([String(status)]);
+    if (statusTags.size < 1000) statusTags.set(status, tags);
+  }
+  return tags;
+}
+
+/**
+ * The recorder of one admitted request (the `operation_result`), called once when its response is settled (or
+ * its stream ends): `answered` for an answer the caller got, `failed` for one it did not get whole. A JSON
+ * request body read whole (`jsonBody`) is previewed, masked, only then. One object per request with its
+ * fields, no closure; the details are built in sorted key order (aborted, requestPreview, responseBytes,
+ * responsePreview, status, upstreamStatus), so the record neither sorts them nor walks them in canonical JSON
+ * (pipeline/operation-record.ts).
+ */
+export class ExchangeRecorder {
+  constructor(
+    private readonly pipeline: Admitter,
+    private readonly operation: Operation,
+    private readonly started: number,
+    private readonly runtime: HttpConnectionRuntime,
+    private readonly credential: HttpCredential,
+    private readonly jsonBody: Buffer | undefined,
+  ) {}
+
+  answered(status: number, responseBytes: number, responsePreview?: string): void {
+    const details: Record<string, unknown> = {};
+    if (this.jsonBody !== undefined) details.requestPreview = this.requestPreview(this.jsonBody);
+    details.responseBytes = responseBytes;
+    if (responsePreview !== undefined) details.responsePreview = responsePreview;
+    details.status = status;
+    this.pipeline.complete(this.operation, {
+      durationMs: performance.now() - this.started,
+      rows: 0,
+      commandTags: tagsOf(status),
+      details,
+    });
+  }
+
+  failed(status: number, error: LatchError, failure: ExchangeFailure): void {
+    const details: Record<string, unknown> = {};
+    if (failure.aborted !== undefined) details.aborted = failure.aborted;
+    if (this.jsonBody !== undefined) details.requestPreview = this.requestPreview(this.jsonBody);
+    if (failure.responseBytes !== undefined) details.responseBytes = failure.responseBytes;
+    details.status = status;
+    if (failure.upstreamStatus !== undefined) details.upstreamStatus = failure.upstreamStatus;
+    this.pipeline.complete(this.operation, {
+      durationMs: performance.now() - this.started,
+      rows: 0,
+      commandTags: tagsOf(status),
+      error: { code: error.code, message: error.message },
+      details,
+    });
+  }
+
+  /** A request body's preview: masked whole first, so a value cut by the preview's end is not half-shown. */
+  private requestPreview(body: Buffer): string {
+    const masked = this.runtime.masking.maskPreview(body.toString("utf8"));
+    return scrubText(masked, this.credential.secrets).slice(0, PREVIEW_CHARS);
+  }
 }
 
 /** An already masked response body's preview. */

@@ -78,16 +78,13 @@ export function answerCaller(
   heldRequest: string | undefined,
   record: ExchangeRecorder,
 ): HttpExchangeResponse | Promise<HttpExchangeResponse> {
-  const responseHeaders: [string, string][] =
-    heldRequest === undefined ? [] : [["latch-request-id", heldRequest]];
-  const secrets = credential.secrets;
-  for (const name in answer.headers) {
-    const value = answer.headers[name];
-    if (value === undefined || RESPONSE_NOT_FORWARDED.has(name)) continue;
-    if (typeof value === "string") responseHeaders.push([name, scrubText(value, secrets)]);
-    else for (const one of value) responseHeaders.push([name, scrubText(one, secrets)]);
-  }
   const plan = planOf(runtime, noBodyIn(method, answer.status), answer.headers);
+  const responseHeaders = answerHeadersOf(
+    answer,
+    credential,
+    heldRequest,
+    plan === "json" || plan === "text",
+  );
   const body = answer.body;
 
   // Masking is the only stage that waits (decoding, masking); a body passed on is answered at once.
@@ -108,7 +105,7 @@ export function answerCaller(
   // small writes (which costs a round of delayed ACKs on keep-alive connections).
   if (Buffer.isBuffer(body)) {
     const scrubbed = scrubBytes(body, secretBuffers(credential));
-    record(answer.status, { responseBytes: scrubbed.length });
+    record.answered(answer.status, scrubbed.length);
     return { status: answer.status, headers: responseHeaders, body: scrubbed };
   }
   if (body === null) {
@@ -117,7 +114,7 @@ export function answerCaller(
       name: runtime.name,
       reason: "the response body is longer than its Content-Length",
     });
-    record(502, { upstreamStatus: answer.status }, error);
+    record.failed(502, error, { upstreamStatus: answer.status });
     return problemResponse(error, [], heldRequest);
   }
   // Passed through as a stream: only the injected secret is scrubbed, and the record is written at its end.
@@ -132,62 +129,134 @@ export function answerCaller(
   const scrubber = createSecretScrubber(credential.secrets);
   const stages: NodeJS.ReadWriteStream[] = scrubber === undefined ? [counter] : [scrubber, counter];
   pipeStreams(body, ...(stages as [Transform]), out).then(
-    () => record(answer.status, { responseBytes: bytes }),
+    () => record.answered(answer.status, bytes),
     (error: unknown) => {
-      record(answer.status, { responseBytes: bytes, aborted: true }, asLatchError(error, operation.id));
+      record.failed(answer.status, asLatchError(error, operation.id), {
+        responseBytes: bytes,
+        aborted: true,
+      });
       out.destroy(error as Error);
     },
   );
   return { status: answer.status, headers: responseHeaders, body: out };
 }
 
-/** A body to mask (read whole up to inspect_limit), or one to withhold: masked, or refused as 502. */
-async function maskedAnswer(
+/**
+ * A body to mask (read whole up to inspect_limit), or one to withhold: masked, or refused as 502. A body
+ * without content coding is masked in this call (no promise); a compressed one waits for its decoder.
+ */
+function maskedAnswer(
   deps: HttpExchangeDeps,
   runtime: HttpConnectionRuntime,
   credential: HttpCredential,
   operation: Operation,
   answer: UpstreamAnswer,
   plan: "json" | "text" | "withhold",
-  responseHeaders: [string, string][],
+  responseHeaders: string[],
   heldRequest: string | undefined,
   record: ExchangeRecorder,
-): Promise<HttpExchangeResponse> {
+): HttpExchangeResponse | Promise<HttpExchangeResponse> {
   const body = answer.body;
-  const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
   // Only with tracing on: the connection's masker is shared by its sessions, so the tally is this request's.
   const tally = deps.pipeline.traceMask === undefined ? undefined : new MaskTally();
   const since = tally === undefined ? 0 : performance.now();
-  let failure: string | undefined;
-  let masked: Buffer | undefined;
+  const masking: MaskingOf = { deps, operation, answer, heldRequest, record, tally, since };
   if (plan === "withhold") {
     const contentType = headerOf(answer.headers, "content-type");
-    failure = `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`;
-  } else if (!Buffer.isBuffer(body))
-    failure = `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`;
-  else {
+    return withheld(
+      masking,
+      runtime,
+      `content type ${(contentType ?? "none").slice(0, 60)} cannot be masked`,
+    );
+  }
+  if (!Buffer.isBuffer(body))
+    return withheld(
+      masking,
+      runtime,
+      `the body is larger than the inspect_limit of ${runtime.config.inspect_limit} bytes`,
+    );
+  const encoding = headerOf(answer.headers, "content-encoding")?.trim().toLowerCase();
+  if (encoding === undefined || encoding === "identity") {
+    let masked: Buffer;
     try {
-      masked = scrubBytes(await runtime.masking.mask(plan, body, encoding, tally), secretBuffers(credential));
+      masked = runtime.masking.maskNow(plan, body, encoding, tally);
     } catch (error) {
       if (!(error instanceof MaskingFailure)) throw error;
-      failure = error.reason;
+      return withheld(masking, runtime, error.reason);
     }
+    return maskedBody(masking, credential, responseHeaders, masked);
   }
-  if (failure !== undefined || masked === undefined) tally?.noteWithheld(since);
+  return runtime.masking.mask(plan, body, encoding, tally).then(
+    (masked) => maskedBody(masking, credential, responseHeaders, masked),
+    (error: unknown) => {
+      if (!(error instanceof MaskingFailure)) throw error;
+      return withheld(masking, runtime, error.reason);
+    },
+  );
+}
+
+/** What the end of a masked answer needs, either way it ends. */
+interface MaskingOf {
+  readonly deps: HttpExchangeDeps;
+  readonly operation: Operation;
+  readonly answer: UpstreamAnswer;
+  readonly heldRequest: string | undefined;
+  readonly record: ExchangeRecorder;
+  readonly tally: MaskTally | undefined;
+  readonly since: number;
+}
+
+function maskedBody(
+  { deps, operation, answer, record, tally }: MaskingOf,
+  credential: HttpCredential,
+  responseHeaders: string[],
+  masked: Buffer,
+): HttpExchangeResponse {
+  const scrubbed = scrubBytes(masked, secretBuffers(credential));
   if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
-  if (failure !== undefined || masked === undefined) {
-    if (body instanceof Readable) discard(body);
-    const error = new LatchError("response_withheld", { reason: failure ?? "masking failed" });
-    deps.log.warn({ connection: runtime.name, reason: failure }, "response withheld: it could not be masked");
-    record(502, { upstreamStatus: answer.status }, error);
-    return problemResponse(error, [], heldRequest);
+  record.answered(answer.status, scrubbed.length, responsePreview(scrubbed, credential));
+  return { status: answer.status, headers: responseHeaders, body: scrubbed };
+}
+
+function withheld(
+  { deps, operation, answer, heldRequest, record, tally, since }: MaskingOf,
+  runtime: HttpConnectionRuntime,
+  failure: string,
+): HttpExchangeResponse {
+  tally?.noteWithheld(since);
+  if (tally?.touched === true) deps.pipeline.traceMask?.(operation, tally);
+  if (answer.body instanceof Readable) discard(answer.body);
+  const error = new LatchError("response_withheld", { reason: failure });
+  deps.log.warn({ connection: runtime.name, reason: failure }, "response withheld: it could not be masked");
+  record.failed(502, error, { upstreamStatus: answer.status });
+  return problemResponse(error, [], heldRequest);
+}
+
+/** What a masked body no longer is: compressed (it was decoded to mask it), or the entity its ETag named. */
+const NOT_FORWARDED_WHEN_MASKED = new Set([...RESPONSE_NOT_FORWARDED, "content-encoding", "etag"]);
+
+/**
+ * The caller's response headers, flat (what writeHead takes): the upstream's end-to-end headers with the
+ * injected secret scrubbed from every value, after the held request's id when there is one. A body to be
+ * masked loses its Content-Encoding and ETag here, in the same pass.
+ */
+export function answerHeadersOf(
+  answer: Pick<UpstreamAnswer, "headers">,
+  credential: HttpCredential,
+  heldRequest: string | undefined,
+  masking: boolean,
+): string[] {
+  const headers = answer.headers;
+  const dropped = masking ? NOT_FORWARDED_WHEN_MASKED : RESPONSE_NOT_FORWARDED;
+  const secrets = credential.secrets;
+  const flat: string[] = heldRequest === undefined ? [] : ["latch-request-id", heldRequest];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || dropped.has(name)) continue;
+    if (typeof value === "string") flat.push(name, scrubText(value, secrets));
+    else for (let i = 0; i < value.length; i++) flat.push(name, scrubText(value[i]!, secrets));
   }
-  const kept = responseHeaders.filter(([name]) => name !== "content-encoding" && name !== "etag");
-  record(answer.status, {
-    responseBytes: masked.length,
-    responsePreview: responsePreview(masked, credential),
-  });
-  return { status: answer.status, headers: kept, body: masked };
+  return flat;
 }
 
 function headerOf(headers: ResponseHeaders, name: string): string | undefined {

@@ -43,7 +43,11 @@ export interface HttpExchangeRequest {
 
 export interface HttpExchangeResponse {
   readonly status: number;
-  readonly headers: readonly (readonly [string, string])[];
+  /**
+   * Flat, name then value (what writeHead takes as it is), lower-case names; the answer owns the array, and
+   * writing it appends its framing headers (content-length, connection) in place.
+   */
+  readonly headers: string[];
   /** Buffered (masked, problem) or streamed; a streamed body ends the operation's record when it ends. */
   readonly body: Buffer | Readable;
   /** The request was refused before it reached the upstream: close the client connection after it. */

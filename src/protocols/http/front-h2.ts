@@ -120,12 +120,7 @@ export function createHttp2Front(deps: HttpFrontDeps): Http2Front {
     return connection;
   };
   server.on("request", (request: Http2ServerRequest, response: Http2ServerResponse) => {
-    const answer = http2Response(response);
-    serve(deps, request, response, answer, connectionOf)?.catch((error: unknown) => {
-      deps.log.error({ err: error }, "http2 request failed");
-      if (!response.headersSent) void answer.send(problemResponseOf(asLatchError(error, "http"), true));
-      else response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-    });
+    serve(deps, request, response, http2Response(response, deps.log), connectionOf);
   });
   return {
     accept: (socket) => {
@@ -146,10 +141,10 @@ function serve(
   response: Http2ServerResponse,
   answer: FrontResponse,
   connectionOf: (session: ServerHttp2Session) => ClientConnection,
-): Promise<void> | undefined {
+): void {
   const guarded = guardHttp2Headers(request.rawHeaders);
   if (!guarded.ok)
-    return refuse(deps, answer, new LatchError("http_request_refused", { reason: guarded.reason }));
+    return void refuse(deps, answer, new LatchError("http_request_refused", { reason: guarded.reason }));
   const stream = request.stream;
   const session = stream.session as ServerHttp2Session;
   const socket = session.socket;
@@ -167,10 +162,10 @@ function serve(
       return mount.handle(request as unknown as IncomingMessage, response as unknown as ServerResponse);
     },
   };
-  return handleRequest(deps, front, answer);
+  handleRequest(deps, front, answer);
 }
 
-function http2Response(response: Http2ServerResponse): FrontResponse {
+function http2Response(response: Http2ServerResponse, log: HttpFrontDeps["log"]): FrontResponse {
   let finished = false;
   response.once("finish", () => {
     finished = true;
@@ -200,6 +195,11 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
     answerProblem: (error) => {
       if (!response.headersSent) void answer.send(problemResponseOf(error, true));
     },
+    fail: (error) => {
+      log.error({ err: error }, "http2 request failed");
+      if (!response.headersSent) void answer.send(problemResponseOf(asLatchError(error, "http"), true));
+      else response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    },
     send: (answer) => {
       if (response.headersSent || response.stream.destroyed) return undefined;
       // A refusal before the body was read: once the answer is out, RST_STREAM NO_ERROR tells the client to
@@ -208,7 +208,7 @@ function http2Response(response: Http2ServerResponse): FrontResponse {
         response.once("finish", () => {
           if (!response.stream.destroyed) response.stream.close(http2.constants.NGHTTP2_NO_ERROR);
         });
-      return writeAnswer(response as unknown as Parameters<typeof writeAnswer>[0], answer, []);
+      return writeAnswer(response as unknown as Parameters<typeof writeAnswer>[0], answer, false);
     },
   };
   return answer;

@@ -7,11 +7,17 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { HttpMount } from "../http-mount.js";
 import { problemResponseOf } from "./errors.js";
-import { runHttpExchange } from "./exchange.js";
+import { type ExchangeReceiver, startHttpExchange } from "./exchange.js";
 import type { HttpConnectionRuntime, HttpExchangeResponse } from "./exchange-types.js";
 import { type GuardedHeaders, guardHeaders } from "./header-guard.js";
 import type { RequestTarget, RoutedTarget } from "./request-target.js";
-import type { ClientConnection, HttpSessions, PendingAnswer } from "./session.js";
+import type {
+  ClientConnection,
+  HttpLiveSession,
+  HttpSessions,
+  PendingAnswer,
+  RunningRequest,
+} from "./session.js";
 import { parseFrontTarget } from "./target-memo.js";
 
 export interface HttpFrontDeps {
@@ -60,54 +66,44 @@ export interface FrontResponse extends PendingAnswer {
    * Undefined when the answer is written at once (a buffered body): nothing to wait for, no promise made.
    */
   send(answer: HttpExchangeResponse): Promise<void> | undefined;
+  /** A fault of Latch's own while serving the request: logged, and a 500 problem when the headers are not out. */
+  fail(error: unknown): void;
 }
 
 // The front reads targets case-sensitively (parseFrontTarget); each connection's path_case applies under it.
 
-/** What handleRequest gives when the answer was written at once: one settled promise for all of them. */
-const DONE: Promise<void> = Promise.resolve();
-
 /**
- * Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> runHttpExchange. Not an
- * async function: the request path's promise is openAndRun's own (an async function returning another
- * promise costs a frame, a promise and a resolve job per request); a throw still comes back as a rejection.
+ * Per request: mounts (/mcp) -> connection routing -> headers guard -> the session -> the exchange
+ * (startHttpExchange), which answers through a FrontExchange. Nothing here waits but the first request's
+ * session: no async frame, await or promise per request, and a fault of Latch's own goes to `response.fail`.
  */
-export function handleRequest(
-  deps: HttpFrontDeps,
-  request: FrontRequest,
-  response: FrontResponse,
-): Promise<void> {
+export function handleRequest(deps: HttpFrontDeps, request: FrontRequest, response: FrontResponse): void {
   try {
-    return routeAndRun(deps, request, response) ?? DONE;
+    routeAndRun(deps, request, response);
   } catch (error) {
-    return Promise.reject(error);
+    response.fail(error);
   }
 }
 
-function routeAndRun(
-  deps: HttpFrontDeps,
-  request: FrontRequest,
-  response: FrontResponse,
-): Promise<void> | undefined {
+function routeAndRun(deps: HttpFrontDeps, request: FrontRequest, response: FrontResponse): void {
   const parsed = parseFrontTarget(request.url);
   if (!parsed.ok)
-    return refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
+    return void refuse(deps, response, new LatchError("http_request_refused", { reason: parsed.reason }));
   const target = parsed.target;
   for (let m = 0; m < deps.mounts.length; m++) {
     const mount = deps.mounts[m]!;
     if (mountHolds(mount, target.path)) {
       // The mount reads the path Latch normalised, not the bytes that were sent.
-      return Promise.resolve(
-        request.serveMount(
-          mount,
-          `${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`,
-        ),
+      const url = `${target.path}${target.queryString === "" ? "" : `?${target.queryString}`}`;
+      Promise.resolve(request.serveMount(mount, url)).then(undefined, (error: unknown) =>
+        response.fail(error),
       );
+      return;
     }
   }
   const guarded = guardHeaders(request.rawHeaders);
   if (!guarded.ok)
-    return refuse(deps, response, new LatchError("http_request_refused", { reason: guarded.reason }));
+    return void refuse(deps, response, new LatchError("http_request_refused", { reason: guarded.reason }));
   // An HTTP/2 body needs no length: it is a body of unknown length, like a chunked one.
   const headers: GuardedHeaders =
     request.bodyFollows && guarded.headers.contentLength === undefined
@@ -117,7 +113,7 @@ function routeAndRun(
   // Unrouted: tell nothing about connections before the caller is identified (the gate refuses the token or name).
   const name = routed?.name ?? target.segments[0] ?? "";
   // The target was parsed once, above: the exchange takes it with the segments routing consumed.
-  return openAndRun(deps, request, response, headers, name, { parsed: target, skip: routed?.skip ?? 1 });
+  openAndRun(deps, request, response, headers, name, { parsed: target, skip: routed?.skip ?? 1 });
 }
 
 function mountHolds(mount: HttpMount, path: string): boolean {
@@ -157,17 +153,17 @@ export function routeRequest(
   return first === undefined ? undefined : { name: first, skip: 1 };
 }
 
-async function openAndRun(
+function openAndRun(
   deps: HttpFrontDeps,
   request: FrontRequest,
   response: FrontResponse,
   headers: GuardedHeaders,
   name: string,
   target: RoutedTarget,
-): Promise<void> {
+): void {
   const token = headers.token;
   if (token !== undefined && request.url.includes(token))
-    return refuse(
+    return void refuse(
       deps,
       response,
       new LatchError("http_request_refused", {
@@ -175,41 +171,93 @@ async function openAndRun(
       }),
     );
   const connection = request.connection;
-  // Every request after the first on a keep-alive connection: its session is already open, no await.
-  let session = deps.sessions.current(connection, name, token);
-  if (session === undefined) {
-    const clientAddress = request.clientAddress;
-    try {
-      session = await deps.sessions.sessionFor(connection, { connection: name, token, clientAddress });
-    } catch (error) {
-      const latchError = asLatchError(error, clientAddress);
-      if (latchError.code === "internal") deps.log.error({ err: error }, "http login failed");
-      return response.send(problemResponseOf(latchError));
-    }
-  }
+  // Every request after the first on a keep-alive connection: its session is already open, nothing to wait for.
+  const session = deps.sessions.current(connection, name, token);
+  if (session !== undefined) return void run(deps, request, response, headers, name, target, session);
+  const clientAddress = request.clientAddress;
+  deps.sessions
+    .sessionFor(connection, { connection: name, token, clientAddress })
+    .then(
+      (opened) => run(deps, request, response, headers, name, target, opened),
+      (error: unknown) => {
+        const latchError = asLatchError(error, clientAddress);
+        if (latchError.code === "internal") deps.log.error({ err: error }, "http login failed");
+        void response.send(problemResponseOf(latchError));
+      },
+    )
+    .then(undefined, (error: unknown) => response.fail(error));
+}
+
+function run(
+  deps: HttpFrontDeps,
+  request: FrontRequest,
+  response: FrontResponse,
+  headers: GuardedHeaders,
+  name: string,
+  target: RoutedTarget,
+  session: HttpLiveSession,
+): void {
   const runtime = deps.connections.get(name);
   if (runtime === undefined)
-    return response.send(
+    return void response.send(
       problemResponseOf(new LatchError("connection_unknown", { name: name.slice(0, 63) })),
     );
-  const running = deps.sessions.begin(connection, session, response);
-  try {
-    const answer = await runHttpExchange(
-      deps,
-      runtime,
-      session,
-      { method: request.method, target, headers, body: request.body },
-      { signal: response.signal, signalSpansConnection: response.signalSpansConnection },
-    );
-    if (session.isEnded) {
-      if (!Buffer.isBuffer(answer.body)) answer.body.destroy();
-      return;
+  const running = deps.sessions.begin(request.connection, session, response);
+  startHttpExchange(
+    deps,
+    runtime,
+    session,
+    { method: request.method, target, headers, body: request.body },
+    { signal: response.signal, signalSpansConnection: response.signalSpansConnection },
+    new FrontExchange(response, session, running),
+  );
+}
+
+/**
+ * The exchange's receiver for one request: writes its answer (unless the session ended meanwhile) and marks
+ * the request done once the answer is out; a fault of Latch's own goes to `response.fail`.
+ */
+class FrontExchange implements ExchangeReceiver {
+  private over = false;
+
+  constructor(
+    private readonly response: FrontResponse,
+    private readonly session: HttpLiveSession,
+    private readonly running: RunningRequest,
+  ) {}
+
+  answered(answer: HttpExchangeResponse): void {
+    if (this.over) return;
+    this.over = true;
+    const { response, running } = this;
+    try {
+      if (this.session.isEnded) {
+        if (!Buffer.isBuffer(answer.body)) answer.body.destroy();
+        running.done();
+        return;
+      }
+      running.started();
+      const sending = response.send(answer);
+      if (sending === undefined) running.done();
+      else
+        sending.then(
+          () => running.done(),
+          (error: unknown) => {
+            running.done();
+            response.fail(error);
+          },
+        );
+    } catch (error) {
+      running.done();
+      response.fail(error);
     }
-    running.started();
-    const sending = response.send(answer);
-    if (sending !== undefined) await sending;
-  } finally {
-    running.done();
+  }
+
+  failed(error: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.running.done();
+    this.response.fail(error);
   }
 }
 
@@ -225,6 +273,7 @@ export function refuse(
 /**
  * Writes an answer through a Node response (HTTP/1.1 ServerResponse or the HTTP/2 compatibility one). A
  * buffered body is written at once (undefined returned); a stream is piped, and the promise ends with it.
+ * The answer's flat headers go to writeHead as they are, `close` (HTTP/1.1 only) and the length appended.
  */
 export function writeAnswer(
   response: {
@@ -233,11 +282,10 @@ export function writeAnswer(
     destroy(): unknown;
   } & NodeJS.WritableStream,
   answer: HttpExchangeResponse,
-  extraHeaders: readonly string[],
+  close: boolean,
 ): Promise<void> | undefined {
-  const flat: string[] = extraHeaders.length === 0 ? [] : [...extraHeaders];
-  const headers = answer.headers;
-  for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
+  const flat = answer.headers;
+  if (close) flat.push("connection", "close");
   if (Buffer.isBuffer(answer.body)) {
     flat.push("content-length", String(answer.body.length));
     response.writeHead(answer.status, flat);

@@ -51,14 +51,12 @@ export async function startHttpListener(deps: HttpListenerDeps): Promise<HttpLis
       keepAliveTimeout: 5_000,
       maxHeaderSize: 32 * 1024,
     },
-    (request, response) => {
-      const answer = new Http1Response(response, request.socket);
-      handleRequest(deps, new Http1Request(request, response), answer).catch((error: unknown) => {
-        log.error({ err: error }, "http request failed");
-        if (!response.headersSent) void answer.send(problemResponseOf(asLatchError(error, "http"), true));
-        else response.destroy();
-      });
-    },
+    (request, response) =>
+      handleRequest(
+        deps,
+        new Http1Request(request, response),
+        new Http1Response(response, request.socket, log),
+      ),
   );
   const h2 = createHttp2Front(deps);
   // A client that half-closes (shutdown of its write side) after its request still gets the answer: Node's
@@ -226,6 +224,7 @@ class Http1Response implements FrontResponse {
     private readonly response: ServerResponse,
     /** The request's socket: a pipelined response has none of its own until the ones before it are out. */
     private readonly socket: net.Socket,
+    private readonly log: HttpListenerDeps["log"],
   ) {}
 
   get headersSent(): boolean {
@@ -248,15 +247,18 @@ class Http1Response implements FrontResponse {
     if (!this.response.headersSent) void this.send(problemResponseOf(error, true));
   }
 
+  fail(error: unknown): void {
+    this.log.error({ err: error }, "http request failed");
+    if (!this.response.headersSent) void this.send(problemResponseOf(asLatchError(error, "http"), true));
+    else this.response.destroy();
+  }
+
   send(answer: HttpExchangeResponse): Promise<void> | undefined {
     const response = this.response;
     if (response.headersSent || response.destroyed) return undefined;
     // A refusal before the body was read: the connection closes after it (the body is not parsed as requests).
-    return writeAnswer(response, answer, answer.close === true ? CLOSE_HEADER : NO_HEADERS);
+    return writeAnswer(response, answer, answer.close === true);
   }
 }
-
-const CLOSE_HEADER: readonly string[] = ["connection", "close"];
-const NO_HEADERS: readonly string[] = [];
 
 export type { HttpConnectionConfig, HttpSessions };

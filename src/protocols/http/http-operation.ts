@@ -74,18 +74,102 @@ export function httpActionOf(method: string, websocket: boolean): string {
   return websocket ? "http:websocket" : `http:${method}`;
 }
 
+/** What an HTTP step is made of: its whole input, each part compared by identity. */
+interface HttpStepInput {
+  readonly method: string;
+  readonly websocket: boolean;
+  readonly target: RequestTarget;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly policyHeaders: readonly string[];
+  readonly body: HttpBodyFacts;
+}
+
+interface RememberedStep {
+  readonly method: string;
+  readonly websocket: boolean;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly policyHeaders: readonly string[];
+  readonly body: HttpBodyFacts;
+  readonly steps: readonly OperationStep[];
+}
+
+/**
+ * The last step built for each target object, reused (frozen) when the next request on that target has the same
+ * method, header map, policy_headers and body facts objects. The front hands the same objects for a repeated
+ * request (target-memo.ts, the header guard's memo, one NO_BODY), so a keep-alive client sending the same GET
+ * gets the same step, and with it the policy's admission memo (policy/step-memo.ts: keyed by the accesses array,
+ * action and facts objects) and the session's recheck list (a repeated step is already its newest) answer at
+ * once. A new object anywhere is a miss and builds the step afresh, which is always correct: the step is a pure
+ * function of those inputs, and none of them changes after it is made.
+ */
+const rememberedSteps = new WeakMap<RequestTarget, RememberedStep>();
+
 /** One HTTP request as the generic Operation: one step, its method on the connection, with the request facts. */
 export function httpOperation(
   session: Pick<SessionHandle, "id" | "connection" | "identity">,
-  request: {
-    readonly method: string;
-    readonly websocket: boolean;
-    readonly target: RequestTarget;
-    readonly headers: ReadonlyMap<string, string>;
-    readonly policyHeaders: readonly string[];
-    readonly body: HttpBodyFacts;
-  },
+  request: HttpStepInput,
 ): Operation {
+  const { target } = request;
+  const known = rememberedSteps.get(target);
+  let steps: readonly OperationStep[];
+  if (
+    known !== undefined &&
+    known.method === request.method &&
+    known.websocket === request.websocket &&
+    known.headers === request.headers &&
+    known.policyHeaders === request.policyHeaders &&
+    known.body === request.body
+  )
+    steps = known.steps;
+  else if (request.body.kind !== "none")
+    steps = [httpStep(request)]; // a body's facts are new every request
+  else {
+    steps = Object.freeze([frozenStep(httpStep(request))]);
+    rememberedSteps.set(target, {
+      method: request.method,
+      websocket: request.websocket,
+      headers: request.headers,
+      policyHeaders: request.policyHeaders,
+      body: request.body,
+      steps,
+    });
+  }
+  return {
+    id: operationId(),
+    sessionId: session.id,
+    protocol: "http",
+    connection: session.connection,
+    identity: session.identity,
+    mode: request.websocket ? "websocket" : "request",
+    steps,
+    receivedAt: Date.now(),
+  };
+}
+
+/** A step shared by the requests that repeat it: nothing may change it (a change would throw). */
+function frozenStep(step: OperationStep): OperationStep {
+  const http = step.facts.http;
+  if (http !== undefined) {
+    Object.freeze(http.query);
+    Object.freeze(http.headers);
+    Object.freeze(http.bodyValues);
+    Object.freeze(http.bodyKeys);
+    Object.freeze(http);
+  }
+  for (const access of step.accesses) Object.freeze(access);
+  Object.freeze(step.accesses);
+  Object.freeze(step.facts);
+  if (step.recorded !== undefined) {
+    for (const key in step.recorded) {
+      const value = step.recorded[key];
+      if (value !== null && typeof value === "object") Object.freeze(value);
+    }
+    Object.freeze(step.recorded);
+  }
+  return Object.freeze(step);
+}
+
+function httpStep(request: HttpStepInput): OperationStep {
   const { method, target } = request;
   const action = httpActionOf(method, request.websocket);
   // Every object here lands in the operation's audit body (policyInput and statements), so its keys are
@@ -132,14 +216,5 @@ export function httpOperation(
     },
     recorded,
   };
-  return {
-    id: operationId(),
-    sessionId: session.id,
-    protocol: "http",
-    connection: session.connection,
-    identity: session.identity,
-    mode: request.websocket ? "websocket" : "request",
-    steps: [step],
-    receivedAt: Date.now(),
-  };
+  return step;
 }

@@ -26,6 +26,8 @@ export interface ConnectionMasking {
    * one row of the values masked in it (docs/audit.md, "Traces").
    */
   mask(plan: "json" | "text", body: Buffer, encoding: string | undefined, tally?: MaskTally): Promise<Buffer>;
+  /** `mask` of a body without content coding (encoding undefined or identity), in this call; throws MaskingFailure. */
+  maskNow(plan: "json" | "text", body: Buffer, encoding: "identity" | undefined, tally?: MaskTally): Buffer;
   /** Masks a preview for the record (content detectors only). */
   maskPreview(text: string): string;
 }
@@ -128,6 +130,7 @@ export function compileConnectionMasking(
       }
       return decode(body, encoding).then((decoded) => maskDecoded(plan, body, decoded, encoding, tally));
     },
+    maskNow: (plan, body, encoding, tally) => maskDecoded(plan, body, body, encoding, tally),
     maskPreview: (preview) => maskText(preview),
   };
 }

@@ -87,8 +87,11 @@ async function runToolRequest(
     { signal: request.signal },
   );
   const headers: Record<string, string> = {};
-  for (const [name, value] of answer.headers)
+  for (let i = 0; i + 1 < answer.headers.length; i += 2) {
+    const name = answer.headers[i]!;
+    const value = answer.headers[i + 1]!;
     headers[name] = headers[name] ? `${headers[name]}, ${value}` : value;
+  }
   const read = Buffer.isBuffer(answer.body)
     ? { bytes: answer.body, truncated: false }
     : await readUpTo(answer.body, request.maxBodyBytes);

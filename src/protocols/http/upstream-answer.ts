@@ -18,28 +18,48 @@ export interface UpstreamAnswer {
   readonly body: Buffer | Readable | null;
 }
 
+/** Who hears how one upstream exchange went, once: its answer, or upstream_unavailable. */
+export interface UpstreamReceiver {
+  upstreamAnswered(answer: UpstreamAnswer): void;
+  upstreamFailed(error: LatchError): void;
+}
+
+/** The exchanges in flight under one caller signal: a list through the handlers themselves (see watch). */
+interface Watched {
+  first: AnswerHandler | undefined;
+}
+
 /**
  * The exchanges in flight under each caller signal, with one abort listener per signal rather than one per
- * request (an HTTP/1.1 signal belongs to the client connection and outlives its requests: front.ts).
+ * request (an HTTP/1.1 signal belongs to the client connection and outlives its requests: front.ts). A list
+ * through the handlers, not a Set: a Set that holds one handler and empties after every request reallocates
+ * its table each time.
  */
-const inFlight = new WeakMap<AbortSignal, Set<AnswerHandler>>();
+const inFlight = new WeakMap<AbortSignal, Watched>();
 
-function watch(signal: AbortSignal, handler: AnswerHandler): void {
-  let handlers = inFlight.get(signal);
-  if (handlers === undefined) {
-    const watched = new Set<AnswerHandler>();
-    handlers = watched;
-    inFlight.set(signal, watched);
+function watch(signal: AbortSignal, handler: AnswerHandler): Watched {
+  let watched = inFlight.get(signal);
+  if (watched === undefined) {
+    const list: Watched = { first: undefined };
+    watched = list;
+    inFlight.set(signal, list);
     signal.addEventListener(
       "abort",
       () => {
-        for (const one of [...watched]) one.callerAborted();
-        watched.clear();
+        // Collected first: aborting one may settle (and unlist) others.
+        const handlers: AnswerHandler[] = [];
+        for (let at = list.first; at !== undefined; at = at.nextWatched) handlers.push(at);
+        list.first = undefined;
+        for (const one of handlers) one.callerAborted();
       },
       { once: true },
     );
   }
-  handlers.add(handler);
+  const first = watched.first;
+  handler.nextWatched = first;
+  if (first !== undefined) first.previousWatched = handler;
+  watched.first = handler;
+  return watched;
 }
 
 /** A streamed body: undici pauses when it is full and resumes when it is read; destroying it aborts the request. */
@@ -75,11 +95,14 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   private stream: StreamedBody | undefined;
   private settled = false;
   private finished = false;
+  /** The list of its caller signal while in flight (watch), and its neighbours there. */
+  private watched: Watched | undefined;
+  previousWatched: AnswerHandler | undefined;
+  nextWatched: AnswerHandler | undefined;
 
   constructor(
-    private readonly resolve: (answer: UpstreamAnswer) => void,
-    /** Gets upstream_unavailable (upstreamError), made here: no wrapping closure per request. */
-    private readonly reject: (error: LatchError) => void,
+    /** Gets the answer, or upstream_unavailable (upstreamError) made here. */
+    private readonly receiver: UpstreamReceiver,
     /** The connection's name, for the upstream_unavailable it rejects with. */
     private readonly upstreamName: string,
     private readonly wholeUpTo: WholeBodyCap,
@@ -89,7 +112,7 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   ) {
     if (signal === undefined) return;
     if (signal.aborted) this.abortReason = abortReasonOf(signal);
-    else watch(signal, this);
+    else this.watched = watch(signal, this);
   }
 
   /** The caller's signal aborted. */
@@ -116,8 +139,10 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
       this.chunks = [];
       return true;
     }
-    this.stream = new StreamedBody(this);
-    this.settle({ status, headers: this.headers, body: this.stream });
+    const stream = new StreamedBody(this);
+    this.stream = stream;
+    // The receiver starts reading the stream: not from inside the parser's callback, on the next microtask.
+    queueMicrotask(() => this.settle({ status, headers: this.headers, body: stream }));
     return true;
   }
 
@@ -136,8 +161,13 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /**
+   * A body read whole is settled here, in undici's callback: the receiver answers its caller at once (no
+   * promise or turn in between). Released first, so a caller abort that this answer causes does not reach it.
+   */
   onComplete(): void {
     this.finished = true;
+    this.release();
     if (this.stream !== undefined) this.stream.push(null);
     else if (this.chunks !== undefined) {
       const chunks = this.chunks;
@@ -146,7 +176,6 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
         chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, chunks.length === 0 ? 0 : this.size);
       this.settle({ status: this.status, headers: this.headers, body });
     }
-    this.release();
   }
 
   onError(error: Error): void {
@@ -160,7 +189,9 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
     }
     if (!this.settled) {
       this.settled = true;
-      this.reject(upstreamError(this.upstreamName, error));
+      // A stream made but not yet handed over (settle waits a microtask): nobody will read it.
+      this.stream?.destroy();
+      this.receiver.upstreamFailed(upstreamError(this.upstreamName, error));
     } else if (this.stream !== undefined && !this.stream.destroyed) this.stream.destroy(error);
   }
 
@@ -179,11 +210,20 @@ export class AnswerHandler implements Dispatcher.DispatchHandler {
   private settle(answer: UpstreamAnswer): void {
     if (this.settled) return;
     this.settled = true;
-    this.resolve(answer);
+    this.receiver.upstreamAnswered(answer);
   }
 
   private release(): void {
-    if (this.signal !== undefined) inFlight.get(this.signal)?.delete(this);
+    const watched = this.watched;
+    if (watched === undefined) return;
+    this.watched = undefined;
+    const { previousWatched: previous, nextWatched: next } = this;
+    if (previous === undefined) {
+      if (watched.first === this) watched.first = next;
+    } else previous.nextWatched = next;
+    if (next !== undefined) next.previousWatched = previous;
+    this.previousWatched = undefined;
+    this.nextWatched = undefined;
   }
 }
 

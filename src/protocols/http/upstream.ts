@@ -5,7 +5,7 @@ import type { HttpConnectionConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
 import { type CredentialProvider, staticCredential } from "../../credentials/credential-provider.js";
 import { parseDuration } from "../../identity/parse-duration.js";
-import { AnswerHandler, type UpstreamAnswer, type WholeBodyCap } from "./upstream-answer.js";
+import { AnswerHandler, type UpstreamReceiver, type WholeBodyCap } from "./upstream-answer.js";
 
 export type { UpstreamAnswer } from "./upstream-answer.js";
 
@@ -91,41 +91,37 @@ export class HttpUpstream {
   }
 
   /**
-   * Sends one request; resolves with the answer once its headers are in, or, when `wholeUpTo` asks for the
-   * body whole, once that body is (see upstream-answer.ts). Rejects with upstream_unavailable.
+   * Sends one request; `receiver` hears the answer once its headers are in, or, when `wholeUpTo` asks for the
+   * body whole, once that body is (see upstream-answer.ts), or upstream_unavailable. `headers` are flat: name,
+   * value, name, value (forwardHeadersOf).
    */
-  send(
-    request: {
-      readonly method: string;
-      readonly path: string;
-      /** Flat: name, value, name, value (forwardHeadersOf). */
-      readonly headers: string[];
-      readonly body: Readable | Buffer | undefined;
-      readonly signal: AbortSignal | undefined;
-    },
+  dispatch(
+    method: string,
+    path: string,
+    headers: string[],
+    body: Readable | Buffer | undefined,
+    signal: AbortSignal | undefined,
     wholeUpTo: WholeBodyCap,
-  ): Promise<UpstreamAnswer> {
-    return new Promise<UpstreamAnswer>((resolve, reject) => {
-      const handler = new AnswerHandler(
-        resolve,
-        reject,
-        this.name,
-        wholeUpTo,
-        request.signal,
-        request.body instanceof Readable ? request.body : undefined,
-      );
-      // undici's dispatch with a handler of its own (undici's request API adds a body stream, a promise, an
-      // async resource and an abort listener per request); a synchronous failure goes to handler.onError.
-      this.pool.dispatch(
-        {
-          method: request.method as "GET",
-          path: this.basePath === "" ? request.path : `${this.basePath}${request.path}`,
-          headers: request.headers,
-          body: request.body ?? null,
-        },
-        handler,
-      );
-    });
+    receiver: UpstreamReceiver,
+  ): void {
+    const handler = new AnswerHandler(
+      receiver,
+      this.name,
+      wholeUpTo,
+      signal,
+      body instanceof Readable ? body : undefined,
+    );
+    // undici's dispatch with a handler of its own (undici's request API adds a body stream, a promise, an
+    // async resource and an abort listener per request); a synchronous failure goes to handler.onError.
+    this.pool.dispatch(
+      {
+        method: method as "GET",
+        path: this.basePath === "" ? path : `${this.basePath}${path}`,
+        headers,
+        body: body ?? null,
+      },
+      handler,
+    );
   }
 
   close(): Promise<void> {
