@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { generate } from "selfsigned";
 import { Agent, request } from "undici";
 import { mintDevToken } from "../src/identity/dev-issuer.js";
 import { freePort } from "../test/support/free-port.js";
+import { writeBenchCert } from "./bench-cert.js";
 import { percentile } from "./connect-latency.js";
 import { treeCpuSeconds } from "./proc-cpu.js";
 import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
@@ -177,15 +177,7 @@ export async function measureHttp(
   const services: ServiceProcess[] = [];
   const agents: Agent[] = [];
   try {
-    const pems = await generate([{ name: "commonName", value: "localhost" }], {
-      keyType: "ec",
-      algorithm: "sha256",
-      extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
-    });
-    const cert = join(dir, "bench.crt");
-    const key = join(dir, "bench.key");
-    await writeFile(cert, pems.cert);
-    await writeFile(key, pems.private, { mode: 0o600 });
+    const { cert, key, certPem } = await writeBenchCert(dir);
     const [upstreamPort, nginxPort, latchPort, floorPort] = [
       await freePort(),
       await freePort(),
@@ -209,7 +201,7 @@ export async function measureHttp(
     const latch = await startLatchHttp(dir, latchPort, upstreamPort, cert, key);
     services.push(latch.service);
     const agent = () => {
-      const made = new Agent({ connections: concurrency, connect: { ca: pems.cert } });
+      const made = new Agent({ connections: concurrency, connect: { ca: certPem } });
       agents.push(made);
       return made;
     };

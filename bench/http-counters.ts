@@ -9,13 +9,13 @@
  * they follow allocation) and the audit index worker, which a main-thread profile does not show.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generate } from "selfsigned";
 import { Agent, request } from "undici";
 import { freePort } from "../test/support/free-port.js";
+import { writeBenchCert } from "./bench-cert.js";
 import { traced } from "./hot-path-counters.js";
 import { startLatchHttp, UPSTREAM_SCRIPT } from "./http-bench.js";
 import { CLK_TCK } from "./proc-cpu.js";
@@ -80,15 +80,7 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
   // Extra gateway flags stay (e.g. a --cpu-prof or a heap sampler), after the probe.
   process.env.BENCH_LATCH_NODE_ARGS = `--import ${ALLOC_PROBE} ${process.env.BENCH_LATCH_NODE_ARGS ?? ""}`;
   try {
-    const pems = await generate([{ name: "commonName", value: "localhost" }], {
-      keyType: "ec",
-      algorithm: "sha256",
-      extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
-    });
-    const cert = join(dir, "bench.crt");
-    const key = join(dir, "bench.key");
-    await writeFile(cert, pems.cert);
-    await writeFile(key, pems.private, { mode: 0o600 });
+    const { cert, key, certPem } = await writeBenchCert(dir);
     const [upstreamPort, latchPort] = [await freePort(), await freePort()];
     const upstream = spawnService(process.execPath, ["-e", UPSTREAM_SCRIPT, String(upstreamPort)]);
     services.push(upstream);
@@ -96,7 +88,7 @@ export async function countHttpRequestPath(requests = 2000): Promise<Record<stri
     const latch = await startLatchHttp(dir, latchPort, upstreamPort, cert, key);
     services.push(latch.service);
     const pid = latch.service.child.pid!;
-    const dispatcher = new Agent({ connections: 1, connect: { ca: pems.cert } });
+    const dispatcher = new Agent({ connections: 1, connect: { ca: certPem } });
     const headers = { authorization: `Bearer ${latch.token}` };
     const results: Record<string, Record<string, number>> = {};
     // BENCH_HTTP_CONNECTIONS=masked,api: another order (the first connection also warms the gateway's JIT).

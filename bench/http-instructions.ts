@@ -30,9 +30,9 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { GCProfiler, getHeapStatistics } from "node:v8";
-import { generate } from "selfsigned";
 import { Pool } from "undici";
 import { freePort } from "../test/support/free-port.js";
+import { writeBenchCert } from "./bench-cert.js";
 import { UPSTREAM_SCRIPT } from "./http-bench.js";
 
 const TARGETS = ["plain", "masked", "floor"] as const;
@@ -131,15 +131,7 @@ async function inner(): Promise<void> {
   const children: ChildProcess[] = [];
   let stop: () => Promise<void> = async () => undefined;
   try {
-    const pems = await generate([{ name: "commonName", value: "localhost" }], {
-      keyType: "ec",
-      algorithm: "sha256",
-      extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
-    });
-    const cert = join(dir, "bench.crt");
-    const key = join(dir, "bench.key");
-    writeFileSync(cert, pems.cert);
-    writeFileSync(key, pems.private, { mode: 0o600 });
+    const { cert, key, certPem, keyPem } = await writeBenchCert(dir);
     const upstreamPort = await freePort();
     // Kept alive however long the slowed gateway takes between two of its requests (a JIT compilation or a
     // full collection can take seconds under valgrind); the script's own default would close it after 5 s.
@@ -153,7 +145,7 @@ h.createServer = (...a) => Object.assign(create(...a), { keepAliveTimeout: 0 });
     let port: number;
     let token = "none";
     if (target === "floor") {
-      const floor = startFloor(upstreamPort, pems.cert, pems.private);
+      const floor = startFloor(upstreamPort, certPem, keyPem);
       port = await floor.listening;
       stop = floor.close;
     } else {
@@ -165,7 +157,7 @@ h.createServer = (...a) => Object.assign(create(...a), { keepAliveTimeout: 0 });
     const path = target === "masked" ? "/masked/v1/item" : "/api/v1/item";
     const client = spawn(
       process.execPath,
-      ["-e", CLIENT_SCRIPT, `https://127.0.0.1:${port}${path}`, token, pems.cert],
+      ["-e", CLIENT_SCRIPT, `https://127.0.0.1:${port}${path}`, token, certPem],
       {
         cwd: ROOT,
         stdio: ["ignore", "inherit", "inherit", "ipc"],
