@@ -4,7 +4,11 @@
  * TLS, policy, audit, injection), without and with masking, in one run. Requests/s and p50/p99 latency, and the
  * latency each proxy adds over direct. Standalone: `node --import tsx bench/http-bench.ts` (after
  * `npm run build`); `measureHttp()` returns the rows for bench/run.ts.
- * BENCH_HTTP_SECONDS (default 5) per target, BENCH_HTTP_CONCURRENCY (default 8) requests in flight.
+ * BENCH_HTTP_SECONDS (default 5) per target and round, BENCH_HTTP_CONCURRENCY (default 8) requests in flight,
+ * BENCH_HTTP_ROUNDS (default 3; 1 with `--quick`) rounds, each measuring every target in turn: a row is the
+ * median of its rounds and the ratio to nginx the median of the rounds' ratios, so one round in which a
+ * process lost the scheduler's favour (a full run once read nginx at 3x its usual CPU per request) does not
+ * decide the goal.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -18,6 +22,7 @@ import { mintDevToken } from "../src/identity/dev-issuer.js";
 import { freePort } from "../test/support/free-port.js";
 import { writeBenchCert } from "./bench-cert.js";
 import { percentile } from "./connect-latency.js";
+import { median } from "./median.js";
 import { treeCpuSeconds } from "./proc-cpu.js";
 import { type ServiceProcess, spawnService, waitForPort } from "./service-process.js";
 import { LATCH_CLI } from "./start-latch.js";
@@ -39,6 +44,13 @@ export interface HttpBenchRow {
   readonly errors: number;
   /** CPU time the proxy process used per request (utime+stime from /proc over the run); null for direct. */
   readonly cpuUsPerRequest: number | null;
+  /**
+   * Median over the rounds of this row's added p50 ÷ nginx's in the same round; null for direct and nginx.
+   * Absent in results written before the rounds (their ratio is the one run's).
+   */
+  readonly addedP50VsNginx?: number | null;
+  /** How many rounds the medians are over (absent: one). */
+  readonly rounds?: number;
 }
 
 export const UPSTREAM_SCRIPT = `
@@ -166,12 +178,15 @@ export async function startLatchHttp(
 
 /** Runs the whole HTTP comparison once and returns its rows (direct first). */
 export async function measureHttp(
-  options: { seconds?: number; concurrency?: number; log?: (line: string) => void } = {},
+  options: { seconds?: number; concurrency?: number; rounds?: number; log?: (line: string) => void } = {},
 ): Promise<HttpBenchRow[]> {
   // The variable wins over the caller's default (`--quick` asks for 2 s): a longer quick run when it is set.
   const seconds =
     process.env.BENCH_HTTP_SECONDS === undefined ? (options.seconds ?? 5) : positive("BENCH_HTTP_SECONDS", 5);
   const concurrency = options.concurrency ?? positive("BENCH_HTTP_CONCURRENCY", 8);
+  const rounds = Math.round(
+    process.env.BENCH_HTTP_ROUNDS === undefined ? (options.rounds ?? 3) : positive("BENCH_HTTP_ROUNDS", 3),
+  );
   const log = options.log ?? (() => undefined);
   const dir = await mkdtemp(join(tmpdir(), "latch-http-bench-"));
   const services: ServiceProcess[] = [];
@@ -225,14 +240,6 @@ export async function measureHttp(
         pid: latchPid,
       },
     ] as const;
-    const measured: {
-      target: HttpBenchRow["target"];
-      rps: number;
-      p50: number;
-      p99: number;
-      errors: number;
-      cpuUs: number | undefined;
-    }[] = [];
     // Every target is warmed before any is measured: the two Latch rows share one freshly started gateway,
     // and a warm-up of its own per row let the first row (`latch`) pay the process's JIT and first sessions
     // while the second rode on them (it read ~30% to 2x cheaper CPU per request for that reason alone). A
@@ -243,42 +250,88 @@ export async function measureHttp(
       const warmSeconds = t.target.startsWith("latch") ? LATCH_WARM_SECONDS : 0.5;
       await load(t.url, t.headers, dispatchers[i]!, warmSeconds, concurrency); // connections, JIT, caches
     }
-    for (let i = 0; i < targets.length; i++) {
-      const t = targets[i]!;
-      const dispatcher = dispatchers[i]!;
-      await load(t.url, t.headers, dispatcher, 0.25, concurrency); // the connections awake again
-      const cpuBefore = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
-      const run = await load(t.url, t.headers, dispatcher, seconds, concurrency);
-      const cpuSeconds = t.pid === undefined ? undefined : treeCpuSeconds(t.pid) - cpuBefore;
-      const row = {
-        cpuUs: cpuSeconds === undefined ? undefined : (cpuSeconds * 1e6) / Math.max(1, run.latencies.length),
-        target: t.target,
-        rps: run.rps,
-        p50: percentile(run.latencies, 0.5),
-        p99: percentile(run.latencies, 0.99),
-        errors: run.errors,
-      };
-      log(
-        `${t.target}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50.toFixed(3)} ms, p99 ${row.p99.toFixed(3)} ms, errors ${row.errors}${row.cpuUs === undefined ? "" : `, ${row.cpuUs.toFixed(0)} CPU us/request`}`,
-      );
-      measured.push(row);
+    // Rounds interleave the targets, so a load swing lands on every target alike.
+    const measured = targets.map(() => [] as RoundResult[]);
+    for (let round = 1; round <= rounds; round++) {
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i]!;
+        const dispatcher = dispatchers[i]!;
+        await load(t.url, t.headers, dispatcher, 0.25, concurrency); // the connections awake again
+        const cpuBefore = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
+        const run = await load(t.url, t.headers, dispatcher, seconds, concurrency);
+        const cpuSeconds = t.pid === undefined ? undefined : treeCpuSeconds(t.pid) - cpuBefore;
+        const result: RoundResult = {
+          cpuUs:
+            cpuSeconds === undefined ? undefined : (cpuSeconds * 1e6) / Math.max(1, run.latencies.length),
+          rps: run.rps,
+          p50: percentile(run.latencies, 0.5),
+          p99: percentile(run.latencies, 0.99),
+          errors: run.errors,
+        };
+        const round_ = rounds > 1 ? `round ${round}/${rounds} ` : "";
+        const cpu = result.cpuUs === undefined ? "" : `, ${result.cpuUs.toFixed(0)} CPU us/request`;
+        log(
+          `${round_}${t.target}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms, errors ${result.errors}${cpu}`,
+        );
+        measured[i]!.push(result);
+      }
     }
-    const direct = measured[0]!;
-    return measured.map((m) => ({
-      target: m.target,
-      requestsPerSecond: Math.round(m.rps),
-      p50Ms: round(m.p50),
-      p99Ms: round(m.p99),
-      addedP50Ms: m.target === "direct" ? 0 : round(m.p50 - direct.p50),
-      addedP99Ms: m.target === "direct" ? 0 : round(m.p99 - direct.p99),
-      errors: m.errors,
-      cpuUsPerRequest: m.cpuUs === undefined ? null : Math.round(m.cpuUs),
-    }));
+    return httpRows(
+      targets.map((t) => t.target),
+      measured,
+    );
   } finally {
     for (const made of agents) await made.close().catch(() => undefined);
     for (const service of services.reverse()) await service.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** One target's figures in one round. */
+interface RoundResult {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly cpuUs: number | undefined;
+}
+
+/**
+ * The rows from every round's results (targets in order, direct first, nginx second): each figure the median
+ * of its rounds, errors summed, the added latency over the same round's direct, and the ratio to nginx the
+ * median of the rounds' own ratios (a round where nginx added nothing has no ratio).
+ */
+export function httpRows(
+  targets: readonly HttpBenchRow["target"][],
+  measured: readonly (readonly RoundResult[])[],
+): HttpBenchRow[] {
+  const direct = measured[targets.indexOf("direct")] ?? [];
+  const nginx = measured[targets.indexOf("nginx")] ?? [];
+  const added = (results: readonly RoundResult[], pick: (r: RoundResult) => number) =>
+    results.map((r, round) => pick(r) - (direct[round] === undefined ? 0 : pick(direct[round]!)));
+  return targets.map((target, i) => {
+    const results = measured[i]!;
+    const isDirect = target === "direct";
+    const addedP50 = added(results, (r) => r.p50);
+    const nginxAdded = added(nginx, (r) => r.p50);
+    const ratios = addedP50.flatMap((value, round) =>
+      nginxAdded[round] !== undefined && nginxAdded[round]! > 0 ? [value / nginxAdded[round]!] : [],
+    );
+    const cpu = results.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+    return {
+      target,
+      requestsPerSecond: Math.round(median(results.map((r) => r.rps))),
+      p50Ms: round(median(results.map((r) => r.p50))),
+      p99Ms: round(median(results.map((r) => r.p99))),
+      addedP50Ms: isDirect ? 0 : round(median(addedP50)),
+      addedP99Ms: isDirect ? 0 : round(median(added(results, (r) => r.p99))),
+      errors: results.reduce((sum, r) => sum + r.errors, 0),
+      cpuUsPerRequest: cpu.length === 0 ? null : Math.round(median(cpu)),
+      addedP50VsNginx:
+        isDirect || target === "nginx" || ratios.length === 0 ? null : Math.round(median(ratios) * 100) / 100,
+      rounds: results.length,
+    };
+  });
 }
 
 /** Warm-up of each Latch row, both before either is measured (see measureHttp). */
@@ -288,16 +341,12 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** Markdown table of the rows, with each proxy's added p50 as a multiple of nginx's. */
 export function formatHttpTable(rows: readonly HttpBenchRow[]): string {
-  const nginx = rows.find((r) => r.target === "nginx");
   const lines = [
     "| target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | added p50 vs nginx | CPU µs/request | errors |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of rows) {
-    const vsNginx =
-      r.target === "direct" || nginx === undefined || nginx.addedP50Ms <= 0
-        ? "-"
-        : `${(r.addedP50Ms / nginx.addedP50Ms).toFixed(2)}x`;
+    const vsNginx = r.addedP50VsNginx == null ? "-" : `${r.addedP50VsNginx.toFixed(2)}x`;
     lines.push(
       `| ${r.target} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.addedP50Ms} | ${r.addedP99Ms} | ${vsNginx} | ${r.cpuUsPerRequest ?? "-"} | ${r.errors} |`,
     );

@@ -16,6 +16,7 @@ import {
   type FieldDescription,
 } from "../src/protocols/postgres/row-codec.js";
 import { ColumnProvenance } from "../src/sql/postgres/column-provenance.js";
+import { median } from "./median.js";
 
 const TABLE_OID = 16_384;
 const COLUMNS = ["id", "name", "ssn", "card", "email", "city", "created_at", "status", "amount", "notes"];
@@ -84,11 +85,6 @@ export function runOnce(m: ResultMasker): number {
   const elapsed = performance.now() - start;
   if (bytes === 0) throw new Error("nothing sent");
   return elapsed;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 export interface MaskingCost {

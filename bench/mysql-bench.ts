@@ -5,8 +5,13 @@
  * through Latch (policy and recording on; one process, and `latch serve --workers N` on a PostgreSQL store), in
  * one run. Text protocol everywhere (--db-ps-mode=disable, the classic point-select load), no TLS on any path
  * (tls.allow_plaintext for Latch), so they differ only in what sits in between.
- * Run: node --import tsx bench/mysql-bench.ts   (BENCH_MYSQL_SECONDS, BENCH_MYSQL_THREADS to change the load;
+ * Run: node --import tsx bench/mysql-bench.ts   (BENCH_MYSQL_SECONDS per target and round, default 5, and
+ * BENCH_MYSQL_THREADS, default 4, to change the load; BENCH_MYSQL_ROUNDS, default 3, 1 with `--quick`;
  * BENCH_MYSQL_WORKERS, default 2, the N of the -workers rows, 0 for none)
+ *
+ * Each round runs every target in turn, so a load swing lands on all of them alike; a row is the median of its
+ * rounds, and its ratio to nginx the median of the rounds' own ratios (one quiet full run read the Node relay at
+ * 0.64x nginx and the next two, minutes later, at 0.99x and 0.74x).
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../test/support/free-port.js";
+import { median } from "./median.js";
 import { startMysqlLatch, startNginxStream } from "./mysql-targets.js";
 import { treeCpuSeconds } from "./proc-cpu.js";
 import { startNodeFloor } from "./start-node-floor.js";
@@ -39,8 +45,13 @@ export interface MysqlBenchRow {
   readonly workers: number | null;
   readonly tps: number;
   readonly p50Ms: number;
-  /** TPS relative to the nginx TCP relay with worker_processes 1 (the target is >= 0.8 for Latch). */
+  /**
+   * TPS relative to the nginx TCP relay with worker_processes 1 in the same round, the median over the rounds
+   * (the target is >= 0.8 for Latch).
+   */
   readonly vsRelay: number;
+  /** How many rounds the medians are over (absent in results from before the rounds: one). */
+  readonly rounds?: number;
   /** p50 latency added over direct MariaDB, in ms. */
   readonly addedP50Ms: number;
   /** Every proxy: its process tree's CPU (user + system, all workers) per transaction, in microseconds. */
@@ -104,9 +115,10 @@ function workerCount(): number {
 }
 
 export async function runMysqlBench(
-  options: { seconds?: number; threads?: number; log?: (line: string) => void } = {},
+  options: { seconds?: number; threads?: number; rounds?: number; log?: (line: string) => void } = {},
 ): Promise<MysqlBenchRow[]> {
-  const seconds = options.seconds ?? Number(process.env.BENCH_MYSQL_SECONDS ?? 10);
+  const seconds = options.seconds ?? Number(process.env.BENCH_MYSQL_SECONDS ?? 5);
+  const rounds = options.rounds ?? Number(process.env.BENCH_MYSQL_ROUNDS ?? 3);
   const threads = options.threads ?? Number(process.env.BENCH_MYSQL_THREADS ?? 4);
   const log = options.log ?? (() => undefined);
   const workers = workerCount();
@@ -159,50 +171,75 @@ export async function runMysqlBench(
       });
     }
 
-    const measured: { target: Target; tps: number; p50Ms: number; cpuUs?: number }[] = [];
-    for (const t of targets) {
-      log(`sysbench oltp_point_select ${t.target} ${seconds}s...`);
-      // A short warm-up: connections, JIT and caches in every process before the timed run.
-      await sysbench(["run"], t.port, t.user, t.password, t.db, 1, threads).catch(() => undefined);
-      let before = 0;
-      const timed = () => {
-        before = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
-        return sysbench(["run"], t.port, t.user, t.password, t.db, seconds, threads);
-      };
-      // libmariadb's threads sometimes race loading mysql_clear_password ("it is already loaded") as they
-      // connect: that run never started, so it is run again, once.
-      const output = await timed().catch((error: Error) => {
-        if (!error.message.includes("already loaded")) throw error;
-        return timed();
-      });
-      const result = parseRun(output);
-      const cpu = t.pid === undefined ? undefined : treeCpuSeconds(t.pid) - before;
-      measured.push({
-        target: t,
-        tps: result.tps,
-        p50Ms: result.p50Ms,
-        ...(cpu === undefined ? {} : { cpuUs: (cpu * 1e6) / Math.max(1, result.transactions) }),
-      });
-      log(
-        `  ${result.tps.toFixed(0)} TPS${cpu === undefined ? "" : `, ${((cpu * 1e6) / Math.max(1, result.transactions)).toFixed(0)} µs CPU/txn`}`,
-      );
+    const measured = targets.map(() => [] as RoundResult[]);
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, t] of targets.entries()) {
+        const label = rounds > 1 ? ` (round ${round}/${rounds})` : "";
+        log(`sysbench oltp_point_select ${t.target} ${seconds}s${label}...`);
+        // A short warm-up before the first round: connections, JIT and caches in every process.
+        if (round === 1)
+          await sysbench(["run"], t.port, t.user, t.password, t.db, 1, threads).catch(() => undefined);
+        let before = 0;
+        const timed = () => {
+          before = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
+          return sysbench(["run"], t.port, t.user, t.password, t.db, seconds, threads);
+        };
+        // libmariadb's threads sometimes race loading mysql_clear_password ("it is already loaded") as they
+        // connect: that run never started, so it is run again, once.
+        const output = await timed().catch((error: Error) => {
+          if (!error.message.includes("already loaded")) throw error;
+          return timed();
+        });
+        const result = parseRun(output);
+        const cpu = t.pid === undefined ? undefined : treeCpuSeconds(t.pid) - before;
+        const cpuUs = cpu === undefined ? undefined : (cpu * 1e6) / Math.max(1, result.transactions);
+        measured[i]!.push({ tps: result.tps, p50Ms: result.p50Ms, cpuUs });
+        log(`  ${result.tps.toFixed(0)} TPS${cpuUs === undefined ? "" : `, ${cpuUs.toFixed(0)} µs CPU/txn`}`);
+      }
     }
-    const direct = measured[0]!;
-    const relay = measured.find((m) => m.target.target === "nginx-stream")!;
-    return measured.map((m) => ({
-      target: m.target.target,
-      workers: m.target.workers,
-      tps: Math.round(m.tps),
-      p50Ms: m.p50Ms,
-      vsRelay: Math.round((100 * m.tps) / relay.tps) / 100,
-      addedP50Ms: Math.round((m.p50Ms - direct.p50Ms) * 100) / 100,
-      ...(m.cpuUs === undefined ? {} : { gatewayCpuUsPerTx: Math.round(m.cpuUs) }),
-    }));
+    return mysqlRows(targets, measured);
   } finally {
     for (const service of services.reverse()) await service.stop();
     await root(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** One target's figures in one round. */
+interface RoundResult {
+  readonly tps: number;
+  readonly p50Ms: number;
+  readonly cpuUs: number | undefined;
+}
+
+/**
+ * The rows from every round's results (targets in order, direct first): each figure the median of its rounds,
+ * the added p50 over the same round's direct, the ratio to nginx-stream the median of the rounds' own ratios.
+ */
+export function mysqlRows(
+  targets: readonly { readonly target: MysqlBenchRow["target"]; readonly workers: number | null }[],
+  measured: readonly (readonly RoundResult[])[],
+): MysqlBenchRow[] {
+  const direct = measured[0] ?? [];
+  const relay = measured[targets.findIndex((t) => t.target === "nginx-stream")] ?? [];
+  return targets.map((t, i) => {
+    const results = measured[i]!;
+    const cpu = results.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+    const ratios = results.flatMap((r, round) =>
+      relay[round] !== undefined && relay[round]!.tps > 0 ? [r.tps / relay[round]!.tps] : [],
+    );
+    const added = results.map((r, round) => r.p50Ms - (direct[round]?.p50Ms ?? r.p50Ms));
+    return {
+      target: t.target,
+      workers: t.workers,
+      tps: Math.round(median(results.map((r) => r.tps))),
+      p50Ms: median(results.map((r) => r.p50Ms)),
+      vsRelay: Math.round(100 * median(ratios)) / 100,
+      addedP50Ms: Math.round(median(added) * 100) / 100,
+      rounds: results.length,
+      ...(cpu.length === 0 ? {} : { gatewayCpuUsPerTx: Math.round(median(cpu)) }),
+    };
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -40,7 +40,7 @@ const SECTIONS: BenchSection[] = [
     "HTTP gateway: small JSON GET, direct vs nginx proxy_pass (worker_processes 1) vs bare node:https + undici (1 process) vs Latch (with and without masking)",
     async (ctx) =>
       (await import("./http-bench.js"))
-        .measureHttp({ ...(ctx.quick ? { seconds: 2 } : {}), log: ctx.progress })
+        .measureHttp({ ...(ctx.quick ? { seconds: 2, rounds: 1 } : {}), log: ctx.progress })
         .then((rows) => rows.map((row) => ({ ...row }))),
   ),
   rowsSection(
@@ -48,7 +48,7 @@ const SECTIONS: BenchSection[] = [
     "MySQL: sysbench oltp_point_select, direct MariaDB vs nginx stream relay vs bare Node relay vs Latch (workers: relaying processes)",
     async (ctx) =>
       (await import("./mysql-bench.js"))
-        .runMysqlBench({ ...(ctx.quick ? { seconds: 3 } : {}), log: ctx.progress })
+        .runMysqlBench({ ...(ctx.quick ? { seconds: 3, rounds: 1 } : {}), log: ctx.progress })
         .then((rows) => rows.map((row) => ({ ...row }))),
   ),
   rowsSection(

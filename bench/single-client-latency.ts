@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLatencyLog } from "./latency-log.js";
+import { median } from "./median.js";
 import { type QueryMode, runPgbench } from "./pgbench.js";
 import { startPostgresServices } from "./postgres-services.js";
 import { findBenchTools } from "./required-tools.js";
@@ -50,10 +51,6 @@ if (beforeCli !== undefined && beforeCli !== "") {
     password: base.token,
   });
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
-};
 try {
   const targets = services.targets.filter((t) =>
     ["direct", "pgbouncer", "node-floor", "latch", "latch-before"].includes(t.name),

@@ -27,6 +27,7 @@ import pg from "pg";
 import { canonicalJson } from "../src/audit/canonical-json.js";
 import { migratePgStore } from "../src/store/postgres/pg-migrations.js";
 import { type PgCluster, startPgCluster } from "../test/support/pg-cluster.js";
+import { median } from "./median.js";
 
 const POSTGRES_JS = process.env.LATCH_POSTGRES_JS ?? "/tmp/pgdriver/node_modules/postgres/src/index.js";
 const SECONDS = positive("BENCH_DRIVER_SECONDS", 3);
@@ -271,12 +272,6 @@ function scenarios(): Scenario[] {
     { name: "isBlocked", callers: 1, run: isBlocked },
     { name: "isBlocked", callers: 4, run: isBlocked },
   ];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function loadPostgresJs(): Promise<{ postgres: PostgresJs; version: string } | undefined> {
