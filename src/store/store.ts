@@ -39,6 +39,7 @@ export const AUDIT_EVENT_KINDS = [
   "mcp_tool_changed", // an upstream tool definition differs from its pin (a rug pull?): refused until accepted
   "mcp_tool_accepted", // an administrator accepted a changed (or new) upstream tool definition
   "ephemeral_role_locked", // a per-session MySQL user reached its ttl: ACCOUNT LOCK, no new logins (or it failed)
+  "upstream_connected", // the PostgreSQL backend a session relays to: its process id, dialled or from the pool
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

@@ -39,7 +39,7 @@ describe("one chained event per statement, two logical ones", () => {
     // exactly what the API shows.
     const raw = await fx.gw.gateway.audit.events({ sessionId, limit: 1000 });
     expect(raw.filter((event) => event.kind === "operation")).toHaveLength(3);
-    expect(raw.length).toBeLessThanOrEqual(8);
+    expect(raw.length).toBeLessThanOrEqual(9);
     expect(raw.at(-2)?.kind).toBe("operation_result");
     expect(await fx.gw.gateway.audit.verifyChain()).toMatchObject({ ok: true });
 
@@ -50,6 +50,7 @@ describe("one chained event per statement, two logical ones", () => {
     const { events } = (await response.json()) as { events: AuditEvent[] };
     expect(events.map((event) => event.kind)).toEqual([
       "session_start",
+      "upstream_connected",
       "operation",
       "operation_result",
       "operation",

@@ -168,6 +168,23 @@ describe("session-mode upstream pool", () => {
     expect(locks.rows[0].n).toBe(0);
     expect((await s.query("SELECT current_user AS u")).rows[0].u).toBe(cluster.appUser);
     await quit(second);
+
+    // The record says which backend served each session, dialled or reused, by the process id the server logs.
+    await gw.gateway.flushAudit();
+    const connected = async (subject: string) => {
+      const [start] = await gw.gateway.audit.events({ kind: "session_start", subject });
+      const events = await gw.gateway.audit.events({ kind: "upstream_connected", sessionId: start!.sessionId! });
+      expect(events).toHaveLength(1);
+      return events[0]!.data;
+    };
+    expect(await connected("pool-a@example.com")).toEqual({
+      backendPid: first.pid,
+      connection: "app",
+      reused: false,
+    });
+    const reused = await connected("pool-b@example.com");
+    expect(reused).toMatchObject({ backendPid: first.pid, connection: "app", reused: true });
+    expect(reused.backendAgeMs).toBeGreaterThan(0);
   });
 
   it("does not return a backend whose session ended inside a transaction", async () => {

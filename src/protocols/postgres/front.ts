@@ -240,6 +240,9 @@ async function startSession(
     deps.metrics.upstreamPoolCheckouts.inc({ connection: name, result: pooled ? "hit" : "miss" });
   if (pooled !== undefined) s.early?.dial?.abandon();
   const upstream = pooled ?? (await dialUpstream(deps, s, target, ephemeral));
+  deps.pipeline.record(upstreamConnected(session.id, name, upstream, pooled !== undefined, deps), {
+    lazy: true,
+  });
   const greeting: Buffer[] = [encodeAuthenticationOk()];
   for (const [parameter, value] of upstream.parameters) {
     greeting.push(
@@ -292,6 +295,26 @@ async function startSession(
   // during the upstream connect).
   session.attach(pgSession);
   if (!session.isEnded) pgSession.start();
+}
+
+/**
+ * Which backend serves the session, for the record: its process id ties the session to the server's own logs
+ * and pg_stat_activity, and a pooled one says how long it has lived (it served earlier sessions before).
+ */
+function upstreamConnected(
+  sessionId: string,
+  connection: string,
+  upstream: { readonly backendKey?: { readonly processId: number }; readonly bornAt: number },
+  reused: boolean,
+  deps: PostgresFrontDeps,
+): Parameters<Admitter["record"]>[0] {
+  // Keys in sorted order: the canonical encoding's native path.
+  const data: Record<string, unknown> = {};
+  if (reused) data.backendAgeMs = Math.max(0, (deps.pool?.now() ?? Date.now()) - upstream.bornAt);
+  data.backendPid = upstream.backendKey?.processId ?? null;
+  data.connection = connection;
+  data.reused = reused;
+  return { kind: "upstream_connected", sessionId, data };
 }
 
 /** The TCP connection opened while the session was admitted; none when a pooled backend was expected. */
