@@ -173,7 +173,10 @@ describe("session-mode upstream pool", () => {
     await gw.gateway.flushAudit();
     const connected = async (subject: string) => {
       const [start] = await gw.gateway.audit.events({ kind: "session_start", subject });
-      const events = await gw.gateway.audit.events({ kind: "upstream_connected", sessionId: start!.sessionId! });
+      const events = await gw.gateway.audit.events({
+        kind: "upstream_connected",
+        sessionId: start!.sessionId!,
+      });
       expect(events).toHaveLength(1);
       return events[0]!.data;
     };
