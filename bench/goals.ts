@@ -27,6 +27,11 @@ export interface GoalRow {
   floorValue?: string;
   /** null: not measured; undefined: no floor for this target (e.g. memory of idle sessions, masking). */
   floorPass?: boolean | null;
+  /**
+   * Latch's value over the floor's (both ratios to the reference): how far Latch is from what a bare Node.js
+   * relay reaches in the same run, the part of the gap that is Latch's own work. "n/a" when either is missing.
+   */
+  overFloor?: string;
 }
 
 const x = (value: number) => `${value.toFixed(2)}x`;
@@ -65,6 +70,8 @@ export function goalRows(
             floor: floor.name,
             floorValue: floor.value === null ? "n/a" : show(floor.value),
             floorPass: floor.value === null ? null : holds(floor.value),
+            overFloor:
+              value === null || floor.value === null || floor.value === 0 ? "n/a" : x(value / floor.value),
           }),
     });
   const atLeast1 = (v: number) => v >= 1;
@@ -239,7 +246,7 @@ const met = (pass: boolean | null | undefined) =>
 export function formatGoalTable(rows: readonly GoalRow[]): string {
   return [
     formatTable([
-      ["issue", "metric", "this run", "goal", "latch", "node floor", "floor value", "floor"],
+      ["issue", "metric", "this run", "goal", "latch", "node floor", "floor value", "floor", "latch ÷ floor"],
       ...rows.map((row) => [
         String(row.issue),
         row.metric,
@@ -249,10 +256,12 @@ export function formatGoalTable(rows: readonly GoalRow[]): string {
         row.floor ?? "",
         row.floorValue ?? "",
         met(row.floorPass),
+        row.overFloor ?? "",
       ]),
     ]),
     "",
     "node floor: the bare Node.js relay (bench/node-floor.mjs) measured the same way in this run, doing nothing but",
-    'relaying; floor "not met" means the target is out of reach for any Node.js gateway in this setup.',
+    'relaying; floor "not met" means the target is out of reach for any Node.js gateway in this setup. latch ÷ floor:',
+    "Latch's value over the floor's, the part of the gap that is Latch's own work (TPS: below 1; costs: above 1).",
   ].join("\n");
 }

@@ -142,7 +142,9 @@ describe("issue 12 goals", () => {
       value: "10.00x",
       floorValue: "2.50x",
       floorPass: false,
+      overFloor: "4.00x",
     });
+    expect(row("TPS latch --workers ÷ pgbouncer, simple")).toMatchObject({ overFloor: "n/a" });
     expect(row("MySQL TPS latch ÷ nginx stream (1 worker)")).toMatchObject({ pass: false, floorPass: false });
     expect(row("MySQL TPS latch --workers ÷ nginx stream (1 worker)")).toMatchObject({
       pass: null,
