@@ -16,6 +16,7 @@ import type { SessionGate } from "../../session/session-gate.js";
 import type { MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import type { ConnectionTicket } from "../connection-limits.js";
 import { HandshakeDeadline } from "../handshake-deadline.js";
+import { previewSettings } from "../preview-settings.js";
 import { CAPABILITY, GATEWAY_CAPABILITIES, negotiate, REQUIRED_CLIENT_CAPABILITIES } from "./capabilities.js";
 import type { MysqlConnectionMasking } from "./connection-masking.js";
 import { type MysqlCredential, mysqlCredentialProvider } from "./credentials.js";
@@ -233,13 +234,7 @@ function sessionPreviewer(
       credential,
       classifier: deps.classifier,
       capabilities: capabilities & CAPABILITY.FOUND_ROWS,
-      settings: {
-        statementTimeoutMs: parseDuration(settings.statement_timeout),
-        lockTimeoutMs: parseDuration(settings.lock_timeout),
-        sampleRows: settings.sample_rows,
-        sampleBytes: settings.sample_bytes,
-        planBytes: settings.plan_bytes,
-      },
+      settings: previewSettings(settings),
       ...(masking === undefined ? {} : { masking }),
     },
     settings.row_slack,

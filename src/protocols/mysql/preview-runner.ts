@@ -17,24 +17,17 @@ import { maskSample } from "../../masking/preview-sample.js";
 import type { PreviewTableRows, StatementPreview } from "../../operation/statement-preview.js";
 import type { MysqlClassifiedStatement, MysqlClassifier } from "../../sql/mysql/create-classifier.js";
 import { splitStatements } from "../../sql/mysql/statement-text.js";
+import type { PreviewSettings } from "../preview-settings.js";
 import { type AdminResult, MysqlAdminConnection, MysqlAdminError } from "./admin-client.js";
 import { catalogFacts } from "./preview-catalog.js";
 import { drawsAutoIncrement, mysqlPreviewRefusal } from "./preview-side-effects.js";
 import { keysBeforeUpdate } from "./preview-update-sample.js";
 import type { MysqlUpstreamTarget } from "./upstream.js";
 
-export interface MysqlPreviewSettings {
-  readonly statementTimeoutMs: number;
-  readonly lockTimeoutMs: number;
-  readonly sampleRows: number;
-  readonly sampleBytes: number;
-  readonly planBytes: number;
-}
-
 export interface MysqlPreviewRunnerOptions {
   readonly target: MysqlUpstreamTarget;
   readonly credential: { readonly user?: string; readonly password?: string };
-  readonly settings: MysqlPreviewSettings;
+  readonly settings: PreviewSettings;
   readonly classifier: MysqlClassifier;
   /** Client flags the session negotiated that change counts (FOUND_ROWS). */
   readonly capabilities: number;

@@ -5,6 +5,7 @@ import type { CompiledMaskingProfile } from "../../masking/masking-profile.js";
 import { maskSample } from "../../masking/preview-sample.js";
 import type { PreviewSample, PreviewTableRows, StatementPreview } from "../../operation/statement-preview.js";
 import type { StatementClassifier } from "../../sql/classification.js";
+import type { PreviewSettings } from "../preview-settings.js";
 import { catalogRefusal, type DefaultsDrawn } from "./preview-catalog.js";
 import { suppliedColumns } from "./preview-insert-columns.js";
 import { previewRefusal } from "./preview-side-effects.js";
@@ -24,14 +25,6 @@ import type { UpstreamTarget } from "./upstream.js";
  * streaming every changed row to the gateway; a statement that cannot take that form (its own WITH, MERGE)
  * runs as written and shows no sample.
  */
-
-export interface PreviewSettings {
-  readonly statementTimeoutMs: number;
-  readonly lockTimeoutMs: number;
-  readonly sampleRows: number;
-  readonly sampleBytes: number;
-  readonly planBytes: number;
-}
 
 export interface PreviewRunnerOptions {
   readonly target: UpstreamTarget;

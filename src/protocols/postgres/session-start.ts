@@ -7,6 +7,7 @@ import type { PostgresCredential } from "../../credentials/postgres-credentials.
 import { parseDuration } from "../../identity/parse-duration.js";
 import type { Admitter } from "../../pipeline/pipeline-types.js";
 import type { LiveSession } from "../../session/live-session.js";
+import { previewSettings } from "../preview-settings.js";
 import {
   encodeAuthenticationOk,
   encodeBackendKeyData,
@@ -202,13 +203,7 @@ function sessionPreviewer(
       target,
       credential,
       classifier: deps.classifier,
-      settings: {
-        statementTimeoutMs: parseDuration(settings.statement_timeout),
-        lockTimeoutMs: parseDuration(settings.lock_timeout),
-        sampleRows: settings.sample_rows,
-        sampleBytes: settings.sample_bytes,
-        planBytes: settings.plan_bytes,
-      },
+      settings: previewSettings(settings),
       ...(masking === undefined ? {} : { masking }),
     },
     settings.row_slack,
