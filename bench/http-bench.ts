@@ -268,10 +268,10 @@ export async function measureHttp(
           p99: percentile(run.latencies, 0.99),
           errors: run.errors,
         };
-        const round_ = rounds > 1 ? `round ${round}/${rounds} ` : "";
+        const label = rounds > 1 ? `round ${round}/${rounds} ` : "";
         const cpu = result.cpuUs === undefined ? "" : `, ${result.cpuUs.toFixed(0)} CPU us/request`;
         log(
-          `${round_}${t.target}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms, errors ${result.errors}${cpu}`,
+          `${label}${t.target}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms, errors ${result.errors}${cpu}`,
         );
         measured[i]!.push(result);
       }
